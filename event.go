@@ -1,0 +1,100 @@
+package hotreload
+
+import "time"
+
+// Result is the outcome of one reload transaction.
+type Result string
+
+// The four outcomes of a transaction.
+const (
+	Committed  Result = "committed"   // the candidate is live and last known good
+	Unchanged  Result = "unchanged"   // the candidate equals the live state
+	Rejected   Result = "rejected"    // validation failed; nothing changed
+	RolledBack Result = "rolled_back" // applied, then restored to the previous state
+	// Pending marks a history record whose transaction has not ended; after
+	// a crash it is read as rolled back.
+	Pending Result = "pending"
+)
+
+// Event header fields shared by every event: its type, when and from where.
+type Header struct {
+	Type   string    `json:"type"`
+	Time   time.Time `json:"time"`
+	Source string    `json:"source"`
+}
+
+// Event types published on the bus.
+const (
+	TypeReload       = "reload"        // ReloadEvent
+	TypeConfigReload = "config_reload" // ConfigReloadEvent
+	TypeCodeReload   = "code_reload"   // CodeReloadEvent
+	TypeReloadStart  = "reload_start"  // ReloadStartEvent
+)
+
+// ReloadStartEvent reports that a transaction began (systemd's RELOADING=1).
+type ReloadStartEvent struct {
+	Header
+	Targets []string `json:"targets"`
+}
+
+// ReloadEvent reports the end of one transaction, whatever its result.
+type ReloadEvent struct {
+	Header
+	Outcome
+}
+
+// ConfigReloadEvent reports the outcome for one config target: the changed
+// paths and the validation result.
+type ConfigReloadEvent struct {
+	Header
+	Target  string       `json:"target"`
+	Version uint64       `json:"version"`
+	Result  Result       `json:"result"`
+	Changes []PathChange `json:"changes,omitempty"`
+	Errors  []FieldError `json:"errors,omitempty"`
+	Reason  string       `json:"reason,omitempty"`
+}
+
+// CodeReloadEvent reports the outcome for one code target (a plugin, a
+// process): the rebuilt modules and the result.
+type CodeReloadEvent struct {
+	Header
+	Target  string   `json:"target"`
+	Version uint64   `json:"version"`
+	Modules []string `json:"modules,omitempty"`
+	Result  Result   `json:"result"`
+	Reason  string   `json:"reason,omitempty"`
+}
+
+// Outcome is the answer to a reload request; the API returns it as is.
+type Outcome struct {
+	// Result is the transaction's result.
+	Result Result `json:"result"`
+	// Version is the candidate's version when one was assigned (committed,
+	// rejected, rolled back), else the active version.
+	Version uint64 `json:"version"`
+	// Active is the version live after the transaction.
+	Active uint64 `json:"active"`
+	// Errors lists precise validation problems.
+	Errors []FieldError `json:"errors,omitempty"`
+	// Reason says why a candidate was rejected or rolled back.
+	Reason string `json:"reason,omitempty"`
+	// Cause classifies a rollback for metrics: "apply", "health", "history"
+	// or "commit". Empty for other results.
+	Cause string `json:"cause,omitempty"`
+	// Source is the trigger that asked for the transaction.
+	Source string `json:"source"`
+	// Targets lists each target's part in the transaction.
+	Targets []TargetOutcome `json:"targets,omitempty"`
+	// Duration is how long the transaction took.
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// TargetOutcome is one target's part in a transaction.
+type TargetOutcome struct {
+	Target  string       `json:"target"`
+	Kind    Kind         `json:"kind"`
+	Digest  string       `json:"digest,omitempty"`
+	Changes []PathChange `json:"changes,omitempty"`
+	Modules []string     `json:"modules,omitempty"`
+}

@@ -1,0 +1,135 @@
+// Package jsondiff compares and patches decoded JSON values (the any trees
+// encoding/json produces: map[string]any, []any, string, float64, bool,
+// nil). It is pure and safe for concurrent use; it never mutates its inputs.
+package jsondiff
+
+import (
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/cybercorp/hotreload"
+)
+
+// Diff lists the paths where b differs from a, in JSON Pointer form, sorted.
+// Objects are compared key by key; any other change (arrays included) is
+// reported at the path of the value that changed.
+func Diff(a, b any) []hotreload.PathChange {
+	var out []hotreload.PathChange
+	diff("", a, b, &out)
+	slices.SortFunc(out, func(x, y hotreload.PathChange) int { return strings.Compare(x.Path, y.Path) })
+	return out
+}
+
+func diff(path string, a, b any, out *[]hotreload.PathChange) {
+	am, aok := a.(map[string]any)
+	bm, bok := b.(map[string]any)
+	if aok && bok {
+		for k, av := range am {
+			bv, ok := bm[k]
+			if !ok {
+				*out = append(*out, hotreload.PathChange{Path: Join(path, k), Old: av})
+				continue
+			}
+			diff(Join(path, k), av, bv, out)
+		}
+		for k, bv := range bm {
+			if _, ok := am[k]; !ok {
+				*out = append(*out, hotreload.PathChange{Path: Join(path, k), New: bv})
+			}
+		}
+		return
+	}
+	if !reflect.DeepEqual(a, b) {
+		p := path
+		if p == "" {
+			p = "/"
+		}
+		*out = append(*out, hotreload.PathChange{Path: p, Old: a, New: b})
+	}
+}
+
+// Join appends one reference token to a JSON Pointer, escaping ~ and /.
+func Join(pointer, token string) string {
+	token = strings.ReplaceAll(token, "~", "~0")
+	token = strings.ReplaceAll(token, "/", "~1")
+	return pointer + "/" + token
+}
+
+// JoinIndex appends an array index to a JSON Pointer.
+func JoinIndex(pointer string, i int) string { return pointer + "/" + strconv.Itoa(i) }
+
+// Split returns the unescaped reference tokens of a JSON Pointer.
+func Split(pointer string) []string {
+	if pointer == "" || pointer == "/" {
+		return nil
+	}
+	parts := strings.Split(strings.TrimPrefix(pointer, "/"), "/")
+	for i, p := range parts {
+		p = strings.ReplaceAll(p, "~1", "/")
+		parts[i] = strings.ReplaceAll(p, "~0", "~")
+	}
+	return parts
+}
+
+// Covers reports whether path lies at or below prefix ("" and "/" cover
+// everything), comparing whole tokens: /limits covers /limits/rps but not
+// /limitsX.
+func Covers(prefix, path string) bool {
+	if prefix == "" || prefix == "/" {
+		return true
+	}
+	return path == prefix || strings.HasPrefix(path, prefix+"/")
+}
+
+// MergePatch applies an RFC 7396 JSON merge patch to doc and returns the
+// result; doc is left untouched.
+func MergePatch(doc, patch any) any {
+	pm, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	dm, ok := doc.(map[string]any)
+	out := make(map[string]any, len(dm)+len(pm))
+	if ok {
+		for k, v := range dm {
+			out[k] = v
+		}
+	}
+	for k, pv := range pm {
+		if pv == nil {
+			delete(out, k)
+			continue
+		}
+		out[k] = MergePatch(out[k], pv)
+	}
+	return out
+}
+
+// Merge deep-merges layers in order: objects merge key by key, and any other
+// value in a later layer replaces the earlier one. Unlike MergePatch, a null
+// is kept as a value.
+func Merge(layers ...any) any {
+	var out any
+	for _, l := range layers {
+		out = merge(out, l)
+	}
+	return out
+}
+
+func merge(a, b any) any {
+	am, aok := a.(map[string]any)
+	bm, bok := b.(map[string]any)
+	if !aok || !bok {
+		return b
+	}
+	out := make(map[string]any, len(am)+len(bm))
+	for k, v := range am {
+		out[k] = v
+	}
+	for k, v := range bm {
+		out[k] = merge(out[k], v)
+	}
+	return out
+}

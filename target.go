@@ -1,0 +1,113 @@
+package hotreload
+
+import "context"
+
+// A Target is one hot-reloadable thing: a config, a plugin, a set of UI
+// assets, a process. The engine calls Prepare from its single transaction
+// goroutine, so a Target never sees two transactions at once; its live state
+// may still be read concurrently by the rest of the program.
+type Target interface {
+	// Name identifies the target in history, metrics and the API.
+	Name() string
+	// Prepare validates a candidate without touching live state. A Change it
+	// returns holds whatever Prepare built (a decoded config, an
+	// instantiated module) until Apply or Rollback releases it.
+	Prepare(ctx context.Context, c Candidate) (Change, error)
+}
+
+// A Change is a prepared candidate, applied in two phases.
+//
+// The engine calls, in order, Apply then exactly one of Commit or Rollback;
+// or, when another target of the transaction fails before this change was
+// applied, Rollback alone, which must then discard what Prepare built. Commit
+// and Rollback must succeed even with a cancelled context.
+type Change interface {
+	// Summary describes the candidate. It is called after Prepare and must
+	// not change afterwards.
+	Summary() Summary
+	// Apply makes the candidate live atomically, keeping the old state so
+	// that Rollback can bring it back.
+	Apply(ctx context.Context) error
+	// Rollback brings the old state back (or discards an unapplied
+	// candidate). After Rollback the target serves exactly what it served
+	// before Prepare.
+	Rollback(ctx context.Context) error
+	// Commit releases the old state; the candidate becomes last known good.
+	Commit(ctx context.Context) error
+}
+
+// Kind names the family of a target, which decides the event it emits.
+type Kind string
+
+// The kinds of targets this project ships.
+const (
+	KindConfig  Kind = "config"
+	KindPlugin  Kind = "plugin"
+	KindUI      Kind = "ui"
+	KindProcess Kind = "process"
+)
+
+// Summary describes a prepared candidate to the engine, history and events.
+type Summary struct {
+	// Kind is the target's family.
+	Kind Kind
+	// Snapshot is the durable form of the candidate: history keeps it, and
+	// Prepare of a Candidate carrying it restores exactly this state. It
+	// must hold no decrypted secret.
+	Snapshot []byte
+	// Changes lists what differs from the live state (config paths,
+	// rebuilt modules), for subscribers and the event stream.
+	Changes []PathChange
+	// Modules names rebuilt code modules (packages, plugins) for code
+	// reload events.
+	Modules []string
+	// Meta carries source facts worth keeping in history, such as an etcd
+	// revision. May be nil.
+	Meta map[string]string
+}
+
+// PathChange is one changed location, as a JSON Pointer (RFC 6901) with the
+// old and new values; secrets are redacted before a PathChange leaves the
+// target.
+type PathChange struct {
+	Path string `json:"path"`
+	Old  any    `json:"old,omitempty"`
+	New  any    `json:"new,omitempty"`
+}
+
+// Candidate is what a trigger proposes for one target.
+type Candidate struct {
+	// Target names the target the candidate is for.
+	Target string `json:"target"`
+	// Content, when set, is the full new content in the target's own
+	// format (an etcd value, bytes uploaded through the API). When Content,
+	// Patch and Snapshot are all empty, the target reads its own source
+	// (files on disk).
+	Content []byte `json:"-"`
+	// Patch is a JSON merge patch (RFC 7396) against the live state.
+	Patch []byte `json:"-"`
+	// Snapshot is a durable form from history to restore exactly.
+	Snapshot []byte `json:"-"`
+	// Meta carries source facts (an etcd revision) into the Summary.
+	Meta map[string]string `json:"-"`
+}
+
+// A DataChange is a change that carries a decoded JSON document: a config
+// change. Followers read the candidate document through it.
+type DataChange interface {
+	Change
+	// Data returns the candidate document (decrypted, defaults filled). It
+	// must not be modified.
+	Data() any
+}
+
+// A Follower is a target that joins a transaction when another target of it
+// changes, such as a plugin whose settings live in the main config: both
+// commit or both roll back.
+type Follower interface {
+	Target
+	// Follow is called after the transaction's own targets are prepared,
+	// with their changes by target name. It returns the change to join
+	// with, or nil to stay out; an error rejects the whole transaction.
+	Follow(ctx context.Context, prepared map[string]Change) (Change, error)
+}
