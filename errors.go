@@ -85,17 +85,26 @@ func ErrorCode(err error) Code {
 	return CodeInternal
 }
 
-// ErrorDetails returns the field errors carried anywhere in err's chain.
+// ErrorDetails returns the field errors carried anywhere in err's tree,
+// including every branch of an errors.Join.
 func ErrorDetails(err error) []FieldError {
 	var out []FieldError
-	for err != nil {
-		var e *Error
-		if !errors.As(err, &e) {
-			break
+	var walk func(error)
+	walk = func(err error) {
+		switch x := err.(type) {
+		case nil:
+		case *Error:
+			out = append(out, x.Details...)
+			walk(x.Err)
+		case interface{ Unwrap() []error }:
+			for _, e := range x.Unwrap() {
+				walk(e)
+			}
+		case interface{ Unwrap() error }:
+			walk(x.Unwrap())
 		}
-		out = append(out, e.Details...)
-		err = e.Err
 	}
+	walk(err)
 	return out
 }
 
@@ -128,4 +137,3 @@ func (f FieldError) String() string {
 	}
 	return s + f.Message
 }
-

@@ -82,8 +82,6 @@ type Outcome struct {
 	// Cause classifies a rollback for metrics: "apply", "health", "history"
 	// or "commit". Empty for other results.
 	Cause string `json:"cause,omitempty"`
-	// Source is the trigger that asked for the transaction.
-	Source string `json:"source"`
 	// Targets lists each target's part in the transaction.
 	Targets []TargetOutcome `json:"targets,omitempty"`
 	// Duration is how long the transaction took.
