@@ -1,0 +1,152 @@
+package history
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/cybercorp/hotreload"
+)
+
+// recordFormat is the version of the record file envelope.
+const recordFormat = 1
+
+// tempPrefix starts the name of every file being written.
+const tempPrefix = ".tmp-"
+
+// recordFile is the envelope of one record on disk.
+type recordFile struct {
+	Format int             `json:"format"`
+	SHA256 string          `json:"sha256"`
+	Record json.RawMessage `json:"record"`
+}
+
+// encodeRecord renders rec as the contents of a record file.
+func encodeRecord(rec hotreload.Record) ([]byte, error) {
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("encoding record of version %d: %w", rec.Version, err)
+	}
+	sum := sha256.Sum256(body)
+	out, err := json.Marshal(recordFile{Format: recordFormat, SHA256: hex.EncodeToString(sum[:]), Record: body})
+	if err != nil {
+		return nil, fmt.Errorf("encoding record of version %d: %w", rec.Version, err)
+	}
+	return append(out, '\n'), nil
+}
+
+// decodeRecord parses the contents of a record file, checking its format and
+// checksum. The error says precisely what is wrong.
+func decodeRecord(data []byte) (hotreload.Record, error) {
+	var rec hotreload.Record
+	var f recordFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return rec, fmt.Errorf("not a record file: %w", err)
+	}
+	if f.Format != recordFormat {
+		return rec, fmt.Errorf("unknown record format %d (want %d)", f.Format, recordFormat)
+	}
+	if len(f.Record) == 0 {
+		return rec, fmt.Errorf("record is missing")
+	}
+	sum := sha256.Sum256(f.Record)
+	if got := hex.EncodeToString(sum[:]); got != f.SHA256 {
+		return rec, fmt.Errorf("checksum mismatch: file says sha256 %q, record hashes to %s", f.SHA256, got)
+	}
+	if err := json.Unmarshal(f.Record, &rec); err != nil {
+		return rec, fmt.Errorf("decoding record: %w", err)
+	}
+	if err := checkResult(rec.Result); err != nil {
+		return rec, err
+	}
+	return rec, nil
+}
+
+// checkResult rejects a result that is not one of hotreload's.
+func checkResult(r hotreload.Result) error {
+	switch r {
+	case hotreload.Committed, hotreload.Unchanged, hotreload.Rejected, hotreload.RolledBack, hotreload.Pending:
+		return nil
+	}
+	return fmt.Errorf("unknown result %q", r)
+}
+
+// recordName is the file name of the record numbered seq.
+func recordName(seq uint64) string { return fmt.Sprintf("%020d.json", seq) }
+
+// parseRecordName returns the seq of a record file name.
+func parseRecordName(name string) (uint64, bool) {
+	digits, ok := strings.CutSuffix(name, ".json")
+	if !ok || len(digits) != 20 {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(digits, 10, 64)
+	return seq, err == nil
+}
+
+// isDigest reports whether name is a lower-case hex SHA-256, the name of an
+// object file.
+func isDigest(name string) bool {
+	if len(name) != 2*sha256.Size {
+		return false
+	}
+	for _, c := range name {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// digest returns the hex SHA-256 of b.
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// writeFile durably replaces dir/name with data: it writes a temporary file
+// in dir, fsyncs it and renames it over name. The caller fsyncs dir.
+func writeFile(dir, name string, data []byte) error {
+	f, err := os.CreateTemp(dir, tempPrefix+"*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", filepath.Join(dir, name), err)
+	}
+	return nil
+}
+
+// syncDir fsyncs a directory so that the renames and removals in it are
+// durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+// Package history is the durable version store behind the reload engine: a
+// Store implements hotreload.History with plain files in a data directory.
+//
+// # On-disk layout
+//
+//	DIR/LOCK                       flock held while a Store is open
+//	DIR/records/<seq>.json         one record per attempt; <seq> is 20 digits
+//	DIR/objects/<sha256>           snapshot content, named by its hex SHA-256
+//
+// A record file holds {"format":1,"sha256":"<hex>","record":{...}}: the
+// hotreload.Record as JSON and the SHA-256 of exactly those bytes. Records are
+// numbered by attempt (seq), not by version, so that the order of List is the
+// order of attempts. Snapshot content is stored once per distinct digest
+// (content addressed), so a target a transaction did not touch costs nothing.
+//
+// # Records and versions
+//
+// Put of a version that already has a record replaces that record in place
+// (the engine writes a pending record at backup and the final one at the
+// end). An Unchanged record is the exception: it repeats the active version,
+// so each one is appended as an attempt of its own and never replaces, nor
+// is replaced by, the record that created the version. Get returns the
+// record that created the version, or the latest unchanged attempt when
+// there is none.
+//
+// LastGood is the newest committed record in attempt order: it moves only
+// when a Put commits (or back, if the engine replaces its newest committed
+// record with a failed one).
+//
+// # Durability
+//
+// Every file is written to a temporary ".tmp-*" file in its final
+// directory, fsynced, renamed over its final name, and the directory is
+// fsynced. Put writes the snapshot objects first and the record last, so
+// the record is the commit point: when Put returns, the record and the
+// content it names survive a crash (kill -9, power loss on a disk that
+// honours fsync). A crash earlier leaves at most unreferenced objects and
+// temporary files, which Open removes.
+//
+// Open skips what it cannot read and keeps going: a record file that is not
+// valid JSON, fails its checksum or has an unknown format is left on disk,
+// ignored and reported by Problems with its path and cause. Snapshot
+// verifies the SHA-256 of every object it reads and reports a mismatch as a
+// CodeInternal error. A record still pending at Open belongs to a
+// transaction that a crash interrupted: it is rewritten as rolled back with
+// a reason saying so.
+//
+// # Retention
+//
+// The content of the last 10 committed versions is kept (WithRetain). The
+// content of older versions is deleted; their records stay, and Snapshot
+// answers CodeNotFound for them. The newest committed version, the last
+// known good, is always within the retained ones. Attempt records are kept
+// up to the last 10,000 (WithMaxRecords); older ones are deleted, except the
+// records of retained versions.
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use. Writers (Put) are serialized; readers
+// (Get, List, Snapshot, LastGood) read an in-memory index under a read lock
+// that Put holds only to swap the index, never during disk I/O, so a slow
+// fsync does not stall readers. Every Record returned is a copy the caller
+// may keep or modify. Only one Store may have a directory open at a time,
+// across processes: Open fails with CodeUnavailable while another holds
+// DIR/LOCK (a killed process releases it).
+package history

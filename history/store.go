@@ -1,0 +1,617 @@
+package history
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/cybercorp/hotreload"
+)
+
+// DefaultRetain is how many committed versions keep their content unless
+// WithRetain says otherwise.
+const DefaultRetain = 10
+
+// DefaultMaxRecords is how many attempt records are kept unless
+// WithMaxRecords says otherwise.
+const DefaultMaxRecords = 10_000
+
+// maxProblems bounds the problems a Store remembers.
+const maxProblems = 100
+
+// interruptedReason is the reason given to a record found pending at Open.
+const interruptedReason = "interrupted: the process stopped before this transaction ended (found pending when the history was opened)"
+
+// options holds what Open was told.
+type options struct {
+	retain     int
+	maxRecords int
+	logger     *slog.Logger
+}
+
+// Option configures Open.
+type Option func(*options)
+
+// WithRetain sets how many of the newest committed versions keep their
+// content (at least 1; default DefaultRetain).
+func WithRetain(n int) Option { return func(o *options) { o.retain = n } }
+
+// WithMaxRecords sets how many attempt records are kept (at least the
+// retain count; default DefaultMaxRecords). Records of retained versions and
+// pending records are kept beyond it.
+func WithMaxRecords(n int) Option { return func(o *options) { o.maxRecords = n } }
+
+// WithLogger sets where the Store logs the problems it skips and the files
+// it prunes (default: nowhere).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// entry is one record in the index with the number of its file.
+type entry struct {
+	seq uint64
+	rec hotreload.Record
+}
+
+// Store is a durable, file-based hotreload.History. Open one with Open and
+// release it with Close. See the package documentation for the on-disk
+// layout and the durability and concurrency contract.
+type Store struct {
+	dir        string
+	recordsDir string
+	objectsDir string
+	opts       options
+	lock       *os.File
+
+	// writeMu serializes Put and Close. The fields below marked "writer"
+	// are written only while holding both writeMu and mu, so a writer
+	// holding writeMu may read them without mu.
+	writeMu sync.Mutex
+
+	mu       sync.RWMutex
+	closed   bool
+	entries  []entry           // writer; by seq, ascending
+	main     map[uint64]uint64 // writer; version to the seq of the record that created it
+	retained map[uint64]bool   // writer; versions whose content is kept
+	lastGood uint64            // writer; seq of the newest committed record, 0 for none
+	objects  map[string]bool   // writer; digests of the object files on disk
+	nextSeq  uint64            // writer
+	problems []error
+}
+
+var _ hotreload.History = (*Store)(nil)
+
+// Open opens, creating it if needed, the history in dir. It removes
+// temporary files a crash left, reads every record, rewrites records left
+// pending as rolled back, and deletes what retention no longer keeps.
+// Unreadable files do not stop it: they are skipped and listed by Problems.
+// It fails with CodeUnavailable when another Store holds dir.
+func Open(dir string, opts ...Option) (*Store, error) {
+	o := options{retain: DefaultRetain, maxRecords: DefaultMaxRecords, logger: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.retain < 1 {
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: retain must be at least 1, got %d", o.retain)
+	}
+	if o.maxRecords < o.retain {
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: max records (%d) must be at least retain (%d)", o.maxRecords, o.retain)
+	}
+	s := &Store{
+		dir:        dir,
+		recordsDir: filepath.Join(dir, "records"),
+		objectsDir: filepath.Join(dir, "objects"),
+		opts:       o,
+		main:       map[uint64]uint64{},
+		objects:    map[string]bool{},
+		nextSeq:    1,
+	}
+	for _, d := range []string{s.recordsDir, s.objectsDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, hotreload.Errorf(hotreload.CodeInternal, "history: creating %s: %w", d, err)
+		}
+	}
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := syncDir(d); err != nil {
+			return nil, hotreload.Errorf(hotreload.CodeInternal, "history: %w", err)
+		}
+	}
+	lock, err := lockDir(filepath.Join(dir, "LOCK"))
+	if err != nil {
+		return nil, err
+	}
+	s.lock = lock
+	if err := s.load(); err != nil {
+		unlockDir(lock)
+		return nil, err
+	}
+	return s, nil
+}
+
+// load builds the index from the files on disk.
+func (s *Store) load() error {
+	if err := s.loadRecords(); err != nil {
+		return err
+	}
+	if err := s.loadObjects(); err != nil {
+		return err
+	}
+	s.derive()
+	s.prune()
+	return nil
+}
+
+// loadRecords reads every record file, reporting those it cannot use.
+func (s *Store) loadRecords() error {
+	des, err := os.ReadDir(s.recordsDir)
+	if err != nil {
+		return hotreload.Errorf(hotreload.CodeInternal, "history: listing %s: %w", s.recordsDir, err)
+	}
+	dirty := false
+	for _, de := range des {
+		name := de.Name()
+		path := filepath.Join(s.recordsDir, name)
+		if strings.HasPrefix(name, tempPrefix) {
+			s.removeTemp(path)
+			dirty = true
+			continue
+		}
+		seq, ok := parseRecordName(name)
+		if !ok {
+			s.report(fmt.Errorf("%s: unexpected file in the records directory, ignored", path))
+			continue
+		}
+		s.nextSeq = max(s.nextSeq, seq+1)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			s.report(fmt.Errorf("%s: reading record, skipped: %w", path, err))
+			continue
+		}
+		rec, err := decodeRecord(data)
+		if err != nil {
+			s.report(fmt.Errorf("%s: skipped: %w", path, err))
+			continue
+		}
+		if rec.Result == hotreload.Pending {
+			rec.Result, rec.Reason = hotreload.RolledBack, interruptedReason
+			if err := s.rewrite(seq, rec); err != nil {
+				s.report(fmt.Errorf("%s: rewriting a record left pending as rolled back: %w", path, err))
+			}
+			dirty = true
+		}
+		if prev, dup := s.main[rec.Version]; dup && rec.Result != hotreload.Unchanged {
+			s.report(fmt.Errorf("%s: version %d is recorded again in %s; keeping the newer file",
+				filepath.Join(s.recordsDir, recordName(prev)), rec.Version, name))
+			s.entries = slices.DeleteFunc(s.entries, func(e entry) bool { return e.seq == prev })
+		}
+		s.index(seq, rec)
+	}
+	if dirty {
+		if err := syncDir(s.recordsDir); err != nil {
+			return hotreload.Errorf(hotreload.CodeInternal, "history: %w", err)
+		}
+	}
+	return nil
+}
+
+// loadObjects lists the object files, removing temporary ones.
+func (s *Store) loadObjects() error {
+	des, err := os.ReadDir(s.objectsDir)
+	if err != nil {
+		return hotreload.Errorf(hotreload.CodeInternal, "history: listing %s: %w", s.objectsDir, err)
+	}
+	dirty := false
+	for _, de := range des {
+		name := de.Name()
+		switch {
+		case strings.HasPrefix(name, tempPrefix):
+			s.removeTemp(filepath.Join(s.objectsDir, name))
+			dirty = true
+		case isDigest(name):
+			s.objects[name] = true
+		default:
+			s.report(fmt.Errorf("%s: unexpected file in the objects directory, ignored", filepath.Join(s.objectsDir, name)))
+		}
+	}
+	if dirty {
+		if err := syncDir(s.objectsDir); err != nil {
+			return hotreload.Errorf(hotreload.CodeInternal, "history: %w", err)
+		}
+	}
+	return nil
+}
+
+// removeTemp deletes a temporary file a crash left behind.
+func (s *Store) removeTemp(path string) {
+	if err := os.Remove(path); err != nil {
+		s.report(fmt.Errorf("%s: removing a temporary file left by a crash: %w", path, err))
+		return
+	}
+	s.opts.logger.Debug("history: removed a temporary file left by a crash", "path", path)
+}
+
+// rewrite durably replaces the file of record seq. The caller syncs the
+// records directory.
+func (s *Store) rewrite(seq uint64, rec hotreload.Record) error {
+	data, err := encodeRecord(rec)
+	if err != nil {
+		return err
+	}
+	return writeFile(s.recordsDir, recordName(seq), data)
+}
+
+// report remembers a problem the Store skipped and logs it.
+func (s *Store) report(err error) {
+	e := hotreload.Errorf(hotreload.CodeInternal, "history: %w", err)
+	s.opts.logger.Warn(e.Message)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.problems) == maxProblems {
+		s.problems = slices.Delete(s.problems, 0, 1)
+	}
+	s.problems = append(s.problems, e)
+}
+
+// Problems lists, oldest first, what the Store could not read or clean up
+// (at most the last 100): unreadable or corrupt record files, unexpected
+// files, failed removals. Each is a CodeInternal *hotreload.Error naming
+// the file and the cause.
+func (s *Store) Problems() []error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.problems)
+}
+
+// Dir returns the data directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Put records rec and stores the snapshots (target name to content) it
+// names, durably: when Put returns nil, a crash loses nothing it wrote.
+//
+// A snapshot must be for a target listed in rec.Targets; an empty Digest
+// there is filled in, and a Digest that does not match the content is
+// CodeInvalid. A committed record must name only content the store holds
+// (given now or by an earlier Put), so that every committed version can be
+// restored. A record replaces the record of the same version, except for
+// Unchanged records, which are appended (see the package documentation).
+func (s *Store) Put(ctx context.Context, rec hotreload.Record, snapshots map[string][]byte) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.closed {
+		return errClosed()
+	}
+	if err := ctx.Err(); err != nil {
+		return hotreload.Errorf(hotreload.CodeUnavailable, "history: recording version %d: %w", rec.Version, err)
+	}
+	if err := checkResult(rec.Result); err != nil {
+		return hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: %w", rec.Version, err)
+	}
+	rec.Targets = slices.Clone(rec.Targets)
+	written, err := s.writeObjects(&rec, snapshots)
+	if err != nil {
+		return err
+	}
+	if rec.Result == hotreload.Committed {
+		for _, t := range rec.Targets {
+			if t.Digest != "" && !s.objects[t.Digest] && !written[t.Digest] {
+				return hotreload.Errorf(hotreload.CodeInvalid,
+					"history: recording version %d: target %q names content sha256 %s that was never stored: a committed version must be restorable",
+					rec.Version, t.Target, t.Digest)
+			}
+		}
+	}
+	seq := s.nextSeq
+	if prev, ok := s.main[rec.Version]; ok && rec.Result != hotreload.Unchanged {
+		seq = prev
+	}
+	data, err := encodeRecord(rec)
+	if err != nil {
+		return hotreload.Errorf(hotreload.CodeInvalid, "history: %w", err)
+	}
+	stored, err := decodeRecord(data)
+	if err != nil {
+		return hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: reading back the encoded record: %w", rec.Version, err)
+	}
+	if err := writeFile(s.recordsDir, recordName(seq), data); err != nil {
+		return hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", rec.Version, err)
+	}
+	if err := syncDir(s.recordsDir); err != nil {
+		return hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", rec.Version, err)
+	}
+	s.mu.Lock()
+	maps.Copy(s.objects, written)
+	s.index(seq, stored)
+	s.derive()
+	s.mu.Unlock()
+	s.prune()
+	return nil
+}
+
+// writeObjects checks the snapshots against rec.Targets, fills in empty
+// digests, and durably writes the content the store does not hold yet. It
+// returns the digests it wrote.
+func (s *Store) writeObjects(rec *hotreload.Record, snapshots map[string][]byte) (map[string]bool, error) {
+	written := map[string]bool{}
+	for _, name := range slices.Sorted(maps.Keys(snapshots)) {
+		content := snapshots[name]
+		i := slices.IndexFunc(rec.Targets, func(t hotreload.TargetState) bool { return t.Target == name })
+		if i < 0 {
+			return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: a snapshot is given for target %q, which the record does not list", rec.Version, name)
+		}
+		d := digest(content)
+		switch rec.Targets[i].Digest {
+		case "":
+			rec.Targets[i].Digest = d
+		case d:
+		default:
+			return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: the snapshot of target %q hashes to sha256 %s but the record says %s",
+				rec.Version, name, d, rec.Targets[i].Digest)
+		}
+		if s.objects[d] || written[d] {
+			continue
+		}
+		if err := writeFile(s.objectsDir, d, content); err != nil {
+			return nil, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: storing the snapshot of target %q: %w", rec.Version, name, err)
+		}
+		written[d] = true
+	}
+	if len(written) > 0 {
+		if err := syncDir(s.objectsDir); err != nil {
+			return nil, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", rec.Version, err)
+		}
+	}
+	return written, nil
+}
+
+// index puts rec, numbered seq, in the index. The caller holds mu (or is
+// Open, before the Store is shared) and calls derive afterwards.
+func (s *Store) index(seq uint64, rec hotreload.Record) {
+	i, found := slices.BinarySearchFunc(s.entries, seq, func(e entry, seq uint64) int { return cmp.Compare(e.seq, seq) })
+	if found {
+		s.entries[i].rec = rec
+	} else {
+		s.entries = slices.Insert(s.entries, i, entry{seq: seq, rec: rec})
+	}
+	if rec.Result != hotreload.Unchanged {
+		s.main[rec.Version] = seq
+	}
+	s.nextSeq = max(s.nextSeq, seq+1)
+}
+
+// derive recomputes the last known good and the retained versions from the
+// entries. The caller holds mu.
+func (s *Store) derive() {
+	s.lastGood = 0
+	s.retained = map[uint64]bool{}
+	for i := len(s.entries) - 1; i >= 0 && len(s.retained) < s.opts.retain; i-- {
+		e := s.entries[i]
+		if e.rec.Result != hotreload.Committed {
+			continue
+		}
+		if s.lastGood == 0 {
+			s.lastGood = e.seq
+		}
+		s.retained[e.rec.Version] = true
+	}
+}
+
+// keeps reports whether e must stay whatever the record limit: it is a
+// retained committed version or a transaction still running.
+func (s *Store) keeps(e entry) bool {
+	return e.rec.Result == hotreload.Pending || (e.rec.Result == hotreload.Committed && s.retained[e.rec.Version])
+}
+
+// prune drops the oldest records beyond the limit and the content that no
+// retained or pending record names, from the index and then from disk.
+// Failures are reported, not returned: what was recorded stays recorded.
+// The caller holds writeMu (or is Open).
+func (s *Store) prune() {
+	s.mu.Lock()
+	var records []uint64
+	excess := len(s.entries) - s.opts.maxRecords
+	kept := s.entries[:0:0]
+	for _, e := range s.entries {
+		if excess > 0 && !s.keeps(e) {
+			records = append(records, e.seq)
+			if s.main[e.rec.Version] == e.seq {
+				delete(s.main, e.rec.Version)
+			}
+			excess--
+			continue
+		}
+		kept = append(kept, e)
+	}
+	if len(records) > 0 {
+		s.entries = kept
+	}
+	live := map[string]bool{}
+	for _, e := range s.entries {
+		if s.keeps(e) {
+			for _, t := range e.rec.Targets {
+				live[t.Digest] = true
+			}
+		}
+	}
+	var objects []string
+	for d := range s.objects {
+		if !live[d] {
+			objects = append(objects, d)
+			delete(s.objects, d)
+		}
+	}
+	s.mu.Unlock()
+
+	remove := func(dir string, names []string) {
+		if len(names) == 0 {
+			return
+		}
+		for _, name := range names {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				s.report(fmt.Errorf("pruning: %w", err))
+			}
+		}
+		if err := syncDir(dir); err != nil {
+			s.report(fmt.Errorf("pruning: %w", err))
+		}
+		s.opts.logger.Debug("history: pruned", "dir", dir, "files", len(names))
+	}
+	names := make([]string, len(records))
+	for i, seq := range records {
+		names[i] = recordName(seq)
+	}
+	remove(s.recordsDir, names)
+	remove(s.objectsDir, objects)
+}
+
+// Get returns the record of version: the record that created it, or, when
+// there is none, the latest unchanged attempt that carried it. An unknown
+// version is CodeNotFound.
+func (s *Store) Get(ctx context.Context, version uint64) (hotreload.Record, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return hotreload.Record{}, errClosed()
+	}
+	if e, ok := s.entry(version); ok {
+		return cloneRecord(e.rec), nil
+	}
+	for i := len(s.entries) - 1; i >= 0; i-- {
+		if r := s.entries[i].rec; r.Version == version {
+			return cloneRecord(r), nil
+		}
+	}
+	return hotreload.Record{}, hotreload.Errorf(hotreload.CodeNotFound, "history: version %d: no such version", version)
+}
+
+// entry returns the entry that created version. The caller holds mu.
+func (s *Store) entry(version uint64) (entry, bool) {
+	seq, ok := s.main[version]
+	if !ok {
+		return entry{}, false
+	}
+	i, found := slices.BinarySearchFunc(s.entries, seq, func(e entry, seq uint64) int { return cmp.Compare(e.seq, seq) })
+	if !found {
+		return entry{}, false
+	}
+	return s.entries[i], true
+}
+
+// List returns every record kept, in the order the attempts were made.
+func (s *Store) List(ctx context.Context) ([]hotreload.Record, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, errClosed()
+	}
+	out := make([]hotreload.Record, len(s.entries))
+	for i, e := range s.entries {
+		out[i] = cloneRecord(e.rec)
+	}
+	return out, nil
+}
+
+// LastGood returns the newest committed record, or ok false when nothing
+// was ever committed.
+func (s *Store) LastGood(ctx context.Context) (hotreload.Record, bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return hotreload.Record{}, false, errClosed()
+	}
+	if s.lastGood == 0 {
+		return hotreload.Record{}, false, nil
+	}
+	i, _ := slices.BinarySearchFunc(s.entries, s.lastGood, func(e entry, seq uint64) int { return cmp.Compare(e.seq, seq) })
+	return cloneRecord(s.entries[i].rec), true, nil
+}
+
+// Snapshot returns the content of target at a committed version, verified
+// against its SHA-256. A version that is unknown, not committed or beyond
+// retention, and a target it does not list, are CodeNotFound; content that
+// is missing or corrupt on disk is CodeInternal.
+func (s *Store) Snapshot(ctx context.Context, version uint64, target string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, hotreload.Errorf(hotreload.CodeUnavailable, "history: reading version %d of target %q: %w", version, target, err)
+	}
+	d, err := s.locate(version, target)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(s.objectsDir, d)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if _, err := s.locate(version, target); err != nil {
+			return nil, err // pruned while we read
+		}
+		return nil, hotreload.Errorf(hotreload.CodeInternal, "history: reading version %d of target %q: %w", version, target, err)
+	}
+	if got := digest(data); got != d {
+		return nil, hotreload.Errorf(hotreload.CodeInternal, "history: reading version %d of target %q: %s is corrupt: its content hashes to sha256 %s",
+			version, target, path, got)
+	}
+	return data, nil
+}
+
+// locate returns the digest of target's content at version, if the store
+// keeps it.
+func (s *Store) locate(version uint64, target string) (string, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return "", errClosed()
+	}
+	e, ok := s.entry(version)
+	switch {
+	case !ok:
+		return "", hotreload.Errorf(hotreload.CodeNotFound, "history: version %d: no such version", version)
+	case e.rec.Result != hotreload.Committed:
+		return "", hotreload.Errorf(hotreload.CodeNotFound, "history: version %d was %s, not committed: its content is not kept", version, e.rec.Result)
+	case !s.retained[version]:
+		return "", hotreload.Errorf(hotreload.CodeNotFound, "history: the content of version %d was pruned (the last %d committed versions are kept)", version, s.opts.retain)
+	}
+	i := slices.IndexFunc(e.rec.Targets, func(t hotreload.TargetState) bool { return t.Target == target })
+	if i < 0 {
+		return "", hotreload.Errorf(hotreload.CodeNotFound, "history: version %d has no target %q", version, target)
+	}
+	d := e.rec.Targets[i].Digest
+	if d == "" {
+		return "", hotreload.Errorf(hotreload.CodeNotFound, "history: version %d records no content for target %q", version, target)
+	}
+	return d, nil
+}
+
+// Close releases the directory. It waits for a Put in progress, always
+// succeeds in releasing the Store, and may be called more than once.
+func (s *Store) Close() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return unlockDir(s.lock)
+}
+
+// errClosed is the error of any call after Close.
+func errClosed() error {
+	return hotreload.Errorf(hotreload.CodeUnavailable, "history: the store is closed")
+}
+
+// cloneRecord returns a copy of r that shares no slice or map with it.
+func cloneRecord(r hotreload.Record) hotreload.Record {
+	r.Errors = slices.Clone(r.Errors)
+	r.Targets = slices.Clone(r.Targets)
+	for i := range r.Targets {
+		r.Targets[i].Meta = maps.Clone(r.Targets[i].Meta)
+	}
+	return r
+}

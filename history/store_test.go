@@ -1,0 +1,659 @@
+package history
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cybercorp/hotreload"
+)
+
+// mustOpen opens a Store on dir and closes it when the test ends.
+func mustOpen(tb testing.TB, dir string, opts ...Option) *Store {
+	tb.Helper()
+	s, err := Open(dir, opts...)
+	if err != nil {
+		tb.Fatalf("Open(%s): %v", dir, err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// appJSON is the content of target "app" at version v.
+func appJSON(v uint64) []byte {
+	return fmt.Appendf(nil, `{"version":%d,"limits":{"rps":%d},"name":"app"}`, v, 100+v)
+}
+
+// attempt builds a record of version v with result r, whose snapshots are
+// given by target name; every target listed is marked changed.
+func attempt(v uint64, r hotreload.Result, snapshots map[string][]byte) hotreload.Record {
+	rec := hotreload.Record{
+		Version: v,
+		Time:    time.Date(2026, 11, 26, 1, 0, int(v), 0, time.UTC),
+		Source:  "api",
+		Author:  "tester",
+		Result:  r,
+	}
+	for _, name := range slices.Sorted(maps.Keys(snapshots)) {
+		rec.Targets = append(rec.Targets, hotreload.TargetState{
+			Target: name, Kind: hotreload.KindConfig, Digest: digest(snapshots[name]), Changed: true,
+			Meta: map[string]string{"etcd_revision": fmt.Sprint(v * 10)},
+		})
+	}
+	return rec
+}
+
+// mustPut puts rec with snapshots and fails the test on error.
+func mustPut(tb testing.TB, s *Store, rec hotreload.Record, snapshots map[string][]byte) {
+	tb.Helper()
+	if err := s.Put(context.Background(), rec, snapshots); err != nil {
+		tb.Fatalf("Put(version %d, %s): %v", rec.Version, rec.Result, err)
+	}
+}
+
+// mustCommit records version v of target "app" as pending, then committed,
+// the way the engine does.
+func mustCommit(tb testing.TB, s *Store, v uint64) {
+	tb.Helper()
+	snaps := map[string][]byte{"app": appJSON(v)}
+	mustPut(tb, s, attempt(v, hotreload.Pending, snaps), snaps)
+	mustPut(tb, s, attempt(v, hotreload.Committed, snaps), nil)
+}
+
+// wantCode fails the test unless err carries code and mentions every part.
+func wantCode(tb testing.TB, err error, code hotreload.Code, parts ...string) {
+	tb.Helper()
+	if got := hotreload.ErrorCode(err); got != code {
+		tb.Fatalf("error %v: code %q, want %q", err, got, code)
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			tb.Errorf("error %q does not mention %q", err, p)
+		}
+	}
+}
+
+func TestOpenOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want string
+	}{
+		{"ErrRetainZero", []Option{WithRetain(0)}, "retain must be at least 1, got 0"},
+		{"ErrMaxRecordsBelowRetain", []Option{WithRetain(5), WithMaxRecords(4)}, "max records (4) must be at least retain (5)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Open(t.TempDir(), tc.opts...)
+			wantCode(t, err, hotreload.CodeInvalid, tc.want)
+		})
+	}
+}
+
+func TestPut(t *testing.T) {
+	ctx := context.Background()
+	a1 := map[string][]byte{"app": appJSON(1)}
+	for _, tc := range []struct {
+		name string
+		// puts runs before the checked Put on a fresh store.
+		puts     func(t *testing.T, s *Store)
+		rec      hotreload.Record
+		snaps    map[string][]byte
+		cancel   bool
+		wantCode hotreload.Code
+		wantErr  string
+		// want is the result Get(rec.Version) returns afterwards.
+		want hotreload.Result
+		// wantList is the results List returns afterwards.
+		wantList []hotreload.Result
+	}{
+		{
+			name: "OK", rec: attempt(1, hotreload.Committed, a1), snaps: a1,
+			want: hotreload.Committed, wantList: []hotreload.Result{hotreload.Committed},
+		},
+		{
+			name: "FinalReplacesPending",
+			puts: func(t *testing.T, s *Store) { mustPut(t, s, attempt(1, hotreload.Pending, a1), a1) },
+			rec:  attempt(1, hotreload.Committed, a1),
+			want: hotreload.Committed, wantList: []hotreload.Result{hotreload.Committed},
+		},
+		{
+			name: "RolledBackReplacesPending",
+			puts: func(t *testing.T, s *Store) { mustPut(t, s, attempt(1, hotreload.Pending, a1), a1) },
+			rec:  attempt(1, hotreload.RolledBack, a1),
+			want: hotreload.RolledBack, wantList: []hotreload.Result{hotreload.RolledBack},
+		},
+		{
+			name: "UnchangedIsAppended",
+			puts: func(t *testing.T, s *Store) { mustCommit(t, s, 1) },
+			rec:  attempt(1, hotreload.Unchanged, nil),
+			want: hotreload.Committed, wantList: []hotreload.Result{hotreload.Committed, hotreload.Unchanged},
+		},
+		{
+			name: "RejectedWithoutContent",
+			rec:  attempt(1, hotreload.Rejected, nil),
+			want: hotreload.Rejected, wantList: []hotreload.Result{hotreload.Rejected},
+		},
+		{
+			name: "EmptyDigestIsFilled",
+			rec: hotreload.Record{Version: 1, Result: hotreload.Committed,
+				Targets: []hotreload.TargetState{{Target: "app"}}},
+			snaps: a1,
+			want:  hotreload.Committed, wantList: []hotreload.Result{hotreload.Committed},
+		},
+		{
+			name: "ErrUnknownResult", rec: attempt(1, "done", nil),
+			wantCode: hotreload.CodeInvalid, wantErr: `unknown result "done"`,
+		},
+		{
+			name: "ErrDigestMismatch", rec: attempt(1, hotreload.Committed, a1),
+			snaps:    map[string][]byte{"app": []byte("other")},
+			wantCode: hotreload.CodeInvalid, wantErr: `the snapshot of target "app" hashes to sha256 ` + digest([]byte("other")),
+		},
+		{
+			name: "ErrSnapshotOfUnlistedTarget", rec: attempt(1, hotreload.Committed, a1),
+			snaps:    map[string][]byte{"app": appJSON(1), "ui": []byte("x")},
+			wantCode: hotreload.CodeInvalid, wantErr: `a snapshot is given for target "ui", which the record does not list`,
+		},
+		{
+			name: "ErrCommittedContentNeverStored", rec: attempt(1, hotreload.Committed, a1),
+			wantCode: hotreload.CodeInvalid, wantErr: "was never stored: a committed version must be restorable",
+		},
+		{
+			name: "ErrCancelled", rec: attempt(1, hotreload.Committed, a1), snaps: a1, cancel: true,
+			wantCode: hotreload.CodeUnavailable, wantErr: "context canceled",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustOpen(t, t.TempDir())
+			if tc.puts != nil {
+				tc.puts(t, s)
+			}
+			ctx := ctx
+			if tc.cancel {
+				c, cancel := context.WithCancel(ctx)
+				cancel()
+				ctx = c
+			}
+			err := s.Put(ctx, tc.rec, tc.snaps)
+			if tc.wantCode != "" {
+				wantCode(t, err, tc.wantCode, tc.wantErr)
+				if list, _ := s.List(ctx); len(list) != 0 && tc.puts == nil {
+					t.Errorf("a failed Put left records: %+v", list)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Put: %v", err)
+			}
+			got, err := s.Get(ctx, tc.rec.Version)
+			if err != nil {
+				t.Fatalf("Get: %v", err)
+			}
+			if got.Result != tc.want {
+				t.Errorf("Get(%d).Result = %s, want %s", tc.rec.Version, got.Result, tc.want)
+			}
+			list, err := s.List(ctx)
+			if err != nil {
+				t.Fatalf("List: %v", err)
+			}
+			var results []hotreload.Result
+			for _, r := range list {
+				results = append(results, r.Result)
+			}
+			if !slices.Equal(results, tc.wantList) {
+				t.Errorf("List results = %v, want %v", results, tc.wantList)
+			}
+		})
+	}
+}
+
+func TestReopenKeepsEverything(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	mustCommit(t, s, 1)
+	rej := attempt(2, hotreload.Rejected, nil)
+	rej.Reason = "schema"
+	rej.Errors = []hotreload.FieldError{{File: "app.yaml", Path: "/limits/rps", Line: 7, Column: 12, Message: "must be >= 1 but found 0"}}
+	mustPut(t, s, rej, nil)
+	mustCommit(t, s, 3)
+	before, _ := s.List(ctx)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = mustOpen(t, dir)
+	after, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Fatalf("reopened List has %d records, want %d", len(after), len(before))
+	}
+	for i := range before {
+		b, a := before[i], after[i]
+		if !a.Time.Equal(b.Time) || a.Version != b.Version || a.Result != b.Result || a.Reason != b.Reason ||
+			!slices.Equal(a.Errors, b.Errors) || len(a.Targets) != len(b.Targets) ||
+			(len(a.Targets) > 0 && a.Targets[0].Meta["etcd_revision"] != b.Targets[0].Meta["etcd_revision"]) {
+			t.Errorf("record %d changed across reopen:\n got %+v\nwant %+v", i, a, b)
+		}
+	}
+	for _, v := range []uint64{1, 3} {
+		got, err := s.Snapshot(ctx, v, "app")
+		if err != nil || string(got) != string(appJSON(v)) {
+			t.Errorf("Snapshot(%d) = %q, %v; want %q", v, got, err, appJSON(v))
+		}
+	}
+	if p := s.Problems(); len(p) != 0 {
+		t.Errorf("Problems() = %v, want none", p)
+	}
+}
+
+func TestGetAndSnapshotErrors(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, t.TempDir())
+	mustCommit(t, s, 1)
+	snaps := map[string][]byte{"app": appJSON(2)}
+	mustPut(t, s, attempt(2, hotreload.RolledBack, snaps), snaps)
+	mustPut(t, s, attempt(3, hotreload.Unchanged, nil), nil)
+
+	if _, err := s.Get(ctx, 9); true {
+		wantCode(t, err, hotreload.CodeNotFound, "version 9: no such version")
+	}
+	if r, err := s.Get(ctx, 3); err != nil || r.Result != hotreload.Unchanged {
+		t.Errorf("Get(3) = %+v, %v; want the unchanged attempt", r, err)
+	}
+	for _, tc := range []struct {
+		name    string
+		version uint64
+		target  string
+		want    string
+	}{
+		{"ErrUnknownVersion", 9, "app", "version 9: no such version"},
+		{"ErrNotCommitted", 2, "app", "version 2 was rolled_back, not committed"},
+		{"ErrOnlyUnchanged", 3, "app", "version 3: no such version"},
+		{"ErrUnknownTarget", 1, "ui", `version 1 has no target "ui"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.Snapshot(ctx, tc.version, tc.target)
+			wantCode(t, err, hotreload.CodeNotFound, tc.want)
+		})
+	}
+}
+
+func TestLastGoodMovesOnlyOnCommit(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, t.TempDir())
+	if _, ok, err := s.LastGood(ctx); ok || err != nil {
+		t.Fatalf("LastGood of an empty store = ok %v, %v; want none", ok, err)
+	}
+	wantLastGood := func(v uint64) {
+		t.Helper()
+		r, ok, err := s.LastGood(ctx)
+		if err != nil || !ok || r.Version != v || r.Result != hotreload.Committed {
+			t.Fatalf("LastGood = version %d %s (ok %v, %v); want committed version %d", r.Version, r.Result, ok, err, v)
+		}
+	}
+	mustCommit(t, s, 1)
+	wantLastGood(1)
+
+	snaps := map[string][]byte{"app": appJSON(2)}
+	mustPut(t, s, attempt(2, hotreload.Pending, snaps), snaps)
+	wantLastGood(1)
+	mustPut(t, s, attempt(2, hotreload.RolledBack, snaps), nil)
+	wantLastGood(1)
+	mustPut(t, s, attempt(3, hotreload.Rejected, nil), nil)
+	wantLastGood(1)
+	mustPut(t, s, attempt(1, hotreload.Unchanged, nil), nil)
+	wantLastGood(1)
+
+	// A rollback to version 1 is a new committed version restoring it.
+	back := attempt(4, hotreload.Committed, map[string][]byte{"app": appJSON(1)})
+	back.Source, back.RestoredFrom = "rollback", 1
+	mustPut(t, s, back, nil)
+	wantLastGood(4)
+	if got, err := s.Snapshot(ctx, 4, "app"); err != nil || string(got) != string(appJSON(1)) {
+		t.Errorf("Snapshot(4) = %q, %v; want the content of version 1", got, err)
+	}
+
+	// An engine whose Commit fails after recording replaces the record:
+	// last known good goes back to the previous commit.
+	mustCommit(t, s, 5)
+	wantLastGood(5)
+	mustPut(t, s, attempt(5, hotreload.RolledBack, map[string][]byte{"app": appJSON(5)}), nil)
+	wantLastGood(4)
+}
+
+func TestRetention(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := mustOpen(t, dir, WithRetain(3))
+	plugin := []byte("\x00wasm module, never changed")
+	for v := uint64(1); v <= 6; v++ {
+		snaps := map[string][]byte{"app": appJSON(v)}
+		rec := attempt(v, hotreload.Committed, snaps)
+		// The plugin target is untouched after version 1: same digest, no
+		// snapshot given again.
+		rec.Targets = append(rec.Targets, hotreload.TargetState{Target: "plugin", Kind: hotreload.KindPlugin, Digest: digest(plugin), Changed: v == 1})
+		if v == 1 {
+			snaps["plugin"] = plugin
+		}
+		mustPut(t, s, rec, snaps)
+		mustPut(t, s, attempt(v*100, hotreload.Rejected, nil), nil)
+	}
+	check := func(s *Store) {
+		t.Helper()
+		for v := uint64(1); v <= 3; v++ {
+			_, err := s.Snapshot(ctx, v, "app")
+			wantCode(t, err, hotreload.CodeNotFound, fmt.Sprintf("the content of version %d was pruned (the last 3 committed versions are kept)", v))
+		}
+		for v := uint64(4); v <= 6; v++ {
+			if got, err := s.Snapshot(ctx, v, "app"); err != nil || string(got) != string(appJSON(v)) {
+				t.Errorf("Snapshot(%d, app) = %q, %v; want %q", v, got, err, appJSON(v))
+			}
+			if got, err := s.Snapshot(ctx, v, "plugin"); err != nil || string(got) != string(plugin) {
+				t.Errorf("Snapshot(%d, plugin) = %q, %v; want the version 1 content", v, got, err)
+			}
+		}
+		if list, _ := s.List(ctx); len(list) != 12 {
+			t.Errorf("List has %d records, want all 12 attempts", len(list))
+		}
+		objs, _ := os.ReadDir(filepath.Join(dir, "objects"))
+		if len(objs) != 4 {
+			t.Errorf("objects/ holds %d files, want 4 (3 app versions, 1 plugin)", len(objs))
+		}
+	}
+	check(s)
+	s.Close()
+	check(mustOpen(t, dir, WithRetain(3)))
+}
+
+func TestMaxRecords(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := mustOpen(t, dir, WithRetain(1), WithMaxRecords(5))
+	mustCommit(t, s, 1)
+	for v := uint64(2); v <= 20; v++ {
+		mustPut(t, s, attempt(v, hotreload.Rejected, nil), nil)
+	}
+	var versions []uint64
+	list, _ := s.List(ctx)
+	for _, r := range list {
+		versions = append(versions, r.Version)
+	}
+	// The last known good is never pruned, whatever its age.
+	if want := []uint64{1, 17, 18, 19, 20}; !slices.Equal(versions, want) {
+		t.Errorf("List versions = %v, want %v", versions, want)
+	}
+	if got, err := s.Snapshot(ctx, 1, "app"); err != nil || string(got) != string(appJSON(1)) {
+		t.Errorf("Snapshot(1) = %q, %v; want the last known good content", got, err)
+	}
+	if _, err := s.Get(ctx, 5); err == nil {
+		t.Error("Get(5) found a record beyond the limit")
+	}
+	files, _ := os.ReadDir(filepath.Join(dir, "records"))
+	if len(files) != 5 {
+		t.Errorf("records/ holds %d files, want 5", len(files))
+	}
+}
+
+func TestPendingAtOpenIsRolledBack(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	mustCommit(t, s, 1)
+	snaps := map[string][]byte{"app": appJSON(2)}
+	mustPut(t, s, attempt(2, hotreload.Pending, snaps), snaps)
+	s.Close() // as if the process died mid-transaction
+
+	for range 2 { // the second open reads what the first rewrote
+		s = mustOpen(t, dir)
+		r, err := s.Get(ctx, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Result != hotreload.RolledBack || !strings.Contains(r.Reason, "interrupted") {
+			t.Errorf("Get(2) = %s %q, want rolled_back with an interrupted reason", r.Result, r.Reason)
+		}
+		if lg, _, _ := s.LastGood(ctx); lg.Version != 1 {
+			t.Errorf("LastGood = %d, want 1", lg.Version)
+		}
+		s.Close()
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "records", recordName(2)))
+	if err != nil || !strings.Contains(string(data), `"result":"rolled_back"`) {
+		t.Errorf("record file = %s, %v; want it rewritten as rolled back", data, err)
+	}
+	objs, _ := os.ReadDir(filepath.Join(dir, "objects"))
+	if len(objs) != 1 {
+		t.Errorf("objects/ holds %d files, want only the committed content", len(objs))
+	}
+}
+
+func TestCorruptFilesAreSkippedAndReported(t *testing.T) {
+	ctx := context.Background()
+	valid, err := encodeRecord(attempt(2, hotreload.Rejected, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		file    string // in records/
+		content string
+		want    string
+	}{
+		{"ErrEmpty", recordName(2), "", "not a record file: unexpected end of JSON input"},
+		{"ErrTruncated", recordName(2), string(valid[:len(valid)/2]), "not a record file"},
+		{"ErrGarbage", recordName(2), "\x00\x01garbage", "not a record file: invalid character"},
+		{"ErrChecksum", recordName(2), strings.Replace(string(valid), `"api"`, `"apx"`, 1), "checksum mismatch"},
+		{"ErrFormat", recordName(2), strings.Replace(string(valid), `"format":1`, `"format":9`, 1), "unknown record format 9 (want 1)"},
+		{"ErrNoRecord", recordName(2), `{"format":1,"sha256":""}`, "record is missing"},
+		{"ErrUnexpectedName", "notes.txt", "hello", "unexpected file in the records directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := mustOpen(t, dir)
+			mustCommit(t, s, 1)
+			s.Close()
+			path := filepath.Join(dir, "records", tc.file)
+			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			s = mustOpen(t, dir)
+			problems := s.Problems()
+			if len(problems) != 1 {
+				t.Fatalf("Problems() = %v, want one", problems)
+			}
+			wantCode(t, problems[0], hotreload.CodeInternal, path, tc.want)
+			if got, err := s.Snapshot(ctx, 1, "app"); err != nil || string(got) != string(appJSON(1)) {
+				t.Errorf("the valid version is unreadable: %q, %v", got, err)
+			}
+			// New records never overwrite the skipped file.
+			mustCommit(t, s, 3)
+			if got, _ := os.ReadFile(path); string(got) != tc.content {
+				t.Errorf("the corrupt file was overwritten")
+			}
+		})
+	}
+
+	t.Run("ErrCorruptObject", func(t *testing.T) {
+		dir := t.TempDir()
+		s := mustOpen(t, dir)
+		mustCommit(t, s, 1)
+		obj := filepath.Join(dir, "objects", digest(appJSON(1)))
+		if err := os.WriteFile(obj, []byte(`{"version":666}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.Snapshot(ctx, 1, "app")
+		wantCode(t, err, hotreload.CodeInternal, obj+" is corrupt: its content hashes to sha256 "+digest([]byte(`{"version":666}`)))
+		os.Remove(obj)
+		_, err = s.Snapshot(ctx, 1, "app")
+		wantCode(t, err, hotreload.CodeInternal, "no such file")
+	})
+}
+
+func TestTornTempFilesAreRemoved(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	mustCommit(t, s, 1)
+	s.Close()
+	torn := []string{
+		filepath.Join(dir, "records", tempPrefix+"123456"),
+		filepath.Join(dir, "objects", tempPrefix+"abcdef"),
+	}
+	for _, p := range torn {
+		if err := os.WriteFile(p, []byte(`{"format":1,"sha`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An object no record names: written just before a crash.
+	orphan := filepath.Join(dir, "objects", digest([]byte("orphan")))
+	os.WriteFile(orphan, []byte("orphan"), 0o600)
+
+	s = mustOpen(t, dir)
+	for _, p := range append(torn, orphan) {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is still there after Open (%v)", p, err)
+		}
+	}
+	if p := s.Problems(); len(p) != 0 {
+		t.Errorf("Problems() = %v, want none", p)
+	}
+	if list, _ := s.List(context.Background()); len(list) != 1 {
+		t.Errorf("List has %d records, want 1", len(list))
+	}
+}
+
+func TestOneStorePerDirectory(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	_, err := Open(dir)
+	wantCode(t, err, hotreload.CodeUnavailable, "held by another process")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mustOpen(t, dir).Close()
+}
+
+func TestClosed(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, t.TempDir())
+	mustCommit(t, s, 1)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close = %v, want nil", err)
+	}
+	_, err := s.Get(ctx, 1)
+	wantCode(t, err, hotreload.CodeUnavailable, "closed")
+	_, err = s.List(ctx)
+	wantCode(t, err, hotreload.CodeUnavailable, "closed")
+	_, _, err = s.LastGood(ctx)
+	wantCode(t, err, hotreload.CodeUnavailable, "closed")
+	_, err = s.Snapshot(ctx, 1, "app")
+	wantCode(t, err, hotreload.CodeUnavailable, "closed")
+	err = s.Put(ctx, attempt(2, hotreload.Rejected, nil), nil)
+	wantCode(t, err, hotreload.CodeUnavailable, "closed")
+}
+
+func TestReturnedRecordsAreCopies(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, t.TempDir())
+	mustCommit(t, s, 1)
+	r, _ := s.Get(ctx, 1)
+	r.Targets[0].Digest = "x"
+	r.Targets[0].Meta["etcd_revision"] = "x"
+	again, _ := s.Get(ctx, 1)
+	if again.Targets[0].Digest == "x" || again.Targets[0].Meta["etcd_revision"] == "x" {
+		t.Errorf("modifying a returned record changed the store: %+v", again)
+	}
+}
+
+// TestConcurrentReadersDuringWrites runs readers against a writer that
+// commits, rejects and prunes; run it with -race.
+func TestConcurrentReadersDuringWrites(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, t.TempDir(), WithRetain(3), WithMaxRecords(50))
+	const versions = 150
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var reads [4]int
+	errs := make(chan error, 4)
+	for i := range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				list, err := s.List(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for j := 1; j < len(list); j++ {
+					if list[j].Version <= list[j-1].Version {
+						errs <- fmt.Errorf("List out of order: version %d after %d", list[j].Version, list[j-1].Version)
+						return
+					}
+				}
+				lg, ok, err := s.LastGood(ctx)
+				if err != nil || (ok && lg.Result != hotreload.Committed) {
+					errs <- fmt.Errorf("LastGood = %+v, %v", lg, err)
+					return
+				}
+				if !ok {
+					continue
+				}
+				got, err := s.Snapshot(ctx, lg.Version, "app")
+				switch {
+				case hotreload.ErrorCode(err) == hotreload.CodeNotFound:
+					// pruned since LastGood answered
+				case err != nil:
+					errs <- err
+					return
+				case string(got) != string(appJSON(lg.Version)):
+					errs <- fmt.Errorf("Snapshot(%d) = %q", lg.Version, got)
+					return
+				default:
+					reads[i]++
+				}
+				if _, err := Diff(ctx, s, lg.Version, lg.Version); err != nil && hotreload.ErrorCode(err) != hotreload.CodeNotFound {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	for v := uint64(1); v <= versions; v++ {
+		if v%4 == 0 {
+			mustPut(t, s, attempt(v, hotreload.Rejected, nil), nil)
+			continue
+		}
+		mustCommit(t, s, v)
+	}
+	close(done)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	total := 0
+	for _, n := range reads {
+		total += n
+	}
+	if total == 0 {
+		t.Error("no reader ever read a snapshot")
+	}
+	t.Logf("%d snapshot reads during %d versions", total, versions)
+}
