@@ -1,0 +1,433 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/atomicfile"
+)
+
+// File names inside the data directory.
+const (
+	LogName  = "audit.log"
+	KeyName  = "audit.key"
+	HeadName = "audit.head"
+)
+
+// DefaultTimeout bounds how long a caller waits for its record.
+const DefaultTimeout = 5 * time.Second
+
+// Options configure a Log. Only Dir is required.
+type Options struct {
+	// Dir is the data directory holding audit.log and audit.head.
+	Dir string
+	// KeyFile is the HMAC key; empty means Dir/audit.key. It is created
+	// (0600) when missing.
+	KeyFile string
+	// Timeout bounds each Append; zero means DefaultTimeout.
+	Timeout time.Duration
+	// State returns the engine's status, for the versions and digests
+	// before a mutation (the engine's Status method). May be nil.
+	State func() hotreload.Status
+	// Redact scrubs secrets from free text (reasons) before it is written.
+	// May be nil.
+	Redact func(string) string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// sink is the log file as the writer uses it; tests replace it to inject
+// faults.
+type sink interface {
+	io.Writer
+	Sync() error
+	Truncate(size int64) error
+	Close() error
+}
+
+// Log is an open audit log. It implements hotreload.Auditor.
+type Log struct {
+	opts Options
+	key  []byte
+	reqs chan request
+	quit chan struct{}
+	done chan struct{}
+
+	stuck  atomic.Bool         // a write outlived its caller's wait
+	status atomic.Pointer[error] // last write error; nil pointer when healthy
+
+	// Owned by the writer goroutine.
+	file sink
+	size int64 // length of the file up to the last complete record
+	seq  uint64
+	prev string
+
+	mu      sync.Mutex // guards attempt
+	attempt Entry      // the engine's last attempt, for its result's before-values
+}
+
+type request struct {
+	e    Entry
+	done chan error
+}
+
+var _ hotreload.Auditor = (*Log)(nil)
+
+// Open opens (creating when needed) the audit log in opts.Dir and starts
+// its writer. Close stops it.
+func Open(opts Options) (*Log, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("audit: no data directory")
+	}
+	if opts.KeyFile == "" {
+		opts.KeyFile = filepath.Join(opts.Dir, KeyName)
+	}
+	key, err := LoadKey(opts.KeyFile, true)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(opts.Dir, LogName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit: opening the log: %w", err)
+	}
+	seq, prev, size, err := tail(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("audit: reading the end of %s: %w", path, err)
+	}
+	if err := f.Truncate(size); err != nil { // drop a partly written last line
+		f.Close()
+		return nil, fmt.Errorf("audit: repairing %s: %w", path, err)
+	}
+	if err := atomicfile.SyncDir(opts.Dir); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	return start(opts, key, f, seq, prev, size), nil
+}
+
+func start(opts Options, key []byte, f sink, seq uint64, prev string, size int64) *Log {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	l := &Log{
+		opts: opts, key: key, file: f, seq: seq, prev: prev, size: size,
+		reqs: make(chan request), quit: make(chan struct{}), done: make(chan struct{}),
+	}
+	go l.run()
+	return l
+}
+
+// LoadKey reads the HMAC key (64 hex digits) from path; with create set a
+// missing file is created with a fresh random key, mode 0600.
+func LoadKey(path string, create bool) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && create {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("audit: generating a key: %w", err)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("audit: creating the key: %w", err)
+		}
+		_, werr := f.WriteString(hex.EncodeToString(key) + "\n")
+		serr := f.Sync()
+		if err := errors.Join(werr, serr, f.Close()); err != nil {
+			return nil, fmt.Errorf("audit: writing the key %s: %w", path, err)
+		}
+		return key, atomicfile.SyncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit: reading the key: %w", err)
+	}
+	key, err := hex.DecodeString(string(bytes.TrimSpace(data)))
+	if err != nil || len(key) < 32 {
+		return nil, fmt.Errorf("audit: the key %s is not at least 64 hex digits", path)
+	}
+	return key, nil
+}
+
+// tail finds the last complete record: its sequence number and MAC, and
+// the file length up to it.
+func tail(f *os.File) (seq uint64, prev string, size int64, err error) {
+	end, err := f.Seek(0, io.SeekEnd)
+	if err != nil || end == 0 {
+		return 0, "", 0, err
+	}
+	for chunk := int64(64 << 10); ; chunk *= 4 {
+		off := max(0, end-chunk)
+		buf := make([]byte, end-off)
+		if _, err := f.ReadAt(buf, off); err != nil {
+			return 0, "", 0, err
+		}
+		last := bytes.LastIndexByte(buf, '\n')
+		if last < 0 && off > 0 {
+			continue
+		}
+		if last < 0 {
+			return 0, "", 0, nil // only a partial first line
+		}
+		start := bytes.LastIndexByte(buf[:last], '\n') + 1
+		if start == 0 && off > 0 {
+			continue
+		}
+		var e Entry
+		if err := json.Unmarshal(buf[start:last], &e); err != nil || e.MAC == "" {
+			return 0, "", 0, fmt.Errorf("the last record is not valid (run audit verify)")
+		}
+		return e.Seq, e.MAC, off + int64(last) + 1, nil
+	}
+}
+
+// run is the writer goroutine.
+func (l *Log) run() {
+	defer close(l.done)
+	for {
+		select {
+		case <-l.quit:
+			return
+		case r := <-l.reqs:
+			err := l.write(r.e)
+			l.stuck.Store(false)
+			r.done <- err
+		}
+	}
+}
+
+// write appends one record durably, repairing the file first when an
+// earlier write failed.
+func (l *Log) write(e Entry) error {
+	if p := l.status.Load(); p != nil {
+		if err := l.repair(); err != nil {
+			return err
+		}
+	}
+	e.Seq, e.Prev = l.seq+1, l.prev
+	line, err := seal(l.key, &e)
+	if err != nil {
+		return err
+	}
+	line = append(line, '\n')
+	if _, err := l.file.Write(line); err != nil {
+		return l.fail(fmt.Errorf("audit: writing record %d: %w", e.Seq, err))
+	}
+	if err := l.file.Sync(); err != nil {
+		return l.fail(fmt.Errorf("audit: syncing record %d: %w", e.Seq, err))
+	}
+	l.size += int64(len(line))
+	l.seq, l.prev = e.Seq, e.MAC
+	if err := writeHead(l.opts.Dir, l.key, l.seq, l.prev); err != nil {
+		return l.fail(fmt.Errorf("audit: %w", err))
+	}
+	l.status.Store(nil)
+	return nil
+}
+
+// fail records a write error; the next write repairs the file first.
+func (l *Log) fail(err error) error {
+	l.status.Store(&err)
+	return err
+}
+
+// repair cuts the file back to the last complete record.
+func (l *Log) repair() error {
+	if err := l.file.Truncate(l.size); err != nil {
+		return l.fail(fmt.Errorf("audit: repairing the log after a failed write: %w", err))
+	}
+	if err := l.file.Sync(); err != nil {
+		return l.fail(fmt.Errorf("audit: repairing the log after a failed write: %w", err))
+	}
+	return nil
+}
+
+// Append writes e durably, filling Seq, Prev, MAC and (when zero) Time.
+// It returns an error, never later than the Log's timeout or ctx's end,
+// when the record is not known to be on disk; the caller must then refuse
+// the mutation.
+func (l *Log) Append(ctx context.Context, e Entry) error {
+	if e.Time.IsZero() {
+		e.Time = l.opts.Now().UTC()
+	}
+	if l.opts.Redact != nil {
+		e.Reason = l.opts.Redact(e.Reason)
+	}
+	if l.stuck.Load() {
+		return hotreload.Errorf(hotreload.CodeUnavailable, "audit log unavailable: an earlier write has not finished after %s", l.opts.Timeout)
+	}
+	timer := time.NewTimer(l.opts.Timeout)
+	defer timer.Stop()
+	r := request{e: e, done: make(chan error, 1)}
+	select {
+	case l.reqs <- r:
+	case <-l.quit:
+		return hotreload.Errorf(hotreload.CodeUnavailable, "audit log is closed")
+	case <-timer.C:
+		return hotreload.Errorf(hotreload.CodeUnavailable, "audit log unavailable: the writer is busy for more than %s", l.opts.Timeout)
+	case <-ctx.Done():
+		return hotreload.Errorf(hotreload.CodeUnavailable, "audit log: %w", ctx.Err())
+	}
+	select {
+	case err := <-r.done:
+		if err != nil {
+			return hotreload.Errorf(hotreload.CodeUnavailable, "%w", err)
+		}
+		return nil
+	case <-timer.C:
+		l.stuck.Store(true)
+		return hotreload.Errorf(hotreload.CodeUnavailable, "audit log unavailable: writing the record took more than %s", l.opts.Timeout)
+	case <-ctx.Done():
+		// The caller gave up; the record may still be written.
+		return hotreload.Errorf(hotreload.CodeUnavailable, "audit log: %w", ctx.Err())
+	}
+}
+
+// Check reports the audit sink's health: nil when the last write
+// succeeded and none is stuck. It is the health monitor's audit check.
+func (l *Log) Check(context.Context) error {
+	if l.stuck.Load() {
+		return fmt.Errorf("audit log: a write has not finished after %s", l.opts.Timeout)
+	}
+	select {
+	case <-l.done:
+		return errors.New("audit log is closed")
+	default:
+	}
+	if p := l.status.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Close stops the writer. A write in progress finishes first. Close is
+// safe to call more than once.
+func (l *Log) Close() error {
+	select {
+	case <-l.quit:
+	default:
+		close(l.quit)
+	}
+	<-l.done
+	return l.file.Close()
+}
+
+// Attempt records a mutation the engine is about to run (hotreload.Auditor).
+func (l *Log) Attempt(ctx context.Context, r hotreload.Request) error {
+	e := Entry{Kind: KindAttempt, Source: r.Source, Actor: r.Author, Remote: r.Remote, Action: Action(r)}
+	if l.opts.State != nil {
+		st := l.opts.State()
+		e.VersionBefore = st.Active
+		for _, name := range names(r, st) {
+			t := Target{Name: name}
+			for _, ts := range st.Targets {
+				if ts.Name == name {
+					t.Before = ts.Digest
+				}
+			}
+			for _, c := range r.Candidates {
+				if c.Target == name && c.Snapshot != nil {
+					t.After = hotreload.Digest(c.Snapshot)
+				}
+			}
+			e.Targets = append(e.Targets, t)
+		}
+	}
+	if err := l.Append(ctx, e); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.attempt = e
+	l.mu.Unlock()
+	return nil
+}
+
+// Result records how a mutation ended (hotreload.Auditor).
+func (l *Log) Result(ctx context.Context, r hotreload.Request, o hotreload.Outcome) error {
+	l.mu.Lock()
+	before := l.attempt
+	l.mu.Unlock()
+	e := Entry{
+		Kind: KindResult, Source: r.Source, Actor: r.Author, Remote: r.Remote, Action: Action(r),
+		VersionBefore: before.VersionBefore, Version: o.Version, VersionAfter: o.Active,
+		Result: string(o.Result), Reason: o.Reason,
+	}
+	for _, to := range o.Targets {
+		t := Target{Name: to.Target, After: to.Digest}
+		for _, bt := range before.Targets {
+			if bt.Name == to.Target {
+				t.Before = bt.Before
+			}
+		}
+		e.Targets = append(e.Targets, t)
+	}
+	return l.Append(ctx, e)
+}
+
+// Action names what a request does: patch, replace, restore or reload.
+func Action(r hotreload.Request) string {
+	for _, c := range r.Candidates {
+		switch {
+		case c.Patch != nil:
+			return "patch"
+		case c.Snapshot != nil:
+			return "restore"
+		case c.Content != nil:
+			return "replace"
+		}
+	}
+	return "reload"
+}
+
+// names lists the targets a request concerns.
+func names(r hotreload.Request, st hotreload.Status) []string {
+	var out []string
+	for _, c := range r.Candidates {
+		out = append(out, c.Target)
+	}
+	if len(out) == 0 {
+		out = append(out, r.Targets...)
+	}
+	if len(out) == 0 {
+		for _, t := range st.Targets {
+			out = append(out, t.Name)
+		}
+	}
+	return out
+}
+
+// Head is the content of audit.head: where the log ends, under its own
+// HMAC, so that cutting records off the end is detected.
+type Head struct {
+	Seq  uint64 `json:"seq"`
+	MAC  string `json:"mac"`
+	HMAC string `json:"hmac"`
+}
+
+func headMAC(key []byte, seq uint64, last string) string {
+	return mac(key, []byte("head\n"+strconv.FormatUint(seq, 10)+"\n"+last))
+}
+
+func writeHead(dir string, key []byte, seq uint64, last string) error {
+	data, err := json.Marshal(Head{Seq: seq, MAC: last, HMAC: headMAC(key, seq, last)})
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(dir, HeadName), append(data, '\n'), 0o600)
+}
