@@ -266,7 +266,11 @@ type recorder struct {
 
 func (r *recorder) Publish(e any) { r.mu.Lock(); r.events = append(r.events, e); r.mu.Unlock() }
 
-func (r *recorder) all() []any { r.mu.Lock(); defer r.mu.Unlock(); return append([]any(nil), r.events...) }
+func (r *recorder) all() []any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]any(nil), r.events...)
+}
 
 // waitFor polls cond for up to five seconds.
 func waitFor(tb testing.TB, cond func() bool) {
