@@ -1,0 +1,143 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/jsondiff"
+)
+
+// Format is a configuration file format.
+type Format string
+
+// The formats a Target decodes.
+const (
+	JSON Format = "json"
+	YAML Format = "yaml"
+	TOML Format = "toml"
+)
+
+// FormatOf returns the format of a file from its extension (.json, .yaml,
+// .yml, .toml), or a CodeInvalid error naming the file.
+func FormatOf(file string) (Format, error) {
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".json":
+		return JSON, nil
+	case ".yaml", ".yml":
+		return YAML, nil
+	case ".toml":
+		return TOML, nil
+	}
+	return "", &hotreload.Error{
+		Code:    hotreload.CodeInvalid,
+		Message: fmt.Sprintf("config file %q has an unknown format", file),
+		Details: []hotreload.FieldError{{File: file, Message: "unknown format: the extension must be .json, .yaml, .yml or .toml"}},
+	}
+}
+
+// Document is a decoded configuration: a JSON value (map[string]any, []any,
+// string, float64, bool or nil, as encoding/json produces) and the position
+// of each of its keys and values. A Document is never modified once built.
+type Document struct {
+	Value     any
+	Positions Positions
+}
+
+// Decode decodes src, read from the file named file, in format f. A syntax
+// error is returned as a *hotreload.Error with code CodeInvalid whose one
+// detail names the file, line and column.
+func Decode(file string, src []byte, f Format) (Document, error) {
+	var (
+		doc Document
+		err error
+	)
+	switch f {
+	case JSON:
+		doc, err = decodeJSON(file, src)
+	case YAML:
+		doc, err = decodeYAML(file, src)
+	case TOML:
+		doc, err = decodeTOML(file, src)
+	default:
+		return Document{}, hotreload.Errorf(hotreload.CodeInvalid, "config file %q: unknown format %q", file, f)
+	}
+	if err != nil {
+		return Document{}, err
+	}
+	return doc, nil
+}
+
+// syntaxError builds the error of a document that does not parse.
+func syntaxError(file string, line, col int, path, msg string) error {
+	return &hotreload.Error{
+		Code:    hotreload.CodeInvalid,
+		Message: fmt.Sprintf("config file %q does not parse", file),
+		Details: []hotreload.FieldError{{File: file, Line: line, Column: col, Path: path, Message: msg}},
+	}
+}
+
+// normalize turns what a YAML or TOML decoder produced into the values
+// encoding/json produces, and reports the first value JSON cannot hold.
+func normalize(v any, ptr string) (any, string, error) {
+	switch x := v.(type) {
+	case nil, string, bool:
+		return x, "", nil
+	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return nil, ptr, fmt.Errorf("%v is not a JSON number", x)
+		}
+		return x, "", nil
+	case float32:
+		return normalize(float64(x), ptr)
+	case int:
+		return float64(x), "", nil
+	case int64:
+		return float64(x), "", nil
+	case uint64:
+		return float64(x), "", nil
+	case time.Time:
+		return formatTime(x), "", nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			n, p, err := normalize(e, jsondiff.JoinIndex(ptr, i))
+			if err != nil {
+				return nil, p, err
+			}
+			out[i] = n
+		}
+		return out, "", nil
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			n, p, err := normalize(e, jsondiff.Join(ptr, k))
+			if err != nil {
+				return nil, p, err
+			}
+			out[k] = n
+		}
+		return out, "", nil
+	case []map[string]any: // TOML's arrays of tables
+		arr := make([]any, len(x))
+		for i, e := range x {
+			arr[i] = e
+		}
+		return normalize(arr, ptr)
+	case map[any]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			ks := fmt.Sprint(k)
+			n, p, err := normalize(e, jsondiff.Join(ptr, ks))
+			if err != nil {
+				return nil, p, err
+			}
+			out[ks] = n
+		}
+		return out, "", nil
+	}
+	return nil, ptr, fmt.Errorf("unsupported value of type %T", v)
+}

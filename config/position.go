@@ -1,0 +1,109 @@
+package config
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cybercorp/hotreload/internal/jsondiff"
+)
+
+// Position is where a value was written: the file, the 1-based line and
+// column of the value, and the line and column of its key (zero for array
+// elements and for the document root).
+type Position struct {
+	File      string
+	Line      int
+	Column    int
+	KeyLine   int
+	KeyColumn int
+}
+
+// Positions maps the JSON Pointer of every key and value of a document to
+// the place it was written.
+type Positions map[string]Position
+
+// Locate returns the position of the value at pointer, or of its nearest
+// ancestor that has one (a value filled from a default has none of its own).
+func (p Positions) Locate(pointer string) Position {
+	for {
+		if pos, ok := p[pointer]; ok {
+			return pos
+		}
+		if pointer == "" {
+			return Position{}
+		}
+		i := strings.LastIndexByte(pointer, '/')
+		if i < 0 {
+			return Position{}
+		}
+		pointer = pointer[:i]
+	}
+}
+
+// locateKey is like Locate but prefers the position of the key.
+func (p Positions) locateKey(pointer string) Position {
+	pos := p.Locate(pointer)
+	if pos.KeyLine > 0 {
+		pos.Line, pos.Column = pos.KeyLine, pos.KeyColumn
+	}
+	return pos
+}
+
+// lineIndex converts byte offsets of one source into lines and columns;
+// columns count characters, not bytes.
+type lineIndex struct {
+	src   []byte
+	start []int // byte offset where each line starts
+}
+
+func newLineIndex(src []byte) *lineIndex {
+	li := &lineIndex{src: src, start: []int{0}}
+	for i, c := range src {
+		if c == '\n' {
+			li.start = append(li.start, i+1)
+		}
+	}
+	return li
+}
+
+// at returns the 1-based line and column of a byte offset.
+func (li *lineIndex) at(off int) (line, col int) {
+	off = max(0, min(off, len(li.src)))
+	lo, hi := 0, len(li.start)-1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if li.start[mid] <= off {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo + 1, utf8.RuneCount(li.src[li.start[lo]:off]) + 1
+}
+
+// mergePositions locates every value of v, the merge of several layers, in
+// the last layer that has its pointer: that layer supplied it.
+func mergePositions(v any, layers ...Positions) Positions {
+	out := Positions{}
+	var visit func(ptr string, v any)
+	visit = func(ptr string, v any) {
+		for i := len(layers) - 1; i >= 0; i-- {
+			if p, ok := layers[i][ptr]; ok {
+				out[ptr] = p
+				break
+			}
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				visit(jsondiff.Join(ptr, k), e)
+			}
+		case []any:
+			for i, e := range x {
+				visit(jsondiff.JoinIndex(ptr, i), e)
+			}
+		}
+	}
+	visit("", v)
+	return out
+}

@@ -1,0 +1,269 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/jsondiff"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// messagePrinter renders the messages of keywords that describe does not
+// phrase itself.
+var messagePrinter = message.NewPrinter(language.English)
+
+// Schema is a compiled JSON Schema (draft 2020-12 unless its $schema says
+// otherwise). It validates documents, fills their defaults and knows which
+// of their values are secrets. A Schema is immutable and safe for
+// concurrent use.
+type Schema struct {
+	root *jsonschema.Schema
+}
+
+// LoadSchema reads and compiles the schema file at path, written in JSON,
+// YAML or TOML (by extension; JSON when the extension is unknown).
+func LoadSchema(path string) (*Schema, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "reading schema: %w", err)
+	}
+	return CompileSchema(path, src)
+}
+
+// CompileSchema compiles the schema src read from file. A property marked
+// "x-secret": true is a secret, like one marked "writeOnly": true. Errors
+// name the place in the schema file that is wrong.
+func CompileSchema(file string, src []byte) (*Schema, error) {
+	f, err := FormatOf(file)
+	if err != nil {
+		f = JSON
+	}
+	doc, err := Decode(file, src, f)
+	if err != nil {
+		return nil, err
+	}
+	url := file
+	if abs, err := filepath.Abs(file); err == nil {
+		url = abs
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	if err := c.AddResource(url, markSecrets(doc.Value)); err != nil {
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "compiling schema %q: %w", file, err)
+	}
+	root, err := c.Compile(url)
+	if err != nil {
+		e := hotreload.Errorf(hotreload.CodeInvalid, "compiling schema %q: %w", file, err)
+		var sve *jsonschema.SchemaValidationError
+		var ve *jsonschema.ValidationError
+		if errors.As(err, &sve) && errors.As(sve.Err, &ve) {
+			e.Message = fmt.Sprintf("schema %q is not a valid JSON Schema", file)
+			e.Details = validationErrors(ve, doc)
+		}
+		return nil, e
+	}
+	return &Schema{root: root}, nil
+}
+
+// markSecrets returns the schema document with "writeOnly": true added
+// beside every "x-secret": true, so that the compiled schema carries it.
+func markSecrets(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x)+1)
+		for k, e := range x {
+			out[k] = markSecrets(e)
+		}
+		if x["x-secret"] == true {
+			out["writeOnly"] = true
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = markSecrets(e)
+		}
+		return out
+	}
+	return v
+}
+
+// Validate checks doc against the schema and returns every problem, located
+// through doc's positions, in the order they appear in the files. In strict
+// mode a key the schema does not declare is a problem too.
+func (s *Schema) Validate(doc Document, strict bool) []hotreload.FieldError {
+	var out []hotreload.FieldError
+	err := s.root.Validate(doc.Value)
+	var ve *jsonschema.ValidationError
+	if errors.As(err, &ve) {
+		out = validationErrors(ve, doc)
+	} else if err != nil {
+		out = append(out, fieldError(doc, "", err.Error(), false))
+	}
+	if strict {
+		out = append(out, s.unknownKeys(doc)...)
+	}
+	sortFieldErrors(out)
+	return slices.CompactFunc(out, func(a, b hotreload.FieldError) bool { return a == b })
+}
+
+func sortFieldErrors(errs []hotreload.FieldError) {
+	slices.SortStableFunc(errs, func(a, b hotreload.FieldError) int {
+		if c := strings.Compare(a.File, b.File); c != 0 {
+			return c
+		}
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		if a.Column != b.Column {
+			return a.Column - b.Column
+		}
+		return strings.Compare(a.Path, b.Path)
+	})
+}
+
+// fieldError locates a problem at ptr; atKey prefers the key's position.
+func fieldError(doc Document, ptr, msg string, atKey bool) hotreload.FieldError {
+	p := doc.Positions.Locate(ptr)
+	switch valueAt(doc.Value, ptr).(type) {
+	case map[string]any, []any:
+		atKey = true // a container is best shown by its key
+	}
+	if atKey {
+		p = doc.Positions.locateKey(ptr)
+	}
+	return hotreload.FieldError{File: p.File, Line: p.Line, Column: p.Column, Path: ptr, Message: msg}
+}
+
+// validationErrors flattens a validation error tree into one located
+// problem per failed leaf keyword.
+func validationErrors(ve *jsonschema.ValidationError, doc Document) []hotreload.FieldError {
+	if len(ve.Causes) > 0 {
+		var out []hotreload.FieldError
+		for _, c := range ve.Causes {
+			out = append(out, validationErrors(c, doc)...)
+		}
+		return out
+	}
+	ptr := ""
+	for _, tok := range ve.InstanceLocation {
+		ptr = jsondiff.Join(ptr, tok)
+	}
+	switch k := ve.ErrorKind.(type) {
+	case *kind.Required:
+		var out []hotreload.FieldError
+		for _, m := range k.Missing {
+			out = append(out, fieldError(doc, ptr, fmt.Sprintf("missing required property %q", m), true))
+		}
+		return out
+	case *kind.AdditionalProperties:
+		var out []hotreload.FieldError
+		for _, name := range k.Properties {
+			out = append(out, fieldError(doc, jsondiff.Join(ptr, name), fmt.Sprintf("property %q is not allowed by the schema", name), true))
+		}
+		return out
+	}
+	return []hotreload.FieldError{fieldError(doc, ptr, describe(ve.ErrorKind, valueAt(doc.Value, ptr)), false)}
+}
+
+// describe says what a failed keyword expected and what it found.
+func describe(k jsonschema.ErrorKind, found any) string {
+	switch k := k.(type) {
+	case *kind.Type:
+		return fmt.Sprintf("must be %s but found %s %s", strings.Join(k.Want, " or "), k.Got, show(found))
+	case *kind.Minimum:
+		return fmt.Sprintf("must be >= %s but found %s", rat(k.Want), rat(k.Got))
+	case *kind.Maximum:
+		return fmt.Sprintf("must be <= %s but found %s", rat(k.Want), rat(k.Got))
+	case *kind.ExclusiveMinimum:
+		return fmt.Sprintf("must be > %s but found %s", rat(k.Want), rat(k.Got))
+	case *kind.ExclusiveMaximum:
+		return fmt.Sprintf("must be < %s but found %s", rat(k.Want), rat(k.Got))
+	case *kind.MultipleOf:
+		return fmt.Sprintf("must be a multiple of %s but found %s", rat(k.Want), rat(k.Got))
+	case *kind.MinLength:
+		return fmt.Sprintf("must be at least %d characters long but found %d", k.Want, k.Got)
+	case *kind.MaxLength:
+		return fmt.Sprintf("must be at most %d characters long but found %d", k.Want, k.Got)
+	case *kind.MinItems:
+		return fmt.Sprintf("must have at least %d items but found %d", k.Want, k.Got)
+	case *kind.MaxItems:
+		return fmt.Sprintf("must have at most %d items but found %d", k.Want, k.Got)
+	case *kind.MinProperties:
+		return fmt.Sprintf("must have at least %d properties but found %d", k.Want, k.Got)
+	case *kind.MaxProperties:
+		return fmt.Sprintf("must have at most %d properties but found %d", k.Want, k.Got)
+	case *kind.Enum:
+		want := make([]string, len(k.Want))
+		for i, w := range k.Want {
+			want[i] = show(w)
+		}
+		return fmt.Sprintf("must be one of %s but found %s", strings.Join(want, ", "), show(found))
+	case *kind.Const:
+		return fmt.Sprintf("must be %s but found %s", show(k.Want), show(found))
+	case *kind.Pattern:
+		return fmt.Sprintf("must match the pattern %q but found %q", k.Want, k.Got)
+	case *kind.Format:
+		return fmt.Sprintf("must be a valid %s but found %s (%v)", k.Want, show(found), k.Err)
+	case *kind.FalseSchema:
+		return "is not allowed by the schema"
+	case *kind.UniqueItems:
+		return fmt.Sprintf("must hold unique items but items %d and %d are equal", k.Duplicates[0], k.Duplicates[1])
+	case *kind.OneOf:
+		return fmt.Sprintf("must match exactly one alternative of oneOf but matched %d", len(k.Subschemas))
+	}
+	return k.LocalizedString(messagePrinter)
+}
+
+// rat renders a number of the schema as JSON would.
+func rat(r *big.Rat) string {
+	if r.IsInt() {
+		return r.Num().String()
+	}
+	f, _ := r.Float64()
+	return fmt.Sprint(f)
+}
+
+// show renders a found value in JSON, shortened.
+func show(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	const limit = 60
+	if len(b) > limit {
+		return string(b[:limit]) + "…"
+	}
+	return string(b)
+}
+
+// valueAt returns the value at ptr in v, or nil.
+func valueAt(v any, ptr string) any {
+	for _, tok := range jsondiff.Split(ptr) {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[tok]
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}

@@ -1,0 +1,470 @@
+package config
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/jsondiff"
+)
+
+// Validator is a Go check of the decoded configuration, registered by the
+// library user. It returns nil to accept v or an error to reject it; an
+// error made by [Reject] names the path that is wrong, so that the problem
+// is reported with its file, line and column.
+type Validator[T any] func(v *T) error
+
+// Reject returns the error a Validator uses to reject the value at path (a
+// JSON Pointer such as "/limits/rps") with a message.
+func Reject(path, format string, args ...any) error {
+	return &hotreload.Error{
+		Code:    hotreload.CodeInvalid,
+		Message: "rejected by a validator",
+		Details: []hotreload.FieldError{{Path: path, Message: fmt.Sprintf(format, args...)}},
+	}
+}
+
+// Options configure a Target. They are copied by NewTarget.
+type Options[T any] struct {
+	// Name names the target in history, metrics and the API; "config"
+	// when empty.
+	Name string
+	// Files are the configuration files, merged in order: a later file
+	// overrides the keys of an earlier one, objects merging key by key.
+	// Each file's format comes from its extension.
+	Files []string
+	// Schema, when set, fills defaults and validates every candidate.
+	Schema *Schema
+	// Strict rejects keys the schema does not declare (use it in
+	// production, where a typo must not pass silently).
+	Strict bool
+	// Format is the format of Candidate.Content; the first file's format
+	// when empty.
+	Format Format
+	// Transform, when set, rewrites the merged document before defaults
+	// and validation, such as to decrypt secrets. It must not modify its
+	// argument. Snapshots and history keep the document before Transform,
+	// so they never hold what it decrypted.
+	Transform func(doc any) (any, error)
+	// Validators run on the typed value after the schema accepted it.
+	Validators []Validator[T]
+	// ReadOnlyFiles keeps a merge patch (Candidate.Patch) in memory only.
+	// By default, when the target has exactly one file, a committed patch
+	// is written back to it atomically in its own format so that a
+	// restart keeps it; YAML comments and key order are lost then.
+	ReadOnlyFiles bool
+	// NotifyTimeout bounds how long Apply and Rollback wait for
+	// subscribers; DefaultNotifyTimeout when zero.
+	NotifyTimeout time.Duration
+	// Logger receives subscriber warnings; nil discards.
+	Logger *slog.Logger
+}
+
+// Target is the configuration as a hotreload.Target: it reads and merges
+// its files, validates them and publishes the typed value in its Store.
+//
+// Candidates are read as follows: all empty reads the files; Content is
+// the full configuration in Options.Format; Patch is a JSON merge patch
+// (RFC 7396) applied to the live document before Transform and defaults;
+// Snapshot restores exactly a state from history (it is never written back
+// to the files, so an operator's pending edit is not lost).
+type Target[T any] struct {
+	opts  Options[T]
+	store *Store[T]
+
+	mu         sync.Mutex // guards live and validators
+	live       *state[T]
+	validators []Validator[T]
+}
+
+// state is one configuration: the source document, the document after
+// Transform and defaults, and the typed value.
+type state[T any] struct {
+	source Document // merged, before Transform and defaults
+	final  Document
+	snap   *Snapshot[T]
+}
+
+// NewTarget returns a target with nothing loaded yet; Store().Load()
+// returns nil until its first change is applied.
+func NewTarget[T any](opts Options[T]) (*Target[T], error) {
+	if opts.Name == "" {
+		opts.Name = "config"
+	}
+	opts.Files = append([]string(nil), opts.Files...)
+	for _, f := range opts.Files {
+		if _, err := FormatOf(f); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Format == "" {
+		opts.Format = JSON
+		if len(opts.Files) > 0 {
+			opts.Format, _ = FormatOf(opts.Files[0])
+		}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	t := &Target[T]{opts: opts, store: newStore[T](opts.NotifyTimeout, opts.Logger)}
+	t.validators = append(t.validators, opts.Validators...)
+	return t, nil
+}
+
+// Name returns the target's name.
+func (t *Target[T]) Name() string { return t.opts.Name }
+
+// Kind returns hotreload.KindConfig.
+func (t *Target[T]) Kind() hotreload.Kind { return hotreload.KindConfig }
+
+// Store returns the store the target publishes to.
+func (t *Target[T]) Store() *Store[T] { return t.store }
+
+// Schema returns the target's schema, or nil.
+func (t *Target[T]) Schema() *Schema { return t.opts.Schema }
+
+// AddValidator registers a validator; it applies from the next Prepare on.
+func (t *Target[T]) AddValidator(v Validator[T]) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.validators = append(t.validators, v)
+}
+
+// Redacted returns the live document with its secrets redacted, or nil
+// before the first load. The admin API serves it.
+func (t *Target[T]) Redacted() any {
+	s := t.store.Snapshot()
+	if s == nil {
+		return nil
+	}
+	return t.opts.Schema.Redact(s.Data)
+}
+
+// Close ends the store's subscriptions.
+func (t *Target[T]) Close() { t.store.Close() }
+
+// Prepare reads, decodes and validates a candidate without touching the
+// live configuration.
+func (t *Target[T]) Prepare(ctx context.Context, c hotreload.Candidate) (hotreload.Change, error) {
+	t.mu.Lock()
+	live, validators := t.live, t.validators
+	t.mu.Unlock()
+
+	var (
+		source Document
+		err    error
+		write  *fileWrite
+	)
+	switch {
+	case len(c.Snapshot) > 0:
+		source, err = Decode("snapshot", c.Snapshot, JSON)
+	case len(c.Patch) > 0:
+		source, err = t.patch(live, c.Patch)
+		if err == nil && len(t.opts.Files) == 1 && !t.opts.ReadOnlyFiles {
+			write, err = newFileWrite(t.opts.Files[0], source.Value)
+		}
+	case len(c.Content) > 0:
+		name := c.Meta["file"]
+		if name == "" {
+			name = "content." + string(t.opts.Format)
+		}
+		source, err = Decode(name, c.Content, t.opts.Format)
+	default:
+		source, err = t.read()
+	}
+	if err != nil {
+		return nil, err
+	}
+	next, err := t.build(source, validators)
+	if err != nil {
+		return nil, err
+	}
+	snapshot, err := json.Marshal(source.Value)
+	if err != nil {
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "encoding the config snapshot: %w", err)
+	}
+	ch := &change[T]{t: t, next: next, write: write}
+	var prevData any
+	if live != nil {
+		prevData = live.final.Value
+	}
+	ch.changes = jsondiff.Diff(prevData, next.final.Value)
+	ch.summary = hotreload.Summary{
+		Kind:     hotreload.KindConfig,
+		Snapshot: snapshot,
+		Changes:  t.redactChanges(ch.changes, prevData, next.final.Value),
+		Meta:     c.Meta,
+	}
+	return ch, nil
+}
+
+// read decodes and merges the files, reporting the syntax errors of all of
+// them at once.
+func (t *Target[T]) read() (Document, error) {
+	if len(t.opts.Files) == 0 {
+		return Document{}, hotreload.Errorf(hotreload.CodeInvalid, "config %q has no files to read", t.opts.Name)
+	}
+	docs, err := DecodeFiles(t.opts.Files...)
+	if err != nil {
+		return Document{}, err
+	}
+	return Merge(docs...), nil
+}
+
+// DecodeFiles reads and decodes files, each in the format of its
+// extension. It reports the problems of every file, not only the first.
+func DecodeFiles(files ...string) ([]Document, error) {
+	var (
+		docs    []Document
+		details []hotreload.FieldError
+		cause   error
+	)
+	for _, f := range files {
+		d, err := DecodeFile(f)
+		if err != nil {
+			details = append(details, hotreload.ErrorDetails(err)...)
+			cause = err
+			continue
+		}
+		docs = append(docs, d)
+	}
+	if cause == nil {
+		return docs, nil
+	}
+	if len(files) == 1 {
+		return nil, cause
+	}
+	return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: "config files do not parse", Details: details, Err: cause}
+}
+
+// DecodeFile reads and decodes one file in the format of its extension.
+func DecodeFile(file string) (Document, error) {
+	format, err := FormatOf(file)
+	if err != nil {
+		return Document{}, err
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		msg := err.Error()
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			msg = pe.Op + ": " + pe.Err.Error()
+		}
+		return Document{}, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("reading config file %q", file),
+			Details: []hotreload.FieldError{{File: file, Message: msg}}, Err: err}
+	}
+	return Decode(file, src, format)
+}
+
+// Merge merges documents in order (later values override earlier ones,
+// objects merge key by key); each value keeps the position of the document
+// that supplied it.
+func Merge(docs ...Document) Document {
+	if len(docs) == 1 {
+		return docs[0]
+	}
+	values := make([]any, len(docs))
+	layers := make([]Positions, len(docs))
+	for i, d := range docs {
+		values[i], layers[i] = d.Value, d.Positions
+	}
+	v := jsondiff.Merge(values...)
+	return Document{Value: v, Positions: mergePositions(v, layers...)}
+}
+
+// patch applies a JSON merge patch to the live source document.
+func (t *Target[T]) patch(live *state[T], patch []byte) (Document, error) {
+	p, err := Decode("patch", patch, JSON)
+	if err != nil {
+		return Document{}, err
+	}
+	if _, ok := p.Value.(map[string]any); !ok {
+		return Document{}, syntaxError("patch", 1, 1, "", "a merge patch must be a JSON object")
+	}
+	var base Document
+	if live != nil {
+		base = live.source
+	}
+	v := jsondiff.MergePatch(base.Value, p.Value)
+	return Document{Value: v, Positions: mergePositions(v, base.Positions, p.Positions)}, nil
+}
+
+// build turns a source document into a validated state: Transform, defaults,
+// schema, typed decoding, validators.
+func (t *Target[T]) build(source Document, validators []Validator[T]) (*state[T], error) {
+	doc := source.Value
+	if t.opts.Transform != nil {
+		var err error
+		if doc, err = t.opts.Transform(doc); err != nil {
+			return nil, t.invalid(source, "transforming the config", err)
+		}
+	}
+	final := Document{Value: t.opts.Schema.Defaults(doc), Positions: source.Positions}
+	if t.opts.Schema != nil {
+		if errs := t.opts.Schema.Validate(final, t.opts.Strict); len(errs) > 0 {
+			return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("config %q does not match its schema", t.opts.Name), Details: errs}
+		}
+	}
+	value, err := decodeTyped[T](final)
+	if err != nil {
+		return nil, err
+	}
+	var details []hotreload.FieldError
+	for _, v := range validators {
+		if err := v(value); err != nil {
+			details = append(details, locate(final, err)...)
+		}
+	}
+	if len(details) > 0 {
+		sortFieldErrors(details)
+		return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("config %q was rejected by a validator", t.opts.Name), Details: details}
+	}
+	return &state[T]{source: source, final: final, snap: &Snapshot[T]{Value: value, Data: final.Value}}, nil
+}
+
+// invalid wraps an error of Transform, locating its details.
+func (t *Target[T]) invalid(doc Document, doing string, err error) error {
+	return &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("%s %q: %v", doing, t.opts.Name, firstLine(err)), Details: locate(doc, err), Err: err}
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
+
+// locate turns an error into located problems: the details of a
+// *hotreload.Error get the file, line and column of their paths; any other
+// error becomes one problem at the document root.
+func locate(doc Document, err error) []hotreload.FieldError {
+	details := hotreload.ErrorDetails(err)
+	if len(details) == 0 {
+		return []hotreload.FieldError{fieldError(doc, "", err.Error(), false)}
+	}
+	out := make([]hotreload.FieldError, len(details))
+	for i, d := range details {
+		if d.File == "" {
+			l := fieldError(doc, d.Path, d.Message, false)
+			d.File, d.Line, d.Column = l.File, l.Line, l.Column
+		}
+		out[i] = d
+	}
+	return out
+}
+
+// decodeTyped decodes the document into a new T; a document of type any is
+// used as it is.
+func decodeTyped[T any](doc Document) (*T, error) {
+	value := new(T)
+	if p, ok := any(value).(*any); ok {
+		*p = doc.Value
+		return value, nil
+	}
+	b, err := json.Marshal(doc.Value)
+	if err != nil {
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "encoding the config: %w", err)
+	}
+	if err := json.NewDecoder(bytes.NewReader(b)).Decode(value); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			ptr := ""
+			if te.Field != "" {
+				for _, f := range strings.Split(te.Field, ".") {
+					ptr = jsondiff.Join(ptr, f)
+				}
+			}
+			msg := fmt.Sprintf("must be a value for the Go type %s but found %s", te.Type, te.Value)
+			return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: "config does not fit its Go type", Details: []hotreload.FieldError{fieldError(doc, ptr, msg, false)}, Err: err}
+		}
+		return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: "config does not fit its Go type", Details: locate(doc, err), Err: err}
+	}
+	return value, nil
+}
+
+// redactChanges replaces the values of changes touching secrets by their
+// redacted form.
+func (t *Target[T]) redactChanges(changes []hotreload.PathChange, prev, next any) []hotreload.PathChange {
+	if t.opts.Schema == nil || len(changes) == 0 {
+		return changes
+	}
+	rp, rn := t.opts.Schema.Redact(prev), t.opts.Schema.Redact(next)
+	out := make([]hotreload.PathChange, len(changes))
+	for i, c := range changes {
+		out[i] = hotreload.PathChange{Path: c.Path}
+		if c.Old != nil {
+			out[i].Old = valueAt(rp, c.Path)
+		}
+		if c.New != nil {
+			out[i].New = valueAt(rn, c.Path)
+		}
+	}
+	return out
+}
+
+// change is a prepared configuration.
+type change[T any] struct {
+	t       *Target[T]
+	next    *state[T]
+	prev    *state[T]
+	applied bool
+	changes []hotreload.PathChange // unredacted, for subscribers
+	summary hotreload.Summary
+	write   *fileWrite
+}
+
+// Summary describes the candidate: its snapshot (the merged document
+// before Transform) and its changed paths, secrets redacted.
+func (c *change[T]) Summary() hotreload.Summary { return c.summary }
+
+// Data returns the candidate document: transformed, with defaults filled.
+func (c *change[T]) Data() any { return c.next.final.Value }
+
+// Apply swaps the candidate in, keeping the old state for Rollback, then
+// notifies the subscribers (see the package documentation).
+func (c *change[T]) Apply(ctx context.Context) error {
+	c.t.mu.Lock()
+	c.prev, c.t.live = c.t.live, c.next
+	c.t.mu.Unlock()
+	c.applied = true
+	c.t.store.publish(ctx, c.next.snap, c.changes, false)
+	return nil
+}
+
+// Rollback swaps the old state back and notifies the subscribers again, or
+// drops the candidate if it was never applied.
+func (c *change[T]) Rollback(ctx context.Context) error {
+	if !c.applied {
+		c.next, c.write = nil, nil
+		return nil
+	}
+	c.applied = false
+	c.t.mu.Lock()
+	c.t.live = c.prev
+	c.t.mu.Unlock()
+	var prev *Snapshot[T]
+	var prevData any
+	if c.prev != nil {
+		prev, prevData = c.prev.snap, c.prev.final.Value
+	}
+	c.t.store.publish(context.WithoutCancel(ctx), prev, jsondiff.Diff(c.next.final.Value, prevData), true)
+	return nil
+}
+
+// Commit releases the old state and, for a merge patch on a single file,
+// writes the new document back to that file.
+func (c *change[T]) Commit(context.Context) error {
+	c.prev = nil
+	if c.write == nil {
+		return nil
+	}
+	w := c.write
+	c.write = nil
+	return w.run()
+}

@@ -1,0 +1,123 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cybercorp/hotreload/internal/jsondiff"
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
+)
+
+// decodeYAML decodes one YAML document. Anchors, aliases and merge keys are
+// resolved by go-yaml; a value that comes from an alias or a merge key is
+// located at the alias or the merge key. An empty file is an empty object.
+func decodeYAML(file string, src []byte) (Document, error) {
+	f, err := parser.ParseBytes(src, 0)
+	if err != nil {
+		return Document{}, yamlError(file, err)
+	}
+	var body ast.Node
+	for _, d := range f.Docs {
+		if d.Body == nil {
+			continue
+		}
+		if body != nil {
+			tk := d.Body.GetToken()
+			return Document{}, syntaxError(file, tk.Position.Line, tk.Position.Column, "",
+				"a config file holds one YAML document, found a second one")
+		}
+		body = d.Body
+	}
+	if body == nil {
+		return Document{Value: map[string]any{}, Positions: Positions{"": {File: file, Line: 1, Column: 1}}}, nil
+	}
+	var raw any
+	if err := yaml.NodeToValue(body, &raw); err != nil {
+		return Document{}, yamlError(file, err)
+	}
+	pos := Positions{}
+	yamlPositions(file, body, "", Position{}, pos)
+	v, ptr, err := normalize(raw, "")
+	if err != nil {
+		p := pos.Locate(ptr)
+		return Document{}, syntaxError(file, p.Line, p.Column, ptr, err.Error())
+	}
+	if v == nil {
+		v = map[string]any{}
+	}
+	return Document{Value: v, Positions: pos}, nil
+}
+
+// yamlError converts a go-yaml error into a positioned one.
+func yamlError(file string, err error) error {
+	var ye yaml.Error
+	if errors.As(err, &ye) && ye.GetToken() != nil {
+		p := ye.GetToken().Position
+		return syntaxError(file, p.Line, p.Column, "", ye.GetMessage())
+	}
+	return syntaxError(file, 0, 0, "", err.Error())
+}
+
+// yamlPositions records the position of n, found at ptr, and of everything
+// below it. key is the position of the key that holds n, if any.
+func yamlPositions(file string, n ast.Node, ptr string, key Position, pos Positions) {
+	for {
+		switch t := n.(type) {
+		case *ast.AnchorNode:
+			n = t.Value
+			continue
+		case *ast.TagNode:
+			n = t.Value
+			continue
+		}
+		break
+	}
+	p := key
+	p.File = file
+	p.Line, p.Column = tokenPosition(n.GetToken())
+	if m, ok := n.(*ast.MappingNode); ok && !m.IsFlowStyle && len(m.Values) > 0 && m.Values[0].Key != nil {
+		// A block mapping starts at its first key, not at its first ':'.
+		p.Line, p.Column = tokenPosition(m.Values[0].Key.GetToken())
+	}
+	pos[ptr] = p
+	switch t := n.(type) {
+	case *ast.MappingNode:
+		for _, mv := range t.Values {
+			yamlMappingValue(file, mv, ptr, pos)
+		}
+	case *ast.MappingValueNode:
+		yamlMappingValue(file, t, ptr, pos)
+	case *ast.SequenceNode:
+		for i, v := range t.Values {
+			yamlPositions(file, v, jsondiff.JoinIndex(ptr, i), Position{}, pos)
+		}
+	}
+}
+
+func yamlMappingValue(file string, mv *ast.MappingValueNode, ptr string, pos Positions) {
+	if mv.Key == nil || mv.Value == nil {
+		return
+	}
+	if mv.Key.IsMergeKey() {
+		return // merged keys are located at their parent
+	}
+	var name string
+	if s, ok := mv.Key.(ast.ScalarNode); ok {
+		name = fmt.Sprint(s.GetValue())
+	} else {
+		name = mv.Key.String()
+	}
+	var key Position
+	key.KeyLine, key.KeyColumn = tokenPosition(mv.Key.GetToken())
+	yamlPositions(file, mv.Value, jsondiff.Join(ptr, name), key, pos)
+}
+
+func tokenPosition(tk *token.Token) (line, col int) {
+	if tk == nil || tk.Position == nil {
+		return 0, 0
+	}
+	return tk.Position.Line, tk.Position.Column
+}
