@@ -1,0 +1,297 @@
+package history
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cybercorp/hotreload"
+)
+
+// crashDirEnv names the data directory of the child process of
+// TestCrashKill9; when it is set, TestCrashChild runs the child's loop.
+const crashDirEnv = "HOTRELOAD_HISTORY_CRASH_DIR"
+
+// crashRetain is the retention both processes of the crash test use.
+const crashRetain = 3
+
+// pluginContent is the content of target "plugin" when version v changed it.
+func pluginContent(v uint64) []byte { return fmt.Appendf(nil, "\x00asm plugin built for version %d", v) }
+
+// TestCrashChild is the child process of TestCrashKill9: it records
+// transactions the way the engine does, forever, and prints each one after
+// Put acknowledged it, until it is killed.
+func TestCrashChild(t *testing.T) {
+	dir := os.Getenv(crashDirEnv)
+	if dir == "" {
+		t.Skip("the child process of TestCrashKill9")
+	}
+	ctx := context.Background()
+	s, err := Open(dir, WithRetain(crashRetain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v uint64
+	for _, r := range list {
+		v = max(v, r.Version)
+	}
+	active := map[string]hotreload.TargetState{}
+	lg, ok, err := s.LastGood(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok {
+		for _, ts := range lg.Targets {
+			ts.Changed = false
+			active[ts.Target] = ts
+		}
+	}
+	ack := func(r hotreload.Result, v uint64) {
+		if _, err := fmt.Fprintf(os.Stdout, "%s %d\n", r, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ack("ready", 0)
+	for i := 0; ; i++ {
+		if i%11 == 10 && ok {
+			// An identical candidate: the active version, nothing new.
+			rec := hotreload.Record{Version: lg.Version, Time: time.Now(), Source: "watch", Result: hotreload.Unchanged}
+			for _, ts := range active {
+				rec.Targets = append(rec.Targets, ts)
+			}
+			if err := s.Put(ctx, rec, nil); err != nil {
+				t.Fatal(err)
+			}
+			ack(hotreload.Unchanged, rec.Version)
+			continue
+		}
+		v++
+		snaps := map[string][]byte{"app": appJSON(v)}
+		if _, ok := active["plugin"]; !ok || v%3 == 0 {
+			snaps["plugin"] = pluginContent(v)
+		}
+		rec := hotreload.Record{Version: v, Time: time.Now(), Source: "api", Author: "crash"}
+		for name, ts := range active {
+			if _, changed := snaps[name]; !changed {
+				rec.Targets = append(rec.Targets, ts)
+			}
+		}
+		for name, content := range snaps {
+			rec.Targets = append(rec.Targets, hotreload.TargetState{Target: name, Digest: digest(content), Changed: true})
+		}
+		if v%7 == 0 {
+			rec.Result, rec.Reason = hotreload.Rejected, "invalid"
+			if err := s.Put(ctx, rec, nil); err != nil {
+				t.Fatal(err)
+			}
+			ack(rec.Result, v)
+			continue
+		}
+		rec.Result = hotreload.Pending
+		if err := s.Put(ctx, rec, snaps); err != nil {
+			t.Fatal(err)
+		}
+		rec.Result = hotreload.Committed
+		if v%5 == 0 {
+			rec.Result, rec.Reason = hotreload.RolledBack, "health: check failed"
+		}
+		if err := s.Put(ctx, rec, nil); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Result == hotreload.Committed {
+			lg, ok = rec, true
+			for _, ts := range rec.Targets {
+				ts.Changed = false
+				active[ts.Target] = ts
+			}
+		}
+		ack(rec.Result, v)
+	}
+}
+
+// ack is one line the child printed after Put returned.
+type ack struct {
+	result  hotreload.Result
+	version uint64
+}
+
+// TestCrashKill9 kills a child process that records transactions in a loop
+// with SIGKILL at random moments, 100 times, and checks after each kill that
+// every acknowledged record is there and that the whole history reads back.
+func TestCrashKill9(t *testing.T) {
+	dir := t.TempDir()
+	const kills = 100
+	acks, progressed := 0, 0
+	var lastCommit uint64
+	for i := range kills {
+		got := runChildUntilKilled(t, dir, time.Duration(5+rand.IntN(46))*time.Millisecond)
+		acks += len(got)
+		if len(got) > 0 {
+			progressed++
+		}
+		for _, a := range got {
+			if a.result == hotreload.Committed {
+				lastCommit = a.version
+			}
+		}
+		checkAfterCrash(t, i, dir, got, lastCommit)
+		if t.Failed() {
+			return
+		}
+	}
+	t.Logf("%d kills, %d acknowledged records, children made progress in %d runs, last acknowledged commit %d",
+		kills, acks, progressed, lastCommit)
+	if progressed < kills/2 {
+		t.Errorf("the child recorded something in only %d of %d runs: kills came too early to test anything", progressed, kills)
+	}
+}
+
+// runChildUntilKilled starts the child on dir, lets it run for d after it
+// opened the store, kills it with SIGKILL and returns what it acknowledged.
+func runChildUntilKilled(t *testing.T, dir string, d time.Duration) []ack {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	done := make(chan []ack)
+	go func() {
+		var acks []ack
+		r := bufio.NewReader(stdout)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil { // EOF after the kill; a line without its newline was never acknowledged
+				io.Copy(io.Discard, r)
+				done <- acks
+				return
+			}
+			result, num, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+			if result == "ready" {
+				close(ready)
+				continue
+			}
+			v, err := strconv.ParseUint(num, 10, 64)
+			if err != nil {
+				continue // go test's own output
+			}
+			acks = append(acks, ack{hotreload.Result(result), v})
+		}
+	}()
+	select {
+	case <-ready:
+		time.Sleep(d)
+	case <-time.After(20 * time.Second):
+		t.Error("the child never opened the store")
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	acks := <-done
+	if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("child ended with %v, not killed; stderr:\n%s", err, stderr.String())
+	}
+	return acks
+}
+
+// checkAfterCrash reopens the store and checks it against what the child
+// acknowledged before run i was killed.
+func checkAfterCrash(t *testing.T, i int, dir string, acks []ack, lastCommit uint64) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := Open(dir, WithRetain(crashRetain))
+	if err != nil {
+		t.Fatalf("run %d: reopening after the kill: %v", i, err)
+	}
+	defer s.Close()
+	if p := s.Problems(); len(p) != 0 {
+		t.Errorf("run %d: problems after the kill: %v", i, p)
+	}
+	for _, a := range acks {
+		if a.result == hotreload.Unchanged {
+			continue
+		}
+		r, err := s.Get(ctx, a.version)
+		if err != nil || r.Result != a.result {
+			t.Errorf("run %d: acknowledged %s %d, found %s (%v)", i, a.result, a.version, r.Result, err)
+		}
+	}
+	if lastCommit > 0 {
+		lg, ok, err := s.LastGood(ctx)
+		if err != nil || !ok || lg.Version < lastCommit {
+			t.Errorf("run %d: LastGood = %d (ok %v, %v), want at least the acknowledged commit %d", i, lg.Version, ok, err, lastCommit)
+		}
+	}
+
+	list, err := s.List(ctx)
+	if err != nil {
+		t.Fatalf("run %d: List: %v", i, err)
+	}
+	var prev uint64
+	var committed []hotreload.Record
+	for _, r := range list {
+		switch r.Result {
+		case hotreload.Pending:
+			t.Errorf("run %d: version %d still pending after reopening", i, r.Version)
+		case hotreload.Unchanged:
+			continue
+		case hotreload.Committed:
+			committed = append(committed, r)
+		}
+		if r.Version <= prev {
+			t.Errorf("run %d: version %d listed after %d", i, r.Version, prev)
+		}
+		prev = r.Version
+	}
+	// Every retained version reads back, verified, and nothing else is
+	// left in objects/.
+	live := map[string]bool{}
+	for _, r := range committed[max(0, len(committed)-crashRetain):] {
+		for _, ts := range r.Targets {
+			content, err := s.Snapshot(ctx, r.Version, ts.Target)
+			if err != nil {
+				t.Errorf("run %d: Snapshot(%d, %s): %v", i, r.Version, ts.Target, err)
+			}
+			if ts.Target == "app" && string(content) != string(appJSON(r.Version)) {
+				t.Errorf("run %d: Snapshot(%d, app) = %q", i, r.Version, content)
+			}
+			live[ts.Digest] = true
+		}
+	}
+	for _, sub := range []string{"records", "objects"} {
+		des, err := os.ReadDir(filepath.Join(dir, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, de := range des {
+			if strings.HasPrefix(de.Name(), tempPrefix) {
+				t.Errorf("run %d: %s/%s left after reopening", i, sub, de.Name())
+			}
+			n++
+		}
+		if sub == "objects" && n != len(live) {
+			t.Errorf("run %d: objects/ holds %d files, the retained versions name %d", i, n, len(live))
+		}
+	}
+}
