@@ -25,7 +25,9 @@ const crashDirEnv = "HOTRELOAD_HISTORY_CRASH_DIR"
 const crashRetain = 3
 
 // pluginContent is the content of target "plugin" when version v changed it.
-func pluginContent(v uint64) []byte { return fmt.Appendf(nil, "\x00asm plugin built for version %d", v) }
+func pluginContent(v uint64) []byte {
+	return fmt.Appendf(nil, "\x00asm plugin built for version %d", v)
+}
 
 // TestCrashChild is the child process of TestCrashKill9: it records
 // transactions the way the engine does, forever, and prints each one after
