@@ -92,9 +92,9 @@ type GateOptions struct {
 	// exception (a 5xx answer or a reported exception); above it a reload
 	// rolls back (DefaultMaxExceptionRate when 0).
 	MaxExceptionRate float64
-	// MinSamples is the fewest requests a window needs before its latency
-	// decides anything; the exception rate divides by at least this many
-	// (DefaultMinSamples when 0).
+	// MinSamples is the fewest requests (or exceptions) a window needs
+	// before its latency or exception rate decides anything, and the
+	// fewest a baseline needs to count (DefaultMinSamples when 0).
 	MinSamples int
 	// BaselineTolerance: latency and exception rate roll back only when
 	// also above this factor times the same figure before the reload, so a
@@ -286,15 +286,20 @@ func (o GateOptions) judgeTraffic(window, baseline TrafficSnapshot) *Violation {
 				o.LatencyQuantile*100, p, o.MaxLatency, window.Requests, before)}
 		}
 	}
-	rate := window.ExceptionRate(o.MinSamples)
-	if rate > o.MaxExceptionRate && !tolerated(rate, baseline.ExceptionRate(o.MinSamples)) {
+	if window.Samples() < uint64(o.MinSamples) {
+		return nil
+	}
+	rate, before := window.ExceptionRate(), 0.0
+	if baseline.Samples() >= uint64(o.MinSamples) {
+		before = baseline.ExceptionRate()
+	}
+	if rate > o.MaxExceptionRate && !tolerated(rate, before) {
 		last := ""
 		if window.LastException != "" {
 			last = ", last: " + window.LastException
 		}
 		return &Violation{TriggerExceptions, fmt.Sprintf("health: exception rate %s above %s (%d exceptions, %d requests; before the reload: %s)%s",
-			percent(rate), percent(o.MaxExceptionRate), window.Exceptions+window.ServerErrors, window.Requests,
-			percent(baseline.ExceptionRate(o.MinSamples)), last)}
+			percent(rate), percent(o.MaxExceptionRate), window.Failures(), window.Requests, percent(before), last)}
 	}
 	return nil
 }

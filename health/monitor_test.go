@@ -17,6 +17,14 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// leakCheck fails t if, once t and its cleanups are done, goroutines run
+// that did not run when leakCheck was called.
+func leakCheck(t *testing.T) {
+	t.Helper()
+	known := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, known) })
+}
+
 // pass and fail are checks with a fixed answer.
 var (
 	pass = CheckFunc(func(context.Context) error { return nil })
@@ -42,7 +50,7 @@ func mustStatus(tb testing.TB, m *Monitor, name string) Status {
 
 func TestMonitorHungCheck(t *testing.T) {
 	t.Run("HonoursContext", func(t *testing.T) {
-		defer goleak.VerifyNone(t)
+		leakCheck(t)
 		m := NewMonitor(MonitorOptions{})
 		hung := CheckFunc(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
 		mustAdd(t, m, "hung", hung, CheckOptions{Timeout: 100 * time.Millisecond})
@@ -57,7 +65,7 @@ func TestMonitorHungCheck(t *testing.T) {
 		}
 	})
 	t.Run("IgnoresContext", func(t *testing.T) {
-		defer goleak.VerifyNone(t)
+		leakCheck(t)
 		m := NewMonitor(MonitorOptions{})
 		release := make(chan struct{})
 		var calls atomic.Int32
@@ -185,7 +193,7 @@ func TestMonitorStale(t *testing.T) {
 }
 
 func TestMonitorRun(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	leakCheck(t)
 	var hooked atomic.Int32
 	events := &recorder{}
 	m := NewMonitor(MonitorOptions{Publisher: events, OnFailure: func(string, error) { hooked.Add(1) }})

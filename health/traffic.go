@@ -142,13 +142,20 @@ func (s TrafficSnapshot) Quantile(q float64) time.Duration {
 	return bucketLowerBound(latencyBuckets - 1)
 }
 
-// ExceptionRate is (5xx answers + reported exceptions) divided by the
-// number of requests, or by minSamples when there were fewer: two requests
-// alone cannot make a high rate, while many exceptions without requests
-// still do.
-func (s TrafficSnapshot) ExceptionRate(minSamples int) float64 {
-	n := max(s.Requests, uint64(max(minSamples, 1)))
-	return float64(s.ServerErrors+s.Exceptions) / float64(n)
+// Failures counts the window's exceptions: 5xx answers plus reported
+// exceptions.
+func (s TrafficSnapshot) Failures() uint64 { return s.ServerErrors + s.Exceptions }
+
+// Samples is what an exception rate is measured over: the requests, or the
+// failures when there were more (exceptions outside any request).
+func (s TrafficSnapshot) Samples() uint64 { return max(s.Requests, s.Failures()) }
+
+// ExceptionRate is Failures divided by Samples, 0 without samples.
+func (s TrafficSnapshot) ExceptionRate() float64 {
+	if s.Samples() == 0 {
+		return 0
+	}
+	return float64(s.Failures()) / float64(s.Samples())
 }
 
 func latencyBucket(d time.Duration) int {
