@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/history"
 	"github.com/cybercorp/hotreload/hotreloadtest"
 )
 
@@ -89,68 +90,27 @@ func (c *valueChange) Rollback(context.Context) error {
 
 func (c *valueChange) Commit(context.Context) error { c.old = nil; return nil }
 
-// memHistory is an in-memory History with an injectable write failure.
-type memHistory struct {
-	mu      sync.Mutex
-	recs    []hotreload.Record
-	snaps   map[uint64]map[string][]byte
+// faultyHistory is a real history store whose writes can be made to fail.
+type faultyHistory struct {
+	hotreload.History
 	failPut atomic.Bool
 }
 
-func newMemHistory() *memHistory { return &memHistory{snaps: map[uint64]map[string][]byte{}} }
+func newHistory(t testing.TB) *faultyHistory {
+	t.Helper()
+	s, err := history.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return &faultyHistory{History: s}
+}
 
-func (h *memHistory) Put(_ context.Context, rec hotreload.Record, snaps map[string][]byte) error {
+func (h *faultyHistory) Put(ctx context.Context, rec hotreload.Record, snaps map[string][]byte) error {
 	if h.failPut.Load() {
 		return errors.New("injected disk failure")
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if i := slices.IndexFunc(h.recs, func(r hotreload.Record) bool { return r.Version == rec.Version }); i >= 0 {
-		h.recs[i] = rec
-	} else {
-		h.recs = append(h.recs, rec)
-	}
-	if snaps != nil {
-		h.snaps[rec.Version] = snaps
-	}
-	return nil
-}
-
-func (h *memHistory) Get(_ context.Context, v uint64) (hotreload.Record, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, r := range h.recs {
-		if r.Version == v {
-			return r, nil
-		}
-	}
-	return hotreload.Record{}, hotreload.Errorf(hotreload.CodeNotFound, "no version %d", v)
-}
-
-func (h *memHistory) List(context.Context) ([]hotreload.Record, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.recs), nil
-}
-
-func (h *memHistory) Snapshot(_ context.Context, v uint64, target string) ([]byte, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if b, ok := h.snaps[v][target]; ok {
-		return b, nil
-	}
-	return nil, hotreload.Errorf(hotreload.CodeNotFound, "no snapshot of %s at %d", target, v)
-}
-
-func (h *memHistory) LastGood(context.Context) (hotreload.Record, bool, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for i := len(h.recs) - 1; i >= 0; i-- {
-		if h.recs[i].Result == hotreload.Committed {
-			return h.recs[i], true, nil
-		}
-	}
-	return hotreload.Record{}, false, nil
+	return h.History.Put(ctx, rec, snaps)
 }
 
 // recorder is a Publisher and Observer that keeps what it is told.
@@ -175,7 +135,7 @@ func (g gateFunc) Watch(ctx context.Context, tx hotreload.Transaction) error { r
 func startEngine(t *testing.T, opts hotreload.Options) *hotreload.Engine {
 	t.Helper()
 	if opts.History == nil {
-		opts.History = newMemHistory()
+		opts.History = newHistory(t)
 	}
 	e := hotreload.New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -214,7 +174,7 @@ func content(target, v string) hotreload.Candidate {
 func TestEngine(t *testing.T) {
 	t.Run("Committed", func(t *testing.T) {
 		rec := &recorder{}
-		h := newMemHistory()
+		h := newHistory(t)
 		e := startEngine(t, hotreload.Options{History: h, Publisher: rec, Observer: rec})
 		a := newValueTarget("a", "one")
 		mustAdd(t, e, a)
@@ -257,7 +217,7 @@ func TestEngine(t *testing.T) {
 		}
 	})
 	t.Run("Rejected", func(t *testing.T) {
-		h := newMemHistory()
+		h := newHistory(t)
 		e := startEngine(t, hotreload.Options{History: h})
 		a := newValueTarget("a", "one")
 		mustAdd(t, e, a)
@@ -322,7 +282,7 @@ func TestEngine(t *testing.T) {
 		}
 	})
 	t.Run("HistoryFailureRollsBack", func(t *testing.T) {
-		h := newMemHistory()
+		h := newHistory(t)
 		e := startEngine(t, hotreload.Options{History: h})
 		a := newValueTarget("a", "a1")
 		mustAdd(t, e, a)
@@ -355,7 +315,7 @@ func TestEngine(t *testing.T) {
 }
 
 func TestConcurrentRequestsEachAnswered(t *testing.T) {
-	h := newMemHistory()
+	h := newHistory(t)
 	e := startEngine(t, hotreload.Options{History: h})
 	a := newValueTarget("a", "v0")
 	mustAdd(t, e, a)
@@ -472,7 +432,7 @@ func TestLoopBreakerFreezesAutomaticReloads(t *testing.T) {
 }
 
 func TestAddServesLastGoodWhenSourceIsInvalid(t *testing.T) {
-	h := newMemHistory()
+	h := newHistory(t)
 	func() {
 		e := hotreload.New(hotreload.Options{History: h})
 		ctx, cancel := context.WithCancel(context.Background())
@@ -530,7 +490,7 @@ func TestFollowerSharesTheTransaction(t *testing.T) {
 }
 
 func TestStoppedEngine(t *testing.T) {
-	e := hotreload.New(hotreload.Options{History: newMemHistory()})
+	e := hotreload.New(hotreload.Options{History: newHistory(t)})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := e.Run(ctx); !errors.Is(err, context.Canceled) {
@@ -549,6 +509,6 @@ func TestValueTargetContract(t *testing.T) {
 		},
 		Invalid: func(testing.TB) []hotreload.Candidate { return []hotreload.Candidate{content("v", "bad")} },
 		Live:    func(_ testing.TB, tg hotreload.Target) any { return tg.(*valueTarget).Live() },
-		History: func(testing.TB) hotreload.History { return newMemHistory() },
+		History: func(tb testing.TB) hotreload.History { return newHistory(tb) },
 	})
 }

@@ -655,7 +655,11 @@ func (tx *transaction) run(ctx context.Context) Outcome {
 	}
 	tx.step("validate", t0)
 	if len(tx.changes) == 0 {
-		return Outcome{Result: Unchanged, Version: e.activeVersion()}
+		active := e.activeVersion()
+		if err := e.opts.History.Put(ctx, tx.record(active, Unchanged, ""), nil); err != nil {
+			e.log.Error("recording an unchanged attempt in history", "err", err)
+		}
+		return Outcome{Result: Unchanged, Version: active}
 	}
 	version := e.next
 	e.next++
