@@ -1,0 +1,305 @@
+package ui
+
+import (
+	"cmp"
+	"encoding/json"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cybercorp/hotreload"
+)
+
+// Options configure a Hub. The zero value is a development hub: same-origin
+// sockets only, no token.
+type Options struct {
+	// OriginPatterns lists the extra origins (host patterns such as
+	// "localhost:*" or "*.example.com") allowed to open a socket; the page's
+	// own origin is always allowed.
+	OriginPatterns []string
+	// Authorize, when set, checks every socket and clients request before
+	// it is accepted (a token in prod); an error refuses it with the
+	// error's code (CodeUnauthorized when it has none). TokenFromRequest
+	// reads the token a browser can send.
+	Authorize func(r *http.Request) error
+	// History is how many recent messages the ring keeps for clients that
+	// reconnect; zero means 256.
+	History int
+	// QueueSize bounds each client's send queue after merging; zero means
+	// 64. A client whose queue is full is closed with CloseResync.
+	QueueSize int
+	// WriteTimeout bounds one write to a client; zero means 5 s.
+	WriteTimeout time.Duration
+	// PingInterval is how often an idle client is pinged; zero means 30 s.
+	PingInterval time.Duration
+	// Logger logs connections and drops; nil discards.
+	Logger *slog.Logger
+}
+
+// Hub is the WebSocket channel to the browsers. Create it with NewHub and
+// mount its handlers with Register; Close it when done.
+type Hub struct {
+	opts  Options
+	log   *slog.Logger
+	epoch string
+
+	mu      sync.Mutex
+	seq     uint64
+	ring    []event // oldest first, at most opts.History
+	state   map[string]Update
+	current string // UI version of the last update carrying one
+	errors  []hotreload.FieldError
+	clients map[string]*client
+	closed  bool
+	wg      sync.WaitGroup // client goroutines
+}
+
+// event is one numbered message in the ring, encoded once for every
+// protocol.
+type event struct {
+	seq uint64
+	to  string // client id for a message to one client, "" for all
+	key string
+	msg []byte // hotreload/1
+	lr  []byte // LiveReload 7, nil when it has no equivalent
+}
+
+// NewHub returns a hub with no clients.
+func NewHub(opts Options) *Hub {
+	if opts.History <= 0 {
+		opts.History = 256
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 64
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 5 * time.Second
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = 30 * time.Second
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Hub{
+		opts:    opts,
+		log:     log,
+		epoch:   strconv.FormatInt(time.Now().UnixNano(), 36),
+		state:   map[string]Update{},
+		clients: map[string]*client{},
+	}
+}
+
+// Broadcast sends an update to every client and records it as the current
+// state of its key (except page reloads and messages, which have no state).
+// It returns the update's sequence number.
+func (h *Hub) Broadcast(u Update) uint64 {
+	return h.publish("", u)
+}
+
+// SendTo sends an update to the client with the given id only. It fails
+// with CodeNotFound when no such client is connected.
+func (h *Hub) SendTo(id string, u Update) (uint64, error) {
+	h.mu.Lock()
+	_, ok := h.clients[id]
+	h.mu.Unlock()
+	if !ok {
+		return 0, hotreload.Errorf(hotreload.CodeNotFound, "no UI client %q is connected", id)
+	}
+	return h.publish(id, u), nil
+}
+
+// ReloadStyles tells browsers that the stylesheet at path changed to the
+// content with the given hash.
+func (h *Hub) ReloadStyles(path, hash string) uint64 {
+	return h.Broadcast(Update{Kind: KindStyles, Path: path, Hash: hash})
+}
+
+// ReloadTheme replaces the theme's custom properties in every browser.
+func (h *Hub) ReloadTheme(props map[string]string) uint64 {
+	return h.Broadcast(Update{Kind: KindTheme, Key: string(KindTheme), Theme: props})
+}
+
+// ReloadComponent tells browsers to re-import the module at path that
+// defines the custom element name, keeping its instances.
+func (h *Hub) ReloadComponent(name, path, hash string) uint64 {
+	return h.Broadcast(Update{Kind: KindComponent, Key: "component:" + name, Name: name, Path: path, Hash: hash})
+}
+
+// ReloadPage tells browsers to reload the whole page.
+func (h *Hub) ReloadPage() uint64 {
+	return h.Broadcast(Update{Kind: KindPage, Key: string(KindPage)})
+}
+
+// Error shows the errors in every browser's overlay until Clear; an empty
+// list is the same as Clear.
+func (h *Hub) Error(errs []hotreload.FieldError) uint64 {
+	if len(errs) == 0 {
+		return h.Clear()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.errors = slices.Clone(errs)
+	return h.appendLocked("", typeKeyErrors, wire{Type: typeError, Errors: h.errors}, nil)
+}
+
+// Clear hides the error overlay; it sends nothing when no error is shown.
+func (h *Hub) Clear() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.errors == nil {
+		return h.seq
+	}
+	h.errors = nil
+	return h.appendLocked("", typeKeyErrors, wire{Type: typeClear}, nil)
+}
+
+// Observe shows a rejected transaction's errors in the overlay and clears
+// them on the next commit; it implements hotreload.Observer so that config,
+// plugin and build errors reach the browser too.
+func (h *Hub) Observe(o hotreload.Outcome) {
+	switch o.Result {
+	case hotreload.Rejected:
+		errs := o.Errors
+		if len(errs) == 0 {
+			errs = []hotreload.FieldError{{Message: o.Reason}}
+		}
+		h.Error(errs)
+	case hotreload.Committed:
+		h.Clear()
+	}
+}
+
+// typeKeyErrors is the merge key of error and clear messages: only the
+// latest matters.
+const typeKeyErrors = "errors"
+
+func (h *Hub) publish(to string, u Update) uint64 {
+	u.Key = u.key()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if to == "" && u.Kind != KindPage && u.Kind != KindMessage {
+		h.state[u.Key] = u
+	}
+	if u.Version != "" {
+		h.current = u.Version
+	}
+	return h.appendLocked(to, u.Key, wire{Type: typeUpdate, Update: &u}, liveReloadOf(u))
+}
+
+// appendLocked numbers a message, keeps it in the ring and queues it for its
+// clients. h.mu must be held.
+func (h *Hub) appendLocked(to, key string, w wire, lr []byte) uint64 {
+	h.seq++
+	w.Seq = h.seq
+	msg, err := json.Marshal(w)
+	if err != nil { // only plain strings and maps: cannot happen
+		panic("ui: encoding a message: " + err.Error())
+	}
+	ev := event{seq: h.seq, to: to, key: key, msg: msg, lr: lr}
+	if len(h.ring) == h.opts.History {
+		copy(h.ring, h.ring[1:])
+		h.ring = h.ring[:len(h.ring)-1]
+	}
+	h.ring = append(h.ring, ev)
+	if h.closed {
+		return ev.seq
+	}
+	if to != "" {
+		if c := h.clients[to]; c != nil {
+			c.enqueue(ev)
+		}
+		return ev.seq
+	}
+	for _, c := range h.clients {
+		c.enqueue(ev)
+	}
+	return ev.seq
+}
+
+// liveReloadOf encodes the LiveReload 7 equivalent of an update, or nil.
+func liveReloadOf(u Update) []byte {
+	var path string
+	switch u.Kind {
+	case KindStyles, KindComponent, KindModule:
+		path = u.Path
+	case KindTheme:
+		path = "theme.json"
+	case KindPage:
+		path = "index.html"
+	default:
+		return nil
+	}
+	yes := true
+	b, _ := json.Marshal(liveReload{Command: "reload", Path: path, LiveCSS: &yes, LiveImg: &yes})
+	return b
+}
+
+// resumeLocked queues for a new client what it needs after the welcome: the
+// messages it missed since lastSeq, or a snapshot when the ring no longer
+// holds them or the hub restarted. h.mu must be held.
+func (h *Hub) resumeLocked(c *client, epoch string, lastSeq uint64) {
+	if lastSeq == 0 && epoch == "" {
+		return // a fresh page: it loaded the current files
+	}
+	oldest := h.seq + 1
+	if len(h.ring) > 0 {
+		oldest = h.ring[0].seq
+	}
+	if epoch == h.epoch && lastSeq <= h.seq && lastSeq+1 >= oldest {
+		for _, ev := range h.ring {
+			if ev.seq > lastSeq && (ev.to == "" || ev.to == c.id()) {
+				c.enqueue(ev)
+			}
+		}
+		return
+	}
+	h.seq++
+	msg, _ := json.Marshal(wire{Type: typeSnapshot, Seq: h.seq, Resync: true, Entries: h.entriesLocked(), Errors: h.errors, Current: h.current})
+	c.enqueue(event{seq: h.seq, to: c.id(), key: "snapshot", msg: msg})
+}
+
+func (h *Hub) entriesLocked() []Update {
+	out := slices.Collect(maps.Values(h.state))
+	slices.SortFunc(out, func(a, b Update) int { return cmp.Compare(a.Key, b.Key) })
+	return out
+}
+
+// SetState records the current version of every key without sending
+// anything, so that new and resyncing clients compare against it; Assets
+// calls it when it first loads. Keys absent from entries are forgotten.
+func (h *Hub) SetState(entries []Update, version string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	clear(h.state)
+	for _, u := range entries {
+		u.Key = u.key()
+		h.state[u.Key] = u
+	}
+	h.current = version
+}
+
+// Seq returns the sequence number of the last message.
+func (h *Hub) Seq() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.seq
+}
+
+// Close closes every client with "going away" (they reconnect with backoff)
+// and refuses new ones. It waits for the client goroutines to end.
+func (h *Hub) Close() error {
+	h.mu.Lock()
+	h.closed = true
+	for _, c := range h.clients {
+		c.shut(closeGoingAway)
+	}
+	h.mu.Unlock()
+	h.wg.Wait()
+	return nil
+}

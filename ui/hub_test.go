@@ -1,0 +1,482 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.uber.org/goleak"
+
+	"github.com/cybercorp/hotreload"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testHub starts a hub behind a real HTTP server on 127.0.0.1.
+func testHub(t *testing.T, opts Options) (*Hub, *httptest.Server) {
+	t.Helper()
+	h := NewHub(opts)
+	mux := http.NewServeMux()
+	h.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		h.Close()
+		srv.Close()
+	})
+	return h, srv
+}
+
+// peer is a test client speaking hotreload/1.
+type peer struct {
+	t    *testing.T
+	conn *websocket.Conn
+}
+
+func wsURL(srv *httptest.Server, path string) string {
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + path
+}
+
+func dial(t *testing.T, srv *httptest.Server, hello wire) *peer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, wsURL(srv, "/ws"), nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	conn.SetReadLimit(64 << 20)
+	t.Cleanup(func() { conn.CloseNow() })
+	hello.Type, hello.Protocol = typeHello, Protocol
+	p := &peer{t: t, conn: conn}
+	p.send(hello)
+	return p
+}
+
+func (p *peer) send(v any) {
+	p.t.Helper()
+	b, _ := json.Marshal(v)
+	if err := p.conn.Write(context.Background(), websocket.MessageText, b); err != nil {
+		p.t.Fatalf("write: %v", err)
+	}
+}
+
+// next reads one message, failing after two seconds.
+func (p *peer) next() wire {
+	p.t.Helper()
+	m, err := p.read(2 * time.Second)
+	if err != nil {
+		p.t.Fatalf("read: %v", err)
+	}
+	return m
+}
+
+func (p *peer) read(d time.Duration) (wire, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	_, b, err := p.conn.Read(ctx)
+	if err != nil {
+		return wire{}, err
+	}
+	var m wire
+	if err := json.Unmarshal(b, &m); err != nil {
+		p.t.Fatalf("decoding %s: %v", b, err)
+	}
+	return m, nil
+}
+
+func (p *peer) welcome() wire {
+	p.t.Helper()
+	m := p.next()
+	if m.Type != typeWelcome {
+		p.t.Fatalf("first message = %s, want welcome", m.Type)
+	}
+	return m
+}
+
+func TestBroadcastReachesEveryClient(t *testing.T) {
+	h, srv := testHub(t, Options{})
+	a, b := dial(t, srv, wire{}), dial(t, srv, wire{})
+	a.welcome()
+	b.welcome()
+	seq := h.ReloadStyles("/ui/app.css", "abc")
+	for _, p := range []*peer{a, b} {
+		m := p.next()
+		if m.Type != typeUpdate || m.Seq != seq || m.Kind != KindStyles || m.Path != "/ui/app.css" || m.Hash != "abc" {
+			t.Fatalf("got %+v (update %+v), want styles update seq %d", m, m.Update, seq)
+		}
+	}
+}
+
+func TestSendToReachesOnlyThatClient(t *testing.T) {
+	h, srv := testHub(t, Options{})
+	a, b := dial(t, srv, wire{ID: "tab-a"}), dial(t, srv, wire{ID: "tab-b"})
+	if id := a.welcome().ID; id != "tab-a" {
+		t.Fatalf("id = %q, want the requested tab-a", id)
+	}
+	b.welcome()
+	if _, err := h.SendTo("tab-a", Update{Kind: KindMessage, Key: "note", Data: json.RawMessage(`{"hi":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if m := a.next(); m.Kind != KindMessage || string(m.Data) != `{"hi":1}` {
+		t.Fatalf("tab-a got %+v", m.Update)
+	}
+	h.ReloadPage() // b's next message must be this, not the one for a
+	if m := b.next(); m.Kind != KindPage {
+		t.Fatalf("tab-b got %+v, want only the page reload", m.Update)
+	}
+	_, err := h.SendTo("nobody", Update{Kind: KindPage})
+	if hotreload.ErrorCode(err) != hotreload.CodeNotFound {
+		t.Fatalf("SendTo(unknown) = %v, want not_found", err)
+	}
+}
+
+func TestDuplicateIDGetsANewOne(t *testing.T) {
+	_, srv := testHub(t, Options{})
+	a := dial(t, srv, wire{ID: "same"})
+	a.welcome()
+	b := dial(t, srv, wire{ID: "same"}) // a duplicated tab copies sessionStorage
+	if id := b.welcome().ID; id == "same" || id == "" {
+		t.Fatalf("second client id = %q, want a fresh one", id)
+	}
+}
+
+func TestReconnectCatchesUp(t *testing.T) {
+	h, srv := testHub(t, Options{})
+	a := dial(t, srv, wire{ID: "tab"})
+	w := a.welcome()
+	h.ReloadStyles("/a.css", "1")
+	last := a.next().Seq
+	a.conn.Close(websocket.StatusNormalClosure, "")
+	waitClients(t, h, 0)
+
+	h.ReloadStyles("/a.css", "2")
+	h.ReloadTheme(map[string]string{"--x": "red"})
+	h.ReloadComponent("x-c", "/components/x-c.js", "3")
+
+	b := dial(t, srv, wire{ID: "tab", Epoch: w.Epoch, Seq: last})
+	b.welcome()
+	var kinds []Kind
+	prev := last
+	for range 3 {
+		m := b.next()
+		if m.Type != typeUpdate || m.Seq <= prev {
+			t.Fatalf("got %s seq %d after %d, want missed updates in order", m.Type, m.Seq, prev)
+		}
+		prev = m.Seq
+		kinds = append(kinds, m.Kind)
+	}
+	if want := []Kind{KindStyles, KindTheme, KindComponent}; !equal(kinds, want) {
+		t.Fatalf("replayed %v, want %v", kinds, want)
+	}
+}
+
+func equal[T comparable](a, b []T) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func waitClients(t *testing.T, h *Hub, n int) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for len(h.Clients()) != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d clients connected, want %d", len(h.Clients()), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestSnapshotWhenTheGapIsTooLarge(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		epoch func(w wire) string
+	}{
+		{"RingOverrun", func(w wire) string { return w.Epoch }},
+		{"ServerRestarted", func(wire) string { return "an-older-epoch" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, srv := testHub(t, Options{History: 4})
+			a := dial(t, srv, wire{})
+			w := a.welcome()
+			a.conn.Close(websocket.StatusNormalClosure, "")
+			waitClients(t, h, 0)
+			for i := range 10 {
+				h.ReloadStyles("/a.css", string(rune('a'+i)))
+			}
+			h.ReloadTheme(map[string]string{"--x": "blue"})
+			seq := w.Seq
+			if tc.name == "RingOverrun" {
+				seq = 1
+			}
+			b := dial(t, srv, wire{Epoch: tc.epoch(w), Seq: seq})
+			b.welcome()
+			m := b.next()
+			if m.Type != typeSnapshot || !m.Resync {
+				t.Fatalf("got %s, want a snapshot", m.Type)
+			}
+			got := map[string]string{}
+			for _, e := range m.Entries {
+				got[e.Key] = e.Hash
+			}
+			if got["styles:/a.css"] != "j" || len(m.Entries) != 2 {
+				t.Fatalf("snapshot entries %+v, want the latest styles and the theme", m.Entries)
+			}
+		})
+	}
+}
+
+// clog makes the hub's writer for p block: p does not read while a message
+// far larger than the socket buffers is being written to it.
+func clog(t *testing.T, h *Hub, id string) {
+	t.Helper()
+	big := json.RawMessage(`"` + strings.Repeat("x", 32<<20) + `"`)
+	if _, err := h.SendTo(id, Update{Kind: KindMessage, Key: "big", Data: big}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the writer takes it and blocks
+}
+
+func info(h *Hub, id string) (ClientInfo, bool) {
+	for _, c := range h.Clients() {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return ClientInfo{}, false
+}
+
+func TestQueuedUpdatesForTheSameKeyMerge(t *testing.T) {
+	h, srv := testHub(t, Options{QueueSize: 4, WriteTimeout: 20 * time.Second})
+	slow := dial(t, srv, wire{ID: "slow"})
+	slow.welcome()
+	clog(t, h, "slow")
+	for i := range 100 {
+		h.ReloadStyles("/a.css", string(rune('a'+i%26)))
+	}
+	c, ok := info(h, "slow")
+	if !ok || c.Merged != 99 || c.Queued != 1 {
+		t.Fatalf("client %+v (connected %v), want 99 merged and 1 queued", c, ok)
+	}
+	slow.conn.CloseNow()
+}
+
+func TestSlowClientIsClosedToResyncAndDoesNotSlowOthers(t *testing.T) {
+	h, srv := testHub(t, Options{QueueSize: 16, WriteTimeout: 20 * time.Second})
+	slow := dial(t, srv, wire{ID: "slow"})
+	slow.welcome()
+	fast := dial(t, srv, wire{ID: "fast"})
+	fast.welcome()
+	clog(t, h, "slow")
+
+	// Distinct keys, so nothing merges: the slow client's queue overflows
+	// while the fast one keeps up and gets each update at once.
+	const n = 60
+	var spent, worst time.Duration
+	for i := range n {
+		t0 := time.Now()
+		h.Broadcast(Update{Kind: KindStyles, Path: "/" + string(rune('a'+i%26)) + string(rune('a'+i/26)) + ".css"})
+		spent += time.Since(t0)
+		fast.next()
+		worst = max(worst, time.Since(t0))
+	}
+	if spent > 500*time.Millisecond || worst > time.Second {
+		t.Fatalf("with a stuck client, %d broadcasts took %v and the worst delivery %v", n, spent, worst)
+	}
+	if _, ok := info(h, "fast"); !ok {
+		t.Fatal("the fast client was dropped")
+	}
+
+	// The slow client gets what was being written, then CloseResync.
+	for {
+		_, err := slow.read(10 * time.Second)
+		if err != nil {
+			if code := websocket.CloseStatus(err); code != CloseResync {
+				t.Fatalf("slow client ended with %v (code %d), want close code %d", err, code, CloseResync)
+			}
+			break
+		}
+	}
+}
+
+func TestOriginIsChecked(t *testing.T) {
+	_, srv := testHub(t, Options{OriginPatterns: []string{"trusted.example"}})
+	for _, tc := range []struct {
+		origin string
+		ok     bool
+	}{
+		{"http://evil.example", false},
+		{"http://trusted.example", true},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		conn, resp, err := websocket.Dial(ctx, wsURL(srv, "/ws"), &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {tc.origin}}})
+		cancel()
+		if tc.ok != (err == nil) {
+			t.Fatalf("origin %s: err = %v, want ok=%v", tc.origin, err, tc.ok)
+		}
+		if err == nil {
+			conn.CloseNow()
+		} else if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("origin %s: status %d, want 403", tc.origin, resp.StatusCode)
+		}
+	}
+}
+
+func TestTokenIsRequiredWhenAuthorizeIsSet(t *testing.T) {
+	_, srv := testHub(t, Options{Authorize: func(r *http.Request) error {
+		if TokenFromRequest(r) != "s3cret" {
+			return errors.New("a valid token is required")
+		}
+		return nil
+	}})
+	resp, err := http.Get(srv.URL + "/api/v1/ui/clients")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Error hotreload.Error `json:"error"`
+	}
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || body.Error.Code != hotreload.CodeUnauthorized {
+		t.Fatalf("no token: %d %+v, want 401 unauthorized", resp.StatusCode, body.Error)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, _, err := websocket.Dial(ctx, wsURL(srv, "/ws"), nil); err == nil {
+		t.Fatal("socket without token accepted")
+	}
+	conn, _, err := websocket.Dial(ctx, wsURL(srv, "/ws?token=s3cret"), nil)
+	if err != nil {
+		t.Fatalf("socket with token: %v", err)
+	}
+	conn.CloseNow()
+}
+
+func TestAcksShowWhichVersionAClientRuns(t *testing.T) {
+	h, srv := testHub(t, Options{})
+	a := dial(t, srv, wire{ID: "tab", Page: "http://app/"})
+	a.welcome()
+	seq := h.Broadcast(Update{Kind: KindStyles, Path: "/a.css", Hash: "h1", Version: "v2"})
+	a.next()
+	a.send(wire{Type: typeAck, Seq: seq, Status: AckApplied, Update: &Update{Key: "styles:/a.css", Version: "v2"}})
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		c, _ := info(h, "tab")
+		if c.Version == "v2" && c.Acked == seq && c.Last != nil && c.Last.Status == AckApplied {
+			if c.Page != "http://app/" || c.Protocol != Protocol {
+				t.Fatalf("client info %+v", c)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("client info %+v, want version v2 acked at %d", c, seq)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	resp, err := http.Get(srv.URL + "/api/v1/ui/clients")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Version string       `json:"version"`
+		Clients []ClientInfo `json:"clients"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if body.Version != "v2" || len(body.Clients) != 1 || body.Clients[0].Version != "v2" {
+		t.Fatalf("GET /api/v1/ui/clients = %+v", body)
+	}
+}
+
+func TestBadHelloIsClosedWithProtocolCode(t *testing.T) {
+	_, srv := testHub(t, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, wsURL(srv, "/ws"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	conn.Write(ctx, websocket.MessageText, []byte(`{"type":"hello","protocol":"hotreload/0"}`))
+	_, _, err = conn.Read(ctx)
+	if websocket.CloseStatus(err) != CloseProtocol {
+		t.Fatalf("read after a bad hello: %v, want close code %d", err, CloseProtocol)
+	}
+}
+
+func TestErrorsAreShownAndCleared(t *testing.T) {
+	h, srv := testHub(t, Options{})
+	a := dial(t, srv, wire{})
+	a.welcome()
+	fe := hotreload.FieldError{File: "ui/app.css", Line: 3, Column: 7, Message: "\"{\" is never closed"}
+	h.Observe(hotreload.Outcome{Result: hotreload.Rejected, Errors: []hotreload.FieldError{fe}})
+	if m := a.next(); m.Type != typeError || len(m.Errors) != 1 || m.Errors[0] != fe {
+		t.Fatalf("got %+v, want the error", m)
+	}
+	// A page opened now sees the error at once.
+	b := dial(t, srv, wire{})
+	if w := b.welcome(); len(w.Errors) != 1 {
+		t.Fatalf("welcome errors %+v", w.Errors)
+	}
+	h.Observe(hotreload.Outcome{Result: hotreload.Committed})
+	if m := a.next(); m.Type != typeClear {
+		t.Fatalf("got %s, want clear", m.Type)
+	}
+	if seq := h.Seq(); h.Clear() != seq {
+		t.Fatal("Clear with nothing shown sent a message")
+	}
+}
+
+func TestCloseSendsGoingAway(t *testing.T) {
+	h, srv := testHub(t, Options{})
+	a := dial(t, srv, wire{})
+	a.welcome()
+	closed := make(chan struct{})
+	go func() { h.Close(); close(closed) }()
+	if _, err := a.read(3 * time.Second); websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("after Close: %v, want going away", err)
+	}
+	<-closed
+}
+
+// FuzzClientMessages feeds arbitrary bytes to the parsers of what a browser
+// sends: the hello and the acks that follow.
+func FuzzClientMessages(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"hello","protocol":"hotreload/1","id":"a","seq":3,"epoch":"x","version":"v"}`,
+		`{"type":"ack","seq":9,"key":"styles:/a.css","version":"v2","status":"applied"}`,
+		`{"type":"ack","status":"failed","error":"boom"}`,
+		`{"type":"hello"}`, `[]`, `{"seq":-1}`, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if h, err := parseHello(data); err == nil && (h.Type != typeHello || h.Protocol != Protocol) {
+			t.Fatalf("accepted %q", data)
+		}
+		c := &client{}
+		var m wire
+		if json.Unmarshal(data, &m) == nil && m.Type == typeAck {
+			c.ack(m)
+			if c.info.Last != nil && len(c.info.Last.Error) > 1024 {
+				t.Fatal("ack error not truncated")
+			}
+		}
+	})
+}
