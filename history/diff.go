@@ -14,8 +14,10 @@ import (
 
 // TargetDiff is how one target differs between two versions.
 type TargetDiff struct {
-	Target string         `json:"target"`
-	Kind   hotreload.Kind `json:"kind,omitempty"`
+	// Target names the target.
+	Target string `json:"target"`
+	// Kind is the target's family, as the newer version records it.
+	Kind hotreload.Kind `json:"kind,omitempty"`
 	// OldDigest and NewDigest are the SHA-256 of the target's content in
 	// the first and the second version; empty where the target is absent.
 	OldDigest string `json:"old_sha256,omitempty"`

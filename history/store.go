@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/cybercorp/hotreload"
@@ -64,7 +63,6 @@ type entry struct {
 // release it with Close. See the package documentation for the on-disk
 // layout and the durability and concurrency contract.
 type Store struct {
-	dir        string
 	recordsDir string
 	objectsDir string
 	opts       options
@@ -88,165 +86,6 @@ type Store struct {
 
 var _ hotreload.History = (*Store)(nil)
 
-// Open opens, creating it if needed, the history in dir. It removes
-// temporary files a crash left, reads every record, rewrites records left
-// pending as rolled back, and deletes what retention no longer keeps.
-// Unreadable files do not stop it: they are skipped and listed by Problems.
-// It fails with CodeUnavailable when another Store holds dir.
-func Open(dir string, opts ...Option) (*Store, error) {
-	o := options{retain: DefaultRetain, maxRecords: DefaultMaxRecords, logger: slog.New(slog.DiscardHandler)}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.retain < 1 {
-		return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: retain must be at least 1, got %d", o.retain)
-	}
-	if o.maxRecords < o.retain {
-		return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: max records (%d) must be at least retain (%d)", o.maxRecords, o.retain)
-	}
-	s := &Store{
-		dir:        dir,
-		recordsDir: filepath.Join(dir, "records"),
-		objectsDir: filepath.Join(dir, "objects"),
-		opts:       o,
-		main:       map[uint64]uint64{},
-		objects:    map[string]bool{},
-		nextSeq:    1,
-	}
-	for _, d := range []string{s.recordsDir, s.objectsDir} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, hotreload.Errorf(hotreload.CodeInternal, "history: creating %s: %w", d, err)
-		}
-	}
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := syncDir(d); err != nil {
-			return nil, hotreload.Errorf(hotreload.CodeInternal, "history: %w", err)
-		}
-	}
-	lock, err := lockDir(filepath.Join(dir, "LOCK"))
-	if err != nil {
-		return nil, err
-	}
-	s.lock = lock
-	if err := s.load(); err != nil {
-		unlockDir(lock)
-		return nil, err
-	}
-	return s, nil
-}
-
-// load builds the index from the files on disk.
-func (s *Store) load() error {
-	if err := s.loadRecords(); err != nil {
-		return err
-	}
-	if err := s.loadObjects(); err != nil {
-		return err
-	}
-	s.derive()
-	s.prune()
-	return nil
-}
-
-// loadRecords reads every record file, reporting those it cannot use.
-func (s *Store) loadRecords() error {
-	des, err := os.ReadDir(s.recordsDir)
-	if err != nil {
-		return hotreload.Errorf(hotreload.CodeInternal, "history: listing %s: %w", s.recordsDir, err)
-	}
-	dirty := false
-	for _, de := range des {
-		name := de.Name()
-		path := filepath.Join(s.recordsDir, name)
-		if strings.HasPrefix(name, tempPrefix) {
-			s.removeTemp(path)
-			dirty = true
-			continue
-		}
-		seq, ok := parseRecordName(name)
-		if !ok {
-			s.report(fmt.Errorf("%s: unexpected file in the records directory, ignored", path))
-			continue
-		}
-		s.nextSeq = max(s.nextSeq, seq+1)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			s.report(fmt.Errorf("%s: reading record, skipped: %w", path, err))
-			continue
-		}
-		rec, err := decodeRecord(data)
-		if err != nil {
-			s.report(fmt.Errorf("%s: skipped: %w", path, err))
-			continue
-		}
-		if rec.Result == hotreload.Pending {
-			rec.Result, rec.Reason = hotreload.RolledBack, interruptedReason
-			if err := s.rewrite(seq, rec); err != nil {
-				s.report(fmt.Errorf("%s: rewriting a record left pending as rolled back: %w", path, err))
-			}
-			dirty = true
-		}
-		if prev, dup := s.main[rec.Version]; dup && rec.Result != hotreload.Unchanged {
-			s.report(fmt.Errorf("%s: version %d is recorded again in %s; keeping the newer file",
-				filepath.Join(s.recordsDir, recordName(prev)), rec.Version, name))
-			s.entries = slices.DeleteFunc(s.entries, func(e entry) bool { return e.seq == prev })
-		}
-		s.index(seq, rec)
-	}
-	if dirty {
-		if err := syncDir(s.recordsDir); err != nil {
-			return hotreload.Errorf(hotreload.CodeInternal, "history: %w", err)
-		}
-	}
-	return nil
-}
-
-// loadObjects lists the object files, removing temporary ones.
-func (s *Store) loadObjects() error {
-	des, err := os.ReadDir(s.objectsDir)
-	if err != nil {
-		return hotreload.Errorf(hotreload.CodeInternal, "history: listing %s: %w", s.objectsDir, err)
-	}
-	dirty := false
-	for _, de := range des {
-		name := de.Name()
-		switch {
-		case strings.HasPrefix(name, tempPrefix):
-			s.removeTemp(filepath.Join(s.objectsDir, name))
-			dirty = true
-		case isDigest(name):
-			s.objects[name] = true
-		default:
-			s.report(fmt.Errorf("%s: unexpected file in the objects directory, ignored", filepath.Join(s.objectsDir, name)))
-		}
-	}
-	if dirty {
-		if err := syncDir(s.objectsDir); err != nil {
-			return hotreload.Errorf(hotreload.CodeInternal, "history: %w", err)
-		}
-	}
-	return nil
-}
-
-// removeTemp deletes a temporary file a crash left behind.
-func (s *Store) removeTemp(path string) {
-	if err := os.Remove(path); err != nil {
-		s.report(fmt.Errorf("%s: removing a temporary file left by a crash: %w", path, err))
-		return
-	}
-	s.opts.logger.Debug("history: removed a temporary file left by a crash", "path", path)
-}
-
-// rewrite durably replaces the file of record seq. The caller syncs the
-// records directory.
-func (s *Store) rewrite(seq uint64, rec hotreload.Record) error {
-	data, err := encodeRecord(rec)
-	if err != nil {
-		return err
-	}
-	return writeFile(s.recordsDir, recordName(seq), data)
-}
-
 // report remembers a problem the Store skipped and logs it.
 func (s *Store) report(err error) {
 	e := hotreload.Errorf(hotreload.CodeInternal, "history: %w", err)
@@ -268,9 +107,6 @@ func (s *Store) Problems() []error {
 	defer s.mu.RUnlock()
 	return slices.Clone(s.problems)
 }
-
-// Dir returns the data directory.
-func (s *Store) Dir() string { return s.dir }
 
 // Put records rec and stores the snapshots (target name to content) it
 // names, durably: when Put returns nil, a crash loses nothing it wrote.
@@ -295,12 +131,17 @@ func (s *Store) Put(ctx context.Context, rec hotreload.Record, snapshots map[str
 	}
 	rec.Targets = slices.Clone(rec.Targets)
 	written, err := s.writeObjects(&rec, snapshots)
+	// Objects written before a failure are known from here on, so that
+	// the next prune deletes them if no record comes to name them.
+	s.mu.Lock()
+	maps.Copy(s.objects, written)
+	s.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	if rec.Result == hotreload.Committed {
 		for _, t := range rec.Targets {
-			if t.Digest != "" && !s.objects[t.Digest] && !written[t.Digest] {
+			if t.Digest != "" && !s.objects[t.Digest] {
 				return hotreload.Errorf(hotreload.CodeInvalid,
 					"history: recording version %d: target %q names content sha256 %s that was never stored: a committed version must be restorable",
 					rec.Version, t.Target, t.Digest)
@@ -326,7 +167,6 @@ func (s *Store) Put(ctx context.Context, rec hotreload.Record, snapshots map[str
 		return hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", rec.Version, err)
 	}
 	s.mu.Lock()
-	maps.Copy(s.objects, written)
 	s.index(seq, stored)
 	s.derive()
 	s.mu.Unlock()
@@ -336,14 +176,14 @@ func (s *Store) Put(ctx context.Context, rec hotreload.Record, snapshots map[str
 
 // writeObjects checks the snapshots against rec.Targets, fills in empty
 // digests, and durably writes the content the store does not hold yet. It
-// returns the digests it wrote.
+// returns the digests it wrote, even when it fails part way.
 func (s *Store) writeObjects(rec *hotreload.Record, snapshots map[string][]byte) (map[string]bool, error) {
 	written := map[string]bool{}
 	for _, name := range slices.Sorted(maps.Keys(snapshots)) {
 		content := snapshots[name]
 		i := slices.IndexFunc(rec.Targets, func(t hotreload.TargetState) bool { return t.Target == name })
 		if i < 0 {
-			return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: a snapshot is given for target %q, which the record does not list", rec.Version, name)
+			return written, hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: a snapshot is given for target %q, which the record does not list", rec.Version, name)
 		}
 		d := digest(content)
 		switch rec.Targets[i].Digest {
@@ -351,20 +191,20 @@ func (s *Store) writeObjects(rec *hotreload.Record, snapshots map[string][]byte)
 			rec.Targets[i].Digest = d
 		case d:
 		default:
-			return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: the snapshot of target %q hashes to sha256 %s but the record says %s",
+			return written, hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: the snapshot of target %q hashes to sha256 %s but the record says %s",
 				rec.Version, name, d, rec.Targets[i].Digest)
 		}
 		if s.objects[d] || written[d] {
 			continue
 		}
 		if err := writeFile(s.objectsDir, d, content); err != nil {
-			return nil, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: storing the snapshot of target %q: %w", rec.Version, name, err)
+			return written, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: storing the snapshot of target %q: %w", rec.Version, name, err)
 		}
 		written[d] = true
 	}
 	if len(written) > 0 {
 		if err := syncDir(s.objectsDir); err != nil {
-			return nil, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", rec.Version, err)
+			return written, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", rec.Version, err)
 		}
 	}
 	return written, nil

@@ -1,0 +1,66 @@
+package history
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cybercorp/hotreload"
+)
+
+// BenchmarkCommit measures one transaction as the engine records it: a
+// pending record with a 1 KB snapshot, then the committed record.
+func BenchmarkCommit(b *testing.B) {
+	s := mustOpen(b, b.TempDir())
+	pad := bytes.Repeat([]byte("x"), 1000)
+	var v uint64
+	for b.Loop() {
+		v++
+		snaps := map[string][]byte{"app": fmt.Appendf(nil, `{"version":%d,"pad":%q}`, v, pad)}
+		mustPut(b, s, attempt(v, hotreload.Pending, snaps), snaps)
+		mustPut(b, s, attempt(v, hotreload.Committed, snaps), nil)
+	}
+}
+
+// BenchmarkSnapshot measures reading and verifying a 100 KB snapshot.
+func BenchmarkSnapshot(b *testing.B) {
+	ctx := context.Background()
+	s := mustOpen(b, b.TempDir())
+	content := fmt.Appendf(nil, `{"pad":%q}`, bytes.Repeat([]byte("x"), 100_000))
+	snaps := map[string][]byte{"app": content}
+	mustPut(b, s, attempt(1, hotreload.Committed, snaps), snaps)
+	b.SetBytes(int64(len(content)))
+	for b.Loop() {
+		if _, err := s.Snapshot(ctx, 1, "app"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOpen measures opening a store holding 10,000 attempt records.
+func BenchmarkOpen(b *testing.B) {
+	dir := b.TempDir()
+	s := mustOpen(b, dir)
+	mustCommit(b, s, 1)
+	s.Close()
+	// The fixture is written without fsync, which Open does not need.
+	for v := uint64(2); v <= DefaultMaxRecords; v++ {
+		data, err := encodeRecord(attempt(v, hotreload.Rejected, map[string][]byte{"app": appJSON(v)}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "records", recordName(v+1)), data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		s, err := Open(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+}
