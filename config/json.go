@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/cybercorp/hotreload/internal/jsondiff"
 )
@@ -57,11 +59,33 @@ func (d *jsonDecoder) tokenError(err error, start int, ptr string) error {
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &se):
-		return d.errorAt(int(se.Offset)-1, ptr, se.Error())
+		return d.errorAt(d.badCharacter(se, start), ptr, se.Error())
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return d.errorAt(len(d.src), ptr, "unexpected end of the document")
 	}
 	return d.errorAt(start, ptr, err.Error())
+}
+
+// badCharacter finds the offset of the character a syntax error names: its
+// first occurrence from start, where the failing token starts. The error's
+// own offset cannot be used: depending on where encoding/json noticed the
+// problem it is absolute or relative to the value, at the character or
+// after it.
+func (d *jsonDecoder) badCharacter(se *json.SyntaxError, start int) int {
+	from := min(start, len(d.src))
+	rest, ok := strings.CutPrefix(se.Error(), "invalid character ")
+	if !ok || len(rest) < 3 {
+		return from
+	}
+	end := 2 // 'x'
+	if rest[1] == '\\' {
+		end = strings.IndexByte(rest[2:], '\'') + 2
+	}
+	char, err := strconv.Unquote(rest[:end+1])
+	if i := bytes.Index(d.src[from:], []byte(char)); err == nil && i >= 0 {
+		return from + i
+	}
+	return from
 }
 
 func (d *jsonDecoder) value(ptr string, key Position) (any, error) {

@@ -242,7 +242,7 @@ func DecodeFiles(files ...string) ([]Document, error) {
 	if len(files) == 1 {
 		return nil, cause
 	}
-	return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: "config files do not parse", Details: details, Err: cause}
+	return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: "config files do not parse", Details: details}
 }
 
 // DecodeFile reads and decodes one file in the format of its extension.
@@ -330,9 +330,14 @@ func (t *Target[T]) build(source Document, validators []Validator[T]) (*state[T]
 	return &state[T]{source: source, final: final, snap: &Snapshot[T]{Value: value, Data: final.Value}}, nil
 }
 
-// invalid wraps an error of Transform, locating its details.
+// invalid wraps an error of Transform, locating its details. The cause is
+// kept only when it has no details, which would otherwise be listed twice.
 func (t *Target[T]) invalid(doc Document, doing string, err error) error {
-	return &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("%s %q: %v", doing, t.opts.Name, firstLine(err)), Details: locate(doc, err), Err: err}
+	e := &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("%s %q: %v", doing, t.opts.Name, firstLine(err)), Details: locate(doc, err)}
+	if len(hotreload.ErrorDetails(err)) == 0 {
+		e.Err = err
+	}
+	return e
 }
 
 func firstLine(err error) string {

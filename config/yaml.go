@@ -25,8 +25,8 @@ func decodeYAML(file string, src []byte) (Document, error) {
 			continue
 		}
 		if body != nil {
-			tk := d.Body.GetToken()
-			return Document{}, syntaxError(file, tk.Position.Line, tk.Position.Column, "",
+			line, col := nodePosition(d.Body)
+			return Document{}, syntaxError(file, line, col, "",
 				"a config file holds one YAML document, found a second one")
 		}
 		body = d.Body
@@ -77,11 +77,7 @@ func yamlPositions(file string, n ast.Node, ptr string, key Position, pos Positi
 	}
 	p := key
 	p.File = file
-	p.Line, p.Column = tokenPosition(n.GetToken())
-	if m, ok := n.(*ast.MappingNode); ok && !m.IsFlowStyle && len(m.Values) > 0 && m.Values[0].Key != nil {
-		// A block mapping starts at its first key, not at its first ':'.
-		p.Line, p.Column = tokenPosition(m.Values[0].Key.GetToken())
-	}
+	p.Line, p.Column = nodePosition(n)
 	pos[ptr] = p
 	switch t := n.(type) {
 	case *ast.MappingNode:
@@ -113,6 +109,22 @@ func yamlMappingValue(file string, mv *ast.MappingValueNode, ptr string, pos Pos
 	var key Position
 	key.KeyLine, key.KeyColumn = tokenPosition(mv.Key.GetToken())
 	yamlPositions(file, mv.Value, jsondiff.Join(ptr, name), key, pos)
+}
+
+// nodePosition returns where a node starts: a block mapping starts at its
+// first key, not at its first ':'.
+func nodePosition(n ast.Node) (line, col int) {
+	switch m := n.(type) {
+	case *ast.MappingNode:
+		if !m.IsFlowStyle && len(m.Values) > 0 && m.Values[0].Key != nil {
+			return tokenPosition(m.Values[0].Key.GetToken())
+		}
+	case *ast.MappingValueNode:
+		if m.Key != nil {
+			return tokenPosition(m.Key.GetToken())
+		}
+	}
+	return tokenPosition(n.GetToken())
 }
 
 func tokenPosition(tk *token.Token) (line, col int) {

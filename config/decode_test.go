@@ -1,0 +1,241 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/jsondiff"
+)
+
+// MustDecode decodes src or fails tb.
+func MustDecode(tb testing.TB, file, src string) Document {
+	tb.Helper()
+	d, err := Decode(file, []byte(src), mustFormat(file))
+	if err != nil {
+		tb.Fatalf("Decode(%s): %v", file, err)
+	}
+	return d
+}
+
+// pointers lists every JSON Pointer of v.
+func pointers(v any, ptr string, out *[]string) {
+	*out = append(*out, ptr)
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			pointers(e, jsondiff.Join(ptr, k), out)
+		}
+	case []any:
+		for i, e := range x {
+			pointers(e, jsondiff.JoinIndex(ptr, i), out)
+		}
+	}
+}
+
+// where is a value's line:column and its key's line:column.
+type where struct{ line, col, keyLine, keyCol int }
+
+func checkPositions(t *testing.T, d Document, want map[string]where) {
+	t.Helper()
+	for ptr, w := range want {
+		p, ok := d.Positions[ptr]
+		if !ok {
+			t.Errorf("%s: no position", ptr)
+			continue
+		}
+		if got := (where{p.Line, p.Column, p.KeyLine, p.KeyColumn}); got != w {
+			t.Errorf("%s: at %d:%d key %d:%d, want %d:%d key %d:%d", ptr, got.line, got.col, got.keyLine, got.keyCol, w.line, w.col, w.keyLine, w.keyCol)
+		}
+	}
+	var all []string
+	pointers(d.Value, "", &all)
+	for _, ptr := range all {
+		if _, ok := d.Positions[ptr]; !ok {
+			t.Errorf("%s: value has no position", ptr)
+		}
+	}
+}
+
+func TestDecodeJSONPositions(t *testing.T) {
+	d := MustDecode(t, "a.json", "{\n  \"a\": 1,\n  \"b\": {\"c\": [true, null, {\"d~/\": \"é\"}]}\n}\n")
+	want := map[string]any{"a": 1.0, "b": map[string]any{"c": []any{true, nil, map[string]any{"d~/": "é"}}}}
+	if !reflect.DeepEqual(d.Value, want) {
+		t.Fatalf("value %#v", d.Value)
+	}
+	checkPositions(t, d, map[string]where{
+		"":             {1, 1, 0, 0},
+		"/a":           {2, 8, 2, 3},
+		"/b/c":         {3, 14, 3, 9},
+		"/b/c/1":       {3, 21, 0, 0},
+		"/b/c/2/d~0~1": {3, 35, 3, 28},
+	})
+}
+
+func TestDecodeYAMLPositions(t *testing.T) {
+	src := `base: &base
+  timeout: 5
+a: 1
+b:
+  c: [1, "two", {d: ~}]
+  e:
+    - x
+    - 'y'
+  f:
+    <<: *base
+    g: 3
+  h: *base
+empty:
+`
+	d := MustDecode(t, "a.yaml", src)
+	want := map[string]any{
+		"base": map[string]any{"timeout": 5.0}, "a": 1.0,
+		"b": map[string]any{
+			"c": []any{1.0, "two", map[string]any{"d": nil}},
+			"e": []any{"x", "y"},
+			"f": map[string]any{"timeout": 5.0, "g": 3.0},
+			"h": map[string]any{"timeout": 5.0},
+		},
+		"empty": nil,
+	}
+	if !reflect.DeepEqual(d.Value, want) {
+		t.Fatalf("value %#v", d.Value)
+	}
+	for ptr, w := range map[string]where{
+		"/a":       {3, 4, 3, 1},
+		"/b":       {5, 3, 4, 1},
+		"/b/c/1":   {5, 10, 0, 0},
+		"/b/c/2/d": {5, 21, 5, 18},
+		"/b/e/1":   {8, 7, 0, 0},
+		"/b/f/g":   {11, 8, 11, 5},
+	} {
+		p := d.Positions[ptr]
+		if got := (where{p.Line, p.Column, p.KeyLine, p.KeyColumn}); got != w {
+			t.Errorf("%s: at %+v, want %+v", ptr, got, w)
+		}
+	}
+	// A merged key is located at the mapping that merged it.
+	if p := d.Positions.Locate("/b/f/timeout"); p.Line != 10 || p.KeyLine != 9 {
+		t.Errorf("/b/f/timeout located at %+v", p)
+	}
+}
+
+func TestDecodeTOMLPositions(t *testing.T) {
+	src := `# comment with [brackets] and = signs
+title = "x # not a comment"
+"quoted.key" = 'lit'
+dotted.inner = 1979-05-27
+multi = """
+[not.a.table]
+key = "value"
+"""
+literal = '''
+# not a comment'''
+nums = [ 1, 2.5,
+  # comment inside an array
+  3 ]
+inline = { a = 1, b = { c = [1, {d = 2}] } }
+
+[server]
+host = "h"  # trailing comment
+  [server.tls]
+  cert = "c"
+
+[[fruit]]
+name = "apple"
+
+[[fruit.variety]]
+name = "red"
+
+[[fruit]]
+name = "banana"
+
+[fruit.info]
+ripe = true
+
+[ 'quoted table' . sub ]
+x = -inf_not = 1
+`
+	src = strings.Replace(src, "x = -inf_not = 1\n", "x = +1_000\n", 1)
+	d := MustDecode(t, "a.toml", src)
+	want := map[string]any{
+		"title":      "x # not a comment",
+		"quoted.key": "lit",
+		"dotted":     map[string]any{"inner": "1979-05-27"},
+		"multi":      "[not.a.table]\nkey = \"value\"\n",
+		"literal":    "# not a comment",
+		"nums":       []any{1.0, 2.5, 3.0},
+		"inline":     map[string]any{"a": 1.0, "b": map[string]any{"c": []any{1.0, map[string]any{"d": 2.0}}}},
+		"server":     map[string]any{"host": "h", "tls": map[string]any{"cert": "c"}},
+		"fruit": []any{
+			map[string]any{"name": "apple", "variety": []any{map[string]any{"name": "red"}}},
+			map[string]any{"name": "banana", "info": map[string]any{"ripe": true}},
+		},
+		"quoted table": map[string]any{"sub": map[string]any{"x": 1000.0}},
+	}
+	if !reflect.DeepEqual(d.Value, want) {
+		t.Fatalf("value %#v", d.Value)
+	}
+	checkPositions(t, d, map[string]where{
+		"/title":                  {2, 9, 2, 1},
+		"/quoted.key":             {3, 16, 3, 1},
+		"/dotted/inner":           {4, 16, 4, 8},
+		"/multi":                  {5, 9, 5, 1},
+		"/literal":                {9, 11, 9, 1},
+		"/nums/2":                 {13, 3, 0, 0},
+		"/inline/b/c/1/d":         {14, 38, 14, 34},
+		"/server":                 {16, 2, 16, 2},
+		"/server/host":            {17, 8, 17, 1},
+		"/server/tls/cert":        {19, 10, 19, 3},
+		"/fruit/0/name":           {22, 8, 22, 1},
+		"/fruit/0/variety/0":      {24, 1, 0, 0},
+		"/fruit/0/variety/0/name": {25, 8, 25, 1},
+		"/fruit/1":                {27, 1, 0, 0},
+		"/fruit/1/info/ripe":      {31, 8, 31, 1},
+		"/quoted table/sub/x":     {34, 5, 34, 1},
+	})
+}
+
+func TestDecodeErrors(t *testing.T) {
+	for _, tc := range []struct {
+		file, src, want string
+	}{
+		{"empty.json", "", "empty.json:1:1: unexpected end of the document"},
+		{"trailing.json", "{}\n{}", "trailing.json:2:1: unexpected data after the end of the document"},
+		{"dup.json", "{\"a\": 1,\n \"a\": 2}", `dup.json:2:2: /a: duplicate key "a"`},
+		{"big.json", `{"n": 1e400}`, "big.json:1:7: /n: json: cannot unmarshal number 1e400 into Go value of type float64"},
+		{"key.json", `{"a": {1: 2}}`, "key.json:1:8: /a: invalid character '1'"},
+		{"two.yaml", "a: 1\n---\nb: 2\n", "two.yaml:3:1: a config file holds one YAML document, found a second one"},
+		{"dup.yaml", "a: 1\na: 2\n", `dup.yaml:2:1: mapping key "a" already defined at [1:1]`},
+		{"inf.yaml", "a:\n  b: .inf\n", "inf.yaml:2:6: /a/b: +Inf is not a JSON number"},
+		{"tab.yaml", "a:\n\tb: 1\n", "tab.yaml:2:1: found character '\t' that cannot start any token"},
+		{"nan.toml", "[a]\nb = nan\n", "nan.toml:2:5: /a/b: NaN is not a JSON number"},
+		{"dup.toml", "a = 1\na = 2\n", "dup.toml:2:7: /a: Key 'a' has already been defined."},
+		{"unknown.ini", "a=1", "unknown.ini: unknown format: the extension must be .json, .yaml, .yml or .toml"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			f, err := FormatOf(tc.file)
+			if err == nil {
+				_, err = Decode(tc.file, []byte(tc.src), f)
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if hotreload.ErrorCode(err) != hotreload.CodeInvalid {
+				t.Fatalf("code %q", hotreload.ErrorCode(err))
+			}
+			if got := strings.TrimSpace(renderDetails(err)); got != tc.want {
+				t.Fatalf("got  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeEmptyYAMLIsAnObject(t *testing.T) {
+	for _, src := range []string{"", "# only a comment\n", "---\n"} {
+		if d := MustDecode(t, "e.yaml", src); !reflect.DeepEqual(d.Value, map[string]any{}) {
+			t.Fatalf("%q decoded to %#v", src, d.Value)
+		}
+	}
+}

@@ -1,0 +1,469 @@
+package config
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/history"
+	"github.com/cybercorp/hotreload/hotreloadtest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// writeFile writes content to dir/name and returns its path.
+func writeFile(tb testing.TB, dir, name, content string) string {
+	tb.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// MustHistory opens a history store in a temporary directory.
+func MustHistory(tb testing.TB) hotreload.History {
+	tb.Helper()
+	h, err := history.Open(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { h.Close() })
+	return h
+}
+
+func yamlCandidate(s string) hotreload.Candidate {
+	return hotreload.Candidate{Target: "config", Content: []byte(s)}
+}
+
+func TestContract(t *testing.T) {
+	valid := []string{
+		"name: a\nlimits: {rps: 1}\n",
+		"name: b\nlimits: {rps: 2, burst: 3}\ndb: {password: s1}\n",
+		"name: c\nmode: prod\nlimits: {rps: 3}\ntags: [x]\n",
+	}
+	hotreloadtest.Run(t, hotreloadtest.Harness{
+		New: func(tb testing.TB) hotreload.Target {
+			file := writeFile(tb, tb.TempDir(), "app.yaml", valid[0])
+			return MustTarget(tb, Options[App]{Files: []string{file}, ReadOnlyFiles: true})
+		},
+		Valid: func(testing.TB) []hotreload.Candidate {
+			return []hotreload.Candidate{yamlCandidate(valid[0]), yamlCandidate(valid[1]), yamlCandidate(valid[2])}
+		},
+		Invalid: func(testing.TB) []hotreload.Candidate {
+			return []hotreload.Candidate{
+				yamlCandidate("name: a\nlimits: {rps: 0}\n"),
+				yamlCandidate("name: [\n"),
+				{Target: "config", Patch: []byte(`{"limits": {"rps": "x"}}`)},
+				{Target: "config", Snapshot: []byte(`{"name": ""}`)},
+			}
+		},
+		Live: func(tb testing.TB, target hotreload.Target) any {
+			v := target.(*Target[App]).Store().Load()
+			if v == nil {
+				return nil
+			}
+			return *v
+		},
+		History: MustHistory,
+	})
+}
+
+func TestMergeLocatesEachValueInItsFile(t *testing.T) {
+	dir := t.TempDir()
+	base := writeFile(t, dir, "base.yaml", "name: shop\nlimits:\n  rps: 5\n  burst: 7\ntags: [a]\n")
+	over := writeFile(t, dir, "prod.toml", "[limits]\nburst = 5000\n")
+	local := writeFile(t, dir, "local.json", "{\"tags\": [\"b\", \"b\"]}\n")
+	target := MustTarget(t, Options[App]{Files: []string{base, over, local}})
+	err := load(target)
+	want := local + ":1:2: /tags: must hold unique items but items 0 and 1 are equal\n" +
+		over + ":2:9: /limits/burst: must be <= 1000 but found 5000\n"
+	if got := renderDetails(err); got != want {
+		t.Fatalf("errors:\n%s\nwant:\n%s", got, want)
+	}
+
+	writeFile(t, dir, "prod.toml", "[limits]\nburst = 50\n")
+	writeFile(t, dir, "local.json", "{\"limits\": {\"rps\": 0}}\n")
+	if got, want := renderDetails(load(target)), local+":1:20: /limits/rps: must be >= 1 but found 0\n"; got != want {
+		t.Fatalf("errors:\n%s\nwant:\n%s", got, want)
+	}
+
+	writeFile(t, dir, "local.json", "{}\n")
+	if err := load(target); err != nil {
+		t.Fatal(err)
+	}
+	v := target.Store().Load()
+	if v.Limits.RPS != 5 || v.Limits.Burst != 50 || !reflect.DeepEqual(v.Tags, []string{"a"}) {
+		t.Fatalf("merged value %+v", v)
+	}
+}
+
+func TestSyntaxErrorsOfEveryFile(t *testing.T) {
+	dir := t.TempDir()
+	a := writeFile(t, dir, "a.json", "{\"name\": }")
+	b := writeFile(t, dir, "b.toml", "x = \n")
+	c := filepath.Join(dir, "missing.yaml")
+	err := load(MustTarget(t, Options[App]{Files: []string{a, b, c}}))
+	want := a + ":1:10: /name: invalid character '}' looking for beginning of value\n" +
+		b + ":1:5: /x: expected value but found '\\n' instead\n" +
+		c + ": open: no such file or directory\n"
+	if got := renderDetails(err); got != want {
+		t.Fatalf("errors:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestPatchWritesTheSingleFileBack(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"app.yaml", "app.json", "app.toml"} {
+		t.Run(name, func(t *testing.T) {
+			orig, err := os.ReadFile("testdata/app.good." + strings.TrimPrefix(filepath.Ext(name), "."))
+			if err != nil {
+				t.Fatal(err)
+			}
+			file := writeFile(t, t.TempDir(), name, string(orig))
+			target := MustTarget(t, Options[App]{Files: []string{file}})
+			if err := load(target); err != nil {
+				t.Fatal(err)
+			}
+
+			// An invalid patch is located in the patch.
+			_, err = target.Prepare(ctx, hotreload.Candidate{Patch: []byte(`{"limits": {"rps": 0}}`)})
+			if got, want := renderDetails(err), "patch:1:20: /limits/rps: must be >= 1 but found 0\n"; got != want {
+				t.Fatalf("errors %q, want %q", got, want)
+			}
+
+			ch, err := target.Prepare(ctx, hotreload.Candidate{Patch: []byte(`{"limits": {"rps": 7}, "tags": null}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ch.Apply(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if v := target.Store().Load(); v.Limits.RPS != 7 || v.Tags != nil || v.Limits.Burst != 20 {
+				t.Fatalf("patched value %+v", v)
+			}
+			if got, _ := os.ReadFile(file); string(got) != string(orig) {
+				t.Fatal("the file was written before commit")
+			}
+			if err := ch.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// The file now holds the patched document, which decodes to
+			// the same snapshot: a watcher sees no change.
+			again, err := target.Prepare(ctx, hotreload.Candidate{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer again.Rollback(ctx)
+			if string(again.Summary().Snapshot) != string(ch.Summary().Snapshot) {
+				t.Fatalf("file reads back as %s, want %s", again.Summary().Snapshot, ch.Summary().Snapshot)
+			}
+		})
+	}
+}
+
+func TestPatchKeepsFilesWhenReadOnlyOrRolledBack(t *testing.T) {
+	ctx := context.Background()
+	src := "# comment\nname: shop\nlimits: {rps: 1}\n"
+	for _, readOnly := range []bool{true, false} {
+		file := writeFile(t, t.TempDir(), "app.yaml", src)
+		target := MustTarget(t, Options[App]{Files: []string{file}, ReadOnlyFiles: readOnly})
+		if err := load(target); err != nil {
+			t.Fatal(err)
+		}
+		ch, err := target.Prepare(ctx, hotreload.Candidate{Patch: []byte(`{"name": "x"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ch.Apply(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if readOnly {
+			err = ch.Commit(ctx)
+		} else {
+			err = ch.Rollback(ctx)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(file); string(got) != src {
+			t.Fatalf("readOnly=%v: file rewritten to %q", readOnly, got)
+		}
+	}
+}
+
+// enc is the toy cipher of the transform tests: "enc:" + reversed text.
+func decryptAll(doc any) (any, error) {
+	switch x := doc.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, v := range x {
+			d, err := decryptAll(v)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = d
+		}
+		return out, nil
+	case string:
+		if rest, ok := strings.CutPrefix(x, "enc:"); ok {
+			if rest == "" {
+				return nil, Reject("/db/password", "cannot decrypt an empty value")
+			}
+			r := []rune(rest)
+			for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+				r[i], r[j] = r[j], r[i]
+			}
+			return string(r), nil
+		}
+	}
+	return doc, nil
+}
+
+func TestTransformKeepsSecretsOutOfSnapshotsAndChanges(t *testing.T) {
+	ctx := context.Background()
+	target := MustTarget(t, Options[App]{Transform: decryptAll, Format: YAML})
+	MustApplyContent(t, target, "name: shop\nlimits: {rps: 1}\ndb: {password: 'enc:1terces'}\n")
+	ch, err := target.Prepare(ctx, yamlCandidate("name: shop\nlimits: {rps: 1}\ndb: {password: 'enc:2terces'}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Rollback(ctx)
+	sum := ch.Summary()
+	if strings.Contains(string(sum.Snapshot), "secret") || !strings.Contains(string(sum.Snapshot), "enc:2terces") {
+		t.Fatalf("snapshot %s", sum.Snapshot)
+	}
+	want := []hotreload.PathChange{{Path: "/db/password", Old: Redacted, New: Redacted}}
+	if !reflect.DeepEqual(sum.Changes, want) {
+		t.Fatalf("changes %+v, want %+v", sum.Changes, want)
+	}
+	data := ch.(hotreload.DataChange).Data()
+	if valueAt(data, "/db/password") != "secret2" || valueAt(data, "/mode") != "dev" {
+		t.Fatalf("Data() = %v", data)
+	}
+	if got := target.Redacted(); valueAt(got, "/db/password") != Redacted {
+		t.Fatalf("Redacted() = %v", got)
+	}
+	if target.Store().Load().DB.Password != "secret1" {
+		t.Fatal("the live value is not decrypted")
+	}
+
+	_, err = target.Prepare(ctx, yamlCandidate("name: shop\nlimits: {rps: 1}\ndb: {password: 'enc:'}\n"))
+	if got, want := renderDetails(err), "content.yaml:3:16: /db/password: cannot decrypt an empty value\n"; got != want {
+		t.Fatalf("errors %q, want %q", got, want)
+	}
+}
+
+// MustApplyContent applies YAML content to the target.
+func MustApplyContent(tb testing.TB, target *Target[App], content string) {
+	tb.Helper()
+	hotreloadtest.MustApply(tb, target, yamlCandidate(content))
+}
+
+func TestValidators(t *testing.T) {
+	target := MustTarget(t, Options[App]{Format: YAML, Validators: []Validator[App]{
+		func(a *App) error {
+			if a.Limits.Burst < a.Limits.RPS {
+				return Reject("/limits/burst", "must be >= rps (%d) but found %d", a.Limits.RPS, a.Limits.Burst)
+			}
+			return nil
+		},
+	}})
+	target.AddValidator(func(a *App) error {
+		if a.Mode == "prod" && a.DB.DSN == "" {
+			return errors.New("prod needs a database")
+		}
+		return nil
+	})
+	_, err := target.Prepare(context.Background(), yamlCandidate("name: shop\nmode: prod\nlimits:\n  rps: 50\n  burst: 20\n"))
+	want := "content.yaml:1:1: prod needs a database\ncontent.yaml:5:10: /limits/burst: must be >= rps (50) but found 20\n"
+	if got := renderDetails(err); got != want {
+		t.Fatalf("errors:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestTypedDecodeError(t *testing.T) {
+	target, err := NewTarget(Options[App]{Format: JSON})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = target.Prepare(context.Background(), hotreload.Candidate{Content: []byte("{\"limits\": {\n  \"rps\": \"fast\"}}")})
+	if got, want := renderDetails(err), "content.json:2:10: /limits/rps: must be a value for the Go type int but found string\n"; got != want {
+		t.Fatalf("errors %q, want %q", got, want)
+	}
+}
+
+func TestUntypedTarget(t *testing.T) {
+	target, err := NewTarget(Options[any]{Format: TOML, Schema: MustSchema(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hotreloadtest.MustApply(t, target, hotreload.Candidate{Content: []byte("name = 'x'\nlimits.rps = 2\n")})
+	if v := *target.Store().Load(); valueAt(v, "/limits/burst") != 10.0 {
+		t.Fatalf("value %v", v)
+	}
+}
+
+func TestLoadDoesNotAllocate(t *testing.T) {
+	target := MustTarget(t, Options[App]{Format: YAML})
+	MustApplyContent(t, target, "name: shop\nlimits: {rps: 1}\n")
+	s := target.Store()
+	n := 0
+	if allocs := testing.AllocsPerRun(1000, func() { n += s.Load().Limits.RPS }); allocs != 0 {
+		t.Fatalf("Load allocates %v times", allocs)
+	}
+}
+
+func TestSubscribers(t *testing.T) {
+	target := MustTarget(t, Options[App]{Format: YAML})
+	s := target.Store()
+	var mu sync.Mutex
+	got := map[string][]Update[App]{}
+	for _, path := range []string{"", "/limits", "/db"} {
+		s.Subscribe(path, func(u Update[App]) {
+			mu.Lock()
+			defer mu.Unlock()
+			got[path] = append(got[path], u)
+		})
+	}
+	ctx := context.Background()
+	MustApplyContent(t, target, "name: shop\nlimits: {rps: 1}\n")
+	MustApplyContent(t, target, "name: shop2\nlimits: {rps: 1}\n")
+	ch, err := target.Prepare(ctx, yamlCandidate("name: shop2\nlimits: {rps: 9}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Apply returns after the subscribers ran.
+	mu.Lock()
+	if n := len(got["/limits"]); n != 2 {
+		t.Fatalf("/limits saw %d updates before Apply returned, want 2", n)
+	}
+	mu.Unlock()
+	if err := ch.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := len(got[""]); n != 4 {
+		t.Fatalf("all-paths subscriber saw %d updates, want 4", n)
+	}
+	if n := len(got["/db"]); n != 1 { // only the first load (a parent: the whole document)
+		t.Fatalf("/db saw %d updates, want 1", n)
+	}
+	lim := got["/limits"]
+	if len(lim) != 3 {
+		t.Fatalf("/limits saw %d updates, want 3", len(lim))
+	}
+	if lim[0].Old != nil || lim[0].New.Value.Limits.RPS != 1 {
+		t.Fatalf("first load update %+v", lim[0])
+	}
+	if u := lim[1]; u.Rollback || u.Old.Value.Limits.RPS != 1 || u.New.Value.Limits.RPS != 9 ||
+		!reflect.DeepEqual(u.Changes, []hotreload.PathChange{{Path: "/limits/rps", Old: 1.0, New: 9.0}}) {
+		t.Fatalf("apply update %+v", u)
+	}
+	if u := lim[2]; !u.Rollback || u.New.Value.Limits.RPS != 1 || u.New != lim[1].Old {
+		t.Fatalf("rollback update %+v", u)
+	}
+}
+
+func TestSlowSubscriberDoesNotBlockAndCoalesces(t *testing.T) {
+	target := MustTarget(t, Options[App]{Format: YAML, NotifyTimeout: 50 * time.Millisecond})
+	release := make(chan struct{})
+	updates := make(chan Update[App], 10)
+	cancel := target.Store().Subscribe("/limits", func(u Update[App]) {
+		updates <- u
+		<-release
+	})
+	defer cancel()
+	start := time.Now()
+	for rps := 1; rps <= 4; rps++ {
+		MustApplyContent(t, target, "name: shop\nlimits: {rps: "+string(rune('0'+rps))+"}\n")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("four applies took %v with a blocked subscriber", d)
+	}
+	first := <-updates
+	close(release)
+	second := <-updates
+	if first.Old != nil || first.New.Value.Limits.RPS != 1 {
+		t.Fatalf("first update %+v", first)
+	}
+	// Updates 2, 3 and 4 arrived while the subscriber was blocked: it sees
+	// them as one, from rps 1 to rps 4.
+	if second.Old.Value.Limits.RPS != 1 || second.New.Value.Limits.RPS != 4 ||
+		!reflect.DeepEqual(second.Changes, []hotreload.PathChange{{Path: "/limits/rps", Old: 1.0, New: 4.0}}) {
+		t.Fatalf("coalesced update %+v", second)
+	}
+	select {
+	case u := <-updates:
+		t.Fatalf("extra update %+v", u)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+func TestSubscriberPanicIsContained(t *testing.T) {
+	target := MustTarget(t, Options[App]{Format: YAML})
+	target.Store().Subscribe("", func(Update[App]) { panic("boom") })
+	MustApplyContent(t, target, "name: shop\nlimits: {rps: 1}\n")
+	MustApplyContent(t, target, "name: shop\nlimits: {rps: 2}\n")
+	if target.Store().Load().Limits.RPS != 2 {
+		t.Fatal("a panicking subscriber stopped the store")
+	}
+}
+
+func TestOpen(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	e := hotreload.New(hotreload.Options{History: MustHistory(t)})
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	file := writeFile(t, t.TempDir(), "app.json", `{"name": "shop", "limits": {"rps": 1}}`)
+	cfg, _, err := Open(ctx, e, Options[App]{Files: []string{file}, Schema: MustSchema(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cfg.Close(context.Background())
+	if cfg.Load().Limits.RPS != 1 {
+		t.Fatal("not loaded")
+	}
+
+	o, err := cfg.Update(ctx, []byte(`{"limits": {"rps": 2}}`), "alice")
+	if err != nil || o.Result != hotreload.Committed || cfg.Load().Limits.RPS != 2 {
+		t.Fatalf("Update: %+v, %v", o, err)
+	}
+	var onDisk map[string]any
+	if b, _ := os.ReadFile(file); json.Unmarshal(b, &onDisk) != nil || valueAt(onDisk, "/limits/rps") != 2.0 {
+		t.Fatalf("file after Update: %s", b)
+	}
+
+	writeFile(t, filepath.Dir(file), "app.json", `{"name": "shop", "limits": {"rps": -1}}`)
+	o, err = cfg.Reload(ctx, "bob")
+	if o.Result != hotreload.Rejected || hotreload.ErrorCode(err) != hotreload.CodeInvalid {
+		t.Fatalf("Reload of an invalid file: %+v, %v", o, err)
+	}
+	if got, want := renderDetails(err), file+":1:36: /limits/rps: must be >= 1 but found -1\n"; got != want {
+		t.Fatalf("errors %q, want %q", got, want)
+	}
+	if cfg.Load().Limits.RPS != 2 {
+		t.Fatal("a rejected reload changed the live config")
+	}
+
+	o, err = cfg.Rollback(ctx, 0, "carol")
+	if err != nil || o.Result != hotreload.Committed || cfg.Load().Limits.RPS != 1 {
+		t.Fatalf("Rollback: %+v, %v (rps %d)", o, err, cfg.Load().Limits.RPS)
+	}
+}
