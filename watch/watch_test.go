@@ -1,0 +1,694 @@
+package watch
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// wait is how long a test waits for a batch that must come.
+const wait = 10 * time.Second
+
+// quiet is how long a test waits to be sure no further batch comes.
+const quiet = 150 * time.Millisecond
+
+// MustNew starts a watcher that is closed when the test ends.
+func MustNew(tb testing.TB, opts Options) *Watcher {
+	tb.Helper()
+	w, err := New(opts)
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := w.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return w
+}
+
+// MustWrite writes data to path, creating its directory.
+func MustWrite(tb testing.TB, path string, data []byte) {
+	tb.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// next returns the next batch, failing the test if none comes in time.
+func next(tb testing.TB, w *Watcher) Batch {
+	tb.Helper()
+	select {
+	case b, ok := <-w.Events():
+		if !ok {
+			tb.Fatal("Events closed")
+		}
+		return b
+	case <-time.After(wait):
+		tb.Fatalf("no batch within %v", wait)
+		return Batch{}
+	}
+}
+
+// expectQuiet fails the test if a batch comes within d.
+func expectQuiet(tb testing.TB, w *Watcher, d time.Duration) {
+	tb.Helper()
+	select {
+	case b := <-w.Events():
+		tb.Fatalf("unexpected batch: paths %q removed %q errors %v", b.Paths, b.Removed, b.Errors)
+	case <-time.After(d):
+	}
+}
+
+// savePattern is one way programs save a file.
+type savePattern struct {
+	name string
+	// setup prepares dir and returns the file to watch.
+	setup func(tb testing.TB, dir string) string
+	// save replaces the file's content with data.
+	save func(tb testing.TB, path string, data []byte, i int)
+	// atomic patterns never expose a partial non-empty file.
+	atomic bool
+}
+
+func plainFile(tb testing.TB, dir string) string {
+	p := filepath.Join(dir, "config.yaml")
+	MustWrite(tb, p, body(-1))
+	return p
+}
+
+var savePatterns = []savePattern{
+	{
+		name:  "InPlaceWrite",
+		setup: plainFile,
+		save: func(tb testing.TB, path string, data []byte, _ int) {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteAt(data, 0); err != nil {
+				tb.Fatal(err)
+			}
+			if err := f.Truncate(int64(len(data))); err != nil {
+				tb.Fatal(err)
+			}
+		},
+		atomic: true,
+	},
+	{
+		name:  "TruncateThenWrite",
+		setup: plainFile,
+		save: func(tb testing.TB, path string, data []byte, _ int) {
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			defer f.Close()
+			time.Sleep(time.Millisecond) // let the watcher see it empty
+			half := len(data) / 2
+			if _, err := f.Write(data[:half]); err != nil {
+				tb.Fatal(err)
+			}
+			time.Sleep(time.Millisecond) // and half-written
+			if _, err := f.Write(data[half:]); err != nil {
+				tb.Fatal(err)
+			}
+		},
+	},
+	{
+		name:  "TempFileRenamedOver",
+		setup: plainFile,
+		save: func(tb testing.TB, path string, data []byte, i int) {
+			tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf(".config.yaml.tmp%d", i))
+			MustWrite(tb, tmp, data)
+			if err := os.Rename(tmp, path); err != nil {
+				tb.Fatal(err)
+			}
+		},
+		atomic: true,
+	},
+	{
+		// vim with backupcopy=no: probe the directory, move the original
+		// away, write a new file, drop the backup.
+		name:  "EditorRenamesOriginalAway",
+		setup: plainFile,
+		save: func(tb testing.TB, path string, data []byte, _ int) {
+			probe := filepath.Join(filepath.Dir(path), "4913")
+			MustWrite(tb, probe, nil)
+			if err := os.Remove(probe); err != nil {
+				tb.Fatal(err)
+			}
+			if err := os.Rename(path, path+"~"); err != nil {
+				tb.Fatal(err)
+			}
+			MustWrite(tb, path, data)
+			if err := os.Remove(path + "~"); err != nil {
+				tb.Fatal(err)
+			}
+		},
+		atomic: true,
+	},
+	{
+		name:  "DeleteThenRecreate",
+		setup: plainFile,
+		save: func(tb testing.TB, path string, data []byte, _ int) {
+			if err := os.Remove(path); err != nil {
+				tb.Fatal(err)
+			}
+			MustWrite(tb, path, data)
+		},
+		atomic: true,
+	},
+	{
+		name: "KubernetesConfigMap",
+		setup: func(tb testing.TB, dir string) string {
+			configMapSwap(tb, dir, body(-1), -1)
+			p := filepath.Join(dir, "config.yaml")
+			if err := os.Symlink("..data/config.yaml", p); err != nil {
+				tb.Fatal(err)
+			}
+			return p
+		},
+		save: func(tb testing.TB, path string, data []byte, i int) {
+			configMapSwap(tb, filepath.Dir(path), data, i)
+		},
+		atomic: true,
+	},
+	{
+		name: "DirectoryDeletedAndRecreated",
+		setup: func(tb testing.TB, dir string) string {
+			return plainFile(tb, filepath.Join(dir, "conf"))
+		},
+		save: func(tb testing.TB, path string, data []byte, _ int) {
+			if err := os.RemoveAll(filepath.Dir(path)); err != nil {
+				tb.Fatal(err)
+			}
+			MustWrite(tb, path, data)
+		},
+		atomic: true,
+	},
+}
+
+// configMapSwap does what the kubelet's atomic writer does: write a new
+// timestamped directory, point "..data_tmp" at it, rename that over
+// "..data" and remove the previous directory.
+func configMapSwap(tb testing.TB, dir string, data []byte, i int) {
+	tb.Helper()
+	ts := fmt.Sprintf("..2026_11_26_%04d", i+1)
+	MustWrite(tb, filepath.Join(dir, ts, "config.yaml"), data)
+	old, _ := os.Readlink(filepath.Join(dir, "..data"))
+	tmp := filepath.Join(dir, "..data_tmp")
+	if err := os.Symlink(ts, tmp); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+		tb.Fatal(err)
+	}
+	if old != "" {
+		if err := os.RemoveAll(filepath.Join(dir, old)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// body returns the i-th distinct file content, all of the same length.
+func body(i int) []byte {
+	return []byte(fmt.Sprintf("version: %06d\nname: demo\nlimits:\n  rps: %d\n", i+1, 1000+i%7))
+}
+
+// TestSavePatterns saves a watched file 50 times with each pattern, with
+// no debounce, and 10 times with a debounce. It checks that each final
+// content is delivered exactly once, none is missed, no content is
+// delivered twice in a row, and the last delivery of each save is its final
+// content; atomic saves, and every save when debounced, deliver only the
+// final content.
+func TestSavePatterns(t *testing.T) {
+	for _, mode := range []struct {
+		name     string
+		debounce time.Duration
+		saves    int
+	}{{"Immediate", Off, 50}, {"Debounced", 50 * time.Millisecond, 10}} {
+		for _, p := range savePatterns {
+			t.Run(mode.name+"/"+p.name, func(t *testing.T) {
+				testSavePattern(t, p, mode.debounce, mode.saves)
+			})
+		}
+	}
+}
+
+func testSavePattern(t *testing.T, p savePattern, debounce time.Duration, saves int) {
+	path := p.setup(t, t.TempDir())
+	w := MustNew(t, Options{Files: []string{path}, Debounce: debounce, Poll: Off, Contents: true})
+	strict := p.atomic || debounce != Off
+	var intermediate int
+	prev := body(-1)
+	for i := range saves {
+		want := body(i)
+		p.save(t, path, want, i)
+		for {
+			b := next(t, w)
+			if len(b.Errors) > 0 {
+				t.Fatalf("save %d: errors: %v", i, b.Errors)
+			}
+			if len(b.Removed) > 0 || !slices.Equal(b.Paths, []string{path}) {
+				t.Fatalf("save %d: batch names paths %q removed %q, want only %q", i, b.Paths, b.Removed, path)
+			}
+			got := b.Contents[path]
+			if bytes.Equal(got, prev) {
+				t.Fatalf("save %d: content %q delivered twice", i, got)
+			}
+			prev = got
+			if bytes.Equal(got, want) {
+				break
+			}
+			if strict {
+				t.Fatalf("save %d: delivered intermediate content %q", i, got)
+			}
+			intermediate++
+		}
+		if strict {
+			expectQuiet(t, w, 5*time.Millisecond)
+		}
+	}
+	expectQuiet(t, w, quiet)
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, body(saves-1)) {
+		t.Fatalf("file holds %q", got)
+	}
+	st := w.Stats()
+	t.Logf("%d saves: %d intermediate deliveries, stats %+v", saves, intermediate, st)
+	if st.Errors != 0 {
+		t.Fatalf("Stats.Errors = %d", st.Errors)
+	}
+}
+
+// TestSavePatternsReread checks the re-read contract without
+// Options.Contents: after the last batch, the consumer reads the final
+// content, and atomic saves are delivered once each.
+func TestSavePatternsReread(t *testing.T) {
+	const saves = 10
+	for _, p := range savePatterns {
+		if !p.atomic {
+			continue
+		}
+		t.Run(p.name, func(t *testing.T) {
+			path := p.setup(t, t.TempDir())
+			w := MustNew(t, Options{Files: []string{path}, Debounce: Off, Poll: Off})
+			for i := range saves {
+				p.save(t, path, body(i), i)
+				b := next(t, w)
+				if !slices.Equal(b.Paths, []string{path}) || b.Contents != nil {
+					t.Fatalf("save %d: batch %+v", i, b)
+				}
+				if got, _ := os.ReadFile(path); !bytes.Equal(got, body(i)) {
+					t.Fatalf("save %d: read %q after the batch", i, got)
+				}
+				expectQuiet(t, w, 5*time.Millisecond)
+			}
+		})
+	}
+}
+
+func TestIdenticalRewriteIsSilent(t *testing.T) {
+	for _, p := range savePatterns {
+		t.Run(p.name, func(t *testing.T) {
+			path := p.setup(t, t.TempDir())
+			w := MustNew(t, Options{Files: []string{path}, Debounce: Off, Poll: 20 * time.Millisecond})
+			for i := range 5 {
+				p.save(t, path, body(-1), i)
+			}
+			expectQuiet(t, w, quiet)
+		})
+	}
+}
+
+func TestDebounceCoalesces(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	MustWrite(t, a, body(0))
+	w := MustNew(t, Options{Files: []string{a, b}, Debounce: 100 * time.Millisecond, Poll: Off})
+	start := time.Now()
+	for i := range 5 {
+		MustWrite(t, a, body(i+1))
+		MustWrite(t, b, body(i+1))
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := next(t, w)
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Errorf("batch after %v, before the debounce", d)
+	}
+	if !slices.Equal(got.Paths, []string{a, b}) {
+		t.Fatalf("Paths = %q, want %q", got.Paths, []string{a, b})
+	}
+	expectQuiet(t, w, quiet)
+}
+
+func TestRemovedAfterGrace(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.yaml")
+	MustWrite(t, p, body(0))
+	w := MustNew(t, Options{Files: []string{p}, Debounce: Off, Poll: Off, Grace: 30 * time.Millisecond})
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	b := next(t, w)
+	if len(b.Paths) != 0 || !slices.Equal(b.Removed, []string{p}) {
+		t.Fatalf("batch %+v, want %q removed", b, p)
+	}
+	MustWrite(t, p, body(0)) // same bytes as before removal: still a change
+	b = next(t, w)
+	if !slices.Equal(b.Paths, []string{p}) {
+		t.Fatalf("batch %+v, want %q changed", b, p)
+	}
+	expectQuiet(t, w, quiet)
+}
+
+func TestEmptiedFileReportedAfterGrace(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.yaml")
+	MustWrite(t, p, body(0))
+	w := MustNew(t, Options{Files: []string{p}, Debounce: Off, Poll: Off, Grace: 30 * time.Millisecond, Contents: true})
+	start := time.Now()
+	MustWrite(t, p, nil)
+	b := next(t, w)
+	if d := time.Since(start); d < 30*time.Millisecond {
+		t.Errorf("empty file reported after %v, within the grace period", d)
+	}
+	if !slices.Equal(b.Paths, []string{p}) || len(b.Contents[p]) != 0 {
+		t.Fatalf("batch %+v, want %q empty", b, p)
+	}
+}
+
+// TestSymlinkTargetElsewhere writes in place to the target of a symlink
+// that lives in another directory: only a watch on the target's directory
+// sees it (the poll is off).
+func TestSymlinkTargetElsewhere(t *testing.T) {
+	real := filepath.Join(t.TempDir(), "real.yaml")
+	MustWrite(t, real, body(0))
+	link := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	w := MustNew(t, Options{Files: []string{link}, Debounce: Off, Poll: Off})
+	for i := 1; i <= 3; i++ {
+		MustWrite(t, real, body(i))
+		if b := next(t, w); !slices.Equal(b.Paths, []string{link}) {
+			t.Fatalf("batch %+v", b)
+		}
+	}
+	expectQuiet(t, w, quiet)
+}
+
+// TestMissingDirectoryArms watches a file whose directory (and parent)
+// do not exist yet.
+func TestMissingDirectoryArms(t *testing.T) {
+	root := t.TempDir()
+	p := filepath.Join(root, "a", "b", "config.yaml")
+	w := MustNew(t, Options{Files: []string{p}, Debounce: Off, Poll: Off})
+	MustWrite(t, p, body(0))
+	if b := next(t, w); !slices.Equal(b.Paths, []string{p}) {
+		t.Fatalf("batch %+v", b)
+	}
+	if err := os.RemoveAll(filepath.Join(root, "a")); err != nil {
+		t.Fatal(err)
+	}
+	if b := next(t, w); !slices.Equal(b.Removed, []string{p}) {
+		t.Fatalf("batch %+v, want removal", b)
+	}
+	MustWrite(t, p, body(1))
+	if b := next(t, w); !slices.Equal(b.Paths, []string{p}) {
+		t.Fatalf("batch %+v", b)
+	}
+	if st := w.Stats(); st.Rearms < 1 {
+		t.Errorf("Stats.Rearms = %d, want >= 1", st.Rearms)
+	}
+}
+
+func TestDirsRecursiveWithGlobs(t *testing.T) {
+	root := t.TempDir()
+	MustWrite(t, filepath.Join(root, "main.go"), []byte("package main"))
+	MustWrite(t, filepath.Join(root, "node_modules", "x.go"), []byte("x"))
+	w := MustNew(t, Options{
+		Dirs:      []string{root},
+		Recursive: true,
+		Include:   []string{"*.go", "static/**"},
+		Exclude:   []string{"node_modules", "*_test.go"},
+		Debounce:  20 * time.Millisecond,
+		Poll:      Off,
+	})
+	rel := func(ps []string) []string {
+		out := []string{}
+		for _, p := range ps {
+			r, _ := filepath.Rel(root, p)
+			out = append(out, filepath.ToSlash(r))
+		}
+		return out
+	}
+
+	MustWrite(t, filepath.Join(root, "main.go"), []byte("package main // changed"))
+	MustWrite(t, filepath.Join(root, "pkg", "deep", "lib.go"), []byte("package deep"))
+	MustWrite(t, filepath.Join(root, "pkg", "lib_test.go"), []byte("package pkg"))
+	MustWrite(t, filepath.Join(root, "static", "css", "app.css"), []byte("body{}"))
+	MustWrite(t, filepath.Join(root, "README.md"), []byte("# hi"))
+	MustWrite(t, filepath.Join(root, "node_modules", "x.go"), []byte("y"))
+	b := next(t, w)
+	want := []string{"main.go", "pkg/deep/lib.go", "static/css/app.css"}
+	if got := rel(b.Paths); !slices.Equal(got, want) {
+		t.Fatalf("Paths = %q, want %q", got, want)
+	}
+
+	if err := os.RemoveAll(filepath.Join(root, "pkg")); err != nil {
+		t.Fatal(err)
+	}
+	b = next(t, w)
+	if got := rel(b.Removed); !slices.Equal(got, []string{"pkg/deep/lib.go"}) {
+		t.Fatalf("Removed = %q", got)
+	}
+
+	// A file created and removed within one debounce period is not news.
+	tmp := filepath.Join(root, "scratch.go")
+	MustWrite(t, tmp, []byte("x"))
+	if err := os.Remove(tmp); err != nil {
+		t.Fatal(err)
+	}
+	expectQuiet(t, w, quiet)
+}
+
+func TestPollOnly(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.yaml")
+	MustWrite(t, p, body(0))
+	w := MustNew(t, Options{Files: []string{p}, PollOnly: true, Poll: 20 * time.Millisecond, Debounce: Off})
+	for i := 1; i <= 3; i++ {
+		MustWrite(t, p, body(i))
+		if b := next(t, w); !slices.Equal(b.Paths, []string{p}) {
+			t.Fatalf("batch %+v", b)
+		}
+	}
+	if st := w.Stats(); st.PollCatches != 3 {
+		t.Errorf("Stats.PollCatches = %d, want 3", st.PollCatches)
+	}
+}
+
+// TestPollCatchesLostEvents removes the inotify watch behind the
+// watcher's back, as if its events had been lost: the poll still finds the
+// change.
+func TestPollCatchesLostEvents(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.yaml")
+	MustWrite(t, p, body(0))
+	w := MustNew(t, Options{Files: []string{p}, Poll: 50 * time.Millisecond, Debounce: Off, Contents: true})
+	if err := w.fsw.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	MustWrite(t, p, body(1))
+	b := next(t, w)
+	if !bytes.Equal(b.Contents[p], body(1)) {
+		t.Fatalf("batch %+v", b)
+	}
+	if st := w.Stats(); st.PollCatches != 1 {
+		t.Errorf("Stats.PollCatches = %d, want 1", st.PollCatches)
+	}
+}
+
+// TestOverflowRescans injects the overflow error fsnotify reports when the
+// kernel queue overflows: the error is delivered and counted, and the
+// rescan finds the change whose event was lost.
+func TestOverflowRescans(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.yaml")
+	MustWrite(t, p, body(0))
+	var hooked []error
+	w := MustNew(t, Options{Files: []string{p}, Poll: Off, Debounce: Off, OnError: func(err error) { hooked = append(hooked, err) }})
+	if err := w.fsw.Remove(dir); err != nil { // lose the events
+		t.Fatal(err)
+	}
+	MustWrite(t, p, body(1))
+	w.fsw.Errors <- ErrOverflow
+	b := next(t, w)
+	if !slices.Equal(b.Paths, []string{p}) || len(b.Errors) != 1 || !errors.Is(b.Errors[0], ErrOverflow) {
+		t.Fatalf("batch %+v, want the change and the overflow", b)
+	}
+	st := w.Stats()
+	if st.Overflows != 1 || st.Errors != 1 || st.PollCatches != 1 {
+		t.Errorf("Stats = %+v", st)
+	}
+	if len(hooked) != 1 {
+		t.Errorf("OnError called %d times", len(hooked))
+	}
+}
+
+func TestReadErrorIsDelivered(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.yaml")
+	MustWrite(t, p, body(0))
+	w := MustNew(t, Options{Files: []string{p}, Poll: Off, Debounce: Off, Grace: Off})
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if b := next(t, w); !slices.Equal(b.Removed, []string{p}) {
+		t.Fatalf("batch %+v", b)
+	}
+	if err := os.Mkdir(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := next(t, w)
+	if len(b.Errors) != 1 || !strings.Contains(b.Errors[0].Error(), "is a directory") {
+		t.Fatalf("batch %+v, want a read error", b)
+	}
+	// The watcher is still alive.
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	MustWrite(t, p, body(1))
+	if b := next(t, w); !slices.Equal(b.Paths, []string{p}) {
+		t.Fatalf("batch %+v", b)
+	}
+}
+
+// TestSlowConsumer does not read while many changes happen: the watcher
+// keeps reading inotify and hands over one batch holding every changed
+// file with its newest content.
+func TestSlowConsumer(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for i := range 20 {
+		p := filepath.Join(dir, fmt.Sprintf("f%02d.yaml", i))
+		MustWrite(t, p, body(0))
+		files = append(files, p)
+	}
+	w := MustNew(t, Options{Files: files, Poll: Off, Debounce: Off, Contents: true})
+	for round := 1; round <= 50; round++ {
+		for _, p := range files {
+			MustWrite(t, p, body(round))
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	var got []string
+	for len(got) < len(files) {
+		b := next(t, w)
+		for _, p := range b.Paths {
+			if c := b.Contents[p]; bytes.Equal(c, body(50)) {
+				got = append(got, p)
+			}
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, files) {
+		t.Fatalf("final contents delivered for %q", got)
+	}
+	expectQuiet(t, w, quiet)
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	MustWrite(t, file, nil)
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"ErrNothingToWatch", Options{}, "no Files and no Dirs"},
+		{"ErrEmptyPath", Options{Files: []string{""}}, "empty file path"},
+		{"ErrFileIsDirectory", Options{Files: []string{dir}}, "is a directory"},
+		{"ErrDirIsFile", Options{Dirs: []string{file}}, "is not a directory"},
+		{"ErrBadGlob", Options{Dirs: []string{dir}, Include: []string{"[a-"}}, `glob "[a-"`},
+		{"ErrPollOnlyWithoutPoll", Options{Files: []string{file}, PollOnly: true, Poll: Off}, "PollOnly"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := New(tc.opts)
+			if err == nil {
+				w.Close()
+				t.Fatal("New succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not say %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCloseAlwaysWorks(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.yaml")
+	w, err := New(Options{Files: []string{p}, Debounce: Off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	MustWrite(t, p, body(0)) // a batch nobody reads
+	time.Sleep(20 * time.Millisecond)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	for range w.Events() {
+	}
+}
+
+// TestNoLeaks opens and closes many watchers, each with work in flight,
+// and checks that no goroutine and no file descriptor is left behind.
+func TestNoLeaks(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.yaml")
+	MustWrite(t, p, body(0))
+	before := openFDs(t)
+	for i := range 200 {
+		w, err := New(Options{Files: []string{p}, Dirs: []string{filepath.Join(dir, "d")}, Debounce: Off, Poll: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		MustWrite(t, p, body(i%3))
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	goleak.VerifyNone(t)
+	if after := openFDs(t); after != before {
+		t.Fatalf("open descriptors: %d before, %d after", before, after)
+	}
+}
+
+func openFDs(tb testing.TB) int {
+	tb.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return len(entries)
+}
