@@ -657,3 +657,19 @@ func TestConcurrentReadersDuringWrites(t *testing.T) {
 	}
 	t.Logf("%d snapshot reads during %d versions", total, versions)
 }
+
+func TestFailedPutLeavesNoContentBehind(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	snaps := map[string][]byte{"a": []byte("stored first"), "b": []byte("b")}
+	rec := attempt(1, hotreload.Pending, snaps)
+	rec.Targets[1].Digest = digest([]byte("something else"))
+	err := s.Put(context.Background(), rec, snaps)
+	wantCode(t, err, hotreload.CodeInvalid, `the snapshot of target "b" hashes to`)
+
+	mustCommit(t, s, 2)
+	objs, _ := os.ReadDir(filepath.Join(dir, "objects"))
+	if len(objs) != 1 || objs[0].Name() != digest(appJSON(2)) {
+		t.Errorf("objects/ = %v, want only the committed content", objs)
+	}
+}
