@@ -35,7 +35,8 @@
 // the record is the commit point: when Put returns, the record and the
 // content it names survive a crash (kill -9, power loss on a disk that
 // honours fsync). A crash earlier leaves at most unreferenced objects and
-// temporary files, which Open removes.
+// temporary files, which Open removes; a Put that fails leaves at most
+// unreferenced objects, which the next Put or Open removes.
 //
 // Open skips what it cannot read and keeps going: a record file that is not
 // valid JSON, fails its checksum or has an unknown format is left on disk,
@@ -47,9 +48,11 @@
 //
 // # Retention
 //
-// The content of the last 10 committed versions is kept (WithRetain). The
-// content of older versions is deleted; their records stay, and Snapshot
-// answers CodeNotFound for them. The newest committed version, the last
+// The content of the last 10 committed versions is kept (WithRetain), and
+// the content a pending record names until its transaction ends. Other
+// content is deleted after each Put; the records stay, and Snapshot answers
+// CodeNotFound for versions beyond retention and for versions that were not
+// committed. The newest committed version, the last
 // known good, is always within the retained ones. Attempt records are kept
 // up to the last 10,000 (WithMaxRecords); older ones are deleted, except the
 // records of retained versions.
