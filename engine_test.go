@@ -281,6 +281,15 @@ func TestEngine(t *testing.T) {
 			t.Fatalf("outcome %+v", o)
 		}
 	})
+	t.Run("FirstLoadIsNotGated", func(t *testing.T) {
+		gate := gateFunc(func(context.Context, hotreload.Transaction) error { return errors.New("never healthy") })
+		e := startEngine(t, hotreload.Options{Gate: gate})
+		a := newValueTarget("a", "a1")
+		mustAdd(t, e, a) // nothing was live before: nothing to roll back to
+		if o := reload(t, e, hotreload.Request{Source: "api", Candidates: []hotreload.Candidate{content("a", "a2")}}); o.Result != hotreload.RolledBack {
+			t.Fatalf("outcome %+v", o)
+		}
+	})
 	t.Run("HistoryFailureRollsBack", func(t *testing.T) {
 		h := newHistory(t)
 		e := startEngine(t, hotreload.Options{History: h})

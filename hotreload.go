@@ -685,8 +685,9 @@ func (tx *transaction) run(ctx context.Context) Outcome {
 	}
 	tx.step("apply", t0)
 
-	// health gate
-	if e.opts.Gate != nil {
+	// health gate: a first load has nothing to roll back to, so it is not
+	// gated.
+	if e.opts.Gate != nil && tx.replacesLiveState() {
 		t0 = e.opts.Now()
 		err := e.opts.Gate.Watch(ctx, Transaction{Version: version, Source: tx.req.Source, Targets: tx.changedNames()})
 		tx.step("health", t0)
@@ -758,7 +759,7 @@ func (tx *transaction) prepare(ctx context.Context) (Outcome, bool) {
 		tx.kinds[c.Target] = kindOf(t)
 		ch, err := t.Prepare(ctx, c)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", c.Target, err))
+			errs = append(errs, err)
 			continue
 		}
 		all = append(all, &prepared{target: t, change: ch, summary: ch.Summary()})
@@ -784,12 +785,13 @@ func (tx *transaction) prepare(ctx context.Context) (Outcome, bool) {
 		version := e.next
 		e.next++
 		err := errors.Join(errs...)
-		rec := tx.record(version, Rejected, err.Error())
-		rec.Errors = ErrorDetails(err)
+		o := tx.outcome(Rejected, version, "", err)
+		rec := tx.record(version, Rejected, o.Reason)
+		rec.Errors = o.Errors
 		if perr := e.opts.History.Put(ctx, rec, nil); perr != nil {
 			e.log.Error("recording a rejected candidate in history", "version", version, "err", perr)
 		}
-		return tx.outcome(Rejected, version, "", err), false
+		return o, false
 	}
 	return Outcome{}, true
 }
@@ -809,7 +811,7 @@ func (tx *transaction) follow(ctx context.Context) []error {
 		ch, err := f.Follow(ctx, byName)
 		if err != nil {
 			tx.kinds[t.Name()] = kindOf(t)
-			errs = append(errs, fmt.Errorf("%s: %w", t.Name(), err))
+			errs = append(errs, err)
 			continue
 		}
 		if ch != nil {
@@ -854,6 +856,17 @@ func (tx *transaction) rollback(ctx context.Context, version uint64, cause strin
 		tx.e.log.Error("recording a rollback in history", "version", version, "err", perr)
 	}
 	return tx.outcome(RolledBack, version, cause, err)
+}
+
+// replacesLiveState reports whether any change replaces a state that was
+// live before the transaction.
+func (tx *transaction) replacesLiveState() bool {
+	for _, p := range tx.changes {
+		if _, ok := tx.e.snapshots[p.target.Name()]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 func (tx *transaction) changedNames() []string {

@@ -11,7 +11,8 @@ type Target interface {
 	Name() string
 	// Prepare validates a candidate without touching live state. A Change it
 	// returns holds whatever Prepare built (a decoded config, an
-	// instantiated module) until Apply or Rollback releases it.
+	// instantiated module) until Apply or Rollback releases it. Its errors
+	// name the target and, for bad input, carry FieldErrors.
 	Prepare(ctx context.Context, c Candidate) (Change, error)
 }
 

@@ -1,0 +1,331 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/admin"
+	"github.com/cybercorp/hotreload/admin/auth"
+	"github.com/cybercorp/hotreload/audit"
+	"github.com/cybercorp/hotreload/config"
+	"github.com/cybercorp/hotreload/events"
+	"github.com/cybercorp/hotreload/health"
+	"github.com/cybercorp/hotreload/history"
+	"github.com/cybercorp/hotreload/secret"
+	"github.com/cybercorp/hotreload/watch"
+)
+
+// daemonOptions are what serve and demo share.
+type daemonOptions struct {
+	ConfigFiles []string
+	SchemaFile  string
+	DataDir     string
+	Listen      string
+	Mode        admin.Mode
+	// Watch reloads on file changes; on by default in dev, opt-in in prod.
+	Watch       bool
+	Debounce    time.Duration
+	AgeIdentity string
+	AuthFile    string
+	// Window is the health gate's window; 0 picks the mode's default.
+	Window time.Duration
+	Stderr io.Writer
+}
+
+// configTarget is the config target the daemon serves, whatever its type.
+type configTarget interface {
+	hotreload.Target
+	Redacted() any
+	Close()
+}
+
+// daemon is the control plane: one engine and everything around it.
+type daemon struct {
+	opts    daemonOptions
+	log     *slog.Logger
+	history *history.Store
+	bus     *events.Bus
+	engine  *hotreload.Engine
+	monitor *health.Monitor
+	traffic *health.Traffic
+	secrets *secret.Decrypter
+	audit   *audit.Log
+	tokens  *auth.Store
+	config  configTarget
+	admin   *admin.Server
+	closers []func()
+
+	engineDone chan error
+	stopEngine context.CancelFunc
+}
+
+// newDaemon opens history and starts the engine; the caller then adds the
+// config target with addConfig and serves with run.
+func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	d := &daemon{opts: opts, bus: events.New(), traffic: &health.Traffic{}}
+	ids, err := loadIdentities(opts.AgeIdentity)
+	if err != nil {
+		return nil, err
+	}
+	d.secrets = secret.NewDecrypter(ids...)
+	d.log = slog.New(d.secrets.LogHandler(admin.LogHandler(opts.Stderr, opts.Mode)))
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the data dir: %w", err)
+	}
+	d.history, err = history.Open(filepath.Join(opts.DataDir, "history"), history.WithLogger(d.log))
+	if err != nil {
+		return nil, fmt.Errorf("opening history: %w", err)
+	}
+	for _, p := range d.history.Problems() {
+		d.log.Warn("history", "problem", p)
+	}
+	d.audit, err = audit.Open(audit.Options{Dir: opts.DataDir, State: func() hotreload.Status { return d.engine.Status() }, Redact: d.secrets.Scrub})
+	if err != nil {
+		d.history.Close()
+		return nil, fmt.Errorf("opening the audit log: %w", err)
+	}
+	d.monitor = health.NewMonitor(health.MonitorOptions{Publisher: d.bus, Logger: d.log})
+	window := opts.Window
+	if window == 0 {
+		window = health.ProductionWindow
+		if opts.Mode == admin.Dev {
+			window = health.DevWindow
+		}
+	}
+	gate, err := health.NewGate(d.monitor, health.GateOptions{Window: window, Traffic: d.traffic, IgnorePreexisting: true, Logger: d.log})
+	if err != nil {
+		d.history.Close()
+		return nil, err
+	}
+	d.engine = hotreload.New(hotreload.Options{
+		History:   d.history,
+		Gate:      gate,
+		Publisher: d.bus,
+		Auditor:   d.audit,
+		Logger:    d.log,
+	})
+	ectx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	d.stopEngine = stop
+	d.engineDone = make(chan error, 1)
+	go func() { d.engineDone <- d.engine.Run(ectx) }()
+	return d, nil
+}
+
+func loadIdentities(path string) ([]age.Identity, error) {
+	if path == "" {
+		path = os.Getenv(secret.IdentityEnv)
+	}
+	if path == "" {
+		return nil, nil
+	}
+	ids, err := secret.LoadIdentities(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the age identity: %w", err)
+	}
+	return ids, nil
+}
+
+// configOptions returns the config target's options for the daemon's files.
+func configOptions[T any](d *daemon) (config.Options[T], error) {
+	o := config.Options[T]{
+		Files:     d.opts.ConfigFiles,
+		Strict:    d.opts.Mode == admin.Prod,
+		Transform: d.secrets.Transform,
+		Logger:    d.log,
+	}
+	if d.opts.SchemaFile != "" {
+		s, err := config.LoadSchema(d.opts.SchemaFile)
+		if err != nil {
+			return o, err
+		}
+		o.Schema = s
+	}
+	return o, nil
+}
+
+// addConfig registers the config target: it serves last known good if its
+// files are invalid, and fails when there is nothing to serve.
+func (d *daemon) addConfig(ctx context.Context, t configTarget) error {
+	d.config = t
+	o, err := d.engine.Add(ctx, t)
+	if err != nil {
+		return err
+	}
+	if o.Result == hotreload.Rejected {
+		fmt.Fprintf(d.opts.Stderr, "config is invalid; serving the last known good version %d:\n", o.Active)
+		for _, e := range o.Errors {
+			fmt.Fprintln(d.opts.Stderr, "  "+e.String())
+		}
+	}
+	return nil
+}
+
+// watchConfig reloads the config whenever its files change.
+func (d *daemon) watchConfig(ctx context.Context) (*watch.Watcher, error) {
+	w, err := watch.New(watch.Options{Files: d.opts.ConfigFiles, Debounce: d.opts.Debounce})
+	if err != nil {
+		return nil, fmt.Errorf("watching the config files: %w", err)
+	}
+	go func() {
+		for b := range w.Events() {
+			for _, e := range b.Errors {
+				d.log.Warn("watch", "err", e)
+			}
+			if len(b.Paths) == 0 {
+				continue
+			}
+			d.reload(ctx, "watch")
+		}
+	}()
+	return w, nil
+}
+
+// reload runs a reload from source and logs what came of it.
+func (d *daemon) reload(ctx context.Context, source string) {
+	o, err := d.engine.Reload(ctx, hotreload.Request{Source: source, Targets: []string{d.config.Name()}})
+	switch {
+	case err != nil:
+		d.log.Error("reload refused", "source", source, "err", err)
+	case o.Result == hotreload.Rejected:
+		for _, e := range o.Errors {
+			d.log.Warn("invalid config", "error", e.String())
+		}
+	}
+}
+
+// run serves HTTP on ln and reloads on SIGHUP until ctx is done, then shuts
+// everything down in order.
+func (d *daemon) run(ctx context.Context, ln net.Listener, handler http.Handler) error {
+	srv := admin.NewHTTPServer(ln.Addr().String(), handler)
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+
+	monCtx, stopMon := context.WithCancel(ctx)
+	monDone := make(chan error, 1)
+	go func() { monDone <- d.monitor.Run(monCtx) }()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var err error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-hup:
+			d.reload(ctx, "signal")
+		case err = <-srvErr:
+			break loop
+		}
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutdown); serr != nil && err == nil {
+		err = serr
+	}
+	stopMon()
+	<-monDone
+	d.close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// close stops the engine and releases what the daemon holds.
+func (d *daemon) close() {
+	d.stopEngine()
+	<-d.engineDone
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+	if d.admin != nil {
+		d.admin.Close()
+	}
+	if d.config != nil {
+		d.config.Close()
+	}
+	if err := d.audit.Close(); err != nil {
+		d.log.Error("closing the audit log", "err", err)
+	}
+	d.bus.Close()
+	if err := d.history.Close(); err != nil {
+		d.log.Error("closing history", "err", err)
+	}
+}
+
+// newAdmin builds the admin API with the daemon's parts mounted: health
+// probes, and what the caller adds afterwards with d.admin.Mount.
+func (d *daemon) newAdmin() error {
+	if d.opts.AuthFile != "" {
+		tokens, err := auth.Open(d.opts.AuthFile)
+		if err != nil {
+			return fmt.Errorf("reading the auth file: %w", err)
+		}
+		d.tokens = tokens
+		w, err := watch.New(watch.Options{Files: []string{d.opts.AuthFile}, Debounce: 100 * time.Millisecond})
+		if err != nil {
+			return fmt.Errorf("watching the auth file: %w", err)
+		}
+		d.closers = append(d.closers, func() { _ = w.Close() })
+		go func() {
+			for b := range w.Events() {
+				if len(b.Paths) == 0 {
+					continue
+				}
+				if err := tokens.Reload(); err != nil {
+					d.log.Error("auth file is invalid; keeping the previous tokens", "err", err)
+				} else {
+					d.log.Info("auth file reloaded", "tokens", tokens.Len())
+				}
+			}
+		}()
+	}
+	srv, err := admin.New(admin.Options{
+		Mode:          d.opts.Mode,
+		Listen:        d.opts.Listen,
+		Engine:        d.engine,
+		History:       d.history,
+		Config:        d.config,
+		ConfigTarget:  d.config.Name(),
+		Bus:           d.bus,
+		Tokens:        d.tokens,
+		Audit:         d.audit,
+		Redact:        d.secrets.Redact,
+		RedactChanges: func(_ string, c []hotreload.PathChange) []hotreload.PathChange { return d.secrets.RedactChanges(c) },
+		Scrub:         d.secrets.Scrub,
+		StatusParts: map[string]func(context.Context) any{
+			"health": func(context.Context) any { return d.monitor.Summary() },
+		},
+		Logger: d.log,
+	})
+	if err != nil {
+		return err
+	}
+	d.admin = srv
+	srv.Mount("GET /api/v1/health", auth.Viewer, http.HandlerFunc(d.monitor.ServeHealth))
+	srv.Mount("GET /healthz", auth.Public, http.HandlerFunc(d.monitor.ServeLive))
+	srv.Mount("GET /readyz", auth.Public, http.HandlerFunc(d.monitor.ServeReady))
+	if err := d.monitor.Add("audit", health.CheckFunc(d.audit.Check), health.CheckOptions{Critical: true}); err != nil {
+		return err
+	}
+	return nil
+}

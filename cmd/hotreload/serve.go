@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cybercorp/hotreload/admin"
+	"github.com/cybercorp/hotreload/config"
+	"github.com/cybercorp/hotreload/watch"
+)
+
+func init() { register(newServeCmd) }
+
+// DefaultListen is the admin API's default address.
+const DefaultListen = "127.0.0.1:7070"
+
+func newServeCmd() *cobra.Command {
+	var (
+		opts  daemonOptions
+		mode  string
+		watch bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve --config FILE [--schema FILE] [--data-dir DIR] [--listen ADDR] [--mode dev|prod]",
+		Short: "Run the control plane: own the config, validate, version, apply, health-gate and roll back",
+		Long: `serve owns the config files: it validates every change against the schema, applies
+it, checks health, commits it to the durable history in the data dir, or rolls
+back to the last known good version. It serves the admin API, /metrics and the
+health probes on --listen.
+
+Reloads come from SIGHUP, the admin API (POST /api/v1/reload, PATCH
+/api/v1/config) and, in dev mode or with --watch, from edits of the files.
+
+In prod mode (the default) every endpoint but /healthz and /readyz needs a
+token from --auth-file (create one with "hotreload token add").`,
+		Example: `  # development: watch and reload on save, open admin API on loopback
+  hotreload serve --config app.yaml --schema schema.json --mode dev
+
+  # production: tokens required, reload on SIGHUP or through the API
+  hotreload token add --auth-file /etc/hotreload/tokens.json --role admin
+  hotreload serve --config /etc/app/app.yaml --schema /etc/app/schema.json \
+    --data-dir /var/lib/hotreload --auth-file /etc/hotreload/tokens.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := admin.ParseMode(mode)
+			if err != nil {
+				return err
+			}
+			opts.Mode = m
+			opts.Watch = watch || (m == admin.Dev && !cmd.Flags().Changed("watch"))
+			if opts.DataDir == "" {
+				opts.DataDir = filepath.Join(filepath.Dir(opts.ConfigFiles[0]), ".hotreload")
+			}
+			opts.Stderr = cmd.ErrOrStderr()
+			return serve(cmd, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&opts.ConfigFiles, "config", nil, "config file (JSON, YAML or TOML); repeat to merge several, later ones override")
+	f.StringVar(&opts.SchemaFile, "schema", "", "JSON Schema (2020-12) every candidate must pass")
+	f.StringVar(&opts.DataDir, "data-dir", "", "where history, the audit log and keys live (default .hotreload beside the first config file)")
+	f.StringVar(&opts.Listen, "listen", DefaultListen, "address of the admin API")
+	f.StringVar(&mode, "mode", string(admin.Prod), "dev (watch, verbose, open on loopback) or prod (tokens, JSON logs)")
+	f.BoolVar(&watch, "watch", false, "reload when the config files change (default on in dev mode)")
+	f.DurationVar(&opts.Debounce, "debounce", 500*time.Millisecond, "quiet time after a file change before reloading (0 reloads at once)")
+	f.StringVar(&opts.AuthFile, "auth-file", "", "token file (see hotreload token add); required in prod mode")
+	f.StringVar(&opts.AgeIdentity, "age-identity", "", "age identity file to decrypt ENC[age:...] values (or env HOTRELOAD_AGE_IDENTITY)")
+	f.DurationVar(&opts.Window, "health-window", 0, "how long the health gate watches a change before committing (default 10s in dev, 90s in prod)")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+// serve runs the daemon on the config files until the command's context
+// ends.
+func serve(cmd *cobra.Command, opts daemonOptions) error {
+	if opts.Debounce == 0 {
+		opts.Debounce = watch.Off
+	}
+	ctx := cmd.Context()
+	d, err := newDaemon(ctx, opts)
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			d.close()
+		}
+	}()
+	copts, err := configOptions[map[string]any](d)
+	if err != nil {
+		return err
+	}
+	target, err := config.NewTarget(copts)
+	if err != nil {
+		return err
+	}
+	if err := d.addConfig(ctx, target); err != nil {
+		target.Close()
+		return err
+	}
+	if opts.Watch {
+		w, err := d.watchConfig(ctx)
+		if err != nil {
+			return err
+		}
+		d.closers = append(d.closers, func() { _ = w.Close() })
+	}
+	if err := d.newAdmin(); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return fmt.Errorf("listening for the admin API: %w", err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "hotreload serving %s (mode %s, version %d) on http://%s/\n",
+		target.Name(), opts.Mode, d.engine.Status().Active, ln.Addr())
+	ok = true
+	return d.run(ctx, ln, d.admin)
+}
