@@ -12,6 +12,7 @@
 // numbered by attempt (seq), not by version, so that the order of List is the
 // order of attempts. Snapshot content is stored once per distinct digest
 // (content addressed), so a target a transaction did not touch costs nothing.
+// Directories are created 0700 and files 0600: snapshots hold configuration.
 //
 // # Records and versions
 //

@@ -21,6 +21,9 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if dir == "" {
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: no data directory given")
+	}
 	if o.retain < 1 {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: retain must be at least 1, got %d", o.retain)
 	}

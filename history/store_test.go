@@ -94,6 +94,10 @@ func TestOpenOptions(t *testing.T) {
 			wantCode(t, err, hotreload.CodeInvalid, tc.want)
 		})
 	}
+	t.Run("ErrNoDir", func(t *testing.T) {
+		_, err := Open("")
+		wantCode(t, err, hotreload.CodeInvalid, "no data directory given")
+	})
 }
 
 func TestPut(t *testing.T) {
