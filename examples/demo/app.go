@@ -13,6 +13,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/cybercorp/hotreload/config"
 )
 
 // Workspace holds the demo's starting files: config.yaml, schema.json and
@@ -144,3 +146,12 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 </body>
 </html>
 `))
+
+// Validate is the demo's runtime validator: rules a schema cannot say. It
+// shows how a library user rejects a config with a precise path.
+func Validate(c *Config) error {
+	if c.Limits.Burst < c.Limits.RPS/10 {
+		return config.Reject("/limits/burst", "must be at least a tenth of /limits/rps (%d), found %d", c.Limits.RPS/10, c.Limits.Burst)
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cybercorp/hotreload/admin"
+	"github.com/cybercorp/hotreload/config"
+	"github.com/cybercorp/hotreload/examples/demo"
+	"github.com/cybercorp/hotreload/health"
+)
+
+func init() { register(newDemoCmd) }
+
+func newDemoCmd() *cobra.Command {
+	var (
+		dir       string
+		listen    string
+		appListen string
+		window    time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "demo [--dir DIR] [--listen ADDR]",
+		Short: "Start the demo workspace in dev mode and print what to edit",
+		Long: `demo writes a workspace (config.yaml, schema.json, plugins, UI) into a
+temporary folder, or into --dir, and runs a small demo app on it with the
+whole engine in dev mode: edit config.yaml and the app's replies change within
+a second; break it and the precise error shows while the old version keeps
+serving; point upstream.url at a dead address and the health gate rolls the
+change back by itself.
+
+An existing --dir is reused as it is, so your edits survive a restart.`,
+		Example: `  go run ./cmd/hotreload demo
+  hotreload demo --dir ./demo --listen 127.0.0.1:7070 --app-listen 127.0.0.1:7071`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDemo(cmd, dir, listen, appListen, window)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", "", "workspace folder (default: a new temporary folder)")
+	f.StringVar(&listen, "listen", DefaultListen, "address of the admin API and dashboard")
+	f.StringVar(&appListen, "app-listen", "127.0.0.1:7071", "address of the demo app")
+	f.DurationVar(&window, "health-window", 5*time.Second, "how long the health gate watches each change")
+	return cmd
+}
+
+func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Duration) error {
+	ctx := cmd.Context()
+	appLn, err := net.Listen("tcp", appListen)
+	if err != nil {
+		return fmt.Errorf("listening for the demo app: %w", err)
+	}
+	defer appLn.Close()
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "hotreload-demo-"); err != nil {
+			return err
+		}
+	}
+	if err := writeWorkspace(dir, appLn.Addr().String()); err != nil {
+		return err
+	}
+	opts := daemonOptions{
+		ConfigFiles: []string{filepath.Join(dir, "config.yaml")},
+		SchemaFile:  filepath.Join(dir, "schema.json"),
+		DataDir:     filepath.Join(dir, ".hotreload"),
+		Listen:      listen,
+		Mode:        admin.Dev,
+		Watch:       true,
+		Debounce:    100 * time.Millisecond,
+		Window:      window,
+		Stderr:      cmd.ErrOrStderr(),
+	}
+	d, err := newDaemon(ctx, opts)
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			d.close()
+		}
+	}()
+	copts, err := configOptions[demo.Config](d)
+	if err != nil {
+		return err
+	}
+	copts.Validators = append(copts.Validators, demo.Validate)
+	target, err := config.NewTarget(copts)
+	if err != nil {
+		return err
+	}
+	if err := d.addConfig(ctx, target); err != nil {
+		target.Close()
+		return err
+	}
+	store := target.Store()
+	app := &demo.App{
+		Config:  store.Load,
+		Version: func() uint64 { return d.engine.Status().Active },
+		Client:  &http.Client{Timeout: 5 * time.Second},
+	}
+	upstream := health.CheckFunc(func(ctx context.Context) error {
+		return health.HTTPCheck{URL: store.Load().Upstream.URL, MaxLatency: 2 * time.Second}.Check(ctx)
+	})
+	if err := d.monitor.Add("upstream", upstream, health.CheckOptions{Critical: true, Interval: 5 * time.Second, Timeout: 2 * time.Second}); err != nil {
+		return err
+	}
+	w, err := d.watchConfig(ctx)
+	if err != nil {
+		return err
+	}
+	d.closers = append(d.closers, func() { _ = w.Close() })
+	if err := d.newAdmin(); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listening for the admin API: %w", err)
+	}
+
+	appMux := http.NewServeMux()
+	appMux.Handle("GET /upstream", demo.Upstream())
+	appMux.Handle("/", d.traffic.Middleware(app))
+	appSrv := admin.NewHTTPServer(appLn.Addr().String(), appMux)
+	go func() {
+		if err := appSrv.Serve(appLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("demo app", "err", err)
+		}
+	}()
+	defer appSrv.Close()
+
+	fmt.Fprintf(cmd.OutOrStdout(), `hotreload demo is running (config version %d).
+
+  demo app     http://%s/   (JSON: http://%s/api/greeting)
+  dashboard    http://%s/
+  admin API    http://%s/api/v1/status
+  metrics      http://%s/metrics
+
+Edit the files in %s
+  config.yaml  the app's greeting, name, colour, limits and upstream
+Press Ctrl-C to stop.
+`, d.engine.Status().Active, appLn.Addr(), appLn.Addr(), ln.Addr(), ln.Addr(), ln.Addr(), dir)
+	ok = true
+	return d.run(ctx, ln, d.admin)
+}
+
+// writeWorkspace copies the embedded workspace into dir, leaving files that
+// already exist alone, and points the config's upstream at the demo app.
+func writeWorkspace(dir, appAddr string) error {
+	_, port, err := net.SplitHostPort(appAddr)
+	if err != nil {
+		return err
+	}
+	root, err := fs.Sub(demo.Workspace, "workspace")
+	if err != nil {
+		return err
+	}
+	return fs.WalkDir(root, ".", func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(path))
+		if e.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		if _, err := os.Stat(dst); err == nil {
+			return nil // keep the user's file
+		}
+		b, err := fs.ReadFile(root, path)
+		if err != nil {
+			return err
+		}
+		b = []byte(strings.ReplaceAll(string(b), "{{UPSTREAM_PORT}}", port))
+		return os.WriteFile(dst, b, 0o644)
+	})
+}
