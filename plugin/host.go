@@ -1,0 +1,371 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/cybercorp/hotreload"
+)
+
+// Options configure a Host. Only Dir is required.
+type Options struct {
+	// Dir is the plugin directory: NAME.wasm modules with optional
+	// NAME.json manifests.
+	Dir string
+	// DataDir keeps the content-addressed module store (DataDir/modules)
+	// and wazero's compilation cache (DataDir/compiled) across restarts.
+	// Empty keeps both in memory.
+	DataDir string
+	// Name is the target's name in the engine; default "plugins".
+	Name string
+	// Config returns the live main configuration document; a plugin's
+	// configuration is its section at ConfigPointer/NAME. Nil means every
+	// plugin gets "{}".
+	Config func() any
+	// ConfigPointer is the JSON Pointer of the plugins' sections in the
+	// main configuration; default "/plugins".
+	ConfigPointer string
+	// ConfigTarget names the config target whose changes the host follows;
+	// empty follows any target whose change is a hotreload.DataChange.
+	ConfigTarget string
+	// Submit runs a transaction; the engine's Reload fits. Sync and the
+	// HTTP handler use it. Nil runs transactions in-process, one at a time,
+	// with no history or health gate.
+	Submit func(ctx context.Context, r hotreload.Request) (hotreload.Outcome, error)
+	// QuarantineAfter is how many consecutive failures quarantine a
+	// plugin; default 3.
+	QuarantineAfter int
+	// QuarantineBackoff is the first quarantine's length, doubled for
+	// each further one in a row up to 5 minutes; default 1s.
+	QuarantineBackoff time.Duration
+	// CompilationCache, when set, is shared with other hosts and not
+	// closed by this one. Nil makes one: in DataDir/compiled, or in memory.
+	CompilationCache wazero.CompilationCache
+	// DisableCompilationCache compiles every module from scratch (for
+	// measurements).
+	DisableCompilationCache bool
+	// Logger logs loads, unloads and failures; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Host hosts the Wasm plugins of one directory. It is a hotreload.Target
+// (and Follower): every load, unload, reload and reconfiguration is a
+// transaction. Call is safe for concurrent use and never blocks on a reload.
+type Host struct {
+	opts  Options
+	log   *slog.Logger
+	rc    wazero.RuntimeConfig
+	cache wazero.CompilationCache // owned: closed by Close
+	store blobStore
+
+	// slots maps names to plugins; copy on write, read without a lock.
+	slots   atomic.Pointer[map[string]*slot]
+	slotsMu sync.Mutex
+
+	txMu sync.Mutex // serialises in-process transactions (no Submit)
+
+	closed atomic.Bool
+}
+
+// slot is one plugin name: its live version and its counters. It outlives
+// the versions that pass through it.
+type slot struct {
+	name   string
+	live   atomic.Pointer[version]
+	calls  atomic.Uint64
+	errors atomic.Uint64
+
+	mu       sync.Mutex // guards the fields below
+	health   health
+	loading  bool
+	disabled string // sha256 of a module unloaded on request while its file stayed
+}
+
+// New returns a host for opts.Dir with no plugin loaded: add it to the
+// engine (or call Sync) to load the directory.
+func New(opts Options) (*Host, error) {
+	if opts.Dir == "" {
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "plugin host: Options.Dir is required")
+	}
+	if opts.Name == "" {
+		opts.Name = "plugins"
+	}
+	if opts.ConfigPointer == "" {
+		opts.ConfigPointer = "/plugins"
+	}
+	if opts.QuarantineAfter <= 0 {
+		opts.QuarantineAfter = 3
+	}
+	if opts.QuarantineBackoff <= 0 {
+		opts.QuarantineBackoff = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	h := &Host{opts: opts, log: opts.Logger}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	h.rc = wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+	switch {
+	case opts.DisableCompilationCache:
+	case opts.CompilationCache != nil:
+		h.rc = h.rc.WithCompilationCache(opts.CompilationCache)
+	default:
+		if opts.DataDir != "" {
+			c, err := wazero.NewCompilationCacheWithDir(filepath.Join(opts.DataDir, "compiled"))
+			if err != nil {
+				return nil, fmt.Errorf("opening the compilation cache: %w", err)
+			}
+			h.cache = c
+		} else {
+			h.cache = wazero.NewCompilationCache()
+		}
+		h.rc = h.rc.WithCompilationCache(h.cache)
+	}
+	if opts.DataDir != "" {
+		h.store.dir = filepath.Join(opts.DataDir, "modules")
+	}
+	empty := map[string]*slot{}
+	h.slots.Store(&empty)
+	return h, nil
+}
+
+// Close unloads every plugin (calling cleanup) and releases the
+// compilation cache. Calls after Close fail. It always succeeds.
+func (h *Host) Close(ctx context.Context) error {
+	if h.closed.Swap(true) {
+		return nil
+	}
+	for _, s := range *h.slots.Load() {
+		if v := s.live.Swap(nil); v != nil {
+			if err := v.close(ctx); err != nil {
+				h.log.Warn("plugin cleanup failed on close", "plugin", s.name, "err", err)
+			}
+		}
+	}
+	if h.cache != nil {
+		_ = h.cache.Close(context.WithoutCancel(ctx))
+	}
+	return nil
+}
+
+// slot returns the slot of name, creating it when create is set.
+func (h *Host) slot(name string, create bool) *slot {
+	if s := (*h.slots.Load())[name]; s != nil || !create {
+		return s
+	}
+	h.slotsMu.Lock()
+	defer h.slotsMu.Unlock()
+	cur := *h.slots.Load()
+	if s := cur[name]; s != nil {
+		return s
+	}
+	next := make(map[string]*slot, len(cur)+1)
+	for k, v := range cur {
+		next[k] = v
+	}
+	s := &slot{name: name}
+	next[name] = s
+	h.slots.Store(&next)
+	return s
+}
+
+// Call runs plugin name's call export with input (JSON) and returns its
+// output. A call that starts during a reload finishes on the version it
+// started on. Errors are *hotreload.Error: not_found when the plugin is not
+// loaded, unavailable when it is quarantined or timed out, internal when it
+// crashed, invalid when the plugin returned an error.
+func (h *Host) Call(ctx context.Context, name string, input []byte) ([]byte, error) {
+	s := h.slot(name, false)
+	if s == nil || h.closed.Load() {
+		return nil, hotreload.Errorf(hotreload.CodeNotFound, "plugin %q is not loaded", name)
+	}
+	s.mu.Lock()
+	if s.health.quarantined(h.opts.Now()) {
+		msg := s.health.quarantineError(name)
+		s.mu.Unlock()
+		return nil, &hotreload.Error{Code: hotreload.CodeUnavailable, Message: msg}
+	}
+	s.mu.Unlock()
+	for {
+		v := s.live.Load()
+		if v == nil {
+			return nil, hotreload.Errorf(hotreload.CodeNotFound, "plugin %q is not loaded", name)
+		}
+		if !v.enter() {
+			continue // swapped and closed meanwhile: take the new live version
+		}
+		out, err := v.call(ctx, input)
+		v.leave()
+		return out, h.record(s, v, err)
+	}
+}
+
+// record counts a call and turns its error into a *hotreload.Error.
+func (h *Host) record(s *slot, v *version, err error) error {
+	s.calls.Add(1)
+	if err == nil {
+		s.mu.Lock()
+		if s.health.failures > 0 || s.health.degraded {
+			s.health.succeed()
+		}
+		s.mu.Unlock()
+		return nil
+	}
+	var c *crash
+	var pe *pluginError
+	code := hotreload.CodeInternal
+	switch {
+	case errors.As(err, &c) && c.cancelled:
+		return hotreload.Errorf(hotreload.CodeUnavailable, "plugin %q: call %w", s.name, err)
+	case errors.As(err, &c) && c.timeout:
+		code = hotreload.CodeUnavailable
+	case errors.As(err, &pe):
+		code = hotreload.CodeInvalid
+	case errors.As(err, &c):
+	default: // no instance could be had: ctx ended while waiting
+		return hotreload.Errorf(hotreload.CodeUnavailable, "plugin %q: %w", s.name, err)
+	}
+	s.errors.Add(1)
+	e := hotreload.Errorf(code, "plugin %q %s: call: %w", s.name, v.label(), err)
+	s.mu.Lock()
+	s.health.degraded = true
+	if pe != nil {
+		s.health.lastErr, s.health.lastAt = e.Error(), h.opts.Now()
+	} else if s.health.fail(h.opts.Now(), e, h.opts.QuarantineAfter, h.opts.QuarantineBackoff) {
+		h.log.Error("plugin quarantined", "plugin", s.name, "until", s.health.until, "err", e)
+	}
+	s.mu.Unlock()
+	return e
+}
+
+// label names a version in messages: "v1.2.0 (sha256 0123456789ab)".
+func (v *version) label() string {
+	short := v.sha256
+	if len(short) > 12 {
+		short = short[:12]
+	}
+	if v.manifest.Version == "" {
+		return fmt.Sprintf("(sha256 %s)", short)
+	}
+	return fmt.Sprintf("v%s (sha256 %s)", v.manifest.Version, short)
+}
+
+// State is a plugin's state in a listing.
+type State string
+
+// The states of a plugin.
+const (
+	StateLoading     State = "loading"     // a new version is being prepared
+	StateReady       State = "ready"       // loaded and healthy
+	StateDegraded    State = "degraded"    // loaded; its last call failed
+	StateQuarantined State = "quarantined" // failing repeatedly; see Info.QuarantinedUntil
+	StateUnloaded    State = "unloaded"    // not loaded
+)
+
+// Info describes one plugin.
+type Info struct {
+	Name        string `json:"name"`
+	Version     string `json:"version,omitempty"`
+	Description string `json:"description,omitempty"`
+	SHA256      string `json:"sha256,omitempty"`
+	State       State  `json:"state"`
+	// Calls and Errors count calls since the host started.
+	Calls  uint64 `json:"calls"`
+	Errors uint64 `json:"errors"`
+	// LastError is the last failure: a failed call or load.
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+	// QuarantinedUntil is when a quarantine ends.
+	QuarantinedUntil *time.Time `json:"quarantined_until,omitempty"`
+	// MemoryBytes is the linear memory of all live instances.
+	MemoryBytes uint64 `json:"memory_bytes"`
+	// Instances is how many instances are open; Limits.PoolSize at most.
+	Instances int        `json:"instances"`
+	Limits    *Limits    `json:"limits,omitempty"`
+	LoadedAt  *time.Time `json:"loaded_at,omitempty"`
+}
+
+// Info returns the state of one plugin: a loaded one, one that failed, or
+// a module in the directory that is not loaded.
+func (h *Host) Info(name string) (Info, error) {
+	if s := h.slot(name, false); s != nil {
+		return h.info(s), nil
+	}
+	if _, err := os.Stat(filepath.Join(h.opts.Dir, name+".wasm")); err == nil {
+		return Info{Name: name, State: StateUnloaded}, nil
+	}
+	return Info{}, hotreload.Errorf(hotreload.CodeNotFound, "no plugin %q", name)
+}
+
+// List returns every plugin the host knows and every module in its
+// directory, by name.
+func (h *Host) List() ([]Info, error) {
+	var out []Info
+	seen := map[string]bool{}
+	for _, s := range *h.slots.Load() {
+		out = append(out, h.info(s))
+		seen[s.name] = true
+	}
+	files, err := h.scan()
+	for name := range files {
+		if !seen[name] {
+			out = append(out, Info{Name: name, State: StateUnloaded})
+		}
+	}
+	slices.SortFunc(out, func(a, b Info) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		if a.Name > b.Name {
+			return 1
+		}
+		return 0
+	})
+	return out, err
+}
+
+func (h *Host) info(s *slot) Info {
+	i := Info{Name: s.name, Calls: s.calls.Load(), Errors: s.errors.Load(), State: StateUnloaded}
+	v := s.live.Load()
+	if v != nil {
+		i.Version, i.Description, i.SHA256 = v.manifest.Version, v.manifest.Description, v.sha256
+		i.MemoryBytes, i.Instances = v.memory()
+		l := v.manifest.Limits
+		i.Limits = &l
+		at := v.loadedAt
+		i.LoadedAt = &at
+		i.State = StateReady
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.health.lastErr != "" {
+		i.LastError = s.health.lastErr
+		at := s.health.lastAt
+		i.LastErrorAt = &at
+	}
+	switch {
+	case s.loading:
+		i.State = StateLoading
+	case s.health.quarantined(h.opts.Now()):
+		i.State = StateQuarantined
+		until := s.health.until
+		i.QuarantinedUntil = &until
+	case v != nil && s.health.degraded:
+		i.State = StateDegraded
+	}
+	return i
+}

@@ -1,0 +1,258 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cybercorp/hotreload"
+)
+
+// scan lists the plugin modules in the directory: NAME.wasm for every valid
+// NAME, by name to path. Files with other names are skipped.
+func (h *Host) scan() (map[string]string, error) {
+	ents, err := os.ReadDir(h.opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading the plugin directory: %w", err)
+	}
+	out := map[string]string{}
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".wasm")
+		if !ok || e.IsDir() {
+			continue
+		}
+		if !ValidName(name) {
+			h.log.Warn("skipping a module whose name is not a valid plugin name", "file", e.Name())
+			continue
+		}
+		out[name] = filepath.Join(h.opts.Dir, e.Name())
+	}
+	return out, nil
+}
+
+// readModule reads NAME.wasm and its manifest NAME.json (defaults when it
+// has none) from the directory.
+func (h *Host) readModule(name string) (wasm []byte, sum string, m Manifest, err error) {
+	path := filepath.Join(h.opts.Dir, name+".wasm")
+	wasm, err = os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, "", Manifest{}, hotreload.Errorf(hotreload.CodeNotFound, "no module %s", path)
+	}
+	if err != nil {
+		return nil, "", Manifest{}, hotreload.Errorf(hotreload.CodeInternal, "reading the module: %w", err)
+	}
+	mpath := filepath.Join(h.opts.Dir, name+".json")
+	raw, err := os.ReadFile(mpath)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		m = defaultManifest(name)
+	case err != nil:
+		return nil, "", Manifest{}, hotreload.Errorf(hotreload.CodeInternal, "reading the manifest: %w", err)
+	default:
+		if m, err = ParseManifest(mpath, name, raw); err != nil {
+			return nil, "", Manifest{}, err
+		}
+	}
+	return wasm, digestOf(wasm), m, nil
+}
+
+// dirSet is the set the directory asks for: every module, except those
+// unloaded on request (until their file changes) and those in quarantine
+// (which keep what they have).
+func (h *Host) dirSet(cur setDoc) (setDoc, error) {
+	files, err := h.scan()
+	if err != nil {
+		return setDoc{}, hotreload.Errorf(hotreload.CodeInternal, "%w", err)
+	}
+	want := setDoc{Plugins: map[string]entry{}}
+	now := h.opts.Now()
+	for name, path := range files {
+		s := h.slot(name, false)
+		if s != nil {
+			s.mu.Lock()
+			disabled, quarantined := s.disabled, s.health.quarantined(now)
+			s.mu.Unlock()
+			if quarantined || (disabled != "" && fileDigest(path) == disabled) {
+				if e, ok := cur.Plugins[name]; ok {
+					want.Plugins[name] = e
+				}
+				continue
+			}
+		}
+		want.Plugins[name] = entry{}
+	}
+	return want, nil
+}
+
+func fileDigest(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return digestOf(b)
+}
+
+// LoadCandidate returns the candidate that loads plugin name from the
+// directory and its section of the main config, or reloads it when they
+// changed: a merge patch that drops the plugin's stored module, manifest
+// and config from the set.
+func (h *Host) LoadCandidate(name string) hotreload.Candidate {
+	return hotreload.Candidate{Target: h.Name(), Patch: fmt.Appendf(nil, `{"plugins":{%q:{"sha256":null,"manifest":null,"config":null}}}`, name)}
+}
+
+// UnloadCandidate returns the candidate that unloads plugin name.
+func (h *Host) UnloadCandidate(name string) hotreload.Candidate {
+	return hotreload.Candidate{Target: h.Name(), Patch: fmt.Appendf(nil, `{"plugins":{%q:null}}`, name)}
+}
+
+// Load loads (or reloads) plugin name from the directory as one
+// transaction. A rejected or rolled-back transaction is an outcome, not an
+// error.
+func (h *Host) Load(ctx context.Context, name, source, author string) (hotreload.Outcome, error) {
+	if !ValidName(name) {
+		return hotreload.Outcome{}, hotreload.Errorf(hotreload.CodeInvalid, "%q is not a valid plugin name", name)
+	}
+	if _, err := os.Stat(filepath.Join(h.opts.Dir, name+".wasm")); err != nil {
+		return hotreload.Outcome{}, hotreload.Errorf(hotreload.CodeNotFound, "no plugin %q: no module %s.wasm in %s", name, name, h.opts.Dir)
+	}
+	return h.submit(ctx, hotreload.Request{Source: source, Author: author, Candidates: []hotreload.Candidate{h.LoadCandidate(name)}})
+}
+
+// Reload reloads a loaded plugin from the directory; see Load.
+func (h *Host) Reload(ctx context.Context, name, source, author string) (hotreload.Outcome, error) {
+	if s := h.slot(name, false); s == nil || s.live.Load() == nil {
+		return hotreload.Outcome{}, hotreload.Errorf(hotreload.CodeConflict, "plugin %q is not loaded: load it first", name)
+	}
+	return h.Load(ctx, name, source, author)
+}
+
+// Unload unloads a loaded plugin as one transaction. Its module stays in
+// the directory and Sync leaves it unloaded until the file changes.
+func (h *Host) Unload(ctx context.Context, name, source, author string) (hotreload.Outcome, error) {
+	if s := h.slot(name, false); s == nil || s.live.Load() == nil {
+		return hotreload.Outcome{}, hotreload.Errorf(hotreload.CodeNotFound, "plugin %q is not loaded", name)
+	}
+	return h.submit(ctx, hotreload.Request{Source: source, Author: author, Candidates: []hotreload.Candidate{h.UnloadCandidate(name)}})
+}
+
+// Sync brings the loaded plugins in line with the directory: one
+// transaction (source "watch") per plugin whose module or manifest is new or
+// changed (load) or whose module is gone (unload), so that one bad module
+// is rejected alone. Plugins in quarantine and plugins unloaded on request
+// whose file did not change are skipped. Call it on every batch of file
+// events in the directory. The error reports transactions that could not
+// run; rejected ones are in the outcomes.
+func (h *Host) Sync(ctx context.Context) ([]hotreload.Outcome, error) {
+	files, err := h.scan()
+	if err != nil {
+		return nil, err
+	}
+	now := h.opts.Now()
+	var names []string
+	for name := range files {
+		names = append(names, name)
+	}
+	for name, s := range *h.slots.Load() {
+		if _, ok := files[name]; !ok {
+			s.mu.Lock()
+			s.disabled = "" // a module that comes back is loaded again
+			s.mu.Unlock()
+			if s.live.Load() != nil {
+				names = append(names, name)
+			}
+		}
+	}
+	slices.Sort(names)
+	var outs []hotreload.Outcome
+	var errs []error
+	for _, name := range names {
+		var c hotreload.Candidate
+		if _, ok := files[name]; !ok {
+			c = h.UnloadCandidate(name)
+		} else if h.upToDate(name, now) {
+			continue
+		} else {
+			c = h.LoadCandidate(name)
+		}
+		o, err := h.submit(ctx, hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{c}})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("plugin %q: %w", name, err))
+			continue
+		}
+		outs = append(outs, o)
+	}
+	return outs, errors.Join(errs...)
+}
+
+// upToDate reports whether plugin name needs no transaction: its live
+// module and manifest equal the files, or it is in quarantine, or it was
+// unloaded on request and its file did not change.
+func (h *Host) upToDate(name string, now time.Time) bool {
+	s := h.slot(name, false)
+	if s == nil {
+		return false
+	}
+	wasm, sum, m, err := h.readModule(name)
+	if err != nil || wasm == nil {
+		return false // let the transaction report it
+	}
+	s.mu.Lock()
+	disabled, quarantined := s.disabled, s.health.quarantined(now)
+	s.mu.Unlock()
+	if quarantined {
+		h.log.Info("plugin in quarantine: not reloading", "plugin", name)
+		return true
+	}
+	if disabled == sum {
+		return true
+	}
+	v := s.live.Load()
+	return v != nil && v.sha256 == sum && bytes.Equal(mustJSON(&v.manifest), mustJSON(&m))
+}
+
+// submit runs a transaction through Options.Submit, or in-process.
+func (h *Host) submit(ctx context.Context, r hotreload.Request) (hotreload.Outcome, error) {
+	if h.opts.Submit != nil {
+		return h.opts.Submit(ctx, r)
+	}
+	h.txMu.Lock()
+	defer h.txMu.Unlock()
+	start := time.Now()
+	o := hotreload.Outcome{Result: hotreload.Unchanged}
+	cands := r.Candidates
+	if len(cands) == 0 {
+		cands = []hotreload.Candidate{{Target: h.Name()}}
+	}
+	for _, c := range cands {
+		if c.Target != h.Name() {
+			return hotreload.Outcome{}, hotreload.Errorf(hotreload.CodeNotFound, "no target %q", c.Target)
+		}
+		ch, err := h.Prepare(ctx, c)
+		if err != nil {
+			o.Result, o.Reason, o.Errors = hotreload.Rejected, err.Error(), hotreload.ErrorDetails(err)
+			break
+		}
+		cc := ch.(*change)
+		if len(cc.steps) == 0 {
+			_ = ch.Rollback(ctx)
+			continue
+		}
+		if err := ch.Apply(ctx); err != nil {
+			_ = ch.Rollback(ctx)
+			o.Result, o.Reason, o.Cause = hotreload.RolledBack, err.Error(), "apply"
+			break
+		}
+		_ = ch.Commit(ctx)
+		o.Result = hotreload.Committed
+		o.Targets = append(o.Targets, hotreload.TargetOutcome{Target: h.Name(), Kind: hotreload.KindPlugin,
+			Digest: hotreload.Digest(cc.summary.Snapshot), Changes: cc.summary.Changes, Modules: cc.summary.Modules})
+	}
+	o.Duration = time.Since(start)
+	return o, nil
+}
