@@ -1,0 +1,76 @@
+package config
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cybercorp/hotreload"
+)
+
+// fuzzDecode decodes and validates src; it must never panic, and every
+// problem it reports must be located in the file.
+func fuzzDecode(f *testing.F, format Format, seeds ...string) {
+	files, _ := filepath.Glob("testdata/*." + string(format))
+	for _, file := range files {
+		if b, err := os.ReadFile(file); err == nil {
+			f.Add(b)
+		}
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	schema := MustSchema(f)
+	name := "fuzz." + string(format)
+	f.Fuzz(func(t *testing.T, src []byte) {
+		doc, err := Decode(name, src, format)
+		if err != nil {
+			if hotreload.ErrorCode(err) != hotreload.CodeInvalid {
+				t.Fatalf("code %q: %v", hotreload.ErrorCode(err), err)
+			}
+			details := hotreload.ErrorDetails(err)
+			if len(details) == 0 {
+				t.Fatalf("no detail: %v", err)
+			}
+			for _, d := range details {
+				if d.File != name {
+					t.Fatalf("detail without the file: %+v", d)
+				}
+			}
+			return
+		}
+		if _, err := json.Marshal(doc.Value); err != nil {
+			t.Fatalf("decoded value is not JSON: %v", err)
+		}
+		var all []string
+		pointers(doc.Value, "", &all)
+		for _, ptr := range all {
+			p := doc.Positions.Locate(ptr)
+			if p.File != name || p.Line < 1 || p.Column < 1 {
+				t.Fatalf("%s located at %+v", ptr, p)
+			}
+			if _, exact := doc.Positions[ptr]; !exact && format != YAML {
+				t.Fatalf("%s has no position of its own", ptr)
+			}
+		}
+		withDefaults := Document{Value: schema.Defaults(doc.Value), Positions: doc.Positions}
+		for _, e := range schema.Validate(withDefaults, true) {
+			if e.File != name || e.Line < 1 || e.Message == "" {
+				t.Fatalf("schema problem not located: %+v", e)
+			}
+		}
+	})
+}
+
+func FuzzDecodeJSON(f *testing.F) {
+	fuzzDecode(f, JSON, `{"a": [1, {"b": null}], "c": "\u00e9"}`, `[]`, `"x"`, `{"limits": {"rps": 0}}`, `{"a":1,}`, "{\"a\":\n\t\"x\ny\"}")
+}
+
+func FuzzDecodeYAML(f *testing.F) {
+	fuzzDecode(f, YAML, "a: &x {b: 1}\nc: *x\nd:\n  <<: *x\n", "- 1\n- two\n", "? [a]\n: b\n", "a: !!binary aGk=\n", "a: 1\n---\nb: 2\n", "x: 2001-12-14t21:59:43.10-05:00\n")
+}
+
+func FuzzDecodeTOML(f *testing.F) {
+	fuzzDecode(f, TOML, "a.b.'c.d' = 1\n[[x.y]]\nz = [{q = 1}, 2]\n", "s = \"\"\"\n[t]\n\"\"\"\n[t]\n", "d = 1979-05-27T07:32:00\nt = 07:32:00\n", "x = { a = { b = 1 } }\n")
+}
