@@ -102,8 +102,8 @@ type Stats struct {
 	// PollCatches is the number of changes the poll found that no inotify
 	// event had announced.
 	PollCatches uint64
-	// Rearms is the number of directory watches placed again after the
-	// directory disappeared and came back.
+	// Rearms is the number of directory watches placed on a directory
+	// that had been found missing (deleted, or not created yet).
 	Rearms uint64
 }
 
@@ -225,6 +225,7 @@ func normalize(opts Options) (Options, error) {
 // one is (wantDir) or is not a directory.
 func absPaths(kind string, paths []string, wantDir bool) ([]string, error) {
 	out := make([]string, 0, len(paths))
+	seen := map[string]bool{}
 	for _, p := range paths {
 		if p == "" {
 			return nil, hotreload.Errorf(hotreload.CodeInvalid, "watch: empty %s path", kind)
@@ -244,7 +245,10 @@ func absPaths(kind string, paths []string, wantDir bool) ([]string, error) {
 		case err != nil && !errors.Is(err, os.ErrNotExist):
 			return nil, hotreload.Errorf(hotreload.CodeInvalid, "watch: %s %q: %w", kind, p, err)
 		}
-		out = append(out, abs)
+		if !seen[abs] {
+			seen[abs] = true
+			out = append(out, abs)
+		}
 	}
 	return out, nil
 }
