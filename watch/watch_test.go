@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/cybercorp/hotreload/watch/watchtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -35,17 +37,6 @@ func MustNew(tb testing.TB, opts Options) *Watcher {
 		}
 	})
 	return w
-}
-
-// MustWrite writes data to path, creating its directory.
-func MustWrite(tb testing.TB, path string, data []byte) {
-	tb.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		tb.Fatal(err)
-	}
 }
 
 // next returns the next batch, failing the test if none comes in time.
@@ -73,158 +64,6 @@ func expectQuiet(tb testing.TB, w *Watcher, d time.Duration) {
 	}
 }
 
-// savePattern is one way programs save a file.
-type savePattern struct {
-	name string
-	// setup prepares dir and returns the file to watch.
-	setup func(tb testing.TB, dir string) string
-	// save replaces the file's content with data.
-	save func(tb testing.TB, path string, data []byte, i int)
-	// atomic patterns never expose a partial non-empty file.
-	atomic bool
-}
-
-func plainFile(tb testing.TB, dir string) string {
-	p := filepath.Join(dir, "config.yaml")
-	MustWrite(tb, p, body(-1))
-	return p
-}
-
-var savePatterns = []savePattern{
-	{
-		name:  "InPlaceWrite",
-		setup: plainFile,
-		save: func(tb testing.TB, path string, data []byte, _ int) {
-			f, err := os.OpenFile(path, os.O_WRONLY, 0)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			defer f.Close()
-			if _, err := f.WriteAt(data, 0); err != nil {
-				tb.Fatal(err)
-			}
-			if err := f.Truncate(int64(len(data))); err != nil {
-				tb.Fatal(err)
-			}
-		},
-		atomic: true,
-	},
-	{
-		name:  "TruncateThenWrite",
-		setup: plainFile,
-		save: func(tb testing.TB, path string, data []byte, _ int) {
-			f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			defer f.Close()
-			time.Sleep(time.Millisecond) // let the watcher see it empty
-			half := len(data) / 2
-			if _, err := f.Write(data[:half]); err != nil {
-				tb.Fatal(err)
-			}
-			time.Sleep(time.Millisecond) // and half-written
-			if _, err := f.Write(data[half:]); err != nil {
-				tb.Fatal(err)
-			}
-		},
-	},
-	{
-		name:  "TempFileRenamedOver",
-		setup: plainFile,
-		save: func(tb testing.TB, path string, data []byte, i int) {
-			tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf(".config.yaml.tmp%d", i))
-			MustWrite(tb, tmp, data)
-			if err := os.Rename(tmp, path); err != nil {
-				tb.Fatal(err)
-			}
-		},
-		atomic: true,
-	},
-	{
-		// vim with backupcopy=no: probe the directory, move the original
-		// away, write a new file, drop the backup.
-		name:  "EditorRenamesOriginalAway",
-		setup: plainFile,
-		save: func(tb testing.TB, path string, data []byte, _ int) {
-			probe := filepath.Join(filepath.Dir(path), "4913")
-			MustWrite(tb, probe, nil)
-			if err := os.Remove(probe); err != nil {
-				tb.Fatal(err)
-			}
-			if err := os.Rename(path, path+"~"); err != nil {
-				tb.Fatal(err)
-			}
-			MustWrite(tb, path, data)
-			if err := os.Remove(path + "~"); err != nil {
-				tb.Fatal(err)
-			}
-		},
-		atomic: true,
-	},
-	{
-		name:  "DeleteThenRecreate",
-		setup: plainFile,
-		save: func(tb testing.TB, path string, data []byte, _ int) {
-			if err := os.Remove(path); err != nil {
-				tb.Fatal(err)
-			}
-			MustWrite(tb, path, data)
-		},
-		atomic: true,
-	},
-	{
-		name: "KubernetesConfigMap",
-		setup: func(tb testing.TB, dir string) string {
-			configMapSwap(tb, dir, body(-1), -1)
-			p := filepath.Join(dir, "config.yaml")
-			if err := os.Symlink("..data/config.yaml", p); err != nil {
-				tb.Fatal(err)
-			}
-			return p
-		},
-		save: func(tb testing.TB, path string, data []byte, i int) {
-			configMapSwap(tb, filepath.Dir(path), data, i)
-		},
-		atomic: true,
-	},
-	{
-		name: "DirectoryDeletedAndRecreated",
-		setup: func(tb testing.TB, dir string) string {
-			return plainFile(tb, filepath.Join(dir, "conf"))
-		},
-		save: func(tb testing.TB, path string, data []byte, _ int) {
-			if err := os.RemoveAll(filepath.Dir(path)); err != nil {
-				tb.Fatal(err)
-			}
-			MustWrite(tb, path, data)
-		},
-		atomic: true,
-	},
-}
-
-// configMapSwap does what the kubelet's atomic writer does: write a new
-// timestamped directory, point "..data_tmp" at it, rename that over
-// "..data" and remove the previous directory.
-func configMapSwap(tb testing.TB, dir string, data []byte, i int) {
-	tb.Helper()
-	ts := fmt.Sprintf("..2026_11_26_%04d", i+1)
-	MustWrite(tb, filepath.Join(dir, ts, "config.yaml"), data)
-	old, _ := os.Readlink(filepath.Join(dir, "..data"))
-	tmp := filepath.Join(dir, "..data_tmp")
-	if err := os.Symlink(ts, tmp); err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
-		tb.Fatal(err)
-	}
-	if old != "" {
-		if err := os.RemoveAll(filepath.Join(dir, old)); err != nil {
-			tb.Fatal(err)
-		}
-	}
-}
-
 // body returns the i-th distinct file content, all of the same length.
 func body(i int) []byte {
 	return []byte(fmt.Sprintf("version: %06d\nname: demo\nlimits:\n  rps: %d\n", i+1, 1000+i%7))
@@ -242,23 +81,23 @@ func TestSavePatterns(t *testing.T) {
 		debounce time.Duration
 		saves    int
 	}{{"Immediate", Off, 50}, {"Debounced", 50 * time.Millisecond, 10}} {
-		for _, p := range savePatterns {
-			t.Run(mode.name+"/"+p.name, func(t *testing.T) {
+		for _, p := range watchtest.Patterns {
+			t.Run(mode.name+"/"+p.Name, func(t *testing.T) {
 				testSavePattern(t, p, mode.debounce, mode.saves)
 			})
 		}
 	}
 }
 
-func testSavePattern(t *testing.T, p savePattern, debounce time.Duration, saves int) {
-	path := p.setup(t, t.TempDir())
+func testSavePattern(t *testing.T, p watchtest.Pattern, debounce time.Duration, saves int) {
+	path := p.Setup(t, t.TempDir(), body(-1))
 	w := MustNew(t, Options{Files: []string{path}, Debounce: debounce, Poll: Off, Contents: true})
-	strict := p.atomic || debounce != Off
+	strict := p.Atomic || debounce != Off
 	var intermediate int
 	prev := body(-1)
 	for i := range saves {
 		want := body(i)
-		p.save(t, path, want, i)
+		p.Save(t, path, want)
 		for {
 			b := next(t, w)
 			if len(b.Errors) > 0 {
@@ -300,15 +139,15 @@ func testSavePattern(t *testing.T, p savePattern, debounce time.Duration, saves 
 // content, and atomic saves are delivered once each.
 func TestSavePatternsReread(t *testing.T) {
 	const saves = 10
-	for _, p := range savePatterns {
-		if !p.atomic {
+	for _, p := range watchtest.Patterns {
+		if !p.Atomic {
 			continue
 		}
-		t.Run(p.name, func(t *testing.T) {
-			path := p.setup(t, t.TempDir())
+		t.Run(p.Name, func(t *testing.T) {
+			path := p.Setup(t, t.TempDir(), body(-1))
 			w := MustNew(t, Options{Files: []string{path}, Debounce: Off, Poll: Off})
 			for i := range saves {
-				p.save(t, path, body(i), i)
+				p.Save(t, path, body(i))
 				b := next(t, w)
 				if !slices.Equal(b.Paths, []string{path}) || b.Contents != nil {
 					t.Fatalf("save %d: batch %+v", i, b)
@@ -325,16 +164,16 @@ func TestSavePatternsReread(t *testing.T) {
 // TestIdenticalRewriteIsSilent saves the same bytes again with every
 // pattern: nothing is reported, by inotify or by the poll.
 func TestIdenticalRewriteIsSilent(t *testing.T) {
-	for _, p := range savePatterns {
-		t.Run(p.name, func(t *testing.T) {
-			path := p.setup(t, t.TempDir())
+	for _, p := range watchtest.Patterns {
+		t.Run(p.Name, func(t *testing.T) {
+			path := p.Setup(t, t.TempDir(), body(-1))
 			debounce := Off // a non-atomic save shows real intermediate content
-			if !p.atomic {
+			if !p.Atomic {
 				debounce = 50 * time.Millisecond
 			}
 			w := MustNew(t, Options{Files: []string{path}, Debounce: debounce, Poll: 20 * time.Millisecond})
-			for i := range 5 {
-				p.save(t, path, body(-1), i)
+			for range 5 {
+				p.Save(t, path, body(-1))
 			}
 			expectQuiet(t, w, quiet)
 		})
@@ -344,12 +183,12 @@ func TestIdenticalRewriteIsSilent(t *testing.T) {
 func TestDebounceCoalesces(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
-	MustWrite(t, a, body(0))
+	watchtest.MustWrite(t, a, body(0))
 	w := MustNew(t, Options{Files: []string{a, b}, Debounce: 100 * time.Millisecond, Poll: Off})
 	start := time.Now()
 	for i := range 5 {
-		MustWrite(t, a, body(i+1))
-		MustWrite(t, b, body(i+1))
+		watchtest.MustWrite(t, a, body(i+1))
+		watchtest.MustWrite(t, b, body(i+1))
 		time.Sleep(10 * time.Millisecond)
 	}
 	got := next(t, w)
@@ -365,7 +204,7 @@ func TestDebounceCoalesces(t *testing.T) {
 func TestRemovedAfterGrace(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "config.yaml")
-	MustWrite(t, p, body(0))
+	watchtest.MustWrite(t, p, body(0))
 	w := MustNew(t, Options{Files: []string{p}, Debounce: Off, Poll: Off, Grace: 30 * time.Millisecond})
 	if err := os.Remove(p); err != nil {
 		t.Fatal(err)
@@ -374,7 +213,7 @@ func TestRemovedAfterGrace(t *testing.T) {
 	if len(b.Paths) != 0 || !slices.Equal(b.Removed, []string{p}) {
 		t.Fatalf("batch %+v, want %q removed", b, p)
 	}
-	MustWrite(t, p, body(0)) // same bytes as before removal: still a change
+	watchtest.MustWrite(t, p, body(0)) // same bytes as before removal: still a change
 	b = next(t, w)
 	if !slices.Equal(b.Paths, []string{p}) {
 		t.Fatalf("batch %+v, want %q changed", b, p)
@@ -385,10 +224,10 @@ func TestRemovedAfterGrace(t *testing.T) {
 func TestEmptiedFileReportedAfterGrace(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "config.yaml")
-	MustWrite(t, p, body(0))
+	watchtest.MustWrite(t, p, body(0))
 	w := MustNew(t, Options{Files: []string{p}, Debounce: Off, Poll: Off, Grace: 30 * time.Millisecond, Contents: true})
 	start := time.Now()
-	MustWrite(t, p, nil)
+	watchtest.MustWrite(t, p, nil)
 	b := next(t, w)
 	if d := time.Since(start); d < 30*time.Millisecond {
 		t.Errorf("empty file reported after %v, within the grace period", d)
@@ -403,14 +242,14 @@ func TestEmptiedFileReportedAfterGrace(t *testing.T) {
 // sees it (the poll is off).
 func TestSymlinkTargetElsewhere(t *testing.T) {
 	real := filepath.Join(t.TempDir(), "real.yaml")
-	MustWrite(t, real, body(0))
+	watchtest.MustWrite(t, real, body(0))
 	link := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.Symlink(real, link); err != nil {
 		t.Fatal(err)
 	}
 	w := MustNew(t, Options{Files: []string{link}, Debounce: Off, Poll: Off})
 	for i := 1; i <= 3; i++ {
-		MustWrite(t, real, body(i))
+		watchtest.MustWrite(t, real, body(i))
 		if b := next(t, w); !slices.Equal(b.Paths, []string{link}) {
 			t.Fatalf("batch %+v", b)
 		}
@@ -424,7 +263,7 @@ func TestMissingDirectoryArms(t *testing.T) {
 	root := t.TempDir()
 	p := filepath.Join(root, "a", "b", "config.yaml")
 	w := MustNew(t, Options{Files: []string{p}, Debounce: Off, Poll: Off})
-	MustWrite(t, p, body(0))
+	watchtest.MustWrite(t, p, body(0))
 	if b := next(t, w); !slices.Equal(b.Paths, []string{p}) {
 		t.Fatalf("batch %+v", b)
 	}
@@ -434,7 +273,7 @@ func TestMissingDirectoryArms(t *testing.T) {
 	if b := next(t, w); !slices.Equal(b.Removed, []string{p}) {
 		t.Fatalf("batch %+v, want removal", b)
 	}
-	MustWrite(t, p, body(1))
+	watchtest.MustWrite(t, p, body(1))
 	if b := next(t, w); !slices.Equal(b.Paths, []string{p}) {
 		t.Fatalf("batch %+v", b)
 	}
@@ -445,8 +284,8 @@ func TestMissingDirectoryArms(t *testing.T) {
 
 func TestDirsRecursiveWithGlobs(t *testing.T) {
 	root := t.TempDir()
-	MustWrite(t, filepath.Join(root, "main.go"), []byte("package main"))
-	MustWrite(t, filepath.Join(root, "node_modules", "x.go"), []byte("x"))
+	watchtest.MustWrite(t, filepath.Join(root, "main.go"), []byte("package main"))
+	watchtest.MustWrite(t, filepath.Join(root, "node_modules", "x.go"), []byte("x"))
 	w := MustNew(t, Options{
 		Dirs:      []string{root},
 		Recursive: true,
@@ -464,12 +303,12 @@ func TestDirsRecursiveWithGlobs(t *testing.T) {
 		return out
 	}
 
-	MustWrite(t, filepath.Join(root, "main.go"), []byte("package main // changed"))
-	MustWrite(t, filepath.Join(root, "pkg", "deep", "lib.go"), []byte("package deep"))
-	MustWrite(t, filepath.Join(root, "pkg", "lib_test.go"), []byte("package pkg"))
-	MustWrite(t, filepath.Join(root, "static", "css", "app.css"), []byte("body{}"))
-	MustWrite(t, filepath.Join(root, "README.md"), []byte("# hi"))
-	MustWrite(t, filepath.Join(root, "node_modules", "x.go"), []byte("y"))
+	watchtest.MustWrite(t, filepath.Join(root, "main.go"), []byte("package main // changed"))
+	watchtest.MustWrite(t, filepath.Join(root, "pkg", "deep", "lib.go"), []byte("package deep"))
+	watchtest.MustWrite(t, filepath.Join(root, "pkg", "lib_test.go"), []byte("package pkg"))
+	watchtest.MustWrite(t, filepath.Join(root, "static", "css", "app.css"), []byte("body{}"))
+	watchtest.MustWrite(t, filepath.Join(root, "README.md"), []byte("# hi"))
+	watchtest.MustWrite(t, filepath.Join(root, "node_modules", "x.go"), []byte("y"))
 	want := []string{"main.go", "pkg/deep/lib.go", "static/css/app.css"}
 	var got []string
 	for len(got) < len(want) { // the writes may straddle a debounce period
@@ -490,7 +329,7 @@ func TestDirsRecursiveWithGlobs(t *testing.T) {
 
 	// A file created and removed within one debounce period is not news.
 	tmp := filepath.Join(root, "scratch.go")
-	MustWrite(t, tmp, []byte("x"))
+	watchtest.MustWrite(t, tmp, []byte("x"))
 	if err := os.Remove(tmp); err != nil {
 		t.Fatal(err)
 	}
@@ -502,13 +341,13 @@ func TestDirsRecursiveWithGlobs(t *testing.T) {
 func TestDirsRootRecreated(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "ui")
 	css := filepath.Join(root, "app.css")
-	MustWrite(t, css, []byte("body{}"))
+	watchtest.MustWrite(t, css, []byte("body{}"))
 	w := MustNew(t, Options{Dirs: []string{root}, Debounce: Off, Poll: Off, Grace: 30 * time.Millisecond})
 
 	if err := os.RemoveAll(root); err != nil {
 		t.Fatal(err)
 	}
-	MustWrite(t, css, []byte("body{}")) // back within the grace period, same bytes
+	watchtest.MustWrite(t, css, []byte("body{}")) // back within the grace period, same bytes
 	expectQuiet(t, w, quiet)
 
 	if err := os.RemoveAll(root); err != nil {
@@ -518,7 +357,7 @@ func TestDirsRootRecreated(t *testing.T) {
 		t.Fatalf("batch %+v, want %q removed", b, css)
 	}
 	js := filepath.Join(root, "app.js")
-	MustWrite(t, js, []byte("x()"))
+	watchtest.MustWrite(t, js, []byte("x()"))
 	if b := next(t, w); !slices.Equal(b.Paths, []string{js}) {
 		t.Fatalf("batch %+v, want %q", b, js)
 	}
@@ -527,10 +366,10 @@ func TestDirsRootRecreated(t *testing.T) {
 func TestPollOnly(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "config.yaml")
-	MustWrite(t, p, body(0))
+	watchtest.MustWrite(t, p, body(0))
 	w := MustNew(t, Options{Files: []string{p}, PollOnly: true, Poll: 20 * time.Millisecond, Debounce: Off})
 	for i := 1; i <= 3; i++ {
-		MustWrite(t, p, body(i))
+		watchtest.MustWrite(t, p, body(i))
 		if b := next(t, w); !slices.Equal(b.Paths, []string{p}) {
 			t.Fatalf("batch %+v", b)
 		}
@@ -546,12 +385,12 @@ func TestPollOnly(t *testing.T) {
 func TestPollCatchesLostEvents(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "config.yaml")
-	MustWrite(t, p, body(0))
+	watchtest.MustWrite(t, p, body(0))
 	w := MustNew(t, Options{Files: []string{p}, Poll: 50 * time.Millisecond, Debounce: Off, Contents: true})
 	if err := w.fsw.Remove(dir); err != nil {
 		t.Fatal(err)
 	}
-	MustWrite(t, p, body(1))
+	watchtest.MustWrite(t, p, body(1))
 	b := next(t, w)
 	if !bytes.Equal(b.Contents[p], body(1)) {
 		t.Fatalf("batch %+v", b)
@@ -567,13 +406,13 @@ func TestPollCatchesLostEvents(t *testing.T) {
 func TestOverflowRescans(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "config.yaml")
-	MustWrite(t, p, body(0))
+	watchtest.MustWrite(t, p, body(0))
 	var hooked []error
 	w := MustNew(t, Options{Files: []string{p}, Poll: Off, Debounce: Off, OnError: func(err error) { hooked = append(hooked, err) }})
 	if err := w.fsw.Remove(dir); err != nil { // lose the events
 		t.Fatal(err)
 	}
-	MustWrite(t, p, body(1))
+	watchtest.MustWrite(t, p, body(1))
 	w.fsw.Errors <- ErrOverflow
 	b := next(t, w)
 	if !slices.Equal(b.Paths, []string{p}) || len(b.Errors) != 1 || !errors.Is(b.Errors[0], ErrOverflow) {
@@ -591,7 +430,7 @@ func TestOverflowRescans(t *testing.T) {
 func TestReadErrorIsDelivered(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "config.yaml")
-	MustWrite(t, p, body(0))
+	watchtest.MustWrite(t, p, body(0))
 	w := MustNew(t, Options{Files: []string{p}, Poll: Off, Debounce: Off, Grace: Off})
 	if err := os.Remove(p); err != nil {
 		t.Fatal(err)
@@ -610,7 +449,7 @@ func TestReadErrorIsDelivered(t *testing.T) {
 	if err := os.Remove(p); err != nil {
 		t.Fatal(err)
 	}
-	MustWrite(t, p, body(1))
+	watchtest.MustWrite(t, p, body(1))
 	if b := next(t, w); !slices.Equal(b.Paths, []string{p}) {
 		t.Fatalf("batch %+v", b)
 	}
@@ -624,13 +463,13 @@ func TestSlowConsumer(t *testing.T) {
 	var files []string
 	for i := range 20 {
 		p := filepath.Join(dir, fmt.Sprintf("f%02d.yaml", i))
-		MustWrite(t, p, body(0))
+		watchtest.MustWrite(t, p, body(0))
 		files = append(files, p)
 	}
 	w := MustNew(t, Options{Files: files, Poll: Off, Debounce: Off, Contents: true})
 	for round := 1; round <= 50; round++ {
 		for _, p := range files {
-			MustWrite(t, p, body(round))
+			watchtest.MustWrite(t, p, body(round))
 		}
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -653,7 +492,7 @@ func TestSlowConsumer(t *testing.T) {
 func TestNewRejectsBadOptions(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "f")
-	MustWrite(t, file, nil)
+	watchtest.MustWrite(t, file, nil)
 	for _, tc := range []struct {
 		name string
 		opts Options
@@ -687,7 +526,7 @@ func TestCloseAlwaysWorks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	MustWrite(t, p, body(0)) // a batch nobody reads
+	watchtest.MustWrite(t, p, body(0)) // a batch nobody reads
 	time.Sleep(20 * time.Millisecond)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -704,14 +543,14 @@ func TestCloseAlwaysWorks(t *testing.T) {
 func TestNoLeaks(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "config.yaml")
-	MustWrite(t, p, body(0))
+	watchtest.MustWrite(t, p, body(0))
 	before := openFDs(t)
 	for i := range 200 {
 		w, err := New(Options{Files: []string{p}, Dirs: []string{filepath.Join(dir, "d")}, Debounce: Off, Poll: time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
-		MustWrite(t, p, body(i%3))
+		watchtest.MustWrite(t, p, body(i%3))
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
