@@ -144,4 +144,3 @@ func (s *uiServer) write(t *testing.T, name, content string) {
 		t.Fatal(err)
 	}
 }
-
