@@ -66,11 +66,15 @@ type Log struct {
 	quit chan struct{}
 	done chan struct{}
 
-	stuck  atomic.Bool         // a write outlived its caller's wait
+	closeOnce sync.Once
+	closeErr  error
+
+	stuck  atomic.Bool           // a write outlived its caller's wait
 	status atomic.Pointer[error] // last write error; nil pointer when healthy
 
 	// Owned by the writer goroutine.
 	file sink
+	head *headFile
 	size int64 // length of the file up to the last complete record
 	seq  uint64
 	prev string
@@ -81,7 +85,7 @@ type Log struct {
 
 type request struct {
 	e    Entry
-	done chan error
+	done chan error // buffered: the writer never waits for the caller
 }
 
 var _ hotreload.Auditor = (*Log)(nil)
@@ -113,14 +117,20 @@ func Open(opts Options) (*Log, error) {
 		f.Close()
 		return nil, fmt.Errorf("audit: repairing %s: %w", path, err)
 	}
+	h, err := openHead(opts.Dir)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
 	if err := atomicfile.SyncDir(opts.Dir); err != nil {
 		f.Close()
+		h.f.Close()
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	return start(opts, key, f, seq, prev, size), nil
+	return start(opts, key, f, h, seq, prev, size), nil
 }
 
-func start(opts Options, key []byte, f sink, seq uint64, prev string, size int64) *Log {
+func start(opts Options, key []byte, f sink, h *headFile, seq uint64, prev string, size int64) *Log {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
@@ -128,7 +138,7 @@ func start(opts Options, key []byte, f sink, seq uint64, prev string, size int64
 		opts.Now = time.Now
 	}
 	l := &Log{
-		opts: opts, key: key, file: f, seq: seq, prev: prev, size: size,
+		opts: opts, key: key, file: f, head: h, seq: seq, prev: prev, size: size,
 		reqs: make(chan request), quit: make(chan struct{}), done: make(chan struct{}),
 	}
 	go l.run()
@@ -197,44 +207,68 @@ func tail(f *os.File) (seq uint64, prev string, size int64, err error) {
 	}
 }
 
-// run is the writer goroutine.
+// maxBatch bounds how many queued records one write and fsync carry.
+const maxBatch = 256
+
+// run is the writer goroutine. It commits in groups: the records queued
+// while one fsync runs go to disk together with one write and one fsync.
 func (l *Log) run() {
 	defer close(l.done)
 	for {
+		var batch []request
 		select {
 		case <-l.quit:
 			return
 		case r := <-l.reqs:
-			err := l.write(r.e)
-			l.stuck.Store(false)
+			batch = append(batch, r)
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-l.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		err := l.write(batch)
+		l.stuck.Store(false)
+		for _, r := range batch {
 			r.done <- err
 		}
 	}
 }
 
-// write appends one record durably, repairing the file first when an
-// earlier write failed.
-func (l *Log) write(e Entry) error {
+// write appends records durably, repairing the file first when an earlier
+// write failed. Either all of them are written or none is acknowledged.
+func (l *Log) write(batch []request) error {
 	if p := l.status.Load(); p != nil {
 		if err := l.repair(); err != nil {
 			return err
 		}
 	}
-	e.Seq, e.Prev = l.seq+1, l.prev
-	line, err := seal(l.key, &e)
-	if err != nil {
-		return err
+	seq, prev := l.seq, l.prev
+	var buf []byte
+	for _, r := range batch {
+		e := r.e
+		seq++
+		e.Seq, e.Prev = seq, prev
+		line, err := seal(l.key, &e)
+		if err != nil {
+			return err
+		}
+		buf = append(append(buf, line...), '\n')
+		prev = e.MAC
 	}
-	line = append(line, '\n')
-	if _, err := l.file.Write(line); err != nil {
-		return l.fail(fmt.Errorf("audit: writing record %d: %w", e.Seq, err))
+	if _, err := l.file.Write(buf); err != nil {
+		return l.fail(fmt.Errorf("audit: writing records %d to %d: %w", l.seq+1, seq, err))
 	}
 	if err := l.file.Sync(); err != nil {
-		return l.fail(fmt.Errorf("audit: syncing record %d: %w", e.Seq, err))
+		return l.fail(fmt.Errorf("audit: syncing records %d to %d: %w", l.seq+1, seq, err))
 	}
-	l.size += int64(len(line))
-	l.seq, l.prev = e.Seq, e.MAC
-	if err := writeHead(l.opts.Dir, l.key, l.seq, l.prev); err != nil {
+	l.size += int64(len(buf))
+	l.seq, l.prev = seq, prev
+	if err := l.head.write(l.key, l.seq, l.prev); err != nil {
 		return l.fail(fmt.Errorf("audit: %w", err))
 	}
 	l.status.Store(nil)
@@ -319,13 +353,12 @@ func (l *Log) Check(context.Context) error {
 // Close stops the writer. A write in progress finishes first. Close is
 // safe to call more than once.
 func (l *Log) Close() error {
-	select {
-	case <-l.quit:
-	default:
+	l.closeOnce.Do(func() {
 		close(l.quit)
-	}
-	<-l.done
-	return l.file.Close()
+		<-l.done
+		l.closeErr = errors.Join(l.file.Close(), l.head.f.Close())
+	})
+	return l.closeErr
 }
 
 // Attempt records a mutation the engine is about to run (hotreload.Auditor).
@@ -424,10 +457,35 @@ func headMAC(key []byte, seq uint64, last string) string {
 	return mac(key, []byte("head\n"+strconv.FormatUint(seq, 10)+"\n"+last))
 }
 
-func writeHead(dir string, key []byte, seq uint64, last string) error {
+// headSize is the fixed length of audit.head: it is rewritten in place
+// with one write of less than a disk sector, which is atomic.
+const headSize = 256
+
+// headFile is the open audit.head.
+type headFile struct{ f *os.File }
+
+func openHead(dir string) (*headFile, error) {
+	f, err := os.OpenFile(filepath.Join(dir, HeadName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit: opening the head: %w", err)
+	}
+	return &headFile{f: f}, nil
+}
+
+// write records where the log ends: one in-place write and one fsync.
+func (h *headFile) write(key []byte, seq uint64, last string) error {
 	data, err := json.Marshal(Head{Seq: seq, MAC: last, HMAC: headMAC(key, seq, last)})
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(dir, HeadName), append(data, '\n'), 0o600)
+	buf := bytes.Repeat([]byte{' '}, headSize)
+	copy(buf, data)
+	buf[headSize-1] = '\n'
+	if _, err := h.f.WriteAt(buf, 0); err != nil {
+		return fmt.Errorf("writing the head: %w", err)
+	}
+	if err := h.f.Sync(); err != nil {
+		return fmt.Errorf("syncing the head: %w", err)
+	}
+	return nil
 }

@@ -241,7 +241,11 @@ func openFaulty(t *testing.T, timeout time.Duration) (*Log, *faultySink, string)
 		t.Fatal(err)
 	}
 	s := &faultySink{File: f}
-	l := start(Options{Dir: dir, Timeout: timeout, Now: time.Now}, key, s, 0, "", 0)
+	h, err := openHead(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := start(Options{Dir: dir, Timeout: timeout, Now: time.Now}, key, s, h, 0, "", 0)
 	t.Cleanup(func() { l.Close() })
 	return l, s, dir
 }

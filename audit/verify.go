@@ -59,6 +59,8 @@ func VerifyDir(dir, keyFile string) (Report, error) {
 	var h *Head
 	data, err := os.ReadFile(filepath.Join(dir, HeadName))
 	switch {
+	case err == nil && len(bytes.TrimSpace(data)) == 0:
+		h = &Head{} // created, nothing written yet: the log must be empty
 	case err == nil:
 		h = &Head{}
 		if json.Unmarshal(data, h) != nil {
@@ -146,6 +148,9 @@ func Verify(r io.Reader, key []byte, h *Head) (Report, error) {
 	}
 	if h != nil {
 		switch {
+		case *h == (Head{}) && seq > 0:
+			rep.Problems = append(rep.Problems, Problem{Message: "the head is empty but the log holds records: it was cleared"})
+		case *h == (Head{}):
 		case h.HMAC != headMAC(key, h.Seq, h.MAC):
 			rep.Problems = append(rep.Problems, Problem{Message: "the head record was edited (HMAC mismatch)"})
 		case h.Seq > seq:

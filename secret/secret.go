@@ -2,8 +2,8 @@ package secret
 
 import (
 	"bytes"
-	"errors"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"os"

@@ -1,0 +1,323 @@
+package admin
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/admin/auth"
+	"github.com/cybercorp/hotreload/history"
+)
+
+// StatusAnswer is the answer of GET /api/v1/status, to which the
+// Options.StatusParts are added by key (health, alerts).
+type StatusAnswer struct {
+	Mode Mode `json:"mode"`
+	hotreload.Status
+}
+
+func (s *Server) getStatus(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
+	st := s.opts.Engine.Status()
+	if st.Last != nil {
+		last := s.redactOutcome(*st.Last)
+		st.Last = &last
+	}
+	// Flatten the parts beside the engine's fields.
+	b, err := json.Marshal(StatusAnswer{Mode: s.opts.Mode, Status: st})
+	if err != nil {
+		return err
+	}
+	body := map[string]any{}
+	if err := json.Unmarshal(b, &body); err != nil {
+		return err
+	}
+	for k, part := range s.opts.StatusParts {
+		body[k] = part(r.Context())
+	}
+	s.writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+// ConfigAnswer is the answer of GET /api/v1/config.
+type ConfigAnswer struct {
+	Version uint64 `json:"version"`
+	Data    any    `json:"data"`
+}
+
+// currentConfig reads the live document and the active version together:
+// it retries until no commit happened in between, so the ETag always names
+// the version the document belongs to.
+func (s *Server) currentConfig() (ConfigAnswer, error) {
+	if s.opts.Config == nil {
+		return ConfigAnswer{}, hotreload.Errorf(hotreload.CodeNotFound, "this server manages no configuration")
+	}
+	for {
+		v := s.opts.Engine.Status().Active
+		doc := s.opts.Config.Redacted()
+		if s.opts.Engine.Status().Active != v {
+			continue
+		}
+		if doc == nil {
+			return ConfigAnswer{}, hotreload.Errorf(hotreload.CodeNotFound, "no configuration is loaded yet")
+		}
+		if s.opts.Redact != nil {
+			doc = s.opts.Redact(doc)
+		}
+		return ConfigAnswer{Version: v, Data: doc}, nil
+	}
+}
+
+func etag(v uint64) string { return `"` + strconv.FormatUint(v, 10) + `"` }
+
+func (s *Server) getConfig(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
+	c, err := s.currentConfig()
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", etag(c.Version))
+	if match := r.Header.Get("If-None-Match"); match != "" && match == etag(c.Version) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	s.writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+// parseIfMatch parses an If-Match header: "N", W/"N" or *. ok is false
+// for *, which matches any version.
+func parseIfMatch(h string) (version uint64, ok bool, err error) {
+	h = strings.TrimSpace(h)
+	if h == "*" {
+		return 0, false, nil
+	}
+	v, perr := strconv.ParseUint(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), 10, 64)
+	if perr != nil || !strings.HasSuffix(h, `"`) {
+		return 0, false, hotreload.Errorf(hotreload.CodeInvalid, `If-Match must be an ETag such as "12", got %q`, h)
+	}
+	return v, true, nil
+}
+
+func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	if s.opts.Config == nil {
+		return hotreload.Errorf(hotreload.CodeNotFound, "this server manages no configuration")
+	}
+	var check func(uint64) error
+	switch h := r.Header.Get("If-Match"); {
+	case h != "":
+		want, ok, err := parseIfMatch(h)
+		if err != nil {
+			return err
+		}
+		if ok {
+			check = func(active uint64) error {
+				if active != want {
+					return hotreload.Errorf(hotreload.CodePrecondition, "stale If-Match: the configuration is at version %d, not %d; read it again and retry", active, want)
+				}
+				return nil
+			}
+		}
+	case s.opts.Mode == Prod:
+		return hotreload.Errorf(hotreload.CodePrecondition, `If-Match is required in prod: read GET /api/v1/config and send its ETag (or "*")`)
+	}
+	if err := checkContentType(r, "application/merge-patch+json", "application/json"); err != nil {
+		return err
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var patch map[string]any
+	if err := decodeJSON(body, &patch); err != nil {
+		return err
+	}
+	if patch == nil {
+		return hotreload.Errorf(hotreload.CodeInvalid, "a merge patch must be a JSON object")
+	}
+	o, err := s.opts.Engine.Reload(r.Context(), hotreload.Request{
+		Source: "api", Author: id.Name, Remote: r.RemoteAddr, Check: check,
+		Candidates: []hotreload.Candidate{{Target: s.opts.ConfigTarget, Patch: body}},
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", etag(o.Active))
+	s.writeOutcome(w, o)
+	return nil
+}
+
+// ReloadRequest is the optional body of POST /api/v1/reload.
+type ReloadRequest struct {
+	// Targets restricts the reload; all targets when empty.
+	Targets []string `json:"targets,omitempty"`
+}
+
+func (s *Server) postReload(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	var req ReloadRequest
+	if err := s.decodeStrict(w, r, &req, true); err != nil {
+		return err
+	}
+	o, err := s.opts.Engine.Reload(r.Context(), hotreload.Request{Source: "api", Author: id.Name, Remote: r.RemoteAddr, Targets: req.Targets})
+	if err != nil {
+		return err
+	}
+	s.writeOutcome(w, o)
+	return nil
+}
+
+// RollbackRequest is the optional body of POST /api/v1/rollback.
+type RollbackRequest struct {
+	// Version to restore; 0 or absent means the committed version before
+	// the active one.
+	Version uint64 `json:"version"`
+}
+
+func (s *Server) postRollback(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	var req RollbackRequest
+	if err := s.decodeStrict(w, r, &req, true); err != nil {
+		return err
+	}
+	o, err := s.opts.Engine.Rollback(r.Context(), req.Version, "rollback", id.Name)
+	if err != nil {
+		return err
+	}
+	s.writeOutcome(w, o)
+	return nil
+}
+
+// writeOutcome answers a transaction's outcome with the status DESIGN.md
+// gives: 422 for rejected, 409 for rolled back, else 200.
+func (s *Server) writeOutcome(w http.ResponseWriter, o hotreload.Outcome) {
+	status := http.StatusOK
+	switch o.Result {
+	case hotreload.Rejected:
+		status = http.StatusUnprocessableEntity
+	case hotreload.RolledBack:
+		status = http.StatusConflict
+	}
+	s.writeJSON(w, status, s.redactOutcome(o))
+}
+
+func (s *Server) redactOutcome(o hotreload.Outcome) hotreload.Outcome {
+	if s.opts.RedactChanges == nil || len(o.Targets) == 0 {
+		return o
+	}
+	targets := make([]hotreload.TargetOutcome, len(o.Targets))
+	for i, t := range o.Targets {
+		t.Changes = s.opts.RedactChanges(t.Target, t.Changes)
+		targets[i] = t
+	}
+	o.Targets = targets
+	return o
+}
+
+// HistoryAnswer is the answer of GET /api/v1/history.
+type HistoryAnswer struct {
+	Active   uint64             `json:"active"`
+	Versions []hotreload.Record `json:"versions"`
+}
+
+func (s *Server) getHistory(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
+	recs, err := s.opts.History.List(r.Context())
+	if err != nil {
+		return fmt.Errorf("listing history: %w", err)
+	}
+	if recs == nil {
+		recs = []hotreload.Record{}
+	}
+	s.writeJSON(w, http.StatusOK, HistoryAnswer{Active: s.opts.Engine.Status().Active, Versions: recs})
+	return nil
+}
+
+func pathVersion(r *http.Request, name string) (uint64, error) {
+	v, err := strconv.ParseUint(r.PathValue(name), 10, 64)
+	if err != nil || v == 0 {
+		return 0, hotreload.Errorf(hotreload.CodeInvalid, "version %q is not a positive integer", r.PathValue(name))
+	}
+	return v, nil
+}
+
+func (s *Server) getVersion(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
+	v, err := pathVersion(r, "version")
+	if err != nil {
+		return err
+	}
+	rec, err := s.opts.History.Get(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, http.StatusOK, rec)
+	return nil
+}
+
+// DiffAnswer is the answer of GET /api/v1/history/{A}/diff/{B}.
+type DiffAnswer struct {
+	From    uint64               `json:"from"`
+	To      uint64               `json:"to"`
+	Targets []history.TargetDiff `json:"targets"`
+}
+
+func (s *Server) getDiff(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
+	a, err := pathVersion(r, "a")
+	if err != nil {
+		return err
+	}
+	b, err := pathVersion(r, "b")
+	if err != nil {
+		return err
+	}
+	diffs, err := history.Diff(r.Context(), s.opts.History, a, b)
+	if err != nil {
+		return err
+	}
+	if diffs == nil {
+		diffs = []history.TargetDiff{}
+	}
+	if s.opts.RedactChanges != nil {
+		for i := range diffs {
+			diffs[i].Changes = s.opts.RedactChanges(diffs[i].Target, diffs[i].Changes)
+		}
+	}
+	s.writeJSON(w, http.StatusOK, DiffAnswer{From: a, To: b, Targets: diffs})
+	return nil
+}
+
+// SessionRequest is the body of POST /api/v1/session.
+type SessionRequest struct {
+	Token string `json:"token"`
+}
+
+// postSession checks a token and sets it as an HttpOnly, SameSite=Strict
+// cookie, so that a browser (the dashboard, EventSource, WebSocket) can
+// authenticate without script access to the token.
+func (s *Server) postSession(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
+	var req SessionRequest
+	if err := s.decodeStrict(w, r, &req, false); err != nil {
+		return err
+	}
+	id := auth.Anonymous
+	if !s.open {
+		var err error
+		if id, err = s.opts.Tokens.Authenticate(req.Token); err != nil {
+			return err
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: req.Token, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	s.writeJSON(w, http.StatusOK, id)
+	return nil
+}
+
+func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) getWhoami(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	s.writeJSON(w, http.StatusOK, id)
+	return nil
+}
