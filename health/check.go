@@ -50,6 +50,12 @@ type CheckOptions struct {
 	SuccessThreshold int `json:"success_threshold"`
 }
 
+// Validate reports options Add would refuse (a negative figure).
+func (o CheckOptions) Validate() error {
+	_, err := o.withDefaults()
+	return err
+}
+
 // withDefaults validates o and fills its zero fields.
 func (o CheckOptions) withDefaults() (CheckOptions, error) {
 	switch {

@@ -3,16 +3,18 @@ package health
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/shirou/gopsutil/v4/cpu"
 	"github.com/shirou/gopsutil/v4/disk"
+
+	"github.com/cybercorp/hotreload"
 )
 
 // DefaultMaxUse is the default threshold of the memory, CPU and disk
@@ -26,10 +28,11 @@ type SQLCheck struct {
 	Query string
 }
 
-// Validate reports a check that cannot work.
+// Validate reports a check that cannot work, as a CodeInvalid
+// *hotreload.Error whose detail names the field.
 func (c SQLCheck) Validate() error {
 	if c.DB == nil {
-		return errors.New("sql check: no database")
+		return invalid("sql", "db", "no database")
 	}
 	return nil
 }
@@ -72,20 +75,17 @@ type HTTPCheck struct {
 	Client *http.Client
 }
 
-// Validate reports a check that cannot work.
+// Validate reports a check that cannot work, as a CodeInvalid
+// *hotreload.Error whose detail names the field.
 func (c HTTPCheck) Validate() error {
-	u, err := url.Parse(c.URL)
-	if err != nil {
-		return fmt.Errorf("http check: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return fmt.Errorf("http check: URL %q is not an absolute http or https URL", c.URL)
+	if u, err := url.Parse(c.URL); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return invalid("http", "url", "URL %q is not an absolute http or https URL", c.URL)
 	}
 	if c.Status != 0 && (c.Status < 100 || c.Status > 599) {
-		return fmt.Errorf("http check: status %d is not an HTTP status", c.Status)
+		return invalid("http", "status", "status %d is not an HTTP status", c.Status)
 	}
 	if c.MaxLatency < 0 {
-		return fmt.Errorf("http check: max latency %s is negative", c.MaxLatency)
+		return invalid("http", "max_latency", "max latency %s is negative", c.MaxLatency)
 	}
 	return nil
 }
@@ -136,19 +136,12 @@ type WebSocketCheck struct {
 	Options *websocket.DialOptions
 }
 
-// Validate reports a check that cannot work.
+// Validate reports a check that cannot work, as a CodeInvalid
+// *hotreload.Error whose detail names the field.
 func (c WebSocketCheck) Validate() error {
 	u, err := url.Parse(c.URL)
-	if err != nil {
-		return fmt.Errorf("websocket check: %w", err)
-	}
-	switch u.Scheme {
-	case "ws", "wss", "http", "https":
-	default:
-		return fmt.Errorf("websocket check: URL %q is not a ws, wss, http or https URL", c.URL)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("websocket check: URL %q has no host", c.URL)
+	if err != nil || !slices.Contains([]string{"ws", "wss", "http", "https"}, u.Scheme) || u.Host == "" {
+		return invalid("websocket", "url", "URL %q is not an absolute ws, wss, http or https URL", c.URL)
 	}
 	return nil
 }
@@ -180,8 +173,9 @@ type MemoryCheck struct {
 	Read MemoryReader
 }
 
-// Validate reports a check that cannot work.
-func (c MemoryCheck) Validate() error { return validFraction("memory check: max", c.Max) }
+// Validate reports a check that cannot work, as a CodeInvalid
+// *hotreload.Error whose detail names the field.
+func (c MemoryCheck) Validate() error { return validFraction("memory", c.Max) }
 
 // Check reads memory once.
 func (c MemoryCheck) Check(ctx context.Context) error {
@@ -211,12 +205,13 @@ type CPUCheck struct {
 	Max float64
 }
 
-// Validate reports a check that cannot work.
+// Validate reports a check that cannot work, as a CodeInvalid
+// *hotreload.Error whose detail names the field.
 func (c CPUCheck) Validate() error {
 	if c.Window < 0 {
-		return fmt.Errorf("cpu check: window %s is negative", c.Window)
+		return invalid("cpu", "window", "window %s is negative", c.Window)
 	}
-	return validFraction("cpu check: max", c.Max)
+	return validFraction("cpu", c.Max)
 }
 
 // Check measures utilisation over the window.
@@ -248,12 +243,13 @@ type DiskCheck struct {
 	Max float64
 }
 
-// Validate reports a check that cannot work.
+// Validate reports a check that cannot work, as a CodeInvalid
+// *hotreload.Error whose detail names the field.
 func (c DiskCheck) Validate() error {
 	if c.Path == "" {
-		return errors.New("disk check: no path")
+		return invalid("disk", "path", "no path")
 	}
-	return validFraction("disk check: max", c.Max)
+	return validFraction("disk", c.Max)
 }
 
 // Check reads the file system's usage.
@@ -271,11 +267,22 @@ func (c DiskCheck) Check(ctx context.Context) error {
 	return nil
 }
 
-func validFraction(what string, f float64) error {
+func validFraction(kind string, f float64) error {
 	if f < 0 || f > 1 {
-		return fmt.Errorf("%s %g is not a fraction between 0 and 1", what, f)
+		return invalid(kind, "max", "max %g is not a fraction between 0 and 1", f)
 	}
 	return nil
+}
+
+// invalid returns the error of a check's Validate: a CodeInvalid error
+// whose one detail points at the field (as named in a checks file).
+func invalid(kind, field, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	return &hotreload.Error{
+		Code:    hotreload.CodeInvalid,
+		Message: kind + " check: invalid " + field,
+		Details: []hotreload.FieldError{{Path: "/" + field, Message: msg}},
+	}
 }
 
 func orDefault(max float64) float64 {

@@ -171,7 +171,7 @@ func TestWebSocketCheck(t *testing.T) {
 	wantState(t, runCheck(t, WebSocketCheck{URL: "ws" + strings.TrimPrefix(ws.URL, "http")}, 2*time.Second), StatePassing, "")
 	wantState(t, runCheck(t, WebSocketCheck{URL: plain.URL}, 2*time.Second), StateFailing, "dialing")
 	wantState(t, runCheck(t, WebSocketCheck{URL: "ws://127.0.0.1:" + freePort(t)}, 2*time.Second), StateFailing, "connection refused")
-	wantState(t, runCheck(t, WebSocketCheck{URL: "mailto:x"}, time.Second), StateFailing, "not a ws, wss, http or https URL")
+	wantState(t, runCheck(t, WebSocketCheck{URL: "mailto:x"}, time.Second), StateFailing, "not an absolute ws, wss, http or https URL")
 	// A server that accepts but never reads cannot answer the ping.
 	stop := make(chan struct{})
 	mute := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cybercorp/hotreload"
@@ -170,10 +171,11 @@ func (o GateOptions) withDefaults() (GateOptions, error) {
 // are serialized.
 type Gate struct {
 	monitor *Monitor
-	opts    GateOptions
+	opts    atomic.Pointer[GateOptions]
 
-	mu   sync.Mutex
-	mark TrafficSnapshot // traffic when the last window closed: the baseline's start
+	mu     sync.Mutex      // held for a whole window
+	mark   TrafficSnapshot // traffic when the last window closed: the baseline's start
+	markOf *Traffic        // the Traffic mark was taken of
 }
 
 var _ hotreload.Gate = (*Gate)(nil)
@@ -185,15 +187,28 @@ func NewGate(m *Monitor, opts GateOptions) (*Gate, error) {
 	if err != nil {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "health: gate options: %v", err)
 	}
-	g := &Gate{monitor: m, opts: opts}
+	g := &Gate{monitor: m}
+	g.opts.Store(&opts)
 	if opts.Traffic != nil {
-		g.mark = opts.Traffic.Snapshot()
+		g.mark, g.markOf = opts.Traffic.Snapshot(), opts.Traffic
 	}
 	return g, nil
 }
 
 // Options returns the gate's effective options.
-func (g *Gate) Options() GateOptions { return g.opts }
+func (g *Gate) Options() GateOptions { return *g.opts.Load() }
+
+// SetOptions replaces the options from the next window on (a window in
+// progress keeps its own), or returns a CodeInvalid error and keeps the
+// old ones.
+func (g *Gate) SetOptions(opts GateOptions) error {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return hotreload.Errorf(hotreload.CodeInvalid, "health: gate options: %v", err)
+	}
+	g.opts.Store(&opts)
+	return nil
+}
 
 // Watch runs every check Rounds times over the window and returns nil when
 // no trigger fired, or at the first trigger a CodeConflict *hotreload.Error
@@ -203,14 +218,17 @@ func (g *Gate) Options() GateOptions { return g.opts }
 func (g *Gate) Watch(ctx context.Context, tx hotreload.Transaction) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	opts := g.Options()
 	var start, baseline TrafficSnapshot
-	if t := g.opts.Traffic; t != nil {
+	if t := opts.Traffic; t != nil {
 		start = t.Snapshot()
-		baseline = start.Sub(g.mark)
-		defer func() { g.mark = t.Snapshot() }()
+		if g.markOf == t { // else no baseline yet: a new Traffic
+			baseline = start.Sub(g.mark)
+		}
+		defer func() { g.mark, g.markOf = t.Snapshot(), t }()
 	}
 	var preexisting map[string]bool
-	if g.opts.IgnorePreexisting {
+	if opts.IgnorePreexisting {
 		preexisting = map[string]bool{}
 		for _, st := range g.monitor.Summary().Checks {
 			if st.State != StatePassing {
@@ -218,51 +236,51 @@ func (g *Gate) Watch(ctx context.Context, tx hotreload.Transaction) error {
 			}
 		}
 	}
-	every := g.opts.Window / time.Duration(g.opts.Rounds)
+	every := opts.Window / time.Duration(opts.Rounds)
 	ticker := time.NewTicker(every)
 	defer ticker.Stop()
-	for round := 1; round <= g.opts.Rounds; round++ {
+	for round := 1; round <= opts.Rounds; round++ {
 		select {
 		case <-ctx.Done():
-			return g.fail(tx, &Violation{TriggerCancelled, fmt.Sprintf("health: window cancelled after %d of %d rounds: %v", round-1, g.opts.Rounds, ctx.Err())})
+			return g.fail(opts, tx, &Violation{TriggerCancelled, fmt.Sprintf("health: window cancelled after %d of %d rounds: %v", round-1, opts.Rounds, ctx.Err())})
 		case <-ticker.C:
 		}
 		sum := g.monitor.CheckAll(ctx)
 		if ctx.Err() != nil {
 			continue // reported by the select above
 		}
-		if v := verdict(sum.Checks, g.opts.MaxFailing, preexisting); v != nil {
-			return g.fail(tx, v)
+		if v := verdict(sum.Checks, opts.MaxFailing, preexisting); v != nil {
+			return g.fail(opts, tx, v)
 		}
-		if v := g.judgeMemory(ctx); v != nil {
-			return g.fail(tx, v)
+		if v := opts.judgeMemory(ctx); v != nil {
+			return g.fail(opts, tx, v)
 		}
-		if t := g.opts.Traffic; t != nil {
-			if v := g.opts.judgeTraffic(t.Snapshot().Sub(start), baseline); v != nil {
-				return g.fail(tx, v)
+		if t := opts.Traffic; t != nil {
+			if v := opts.judgeTraffic(t.Snapshot().Sub(start), baseline); v != nil {
+				return g.fail(opts, tx, v)
 			}
 		}
-		g.opts.Logger.Debug("health gate round passed", "version", tx.Version, "round", round,
+		opts.Logger.Debug("health gate round passed", "version", tx.Version, "round", round,
 			"passing", sum.Passing, "failing", sum.Failing, "unknown", sum.Unknown)
 	}
 	return nil
 }
 
 // fail wraps v for the engine.
-func (g *Gate) fail(tx hotreload.Transaction, v *Violation) error {
-	g.opts.Logger.Warn("health gate failed", "version", tx.Version, "trigger", v.Trigger, "reason", v.Reason)
+func (g *Gate) fail(opts GateOptions, tx hotreload.Transaction, v *Violation) error {
+	opts.Logger.Warn("health gate failed", "version", tx.Version, "trigger", v.Trigger, "reason", v.Reason)
 	return &hotreload.Error{Code: hotreload.CodeConflict, Message: v.Reason, Err: v}
 }
 
 // judgeMemory reads memory once and judges it against MaxMemory.
-func (g *Gate) judgeMemory(ctx context.Context) *Violation {
-	u, err := g.opts.Memory(ctx)
+func (o GateOptions) judgeMemory(ctx context.Context) *Violation {
+	u, err := o.Memory(ctx)
 	if err != nil {
-		g.opts.Logger.Warn("health gate: reading memory", "error", err)
+		o.Logger.Warn("health gate: reading memory", "error", err)
 		return nil
 	}
-	if f := u.Fraction(); f > g.opts.MaxMemory {
-		return &Violation{TriggerMemory, fmt.Sprintf("health: memory at %s, above %s", u, percent(g.opts.MaxMemory))}
+	if f := u.Fraction(); f > o.MaxMemory {
+		return &Violation{TriggerMemory, fmt.Sprintf("health: memory at %s, above %s", u, percent(o.MaxMemory))}
 	}
 	return nil
 }

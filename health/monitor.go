@@ -21,7 +21,7 @@ const runGrace = time.Second
 type MonitorOptions struct {
 	// Publisher receives a StateEvent whenever a check changes state (the
 	// events bus implements it).
-	Publisher interface{ Publish(event any) }
+	Publisher hotreload.Publisher
 	// OnFailure is called with every failing or unknown result, for
 	// metrics such as hotreload_health_check_failures_total{check}.
 	OnFailure func(check string, err error)
@@ -53,13 +53,23 @@ func NewMonitor(opts MonitorOptions) *Monitor {
 
 var checkName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
+// ValidateName reports a name Add would refuse: check names appear in
+// metric labels and URLs, so they are letters, digits, '_', '.' and '-',
+// at most 64, starting with a letter or digit.
+func ValidateName(name string) error {
+	if !checkName.MatchString(name) {
+		return fmt.Errorf("check name %q must match %s", name, checkName)
+	}
+	return nil
+}
+
 // Add registers a check under a name (letters, digits, '_', '.', '-'; at
 // most 64). Its state is unknown until it first reports. When the monitor
 // is running, the check's loop starts at once. Adding a name twice is a
 // CodeConflict error; bad options are CodeInvalid.
 func (m *Monitor) Add(name string, c Check, opts CheckOptions) error {
-	if !checkName.MatchString(name) {
-		return hotreload.Errorf(hotreload.CodeInvalid, "health: adding check %q: the name must match %s", name, checkName)
+	if err := ValidateName(name); err != nil {
+		return hotreload.Errorf(hotreload.CodeInvalid, "health: adding check: %v", err)
 	}
 	if c == nil {
 		return hotreload.Errorf(hotreload.CodeInvalid, "health: adding check %q: the check is nil", name)

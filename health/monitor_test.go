@@ -246,8 +246,8 @@ func TestMonitorAdd(t *testing.T) {
 		code hotreload.Code
 		msg  string
 	}{
-		{"", pass, CheckOptions{}, hotreload.CodeInvalid, "the name must match"},
-		{"a b", pass, CheckOptions{}, hotreload.CodeInvalid, "the name must match"},
+		{"", pass, CheckOptions{}, hotreload.CodeInvalid, "must match"},
+		{"a b", pass, CheckOptions{}, hotreload.CodeInvalid, "must match"},
 		{"x", nil, CheckOptions{}, hotreload.CodeInvalid, "the check is nil"},
 		{"x", pass, CheckOptions{Timeout: -1}, hotreload.CodeInvalid, "timeout -1ns is negative"},
 		{"x", pass, CheckOptions{FailureThreshold: -3}, hotreload.CodeInvalid, "failure threshold -3 is negative"},
