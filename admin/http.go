@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,6 +52,12 @@ type errorDetail struct {
 // to.
 func (s *Server) writeError(w http.ResponseWriter, err error) {
 	code := hotreload.ErrorCode(err)
+	if code == hotreload.CodeInternal && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		// The client went away or gave up while the request waited for
+		// the engine; a transaction already started still runs to its end.
+		err = hotreload.Errorf(hotreload.CodeUnavailable, "the request ended before the engine answered: %w", err)
+		code = hotreload.CodeUnavailable
+	}
 	msg := err.Error()
 	var e *hotreload.Error
 	if errors.As(err, &e) {

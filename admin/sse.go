@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -37,7 +38,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request, _ auth.Identi
 		return hotreload.Errorf(hotreload.CodeNotFound, "this server has no event stream")
 	}
 	rc := http.NewResponseController(w)
-	if err := rc.SetWriteDeadline(time.Time{}); err != nil && err != http.ErrNotSupported {
+	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return fmt.Errorf("lifting the write deadline of an event stream: %w", err)
 	}
 	sub := events.Subscribe[any](s.opts.Bus)
