@@ -175,8 +175,8 @@ func TestValidationFailuresFrequent(t *testing.T) {
 		f.want("HotreloadReloadFailureRateHigh=1")
 		f.at(5*time.Minute).observe(1, hotreload.Rejected, time.Millisecond, "app")
 		f.want("HotreloadReloadFailureRateHigh=1", "HotreloadValidationFailuresFrequent=6")
-		f.at(10*time.Minute - time.Nanosecond).want("HotreloadReloadFailureRateHigh=1", "HotreloadValidationFailuresFrequent=6")
-		f.at(10*time.Minute).want("HotreloadReloadFailureRateHigh=1")
+		f.at(10*time.Minute-time.Nanosecond).want("HotreloadReloadFailureRateHigh=1", "HotreloadValidationFailuresFrequent=6")
+		f.at(10 * time.Minute).want("HotreloadReloadFailureRateHigh=1")
 		f.wantEvents("fired HotreloadReloadFailureRateHigh@0s",
 			"fired HotreloadValidationFailuresFrequent@5m0s",
 			"resolved HotreloadValidationFailuresFrequent@10m0s")
