@@ -30,14 +30,14 @@ type File struct {
 // GateSettings are the gate's settings in a file; zero fields keep the
 // health package's defaults.
 type GateSettings struct {
-	Window            time.Duration `yaml:"window"`
-	Rounds            int           `yaml:"rounds"`
-	MaxFailing        float64       `yaml:"max_failing"`
-	MaxMemory         float64       `yaml:"max_memory"`
-	MaxLatency        time.Duration `yaml:"max_latency"`
-	MaxExceptionRate  float64       `yaml:"max_exception_rate"`
-	MinSamples        int           `yaml:"min_samples"`
-	IgnorePreexisting bool          `yaml:"ignore_preexisting"`
+	Window            time.Duration `yaml:"window" json:"window,omitempty"`
+	Rounds            int           `yaml:"rounds" json:"rounds,omitempty"`
+	MaxFailing        float64       `yaml:"max_failing" json:"max_failing,omitempty"`
+	MaxMemory         float64       `yaml:"max_memory" json:"max_memory,omitempty"`
+	MaxLatency        time.Duration `yaml:"max_latency" json:"max_latency,omitempty"`
+	MaxExceptionRate  float64       `yaml:"max_exception_rate" json:"max_exception_rate,omitempty"`
+	MinSamples        int           `yaml:"min_samples" json:"min_samples,omitempty"`
+	IgnorePreexisting bool          `yaml:"ignore_preexisting" json:"ignore_preexisting,omitempty"`
 }
 
 // Apply returns base with the file's settings over it.
@@ -68,27 +68,27 @@ func (s GateSettings) Apply(base health.GateOptions) health.GateOptions {
 
 // Options are a check's monitor options in a file.
 type Options struct {
-	Interval         time.Duration `yaml:"interval"`
-	Timeout          time.Duration `yaml:"timeout"`
-	Critical         bool          `yaml:"critical"`
-	FailureThreshold int           `yaml:"failure_threshold"`
-	SuccessThreshold int           `yaml:"success_threshold"`
+	Interval         time.Duration `yaml:"interval" json:"interval,omitempty"`
+	Timeout          time.Duration `yaml:"timeout" json:"timeout,omitempty"`
+	Critical         bool          `yaml:"critical" json:"critical,omitempty"`
+	FailureThreshold int           `yaml:"failure_threshold" json:"failure_threshold,omitempty"`
+	SuccessThreshold int           `yaml:"success_threshold" json:"success_threshold,omitempty"`
 }
 
 // Spec is one check in a file. Which fields apply depends on Kind.
 type Spec struct {
-	Name    string `yaml:"name"`
-	Kind    string `yaml:"kind"`
+	Name    string `yaml:"name" json:"name,omitempty"`
+	Kind    string `yaml:"kind" json:"kind,omitempty"`
 	Options `yaml:",inline"`
 
-	URL        string        `yaml:"url"`         // http, websocket
-	Status     int           `yaml:"status"`      // http
-	MaxLatency time.Duration `yaml:"max_latency"` // http
-	DSN        string        `yaml:"dsn"`         // sql
-	Query      string        `yaml:"query"`       // sql
-	Path       string        `yaml:"path"`        // disk
-	Window     time.Duration `yaml:"window"`      // cpu
-	Max        float64       `yaml:"max"`         // memory, cpu, disk
+	URL        string        `yaml:"url" json:"url,omitempty"`                 // http, websocket
+	Status     int           `yaml:"status" json:"status,omitempty"`           // http
+	MaxLatency time.Duration `yaml:"max_latency" json:"max_latency,omitempty"` // http
+	DSN        string        `yaml:"dsn" json:"dsn,omitempty"`                 // sql
+	Query      string        `yaml:"query" json:"query,omitempty"`             // sql
+	Path       string        `yaml:"path" json:"path,omitempty"`               // disk
+	Window     time.Duration `yaml:"window" json:"window,omitempty"`           // cpu
+	Max        float64       `yaml:"max" json:"max,omitempty"`                 // memory, cpu, disk
 }
 
 // Kinds lists the check kinds a file may use, and the fields each allows

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/health"
 )
@@ -118,3 +120,5 @@ func mustRead(tb testing.TB, name string) []byte {
 	}
 	return b
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
