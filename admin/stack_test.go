@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -47,8 +48,11 @@ type stackOptions struct {
 	mode      admin.Mode
 	open      bool // no auth file
 	config    string
-	schema    string
+	schema    *config.Schema
 	transform func(any) (any, error)
+	// publisher wraps the bus as the engine's publisher.
+	publisher func(hotreload.Publisher) hotreload.Publisher
+	logger    *slog.Logger
 	adjust    func(*admin.Options)
 }
 
@@ -81,15 +85,16 @@ func newStack(t testing.TB, so stackOptions) *stack {
 	s.bus = events.New()
 	s.audit, err = audit.Open(audit.Options{Dir: s.dir, State: func() hotreload.Status { return s.engine.Status() }})
 	must(t, err)
-	s.engine = hotreload.New(hotreload.Options{History: hist, Publisher: s.bus, Auditor: s.audit, Gate: s.gate})
+	var pub hotreload.Publisher = s.bus
+	if so.publisher != nil {
+		pub = so.publisher(s.bus)
+	}
+	s.engine = hotreload.New(hotreload.Options{History: hist, Publisher: pub, Auditor: s.audit, Gate: s.gate, Logger: so.logger})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); s.engine.Run(ctx) }()
-	copts := config.Options[any]{Name: "config", Files: []string{s.file}, Transform: so.transform, ReadOnlyFiles: true}
-	if so.schema != "" {
-		copts.Schema, err = config.CompileSchema("schema.json", []byte(so.schema))
-		must(t, err)
-	}
+	copts := config.Options[any]{Name: "config", Files: []string{s.file}, Transform: so.transform, ReadOnlyFiles: true, Logger: so.logger}
+	copts.Schema = so.schema
 	s.target, err = config.NewTarget(copts)
 	must(t, err)
 	_, err = s.engine.Add(ctx, s.target)
@@ -97,7 +102,7 @@ func newStack(t testing.TB, so stackOptions) *stack {
 
 	opts := admin.Options{
 		Mode: so.mode, Listen: "127.0.0.1:0", Engine: s.engine, History: hist, Config: s.target,
-		Bus: s.bus, Audit: s.audit, Logger: nil,
+		Bus: s.bus, Audit: s.audit, Logger: so.logger,
 	}
 	if !so.open {
 		authFile := filepath.Join(s.dir, "auth.json")

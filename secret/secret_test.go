@@ -233,3 +233,31 @@ func FuzzTransform(f *testing.F) {
 		_ = d.Redact(out)
 	})
 }
+
+type collect []any
+
+func (c *collect) Publish(e any) { *c = append(*c, e) }
+
+func TestPublisherRedactsEvents(t *testing.T) {
+	_, ids, rs := MustKey(t)
+	enc, _ := Encrypt([]byte(plaintext), rs...)
+	d := NewDecrypter(ids...)
+	if _, err := d.Transform(map[string]any{"pw": enc}); err != nil {
+		t.Fatal(err)
+	}
+	var got collect
+	p := d.Publisher(&got)
+	changes := []hotreload.PathChange{{Path: "/pw", Old: "old-value", New: plaintext}}
+	p.Publish(hotreload.ConfigReloadEvent{Changes: changes, Reason: "bad " + plaintext,
+		Errors: []hotreload.FieldError{{Path: "/pw", Message: "no " + plaintext}}})
+	p.Publish(hotreload.ReloadEvent{Outcome: hotreload.Outcome{Reason: plaintext, Targets: []hotreload.TargetOutcome{{Target: "c", Changes: changes}}}})
+	p.Publish(hotreload.CodeReloadEvent{Reason: plaintext})
+	p.Publish("other " + plaintext) // not an engine event: passed through as is
+	b, _ := json.Marshal(got[:3])
+	if bytes.Contains(b, []byte(plaintext)) || bytes.Contains(b, []byte("old-value")) || len(got) != 4 {
+		t.Fatalf("events = %s", b)
+	}
+	if changes[0].New != plaintext {
+		t.Fatal("the publisher modified the engine's event")
+	}
+}
