@@ -64,7 +64,21 @@ func decodeRecord(data []byte) (hotreload.Record, error) {
 	if err := checkResult(rec.Result); err != nil {
 		return rec, err
 	}
+	if err := checkDigests(rec.Targets); err != nil {
+		return rec, err
+	}
 	return rec, nil
+}
+
+// checkDigests rejects a target digest that is neither empty nor a
+// lower-case hex SHA-256: digests name files in the objects directory.
+func checkDigests(targets []hotreload.TargetState) error {
+	for _, t := range targets {
+		if t.Digest != "" && !isDigest(t.Digest) {
+			return fmt.Errorf("target %q: digest %q is not a lower-case hex SHA-256", t.Target, t.Digest)
+		}
+	}
+	return nil
 }
 
 // checkResult rejects a result that is not one of hotreload's.

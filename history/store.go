@@ -129,6 +129,9 @@ func (s *Store) Put(ctx context.Context, rec hotreload.Record, snapshots map[str
 	if err := checkResult(rec.Result); err != nil {
 		return hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: %w", rec.Version, err)
 	}
+	if err := checkDigests(rec.Targets); err != nil {
+		return hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: %w", rec.Version, err)
+	}
 	rec.Targets = slices.Clone(rec.Targets)
 	written, err := s.writeObjects(&rec, snapshots)
 	// Objects written before a failure are known from here on, so that

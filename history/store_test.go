@@ -156,6 +156,12 @@ func TestPut(t *testing.T) {
 			wantCode: hotreload.CodeInvalid, wantErr: `unknown result "done"`,
 		},
 		{
+			name: "ErrBadDigest",
+			rec: hotreload.Record{Version: 1, Result: hotreload.Rejected,
+				Targets: []hotreload.TargetState{{Target: "app", Digest: "../../etc/passwd"}}},
+			wantCode: hotreload.CodeInvalid, wantErr: `target "app": digest "../../etc/passwd" is not a lower-case hex SHA-256`,
+		},
+		{
 			name: "ErrDigestMismatch", rec: attempt(1, hotreload.Committed, a1),
 			snaps:    map[string][]byte{"app": []byte("other")},
 			wantCode: hotreload.CodeInvalid, wantErr: `the snapshot of target "app" hashes to sha256 ` + digest([]byte("other")),
@@ -447,6 +453,12 @@ func TestCorruptFilesAreSkippedAndReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	badDigest := attempt(2, hotreload.Committed, map[string][]byte{"app": nil})
+	badDigest.Targets[0].Digest = "../LOCK"
+	escaping, err := encodeRecord(badDigest)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name    string
 		file    string // in records/
@@ -459,6 +471,7 @@ func TestCorruptFilesAreSkippedAndReported(t *testing.T) {
 		{"ErrChecksum", recordName(2), strings.Replace(string(valid), `"api"`, `"apx"`, 1), "checksum mismatch"},
 		{"ErrFormat", recordName(2), strings.Replace(string(valid), `"format":1`, `"format":9`, 1), "unknown record format 9 (want 1)"},
 		{"ErrNoRecord", recordName(2), `{"format":1,"sha256":""}`, "record is missing"},
+		{"ErrDigestEscapes", recordName(2), string(escaping), `target "app": digest "../LOCK" is not a lower-case hex SHA-256`},
 		{"ErrUnexpectedName", "notes.txt", "hello", "unexpected file in the records directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
