@@ -46,8 +46,10 @@ const (
 // Violation is the cause carried by the gate's error: which trigger fired
 // and why, in words.
 type Violation struct {
+	// Trigger is the rule that fired.
 	Trigger Trigger
-	Reason  string
+	// Reason says why, with the figures, starting with "health: ".
+	Reason string
 }
 
 // Error returns the reason.

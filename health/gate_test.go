@@ -279,4 +279,10 @@ func TestGateOptions(t *testing.T) {
 	if o := g.Options(); o.Window != 90*time.Second || o.Rounds != 5 || o.MaxLatency != 5*time.Second || o.MaxMemory != 0.9 || o.MaxFailing != 0.5 {
 		t.Errorf("defaults %+v", o)
 	}
+	if err := g.SetOptions(GateOptions{Rounds: -2}); hotreload.ErrorCode(err) != hotreload.CodeInvalid {
+		t.Errorf("SetOptions(bad): %v, want invalid", err)
+	}
+	if err := g.SetOptions(GateOptions{Window: time.Second}); err != nil || g.Options().Window != time.Second || g.Options().Rounds != 5 {
+		t.Errorf("SetOptions: %v, options %+v", err, g.Options())
+	}
 }

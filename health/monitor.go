@@ -97,10 +97,15 @@ func (m *Monitor) Remove(name string) bool {
 	m.mu.Lock()
 	e, ok := m.entries[name]
 	delete(m.entries, name)
+	var stop func()
+	var done <-chan struct{}
+	if ok {
+		stop, done = e.stopLoop, e.loopDone
+	}
 	m.mu.Unlock()
-	if ok && e.stopLoop != nil {
-		e.stopLoop()
-		<-e.loopDone
+	if stop != nil {
+		stop()
+		<-done
 	}
 	return ok
 }

@@ -96,9 +96,13 @@ func (t *Traffic) Snapshot() TrafficSnapshot {
 // TrafficSnapshot is the Traffic counters at one moment, or the difference
 // between two moments.
 type TrafficSnapshot struct {
-	Requests      uint64
-	ServerErrors  uint64 // answers with a 5xx status
-	Exceptions    uint64 // ReportException calls
+	// Requests counts the requests served.
+	Requests uint64
+	// ServerErrors counts answers with a 5xx status (and panics).
+	ServerErrors uint64
+	// Exceptions counts ReportException calls.
+	Exceptions uint64
+	// LastException is the message of the last reported exception.
 	LastException string
 	latency       [latencyBuckets]uint64
 }
