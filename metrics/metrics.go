@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,6 +104,7 @@ func (m *Metrics) Handler() http.Handler {
 // watcher series at zero, so that the first failure is an increase that
 // Prometheus sees. Call it when a target is added; Observe also calls it.
 func (m *Metrics) Track(target string) {
+	target = label(target)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.tracked[target] {
@@ -129,14 +131,16 @@ func (m *Metrics) Track(target string) {
 // was prepared) counts under an empty target label and sets no gauge.
 func (m *Metrics) Observe(o hotreload.Outcome) {
 	targets := Targets(o)
+	result, cause := label(string(o.Result)), label(o.Cause)
 	seconds := o.Duration.Seconds()
 	for _, t := range targets {
+		t = label(t)
 		m.Track(t)
-		m.reloads.WithLabelValues(t, string(o.Result)).Inc()
+		m.reloads.WithLabelValues(t, result).Inc()
 		m.reloadDuration.WithLabelValues(t).Observe(seconds)
 		switch o.Result {
 		case hotreload.RolledBack:
-			m.rollbacks.WithLabelValues(t, o.Cause).Inc()
+			m.rollbacks.WithLabelValues(t, cause).Inc()
 		case hotreload.Rejected:
 			m.validationFailures.WithLabelValues(t).Inc()
 		}
@@ -169,17 +173,23 @@ func Targets(o hotreload.Outcome) []string {
 // CheckFailed counts one failed run of the named health check (failing or
 // unknown, including a timeout or a panic).
 func (m *Metrics) CheckFailed(check string) {
-	m.checkFailures.WithLabelValues(check).Inc()
+	m.checkFailures.WithLabelValues(label(check)).Inc()
 }
 
 // TrackCheck creates a check's failure series at zero.
 func (m *Metrics) TrackCheck(check string) {
-	m.checkFailures.WithLabelValues(check)
+	m.checkFailures.WithLabelValues(label(check))
 }
 
 // WatcherError counts one error of the watcher of a target's source.
 func (m *Metrics) WatcherError(target string) {
-	m.watcherErrors.WithLabelValues(target).Inc()
+	m.watcherErrors.WithLabelValues(label(target)).Inc()
+}
+
+// label makes a name a valid label value: client_golang panics on invalid
+// UTF-8, and names come from users.
+func label(name string) string {
+	return strings.ToValidUTF8(name, "\uFFFD")
 }
 
 var _ hotreload.Observer = (*Metrics)(nil)

@@ -324,3 +324,24 @@ func TestRulesUseExportedMetrics(t *testing.T) {
 		}
 	}
 }
+
+// FuzzObserve feeds outcomes with arbitrary target and check names (names
+// come from users) and checks that nothing panics and /metrics still renders.
+func FuzzObserve(f *testing.F) {
+	f.Add("app", "rolled_back", "health", "db", int64(time.Second))
+	f.Add("", "rejected", "", "", int64(0))
+	f.Add("\xff\xfe", "weird", "\x00", "ch\xc3", int64(-1))
+	f.Fuzz(func(t *testing.T, target, result, cause, check string, d int64) {
+		m := metrics.New()
+		o := outcome(hotreload.Result(result), 1, 1, target)
+		o.Cause, o.Duration = cause, time.Duration(d)
+		m.Observe(o)
+		m.CheckFailed(check)
+		m.WatcherError(target)
+		rec := httptest.NewRecorder()
+		m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("/metrics answered %d: %s", rec.Code, rec.Body)
+		}
+	})
+}
