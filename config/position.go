@@ -50,14 +50,18 @@ func (p Positions) locateKey(pointer string) Position {
 }
 
 // lineIndex converts byte offsets of one source into lines and columns;
-// columns count characters, not bytes.
+// columns count characters, not bytes. Decoders ask for offsets mostly in
+// increasing order, so it remembers the last answer and counts on from it:
+// a long one-line document costs linear time, not quadratic.
 type lineIndex struct {
 	src   []byte
 	start []int // byte offset where each line starts
+
+	lastLine, lastOff, lastCol int // the last answer, 0-based line
 }
 
 func newLineIndex(src []byte) *lineIndex {
-	li := &lineIndex{src: src, start: []int{0}}
+	li := &lineIndex{src: src, start: []int{0}, lastCol: 1}
 	for i, c := range src {
 		if c == '\n' {
 			li.start = append(li.start, i+1)
@@ -78,7 +82,13 @@ func (li *lineIndex) at(off int) (line, col int) {
 			hi = mid - 1
 		}
 	}
-	return lo + 1, utf8.RuneCount(li.src[li.start[lo]:off]) + 1
+	from, col := li.start[lo], 1
+	if li.lastLine == lo && li.lastOff >= from && li.lastOff <= off {
+		from, col = li.lastOff, li.lastCol
+	}
+	col += utf8.RuneCount(li.src[from:off])
+	li.lastLine, li.lastOff, li.lastCol = lo, off, col
+	return lo + 1, col
 }
 
 // mergePositions locates every value of v, the merge of several layers, in
