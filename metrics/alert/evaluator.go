@@ -150,6 +150,7 @@ type Evaluator struct {
 	rollbacks   window // targets per rolled back outcome
 	validations window // targets per rejected outcome
 	active      map[string]*Alert
+	rewrite     bool // the thresholds changed: rewrite active summaries
 }
 
 var _ hotreload.Observer = (*Evaluator)(nil)
@@ -206,6 +207,7 @@ func (e *Evaluator) SetThresholds(t Thresholds) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.setSpans(t)
+	e.rewrite = true
 	e.evaluate(e.now())
 	e.poke()
 	return nil
@@ -303,7 +305,7 @@ type state struct {
 	severity Severity
 	firing   bool
 	value    float64
-	summary  string
+	summary  func() string // formatted only when the alert fires or resolves
 }
 
 // evaluate expires old values, computes every rule and reports the changes.
@@ -321,26 +323,35 @@ func (e *Evaluator) evaluate(now time.Time) {
 		{
 			name: ReloadFailureRateHigh, severity: Warning,
 			firing: e.attempts.sum > 0 && ratio > t.FailureRatio, value: ratio,
-			summary: fmt.Sprintf("%.4g%% of reloads failed in the last %s (threshold %.4g%%)", 100*ratio, span(t.FailureWindow), 100*t.FailureRatio),
+			summary: func() string {
+				return fmt.Sprintf("%.4g%% of reloads failed in the last %s (threshold %.4g%%)", 100*ratio, span(t.FailureWindow), 100*t.FailureRatio)
+			},
 		},
 		{
 			name: ReloadSlow, severity: Warning,
 			firing: len(e.slow.entries) > 0, value: e.slow.max(),
-			summary: fmt.Sprintf("a reload took %.4gs in the last %s (threshold %s)", e.slow.max(), span(t.SlowWindow), t.SlowReload),
+			summary: func() string {
+				return fmt.Sprintf("a reload took %.4gs in the last %s (threshold %s)", e.slow.max(), span(t.SlowWindow), t.SlowReload)
+			},
 		},
 		{
 			name: RollbacksFrequent, severity: Critical,
 			firing: e.rollbacks.sum > float64(t.Rollbacks), value: e.rollbacks.sum,
-			summary: fmt.Sprintf("%g automatic rollbacks in the last %s (threshold %d)", e.rollbacks.sum, span(t.RollbackWindow), t.Rollbacks),
+			summary: func() string {
+				return fmt.Sprintf("%g automatic rollbacks in the last %s (threshold %d)", e.rollbacks.sum, span(t.RollbackWindow), t.Rollbacks)
+			},
 		},
 		{
 			name: ValidationFailuresFrequent, severity: Warning,
 			firing: e.validations.sum > float64(t.ValidationFailures), value: e.validations.sum,
-			summary: fmt.Sprintf("%g candidates failed validation in the last %s (threshold %d)", e.validations.sum, span(t.ValidationWindow), t.ValidationFailures),
+			summary: func() string {
+				return fmt.Sprintf("%g candidates failed validation in the last %s (threshold %d)", e.validations.sum, span(t.ValidationWindow), t.ValidationFailures)
+			},
 		},
 	} {
 		e.report(now, s)
 	}
+	e.rewrite = false
 }
 
 // report updates the active alert of one rule, publishing and logging when
@@ -349,17 +360,19 @@ func (e *Evaluator) report(now time.Time, s state) {
 	a, wasFiring := e.active[s.name]
 	switch {
 	case s.firing && !wasFiring:
-		a = &Alert{Name: s.name, Severity: s.severity, Since: now, Summary: s.summary, Value: s.value}
+		a = &Alert{Name: s.name, Severity: s.severity, Since: now, Summary: s.summary(), Value: s.value}
 		e.active[s.name] = a
 		e.log.Warn("alert fired", "alert", a.Name, "severity", a.Severity, "value", a.Value, "summary", a.Summary)
 		if e.publisher != nil {
 			e.publisher.Publish(FiredEvent{Header: hotreload.Header{Type: TypeFired, Time: now, Source: "alert"}, Alert: *a})
 		}
 	case s.firing:
-		a.Summary, a.Value = s.summary, s.value
+		if a.Value != s.value || e.rewrite {
+			a.Summary, a.Value = s.summary(), s.value
+		}
 	case wasFiring:
 		delete(e.active, s.name)
-		a.Summary, a.Value = s.summary, s.value
+		a.Summary, a.Value = s.summary(), s.value
 		e.log.Info("alert resolved", "alert", a.Name, "severity", a.Severity, "value", a.Value, "since", a.Since, "summary", a.Summary)
 		if e.publisher != nil {
 			e.publisher.Publish(ResolvedEvent{Header: hotreload.Header{Type: TypeResolved, Time: now, Source: "alert"}, Alert: *a})

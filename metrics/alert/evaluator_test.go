@@ -255,13 +255,21 @@ func TestCustomThresholds(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.want("HotreloadReloadFailureRateHigh=0.1", "HotreloadRollbacksFrequent=1")
+	th.RollbackWindow = 2 * time.Minute
+	if err := f.ev.SetThresholds(th); err != nil {
+		t.Fatal(err)
+	}
+	if s := f.ev.Active()[1].Summary; s != "1 automatic rollbacks in the last 2m (threshold 0)" {
+		t.Errorf("summary after SetThresholds %q", s)
+	}
 	if got := f.ev.Thresholds(); got != th {
 		t.Errorf("Thresholds() = %+v, want %+v", got, th)
 	}
-	f.at(90 * time.Second).want("HotreloadReloadFailureRateHigh=0.1")
+	f.at(2*time.Minute-time.Nanosecond).want("HotreloadReloadFailureRateHigh=0.1", "HotreloadRollbacksFrequent=1")
+	f.at(2 * time.Minute).want("HotreloadReloadFailureRateHigh=0.1")
 	f.wantEvents("fired HotreloadRollbacksFrequent@0s", "resolved HotreloadRollbacksFrequent@0s",
 		"fired HotreloadReloadFailureRateHigh@0s", "fired HotreloadRollbacksFrequent@0s",
-		"resolved HotreloadRollbacksFrequent@1m30s")
+		"resolved HotreloadRollbacksFrequent@2m0s")
 }
 
 func TestInvalidThresholds(t *testing.T) {
@@ -374,5 +382,22 @@ func TestRunResolvesOnTime(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)
+	}
+}
+
+// BenchmarkObserve measures one outcome with a full hour of outcomes at
+// one per millisecond-equivalent in the windows: the cost is the expiry and
+// the evaluation, not the window size.
+func BenchmarkObserve(b *testing.B) {
+	clock := &fakeClock{now: t0}
+	ev, err := alert.New(alert.Options{Logger: slog.New(slog.DiscardHandler), Now: clock.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := hotreload.Outcome{Result: hotreload.Committed, Targets: []hotreload.TargetOutcome{{Target: "app"}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clock.set(clock.Now().Add(time.Millisecond))
+		ev.Observe(o)
 	}
 }
