@@ -24,8 +24,9 @@
 // order, the order in which the Publish calls took the bus's lock, which for
 // a single publishing goroutine is its program order. A subscriber never sees
 // events out of that order; it may see fewer of them (see below), never
-// duplicates. An event published before Subscribe returns is never delivered
-// to that subscription; one published after is.
+// duplicates. Subscribe is serialised with Publish as well: a subscription
+// gets the matching events of every Publish that starts after Subscribe
+// returned, and none of those that returned before Subscribe was called.
 //
 // # Backpressure
 //
