@@ -12,14 +12,14 @@ import (
 	"github.com/cybercorp/hotreload"
 )
 
-// DurationBuckets are the upper bounds, in seconds, of the reload duration
+// durationBuckets are the upper bounds, in seconds, of the reload duration
 // histogram. The bucket at 30 lets the slow-reload rule count reloads over
 // 30 s exactly.
-var DurationBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}
+var durationBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}
 
-// RollbackCauses are the values of the reason label of
+// rollbackCauses are the values of the reason label of
 // hotreload_rollbacks_total: the Cause of a rolled back Outcome.
-var RollbackCauses = []string{"apply", "health", "history", "commit"}
+var rollbackCauses = []string{"apply", "health", "history", "commit"}
 
 // results are the values of the result label of hotreload_reloads_total.
 var results = []hotreload.Result{hotreload.Committed, hotreload.Unchanged, hotreload.Rejected, hotreload.RolledBack}
@@ -54,7 +54,7 @@ func New() *Metrics {
 		reloadDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "hotreload_reload_duration_seconds",
 			Help:    "Duration of reload transactions, from trigger to commit or rollback.",
-			Buckets: DurationBuckets,
+			Buckets: durationBuckets,
 		}, []string{"target"}),
 		rollbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hotreload_rollbacks_total",
@@ -115,7 +115,7 @@ func (m *Metrics) Track(target string) {
 		m.reloads.WithLabelValues(target, string(r))
 	}
 	m.reloadDuration.WithLabelValues(target)
-	for _, c := range RollbackCauses {
+	for _, c := range rollbackCauses {
 		m.rollbacks.WithLabelValues(target, c)
 	}
 	m.validationFailures.WithLabelValues(target)
