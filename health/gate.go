@@ -290,22 +290,36 @@ func (o GateOptions) judgeMemory(ctx context.Context) *Violation {
 // judgeTraffic judges the window's requests against the thresholds and
 // the baseline (the same process before the reload).
 func (o GateOptions) judgeTraffic(window, baseline TrafficSnapshot) *Violation {
-	tolerated := func(now, before float64) bool { return now <= before*o.BaselineTolerance }
-	if window.Requests >= uint64(o.MinSamples) {
-		p := window.Quantile(o.LatencyQuantile)
-		if p > o.MaxLatency {
-			before := "unknown"
-			if baseline.Requests >= uint64(o.MinSamples) {
-				b := baseline.Quantile(o.LatencyQuantile)
-				if tolerated(float64(p), float64(b)) {
-					return nil
-				}
-				before = b.String()
-			}
-			return &Violation{TriggerLatency, fmt.Sprintf("health: p%g response time %s above %s over %d requests (before the reload: %s)",
-				o.LatencyQuantile*100, p, o.MaxLatency, window.Requests, before)}
-		}
+	if v := o.judgeLatency(window, baseline); v != nil {
+		return v
 	}
+	return o.judgeExceptions(window, baseline)
+}
+
+// tolerated reports whether now is within BaselineTolerance of before.
+func (o GateOptions) tolerated(now, before float64) bool { return now <= before*o.BaselineTolerance }
+
+func (o GateOptions) judgeLatency(window, baseline TrafficSnapshot) *Violation {
+	if window.Requests < uint64(o.MinSamples) {
+		return nil
+	}
+	p := window.Quantile(o.LatencyQuantile)
+	if p <= o.MaxLatency {
+		return nil
+	}
+	before := "unknown"
+	if baseline.Requests >= uint64(o.MinSamples) {
+		b := baseline.Quantile(o.LatencyQuantile)
+		if o.tolerated(float64(p), float64(b)) {
+			return nil
+		}
+		before = b.String()
+	}
+	return &Violation{TriggerLatency, fmt.Sprintf("health: p%g response time %s above %s over %d requests (before the reload: %s)",
+		o.LatencyQuantile*100, p, o.MaxLatency, window.Requests, before)}
+}
+
+func (o GateOptions) judgeExceptions(window, baseline TrafficSnapshot) *Violation {
 	if window.Samples() < uint64(o.MinSamples) {
 		return nil
 	}
@@ -313,15 +327,15 @@ func (o GateOptions) judgeTraffic(window, baseline TrafficSnapshot) *Violation {
 	if baseline.Samples() >= uint64(o.MinSamples) {
 		before = baseline.ExceptionRate()
 	}
-	if rate > o.MaxExceptionRate && !tolerated(rate, before) {
-		last := ""
-		if window.LastException != "" {
-			last = ", last: " + window.LastException
-		}
-		return &Violation{TriggerExceptions, fmt.Sprintf("health: exception rate %s above %s (%d exceptions, %d requests; before the reload: %s)%s",
-			percent(rate), percent(o.MaxExceptionRate), window.Failures(), window.Requests, percent(before), last)}
+	if rate <= o.MaxExceptionRate || o.tolerated(rate, before) {
+		return nil
 	}
-	return nil
+	last := ""
+	if window.LastException != "" {
+		last = ", last: " + window.LastException
+	}
+	return &Violation{TriggerExceptions, fmt.Sprintf("health: exception rate %s above %s (%d exceptions, %d requests; before the reload: %s)%s",
+		percent(rate), percent(o.MaxExceptionRate), window.Failures(), window.Requests, percent(before), last)}
 }
 
 // verdict applies the check rules: any critical check not passing, or more
