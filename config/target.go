@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,7 +76,9 @@ type Options[T any] struct {
 // the full configuration in Options.Format; Patch is a JSON merge patch
 // (RFC 7396) applied to the live document before Transform and defaults;
 // Snapshot restores exactly a state from history (it is never written back
-// to the files, so an operator's pending edit is not lost).
+// to the files, so an operator's pending edit is not lost). A patch is not
+// written back, and is refused, when the file changed on disk since the
+// live state was read from it.
 type Target[T any] struct {
 	opts  Options[T]
 	store *Store[T]
@@ -88,6 +91,9 @@ type Target[T any] struct {
 // state is one configuration: the source document, the document after
 // Transform and defaults, and the typed value.
 type state[T any] struct {
+	// disk is the SHA-256 of the single file's content this state was read
+	// from or written to; nil when the state did not come from the file.
+	disk   *[sha256.Size]byte
 	source Document // merged, before Transform and defaults
 	final  Document
 	snap   *Snapshot[T]
@@ -162,6 +168,7 @@ func (t *Target[T]) Prepare(ctx context.Context, c hotreload.Candidate) (hotrelo
 		source Document
 		err    error
 		write  *fileWrite
+		disk   *[sha256.Size]byte
 	)
 	switch {
 	case len(c.Snapshot) > 0:
@@ -169,7 +176,11 @@ func (t *Target[T]) Prepare(ctx context.Context, c hotreload.Candidate) (hotrelo
 	case len(c.Patch) > 0:
 		source, err = t.patch(live, c.Patch)
 		if err == nil && len(t.opts.Files) == 1 && !t.opts.ReadOnlyFiles {
-			write, err = newFileWrite(t.opts.Files[0], source.Value)
+			write, err = t.writeBack(live, source.Value)
+		}
+		if write != nil {
+			sum := sha256.Sum256(write.data)
+			disk = &sum
 		}
 	case len(c.Content) > 0:
 		name := c.Meta["file"]
@@ -178,7 +189,7 @@ func (t *Target[T]) Prepare(ctx context.Context, c hotreload.Candidate) (hotrelo
 		}
 		source, err = Decode(name, c.Content, t.opts.Format)
 	default:
-		source, err = t.read()
+		source, disk, err = t.read()
 	}
 	if err != nil {
 		return nil, err
@@ -187,6 +198,7 @@ func (t *Target[T]) Prepare(ctx context.Context, c hotreload.Candidate) (hotrelo
 	if err != nil {
 		return nil, err
 	}
+	next.disk = disk
 	snapshot, err := json.Marshal(source.Value)
 	if err != nil {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "encoding the config snapshot: %w", err)
@@ -207,16 +219,43 @@ func (t *Target[T]) Prepare(ctx context.Context, c hotreload.Candidate) (hotrelo
 }
 
 // read decodes and merges the files, reporting the syntax errors of all of
-// them at once.
-func (t *Target[T]) read() (Document, error) {
-	if len(t.opts.Files) == 0 {
-		return Document{}, hotreload.Errorf(hotreload.CodeInvalid, "config %q has no files to read", t.opts.Name)
+// them at once. With a single file it also returns the digest of what it
+// read.
+func (t *Target[T]) read() (Document, *[sha256.Size]byte, error) {
+	switch len(t.opts.Files) {
+	case 0:
+		return Document{}, nil, hotreload.Errorf(hotreload.CodeInvalid, "config %q has no files to read", t.opts.Name)
+	case 1:
+		file := t.opts.Files[0]
+		src, err := readFile(file)
+		if err != nil {
+			return Document{}, nil, err
+		}
+		doc, err := Decode(file, src, mustFormat(file))
+		sum := sha256.Sum256(src)
+		return doc, &sum, err
 	}
 	docs, err := DecodeFiles(t.opts.Files...)
 	if err != nil {
-		return Document{}, err
+		return Document{}, nil, err
 	}
-	return Merge(docs...), nil
+	return Merge(docs...), nil, nil
+}
+
+// writeBack prepares the write of a patched document to the single file.
+// It refuses when the file changed on disk since the live state was read
+// from it (an edit the watcher has not applied yet), which the write would
+// silently destroy.
+func (t *Target[T]) writeBack(live *state[T], doc any) (*fileWrite, error) {
+	file := t.opts.Files[0]
+	if live != nil && live.disk != nil {
+		src, err := os.ReadFile(file)
+		if err == nil && sha256.Sum256(src) != *live.disk {
+			return nil, hotreload.Errorf(hotreload.CodeConflict,
+				"config file %q changed on disk since it was loaded: reload it first, then patch", file)
+		}
+	}
+	return newFileWrite(file, doc)
 }
 
 // DecodeFiles reads and decodes files, each in the format of its
@@ -251,6 +290,15 @@ func DecodeFile(file string) (Document, error) {
 	if err != nil {
 		return Document{}, err
 	}
+	src, err := readFile(file)
+	if err != nil {
+		return Document{}, err
+	}
+	return Decode(file, src, format)
+}
+
+// readFile reads a config file; its error is located at the file.
+func readFile(file string) ([]byte, error) {
 	src, err := os.ReadFile(file)
 	if err != nil {
 		msg := err.Error()
@@ -258,10 +306,10 @@ func DecodeFile(file string) (Document, error) {
 		if errors.As(err, &pe) {
 			msg = pe.Op + ": " + pe.Err.Error()
 		}
-		return Document{}, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("reading config file %q", file),
+		return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("reading config file %q", file),
 			Details: []hotreload.FieldError{{File: file, Message: msg}}, Err: err}
 	}
-	return Decode(file, src, format)
+	return src, nil
 }
 
 // Merge merges documents in order (later values override earlier ones,

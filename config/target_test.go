@@ -467,3 +467,33 @@ func TestOpen(t *testing.T) {
 		t.Fatalf("Rollback: %+v, %v (rps %d)", o, err, cfg.Load().Limits.RPS)
 	}
 }
+
+func TestPatchRefusesToOverwriteAPendingEdit(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	file := writeFile(t, dir, "app.yaml", "name: shop\nlimits: {rps: 1}\n")
+	target := MustTarget(t, Options[App]{Files: []string{file}})
+	if err := load(target); err != nil {
+		t.Fatal(err)
+	}
+	// Two patches in a row: the second sees the file the first wrote.
+	for _, p := range []string{`{"limits": {"rps": 2}}`, `{"limits": {"rps": 3}}`} {
+		hotreloadtest.MustApply(t, target, hotreload.Candidate{Patch: []byte(p)})
+	}
+	edit := "name: edited\nlimits: {rps: 4}\n"
+	writeFile(t, dir, "app.yaml", edit)
+	_, err := target.Prepare(ctx, hotreload.Candidate{Patch: []byte(`{"name": "api"}`)})
+	if hotreload.ErrorCode(err) != hotreload.CodeConflict {
+		t.Fatalf("patch over a pending edit: %v", err)
+	}
+	if got, _ := os.ReadFile(file); string(got) != edit {
+		t.Fatalf("the pending edit was overwritten: %q", got)
+	}
+	if err := load(target); err != nil {
+		t.Fatal(err)
+	}
+	hotreloadtest.MustApply(t, target, hotreload.Candidate{Patch: []byte(`{"name": "api"}`)})
+	if v := target.Store().Load(); v.Name != "api" || v.Limits.RPS != 4 {
+		t.Fatalf("after reload and patch: %+v", v)
+	}
+}
