@@ -61,23 +61,23 @@ type ClientInfo struct {
 	Merged uint64 `json:"merged"`
 }
 
-// client is one connected socket: a bounded queue drained by its writer
-// goroutine, and the state its acks report.
+// client is one connected socket: a bounded queue and the state its acks
+// report. It holds no goroutine while idle: a writer goroutine runs only
+// while the queue is not empty, and pings run from a runtime timer.
 type client struct {
 	h    *Hub
 	conn *websocket.Conn
 	lr   bool // speaks LiveReload 7
 
-	wake       chan struct{} // cap 1: the queue is not empty
-	done       chan struct{} // closed by shut
-	writerDone chan struct{}
-
 	mu      sync.Mutex
 	info    ClientInfo
 	queue   []queued
+	writing bool // a drain goroutine is running
+	stopped bool
 	code    websocket.StatusCode
 	reason  string
-	stopped bool
+	ping    *time.Timer
+	busy    sync.WaitGroup // drain, ping and close goroutines; Add only under mu before stopped
 }
 
 type queued struct {
@@ -88,12 +88,9 @@ type queued struct {
 
 func newClient(h *Hub, conn *websocket.Conn, r *http.Request, protocol string) *client {
 	return &client{
-		h:          h,
-		conn:       conn,
-		lr:         protocol == protoLiveReload,
-		wake:       make(chan struct{}, 1),
-		done:       make(chan struct{}),
-		writerDone: make(chan struct{}),
+		h:    h,
+		conn: conn,
+		lr:   protocol == protoLiveReload,
 		info: ClientInfo{
 			Protocol:  protocol,
 			Remote:    r.RemoteAddr,
@@ -107,7 +104,8 @@ func newClient(h *Hub, conn *websocket.Conn, r *http.Request, protocol string) *
 func (c *client) id() string { return c.info.ID }
 
 // enqueue puts an event on the queue without blocking, replacing a queued
-// one with the same key. A full queue shuts the client with CloseResync.
+// one with the same key, and starts the writer if it is idle. A full queue
+// shuts the client with CloseResync.
 func (c *client) enqueue(ev event) {
 	msg := ev.msg
 	if c.lr {
@@ -117,8 +115,8 @@ func (c *client) enqueue(ev event) {
 		return
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.stopped {
-		c.mu.Unlock()
 		return
 	}
 	if i := slices.IndexFunc(c.queue, func(q queued) bool { return q.key == ev.key }); i >= 0 {
@@ -126,24 +124,58 @@ func (c *client) enqueue(ev event) {
 		c.info.Merged++
 	}
 	if len(c.queue) >= c.h.opts.QueueSize {
-		c.mu.Unlock()
-		c.h.log.Warn("ui client fell behind; closing it to resync", "client", c.id(), "queued", c.h.opts.QueueSize)
-		c.shut(CloseResync, "fell behind: reconnect to resync")
+		c.h.log.Warn("ui client fell behind; closing it to resync", "client", c.id(), "queued", len(c.queue))
+		c.shutLocked(CloseResync, "fell behind: reconnect to resync")
 		return
 	}
 	c.queue = append(c.queue, queued{seq: ev.seq, key: ev.key, msg: msg})
 	c.info.Sent = ev.seq
-	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if !c.writing {
+		c.writing = true
+		c.busy.Add(1)
+		go c.drain()
 	}
 }
 
-// shut stops the client once: its writer closes the socket with the code.
+// start arms the ping timer of a registered client.
+func (c *client) start() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.stopped {
+		c.ping = time.AfterFunc(c.h.opts.PingInterval, c.pingOnce)
+	}
+}
+
+// pingOnce runs on the timer's goroutine: it pings and re-arms.
+func (c *client) pingOnce() {
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return
+	}
+	c.busy.Add(1)
+	c.mu.Unlock()
+	defer c.busy.Done()
+	if err := c.write(func(ctx context.Context) error { return c.conn.Ping(ctx) }); err != nil {
+		c.shut(websocket.StatusGoingAway, "ping failed")
+		return
+	}
+	c.mu.Lock()
+	if !c.stopped {
+		c.ping.Reset(c.h.opts.PingInterval)
+	}
+	c.mu.Unlock()
+}
+
+// shut stops the client once: the socket is closed with the code after the
+// write in flight, if any.
 func (c *client) shut(code websocket.StatusCode, reason ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.shutLocked(code, reason...)
+}
+
+func (c *client) shutLocked(code websocket.StatusCode, reason ...string) {
 	if c.stopped {
 		return
 	}
@@ -153,54 +185,56 @@ func (c *client) shut(code websocket.StatusCode, reason ...string) {
 		c.reason = reason[0]
 	}
 	c.queue = nil
-	close(c.done)
-}
-
-// take empties the queue.
-func (c *client) take() []queued {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	q := c.queue
-	c.queue = nil
-	return q
-}
-
-// writeLoop sends queued messages and pings until the client is shut, then
-// closes the socket.
-func (c *client) writeLoop() {
-	defer close(c.writerDone)
-	ping := time.NewTicker(c.h.opts.PingInterval)
-	defer ping.Stop()
-	for {
-		select {
-		case <-c.done:
-			c.mu.Lock()
-			code, reason := c.code, c.reason
-			c.mu.Unlock()
-			_ = c.conn.Close(code, reason)
-			return
-		case <-ping.C:
-			if err := c.write(func(ctx context.Context) error { return c.conn.Ping(ctx) }); err != nil {
-				c.shut(websocket.StatusGoingAway, "ping failed")
-			}
-		case <-c.wake:
-			c.drain()
-		}
+	if c.ping != nil {
+		c.ping.Stop()
+	}
+	if !c.writing { // else the writer closes when its write returns
+		c.busy.Add(1)
+		go c.closeConn()
 	}
 }
 
-// drain writes the queued messages, stopping early when the client is shut.
+// closeConn closes the socket with the shut code (a close handshake of at
+// most five seconds).
+func (c *client) closeConn() {
+	defer c.busy.Done()
+	c.mu.Lock()
+	code, reason := c.code, c.reason
+	c.mu.Unlock()
+	_ = c.conn.Close(code, reason)
+}
+
+// drain writes queued messages until the queue is empty, then ends; when
+// the client is shut meanwhile, it closes the socket instead.
 func (c *client) drain() {
-	for _, q := range c.take() {
-		select {
-		case <-c.done:
+	for {
+		c.mu.Lock()
+		if c.stopped {
+			c.mu.Unlock()
+			c.closeConn() // takes over drain's busy count
 			return
-		default:
 		}
-		err := c.write(func(ctx context.Context) error { return c.conn.Write(ctx, websocket.MessageText, q.msg) })
-		if err != nil {
-			c.shut(websocket.StatusGoingAway, "write failed")
+		batch := c.queue
+		c.queue = nil
+		if len(batch) == 0 {
+			c.writing = false
+			c.mu.Unlock()
+			c.busy.Done()
 			return
+		}
+		c.mu.Unlock()
+		for _, q := range batch {
+			err := c.write(func(ctx context.Context) error { return c.conn.Write(ctx, websocket.MessageText, q.msg) })
+			if err != nil {
+				c.shut(websocket.StatusGoingAway, "write failed")
+				break
+			}
+			c.mu.Lock()
+			stopped := c.stopped
+			c.mu.Unlock()
+			if stopped {
+				break
+			}
 		}
 	}
 }
@@ -287,7 +321,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	c.enqueue(event{seq: h.seq, to: c.id(), key: typeWelcome, msg: welcome})
 	h.resumeLocked(c, hello.Epoch, hello.Seq)
 	h.mu.Unlock()
-	h.run(c, func(data []byte) {
+	go h.run(c, func(data []byte) {
 		var m wire
 		if json.Unmarshal(data, &m) == nil && m.Type == typeAck {
 			c.ack(m)
@@ -326,7 +360,7 @@ func (h *Hub) ServeLiveReload(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Close(closeGoingAway, "shutting down")
 		return
 	}
-	h.run(c, func(data []byte) {
+	go h.run(c, func(data []byte) {
 		var m liveReload
 		if json.Unmarshal(data, &m) == nil && m.Command == "info" && m.URL != "" {
 			c.mu.Lock()
@@ -398,11 +432,12 @@ func (h *Hub) registerLocked(c *client, want string) bool {
 	return true
 }
 
-// run drives a registered client: the writer on its own goroutine, the
-// reader on this one, until either ends.
+// run reads from a registered client until the socket ends, then
+// unregisters it. It runs on a goroutine of its own, so that the HTTP
+// handler returns and net/http frees the request and its goroutine.
 func (h *Hub) run(c *client, onMessage func([]byte)) {
 	defer h.wg.Done()
-	go c.writeLoop()
+	c.start()
 	ctx := context.Background()
 	for {
 		_, data, err := c.conn.Read(ctx)
@@ -417,7 +452,7 @@ func (h *Hub) run(c *client, onMessage func([]byte)) {
 	}
 	h.mu.Unlock()
 	c.shut(websocket.StatusNormalClosure)
-	<-c.writerDone
+	c.busy.Wait()
 }
 
 func newID() string {
