@@ -1,0 +1,305 @@
+package bench
+
+// The UI broadcast benchmark: N WebSocket clients on loopback, one
+// broadcast per iteration, measured from the trigger to each client's
+// receipt. The hotreload hub (./uiserver) and the npm livereload server run
+// side by side, each as its own process driven the same way (a line on its
+// standard input), so latencies and memory compare like for like.
+//
+//	cd bench && go test -run '^$' -bench BenchmarkUIBroadcast -benchtime 20x -timeout 30m
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// uiClientCounts are the swarm sizes measured.
+var uiClientCounts = []int{1000, 5000, 10000}
+
+const livereloadVersion = "0.10.3"
+
+func BenchmarkUIBroadcast(b *testing.B) {
+	raiseFileLimit(b, uint64(2*uiClientCounts[len(uiClientCounts)-1]+1000))
+	servers := []struct {
+		name  string
+		start func(b *testing.B) *uiProcess
+	}{
+		{"hotreload", startHubProcess},
+		{"livereload-npm", startLiveReloadProcess},
+	}
+	for _, n := range uiClientCounts {
+		for _, s := range servers {
+			b.Run(fmt.Sprintf("clients=%d/server=%s", n, s.name), func(b *testing.B) {
+				p := s.start(b)
+				defer p.stop()
+				base := p.mem(b)
+				swarm := connectSwarm(b, p, n)
+				defer swarm.close()
+				perClient := float64(p.mem(b)-base) / float64(n)
+
+				var lat []time.Duration
+				b.ResetTimer()
+				for range b.N {
+					lat = append(lat, swarm.broadcast(b, p)...)
+				}
+				b.StopTimer()
+				slices.Sort(lat)
+				b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+				b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
+				b.ReportMetric(perClient/1024, "KiB/client")
+			})
+		}
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// raiseFileLimit lifts the soft descriptor limit towards want (the child
+// servers inherit it) and skips when the hard limit is too low.
+func raiseFileLimit(b *testing.B, want uint64) {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		b.Fatal(err)
+	}
+	if l.Cur < want {
+		l.Cur = min(want, l.Max)
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if l.Cur < want/2+500 {
+		b.Skipf("open file limit %d is too low for %d clients; raise it with ulimit -n", l.Cur, want/2)
+	}
+}
+
+// uiProcess is a server under test: a child process that prints its
+// address, then takes "broadcast" and "mem" lines.
+type uiProcess struct {
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  *bufio.Scanner
+	addr string
+	path string // WebSocket path
+	lr   bool   // speaks LiveReload 7 rather than hotreload/1
+}
+
+func startProcess(b *testing.B, p *uiProcess, name string, args ...string) *uiProcess {
+	b.Helper()
+	p.cmd = exec.Command(name, args...)
+	p.cmd.Stderr = os.Stderr
+	var err error
+	if p.in, err = p.cmd.StdinPipe(); err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	p.out = bufio.NewScanner(stdout)
+	p.addr = p.line(b)
+	return p
+}
+
+func (p *uiProcess) line(b *testing.B) string {
+	b.Helper()
+	if !p.out.Scan() {
+		b.Fatalf("%s ended: %v", p.cmd.Path, p.out.Err())
+	}
+	return p.out.Text()
+}
+
+func (p *uiProcess) send(b *testing.B, cmd string) {
+	if _, err := io.WriteString(p.in, cmd+"\n"); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// mem returns the server's resident set size in bytes.
+func (p *uiProcess) mem(b *testing.B) int64 {
+	p.send(b, "mem")
+	time.Sleep(200 * time.Millisecond) // let the server settle after a GC
+	p.send(b, "mem")
+	p.line(b)
+	v, err := strconv.ParseInt(p.line(b), 10, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v
+}
+
+func (p *uiProcess) stop() {
+	p.in.Close()
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+}
+
+func startHubProcess(b *testing.B) *uiProcess {
+	bin := filepath.Join(b.TempDir(), "uiserver")
+	build := exec.Command("go", "build", "-o", bin, "./uiserver")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		b.Fatalf("building uiserver: %v", err)
+	}
+	return startProcess(b, &uiProcess{path: "/ws"}, bin)
+}
+
+// livereloadScript drives the npm livereload server the same way.
+const livereloadScript = `
+const livereload = require('livereload');
+const readline = require('readline');
+const server = livereload.createServer({ port: 0, host: '127.0.0.1', noListen: false }, () => {
+  console.log('127.0.0.1:' + server.config.server.address().port);
+});
+readline.createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line === 'broadcast') server.refresh('/ui/app.css');
+  if (line === 'mem') { if (global.gc) global.gc(); console.log(process.memoryUsage().rss); }
+});
+`
+
+var npmOnce struct {
+	sync.Once
+	dir string
+	err error
+}
+
+// startLiveReloadProcess installs the npm livereload package once into a
+// temporary folder and runs it under node.
+func startLiveReloadProcess(b *testing.B) *uiProcess {
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				b.Fatalf("%s is required: %v", tool, err)
+			}
+			b.Skipf("%s not found; install it with: apt-get install nodejs npm", tool)
+		}
+	}
+	npmOnce.Do(func() {
+		npmOnce.dir, npmOnce.err = os.MkdirTemp("", "hotreload-bench-livereload-")
+		if npmOnce.err != nil {
+			return
+		}
+		install := exec.Command("npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", npmOnce.dir, "livereload@"+livereloadVersion)
+		if out, err := install.CombinedOutput(); err != nil {
+			npmOnce.err = fmt.Errorf("npm install livereload: %v\n%s", err, out)
+			return
+		}
+		npmOnce.err = os.WriteFile(filepath.Join(npmOnce.dir, "server.js"), []byte(livereloadScript), 0o644)
+	})
+	if npmOnce.err != nil {
+		b.Fatal(npmOnce.err)
+	}
+	return startProcess(b, &uiProcess{path: "/livereload", lr: true}, "node", "--expose-gc", filepath.Join(npmOnce.dir, "server.js"))
+}
+
+// swarm is n connected clients, each stamping when it gets a message.
+type swarm struct {
+	conns    []*websocket.Conn
+	recv     []atomic.Int64 // unix nanos of each client's last message
+	received atomic.Int64
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+func connectSwarm(b *testing.B, p *uiProcess, n int) *swarm {
+	b.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &swarm{conns: make([]*websocket.Conn, n), recv: make([]atomic.Int64, n), cancel: cancel}
+	url := "ws://" + p.addr + p.path
+	hello := []byte(`{"type":"hello","protocol":"hotreload/1"}`)
+	if p.lr {
+		hello = []byte(`{"command":"hello","protocols":["http://livereload.com/protocols/official-7"]}`)
+	}
+	sem := make(chan struct{}, 64) // connects in flight
+	errs := make(chan error, n)
+	var dialing sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		dialing.Add(1)
+		go func() {
+			defer func() { <-sem; dialing.Done() }()
+			dctx, dcancel := context.WithTimeout(ctx, 30*time.Second)
+			defer dcancel()
+			c, _, err := websocket.Dial(dctx, url, nil)
+			if err == nil {
+				err = c.Write(dctx, websocket.MessageText, hello)
+			}
+			if err == nil {
+				_, _, err = c.Read(dctx) // welcome or hello
+			}
+			if err != nil {
+				errs <- fmt.Errorf("client %d: %w", i, err)
+				return
+			}
+			s.conns[i] = c
+		}()
+	}
+	dialing.Wait()
+	close(errs)
+	for err := range errs {
+		s.close()
+		b.Fatal(err)
+	}
+	for i, c := range s.conns {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for {
+				if _, _, err := c.Read(ctx); err != nil {
+					return
+				}
+				s.recv[i].Store(time.Now().UnixNano())
+				s.received.Add(1)
+			}
+		}()
+	}
+	return s
+}
+
+// broadcast triggers one broadcast and returns each client's latency.
+func (s *swarm) broadcast(b *testing.B, p *uiProcess) []time.Duration {
+	b.Helper()
+	want := s.received.Load() + int64(len(s.conns))
+	t0 := time.Now()
+	p.send(b, "broadcast")
+	deadline := t0.Add(60 * time.Second)
+	for s.received.Load() < want {
+		if time.Now().After(deadline) {
+			b.Fatalf("after 60 s only %d of %d clients got the broadcast", int64(len(s.conns))-(want-s.received.Load()), len(s.conns))
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	out := make([]time.Duration, len(s.conns))
+	for i := range s.conns {
+		out[i] = time.Duration(s.recv[i].Load() - t0.UnixNano())
+	}
+	time.Sleep(20 * time.Millisecond) // let the loops go idle between iterations
+	return out
+}
+
+func (s *swarm) close() {
+	s.cancel()
+	for _, c := range s.conns {
+		if c != nil {
+			c.CloseNow()
+		}
+	}
+	s.wg.Wait()
+}
+
