@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/admin/auth"
@@ -212,6 +213,11 @@ func (s *Server) handle(pattern string, perm auth.Role, h handlerFunc) {
 	})
 }
 
+// MutationTimeout is the write deadline of the answers of operator and
+// admin routes (reload, patch, rollback, plugin control), which wait for a
+// whole transaction and its health gate.
+const MutationTimeout = 15 * time.Minute
+
 // Mount serves h at pattern (a net/http pattern such as "GET /metrics" or
 // "POST /api/v1/plugins/") for requests whose role is at least perm; use
 // auth.Public for probes. It must be called before the server serves
@@ -233,6 +239,11 @@ func (s *Server) register(pattern string, perm auth.Role, h func(http.ResponseWr
 			}
 			s.writeError(w, err)
 			return
+		}
+		if mutation(perm) {
+			// A transaction waits for its health gate (90 s in prod by
+			// default), longer than NewHTTPServer's write timeout.
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(MutationTimeout))
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)), id)
 	})

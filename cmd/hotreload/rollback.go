@@ -1,0 +1,47 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/admin"
+)
+
+func init() { register(newRollbackCmd) }
+
+func newRollbackCmd() *cobra.Command {
+	var to uint64
+	var flags *clientFlags
+	cmd := &cobra.Command{
+		Use:   "rollback [--to VERSION]",
+		Short: "Restore a committed version through the running daemon's pipeline",
+		Long: `rollback asks the running daemon (POST /api/v1/rollback) to restore every
+target to its state at a committed version: with --to that version, without
+it the committed version before the active one. The restore is a new
+transaction, health-gated like any other, and gets a new version number.
+
+Exit status: 0 when the restore committed, 1 when it was rolled back or the
+API refused it (an unknown or uncommitted version, a missing role).`,
+		Example: `  # undo the last change
+  hotreload rollback
+
+  # go back to version 12 (see hotreload history)
+  hotreload rollback --to 12`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := flags.client(cmd)
+			if err != nil {
+				return err
+			}
+			var o hotreload.Outcome
+			raw, err := c.call("POST", "/api/v1/rollback", admin.RollbackRequest{Version: to}, nil, &o)
+			if err != nil {
+				return c.fail(err)
+			}
+			return c.printOutcome(raw, o)
+		},
+	}
+	flags = addClientFlags(cmd)
+	cmd.Flags().Uint64Var(&to, "to", 0, "the committed version to restore (default: the one before the active version)")
+	return cmd
+}
