@@ -80,8 +80,8 @@ function renderHealth(h) {
 
 function renderAlerts(alerts) {
   const list = Array.isArray(alerts) ? alerts : (alerts && alerts.alerts) || [];
-  $('#alerts').replaceChildren(...(list.length ? list.map((a) => el('li', { class: stateClass(a.state) },
-    `${a.name || a.alert || 'alert'}${a.state ? ' (' + a.state + ')' : ''}: ${a.summary || a.description || a.message || ''}`))
+  $('#alerts').replaceChildren(...(list.length ? list.map((a) => el('li', { class: a.severity === 'critical' ? 'bad' : 'warn' },
+    `${a.name || 'alert'}${a.severity ? ' (' + a.severity + ')' : ''}: ${a.summary || ''}${a.since ? ' since ' + when(a.since) : ''}`))
     : [el('li', { class: 'muted' }, 'none')]));
 }
 
@@ -89,7 +89,7 @@ function renderPlugins(data) {
   const list = Array.isArray(data) ? data : (data && data.plugins) || [];
   $('#plugins tbody').replaceChildren(...(list.length ? list.map((p) => row(
     p.name, el('td', { class: stateClass(p.state || p.status) }, p.state || p.status || ''),
-    el('td', { class: 'mono' }, p.version !== undefined ? 'v' + p.version : short(p.sha256 || p.digest)),
+    el('td', { class: 'mono', title: p.last_error || p.sha256 || '' }, p.version || short(p.sha256)),
   )) : [row(el('td', { class: 'muted', colspan: 3 }, 'none'))]));
 }
 
@@ -157,7 +157,8 @@ function addEvent(type, data) {
   const list = $('#events');
   let text = '';
   if (data) {
-    const parts = [data.target, data.result, data.version !== undefined ? 'v' + data.version : '', data.reason || '', data.check ? `${data.check}: ${data.from} → ${data.to}` : ''];
+    const parts = [data.target, data.result, data.version !== undefined ? 'v' + data.version : '', data.reason || '',
+      data.check ? `${data.check}: ${data.from} → ${data.to}` : '', data.alert ? `${data.alert.name}: ${data.alert.summary || ''}` : ''];
     text = parts.filter(Boolean).join(' ');
   }
   list.prepend(el('li', { class: stateClass(data && data.result) }, `${when(data && data.time) || when(Date.now())} ${type} ${text}`));
@@ -198,7 +199,7 @@ function refresh() {
   }, 30);
 }
 
-const eventTypes = ['reload', 'reload_start', 'config_reload', 'code_reload', 'health_check', 'plugin', 'alert', 'resync', 'message'];
+const eventTypes = ['reload', 'reload_start', 'config_reload', 'code_reload', 'health_check', 'alert_fired', 'alert_resolved', 'resync', 'message'];
 let stream = null;
 function connectEvents() {
   if (stream) stream.close();
