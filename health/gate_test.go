@@ -191,13 +191,14 @@ func watchWhile(t *testing.T, g *Gate, load func()) error {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- g.Watch(t.Context(), tx) }()
+	time.Sleep(50 * time.Millisecond) // let the window open (its first round is 250ms in)
 	load()
 	return <-done
 }
 
 func TestGateTraffic(t *testing.T) {
 	opts := func(a *app) GateOptions {
-		return GateOptions{Window: 400 * time.Millisecond, Rounds: 4, Traffic: a.traffic, MinSamples: 10,
+		return GateOptions{Window: time.Second, Rounds: 4, Traffic: a.traffic, MinSamples: 10,
 			MaxLatency: 100 * time.Millisecond}
 	}
 	t.Run("SlowHandlerRollsBack", func(t *testing.T) {
@@ -220,10 +221,11 @@ func TestGateTraffic(t *testing.T) {
 		a := newApp(t)
 		g := mustGate(t, NewMonitor(MonitorOptions{}), opts(a))
 		err := watchWhile(t, g, func() {
-			a.hit(t, 20)
+			a.hit(t, 10)
 			for range 3 {
 				a.traffic.ReportException(errors.New("nil map write"))
 			}
+			a.hit(t, 10)
 		})
 		wantTrigger(t, err, TriggerExceptions, "health: exception rate ", "last: nil map write")
 	})
