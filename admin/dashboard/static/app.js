@@ -58,8 +58,8 @@ function renderStatus(st) {
   $('#last').replaceChildren(...(last ? [
     'Last transaction: ',
     el('span', { class: stateClass(last.result), id: 'last-result' }, last.result),
-    ` v${last.version} from ${last.source || '?'} in ${(last.duration_ns / 1e6).toFixed(1)} ms`,
-    last.reason ? el('span', { class: 'muted' }, ' — ' + last.reason) : null,
+    ` v${last.version}${last.source ? ' from ' + last.source : ''} in ${(last.duration_ns / 1e6).toFixed(1)} ms`,
+    last.reason ? el('span', { class: 'muted' }, ' — ' + last.reason) : '',
   ] : ['No transaction yet.']));
   $('#targets tbody').replaceChildren(...(st.targets || []).map((t) => row(
     t.name, t.kind || '', 'v' + t.version, el('td', { class: stateClass(t.state) }, t.state || ''),
@@ -90,10 +90,11 @@ function renderPlugins(data) {
   $('#plugins tbody').replaceChildren(...(list.length ? list.map((p) => row(
     p.name, el('td', { class: stateClass(p.state || p.status) }, p.state || p.status || ''),
     el('td', { class: 'mono', title: p.last_error || p.sha256 || '' }, p.version || short(p.sha256)),
-  )) : [row(el('td', { class: 'muted', colspan: 3 }, 'none'))]));
+  )) : [row(el('td', { class: 'muted', colspan: 3 }, data ? 'none' : 'no plugin host'))]));
 }
 
 function renderClients(data) {
+  data = data || {};
   const current = data.version || '';
   $('#ui-version').textContent = current ? 'UI ' + short(current) : '';
   const list = data.clients || [];
@@ -110,6 +111,7 @@ function renderClients(data) {
 }
 
 function renderHistory(h) {
+  h = h || {};
   const versions = [...((h && h.versions) || [])].reverse();
   $('#history tbody').replaceChildren(...versions.map((r) => el('tr', { 'data-version': r.version, class: r.version === h.active ? 'active' : null },
     el('td', null, 'v' + r.version, r.restored_from ? el('span', { class: 'muted' }, ` (restores v${r.restored_from})`) : null),
@@ -178,12 +180,15 @@ async function act(what, method, path, body) {
 const rollback = (version) => act(`Rollback to v${version}`, 'POST', '/api/v1/rollback', { version });
 
 // ---- refreshing ----------------------------------------------------------------
+// load renders an API answer; a part this daemon does not serve (404)
+// renders as empty.
 async function load(path, render) {
   try {
     render(await api('GET', path));
     return true;
   } catch (e) {
     if (e.status === 401 || e.status === 403) notice('Sign in with a token to see this daemon.', true);
+    if (e.status === 404) render(null);
     return false;
   }
 }
