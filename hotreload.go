@@ -36,6 +36,16 @@ type Observer interface {
 	Observe(o Outcome)
 }
 
+// Observers tells each of its observers in turn.
+type Observers []Observer
+
+// Observe implements Observer.
+func (os Observers) Observe(o Outcome) {
+	for _, ob := range os {
+		ob.Observe(o)
+	}
+}
+
 // Auditor records every mutation attempt. Attempt runs before a transaction
 // changes anything; an error refuses the transaction (fail closed). Result
 // records the outcome; its error is logged.
@@ -659,7 +669,7 @@ func (tx *transaction) run(ctx context.Context) Outcome {
 		if err := e.opts.History.Put(ctx, tx.record(active, Unchanged, ""), nil); err != nil {
 			e.log.Error("recording an unchanged attempt in history", "err", err)
 		}
-		return Outcome{Result: Unchanged, Version: active}
+		return tx.outcome(Unchanged, active, "", nil)
 	}
 	version := e.next
 	e.next++
@@ -908,7 +918,8 @@ func (tx *transaction) record(version uint64, result Result, reason string) Reco
 	return rec
 }
 
-// outcome builds the answer for a finished transaction.
+// outcome builds the answer for a finished transaction. It names every
+// target the transaction touched or tried to, in name order.
 func (tx *transaction) outcome(result Result, version uint64, cause string, err error) Outcome {
 	o := Outcome{Result: result, Version: version, Cause: cause}
 	if err != nil {
@@ -918,11 +929,14 @@ func (tx *transaction) outcome(result Result, version uint64, cause string, err 
 			o.Reason = firstLine(o.Reason)
 		}
 	}
-	for _, p := range tx.changes {
-		o.Targets = append(o.Targets, TargetOutcome{
-			Target: p.target.Name(), Kind: p.summary.Kind, Digest: digest(p.summary.Snapshot),
-			Changes: p.summary.Changes, Modules: p.summary.Modules,
-		})
+	for _, name := range tx.names() {
+		to := TargetOutcome{Target: name, Kind: tx.kinds[name]}
+		for _, p := range tx.changes {
+			if p.target.Name() == name {
+				to.Digest, to.Changes, to.Modules = digest(p.summary.Snapshot), p.summary.Changes, p.summary.Modules
+			}
+		}
+		o.Targets = append(o.Targets, to)
 	}
 	return o
 }
