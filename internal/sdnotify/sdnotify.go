@@ -11,6 +11,7 @@
 package sdnotify
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/events"
 )
 
 // SendTimeout bounds how long one notification may wait for the manager.
@@ -100,6 +102,24 @@ func (n *Notifier) Publish(event any) {
 		_ = n.Ready(StatusLine(e.Outcome))
 	case *hotreload.ReloadEvent:
 		n.Publish(*e)
+	}
+}
+
+// Follow passes the events of sub to Publish until ctx is done or the bus
+// closes, then closes sub; run it on its own goroutine. Subscribe before
+// starting it (events.Subscribe[any](bus)) so that no reload is missed.
+func (n *Notifier) Follow(ctx context.Context, sub *events.Subscription[any]) {
+	defer sub.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-sub.C():
+			if !ok {
+				return
+			}
+			n.Publish(ev)
+		}
 	}
 }
 

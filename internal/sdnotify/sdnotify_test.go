@@ -1,6 +1,7 @@
 package sdnotify
 
 import (
+	"context"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -8,10 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/events"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // listen opens a datagram socket the way systemd does and returns it with
 // the NOTIFY_SOCKET value that names it.
@@ -137,4 +142,29 @@ func TestErrors(t *testing.T) {
 	if err := n.Ready("x"); err == nil || !strings.Contains(err.Error(), "missing.sock") {
 		t.Fatalf("Ready to a missing socket = %v, want an error naming it", err)
 	}
+}
+
+func TestFollowBus(t *testing.T) {
+	conn, name := listen(t, false)
+	n, err := Dial(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := events.New()
+	defer bus.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	sub := events.Subscribe[any](bus)
+	go func() { defer close(done); n.Follow(ctx, sub) }()
+	bus.Publish(hotreload.ReloadStartEvent{Targets: []string{"config"}})
+	bus.Publish(hotreload.ConfigReloadEvent{}) // ignored
+	bus.Publish(hotreload.ReloadEvent{Outcome: hotreload.Outcome{Result: hotreload.RolledBack, Active: 7, Reason: "health"}})
+	if got := receive(t, conn); got["RELOADING"] != "1" {
+		t.Fatalf("first message = %v", got)
+	}
+	if got := receive(t, conn); got["READY"] != "1" || got["STATUS"] != "serving version 7; last reload rolled_back: health" {
+		t.Fatalf("second message = %v", got)
+	}
+	cancel()
+	<-done
 }
