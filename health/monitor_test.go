@@ -208,7 +208,7 @@ func TestMonitorRun(t *testing.T) {
 	}
 	// A check added while running starts at once; a removed one stops.
 	mustAdd(t, m, "b", CheckFunc(func(context.Context) error { bCalls.Add(1); return errors.New("down") }), CheckOptions{Interval: 10 * time.Millisecond})
-	waitFor(t, func() bool { return bCalls.Load() >= 2 })
+	waitFor(t, func() bool { return hooked.Load() >= 2 }) // b failed twice, each reported
 	if !m.Remove("b") {
 		t.Fatal("Remove(b) = false")
 	}
@@ -220,9 +220,6 @@ func TestMonitorRun(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
-	}
-	if hooked.Load() < 2 {
-		t.Errorf("OnFailure called %d times, want every failure of b", hooked.Load())
 	}
 	evs := events.all()
 	if len(evs) < 2 {
