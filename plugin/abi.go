@@ -147,9 +147,9 @@ func classify(err error, limit context.Context, timeout string, output string) *
 		msg = msg[:i] // the first line names the trap; the rest is the wasm stack
 	}
 	if line := fatalLine(output); line != "" {
-		msg = line + ": " + msg
+		return &crash{msg: fmt.Sprintf("%s (the instance trapped: %s)", line, msg)}
 	}
-	return &crash{msg: "trapped: " + msg}
+	return &crash{msg: "the instance trapped: " + msg}
 }
 
 // fatalLine finds the line a Go program prints when it dies ("panic: ...",

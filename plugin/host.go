@@ -87,11 +87,33 @@ type slot struct {
 	calls  atomic.Uint64
 	errors atomic.Uint64
 
-	mu       sync.Mutex // guards the fields below
-	health   health
-	loading  bool
-	disabled string // sha256 of a module unloaded on request while its file stayed
+	// blockedUntil mirrors callFaults.until (Unix nanoseconds, 0 for
+	// none) and troubled says a failure awaits a success to clear it, so
+	// that the call path reads two atomics instead of taking mu.
+	blockedUntil atomic.Int64
+	troubled     atomic.Bool
+
+	mu         sync.Mutex // guards the fields below
+	callFaults breaker
+	loadFaults breaker
+	lastErr    string
+	lastAt     time.Time
+	degraded   bool // the last call failed
+	loading    bool
+	disabled   string // sha256 of a module unloaded on request while its file stayed
 }
+
+// healthy clears every failure of s after a success.
+func (s *slot) healthy() {
+	s.callFaults.reset()
+	s.loadFaults.reset()
+	s.degraded = false
+	s.blockedUntil.Store(0)
+	s.troubled.Store(false)
+}
+
+// setLastError records err as the plugin's last error. s.mu is held.
+func (s *slot) setLastError(err error, now time.Time) { s.lastErr, s.lastAt = err.Error(), now }
 
 // New returns a host for opts.Dir with no plugin loaded: add it to the
 // engine (or call Sync) to load the directory.
@@ -193,13 +215,12 @@ func (h *Host) Call(ctx context.Context, name string, input []byte) ([]byte, err
 	if s == nil || h.closed.Load() {
 		return nil, hotreload.Errorf(hotreload.CodeNotFound, "plugin %q is not loaded", name)
 	}
-	s.mu.Lock()
-	if s.health.quarantined(h.opts.Now()) {
-		msg := s.health.quarantineError(name)
+	if until := s.blockedUntil.Load(); until != 0 && h.opts.Now().UnixNano() < until {
+		s.mu.Lock()
+		msg := quarantineError(name, s.callFaults, s.lastErr)
 		s.mu.Unlock()
 		return nil, &hotreload.Error{Code: hotreload.CodeUnavailable, Message: msg}
 	}
-	s.mu.Unlock()
 	for {
 		v := s.live.Load()
 		if v == nil {
@@ -218,11 +239,14 @@ func (h *Host) Call(ctx context.Context, name string, input []byte) ([]byte, err
 func (h *Host) record(s *slot, v *version, err error) error {
 	s.calls.Add(1)
 	if err == nil {
-		s.mu.Lock()
-		if s.health.failures > 0 || s.health.degraded {
-			s.health.succeed()
+		if s.troubled.Load() {
+			s.mu.Lock()
+			s.callFaults.reset()
+			s.degraded = false
+			s.blockedUntil.Store(0)
+			s.troubled.Store(false)
+			s.mu.Unlock()
 		}
-		s.mu.Unlock()
 		return nil
 	}
 	var c *crash
@@ -241,12 +265,14 @@ func (h *Host) record(s *slot, v *version, err error) error {
 	}
 	s.errors.Add(1)
 	e := hotreload.Errorf(code, "plugin %q %s: call: %w", s.name, v.label(), err)
+	now := h.opts.Now()
 	s.mu.Lock()
-	s.health.degraded = true
-	if pe != nil {
-		s.health.lastErr, s.health.lastAt = e.Error(), h.opts.Now()
-	} else if s.health.fail(h.opts.Now(), e, h.opts.QuarantineAfter, h.opts.QuarantineBackoff) {
-		h.log.Error("plugin quarantined", "plugin", s.name, "until", s.health.until, "err", e)
+	s.degraded = true
+	s.troubled.Store(true)
+	s.setLastError(e, now)
+	if pe == nil && s.callFaults.fail(now, h.opts.QuarantineAfter, h.opts.QuarantineBackoff) {
+		s.blockedUntil.Store(s.callFaults.until.UnixNano())
+		h.log.Error("plugin quarantined: its calls fail at once until the backoff ends", "plugin", s.name, "until", s.callFaults.until, "err", e)
 	}
 	s.mu.Unlock()
 	return e
@@ -272,7 +298,7 @@ const (
 	StateLoading     State = "loading"     // a new version is being prepared
 	StateReady       State = "ready"       // loaded and healthy
 	StateDegraded    State = "degraded"    // loaded; its last call failed
-	StateQuarantined State = "quarantined" // failing repeatedly; see Info.QuarantinedUntil
+	StateQuarantined State = "quarantined" // failing repeatedly (calls or loads); see Info.QuarantinedUntil
 	StateUnloaded    State = "unloaded"    // not loaded
 )
 
@@ -352,19 +378,25 @@ func (h *Host) info(s *slot) Info {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.health.lastErr != "" {
-		i.LastError = s.health.lastErr
-		at := s.health.lastAt
+	if s.lastErr != "" {
+		i.LastError = s.lastErr
+		at := s.lastAt
 		i.LastErrorAt = &at
+	}
+	now := h.opts.Now()
+	var until time.Time
+	for _, b := range []breaker{s.callFaults, s.loadFaults} {
+		if b.open(now) && b.until.After(until) {
+			until = b.until
+		}
 	}
 	switch {
 	case s.loading:
 		i.State = StateLoading
-	case s.health.quarantined(h.opts.Now()):
+	case !until.IsZero():
 		i.State = StateQuarantined
-		until := s.health.until
 		i.QuarantinedUntil = &until
-	case v != nil && s.health.degraded:
+	case v != nil && s.degraded:
 		i.State = StateDegraded
 	}
 	return i

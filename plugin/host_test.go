@@ -21,16 +21,12 @@ import (
 var cache wazero.CompilationCache
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "plugin-cache-")
-	if err != nil {
-		panic(err)
-	}
-	if cache, err = wazero.NewCompilationCacheWithDir(dir); err != nil {
+	var err error
+	if cache, err = wazero.NewCompilationCacheWithDir(plugintest.CacheDir()); err != nil {
 		panic(err)
 	}
 	code := m.Run()
 	_ = cache.Close(context.Background())
-	_ = os.RemoveAll(dir)
 	plugintest.Remove()
 	os.Exit(code)
 }
@@ -196,7 +192,7 @@ func TestLoadCallUnloadSync(t *testing.T) {
 	}
 
 	// Unload on request: Sync leaves it unloaded while the file is the same.
-	o, err := f.host.Unload(context.Background(), "shout", "api", "tester")
+	o, err := f.host.Unload(context.Background(), "shout", hotreload.Request{Source: "api", Author: "tester"})
 	if err != nil || o.Result != hotreload.Committed {
 		t.Fatalf("Unload = %+v, %v", o, err)
 	}
@@ -211,7 +207,7 @@ func TestLoadCallUnloadSync(t *testing.T) {
 	}
 
 	// Load on request, then remove the file: Sync unloads.
-	if o, err := f.host.Load(context.Background(), "shout", "api", "tester"); err != nil || o.Result != hotreload.Committed {
+	if o, err := f.host.Load(context.Background(), "shout", hotreload.Request{Source: "api", Author: "tester"}); err != nil || o.Result != hotreload.Committed {
 		t.Fatalf("Load = %+v, %v", o, err)
 	}
 	if err := os.Remove(filepath.Join(f.dir, "shout.wasm")); err != nil {

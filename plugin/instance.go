@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -42,12 +43,15 @@ type instance struct {
 	buf, bufSize uint32
 	// pages is the memory size after the last function call, for Info.
 	pages atomic.Uint32
-	stack [2]uint64
+	// maxPages is the memory limit, for messages.
+	maxPages uint32
+	stack    [2]uint64
 }
 
 // instantiate creates an instance of code in rt (running _initialize).
-func instantiate(ctx context.Context, rt wazero.Runtime, code wazero.CompiledModule, timeout time.Duration) (*instance, error) {
-	in := &instance{}
+func instantiate(ctx context.Context, rt wazero.Runtime, code wazero.CompiledModule, l Limits) (*instance, error) {
+	in := &instance{maxPages: l.MemoryPages}
+	timeout := time.Duration(l.InitTimeout)
 	cfg := wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions(startFunction).
@@ -63,7 +67,7 @@ func instantiate(ctx context.Context, rt wazero.Runtime, code wazero.CompiledMod
 		if mod != nil {
 			_ = mod.Close(context.WithoutCancel(ctx))
 		}
-		return nil, fmt.Errorf("instantiating: %w", classify(err, limit, timeout.String(), in.output.String()))
+		return nil, fmt.Errorf("instantiating: %w", in.explain(classify(err, limit, timeout.String(), in.output.String())))
 	}
 	in.mod = mod
 	in.mem = mod.ExportedMemory(exportMemory)
@@ -84,7 +88,7 @@ func (in *instance) invoke(ctx context.Context, fn string, arg []byte, timeout t
 	in.output.reset()
 	defer func() { in.pages.Store(in.mem.Size() / 65536) }()
 	fail := func(err error) error {
-		return classify(err, limit, timeout.String(), in.output.String())
+		return in.explain(classify(err, limit, timeout.String(), in.output.String()))
 	}
 	if n := uint32(len(arg)); n > in.bufSize {
 		in.stack[0] = uint64(n)
@@ -115,6 +119,14 @@ func (in *instance) invoke(ctx context.Context, fn string, arg []byte, timeout t
 		return nil, &pluginError{msg: string(res[1:])}
 	}
 	return nil, &crash{msg: fmt.Sprintf("%s returned a result with the unknown tag %d", fn, res[0])}
+}
+
+// explain adds the memory limit to an out-of-memory crash.
+func (in *instance) explain(c *crash) *crash {
+	if strings.Contains(c.msg, "out of memory") {
+		c.msg += fmt.Sprintf("; the memory limit is %d pages (%.1f MiB)", in.maxPages, float64(in.maxPages)/16)
+	}
+	return c
 }
 
 // Status is a plugin's health as its get_status export reports it.

@@ -76,7 +76,7 @@ func (h *Host) dirSet(cur setDoc) (setDoc, error) {
 		s := h.slot(name, false)
 		if s != nil {
 			s.mu.Lock()
-			disabled, quarantined := s.disabled, s.health.quarantined(now)
+			disabled, quarantined := s.disabled, s.loadFaults.open(now)
 			s.mu.Unlock()
 			if quarantined || (disabled != "" && fileDigest(path) == disabled) {
 				if e, ok := cur.Plugins[name]; ok {
@@ -112,40 +112,43 @@ func (h *Host) UnloadCandidate(name string) hotreload.Candidate {
 }
 
 // Load loads (or reloads) plugin name from the directory as one
-// transaction. A rejected or rolled-back transaction is an outcome, not an
+// transaction; r says who asks (Source, Author, Remote) and Load sets its
+// candidate. A rejected or rolled-back transaction is an outcome, not an
 // error.
-func (h *Host) Load(ctx context.Context, name, source, author string) (hotreload.Outcome, error) {
+func (h *Host) Load(ctx context.Context, name string, r hotreload.Request) (hotreload.Outcome, error) {
 	if !ValidName(name) {
 		return hotreload.Outcome{}, hotreload.Errorf(hotreload.CodeInvalid, "%q is not a valid plugin name", name)
 	}
 	if _, err := os.Stat(filepath.Join(h.opts.Dir, name+".wasm")); err != nil {
 		return hotreload.Outcome{}, hotreload.Errorf(hotreload.CodeNotFound, "no plugin %q: no module %s.wasm in %s", name, name, h.opts.Dir)
 	}
-	return h.submit(ctx, hotreload.Request{Source: source, Author: author, Candidates: []hotreload.Candidate{h.LoadCandidate(name)}})
+	r.Candidates, r.Targets = []hotreload.Candidate{h.LoadCandidate(name)}, nil
+	return h.submit(ctx, r)
 }
 
 // Reload reloads a loaded plugin from the directory; see Load.
-func (h *Host) Reload(ctx context.Context, name, source, author string) (hotreload.Outcome, error) {
+func (h *Host) Reload(ctx context.Context, name string, r hotreload.Request) (hotreload.Outcome, error) {
 	if s := h.slot(name, false); s == nil || s.live.Load() == nil {
 		return hotreload.Outcome{}, hotreload.Errorf(hotreload.CodeConflict, "plugin %q is not loaded: load it first", name)
 	}
-	return h.Load(ctx, name, source, author)
+	return h.Load(ctx, name, r)
 }
 
 // Unload unloads a loaded plugin as one transaction. Its module stays in
 // the directory and Sync leaves it unloaded until the file changes.
-func (h *Host) Unload(ctx context.Context, name, source, author string) (hotreload.Outcome, error) {
+func (h *Host) Unload(ctx context.Context, name string, r hotreload.Request) (hotreload.Outcome, error) {
 	if s := h.slot(name, false); s == nil || s.live.Load() == nil {
 		return hotreload.Outcome{}, hotreload.Errorf(hotreload.CodeNotFound, "plugin %q is not loaded", name)
 	}
-	return h.submit(ctx, hotreload.Request{Source: source, Author: author, Candidates: []hotreload.Candidate{h.UnloadCandidate(name)}})
+	r.Candidates, r.Targets = []hotreload.Candidate{h.UnloadCandidate(name)}, nil
+	return h.submit(ctx, r)
 }
 
 // Sync brings the loaded plugins in line with the directory: one
 // transaction (source "watch") per plugin whose module or manifest is new or
 // changed (load) or whose module is gone (unload), so that one bad module
-// is rejected alone. Plugins in quarantine and plugins unloaded on request
-// whose file did not change are skipped. Call it on every batch of file
+// is rejected alone. Plugins in load quarantine (repeated failed loads) and
+// plugins unloaded on request whose file did not change are skipped. Call it on every batch of file
 // events in the directory. The error reports transactions that could not
 // run; rejected ones are in the outcomes.
 func (h *Host) Sync(ctx context.Context) ([]hotreload.Outcome, error) {
@@ -203,10 +206,10 @@ func (h *Host) upToDate(name string, now time.Time) bool {
 		return false // let the transaction report it
 	}
 	s.mu.Lock()
-	disabled, quarantined := s.disabled, s.health.quarantined(now)
+	disabled, quarantined := s.disabled, s.loadFaults.open(now)
 	s.mu.Unlock()
 	if quarantined {
-		h.log.Info("plugin in quarantine: not reloading", "plugin", name)
+		h.log.Info("plugin in load quarantine: not reloading it yet", "plugin", name)
 		return true
 	}
 	if disabled == sum {

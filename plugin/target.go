@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/cybercorp/hotreload"
@@ -327,9 +329,12 @@ func (h *Host) failLoad(s *slot, err error) error {
 		code = he.Code
 	}
 	e := hotreload.Errorf(code, "plugin %q: %w", s.name, err)
+	now := h.opts.Now()
 	s.mu.Lock()
-	if s.health.fail(h.opts.Now(), e, h.opts.QuarantineAfter, h.opts.QuarantineBackoff) {
-		h.log.Error("plugin quarantined", "plugin", s.name, "until", s.health.until, "err", e)
+	s.setLastError(e, now)
+	if s.loadFaults.fail(now, h.opts.QuarantineAfter, h.opts.QuarantineBackoff) {
+		h.log.Error("plugin quarantined: the directory sync will not retry it until the backoff ends",
+			"plugin", s.name, "until", s.loadFaults.until, "err", e)
 	}
 	s.mu.Unlock()
 	return e
@@ -371,7 +376,7 @@ func (h *Host) prepareOne(ctx context.Context, s *slot, old entry, live bool, e 
 		return &step{kind: stepReconfigure, slot: s, old: lv, oldCfg: old.Config, newCfg: cfg}, got, nil
 	}
 	if wasm == nil {
-		if wasm, err = h.store.get(sum); err != nil {
+		if wasm, err = h.stored(s.name, sum); err != nil {
 			return nil, entry{}, err
 		}
 	}
@@ -409,6 +414,20 @@ func (h *Host) module(name string, e entry) (wasm []byte, sum string, m Manifest
 	return h.readModule(name)
 }
 
+// stored returns the module with digest sum: from the store, or from the
+// directory when its file still has that digest (a store kept in memory
+// starts empty after a restart).
+func (h *Host) stored(name, sum string) ([]byte, error) {
+	wasm, err := h.store.get(sum)
+	if hotreload.ErrorCode(err) != hotreload.CodeNotFound {
+		return wasm, err
+	}
+	if b, rerr := os.ReadFile(filepath.Join(h.opts.Dir, name+".wasm")); rerr == nil && digestOf(b) == sum {
+		return b, nil
+	}
+	return nil, err
+}
+
 func (h *Host) liveConfig() any {
 	if h.opts.Config == nil {
 		return nil
@@ -423,7 +442,7 @@ func mustJSON(v any) []byte {
 
 // trial checks that config starts a fresh instance of v, outside the pool.
 func (v *version) trial(ctx context.Context, config []byte) error {
-	in, err := instantiate(ctx, v.rt, v.code, v.initTimeout())
+	in, err := instantiate(ctx, v.rt, v.code, v.manifest.Limits)
 	if err != nil {
 		return err
 	}
@@ -497,7 +516,7 @@ func (c *change) Commit(ctx context.Context) error {
 				e := fmt.Errorf("plugin %q %s: closing the previous version: %w", s.name, st.old.label(), err)
 				c.h.log.Warn("plugin cleanup failed", "plugin", s.name, "err", e)
 				s.mu.Lock()
-				s.health.lastErr, s.health.lastAt = e.Error(), c.h.opts.Now()
+				s.setLastError(e, c.h.opts.Now())
 				s.mu.Unlock()
 			}
 		}
@@ -507,10 +526,10 @@ func (c *change) Commit(ctx context.Context) error {
 			if st.old != nil {
 				s.disabled = st.old.sha256
 			}
-			s.health.degraded = false
+			s.degraded = false
 		default:
 			s.disabled = ""
-			s.health.succeed()
+			s.healthy()
 		}
 		s.mu.Unlock()
 		if st.new != nil {

@@ -88,7 +88,7 @@ func (v *version) initTimeout() time.Duration { return time.Duration(v.manifest.
 // newInstance instantiates and initializes one instance with the current
 // config.
 func (v *version) newInstance(ctx context.Context) (*instance, error) {
-	in, err := instantiate(ctx, v.rt, v.code, v.initTimeout())
+	in, err := instantiate(ctx, v.rt, v.code, v.manifest.Limits)
 	if err != nil {
 		return nil, err
 	}

@@ -86,6 +86,17 @@ func WriteFile(tb testing.TB, path string, data []byte) {
 	}
 }
 
+// CacheDir is a directory for wazero's compilation cache that outlives the
+// test binary (under the user's cache directory), so that repeated test runs
+// do not compile the same modules again.
+func CacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "hotreload", "plugintest-wazero")
+}
+
 // Remove deletes every module built so far.
 func Remove() {
 	mu.Lock()

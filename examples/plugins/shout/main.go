@@ -27,7 +27,7 @@ type config struct {
 
 // reply is the hook's input and output: an HTTP reply.
 type reply struct {
-	Status int               `json:"status"`
+	Status int               `json:"status,omitempty"`
 	Header map[string]string `json:"header,omitempty"`
 	Body   string            `json:"body"`
 }
