@@ -24,6 +24,8 @@ import (
 	"github.com/cybercorp/hotreload/events"
 	"github.com/cybercorp/hotreload/health"
 	"github.com/cybercorp/hotreload/history"
+	"github.com/cybercorp/hotreload/metrics"
+	"github.com/cybercorp/hotreload/metrics/alert"
 	"github.com/cybercorp/hotreload/secret"
 	"github.com/cybercorp/hotreload/watch"
 )
@@ -63,6 +65,8 @@ type daemon struct {
 	traffic *health.Traffic
 	secrets *secret.Decrypter
 	audit   *audit.Log
+	metrics *metrics.Metrics
+	alerts  *alert.Evaluator
 	tokens  *auth.Store
 	config  configTarget
 	admin   *admin.Server
@@ -100,7 +104,17 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 		d.history.Close()
 		return nil, fmt.Errorf("opening the audit log: %w", err)
 	}
-	d.monitor = health.NewMonitor(health.MonitorOptions{Publisher: d.bus, Logger: d.log})
+	d.metrics = metrics.New()
+	d.alerts, err = alert.New(alert.Options{Publisher: d.bus, Logger: d.log})
+	if err != nil {
+		d.history.Close()
+		return nil, err
+	}
+	d.monitor = health.NewMonitor(health.MonitorOptions{
+		Publisher: d.bus,
+		OnFailure: func(check string, _ error) { d.metrics.CheckFailed(check) },
+		Logger:    d.log,
+	})
 	window := opts.Window
 	if window == 0 {
 		window = health.ProductionWindow
@@ -117,6 +131,7 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 		History:   d.history,
 		Gate:      gate,
 		Publisher: d.bus,
+		Observer:  hotreload.Observers{d.metrics, d.alerts},
 		Auditor:   d.audit,
 		Logger:    d.log,
 	})
@@ -163,6 +178,7 @@ func configOptions[T any](d *daemon) (config.Options[T], error) {
 // files are invalid, and fails when there is nothing to serve.
 func (d *daemon) addConfig(ctx context.Context, t configTarget) error {
 	d.config = t
+	d.metrics.Track(t.Name())
 	o, err := d.engine.Add(ctx, t)
 	if err != nil {
 		return err
@@ -178,7 +194,12 @@ func (d *daemon) addConfig(ctx context.Context, t configTarget) error {
 
 // watchConfig reloads the config whenever its files change.
 func (d *daemon) watchConfig(ctx context.Context) (*watch.Watcher, error) {
-	w, err := watch.New(watch.Options{Files: d.opts.ConfigFiles, Debounce: d.opts.Debounce})
+	name := d.config.Name()
+	w, err := watch.New(watch.Options{
+		Files:    d.opts.ConfigFiles,
+		Debounce: d.opts.Debounce,
+		OnError:  func(error) { d.metrics.WatcherError(name) },
+	})
 	if err != nil {
 		return nil, fmt.Errorf("watching the config files: %w", err)
 	}
@@ -217,8 +238,9 @@ func (d *daemon) run(ctx context.Context, ln net.Listener, handler http.Handler)
 	go func() { srvErr <- srv.Serve(ln) }()
 
 	monCtx, stopMon := context.WithCancel(ctx)
-	monDone := make(chan error, 1)
+	monDone := make(chan error, 2)
 	go func() { monDone <- d.monitor.Run(monCtx) }()
+	go func() { monDone <- d.alerts.Run(monCtx) }()
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -242,6 +264,7 @@ loop:
 		err = serr
 	}
 	stopMon()
+	<-monDone
 	<-monDone
 	d.close()
 	if errors.Is(err, http.ErrServerClosed) {
@@ -314,6 +337,7 @@ func (d *daemon) newAdmin() error {
 		Scrub:         d.secrets.Scrub,
 		StatusParts: map[string]func(context.Context) any{
 			"health": func(context.Context) any { return d.monitor.Summary() },
+			"alerts": func(context.Context) any { return d.alerts.Active() },
 		},
 		Logger: d.log,
 	})
@@ -321,6 +345,7 @@ func (d *daemon) newAdmin() error {
 		return err
 	}
 	d.admin = srv
+	srv.Mount("GET /metrics", auth.Viewer, d.metrics.Handler())
 	srv.Mount("GET /api/v1/health", auth.Viewer, http.HandlerFunc(d.monitor.ServeHealth))
 	srv.Mount("GET /healthz", auth.Public, http.HandlerFunc(d.monitor.ServeLive))
 	srv.Mount("GET /readyz", auth.Public, http.HandlerFunc(d.monitor.ServeReady))

@@ -1,0 +1,371 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the hotreload binary built once for the end-to-end tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "hotreload-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "hotreload")
+	args := []string{"build", "-o", binary}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building hotreload: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// daemonProc is a hotreload process started by a test.
+type daemonProc struct {
+	cmd    *exec.Cmd
+	urls   map[string]string // "admin", "app" from its banner
+	stderr *bytes.Buffer
+}
+
+var urlLine = regexp.MustCompile(`(?m)(on|dashboard|demo app)\s+(http://[0-9.:]+)/`)
+
+// start runs the binary with args and waits for the banner that names its
+// URLs. The process is killed when the test ends.
+func start(t *testing.T, args ...string) *daemonProc {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &lockedWriter{w: &stderr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &daemonProc{cmd: cmd, urls: map[string]string{}, stderr: &stderr}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Errorf("hotreload did not stop within 10 s of SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("hotreload stderr:\n%s", p.stderr.String())
+		}
+	})
+	found := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := urlLine.FindStringSubmatch(sc.Text()); m != nil {
+				switch m[1] {
+				case "on", "dashboard":
+					p.urls["admin"] = m[2]
+				case "demo app":
+					p.urls["app"] = m[2]
+				}
+				if m[1] != "demo app" {
+					close(found)
+				}
+			}
+		}
+	}()
+	select {
+	case <-found:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("hotreload printed no URL within 60 s; stderr:\n%s", stderr.String())
+	}
+	return p
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// call sends a request to the admin API and decodes the JSON answer into
+// out (when not nil), returning the status.
+func call(t *testing.T, method, url, body string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		ct := "application/json"
+		if method == http.MethodPatch {
+			ct = "application/merge-patch+json"
+		}
+		req.Header.Set("Content-Type", ct)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %d %s: %v", method, url, resp.StatusCode, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type statusAnswer struct {
+	Active uint64 `json:"active"`
+	Last   *struct {
+		Result  string `json:"result"`
+		Version uint64 `json:"version"`
+		Errors  []struct {
+			File    string `json:"file"`
+			Path    string `json:"path"`
+			Line    int    `json:"line"`
+			Column  int    `json:"column"`
+			Message string `json:"message"`
+		} `json:"errors"`
+	} `json:"last"`
+}
+
+// waitStatus polls the status until cond holds.
+func waitStatus(t *testing.T, admin string, what string, cond func(statusAnswer) bool) statusAnswer {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var st statusAnswer
+	for time.Now().Before(deadline) {
+		st = statusAnswer{}
+		call(t, "GET", admin+"/api/v1/status", "", &st)
+		if cond(st) {
+			return st
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("waiting for %s: last status %+v", what, st)
+	return st
+}
+
+type configAnswer struct {
+	Version uint64         `json:"version"`
+	Data    map[string]any `json:"data"`
+}
+
+const testSchema = `{"type":"object","required":["name","rps"],
+ "properties":{"name":{"type":"string"},"rps":{"type":"integer","minimum":1}}}`
+
+func workspace(t *testing.T, config string) (dir, file string) {
+	t.Helper()
+	dir = t.TempDir()
+	file = filepath.Join(dir, "app.yaml")
+	writeFile(t, file, config)
+	writeFile(t, filepath.Join(dir, "schema.json"), testSchema)
+	return dir, file
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestServeEndToEnd runs the real binary: edit, break, roll back, SIGHUP.
+func TestServeEndToEnd(t *testing.T) {
+	dir, file := workspace(t, "name: one\nrps: 5\n")
+	p := start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"),
+		"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0", "--health-window", "100ms")
+	admin := p.urls["admin"]
+
+	var cfg configAnswer
+	call(t, "GET", admin+"/api/v1/config", "", &cfg)
+	if cfg.Version != 1 || cfg.Data["name"] != "one" {
+		t.Fatalf("config %+v", cfg)
+	}
+
+	t.Run("EditCommits", func(t *testing.T) {
+		writeFile(t, file, "name: two\nrps: 5\n")
+		waitStatus(t, admin, "version 2", func(s statusAnswer) bool { return s.Active == 2 })
+		call(t, "GET", admin+"/api/v1/config", "", &cfg)
+		if cfg.Data["name"] != "two" {
+			t.Fatalf("config %+v", cfg)
+		}
+	})
+	t.Run("BrokenIsRejectedAndOldKeepsServing", func(t *testing.T) {
+		writeFile(t, file, "name: three\nrps: 0\n")
+		st := waitStatus(t, admin, "a rejection", func(s statusAnswer) bool { return s.Last != nil && s.Last.Result == "rejected" })
+		if len(st.Last.Errors) != 1 {
+			t.Fatalf("errors %+v", st.Last.Errors)
+		}
+		e := st.Last.Errors[0]
+		if filepath.Base(e.File) != "app.yaml" || e.Line != 2 || e.Column != 6 || e.Path != "/rps" {
+			t.Fatalf("error %+v, want app.yaml:2:6 at /rps", e)
+		}
+		call(t, "GET", admin+"/api/v1/config", "", &cfg)
+		if cfg.Version != 2 || cfg.Data["name"] != "two" {
+			t.Fatalf("config after a rejection %+v, want version 2 still", cfg)
+		}
+	})
+	t.Run("RollbackToVersion1", func(t *testing.T) {
+		var o struct {
+			Result  string `json:"result"`
+			Version uint64 `json:"version"`
+		}
+		if code := call(t, "POST", admin+"/api/v1/rollback", `{"version":1}`, &o); code != 200 || o.Result != "committed" {
+			t.Fatalf("rollback: %d %+v", code, o)
+		}
+		call(t, "GET", admin+"/api/v1/config", "", &cfg)
+		if cfg.Version != o.Version || cfg.Data["name"] != "one" {
+			t.Fatalf("config after rollback %+v", cfg)
+		}
+	})
+	t.Run("Metrics", func(t *testing.T) {
+		resp, err := http.Get(admin + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{
+			`hotreload_reloads_total{result="committed",target="config"}`,
+			`hotreload_reloads_total{result="rejected",target="config"} 1`,
+			`hotreload_validation_failures_total{target="config"} 1`,
+			`hotreload_active_version{target="config"}`,
+		} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+	})
+}
+
+// TestServeReloadsOnSIGHUP checks SIGHUP with watching off.
+func TestServeReloadsOnSIGHUP(t *testing.T) {
+	dir, file := workspace(t, "name: one\nrps: 5\n")
+	p := start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"),
+		"--mode", "dev", "--watch=false", "--listen", "127.0.0.1:0", "--health-window", "50ms")
+	admin := p.urls["admin"]
+	writeFile(t, file, "name: two\nrps: 5\n")
+	time.Sleep(300 * time.Millisecond)
+	if st := waitStatus(t, admin, "start", func(statusAnswer) bool { return true }); st.Active != 1 {
+		t.Fatalf("reloaded without SIGHUP while watching is off: %+v", st)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, admin, "version 2 after SIGHUP", func(s statusAnswer) bool { return s.Active == 2 })
+}
+
+// TestServeConcurrentPatches sends 100 concurrent patches through the API:
+// each is answered, versions are unique and increasing, history is complete.
+func TestServeConcurrentPatches(t *testing.T) {
+	dir, file := workspace(t, "name: one\nrps: 1\n")
+	p := start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"),
+		"--mode", "dev", "--watch=false", "--listen", "127.0.0.1:0", "--health-window", "1ms")
+	admin := p.urls["admin"]
+	const n = 100
+	versions := make([]uint64, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var o struct {
+				Result  string `json:"result"`
+				Version uint64 `json:"version"`
+			}
+			code := call(t, "PATCH", admin+"/api/v1/config", fmt.Sprintf(`{"rps": %d}`, i+2), &o)
+			if code != 200 || o.Result != "committed" {
+				t.Errorf("patch %d: %d %+v", i, code, o)
+			}
+			versions[i] = o.Version
+		}()
+	}
+	wg.Wait()
+	seen := map[uint64]bool{}
+	for _, v := range versions {
+		if seen[v] {
+			t.Fatalf("version %d answered twice", v)
+		}
+		seen[v] = true
+	}
+	var h struct {
+		Versions []struct {
+			Version uint64 `json:"version"`
+			Result  string `json:"result"`
+		} `json:"versions"`
+	}
+	call(t, "GET", admin+"/api/v1/history", "", &h)
+	committed := 0
+	for i, r := range h.Versions {
+		if i > 0 && r.Version < h.Versions[i-1].Version {
+			t.Fatalf("history not in version order at %d", r.Version)
+		}
+		if r.Result == "committed" && seen[r.Version] {
+			committed++
+		}
+	}
+	if committed != n {
+		t.Fatalf("history holds %d of the %d committed patches", committed, n)
+	}
+}
+
+// TestEveryCommandHasHelpWithAnExample checks --help for each subcommand.
+func TestEveryCommandHasHelpWithAnExample(t *testing.T) {
+	out, err := exec.Command(binary, "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--help: %v\n%s", err, out)
+	}
+	_, list, _ := strings.Cut(string(out), "Available Commands:")
+	list, _, _ = strings.Cut(list, "\n\n")
+	var names []string
+	for _, line := range strings.Split(strings.TrimSpace(list), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] != "help" && f[0] != "completion" {
+			names = append(names, f[0])
+		}
+	}
+	for _, want := range []string{"serve", "demo", "validate"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("hotreload --help does not list %s", want)
+		}
+	}
+	for _, name := range names {
+		out, err := exec.Command(binary, name, "--help").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Examples:") {
+			t.Errorf("hotreload %s --help: no example (err %v)\n%s", name, err, out)
+		}
+	}
+}
