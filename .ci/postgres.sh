@@ -47,13 +47,10 @@ if [ -f "$data/postmaster.pid" ] && as_postgres "$bin/pg_ctl" -D "$data" status 
 	exit 0
 fi
 
-# free_port prints a TCP port nobody listens on, from 55432 upwards.
-free_port() {
-	p=55432
-	while ss -Htln "sport = :$p" | grep -q .; do
-		p=$((p + 1))
-	done
-	echo "$p"
+# busy reports whether something listens on TCP port $1 (false when ss is
+# missing: then a failed start moves on to the next port).
+busy() {
+	command -v ss >/dev/null 2>&1 && ss -Htln "sport = :$1" | grep -q .
 }
 
 mkdir -p "$dir"
@@ -62,9 +59,17 @@ if [ ! -f "$data/PG_VERSION" ]; then
 	as_postgres "$bin/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=trust \
 		--no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
 fi
-port=$(free_port)
-as_postgres "$bin/pg_ctl" -D "$data" -l "$log" -w -t 30 start \
-	-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off" >&2 ||
-	{ cat "$log" >&2; exit 1; }
-log "PostgreSQL listening on 127.0.0.1:$port (data $data, log $log)"
-dsn "$port"
+port=55432
+while [ "$port" -lt 55482 ]; do
+	if ! busy "$port" &&
+		as_postgres "$bin/pg_ctl" -D "$data" -l "$log" -w -t 30 start \
+			-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off" >/dev/null 2>&1; then
+		log "PostgreSQL listening on 127.0.0.1:$port (data $data, log $log)"
+		dsn "$port"
+		exit 0
+	fi
+	port=$((port + 1))
+done
+log "could not start PostgreSQL on any port from 55432 to 55481; see $log"
+cat "$log" >&2
+exit 1
