@@ -9,6 +9,7 @@ import (
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/admin/auth"
+	"github.com/cybercorp/hotreload/audit"
 	"github.com/cybercorp/hotreload/history"
 )
 
@@ -319,5 +320,42 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request, _ auth.Id
 
 func (s *Server) getWhoami(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
 	s.writeJSON(w, http.StatusOK, id)
+	return nil
+}
+
+// AuditAnswer is the answer of GET /api/v1/audit: the log's verification
+// and its last records.
+type AuditAnswer struct {
+	Verify  audit.Report  `json:"verify"`
+	Records []audit.Entry `json:"records"`
+}
+
+// maxAuditRecords bounds GET /api/v1/audit?limit=N.
+const maxAuditRecords = 10000
+
+func (s *Server) getAudit(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
+	reader, ok := s.opts.Audit.(AuditReader)
+	if !ok {
+		return hotreload.Errorf(hotreload.CodeNotFound, "this server keeps no audit log")
+	}
+	limit := 100
+	if q := r.URL.Query().Get("limit"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 1 || n > maxAuditRecords {
+			return hotreload.Errorf(hotreload.CodeInvalid, "limit must be an integer from 1 to %d, got %q", maxAuditRecords, q)
+		}
+		limit = n
+	}
+	rep, recs, err := reader.Read(r.Context(), limit)
+	if err != nil {
+		return err
+	}
+	if recs == nil {
+		recs = []audit.Entry{}
+	}
+	if rep.Problems == nil {
+		rep.Problems = []audit.Problem{}
+	}
+	s.writeJSON(w, http.StatusOK, AuditAnswer{Verify: rep, Records: recs})
 	return nil
 }

@@ -457,3 +457,28 @@ func TestRefusalsAreAudited(t *testing.T) {
 		t.Fatalf("audit log does not verify: %+v", rep)
 	}
 }
+
+func TestAuditEndpoint(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	s.do("POST", "/api/v1/reload", auth.Viewer, "") // denied, audited
+	s.do("POST", "/api/v1/reload", auth.Operator, "")
+	status, _, body := s.do("GET", "/api/v1/audit?limit=2", auth.Admin, "")
+	var a admin.AuditAnswer
+	must(t, json.Unmarshal(body, &a))
+	if status != 200 || !a.Verify.OK() || a.Verify.Records != 3 || len(a.Records) != 2 || a.Records[1].Kind != audit.KindResult {
+		t.Fatalf("audit = %d %s", status, body)
+	}
+	if status, _, body := s.do("GET", "/api/v1/audit?limit=0", auth.Admin, ""); status != 422 {
+		t.Fatalf("limit=0 = %d %s", status, body)
+	}
+	// Tampering shows up in the running daemon's view too.
+	logFile := filepath.Join(s.dir, audit.LogName)
+	data, err := os.ReadFile(logFile)
+	must(t, err)
+	must(t, os.WriteFile(logFile, []byte(strings.Replace(string(data), `"actor":"viewer"`, `"actor":"nobody"`, 1)), 0o600))
+	_, _, body = s.do("GET", "/api/v1/audit", auth.Admin, "")
+	must(t, json.Unmarshal(body, &a))
+	if a.Verify.OK() || a.Verify.Problems[0].Line != 1 {
+		t.Fatalf("after an edit: %s", body)
+	}
+}

@@ -39,6 +39,12 @@ type Recorder interface {
 	Append(ctx context.Context, e audit.Entry) error
 }
 
+// AuditReader is the optional ability of a Recorder to serve the log
+// itself (*audit.Log has it): GET /api/v1/audit answers 404 without it.
+type AuditReader interface {
+	Read(ctx context.Context, limit int) (audit.Report, []audit.Entry, error)
+}
+
 // Options configure a Server. Engine and History are required.
 type Options struct {
 	// Mode is dev or prod; empty means prod.
@@ -186,6 +192,7 @@ func (s *Server) routesBuiltIn() {
 	s.handle("POST /api/v1/session", auth.Public, s.postSession)
 	s.handle("DELETE /api/v1/session", auth.Public, s.deleteSession)
 	s.handle("GET /api/v1/whoami", auth.Viewer, s.getWhoami)
+	s.handle("GET /api/v1/audit", auth.Admin, s.getAudit)
 }
 
 func (s *Server) routesDebug() {

@@ -72,6 +72,10 @@ type Log struct {
 	stuck  atomic.Bool           // a write outlived its caller's wait
 	status atomic.Pointer[error] // last write error; nil pointer when healthy
 
+	// fileMu is held while records are written, so that Read sees whole
+	// records only.
+	fileMu sync.Mutex
+
 	// Owned by the writer goroutine.
 	file sink
 	head *headFile
@@ -231,7 +235,9 @@ func (l *Log) run() {
 				break drain
 			}
 		}
+		l.fileMu.Lock()
 		err := l.write(batch)
+		l.fileMu.Unlock()
 		l.stuck.Store(false)
 		for _, r := range batch {
 			r.done <- err
@@ -331,6 +337,49 @@ func (l *Log) Append(ctx context.Context, e Entry) error {
 		// The caller gave up; the record may still be written.
 		return hotreload.Errorf(hotreload.CodeUnavailable, "audit log: %w", ctx.Err())
 	}
+}
+
+// Read verifies the log as it is now and returns the report with the last
+// limit records (all when limit <= 0), oldest first. It waits for a write
+// in progress, never for the disk to recover: with a write stuck it fails
+// after the Log's timeout.
+func (l *Log) Read(ctx context.Context, limit int) (Report, []Entry, error) {
+	locked := make(chan struct{})
+	go func() { l.fileMu.Lock(); close(locked) }()
+	select {
+	case <-locked:
+	case <-time.After(l.opts.Timeout):
+		go func() { <-locked; l.fileMu.Unlock() }()
+		return Report{}, nil, hotreload.Errorf(hotreload.CodeUnavailable, "audit log unavailable: a write has not finished after %s", l.opts.Timeout)
+	case <-ctx.Done():
+		go func() { <-locked; l.fileMu.Unlock() }()
+		return Report{}, nil, ctx.Err()
+	}
+	data, err := os.ReadFile(filepath.Join(l.opts.Dir, LogName))
+	var h Head
+	if err == nil {
+		h = Head{Seq: l.seq, MAC: l.prev, HMAC: headMAC(l.key, l.seq, l.prev)}
+	}
+	l.fileMu.Unlock()
+	if err != nil {
+		return Report{}, nil, fmt.Errorf("audit: reading the log: %w", err)
+	}
+	rep, err := Verify(bytes.NewReader(data), l.key, &h)
+	if err != nil {
+		return Report{}, nil, err
+	}
+	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	if limit > 0 && len(lines) > limit {
+		lines = lines[len(lines)-limit:]
+	}
+	var out []Entry
+	for _, line := range lines {
+		var e Entry
+		if len(line) > 0 && json.Unmarshal(line, &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return rep, out, nil
 }
 
 // Check reports the audit sink's health: nil when the last write

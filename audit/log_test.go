@@ -293,6 +293,10 @@ func TestFailClosedWithinTimeoutWhenDiskHangs(t *testing.T) {
 		t.Fatal("Check reports healthy while a write hangs")
 	}
 	t0 = time.Now()
+	if _, _, err := l.Read(ctx, 10); err == nil || time.Since(t0) > 2*time.Second {
+		t.Fatalf("Read while a write hangs = %v after %v, want an error after the timeout", err, time.Since(t0))
+	}
+	t0 = time.Now()
 	if err := l.Append(ctx, Entry{Kind: KindAction, Action: "queued"}); err == nil || time.Since(t0) > 100*time.Millisecond {
 		t.Fatalf("Append while stuck = %v after %v, want a fast failure", err, time.Since(t0))
 	}
