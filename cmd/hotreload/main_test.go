@@ -83,6 +83,7 @@ func start(t *testing.T, args ...string) *daemonProc {
 		}
 	})
 	found := make(chan struct{})
+	var once sync.Once
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
@@ -94,7 +95,7 @@ func start(t *testing.T, args ...string) *daemonProc {
 					p.urls["app"] = m[2]
 				}
 				if m[1] != "demo app" {
-					close(found)
+					once.Do(func() { close(found) })
 				}
 			}
 		}
@@ -147,6 +148,7 @@ func call(t *testing.T, method, url, body string, out any) int {
 	return resp.StatusCode
 }
 
+// statusAnswer is the part of GET /api/v1/status the tests read.
 type statusAnswer struct {
 	Active uint64 `json:"active"`
 	Last   *struct {
@@ -367,5 +369,77 @@ func TestEveryCommandHasHelpWithAnExample(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), "Examples:") {
 			t.Errorf("hotreload %s --help: no example (err %v)\n%s", name, err, out)
 		}
+	}
+}
+
+// TestDemoTour walks the README's tour on the real binary: edit, break,
+// a change the health gate rolls back, and a rollback on purpose.
+func TestDemoTour(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, "demo", "--dir", dir, "--listen", "127.0.0.1:0", "--app-listen", "127.0.0.1:0", "--health-window", "1s")
+	admin, app := p.urls["admin"], p.urls["app"]
+	if app == "" {
+		t.Fatal("the demo printed no app URL")
+	}
+	file := filepath.Join(dir, "config.yaml")
+	greeting := func() string {
+		var g struct {
+			Message string `json:"message"`
+		}
+		call(t, "GET", app+"/api/greeting", "", &g)
+		return g.Message
+	}
+	if g := greeting(); !strings.Contains(g, "Hello, world!") {
+		t.Fatalf("first greeting %q", g)
+	}
+	edit := func(old, new string) {
+		t.Helper()
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), old) {
+			t.Fatalf("config.yaml has no %q", old)
+		}
+		writeFile(t, file, strings.Replace(string(b), old, new, 1))
+	}
+
+	edit("name: world", "name: Gophers")
+	waitStatus(t, admin, "version 2", func(s statusAnswer) bool { return s.Active == 2 })
+	if g := greeting(); !strings.Contains(g, "Hello, Gophers!") {
+		t.Fatalf("greeting after the edit %q", g)
+	}
+
+	edit("rps: 50", "rps: 0")
+	st := waitStatus(t, admin, "a rejection", func(s statusAnswer) bool { return s.Last != nil && s.Last.Result == "rejected" })
+	if e := st.Last.Errors; len(e) == 0 || e[0].Path != "/limits/rps" || e[0].Line == 0 || e[0].Column == 0 {
+		t.Fatalf("errors %+v", e)
+	}
+	if g := greeting(); !strings.Contains(g, "Hello, Gophers!") {
+		t.Fatalf("greeting after a broken edit %q", g)
+	}
+	edit("rps: 0", "rps: 50")
+	waitStatus(t, admin, "unchanged after the fix", func(s statusAnswer) bool { return s.Last != nil && s.Last.Result == "unchanged" })
+
+	b, _ := os.ReadFile(file)
+	upstream := regexp.MustCompile(`url: http://127\.0\.0\.1:\d+/upstream`).FindString(string(b))
+	edit(upstream, "url: http://127.0.0.1:9/upstream")
+	st = waitStatus(t, admin, "a rollback by the health gate", func(s statusAnswer) bool { return s.Last != nil && s.Last.Result == "rolled_back" })
+	if st.Active != 2 {
+		t.Fatalf("active version after the health rollback %d, want 2", st.Active)
+	}
+	if g := greeting(); !strings.Contains(g, "Hello, Gophers!") {
+		t.Fatalf("greeting after the health rollback %q", g)
+	}
+
+	var o struct {
+		Result  string `json:"result"`
+		Version uint64 `json:"version"`
+	}
+	if code := call(t, "POST", admin+"/api/v1/rollback", `{"version":1}`, &o); code != 200 || o.Result != "committed" {
+		t.Fatalf("rollback: %d %+v", code, o)
+	}
+	if g := greeting(); !strings.Contains(g, "Hello, world!") {
+		t.Fatalf("greeting after rolling back to version 1 %q", g)
 	}
 }
