@@ -48,6 +48,9 @@ type observation struct {
 	data      []byte // the bytes hashed, when asked for
 	link      bool
 	targetDir string
+	// unstable reports that the file changed size or time while it was
+	// read: a write was under way, and its event is still to come.
+	unstable bool
 }
 
 // observe hashes the file at path, following symlinks, and keeps its bytes
@@ -82,20 +85,26 @@ func observe(path string, keep bool) (observation, error) {
 		return o, errors.New("is a directory, not a file")
 	}
 	o.exists = true
+	var n int64
 	if keep {
 		buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
-		if _, err := buf.ReadFrom(f); err != nil {
+		if n, err = buf.ReadFrom(f); err != nil {
 			return o, err
 		}
 		o.data = buf.Bytes()
 		o.sum = sha256.Sum256(o.data)
-		return o, nil
+	} else {
+		h := sha256.New()
+		if n, err = io.Copy(h, f); err != nil {
+			return o, err
+		}
+		h.Sum(o.sum[:0])
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	after, err := f.Stat()
+	if err != nil {
 		return o, err
 	}
-	h.Sum(o.sum[:0])
+	o.unstable = n != fi.Size() || after.Size() != fi.Size() || !after.ModTime().Equal(fi.ModTime())
 	return o, nil
 }
 

@@ -193,9 +193,6 @@ func (s *state) onError(err error) {
 
 // handle routes one inotify event.
 func (s *state) handle(ev fsnotify.Event, now time.Time) {
-	if ev.Op == fsnotify.Chmod {
-		return // metadata only
-	}
 	name, dir := ev.Name, filepath.Dir(ev.Name)
 	if f := s.files[name]; f != nil {
 		s.markDirty(f, now)
@@ -300,6 +297,11 @@ func (s *state) settle(f *file, now time.Time, mode settleMode) bool {
 		return false
 	}
 	s.setLink(f, o.link, o.targetDir)
+	if o.unstable && mode == settleNormal {
+		// Read while being written: the write's own event brings the
+		// file back here once it is done.
+		return false
+	}
 	if mode == settleBaseline {
 		f.seen, f.told = o.content, o.content
 		s.updateReady(f, now)

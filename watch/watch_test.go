@@ -21,6 +21,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // wait is how long a test waits for a batch that must come.
 const wait = 10 * time.Second
 
+// saveGrace is the grace period of the save-pattern tests: far longer than
+// any save, even on a loaded machine, so a file missing mid-save is never
+// reported.
+const saveGrace = 2 * time.Second
+
 // quiet is how long a test waits to be sure no further batch comes.
 const quiet = 150 * time.Millisecond
 
@@ -91,7 +96,7 @@ func TestSavePatterns(t *testing.T) {
 
 func testSavePattern(t *testing.T, p watchtest.Pattern, debounce time.Duration, saves int) {
 	path := p.Setup(t, t.TempDir(), body(-1))
-	w := MustNew(t, Options{Files: []string{path}, Debounce: debounce, Poll: Off, Contents: true})
+	w := MustNew(t, Options{Files: []string{path}, Debounce: debounce, Poll: Off, Grace: saveGrace, Contents: true})
 	strict := p.Atomic || debounce != Off
 	var intermediate int
 	prev := body(-1)
@@ -145,7 +150,7 @@ func TestSavePatternsReread(t *testing.T) {
 		}
 		t.Run(p.Name, func(t *testing.T) {
 			path := p.Setup(t, t.TempDir(), body(-1))
-			w := MustNew(t, Options{Files: []string{path}, Debounce: Off, Poll: Off})
+			w := MustNew(t, Options{Files: []string{path}, Debounce: Off, Poll: Off, Grace: saveGrace})
 			for i := range saves {
 				p.Save(t, path, body(i))
 				b := next(t, w)
@@ -171,7 +176,7 @@ func TestIdenticalRewriteIsSilent(t *testing.T) {
 			if !p.Atomic {
 				debounce = 50 * time.Millisecond
 			}
-			w := MustNew(t, Options{Files: []string{path}, Debounce: debounce, Poll: 20 * time.Millisecond})
+			w := MustNew(t, Options{Files: []string{path}, Debounce: debounce, Poll: 20 * time.Millisecond, Grace: saveGrace})
 			for range 5 {
 				p.Save(t, path, body(-1))
 			}
@@ -184,19 +189,30 @@ func TestDebounceCoalesces(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
 	watchtest.MustWrite(t, a, body(0))
-	w := MustNew(t, Options{Files: []string{a, b}, Debounce: 100 * time.Millisecond, Poll: Off})
+	w := MustNew(t, Options{Files: []string{a, b}, Debounce: 100 * time.Millisecond, Poll: Off, Contents: true})
 	start := time.Now()
 	for i := range 5 {
 		watchtest.MustWrite(t, a, body(i+1))
 		watchtest.MustWrite(t, b, body(i+1))
 		time.Sleep(10 * time.Millisecond)
 	}
-	got := next(t, w)
-	if d := time.Since(start); d < 100*time.Millisecond {
-		t.Errorf("batch after %v, before the debounce", d)
+	// Ten saves make one batch; a loaded machine may split it, once.
+	final := map[string]bool{}
+	batches := 0
+	for len(final) < 2 {
+		got := next(t, w)
+		batches++
+		if d := time.Since(start); d < 100*time.Millisecond {
+			t.Errorf("batch after %v, before the debounce", d)
+		}
+		for _, p := range got.Paths {
+			if bytes.Equal(got.Contents[p], body(5)) {
+				final[p] = true
+			}
+		}
 	}
-	if !slices.Equal(got.Paths, []string{a, b}) {
-		t.Fatalf("Paths = %q, want %q", got.Paths, []string{a, b})
+	if batches > 2 {
+		t.Errorf("%d batches for two files saved five times each", batches)
 	}
 	expectQuiet(t, w, quiet)
 }
