@@ -16,7 +16,7 @@ import (
 type TargetDiff struct {
 	// Target names the target.
 	Target string `json:"target"`
-	// Kind is the target's family, as the newer version records it.
+	// Kind is the target's family, as version b records it (else a).
 	Kind hotreload.Kind `json:"kind,omitempty"`
 	// OldDigest and NewDigest are the SHA-256 of the target's content in
 	// the first and the second version; empty where the target is absent.
