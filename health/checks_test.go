@@ -200,6 +200,13 @@ func fakeCgroup(tb testing.TB, current, max, inactive string) string {
 		files["sys/fs/cgroup/kubepods/pod1/memory.max"] = max + "\n"
 		files["sys/fs/cgroup/kubepods/pod1/memory.stat"] = "anon 1\ninactive_file " + inactive + "\nactive_file 3\n"
 	}
+	write(tb, root, files)
+	return root
+}
+
+// write creates files (path to content) under root.
+func write(tb testing.TB, root string, files map[string]string) {
+	tb.Helper()
 	for name, body := range files {
 		p := filepath.Join(root, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -209,7 +216,6 @@ func fakeCgroup(tb testing.TB, current, max, inactive string) string {
 			tb.Fatal(err)
 		}
 	}
-	return root
 }
 
 func TestReadMemory(t *testing.T) {
@@ -231,7 +237,7 @@ func TestReadMemory(t *testing.T) {
 			t.Errorf("usage %+v, want 1000 bytes against the host's total", u)
 		}
 	})
-	t.Run("NoCgroupV2", func(t *testing.T) {
+	t.Run("NoCgroup", func(t *testing.T) {
 		u, err := readMemory(t.Context(), fakeCgroup(t, "", "", ""))
 		if err != nil {
 			t.Fatal(err)
@@ -246,11 +252,45 @@ func TestReadMemory(t *testing.T) {
 			t.Errorf("err %v, want a parse error naming memory.current", err)
 		}
 	})
+	t.Run("CgroupV1", func(t *testing.T) {
+		root := t.TempDir()
+		write(t, root, map[string]string{
+			"proc/self/cgroup":    "12:pids:/docker/abc\n4:memory:/docker/abc\n0::/\n",
+			"proc/self/mountinfo": "30 23 0:26 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n31 23 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
+			"sys/fs/cgroup/memory/docker/abc/memory.usage_in_bytes": "3000\n",
+			"sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes": "4000\n",
+			"sys/fs/cgroup/memory/docker/abc/memory.stat":           "cache 5\ntotal_inactive_file 1000\n",
+		})
+		u, err := readMemory(t.Context(), root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u != (MemoryUsage{Used: 2000, Limit: 4000, Source: "cgroup-v1"}) {
+			t.Errorf("usage %+v, want 2000 of 4000 from the v1 cgroup", u)
+		}
+	})
+	t.Run("CgroupV1Unlimited", func(t *testing.T) {
+		root := t.TempDir()
+		write(t, root, map[string]string{
+			"proc/self/cgroup":    "4:memory:/\n",
+			"proc/self/mountinfo": "30 23 0:26 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
+			"sys/fs/cgroup/memory/memory.usage_in_bytes": "3000\n",
+			"sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n",
+		})
+		u, err := readMemory(t.Context(), root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Source != "cgroup-v1" || u.Used != 3000 || u.Limit < 1<<20 || u.Limit > 1<<50 {
+			t.Errorf("usage %+v, want 3000 bytes against the host's total", u)
+		}
+	})
 	t.Run("ThisMachine", func(t *testing.T) {
 		u, err := ReadMemory(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("this machine: %s", u)
 		if f := u.Fraction(); f <= 0 || f > 1 {
 			t.Errorf("usage %s: fraction %g out of (0, 1]", u, f)
 		}

@@ -20,7 +20,7 @@
 // handlers and counts 5xx answers, and ReportException counts exceptions.
 //
 // Built-in checks probe a database/sql pool (SQL), an HTTP endpoint (HTTP),
-// a WebSocket endpoint (WebSocket), memory (cgroup v2 or host), CPU and
+// a WebSocket endpoint (WebSocket), memory (cgroup v2, v1 or host), CPU and
 // disk. The handlers ServeHealth, ServeLive and ServeReady answer
 // GET /api/v1/health, /healthz and /readyz.
 //

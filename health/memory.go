@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -44,14 +46,19 @@ func (u MemoryUsage) String() string {
 	return fmt.Sprintf("%s of %.1f GiB (%s)", percent(u.Fraction()), float64(u.Limit)/(1<<30), u.Source)
 }
 
-// ReadMemory reads the memory use of this process's cgroup v2 when there is
-// one (memory.current minus inactive_file, against memory.max, or against
-// the host's total when memory.max is "max"), else the host's.
+// ReadMemory reads the memory use of this process's cgroup when its memory
+// controller is found (v2: memory.current minus inactive_file against
+// memory.max; v1: memory.usage_in_bytes minus total_inactive_file against
+// memory.limit_in_bytes), using the host's total as the limit when the
+// cgroup has none, and the host's figures when there is no cgroup.
 func ReadMemory(ctx context.Context) (MemoryUsage, error) { return readMemory(ctx, "/") }
 
 // readMemory is ReadMemory with every path under root.
 func readMemory(ctx context.Context, root string) (MemoryUsage, error) {
-	u, err := readCgroupMemory(root)
+	u, err := readCgroupMemory(root, cgroupV2)
+	if errors.Is(err, fs.ErrNotExist) {
+		u, err = readCgroupMemory(root, cgroupV1)
+	}
 	if err == nil && u.Limit > 0 {
 		return u, nil
 	}
@@ -69,50 +76,75 @@ func readMemory(ctx context.Context, root string) (MemoryUsage, error) {
 	return MemoryUsage{Used: vm.Total - vm.Available, Limit: vm.Total, Source: "host"}, nil
 }
 
-// readCgroupMemory reads this process's cgroup v2 memory; Limit is 0 when
-// memory.max is "max". An fs.ErrNotExist error means no cgroup v2 memory
-// controller applies.
-func readCgroupMemory(root string) (MemoryUsage, error) {
-	dir, err := cgroupDir(root)
+// cgroupLayout names one cgroup version's memory files.
+type cgroupLayout struct {
+	source         string
+	usage, limit   string
+	inactive       string // the memory.stat key of reclaimable file cache
+	mountType      string // the file system type in mountinfo
+	v1             bool
+	unlimitedAbove uint64 // limits above this mean none (v1 writes a huge number)
+}
+
+var (
+	cgroupV2 = cgroupLayout{source: "cgroup", usage: "memory.current", limit: "memory.max",
+		inactive: "inactive_file", mountType: "cgroup2", unlimitedAbove: math.MaxUint64}
+	cgroupV1 = cgroupLayout{source: "cgroup-v1", usage: "memory.usage_in_bytes", limit: "memory.limit_in_bytes",
+		inactive: "total_inactive_file", mountType: "cgroup", v1: true, unlimitedAbove: 1 << 62}
+)
+
+// readCgroupMemory reads this process's cgroup memory; Limit is 0 when the
+// cgroup has none. An fs.ErrNotExist error means no such controller
+// applies.
+func readCgroupMemory(root string, l cgroupLayout) (MemoryUsage, error) {
+	dir, err := cgroupDir(root, l)
 	if err != nil {
 		return MemoryUsage{}, err
 	}
-	current, err := readUint(filepath.Join(dir, "memory.current"))
+	usage, err := readUint(filepath.Join(dir, l.usage))
 	if err != nil {
 		return MemoryUsage{}, err
 	}
-	u := MemoryUsage{Used: current, Source: "cgroup"}
-	if inactive, err := statField(filepath.Join(dir, "memory.stat"), "inactive_file"); err == nil && inactive < current {
+	u := MemoryUsage{Used: usage, Source: l.source}
+	if inactive, err := statField(filepath.Join(dir, "memory.stat"), l.inactive); err == nil && inactive < usage {
 		u.Used -= inactive
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, "memory.max"))
+	raw, err := os.ReadFile(filepath.Join(dir, l.limit))
 	if err != nil {
 		return MemoryUsage{}, err
 	}
 	if s := strings.TrimSpace(string(raw)); s != "max" {
-		if u.Limit, err = strconv.ParseUint(s, 10, 64); err != nil {
-			return MemoryUsage{}, fmt.Errorf("parsing %s: %w", filepath.Join(dir, "memory.max"), err)
+		limit, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return MemoryUsage{}, fmt.Errorf("parsing %s: %w", filepath.Join(dir, l.limit), err)
+		}
+		if limit < l.unlimitedAbove {
+			u.Limit = limit
 		}
 	}
 	return u, nil
 }
 
-// cgroupDir finds this process's cgroup v2 directory from
-// /proc/self/cgroup (the "0::" line) and the cgroup2 mount in
-// /proc/self/mountinfo.
-func cgroupDir(root string) (string, error) {
+// cgroupDir finds this process's memory cgroup directory from
+// /proc/self/cgroup (v2: the "0::" line; v1: the line listing "memory") and
+// the matching mount in /proc/self/mountinfo.
+func cgroupDir(root string, l cgroupLayout) (string, error) {
 	raw, err := os.ReadFile(filepath.Join(root, "proc/self/cgroup"))
 	if err != nil {
 		return "", err
 	}
 	path, found := "", false
 	for line := range strings.Lines(string(raw)) {
-		if p, ok := strings.CutPrefix(strings.TrimSpace(line), "0::"); ok {
-			path, found = p, true
+		f := strings.SplitN(strings.TrimSpace(line), ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		if l.v1 && slices.Contains(strings.Split(f[1], ","), "memory") || !l.v1 && f[0] == "0" && f[1] == "" {
+			path, found = f[2], true
 		}
 	}
 	if !found {
-		return "", fmt.Errorf("no cgroup v2 entry in /proc/self/cgroup: %w", fs.ErrNotExist)
+		return "", fmt.Errorf("no %s memory entry in /proc/self/cgroup: %w", l.source, fs.ErrNotExist)
 	}
 	info, err := os.ReadFile(filepath.Join(root, "proc/self/mountinfo"))
 	if err != nil {
@@ -121,11 +153,14 @@ func cgroupDir(root string) (string, error) {
 	for line := range strings.Lines(string(info)) {
 		// id parent major:minor root mountpoint options... - fstype source superoptions
 		pre, post, ok := strings.Cut(line, " - ")
-		if !ok || !strings.HasPrefix(post, "cgroup2 ") {
+		if !ok {
 			continue
 		}
-		f := strings.Fields(pre)
-		if len(f) < 5 {
+		f, sf := strings.Fields(pre), strings.Fields(post)
+		if len(f) < 5 || len(sf) < 3 || sf[0] != l.mountType {
+			continue
+		}
+		if l.v1 && !slices.Contains(strings.Split(sf[2], ","), "memory") {
 			continue
 		}
 		mountRoot, mountPoint := f[3], f[4]
@@ -133,9 +168,15 @@ func cgroupDir(root string) (string, error) {
 		if !ok {
 			continue
 		}
-		return filepath.Join(root, mountPoint, rel), nil
+		dir := filepath.Join(root, mountPoint, rel)
+		if _, err := os.Stat(filepath.Join(dir, l.usage)); err != nil {
+			// In a container the cgroup path may be the host's while the
+			// mount shows the container's own cgroup at its root.
+			dir = filepath.Join(root, mountPoint)
+		}
+		return dir, nil
 	}
-	return "", fmt.Errorf("no cgroup2 mount in /proc/self/mountinfo: %w", fs.ErrNotExist)
+	return "", fmt.Errorf("no %s mount in /proc/self/mountinfo: %w", l.mountType, fs.ErrNotExist)
 }
 
 func readUint(name string) (uint64, error) {
