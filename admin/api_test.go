@@ -253,8 +253,8 @@ func TestHardening(t *testing.T) {
 			if status != tc.status || errorCode(t, body) != tc.code {
 				t.Fatalf("%s %s = %d %s, want %d %s", tc.method, tc.path, status, body, tc.status, tc.code)
 			}
-			if h.Get("Content-Type") != "application/json" {
-				t.Fatalf("Content-Type = %q", h.Get("Content-Type"))
+			if h.Get("Content-Type") != "application/json" || h.Get("X-Frame-Options") != "DENY" {
+				t.Fatalf("Content-Type = %q, X-Frame-Options = %q", h.Get("Content-Type"), h.Get("X-Frame-Options"))
 			}
 		})
 	}

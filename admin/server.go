@@ -347,6 +347,10 @@ func (s *Server) recordRefusal(r *http.Request, id auth.Identity, pattern string
 // (after the Host and Origin checks, so that they reveal nothing to a
 // rebinding page either).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// No page of this server may be framed by another (clickjacking of a
+	// dashboard session), nor leak its URLs to other sites.
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Referrer-Policy", "no-referrer")
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" {
 		if _, err := s.authorize(r, auth.Public); err != nil {

@@ -133,3 +133,26 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAuthenticate measures a token check against 100 stored hashes
+// (every hash is compared, in constant time).
+func BenchmarkAuthenticate(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "auth.json")
+	var tok string
+	for i := range 100 {
+		t, err := Add(path, "t"+strings.Repeat("x", i%5)+string(rune('a'+i%26))+string(rune('a'+i/26)), Viewer)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tok = t
+	}
+	s, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := s.Authenticate(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
