@@ -128,3 +128,15 @@ func waitTrue(t *testing.T, ctx context.Context, expr string, timeout time.Durat
 func colorOf(id string) string {
 	return fmt.Sprintf(`getComputedStyle(document.getElementById(%q)).color`, id)
 }
+
+// tabPlain opens a tab on a page without the hotreload client.
+func tabPlain(t *testing.T, url string) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser(t))
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("navigating to %s: %v", url, err)
+	}
+	return ctx
+}
+

@@ -53,8 +53,9 @@ func copyFolder(t *testing.T) string {
 }
 
 // startUI serves dir on addr ("127.0.0.1:0" for any port) with history in
-// dataDir. Stop it with s.Stop; t's cleanup stops it too.
-func startUI(t *testing.T, dir, dataDir, addr string) *uiServer {
+// dataDir; extra functions may add routes. Stop it with s.Stop; t's cleanup
+// stops it too.
+func startUI(t *testing.T, dir, dataDir, addr string, extra ...func(*http.ServeMux)) *uiServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	store, err := history.Open(dataDir)
@@ -84,6 +85,9 @@ func startUI(t *testing.T, dir, dataDir, addr string) *uiServer {
 	mux := http.NewServeMux()
 	hub.Register(mux)
 	mux.Handle("/ui/", assets)
+	for _, f := range extra {
+		f(mux)
+	}
 	ln, err := listenRetry(addr)
 	if err != nil {
 		t.Fatal(err)
