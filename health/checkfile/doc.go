@@ -9,7 +9,8 @@
 // The format, with every key (durations are Go durations, fractions are
 // between 0 and 1):
 //
-//	gate:                      # optional: the health gate after every reload
+//	gate:                      # optional: the health gate after every reload; an absent
+//	                           # key keeps what the daemon set (flags, --mode)
 //	  window: 90s              # how long to watch (dev: a few seconds)
 //	  rounds: 5                # check runs within the window
 //	  max_failing: 0.5         # more than this fraction of checks failing rolls back
@@ -17,7 +18,7 @@
 //	  max_latency: 5s          # the app's p95 response time above this rolls back
 //	  max_exception_rate: 0.05 # the app's 5xx + exceptions per request above this rolls back
 //	  min_samples: 20          # requests needed before latency or exceptions decide
-//	  ignore_preexisting: false
+//	  ignore_preexisting: true # leave out checks already failing when the window opens
 //	defaults:                  # optional: for every check below
 //	  interval: 30s
 //	  timeout: 5s

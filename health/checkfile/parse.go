@@ -37,7 +37,7 @@ type GateSettings struct {
 	MaxLatency        time.Duration `yaml:"max_latency" json:"max_latency,omitempty"`
 	MaxExceptionRate  float64       `yaml:"max_exception_rate" json:"max_exception_rate,omitempty"`
 	MinSamples        int           `yaml:"min_samples" json:"min_samples,omitempty"`
-	IgnorePreexisting bool          `yaml:"ignore_preexisting" json:"ignore_preexisting,omitempty"`
+	IgnorePreexisting *bool         `yaml:"ignore_preexisting" json:"ignore_preexisting,omitempty"`
 }
 
 // Apply returns base with the file's settings over it.
@@ -62,7 +62,9 @@ func (s GateSettings) Apply(base health.GateOptions) health.GateOptions {
 	set(&base.MaxFailing, s.MaxFailing)
 	set(&base.MaxMemory, s.MaxMemory)
 	set(&base.MaxExceptionRate, s.MaxExceptionRate)
-	base.IgnorePreexisting = s.IgnorePreexisting
+	if s.IgnorePreexisting != nil {
+		base.IgnorePreexisting = *s.IgnorePreexisting
+	}
 	return base
 }
 

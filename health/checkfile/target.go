@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -166,7 +167,7 @@ func (c *change) changes() []hotreload.PathChange {
 		out = append(out, *pc)
 	}
 	slices.SortFunc(out, func(a, b hotreload.PathChange) int { return strings.Compare(a.Path, b.Path) })
-	if c.gateSet != c.t.gateSet {
+	if !reflect.DeepEqual(c.gateSet, c.t.gateSet) {
 		out = append(out, hotreload.PathChange{Path: "/gate", Old: c.t.gateSet, New: c.gateSet})
 	}
 	return out

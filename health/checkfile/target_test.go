@@ -122,6 +122,27 @@ func TestTargetKeepsUnchangedChecks(t *testing.T) {
 	}
 }
 
+func TestTargetGateSettings(t *testing.T) {
+	f := newFixture(t, "checks: []\n")
+	if err := f.gate.SetOptions(health.GateOptions{Window: time.Minute, IgnorePreexisting: true, Memory: lowMemory}); err != nil {
+		t.Fatal(err)
+	}
+	f.target = NewTarget("", f.path, f.mon, f.gate) // the base: what the daemon set
+	hotreloadtest.MustApply(t, f.target, hotreload.Candidate{Content: []byte("gate: {window: 2s, max_memory: 0.8}\n")})
+	o := f.gate.Options()
+	if o.Window != 2*time.Second || o.MaxMemory != 0.8 || !o.IgnorePreexisting || o.Rounds != health.DefaultRounds {
+		t.Errorf("after a gate section: %+v", o)
+	}
+	hotreloadtest.MustApply(t, f.target, hotreload.Candidate{Content: []byte("gate: {ignore_preexisting: false}\n")})
+	if o := f.gate.Options(); o.IgnorePreexisting || o.Window != time.Minute {
+		t.Errorf("ignore_preexisting: false: %+v", o)
+	}
+	hotreloadtest.MustApply(t, f.target, hotreload.Candidate{Content: []byte("checks: []\n")})
+	if o := f.gate.Options(); !o.IgnorePreexisting || o.Window != time.Minute || o.MaxMemory != health.DefaultMaxMemory {
+		t.Errorf("without a gate section the base is back: %+v", o)
+	}
+}
+
 func TestTargetLeavesCodeChecksAlone(t *testing.T) {
 	f := newFixture(t, files[0])
 	if err := f.mon.Add("mem", health.CheckFunc(func(context.Context) error { return nil }), health.CheckOptions{}); err != nil {
