@@ -272,8 +272,8 @@ func TestReadMemory(t *testing.T) {
 	t.Run("CgroupV1Unlimited", func(t *testing.T) {
 		root := t.TempDir()
 		write(t, root, map[string]string{
-			"proc/self/cgroup":    "4:memory:/\n",
-			"proc/self/mountinfo": "30 23 0:26 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
+			"proc/self/cgroup":                           "4:memory:/\n",
+			"proc/self/mountinfo":                        "30 23 0:26 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
 			"sys/fs/cgroup/memory/memory.usage_in_bytes": "3000\n",
 			"sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n",
 		})
