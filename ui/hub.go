@@ -160,8 +160,9 @@ func (h *Hub) Clear() uint64 {
 }
 
 // Observe shows a rejected transaction's errors in the overlay and clears
-// them on the next commit; it implements hotreload.Observer so that config,
-// plugin and build errors reach the browser too.
+// them once a candidate is valid again (committed, or unchanged: the source
+// was put back as it is live); it implements hotreload.Observer so that
+// config, plugin and build errors reach the browser too.
 func (h *Hub) Observe(o hotreload.Outcome) {
 	switch o.Result {
 	case hotreload.Rejected:
@@ -170,7 +171,7 @@ func (h *Hub) Observe(o hotreload.Outcome) {
 			errs = []hotreload.FieldError{{Message: o.Reason}}
 		}
 		h.Error(errs)
-	case hotreload.Committed:
+	case hotreload.Committed, hotreload.Unchanged:
 		h.Clear()
 	}
 }

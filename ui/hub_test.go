@@ -436,9 +436,15 @@ func TestErrorsAreShownAndCleared(t *testing.T) {
 	if w := b.welcome(); len(w.Errors) != 1 {
 		t.Fatalf("welcome errors %+v", w.Errors)
 	}
-	h.Observe(hotreload.Outcome{Result: hotreload.Committed})
-	if m := a.next(); m.Type != typeClear {
-		t.Fatalf("got %s, want clear", m.Type)
+	for _, r := range []hotreload.Result{hotreload.Committed, hotreload.Unchanged} {
+		h.Observe(hotreload.Outcome{Result: hotreload.Rejected, Reason: "build failed"})
+		if m := a.next(); m.Type != typeError || m.Errors[0].Message != "build failed" {
+			t.Fatalf("got %+v, want the reason as the error", m)
+		}
+		h.Observe(hotreload.Outcome{Result: r})
+		if m := a.next(); m.Type != typeClear {
+			t.Fatalf("after %s: got %s, want clear", r, m.Type)
+		}
 	}
 	if seq := h.Seq(); h.Clear() != seq {
 		t.Fatal("Clear with nothing shown sent a message")
