@@ -156,22 +156,63 @@ func loadIdentities(path string) ([]age.Identity, error) {
 	return ids, nil
 }
 
-// configOptions returns the config target's options for the daemon's files.
-func configOptions[T any](d *daemon) (config.Options[T], error) {
+// startDaemon opens the daemon with a config target of type T on the
+// config files, watches them when asked, builds the admin API and listens
+// on opts.Listen. On error it closes whatever it opened.
+func startDaemon[T any](ctx context.Context, opts daemonOptions, validators ...config.Validator[T]) (*daemon, *config.Target[T], net.Listener, error) {
+	if opts.Debounce == 0 {
+		opts.Debounce = watch.Off
+	}
+	d, err := newDaemon(ctx, opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	t, ln, err := startConfig(ctx, d, validators)
+	if err != nil {
+		d.close()
+		return nil, nil, nil, err
+	}
+	return d, t, ln, nil
+}
+
+func startConfig[T any](ctx context.Context, d *daemon, validators []config.Validator[T]) (*config.Target[T], net.Listener, error) {
 	o := config.Options[T]{
-		Files:     d.opts.ConfigFiles,
-		Strict:    d.opts.Mode == admin.Prod,
-		Transform: d.secrets.Transform,
-		Logger:    d.log,
+		Files:      d.opts.ConfigFiles,
+		Strict:     d.opts.Mode == admin.Prod,
+		Transform:  d.secrets.Transform,
+		Validators: validators,
+		Logger:     d.log,
 	}
 	if d.opts.SchemaFile != "" {
 		s, err := config.LoadSchema(d.opts.SchemaFile)
 		if err != nil {
-			return o, err
+			return nil, nil, err
 		}
 		o.Schema = s
 	}
-	return o, nil
+	t, err := config.NewTarget(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := d.addConfig(ctx, t); err != nil {
+		t.Close()
+		return nil, nil, err
+	}
+	if d.opts.Watch {
+		w, err := d.watchConfig(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		d.closers = append(d.closers, func() { _ = w.Close() })
+	}
+	if err := d.newAdmin(); err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", d.opts.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listening for the admin API: %w", err)
+	}
+	return t, ln, nil
 }
 
 // addConfig registers the config target: it serves last known good if its

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cybercorp/hotreload/admin"
-	"github.com/cybercorp/hotreload/config"
 	"github.com/cybercorp/hotreload/examples/demo"
 	"github.com/cybercorp/hotreload/health"
 )
@@ -81,29 +80,17 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 		Window:      window,
 		Stderr:      cmd.ErrOrStderr(),
 	}
-	d, err := newDaemon(ctx, opts)
+	d, target, ln, err := startDaemon(ctx, opts, demo.Validate)
 	if err != nil {
 		return err
 	}
 	ok := false
 	defer func() {
 		if !ok {
+			_ = ln.Close()
 			d.close()
 		}
 	}()
-	copts, err := configOptions[demo.Config](d)
-	if err != nil {
-		return err
-	}
-	copts.Validators = append(copts.Validators, demo.Validate)
-	target, err := config.NewTarget(copts)
-	if err != nil {
-		return err
-	}
-	if err := d.addConfig(ctx, target); err != nil {
-		target.Close()
-		return err
-	}
 	store := target.Store()
 	app := &demo.App{
 		Config:  store.Load,
@@ -115,18 +102,6 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 	})
 	if err := d.monitor.Add("upstream", upstream, health.CheckOptions{Critical: true, Interval: 5 * time.Second, Timeout: 2 * time.Second}); err != nil {
 		return err
-	}
-	w, err := d.watchConfig(ctx)
-	if err != nil {
-		return err
-	}
-	d.closers = append(d.closers, func() { _ = w.Close() })
-	if err := d.newAdmin(); err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return fmt.Errorf("listening for the admin API: %w", err)
 	}
 
 	appMux := http.NewServeMux()

@@ -2,15 +2,12 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cybercorp/hotreload/admin"
-	"github.com/cybercorp/hotreload/config"
-	"github.com/cybercorp/hotreload/watch"
 )
 
 func init() { register(newServeCmd) }
@@ -77,48 +74,11 @@ token from --auth-file (create one with "hotreload token add").`,
 // serve runs the daemon on the config files until the command's context
 // ends.
 func serve(cmd *cobra.Command, opts daemonOptions) error {
-	if opts.Debounce == 0 {
-		opts.Debounce = watch.Off
-	}
-	ctx := cmd.Context()
-	d, err := newDaemon(ctx, opts)
+	d, target, ln, err := startDaemon[map[string]any](cmd.Context(), opts)
 	if err != nil {
 		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			d.close()
-		}
-	}()
-	copts, err := configOptions[map[string]any](d)
-	if err != nil {
-		return err
-	}
-	target, err := config.NewTarget(copts)
-	if err != nil {
-		return err
-	}
-	if err := d.addConfig(ctx, target); err != nil {
-		target.Close()
-		return err
-	}
-	if opts.Watch {
-		w, err := d.watchConfig(ctx)
-		if err != nil {
-			return err
-		}
-		d.closers = append(d.closers, func() { _ = w.Close() })
-	}
-	if err := d.newAdmin(); err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", opts.Listen)
-	if err != nil {
-		return fmt.Errorf("listening for the admin API: %w", err)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "hotreload serving %s (mode %s, version %d) on http://%s/\n",
 		target.Name(), opts.Mode, d.engine.Status().Active, ln.Addr())
-	ok = true
-	return d.run(ctx, ln, d.admin)
+	return d.run(cmd.Context(), ln, d.admin)
 }
