@@ -93,9 +93,9 @@ type Spec struct {
 	Max        float64       `yaml:"max" json:"max,omitempty"`                 // memory, cpu, disk
 }
 
-// Kinds lists the check kinds a file may use, and the fields each allows
+// kinds lists the check kinds a file may use, and the fields each allows
 // besides name, kind and the options.
-var Kinds = map[string][]string{
+var kinds = map[string][]string{
 	"http":      {"url", "status", "max_latency"},
 	"websocket": {"url"},
 	"sql":       {"dsn", "query"},
@@ -213,7 +213,7 @@ func (f *File) validate(name string, af *ast.File) []hotreload.FieldError {
 			add(p+"/name", "check %q is declared twice (first at /checks/%d)", s.Name, j)
 		}
 		seen[s.Name] = i
-		allowed, known := Kinds[s.Kind]
+		allowed, known := kinds[s.Kind]
 		if !known {
 			add(p+"/kind", "kind %q is not one of %s", s.Kind, strings.Join(kindNames(), ", "))
 			continue
@@ -288,8 +288,8 @@ func keyPath(base string, t reflect.Type, msg string) string {
 }
 
 func kindNames() []string {
-	out := make([]string, 0, len(Kinds))
-	for k := range Kinds {
+	out := make([]string, 0, len(kinds))
+	for k := range kinds {
 		out = append(out, k)
 	}
 	slices.Sort(out)
