@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/admin"
@@ -56,11 +57,15 @@ type stackOptions struct {
 	adjust    func(*admin.Options)
 }
 
-// failGate is the health gate with a fault switch: when fail is set, the
-// next transactions roll back.
-type failGate struct{ fail atomic.Bool }
+// failGate is the health gate with fault switches: when fail is set, the
+// next transactions roll back; delay holds each in the gate that long.
+type failGate struct {
+	fail  atomic.Bool
+	delay atomic.Int64 // nanoseconds
+}
 
 func (g *failGate) Watch(context.Context, hotreload.Transaction) error {
+	time.Sleep(time.Duration(g.delay.Load()))
 	if g.fail.Load() {
 		return errors.New("injected health failure")
 	}
