@@ -39,6 +39,11 @@ func FormatOf(file string) (Format, error) {
 	}
 }
 
+// maxNesting bounds how deep objects and arrays may nest in a config: far
+// beyond any real configuration, it keeps a hostile document from costing
+// quadratic time (every level spells its whole JSON Pointer).
+const maxNesting = 1000
+
 // Document is a decoded configuration: a JSON value (map[string]any, []any,
 // string, float64, bool or nil, as encoding/json produces) and the position
 // of each of its keys and values. A Document is never modified once built.

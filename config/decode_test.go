@@ -239,3 +239,23 @@ func TestDecodeEmptyYAMLIsAnObject(t *testing.T) {
 		}
 	}
 }
+
+func TestDeepNesting(t *testing.T) {
+	deep := strings.Repeat("[", maxNesting+1) + strings.Repeat("]", maxNesting+1)
+	_, err := Decode("deep.json", []byte(deep), JSON)
+	if got, want := renderDetails(err), "deep.json:1:1001: "; !strings.HasPrefix(got, want) || !strings.Contains(got, "nested deeper than 1000 levels") {
+		t.Fatalf("got %q", got)
+	}
+	ok := strings.Repeat("[", maxNesting) + strings.Repeat("]", maxNesting)
+	if _, err := Decode("ok.json", []byte(ok), JSON); err != nil {
+		t.Fatal(err)
+	}
+	// TOML: values nested beyond the limit are located at an ancestor.
+	d := MustDecode(t, "deep.toml", "a = "+strings.Repeat("[", maxNesting+5)+"1"+strings.Repeat("]", maxNesting+5)+"\nb = 2\n")
+	if p := d.Positions["/b"]; p.Line != 2 || p.Column != 5 {
+		t.Fatalf("/b at %+v", p)
+	}
+	if p := d.Positions.Locate("/a" + strings.Repeat("/0", maxNesting+5)); p.Line != 1 {
+		t.Fatalf("deep value at %+v", p)
+	}
+}

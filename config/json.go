@@ -15,6 +15,7 @@ import (
 // jsonDecoder walks the tokens of a JSON document, building its value and
 // recording where each key and value starts.
 type jsonDecoder struct {
+	depth int
 	file  string
 	src   []byte
 	lines *lineIndex
@@ -100,6 +101,12 @@ func (d *jsonDecoder) value(ptr string, key Position) (any, error) {
 	d.pos[ptr] = pos
 	switch t := tok.(type) {
 	case json.Delim:
+		if t == '{' || t == '[' {
+			if d.depth++; d.depth > maxNesting {
+				return nil, d.errorAt(start, ptr, fmt.Sprintf("nested deeper than %d levels", maxNesting))
+			}
+			defer func() { d.depth-- }()
+		}
 		if t == '{' {
 			return d.object(ptr)
 		}

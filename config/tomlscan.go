@@ -13,6 +13,7 @@ import (
 // grammar loosely; on anything unexpected it moves on rather than fail, and
 // a value it misses is located at its nearest ancestor.
 type tomlScanner struct {
+	depth  int // of values within values; beyond maxNesting nothing is recorded
 	file   string
 	src    []byte
 	i      int
@@ -75,8 +76,13 @@ func (s *tomlScanner) skipBlank(lines bool) {
 	}
 }
 
-// set records ptr's key at keyOff and its value at valOff.
+// set records ptr's key at keyOff and its value at valOff, unless the
+// scanner is nested too deep to index (a value there is located at its
+// nearest indexed ancestor).
 func (s *tomlScanner) set(ptr string, keyOff, valOff int) {
+	if s.depth > maxNesting {
+		return
+	}
 	p := Position{File: s.file}
 	if keyOff >= 0 {
 		p.KeyLine, p.KeyColumn = s.lines.at(keyOff)
@@ -183,6 +189,8 @@ func (s *tomlScanner) keyValue(base string) {
 
 // value reads the value at ptr; keyOff is where its key starts, or -1.
 func (s *tomlScanner) value(ptr string, keyOff int) {
+	s.depth++
+	defer func() { s.depth-- }()
 	s.set(ptr, keyOff, s.i)
 	switch s.peek(0) {
 	case '"', '\'':
