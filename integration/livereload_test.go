@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -38,7 +39,7 @@ func TestStockLiveReloadClient(t *testing.T) {
 	browser(t)
 	script := installLiveReloadJS(t)
 	s := startUI(t, copyFolder(t), t.TempDir(), "127.0.0.1:0", func(mux *http.ServeMux) {
-		mux.HandleFunc("GET /livereload.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, script) })
+		mux.HandleFunc("GET /vendor/livereload.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, script) })
 	})
 	ctx := tabPlain(t, "http://"+s.Addr+"/ui/livereload.html")
 	waitFor(t, func() bool {
@@ -51,4 +52,29 @@ func TestStockLiveReloadClient(t *testing.T) {
 	s.write(t, "app.css", "#title { color: rgb(0, 0, 200); }\n")
 	waitTrue(t, ctx, colorOf("title")+` === 'rgb(0, 0, 200)'`, 5*time.Second)
 	waitTrue(t, ctx, `window.marker === 'kept'`, time.Second)
+}
+
+// TestExtensionInjectedScript loads /livereload.js the way the LiveReload
+// browser extensions inject it: the hub serves its own client under that
+// name, which then reloads a component in place.
+func TestExtensionInjectedScript(t *testing.T) {
+	s := startUI(t, copyFolder(t), t.TempDir(), "127.0.0.1:0")
+	page := strings.Replace(readTestdata(t, "index.html"), `<script src="/hotreload.js"></script>`,
+		`<script src="/livereload.js?ext=Chrome&amp;extver=2.1.0&amp;host=127.0.0.1"></script>`, 1)
+	s.write(t, "extension.html", page)
+	waitFor(t, func() bool { // applied, so no page reload follows
+		resp, err := http.Get("http://" + s.Addr + "/ui/extension.html")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, "the new page to go live")
+	ctx := tab(t, "http://"+s.Addr+"/ui/extension.html")
+	waitFor(t, func() bool {
+		cs := s.Hub.Clients()
+		return len(cs) == 1 && cs[0].Protocol == "hotreload/1"
+	}, "the injected client to connect")
+	s.write(t, "app.css", "#title { color: rgb(0, 99, 0); }\n")
+	waitTrue(t, ctx, colorOf("title")+` === 'rgb(0, 99, 0)'`, 5*time.Second)
 }

@@ -537,10 +537,16 @@ func cutBearer(h string) (string, bool) {
 }
 
 // Register mounts the hub on mux: GET /ws, GET /livereload, GET
-// /hotreload.js and GET /api/v1/ui/clients.
+// /hotreload.js, GET /livereload.js and GET /api/v1/ui/clients.
+//
+// /livereload.js serves the hotreload client too: the LiveReload browser
+// extensions inject the script of that name from the server they connect
+// to, so on a server they know (such as one listening on LiveReload's port
+// 35729) they get the full client.
 func (h *Hub) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ws", h.ServeWS)
 	mux.HandleFunc("GET /livereload", h.ServeLiveReload)
 	mux.Handle("GET /hotreload.js", Script)
+	mux.Handle("GET /livereload.js", Script)
 	mux.HandleFunc("GET /api/v1/ui/clients", h.ServeClients)
 }

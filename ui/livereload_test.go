@@ -1,8 +1,11 @@
 package ui
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"testing"
 	"time"
 
@@ -79,5 +82,19 @@ func TestLiveReloadRefusesOtherProtocols(t *testing.T) {
 	conn.Write(ctx, websocket.MessageText, []byte(`{"command":"hello","protocols":["http://livereload.com/protocols/official-6"]}`))
 	if _, _, err := conn.Read(ctx); websocket.CloseStatus(err) != CloseProtocol {
 		t.Fatalf("got %v, want close code %d", err, CloseProtocol)
+	}
+}
+
+func TestLiveReloadScriptNameServesTheClient(t *testing.T) {
+	_, srv := testHub(t, Options{})
+	// What a LiveReload browser extension injects.
+	resp, err := http.Get(srv.URL + "/livereload.js?ext=Chrome&extver=2.1.0&host=localhost&port=35729")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, script) || resp.Header.Get("Content-Type") != "text/javascript; charset=utf-8" {
+		t.Fatalf("GET /livereload.js: %d %q, want the hotreload client", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
