@@ -1,6 +1,9 @@
 package config
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+)
 
 func TestLineIndexInAnyOrder(t *testing.T) {
 	src := []byte("ab\né→x\n\nlast")
@@ -26,5 +29,27 @@ func TestLocateFallsBackToAncestors(t *testing.T) {
 	}
 	if got := p.Locate("/z"); got.Line != 1 {
 		t.Fatalf("Locate(/z) = %+v", got)
+	}
+}
+
+func TestEncodeRoundTrips(t *testing.T) {
+	doc := map[string]any{
+		"strings": []any{"yes", "no", "on", "null", "~", "1.0", "0x1F", "2001-12-14", "12:30:00", "#x", "a: b", "- x", "", " lead", "multi\nline", "é"},
+		"numbers": []any{0.0, -1.0, 1.5, 1e21, 123456789.0, 1e-7, -1.5e300, 123456789012.0, 1 << 60, 0.1},
+		"bools":   []any{true, false},
+		"nested":  map[string]any{"a.b": map[string]any{"c/d": "x"}, "": "empty key"},
+	}
+	for _, f := range []Format{JSON, YAML, TOML} {
+		b, err := Encode(doc, f)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		d, err := Decode("rt."+string(f), b, f)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", f, err, b)
+		}
+		if !reflect.DeepEqual(d.Value, doc) {
+			t.Fatalf("%s round trip:\n%s\ngot  %#v\nwant %#v", f, b, d.Value, doc)
+		}
 	}
 }

@@ -3,7 +3,10 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 	"github.com/cybercorp/hotreload"
@@ -51,7 +54,7 @@ func (w *fileWrite) run() error {
 func Encode(doc any, f Format) ([]byte, error) {
 	switch f {
 	case YAML:
-		return yaml.MarshalWithOptions(doc, yaml.Indent(2))
+		return yaml.MarshalWithOptions(yamlNumbers(doc), yaml.Indent(2))
 	case TOML:
 		var buf bytes.Buffer
 		if err := toml.NewEncoder(&buf).Encode(doc); err != nil {
@@ -64,4 +67,42 @@ func Encode(doc any, f Format) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// yamlFloat is a number that go-yaml would write in a form it reads back as
+// a string (1e+21): it is written with a decimal point in its mantissa.
+type yamlFloat float64
+
+// MarshalYAML writes f so that it reads back as the same number.
+func (f yamlFloat) MarshalYAML() ([]byte, error) {
+	s := strconv.FormatFloat(float64(f), 'g', -1, 64)
+	if mant, exp, ok := strings.Cut(s, "e"); ok && !strings.Contains(mant, ".") {
+		s = mant + ".0e" + exp
+	}
+	return []byte(s), nil
+}
+
+// yamlNumbers returns doc with every number made safe for go-yaml: whole
+// numbers as integers, others as yamlFloat.
+func yamlNumbers(doc any) any {
+	switch x := doc.(type) {
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x)
+		}
+		return yamlFloat(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, v := range x {
+			out[k] = yamlNumbers(v)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, v := range x {
+			out[i] = yamlNumbers(v)
+		}
+		return out
+	}
+	return doc
 }
