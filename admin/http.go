@@ -23,10 +23,12 @@ const DefaultMaxBodyBytes = 1 << 20
 
 // NewHTTPServer returns an http.Server for the admin handler with timeouts
 // that keep slow or idle clients from holding connections: 5 s to send the
-// headers, 30 s for the body, 60 s to write an answer (event streams lift
-// it for themselves), 2 min idle, 64 KiB of headers.
+// headers, 30 s for the body, 60 s to write an answer (event streams and
+// mutations lift it for themselves), 2 min idle, 64 KiB of headers. When h
+// is a *Server, Shutdown closes it first, so that open event streams end
+// instead of holding the shutdown.
 func NewHTTPServer(addr string, h http.Handler) *http.Server {
-	return &http.Server{
+	srv := &http.Server{
 		Addr:              addr,
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -35,6 +37,10 @@ func NewHTTPServer(addr string, h http.Handler) *http.Server {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
+	if s, ok := h.(*Server); ok {
+		srv.RegisterOnShutdown(func() { s.Close() })
+	}
+	return srv
 }
 
 // errorBody is the JSON form of every error answer.

@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"net/http"
 	"os"
@@ -66,4 +67,25 @@ func TestLongRequestsOutliveServerTimeouts(t *testing.T) {
 			t.Fatalf("reload through a 1 s gate = %d, want 200", resp.StatusCode)
 		}
 	})
+}
+
+// TestShutdownEndsEventStreams checks that http.Server.Shutdown of a
+// NewHTTPServer does not wait for streaming clients.
+func TestShutdownEndsEventStreams(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	srv := admin.NewHTTPServer(ln.Addr().String(), s.srv)
+	go srv.Serve(ln)
+	req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/api/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+s.tokens[auth.Viewer])
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	defer resp.Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown with an open event stream = %v after %v", err, time.Since(t0))
+	}
 }
