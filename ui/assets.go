@@ -55,11 +55,17 @@ type Assets struct {
 	live atomic.Pointer[fileSet]
 }
 
+// ThemeCSS is the stylesheet Assets derives from ThemeFile (unless the
+// folder has a file of that name), so that a page can link the theme for
+// its first paint; later theme changes arrive over the socket.
+const ThemeCSS = "theme.css"
+
 // fileSet is one immutable version of the folder.
 type fileSet struct {
-	files   map[string]file // by slash-separated path relative to the folder
-	theme   map[string]string
-	version string // hotreload.Digest of the snapshot
+	files    map[string]file // by slash-separated path relative to the folder
+	theme    map[string]string
+	themeCSS file   // derived from theme; not part of the snapshot
+	version  string // hotreload.Digest of the snapshot
 }
 
 type file struct {
@@ -159,8 +165,7 @@ func (a *Assets) build(files map[string][]byte, fromSnapshot bool) (*fileSet, er
 		case isScript(name):
 			problems = append(problems, checkJS(shown, data)...)
 		}
-		sum := sha256.Sum256(data)
-		set.files[name] = file{data: data, hash: hex.EncodeToString(sum[:8])}
+		set.files[name] = newFile(data)
 	}
 	if len(problems) > 0 {
 		return nil, &hotreload.Error{
@@ -170,7 +175,26 @@ func (a *Assets) build(files map[string][]byte, fromSnapshot bool) (*fileSet, er
 		}
 	}
 	set.version = hotreload.Digest(set.snapshot())
+	if set.theme != nil {
+		set.themeCSS = newFile(themeStylesheet(set.theme))
+	}
 	return set, nil
+}
+
+func newFile(data []byte) file {
+	sum := sha256.Sum256(data)
+	return file{data: data, hash: hex.EncodeToString(sum[:8])}
+}
+
+// themeStylesheet renders theme properties as one :root rule, sorted.
+func themeStylesheet(theme map[string]string) []byte {
+	var b bytes.Buffer
+	b.WriteString(":root {\n")
+	for _, k := range slices.Sorted(maps.Keys(theme)) {
+		fmt.Fprintf(&b, "  %s: %s;\n", k, theme[k])
+	}
+	b.WriteString("}\n")
+	return b.Bytes()
 }
 
 func isScript(name string) bool {
@@ -321,7 +345,8 @@ func changedNames(a, b *fileSet) []string {
 }
 
 // ServeHTTP serves the live files under the prefix, with the content hash as
-// ETag. A path ending in "/" serves its index.html.
+// ETag. A path ending in "/" serves its index.html; ThemeCSS is derived
+// from ThemeFile when the folder has no such file.
 func (a *Assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := a.live.Load()
 	name, ok := strings.CutPrefix(r.URL.Path, a.opts.Prefix)
@@ -336,6 +361,9 @@ func (a *Assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		name += "index.html"
 	}
 	f, ok := s.files[name]
+	if !ok && name == ThemeCSS && s.themeCSS.data != nil {
+		f, ok = s.themeCSS, true
+	}
 	if !ok {
 		http.NotFound(w, r)
 		return

@@ -249,6 +249,9 @@ func TestAssetsServeTheLiveFiles(t *testing.T) {
 	if resp, _ := get("/ui/app.css", resp.Header.Get("ETag")); resp.StatusCode != http.StatusNotModified {
 		t.Fatalf("If-None-Match: %d, want 304", resp.StatusCode)
 	}
+	if resp, body := get("/ui/theme.css", ""); resp.StatusCode != 200 || body != ":root {\n  --accent: red;\n}\n" {
+		t.Fatalf("GET theme.css: %d %q, want the theme as a stylesheet", resp.StatusCode, body)
+	}
 	if _, body := get("/ui/", ""); body != baseFolder["index.html"] {
 		t.Fatalf("GET /ui/ = %q, want index.html", body)
 	}
