@@ -3,19 +3,19 @@ package health
 import (
 	"context"
 	"database/sql"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/cybercorp/hotreload/health/internal/testenv"
 )
 
 // runCheck runs c through a monitor with the given timeout and returns its
@@ -35,36 +35,9 @@ func wantState(tb testing.TB, st Status, state State, errPart string) {
 	}
 }
 
-// postgresDSN returns the DSN of the test PostgreSQL that .ci/postgres.sh
-// started.
-func postgresDSN(tb testing.TB) string {
-	tb.Helper()
-	dsn := os.Getenv("HOTRELOAD_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		msg := "HOTRELOAD_TEST_POSTGRES_DSN is not set: run eval \"$(sudo .ci/postgres.sh)\" (needs Debian's postgresql-15)"
-		if os.Getenv("CI") == "true" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
-	}
-	return dsn
-}
-
-// freePort returns a 127.0.0.1 port nothing listens on (it was just
-// released).
-func freePort(tb testing.TB) string {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
-
 func TestSQLCheckPostgres(t *testing.T) {
 	leakCheck(t)
-	dsn := postgresDSN(t)
+	dsn := testenv.PostgresDSN(t)
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +58,7 @@ func TestSQLCheckPostgres(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		u.Host = "127.0.0.1:" + freePort(t)
+		u.Host = "127.0.0.1:" + testenv.FreePort(t)
 		bad, err := sql.Open("pgx", u.String())
 		if err != nil {
 			t.Fatal(err)
@@ -128,7 +101,7 @@ func TestHTTPCheck(t *testing.T) {
 		{"ExpectedStatus", HTTPCheck{URL: srv.URL + "/created", Status: http.StatusCreated}, StatePassing, ""},
 		{"SlowerThanMax", HTTPCheck{URL: srv.URL + "/slow", MaxLatency: 50 * time.Millisecond}, StateFailing, "slower than 50ms"},
 		{"SlowWithinMax", HTTPCheck{URL: srv.URL + "/slow"}, StatePassing, ""},
-		{"Unreachable", HTTPCheck{URL: "http://127.0.0.1:" + freePort(t)}, StateFailing, "connection refused"},
+		{"Unreachable", HTTPCheck{URL: "http://127.0.0.1:" + testenv.FreePort(t)}, StateFailing, "connection refused"},
 		{"BadURL", HTTPCheck{URL: "ftp://x"}, StateFailing, "not an absolute http or https URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -170,7 +143,7 @@ func TestWebSocketCheck(t *testing.T) {
 	defer plain.Close()
 	wantState(t, runCheck(t, WebSocketCheck{URL: "ws" + strings.TrimPrefix(ws.URL, "http")}, 2*time.Second), StatePassing, "")
 	wantState(t, runCheck(t, WebSocketCheck{URL: plain.URL}, 2*time.Second), StateFailing, "dialing")
-	wantState(t, runCheck(t, WebSocketCheck{URL: "ws://127.0.0.1:" + freePort(t)}, 2*time.Second), StateFailing, "connection refused")
+	wantState(t, runCheck(t, WebSocketCheck{URL: "ws://127.0.0.1:" + testenv.FreePort(t)}, 2*time.Second), StateFailing, "connection refused")
 	wantState(t, runCheck(t, WebSocketCheck{URL: "mailto:x"}, time.Second), StateFailing, "not an absolute ws, wss, http or https URL")
 	// A server that accepts but never reads cannot answer the ping.
 	stop := make(chan struct{})

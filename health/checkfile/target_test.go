@@ -4,18 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/health"
+	"github.com/cybercorp/hotreload/health/internal/testenv"
 	"github.com/cybercorp/hotreload/history"
 	"github.com/cybercorp/hotreload/hotreloadtest"
 )
@@ -182,14 +181,7 @@ func TestTargetApplyFailureRestores(t *testing.T) {
 }
 
 func TestTargetSQLCheckPostgres(t *testing.T) {
-	dsn := os.Getenv("HOTRELOAD_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		msg := "HOTRELOAD_TEST_POSTGRES_DSN is not set: run eval \"$(sudo .ci/postgres.sh)\" (needs Debian's postgresql-15)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	dsn := testenv.PostgresDSN(t)
 	f := newFixture(t, fmt.Sprintf("checks:\n  - {name: db, kind: sql, dsn: %q, query: SELECT 1, critical: true}\n", dsn))
 	hotreloadtest.MustApply(t, f.target, hotreload.Candidate{})
 	if s := f.mon.CheckAll(t.Context()); s.Passing != 1 {
@@ -228,7 +220,7 @@ func TestEngineRollsBackBadChecksFile(t *testing.T) {
 		t.Fatalf("Add: %+v %v", o, err)
 	}
 
-	refused := "http://127.0.0.1:" + freePort(t)
+	refused := "http://127.0.0.1:" + testenv.FreePort(t)
 	bad := strings.Replace(good, upstream.URL, refused, 1)
 	start := time.Now()
 	o, err := e.Reload(ctx, hotreload.Request{Source: "api", Candidates: []hotreload.Candidate{{Target: "checks", Content: []byte(bad)}}})
@@ -258,14 +250,4 @@ func TestEngineRollsBackBadChecksFile(t *testing.T) {
 	if f.gate.Options().Rounds != 2 {
 		t.Errorf("gate rounds %d after commit, want 2", f.gate.Options().Rounds)
 	}
-}
-
-func freePort(tb testing.TB) string {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
