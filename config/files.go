@@ -1,0 +1,80 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/jsondiff"
+)
+
+// DecodeFiles reads and decodes files, each in the format of its
+// extension. It reports the problems of every file, not only the first.
+func DecodeFiles(files ...string) ([]Document, error) {
+	var (
+		docs    []Document
+		details []hotreload.FieldError
+		cause   error
+	)
+	for _, f := range files {
+		d, err := DecodeFile(f)
+		if err != nil {
+			details = append(details, hotreload.ErrorDetails(err)...)
+			cause = err
+			continue
+		}
+		docs = append(docs, d)
+	}
+	if cause == nil {
+		return docs, nil
+	}
+	if len(files) == 1 {
+		return nil, cause
+	}
+	return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: "config files do not parse", Details: details}
+}
+
+// DecodeFile reads and decodes one file in the format of its extension.
+func DecodeFile(file string) (Document, error) {
+	format, err := FormatOf(file)
+	if err != nil {
+		return Document{}, err
+	}
+	src, err := readFile(file)
+	if err != nil {
+		return Document{}, err
+	}
+	return Decode(file, src, format)
+}
+
+// readFile reads a config file; its error is located at the file.
+func readFile(file string) ([]byte, error) {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		msg := err.Error()
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			msg = pe.Op + ": " + pe.Err.Error()
+		}
+		return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("reading config file %q", file),
+			Details: []hotreload.FieldError{{File: file, Message: msg}}, Err: err}
+	}
+	return src, nil
+}
+
+// Merge merges documents in order (later values override earlier ones,
+// objects merge key by key); each value keeps the position of the document
+// that supplied it.
+func Merge(docs ...Document) Document {
+	if len(docs) == 1 {
+		return docs[0]
+	}
+	values := make([]any, len(docs))
+	layers := make([]Positions, len(docs))
+	for i, d := range docs {
+		values[i], layers[i] = d.Value, d.Positions
+	}
+	v := jsondiff.Merge(values...)
+	return Document{Value: v, Positions: mergePositions(v, layers...)}
+}
