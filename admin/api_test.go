@@ -482,3 +482,25 @@ func TestAuditEndpoint(t *testing.T) {
 		t.Fatalf("after an edit: %s", body)
 	}
 }
+
+// TestAuditFailureRefusesMutations checks the fail-closed path end to end:
+// with the audit sink gone, a patch is refused with 503 and changes nothing.
+func TestAuditFailureRefusesMutations(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	v, _ := s.config()
+	must(t, s.audit.Close())
+	t0 := time.Now()
+	status, _, body := s.do("PATCH", "/api/v1/config", auth.Operator, `{"name": "unaudited"}`, "If-Match", `"`+itoa(v)+`"`)
+	if status != 503 || errorCode(t, body) != hotreload.CodeUnavailable || !strings.Contains(string(body), "audit") {
+		t.Fatalf("PATCH without an audit sink = %d %s, want 503 naming the audit log", status, body)
+	}
+	if d := time.Since(t0); d > 10*time.Second {
+		t.Fatalf("the refusal took %v", d)
+	}
+	if nv, data := s.config(); nv != v || data["name"] != "demo" {
+		t.Fatalf("an unaudited mutation happened: %d %v", nv, data)
+	}
+	if err := s.audit.Check(context.Background()); err == nil {
+		t.Fatal("the audit health check passes without a sink")
+	}
+}
