@@ -288,3 +288,16 @@ func waitFor(tb testing.TB, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// BenchmarkCheckAll measures the monitor's own cost of one round over 100
+// checks that pass at once.
+func BenchmarkCheckAll(b *testing.B) {
+	m := NewMonitor(MonitorOptions{})
+	for i := range 100 {
+		mustAdd(b, m, fmt.Sprintf("c%d", i), pass, CheckOptions{})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		m.CheckAll(b.Context())
+	}
+}
