@@ -71,7 +71,8 @@ func (s *Store[T]) Snapshot() *Snapshot[T] { return s.current.Load() }
 // Pointer such as "/limits"; "" or "/" for every change), on a goroutine of
 // its own, one update at a time. A change at a parent of path, such as the
 // whole document replaced, touches it too. The returned cancel stops the
-// subscription; it does not wait for a callback that is running.
+// subscription; it does not wait for a callback that is running. After
+// Close, Subscribe does nothing.
 func (s *Store[T]) Subscribe(path string, fn func(Update[T])) (cancel func()) {
 	sub := &subscriber[T]{path: path, fn: fn, log: s.log, wake: make(chan struct{}, 1), stop: make(chan struct{})}
 	s.mu.Lock()

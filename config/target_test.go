@@ -497,3 +497,29 @@ func TestPatchRefusesToOverwriteAPendingEdit(t *testing.T) {
 		t.Fatalf("after reload and patch: %+v", v)
 	}
 }
+
+func TestCancelAndClose(t *testing.T) {
+	target := MustTarget(t, Options[App]{Format: YAML})
+	var mu sync.Mutex
+	calls := map[string]int{}
+	count := func(name string) func(Update[App]) {
+		return func(Update[App]) { mu.Lock(); calls[name]++; mu.Unlock() }
+	}
+	cancel := target.Store().Subscribe("", count("cancelled"))
+	target.Store().Subscribe("", count("closed"))
+	MustApplyContent(t, target, "name: a\nlimits: {rps: 1}\n")
+	cancel()
+	cancel() // idempotent
+	MustApplyContent(t, target, "name: b\nlimits: {rps: 1}\n")
+	target.Close()
+	target.Store().Subscribe("", count("late"))
+	MustApplyContent(t, target, "name: c\nlimits: {rps: 1}\n")
+	mu.Lock()
+	defer mu.Unlock()
+	if want := map[string]int{"cancelled": 1, "closed": 2}; !reflect.DeepEqual(calls, want) {
+		t.Fatalf("calls %v, want %v", calls, want)
+	}
+	if s := target.Store().Snapshot(); s.Value.Name != "c" || valueAt(s.Data, "/name") != "c" {
+		t.Fatalf("snapshot after close: %+v", s)
+	}
+}
