@@ -210,9 +210,10 @@ func (s *Server) routesDebug() {
 type handlerFunc func(w http.ResponseWriter, r *http.Request, id auth.Identity) error
 
 func (s *Server) handle(pattern string, perm auth.Role, h handlerFunc) {
+	mut := mutation(pattern, perm)
 	s.register(pattern, perm, func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
 		if err := h(w, r, id); err != nil {
-			if mutation(perm) {
+			if mut {
 				s.recordRefusal(r, id, pattern, err)
 			}
 			s.writeError(w, err)
@@ -238,16 +239,17 @@ func (s *Server) register(pattern string, perm auth.Role, h func(http.ResponseWr
 	s.mu.Lock()
 	s.routes = append(s.routes, Route{Pattern: pattern, Perm: perm})
 	s.mu.Unlock()
+	mut := mutation(pattern, perm)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		id, err := s.authorize(r, perm)
 		if err != nil {
-			if mutation(perm) {
+			if mut {
 				s.recordRefusal(r, id, pattern, err)
 			}
 			s.writeError(w, err)
 			return
 		}
-		if mutation(perm) {
+		if mut {
 			// A transaction waits for its health gate (90 s in prod by
 			// default), longer than NewHTTPServer's write timeout.
 			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(MutationTimeout))
@@ -263,9 +265,11 @@ func (s *Server) Routes() []Route {
 	return append([]Route(nil), s.routes...)
 }
 
-// mutation reports whether routes of this permission change state:
-// operator and admin routes do, viewer and public ones only read.
-func mutation(perm auth.Role) bool { return perm >= auth.Operator }
+// mutation reports whether a route changes state: an operator or admin
+// route with a method other than GET. Refusals of mutations are audited.
+func mutation(pattern string, perm auth.Role) bool {
+	return perm >= auth.Operator && !strings.HasPrefix(pattern, "GET ")
+}
 
 type identityKey struct{}
 
