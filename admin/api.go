@@ -55,10 +55,13 @@ func (s *Server) currentConfig() (ConfigAnswer, error) {
 	if s.opts.Config == nil {
 		return ConfigAnswer{}, hotreload.Errorf(hotreload.CodeNotFound, "this server manages no configuration")
 	}
-	for {
+	for try := 0; ; try++ {
 		v := s.opts.Engine.Status().Active
 		doc := s.opts.Config.Redacted()
 		if s.opts.Engine.Status().Active != v {
+			if try == 100 {
+				return ConfigAnswer{}, hotreload.Errorf(hotreload.CodeUnavailable, "the configuration changes too fast to read a consistent version; retry")
+			}
 			continue
 		}
 		if doc == nil {

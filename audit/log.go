@@ -412,7 +412,7 @@ func (l *Log) Close() error {
 
 // Attempt records a mutation the engine is about to run (hotreload.Auditor).
 func (l *Log) Attempt(ctx context.Context, r hotreload.Request) error {
-	e := Entry{Kind: KindAttempt, Source: r.Source, Actor: r.Author, Remote: r.Remote, Action: Action(r)}
+	e := Entry{Kind: KindAttempt, Source: r.Source, Actor: r.Author, Remote: r.Remote, Action: action(r)}
 	if l.opts.State != nil {
 		st := l.opts.State()
 		e.VersionBefore = st.Active
@@ -446,7 +446,7 @@ func (l *Log) Result(ctx context.Context, r hotreload.Request, o hotreload.Outco
 	before := l.attempt
 	l.mu.Unlock()
 	e := Entry{
-		Kind: KindResult, Source: r.Source, Actor: r.Author, Remote: r.Remote, Action: Action(r),
+		Kind: KindResult, Source: r.Source, Actor: r.Author, Remote: r.Remote, Action: action(r),
 		VersionBefore: before.VersionBefore, Version: o.Version, VersionAfter: o.Active,
 		Result: string(o.Result), Reason: o.Reason,
 	}
@@ -462,8 +462,8 @@ func (l *Log) Result(ctx context.Context, r hotreload.Request, o hotreload.Outco
 	return l.Append(ctx, e)
 }
 
-// Action names what a request does: patch, replace, restore or reload.
-func Action(r hotreload.Request) string {
+// action names what a request does: patch, replace, restore or reload.
+func action(r hotreload.Request) string {
 	for _, c := range r.Candidates {
 		switch {
 		case c.Patch != nil:
