@@ -127,7 +127,9 @@ func TestMessageToOneClientID(t *testing.T) {
 	}
 	waitTrue(t, a, `got.length === 1 && got[0].to === 'a'`, 2*time.Second)
 	// A broadcast after it reaches b, so b has had every chance to get a's message.
-	s.Hub.Broadcast(ui.Update{Kind: ui.KindMessage, Key: "all", Data: json.RawMessage(`{"to":"all"}`)})
+	if _, err := s.Hub.Broadcast(ui.Update{Kind: ui.KindMessage, Key: "all", Data: json.RawMessage(`{"to":"all"}`)}); err != nil {
+		t.Fatal(err)
+	}
 	waitTrue(t, b, `got.length === 1 && got[0].to === 'all'`, 2*time.Second)
 	waitTrue(t, a, `got.length === 2`, 2*time.Second)
 }

@@ -302,7 +302,7 @@ func (a *Assets) publish(from, to *fileSet) {
 	if a.hub == nil {
 		return
 	}
-	a.hub.SetState(a.entries(to), to.version)
+	a.hub.setState(a.entries(to), to.version)
 	if from == nil {
 		return
 	}
@@ -319,11 +319,11 @@ func (a *Assets) publish(from, to *fileSet) {
 		updates = append(updates, u)
 	}
 	if page {
-		a.hub.Broadcast(Update{Kind: KindPage, Key: string(KindPage), Version: to.version})
+		a.hub.broadcast(Update{Kind: KindPage, Key: string(KindPage), Version: to.version})
 		return
 	}
 	for _, u := range updates {
-		a.hub.Broadcast(u)
+		a.hub.broadcast(u)
 	}
 }
 

@@ -97,13 +97,21 @@ func NewHub(opts Options) *Hub {
 
 // Broadcast sends an update to every client and records it as the current
 // state of its key (except page reloads and messages, which have no state).
-// It returns the update's sequence number.
-func (h *Hub) Broadcast(u Update) uint64 {
+// It returns the update's sequence number, or a CodeInvalid error when Data
+// is not valid JSON.
+func (h *Hub) Broadcast(u Update) (uint64, error) {
 	return h.publish("", u)
 }
 
+// broadcast sends an update that carries no Data, which cannot fail.
+func (h *Hub) broadcast(u Update) uint64 {
+	seq, _ := h.publish("", u)
+	return seq
+}
+
 // SendTo sends an update to the client with the given id only. It fails
-// with CodeNotFound when no such client is connected.
+// with CodeNotFound when no such client is connected and with CodeInvalid
+// when Data is not valid JSON.
 func (h *Hub) SendTo(id string, u Update) (uint64, error) {
 	h.mu.Lock()
 	_, ok := h.clients[id]
@@ -111,29 +119,29 @@ func (h *Hub) SendTo(id string, u Update) (uint64, error) {
 	if !ok {
 		return 0, hotreload.Errorf(hotreload.CodeNotFound, "no UI client %q is connected", id)
 	}
-	return h.publish(id, u), nil
+	return h.publish(id, u)
 }
 
 // ReloadStyles tells browsers that the stylesheet at path changed to the
 // content with the given hash.
 func (h *Hub) ReloadStyles(path, hash string) uint64 {
-	return h.Broadcast(Update{Kind: KindStyles, Path: path, Hash: hash})
+	return h.broadcast(Update{Kind: KindStyles, Path: path, Hash: hash})
 }
 
 // ReloadTheme replaces the theme's custom properties in every browser.
 func (h *Hub) ReloadTheme(props map[string]string) uint64 {
-	return h.Broadcast(Update{Kind: KindTheme, Key: string(KindTheme), Theme: props})
+	return h.broadcast(Update{Kind: KindTheme, Key: string(KindTheme), Theme: props})
 }
 
 // ReloadComponent tells browsers to re-import the module at path that
 // defines the custom element name, keeping its instances.
 func (h *Hub) ReloadComponent(name, path, hash string) uint64 {
-	return h.Broadcast(Update{Kind: KindComponent, Key: "component:" + name, Name: name, Path: path, Hash: hash})
+	return h.broadcast(Update{Kind: KindComponent, Key: "component:" + name, Name: name, Path: path, Hash: hash})
 }
 
 // ReloadPage tells browsers to reload the whole page.
 func (h *Hub) ReloadPage() uint64 {
-	return h.Broadcast(Update{Kind: KindPage, Key: string(KindPage)})
+	return h.broadcast(Update{Kind: KindPage, Key: string(KindPage)})
 }
 
 // Error shows the errors in every browser's overlay until Clear; an empty
@@ -180,7 +188,10 @@ func (h *Hub) Observe(o hotreload.Outcome) {
 // latest matters.
 const typeKeyErrors = "errors"
 
-func (h *Hub) publish(to string, u Update) uint64 {
+func (h *Hub) publish(to string, u Update) (uint64, error) {
+	if u.Data != nil && !json.Valid(u.Data) {
+		return 0, hotreload.Errorf(hotreload.CodeInvalid, "the data of UI update %q is not valid JSON", u.key())
+	}
 	u.Key = u.key()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -190,7 +201,7 @@ func (h *Hub) publish(to string, u Update) uint64 {
 	if u.Version != "" {
 		h.current = u.Version
 	}
-	return h.appendLocked(to, u.Key, wire{Type: typeUpdate, Update: &u}, liveReloadOf(u))
+	return h.appendLocked(to, u.Key, wire{Type: typeUpdate, Update: &u}, liveReloadOf(u)), nil
 }
 
 // appendLocked numbers a message, keeps it in the ring and queues it for its
@@ -198,10 +209,7 @@ func (h *Hub) publish(to string, u Update) uint64 {
 func (h *Hub) appendLocked(to, key string, w wire, lr []byte) uint64 {
 	h.seq++
 	w.Seq = h.seq
-	msg, err := json.Marshal(w)
-	if err != nil { // only plain strings and maps: cannot happen
-		panic("ui: encoding a message: " + err.Error())
-	}
+	msg, _ := json.Marshal(w) // strings, maps and checked JSON: cannot fail
 	ev := event{seq: h.seq, to: to, key: key, msg: msg, lr: lr}
 	if len(h.ring) == h.opts.History {
 		copy(h.ring, h.ring[1:])
@@ -271,10 +279,10 @@ func (h *Hub) entriesLocked() []Update {
 	return out
 }
 
-// SetState records the current version of every key without sending
-// anything, so that new and resyncing clients compare against it; Assets
-// calls it when it first loads. Keys absent from entries are forgotten.
-func (h *Hub) SetState(entries []Update, version string) {
+// setState records the current version of every key without sending
+// anything, so that new and resyncing clients compare against it. Keys
+// absent from entries are forgotten.
+func (h *Hub) setState(entries []Update, version string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	clear(h.state)

@@ -134,6 +134,9 @@ func TestSendToReachesOnlyThatClient(t *testing.T) {
 	if hotreload.ErrorCode(err) != hotreload.CodeNotFound {
 		t.Fatalf("SendTo(unknown) = %v, want not_found", err)
 	}
+	if _, err := h.Broadcast(Update{Kind: KindMessage, Key: "x", Data: json.RawMessage(`{bad`)}); hotreload.ErrorCode(err) != hotreload.CodeInvalid {
+		t.Fatalf("Broadcast(invalid data) = %v, want invalid", err)
+	}
 }
 
 func TestDuplicateIDGetsANewOne(t *testing.T) {
@@ -287,7 +290,7 @@ func TestSlowClientIsClosedToResyncAndDoesNotSlowOthers(t *testing.T) {
 	var spent, worst time.Duration
 	for i := range n {
 		t0 := time.Now()
-		h.Broadcast(Update{Kind: KindStyles, Path: "/" + string(rune('a'+i%26)) + string(rune('a'+i/26)) + ".css"})
+		h.broadcast(Update{Kind: KindStyles, Path: "/" + string(rune('a'+i%26)) + string(rune('a'+i/26)) + ".css"})
 		spent += time.Since(t0)
 		fast.next()
 		worst = max(worst, time.Since(t0))
@@ -371,7 +374,7 @@ func TestAcksShowWhichVersionAClientRuns(t *testing.T) {
 	h, srv := testHub(t, Options{})
 	a := dial(t, srv, wire{ID: "tab", Page: "http://app/"})
 	a.welcome()
-	seq := h.Broadcast(Update{Kind: KindStyles, Path: "/a.css", Hash: "h1", Version: "v2"})
+	seq := h.broadcast(Update{Kind: KindStyles, Path: "/a.css", Hash: "h1", Version: "v2"})
 	a.next()
 	a.send(wire{Type: typeAck, Seq: seq, Status: AckApplied, Update: &Update{Key: "styles:/a.css", Version: "v2"}})
 	deadline := time.Now().Add(2 * time.Second)

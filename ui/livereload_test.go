@@ -51,7 +51,7 @@ func TestLiveReloadProtocol7(t *testing.T) {
 		t.Fatalf("got %+v, want a live CSS reload", m)
 	}
 	h.Error(nil)                                     // no LiveReload equivalent: nothing sent
-	h.Broadcast(Update{Kind: KindMessage, Key: "x"}) // neither
+	h.broadcast(Update{Kind: KindMessage, Key: "x"}) // neither
 	h.ReloadPage()
 	read()
 	if m.Command != "reload" || m.Path != "index.html" {
