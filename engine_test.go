@@ -255,19 +255,23 @@ func TestEngine(t *testing.T) {
 	t.Run("GateRollsBack", func(t *testing.T) {
 		var fail atomic.Bool
 		var seen atomic.Value
+		var e *hotreload.Engine
 		gate := gateFunc(func(_ context.Context, tx hotreload.Transaction) error {
+			if st := e.Status(); st.Applied != tx.Version || st.Active == tx.Version {
+				return fmt.Errorf("status during the gate: %+v, want applied %d", st, tx.Version)
+			}
 			seen.Store(tx)
 			if fail.Load() {
 				return errors.New("critical check \"upstream\" failing")
 			}
 			return nil
 		})
-		e := startEngine(t, hotreload.Options{Gate: gate})
+		e = startEngine(t, hotreload.Options{Gate: gate})
 		a, b := newValueTarget("a", "a1"), newValueTarget("b", "b1")
 		mustAdd(t, e, a, b)
 		fail.Store(true)
 		o := reload(t, e, hotreload.Request{Source: "api", Candidates: []hotreload.Candidate{content("a", "a2"), content("b", "b2")}})
-		if o.Result != hotreload.RolledBack || o.Cause != "health" || !strings.Contains(o.Reason, "upstream") {
+		if o.Result != hotreload.RolledBack || o.Cause != "health" || !strings.Contains(o.Reason, "upstream") || e.Status().Applied != 0 {
 			t.Fatalf("outcome %+v", o)
 		}
 		if a.Live() != "a1" || b.Live() != "b1" {

@@ -137,6 +137,10 @@ type Status struct {
 	Active uint64 `json:"active"`
 	// Targets lists each target and the version that last changed it.
 	Targets []TargetStatus `json:"targets"`
+	// Applied is the version applied and inside its health gate, 0 when
+	// none: during the window the live state is that version's, not
+	// Active's.
+	Applied uint64 `json:"applied,omitempty"`
 	// Last is the outcome of the last transaction, if any.
 	Last *Outcome `json:"last,omitempty"`
 	// Frozen is set when automatic reloads are frozen by the rollback
@@ -699,7 +703,9 @@ func (tx *transaction) run(ctx context.Context) Outcome {
 	// gated.
 	if e.opts.Gate != nil && tx.replacesLiveState() {
 		t0 = e.opts.Now()
+		e.setStatus(func(s *Status) { s.Applied = version })
 		err := e.opts.Gate.Watch(ctx, Transaction{Version: version, Source: tx.req.Source, Targets: tx.changedNames()})
+		e.setStatus(func(s *Status) { s.Applied = 0 })
 		tx.step("health", t0)
 		if err != nil {
 			return tx.rollback(ctx, version, "health", err)

@@ -23,6 +23,7 @@ import (
 	"github.com/cybercorp/hotreload/config"
 	"github.com/cybercorp/hotreload/events"
 	"github.com/cybercorp/hotreload/health"
+	"github.com/cybercorp/hotreload/health/checkfile"
 	"github.com/cybercorp/hotreload/history"
 	"github.com/cybercorp/hotreload/metrics"
 	"github.com/cybercorp/hotreload/metrics/alert"
@@ -42,6 +43,7 @@ type daemonOptions struct {
 	Debounce    time.Duration
 	AgeIdentity string
 	AuthFile    string
+	ChecksFile  string
 	// Window is the health gate's window; 0 picks the mode's default.
 	Window time.Duration
 	Stderr io.Writer
@@ -62,6 +64,7 @@ type daemon struct {
 	bus     *events.Bus
 	engine  *hotreload.Engine
 	monitor *health.Monitor
+	gate    *health.Gate
 	traffic *health.Traffic
 	secrets *secret.Decrypter
 	audit   *audit.Log
@@ -122,14 +125,14 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 			window = health.DevWindow
 		}
 	}
-	gate, err := health.NewGate(d.monitor, health.GateOptions{Window: window, Traffic: d.traffic, IgnorePreexisting: true, Logger: d.log})
+	d.gate, err = health.NewGate(d.monitor, health.GateOptions{Window: window, Traffic: d.traffic, IgnorePreexisting: true, Logger: d.log})
 	if err != nil {
 		d.history.Close()
 		return nil, err
 	}
 	d.engine = hotreload.New(hotreload.Options{
 		History:   d.history,
-		Gate:      gate,
+		Gate:      d.gate,
 		Publisher: d.bus,
 		Observer:  hotreload.Observers{d.metrics, d.alerts},
 		Auditor:   d.audit,
@@ -198,12 +201,21 @@ func startConfig[T any](ctx context.Context, d *daemon, validators []config.Vali
 		t.Close()
 		return nil, nil, err
 	}
+	if d.opts.ChecksFile != "" {
+		checks := checkfile.NewTarget("checks", d.opts.ChecksFile, d.monitor, d.gate)
+		if _, err := d.engine.Add(ctx, checks); err != nil {
+			return nil, nil, fmt.Errorf("loading the health checks: %w", err)
+		}
+	}
 	if d.opts.Watch {
-		w, err := d.watchConfig(ctx)
-		if err != nil {
+		if err := d.watchTarget(ctx, t.Name(), d.opts.ConfigFiles); err != nil {
 			return nil, nil, err
 		}
-		d.closers = append(d.closers, func() { _ = w.Close() })
+		if d.opts.ChecksFile != "" {
+			if err := d.watchTarget(ctx, "checks", []string{d.opts.ChecksFile}); err != nil {
+				return nil, nil, err
+			}
+		}
 	}
 	if err := d.newAdmin(); err != nil {
 		return nil, nil, err
@@ -233,41 +245,54 @@ func (d *daemon) addConfig(ctx context.Context, t configTarget) error {
 	return nil
 }
 
-// watchConfig reloads the config whenever its files change.
-func (d *daemon) watchConfig(ctx context.Context) (*watch.Watcher, error) {
-	name := d.config.Name()
+// watchTarget reloads the named target whenever one of its files changes.
+func (d *daemon) watchTarget(ctx context.Context, name string, files []string) error {
 	w, err := watch.New(watch.Options{
-		Files:    d.opts.ConfigFiles,
+		Files:    files,
 		Debounce: d.opts.Debounce,
 		OnError:  func(error) { d.metrics.WatcherError(name) },
 	})
 	if err != nil {
-		return nil, fmt.Errorf("watching the config files: %w", err)
+		return fmt.Errorf("watching the files of %s: %w", name, err)
 	}
+	d.closers = append(d.closers, func() { _ = w.Close() })
 	go func() {
 		for b := range w.Events() {
 			for _, e := range b.Errors {
-				d.log.Warn("watch", "err", e)
+				d.log.Warn("watch", "target", name, "err", e)
 			}
-			if len(b.Paths) == 0 {
-				continue
+			if len(b.Paths) > 0 {
+				d.reload(ctx, "watch", name)
 			}
-			d.reload(ctx, "watch")
 		}
 	}()
-	return w, nil
+	return nil
 }
 
-// reload runs a reload from source and logs what came of it.
-func (d *daemon) reload(ctx context.Context, source string) {
-	o, err := d.engine.Reload(ctx, hotreload.Request{Source: source, Targets: []string{d.config.Name()}})
+// reload runs a reload from source of the named target and logs what came
+// of it.
+func (d *daemon) reload(ctx context.Context, source, target string) {
+	o, err := d.engine.Reload(ctx, hotreload.Request{Source: source, Targets: []string{target}})
 	switch {
+	case errors.Is(err, context.Canceled):
 	case err != nil:
-		d.log.Error("reload refused", "source", source, "err", err)
+		d.log.Error("reload refused", "source", source, "target", target, "err", err)
 	case o.Result == hotreload.Rejected:
 		for _, e := range o.Errors {
-			d.log.Warn("invalid config", "error", e.String())
+			d.log.Warn("invalid candidate", "target", target, "error", e.String())
 		}
+	}
+}
+
+// reloadAll reloads every target from its source in one transaction.
+func (d *daemon) reloadAll(ctx context.Context, source string) {
+	o, err := d.engine.Reload(ctx, hotreload.Request{Source: source})
+	if err != nil {
+		d.log.Error("reload refused", "source", source, "err", err)
+		return
+	}
+	for _, e := range o.Errors {
+		d.log.Warn("invalid candidate", "error", e.String())
 	}
 }
 
@@ -294,7 +319,7 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-hup:
-			d.reload(ctx, "signal")
+			d.reloadAll(ctx, "signal")
 		case err = <-srvErr:
 			break loop
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -442,4 +444,62 @@ func TestDemoTour(t *testing.T) {
 	if g := greeting(); !strings.Contains(g, "Hello, world!") {
 		t.Fatalf("greeting after rolling back to version 1 %q", g)
 	}
+}
+
+// TestServeHealthGateRollsBack runs serve with a checks file whose critical
+// HTTP check fails while a change is gated: the change rolls back by itself.
+func TestServeHealthGateRollsBack(t *testing.T) {
+	var healthy atomic.Bool
+	healthy.Store(true)
+	dep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !healthy.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+		}
+	}))
+	defer dep.Close()
+	dir, file := workspace(t, "name: one\nrps: 5\n")
+	checks := filepath.Join(dir, "checks.yaml")
+	writeFile(t, checks, fmt.Sprintf("gate: {window: 300ms, rounds: 3}\nchecks:\n  - name: dependency\n    kind: http\n    url: %s/\n    critical: true\n    interval: 10s\n    timeout: 1s\n", dep.URL))
+	p := start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--checks", checks,
+		"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0")
+	admin := p.urls["admin"]
+
+	writeFile(t, file, "name: two\nrps: 5\n")
+	// Versions 1 and 2 are the start of the config and the checks.
+	st := waitStatus(t, admin, "version 3 committed while healthy", func(s statusAnswer) bool { return s.Active == 3 })
+	active := st.Active
+
+	// The dependency fails only now, inside the window of the next change
+	// (its periodic check runs every 10 s, so the gate finds it passing
+	// when the window opens and failing in the window).
+	healthy.Store(false)
+	writeFile(t, file, "name: three\nrps: 5\n")
+	st = waitStatus(t, admin, "a rollback", func(s statusAnswer) bool { return s.Last != nil && s.Last.Result == "rolled_back" })
+	if st.Active != active {
+		t.Fatalf("active %d after the rollback, want %d", st.Active, active)
+	}
+	var cfg configAnswer
+	call(t, "GET", admin+"/api/v1/config", "", &cfg)
+	if cfg.Data["name"] != "two" {
+		t.Fatalf("config after the rollback %+v", cfg)
+	}
+	resp, err := http.Get(admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `hotreload_rollbacks_total{reason="health",target="config"} 1`) {
+		t.Errorf("/metrics lacks the health rollback:\n%s", grep(string(b), "rollbacks"))
+	}
+}
+
+func grep(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

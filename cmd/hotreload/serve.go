@@ -20,9 +20,10 @@ func newServeCmd() *cobra.Command {
 		opts  daemonOptions
 		mode  string
 		watch bool
+		eo    etcdOptions
 	)
 	cmd := &cobra.Command{
-		Use:   "serve --config FILE [--schema FILE] [--data-dir DIR] [--listen ADDR] [--mode dev|prod]",
+		Use:   "serve --config FILE|--source etcd://HOST:PORT/KEY [--schema FILE] [--data-dir DIR] [--listen ADDR] [--mode dev|prod]",
 		Short: "Run the control plane: own the config, validate, version, apply, health-gate and roll back",
 		Long: `serve owns the config files: it validates every change against the schema, applies
 it, checks health, commits it to the durable history in the data dir, or rolls
@@ -40,7 +41,11 @@ token from --auth-file (create one with "hotreload token add").`,
   # production: tokens required, reload on SIGHUP or through the API
   hotreload token add --auth-file /etc/hotreload/tokens.json --role admin
   hotreload serve --config /etc/app/app.yaml --schema /etc/app/schema.json \
-    --data-dir /var/lib/hotreload --auth-file /etc/hotreload/tokens.json`,
+    --data-dir /var/lib/hotreload --auth-file /etc/hotreload/tokens.json
+
+  # a fleet: the config is an etcd key; see docs/fleet.md
+  hotreload serve --source etcd://10.0.0.1:2379,10.0.0.2:2379/app/config.json \
+    --fleet /hotreload/fleets/app --data-dir /var/lib/hotreload --auth-file tokens.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m, err := admin.ParseMode(mode)
@@ -49,11 +54,15 @@ token from --auth-file (create one with "hotreload token add").`,
 			}
 			opts.Mode = m
 			opts.Watch = watch || (m == admin.Dev && !cmd.Flags().Changed("watch"))
+			es, err := prepareEtcd(cmd, &opts, eo)
+			if err != nil {
+				return err
+			}
 			if opts.DataDir == "" {
 				opts.DataDir = filepath.Join(filepath.Dir(opts.ConfigFiles[0]), ".hotreload")
 			}
 			opts.Stderr = cmd.ErrOrStderr()
-			return serve(cmd, opts)
+			return serve(cmd, opts, es)
 		},
 	}
 	f := cmd.Flags()
@@ -65,17 +74,23 @@ token from --auth-file (create one with "hotreload token add").`,
 	f.BoolVar(&watch, "watch", false, "reload when the config files change (default on in dev mode)")
 	f.DurationVar(&opts.Debounce, "debounce", 500*time.Millisecond, "quiet time after a file change before reloading (0 reloads at once)")
 	f.StringVar(&opts.AuthFile, "auth-file", "", "token file (see hotreload token add); required in prod mode")
+	f.StringVar(&opts.ChecksFile, "checks", "", "health checks file (YAML, see docs/operations.md), hot-reloaded like the config")
 	f.StringVar(&opts.AgeIdentity, "age-identity", "", "age identity file to decrypt ENC[age:...] values (or env HOTRELOAD_AGE_IDENTITY)")
 	f.DurationVar(&opts.Window, "health-window", 0, "how long the health gate watches a change before committing (default 10s in dev, 90s in prod)")
-	_ = cmd.MarkFlagRequired("config")
+	addEtcdFlags(f, &eo)
 	return cmd
 }
 
 // serve runs the daemon on the config files until the command's context
 // ends.
-func serve(cmd *cobra.Command, opts daemonOptions) error {
+func serve(cmd *cobra.Command, opts daemonOptions, es *etcdSource) error {
 	d, target, ln, err := startDaemon[map[string]any](cmd.Context(), opts)
 	if err != nil {
+		return err
+	}
+	if err := es.start(cmd.Context(), d, target, ln); err != nil {
+		_ = ln.Close()
+		d.close()
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "hotreload serving %s (mode %s, version %d) on http://%s/\n",
