@@ -25,6 +25,6 @@
 // call. Consecutive failures quarantine the plugin with exponential backoff.
 // Prepare, Apply, Rollback, Commit and Follow are called by one
 // transaction at a time (the engine's loop, or the Host's own lock when
-// there is no engine); Sync may run on any goroutine and submits
-// transactions.
+// there is no engine); Sync and Watch may run on any goroutine and submit
+// transactions, one per changed plugin, waiting for each.
 package plugin

@@ -279,7 +279,7 @@ func FuzzHandler(f *testing.F) {
 		if rec.Code >= 500 {
 			t.Fatalf("%s %s = %d: %s", method, path, rec.Code, rec.Body)
 		}
-		if !json.Valid(rec.Body.Bytes()) && rec.Code != http.StatusMovedPermanently && rec.Code != http.StatusMethodNotAllowed {
+		if !json.Valid(rec.Body.Bytes()) && rec.Code/100 != 3 && rec.Code != http.StatusMethodNotAllowed { // ServeMux redirects unclean paths
 			t.Fatalf("%s %s = %d with a body that is not JSON: %q", method, path, rec.Code, rec.Body)
 		}
 	})

@@ -2,6 +2,7 @@ package plugin_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"go.uber.org/goleak"
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/plugin"
@@ -28,6 +30,12 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	_ = cache.Close(context.Background())
 	plugintest.Remove()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines left after the tests:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
@@ -337,4 +345,43 @@ func TestCallsDuringSwapsNeverFail(t *testing.T) {
 		t.Fatalf("outputs seen: %v, want ax and bx only", seen)
 	}
 	t.Logf("%d calls during 20 swaps, none failed", calls)
+}
+
+// FuzzPrepare feeds arbitrary set documents and patches to Prepare: it
+// rejects them with a coded error or prepares a change that discards
+// cleanly, and never panics.
+func FuzzPrepare(f *testing.F) {
+	dir := f.TempDir()
+	plugintest.WriteFile(f, filepath.Join(dir, "e.wasm"), plugintest.Echo())
+	h, err := plugin.New(plugin.Options{Dir: dir, CompilationCache: cache})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = h.Close(context.Background()) })
+	for _, seed := range []string{
+		`{"plugins":{"e":{}}}`, `{"plugins":{"e":{"config":{"a":[1,2]}}}}`, `{"plugins":{"e":{"sha256":"00","manifest":{"name":"e"}}}}`,
+		`{"plugins":{"e":{"manifest":{"name":"e","limits":{"pool_size":3}}}}}`, `{"plugins":null}`, `[]`, `{"plugins":{"../x":{}}}`,
+	} {
+		f.Add(seed, false)
+		f.Add(seed, true)
+	}
+	f.Fuzz(func(t *testing.T, doc string, patch bool) {
+		c := hotreload.Candidate{Target: "plugins", Content: []byte(doc)}
+		if patch {
+			c = hotreload.Candidate{Target: "plugins", Patch: []byte(doc)}
+		}
+		if len(doc) == 0 {
+			return // an empty candidate reads the directory
+		}
+		ch, err := h.Prepare(context.Background(), c)
+		if err != nil {
+			if hotreload.ErrorCode(err) == "" {
+				t.Fatalf("error without a code: %v", err)
+			}
+			return
+		}
+		if err := ch.Rollback(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -1,0 +1,57 @@
+package plugin
+
+import (
+	"context"
+	"time"
+
+	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/watch"
+)
+
+// Watch keeps the loaded plugins in line with the plugin directory until
+// ctx ends: it runs Sync once, then on every batch of changes to a module
+// or manifest (NAME.wasm, NAME.json) that stayed quiet for debounce (zero
+// means watch.DefaultDebounce). Outcomes and errors are logged; each is also
+// in history and the event stream when Submit is the engine's. It returns
+// when ctx ends (nil) or when the watcher cannot start.
+func (h *Host) Watch(ctx context.Context, debounce time.Duration) error {
+	w, err := watch.New(watch.Options{
+		Dirs:     []string{h.opts.Dir},
+		Include:  []string{"*.wasm", "*.json"},
+		Debounce: debounce,
+	})
+	if err != nil {
+		return hotreload.Errorf(hotreload.CodeUnavailable, "watching the plugin directory %s: %w", h.opts.Dir, err)
+	}
+	defer w.Close()
+	h.syncAndLog(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case b, ok := <-w.Events():
+			if !ok {
+				return nil
+			}
+			for _, err := range b.Errors {
+				h.log.Warn("watching the plugin directory", "err", err)
+			}
+			if len(b.Paths)+len(b.Removed) > 0 {
+				h.syncAndLog(ctx)
+			}
+		}
+	}
+}
+
+func (h *Host) syncAndLog(ctx context.Context) {
+	outs, err := h.Sync(ctx)
+	if err != nil && ctx.Err() == nil {
+		h.log.Error("plugin directory sync", "err", err)
+	}
+	for _, o := range outs {
+		switch o.Result {
+		case hotreload.Rejected, hotreload.RolledBack:
+			h.log.Error("plugin change from the directory not applied", "result", o.Result, "reason", o.Reason)
+		}
+	}
+}
