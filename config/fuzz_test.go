@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/cybercorp/hotreload"
@@ -11,7 +12,8 @@ import (
 
 // fuzzDecode decodes and validates src; it must never panic, and every
 // problem it reports must be located in the file.
-func fuzzDecode(f *testing.F, format Format, seeds ...string) {
+// check, when set, runs on every document that decodes.
+func fuzzDecode(f *testing.F, format Format, check func(t *testing.T, src []byte, doc Document), seeds ...string) {
 	files, _ := filepath.Glob("testdata/*." + string(format))
 	for _, file := range files {
 		if b, err := os.ReadFile(file); err == nil {
@@ -40,6 +42,9 @@ func fuzzDecode(f *testing.F, format Format, seeds ...string) {
 			}
 			return
 		}
+		if check != nil {
+			check(t, src, doc)
+		}
 		if _, err := json.Marshal(doc.Value); err != nil {
 			t.Fatalf("decoded value is not JSON: %v", err)
 		}
@@ -63,14 +68,21 @@ func fuzzDecode(f *testing.F, format Format, seeds ...string) {
 	})
 }
 
+// FuzzDecodeJSON also checks that valid JSON decodes to exactly what
+// encoding/json's Unmarshal produces.
 func FuzzDecodeJSON(f *testing.F) {
-	fuzzDecode(f, JSON, `{"a": [1, {"b": null}], "c": "\u00e9"}`, `[]`, `"x"`, `{"limits": {"rps": 0}}`, `{"a":1,}`, "{\"a\":\n\t\"x\ny\"}")
+	fuzzDecode(f, JSON, func(t *testing.T, src []byte, doc Document) {
+		var want any
+		if json.Unmarshal(src, &want) == nil && !reflect.DeepEqual(doc.Value, want) {
+			t.Fatalf("decoded %#v, encoding/json %#v", doc.Value, want)
+		}
+	}, `{"a": [1, {"b": null}], "c": "\u00e9"}`, `[]`, `"x"`, `{"limits": {"rps": 0}}`, `{"a":1,}`, "{\"a\":\n\t\"x\ny\"}", `{"e": "\u00e9\n\"", "n": -0.5e-3, "x": "\xff"}`, `{"a": 1, "a": 2}`, `1e400`)
 }
 
 func FuzzDecodeYAML(f *testing.F) {
-	fuzzDecode(f, YAML, "a: &x {b: 1}\nc: *x\nd:\n  <<: *x\n", "- 1\n- two\n", "? [a]\n: b\n", "a: !!binary aGk=\n", "a: 1\n---\nb: 2\n", "x: 2001-12-14t21:59:43.10-05:00\n")
+	fuzzDecode(f, YAML, nil, "a: &x {b: 1}\nc: *x\nd:\n  <<: *x\n", "- 1\n- two\n", "? [a]\n: b\n", "a: !!binary aGk=\n", "a: 1\n---\nb: 2\n", "x: 2001-12-14t21:59:43.10-05:00\n")
 }
 
 func FuzzDecodeTOML(f *testing.F) {
-	fuzzDecode(f, TOML, "a.b.'c.d' = 1\n[[x.y]]\nz = [{q = 1}, 2]\n", "s = \"\"\"\n[t]\n\"\"\"\n[t]\n", "d = 1979-05-27T07:32:00\nt = 07:32:00\n", "x = { a = { b = 1 } }\n")
+	fuzzDecode(f, TOML, nil, "a.b.'c.d' = 1\n[[x.y]]\nz = [{q = 1}, 2]\n", "s = \"\"\"\n[t]\n\"\"\"\n[t]\n", "d = 1979-05-27T07:32:00\nt = 07:32:00\n", "x = { a = { b = 1 } }\n")
 }

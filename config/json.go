@@ -12,8 +12,10 @@ import (
 	"github.com/cybercorp/hotreload/internal/jsondiff"
 )
 
-// jsonDecoder walks the tokens of a JSON document, building its value and
-// recording where each key and value starts.
+// jsonDecoder walks the tokens of a JSON document with encoding/json's
+// Decoder.Token, which says precisely what is wrong with invalid JSON; it
+// is slow (every scalar is a top-level value to it), so decodeJSON uses it
+// only to locate syntax errors and reads valid JSON with jsonScanner.
 type jsonDecoder struct {
 	depth int
 	file  string
@@ -23,7 +25,19 @@ type jsonDecoder struct {
 	pos   Positions
 }
 
+// decodeJSON decodes a JSON document and the positions of its values.
 func decodeJSON(file string, src []byte) (Document, error) {
+	if json.Valid(src) {
+		return scanJSON(file, src)
+	}
+	if _, err := tokenJSON(file, src); err != nil {
+		return Document{}, err
+	}
+	return Document{}, syntaxError(file, 1, 1, "", "invalid JSON") // json.Valid and Token disagree
+}
+
+// tokenJSON decodes src with encoding/json's tokenizer.
+func tokenJSON(file string, src []byte) (Document, error) {
 	d := &jsonDecoder{file: file, src: src, lines: newLineIndex(src), dec: json.NewDecoder(bytes.NewReader(src)), pos: Positions{}}
 	v, err := d.value("", Position{})
 	if err != nil {

@@ -1,0 +1,171 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/cybercorp/hotreload/internal/jsondiff"
+)
+
+// jsonScanner reads a JSON document that json.Valid accepted, building its
+// value and recording where each key and value starts, in one pass without
+// a tokenizer. What valid JSON can still get wrong for a config — a
+// duplicate key, a number beyond float64, too deep a nesting — it reports
+// with its position.
+type jsonScanner struct {
+	file  string
+	src   []byte
+	i     int
+	depth int
+	lines *lineIndex
+	pos   Positions
+}
+
+func scanJSON(file string, src []byte) (Document, error) {
+	// Every value but the first follows a ',' or opens a container: sizing
+	// the index from them up front saves growing it.
+	n := bytes.Count(src, []byte(",")) + bytes.Count(src, []byte("{")) + bytes.Count(src, []byte("[")) + 1
+	s := &jsonScanner{file: file, src: src, lines: newLineIndex(src), pos: make(Positions, n)}
+	v, err := s.value("", Position{})
+	if err != nil {
+		return Document{}, err
+	}
+	return Document{Value: v, Positions: s.pos}, nil
+}
+
+func (s *jsonScanner) skipSpace() {
+	for s.i < len(s.src) {
+		switch s.src[s.i] {
+		case ' ', '\t', '\r', '\n':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *jsonScanner) errorAt(off int, ptr, msg string) error {
+	line, col := s.lines.at(off)
+	return syntaxError(s.file, line, col, ptr, msg)
+}
+
+// value reads the value at s.i, found at ptr under key.
+func (s *jsonScanner) value(ptr string, key Position) (any, error) {
+	s.skipSpace()
+	start := s.i
+	pos := key
+	pos.File = s.file
+	pos.Line, pos.Column = s.lines.at(start)
+	s.pos[ptr] = pos
+	switch s.src[start] {
+	case '{', '[':
+		if s.depth++; s.depth > maxNesting {
+			return nil, s.errorAt(start, ptr, fmt.Sprintf("nested deeper than %d levels", maxNesting))
+		}
+		defer func() { s.depth-- }()
+		s.i++
+		if s.src[start] == '{' {
+			return s.object(ptr)
+		}
+		return s.array(ptr)
+	case '"':
+		return s.string(), nil
+	case 't':
+		s.i += len("true")
+		return true, nil
+	case 'f':
+		s.i += len("false")
+		return false, nil
+	case 'n':
+		s.i += len("null")
+		return nil, nil
+	}
+	for s.i < len(s.src) && isNumberByte(s.src[s.i]) {
+		s.i++
+	}
+	f, err := strconv.ParseFloat(string(s.src[start:s.i]), 64)
+	if err != nil {
+		return nil, s.errorAt(start, ptr, fmt.Sprintf("number %s does not fit a 64-bit float", s.src[start:s.i]))
+	}
+	return f, nil
+}
+
+func isNumberByte(c byte) bool {
+	return c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
+}
+
+// object reads the members of an object whose '{' was read.
+func (s *jsonScanner) object(ptr string) (any, error) {
+	obj := map[string]any{}
+	for {
+		s.skipSpace()
+		if s.src[s.i] == '}' {
+			s.i++
+			return obj, nil
+		}
+		if s.src[s.i] == ',' {
+			s.i++
+			s.skipSpace()
+		}
+		keyStart := s.i
+		k := s.string()
+		child := jsondiff.Join(ptr, k)
+		if _, dup := obj[k]; dup {
+			return nil, s.errorAt(keyStart, child, fmt.Sprintf("duplicate key %q", k))
+		}
+		s.skipSpace()
+		s.i++ // ':'
+		var key Position
+		key.KeyLine, key.KeyColumn = s.lines.at(keyStart)
+		v, err := s.value(child, key)
+		if err != nil {
+			return nil, err
+		}
+		obj[k] = v
+	}
+}
+
+// array reads the elements of an array whose '[' was read.
+func (s *jsonScanner) array(ptr string) (any, error) {
+	arr := []any{}
+	for {
+		s.skipSpace()
+		if s.src[s.i] == ']' {
+			s.i++
+			return arr, nil
+		}
+		if s.src[s.i] == ',' {
+			s.i++
+		}
+		v, err := s.value(jsondiff.JoinIndex(ptr, len(arr)), Position{})
+		if err != nil {
+			return nil, err
+		}
+		arr = append(arr, v)
+	}
+}
+
+// string reads the string at s.i. A plain one is copied as is; one with
+// escapes or invalid UTF-8 is decoded by encoding/json, as Unmarshal would.
+func (s *jsonScanner) string() string {
+	start := s.i
+	j, plain := start+1, true
+	for s.src[j] != '"' {
+		if s.src[j] == '\\' {
+			plain = false
+			j++
+		}
+		j++
+	}
+	s.i = j + 1
+	raw := s.src[start:s.i]
+	if plain && utf8.Valid(raw) {
+		return string(raw[1 : len(raw)-1])
+	}
+	var out string
+	_ = json.Unmarshal(raw, &out) // cannot fail: json.Valid accepted the document
+	return out
+}
