@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cybercorp/hotreload"
@@ -260,4 +261,40 @@ func TestAssetsServeTheLiveFiles(t *testing.T) {
 			t.Fatalf("GET %s: %d, want 404", p, resp.StatusCode)
 		}
 	}
+}
+
+// FuzzAssets feeds arbitrary snapshots to Prepare and arbitrary paths to
+// ServeHTTP: errors carry a code, nothing panics, and no path escapes the
+// file set.
+func FuzzAssets(f *testing.F) {
+	f.Add([]byte(`{"files":{"app.css":"Ym9keSB7fQ=="}}`), "/ui/app.css")
+	f.Add([]byte(`{"files":{"theme.json":"eyItLXgiOiAicmVkIn0="}}`), "/ui/theme.css")
+	f.Add([]byte(`{"files":{"../x":""}}`), "/ui/../x")
+	f.Add([]byte(`{"files":null}`), "/ui/")
+	f.Add([]byte(`[]`), "//ui//")
+	f.Fuzz(func(t *testing.T, snap []byte, path string) {
+		a := NewAssets(t.TempDir(), nil, AssetsOptions{})
+		ch, err := a.Prepare(context.Background(), hotreload.Candidate{Snapshot: snap})
+		if err != nil {
+			if hotreload.ErrorCode(err) != hotreload.CodeInvalid {
+				t.Fatalf("Prepare: %v (code %q), want invalid", err, hotreload.ErrorCode(err))
+			}
+			return
+		}
+		ch.Apply(context.Background())
+		ch.Commit(context.Background())
+		req := httptest.NewRequest("GET", "/", nil)
+		req.URL.Path = path
+		rec := httptest.NewRecorder()
+		a.ServeHTTP(rec, req)
+		if rec.Code == http.StatusOK {
+			name := strings.TrimPrefix(path, "/ui/")
+			if name == "" || strings.HasSuffix(name, "/") {
+				name += "index.html"
+			}
+			if _, ok := a.live.Load().files[name]; !ok && name != ThemeCSS {
+				t.Fatalf("GET %q served %q, which is not in the set", path, rec.Body.String())
+			}
+		}
+	})
 }
