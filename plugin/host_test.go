@@ -225,6 +225,10 @@ func TestLoadCallUnloadSync(t *testing.T) {
 	if list, err := f.host.List(); err != nil || len(list) != 1 || list[0].State != plugin.StateUnloaded {
 		t.Fatalf("List = %+v, %v", list, err)
 	}
+	// The same file put back loads again.
+	f.install(shoutDir, "shout", "")
+	wantResult(t, f.sync(), hotreload.Committed)
+	f.mustCall("shout", `{"body":"a"}`, `{"body":"A!"}`)
 }
 
 func TestManifestAndConfigErrors(t *testing.T) {

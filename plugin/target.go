@@ -523,7 +523,9 @@ func (c *change) Commit(ctx context.Context) error {
 		s.mu.Lock()
 		switch st.kind {
 		case stepUnload:
-			if st.old != nil {
+			// Unloaded while its file is still there: on request, so the
+			// directory sync must not load it again until the file changes.
+			if st.old != nil && fileDigest(filepath.Join(c.h.opts.Dir, s.name+".wasm")) == st.old.sha256 {
 				s.disabled = st.old.sha256
 			}
 			s.degraded = false
