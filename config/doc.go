@@ -11,6 +11,19 @@
 //
 //	app.yaml:7:12: /limits/rps: must be >= 1 but found 0
 //
+// # Changes
+//
+// A [Target] is a hotreload.Target. Its candidates are the files (read
+// again), a full content in its format, a JSON merge patch on the live
+// document, or a snapshot from history. The snapshot history keeps is the
+// canonical JSON of the merged document before Options.Transform, so it
+// never holds a decrypted secret; the changed paths it reports redact the
+// values the schema marks secret ("writeOnly" or "x-secret"). A committed
+// merge patch on a single-file target is written back to the file, in its
+// format, so that a restart keeps it (comments are lost); see
+// Options.ReadOnlyFiles. [Open] registers a Target with an engine and offers
+// the library operations: load, reload, update (merge patch) and rollback.
+//
 // # Concurrency
 //
 // [Store.Load] is one atomic pointer load: it takes no lock, allocates
