@@ -129,8 +129,8 @@ func (in *instance) explain(c *crash) *crash {
 	return c
 }
 
-// Status is a plugin's health as its get_status export reports it.
-type Status struct {
+// status is a plugin's health as its get_status export reports it.
+type status struct {
 	// State is "ok", "degraded" or "failed".
 	State string `json:"state"`
 	// Message says what is wrong, if anything.
@@ -158,14 +158,14 @@ func (in *instance) start(ctx context.Context, config []byte, timeout time.Durat
 }
 
 // status calls get_status.
-func (in *instance) status(ctx context.Context, timeout time.Duration) (Status, error) {
+func (in *instance) status(ctx context.Context, timeout time.Duration) (status, error) {
 	out, err := in.invoke(ctx, exportStatus, nil, timeout)
 	if err != nil {
-		return Status{}, fmt.Errorf("get_status: %w", err)
+		return status{}, fmt.Errorf("get_status: %w", err)
 	}
-	var st Status
+	var st status
 	if err := json.Unmarshal(out, &st); err != nil {
-		return Status{}, &pluginError{msg: fmt.Sprintf("get_status: returned invalid JSON: %v", err)}
+		return status{}, &pluginError{msg: fmt.Sprintf("get_status: returned invalid JSON: %v", err)}
 	}
 	return st, nil
 }
