@@ -1,0 +1,307 @@
+package dev
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cybercorp/hotreload"
+)
+
+// listenPIDShim sets LISTEN_PID to the shell's own pid, then execs the
+// program in its place: exec keeps the pid, so the program finds
+// LISTEN_PID == getpid() as systemd's convention requires, which os/exec
+// cannot arrange because the pid is only known after the fork.
+const listenPIDShim = `LISTEN_PID=$$; export LISTEN_PID; exec "$@"`
+
+// tailSize is how much of a child's stderr is kept for crash reports.
+const tailSize = 4 << 10
+
+// spec is what one child process is started from.
+type spec struct {
+	binary   string
+	args     []string
+	dir      string
+	env      []string
+	socket   *os.File // socket mode: passed as fd 3; nil in proxy mode
+	stdout   io.Writer
+	stderr   io.Writer
+	runDir   string // where the child's notify socket is made
+	health   string // proxy mode: health URL path; "" = the port accepting
+	waitKill time.Duration
+}
+
+// child is one started process: its own process group, its own notify
+// socket, reaped by its own goroutine.
+type child struct {
+	cmd    *exec.Cmd
+	pid    int
+	addr   string // proxy mode: 127.0.0.1:PORT the child listens on
+	notify *net.UnixConn
+	sock   string
+
+	ready     chan struct{} // closed on READY=1
+	readyOnce sync.Once
+	exited    chan struct{} // closed once reaped
+	exitErr   error
+	tail      *tailBuffer
+}
+
+// startChild starts the program of s. The caller must stop the child.
+func startChild(s spec) (*child, error) {
+	c := &child{ready: make(chan struct{}), exited: make(chan struct{}), tail: &tailBuffer{}}
+	sock, err := os.CreateTemp(s.runDir, "notify-*.sock")
+	if err != nil {
+		return nil, fmt.Errorf("creating the notify socket: %w", err)
+	}
+	c.sock = sock.Name()
+	sock.Close()
+	os.Remove(c.sock)
+	c.notify, err = net.ListenUnixgram("unixgram", &net.UnixAddr{Name: c.sock, Net: "unixgram"})
+	if err != nil {
+		return nil, fmt.Errorf("creating the notify socket: %w", err)
+	}
+
+	env := cleanEnv(s.env)
+	env = append(env, "NOTIFY_SOCKET="+c.sock)
+	var cmd *exec.Cmd
+	if s.socket != nil {
+		cmd = exec.Command("/bin/sh", append([]string{"-c", listenPIDShim, "sh", s.binary}, s.args...)...)
+		cmd.ExtraFiles = []*os.File{s.socket}
+		env = append(env, "LISTEN_FDS=1", "LISTEN_FDNAMES=http")
+	} else {
+		port, err := freePort()
+		if err != nil {
+			c.closeNotify()
+			return nil, err
+		}
+		c.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		cmd = exec.Command(s.binary, s.args...)
+		env = append(env, "PORT="+strconv.Itoa(port))
+	}
+	cmd.Dir = s.dir
+	cmd.Env = env
+	cmd.Stdout = s.stdout
+	cmd.Stderr = io.MultiWriter(s.stderr, c.tail)
+	// The child leads its own process group so that stopping it reaches
+	// every process it started; it is sent SIGTERM if the supervisor dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	cmd.WaitDelay = s.waitKill
+	if err := cmd.Start(); err != nil {
+		c.closeNotify()
+		return nil, fmt.Errorf("starting %s: %w", s.binary, err)
+	}
+	c.cmd, c.pid = cmd, cmd.Process.Pid
+	go c.readNotify()
+	go func() {
+		c.exitErr = cmd.Wait()
+		c.closeNotify()
+		close(c.exited)
+	}()
+	if s.socket == nil {
+		go c.probe(s.health)
+	}
+	return c, nil
+}
+
+// cleanEnv drops the variables the supervisor sets for each child from env
+// (the supervisor's own environment may carry its manager's).
+func cleanEnv(env []string) []string {
+	out := make([]string, 0, len(env)+4)
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET", "PORT":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+func (c *child) closeNotify() {
+	c.notify.Close()
+	os.Remove(c.sock)
+}
+
+// readNotify reads sd_notify datagrams until the socket is closed.
+func (c *child) readNotify() {
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.notify.Read(buf)
+		if err != nil {
+			return
+		}
+		for _, line := range strings.Split(string(buf[:n]), "\n") {
+			if line == "READY=1" {
+				c.markReady()
+			}
+		}
+	}
+}
+
+func (c *child) markReady() { c.readyOnce.Do(func() { close(c.ready) }) }
+
+// probe marks a proxy-mode child ready when its port accepts a connection
+// or, with a health path, when that URL answers 2xx.
+func (c *child) probe(health string) {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for {
+		select {
+		case <-c.exited:
+			return
+		case <-c.ready:
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+		if health == "" {
+			conn, err := net.DialTimeout("tcp", c.addr, time.Second)
+			if err == nil {
+				conn.Close()
+				c.markReady()
+			}
+			continue
+		}
+		resp, err := client.Get("http://" + c.addr + health)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode/100 == 2 {
+				c.markReady()
+			}
+		}
+	}
+}
+
+// waitReady waits until the child is ready, exits, or timeout passes.
+func (c *child) waitReady(ctx context.Context, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-c.ready:
+		return nil
+	case <-c.exited:
+		return c.crashError("exited before it was ready")
+	case <-t.C:
+		return hotreload.Errorf(hotreload.CodeUnavailable, "process %d was not ready after %s (no READY=1 on NOTIFY_SOCKET)", c.pid, timeout)
+	case <-ctx.Done():
+		return hotreload.Errorf(hotreload.CodeUnavailable, "waiting for process %d to be ready: %w", c.pid, ctx.Err())
+	}
+}
+
+// crashError describes an exited child with the end of its stderr.
+func (c *child) crashError(what string) error {
+	msg := fmt.Sprintf("process %d %s: %v", c.pid, what, c.exitErr)
+	if c.exitErr == nil {
+		msg = fmt.Sprintf("process %d %s: exit status 0", c.pid, what)
+	}
+	e := hotreload.Errorf(hotreload.CodeInvalid, "%s", msg)
+	for _, line := range c.tail.lines() {
+		e.Details = append(e.Details, hotreload.FieldError{Message: line})
+	}
+	if len(e.Details) == 0 {
+		e.Details = []hotreload.FieldError{{Message: msg}}
+	}
+	return e
+}
+
+// alive reports whether the child has not exited.
+func (c *child) alive() bool {
+	select {
+	case <-c.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop sends SIGTERM to the child's process group, waits up to drain for
+// the child to exit, then sends SIGKILL to the whole group and waits for
+// the child to be reaped. It finally kills whatever the child left in its
+// group. It always returns with the child reaped.
+func (c *child) stop(drain time.Duration) {
+	pgid := c.pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	t := time.NewTimer(drain)
+	select {
+	case <-c.exited:
+		t.Stop()
+	case <-t.C:
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-c.exited
+	}
+	// Processes the child started and left behind share its group.
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// tailBuffer keeps the last tailSize bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > tailSize {
+		t.buf = t.buf[len(t.buf)-tailSize:]
+	}
+	return len(p), nil
+}
+
+// lines returns the kept output's last complete lines (at most 20).
+func (t *tailBuffer) lines() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(t.buf))
+	for sc.Scan() {
+		if s := strings.TrimSpace(sc.Text()); s != "" {
+			out = append(out, s)
+		}
+	}
+	if len(out) > 20 {
+		out = out[len(out)-20:]
+	}
+	return out
+}
+
+// errNoSocket reports a socket-mode Process without a listener.
+var errNoSocket = errors.New("dev: socket mode needs a TCP or Unix listener")
+
+// listenerFile returns a dup of ln's descriptor to pass to children.
+func listenerFile(ln net.Listener) (*os.File, error) {
+	f, ok := ln.(interface{ File() (*os.File, error) })
+	if !ok {
+		return nil, errNoSocket
+	}
+	file, err := f.File()
+	if err != nil {
+		return nil, fmt.Errorf("dev: duplicating the listening socket: %w", err)
+	}
+	return file, nil
+}
+
