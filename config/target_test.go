@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -521,5 +523,82 @@ func TestCancelAndClose(t *testing.T) {
 	}
 	if s := target.Store().Snapshot(); s.Value.Name != "c" || valueAt(s.Data, "/name") != "c" {
 		t.Fatalf("snapshot after close: %+v", s)
+	}
+}
+
+// TestReadersNeverSeeAnInvalidConfig runs 8 readers that check an invariant
+// across fields while 1,000 reloads run, half of them invalid (rejected by
+// the schema or by a validator that guards the invariant).
+func TestReadersNeverSeeAnInvalidConfig(t *testing.T) {
+	invariant := func(a *App) error {
+		if a.Limits.Burst != 10*a.Limits.RPS || a.Name != fmt.Sprintf("gen-%d", a.Limits.RPS) {
+			return Reject("/limits/burst", "breaks the invariant: %+v", *a)
+		}
+		return nil
+	}
+	target := MustTarget(t, Options[App]{Format: JSON, Validators: []Validator[App]{invariant}})
+	content := func(name string, rps, burst int) hotreload.Candidate {
+		return hotreload.Candidate{Content: fmt.Appendf(nil, `{"name": %q, "limits": {"rps": %d, "burst": %d}}`, name, rps, burst)}
+	}
+	hotreloadtest.MustApply(t, target, content("gen-1", 1, 10))
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var reads atomic.Int64
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := invariant(target.Store().Load()); err != nil {
+					t.Error(err)
+					return
+				}
+				reads.Add(1)
+			}
+		}()
+	}
+	ctx := context.Background()
+	rejected := 0
+	for i := range 1000 {
+		rps := i%90 + 1
+		var c hotreload.Candidate
+		switch i % 4 {
+		case 0, 2:
+			c = content(fmt.Sprintf("gen-%d", rps), rps, 10*rps)
+		case 1:
+			c = content(fmt.Sprintf("gen-%d", rps), rps, 10*rps+1) // breaks the invariant
+		case 3:
+			c = content("gen-0", 0, 0) // rps below the schema's minimum
+		}
+		ch, err := target.Prepare(ctx, c)
+		if err != nil {
+			rejected++
+			continue
+		}
+		if err := ch.Apply(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 0 {
+			err = ch.Rollback(ctx)
+		} else {
+			err = ch.Commit(ctx)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if rejected != 500 {
+		t.Fatalf("%d candidates rejected, want 500", rejected)
+	}
+	if reads.Load() == 0 {
+		t.Fatal("the readers never read")
 	}
 }
