@@ -37,7 +37,12 @@ func FuzzServeHTTP(f *testing.F) {
 		f.Add(seed.method, seed.path, seed.body, seed.ifMatch, seed.ctype, seed.role)
 	}
 	f.Fuzz(func(t *testing.T, method, path, body, ifMatch, ctype string, role uint8) {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		// Event streams never end by themselves: cut them short.
+		wait := 10 * time.Second
+		if strings.Contains(path, "events") {
+			wait = 100 * time.Millisecond
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
 		req, err := http.NewRequestWithContext(ctx, method, "http://127.0.0.1/", strings.NewReader(body))
 		if err != nil {
@@ -52,7 +57,7 @@ func FuzzServeHTTP(f *testing.F) {
 		}
 		rec := httptest.NewRecorder()
 		s.srv.ServeHTTP(rec, req)
-		if rec.Code >= 500 {
+		if rec.Code >= 500 && !(rec.Code == http.StatusServiceUnavailable && ctx.Err() != nil) {
 			t.Fatalf("%s %q = %d %s", method, path, rec.Code, rec.Body)
 		}
 		if rec.Code >= 400 {
