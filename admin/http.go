@@ -207,7 +207,7 @@ func (s *Server) checkHost(r *http.Request) error {
 	if host == "" || net.ParseIP(host) != nil || host == "localhost" || s.hosts["*"] || s.hosts[host] {
 		return nil
 	}
-	return hotreload.Errorf(hotreload.CodeForbidden, "host %q is not allowed (add it with the allowed hosts option)", r.Host)
+	return hotreload.Errorf(hotreload.CodeForbidden, "host %q is not allowed: use an IP address or localhost, or list the name in the allowed hosts", r.Host)
 }
 
 // checkOrigin refuses requests a browser makes on behalf of another site:
