@@ -60,6 +60,7 @@ on standard output, once: keep it, it cannot be shown again.`,
 	list := &cobra.Command{
 		Use:     "list --auth-file FILE",
 		Short:   "List the tokens' names, roles and creation times",
+		Long:    "list prints every token of the auth file: its name, role, creation time and the start of its hash (the token itself is not stored).",
 		Example: `  hotreload token list --auth-file tokens.json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -79,6 +80,7 @@ on standard output, once: keep it, it cannot be shown again.`,
 	revoke := &cobra.Command{
 		Use:     "revoke --auth-file FILE NAME",
 		Short:   "Remove a token; the daemon refuses it from its next read of the file",
+		Long:    "revoke removes the named token from the auth file (replaced atomically). The running daemon re-reads the file when it changes, so the token stops working within moments, without a restart.",
 		Example: `  hotreload token revoke --auth-file tokens.json ci`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
