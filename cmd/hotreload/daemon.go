@@ -25,6 +25,7 @@ import (
 	"github.com/cybercorp/hotreload/health"
 	"github.com/cybercorp/hotreload/health/checkfile"
 	"github.com/cybercorp/hotreload/history"
+	"github.com/cybercorp/hotreload/internal/httpjson"
 	"github.com/cybercorp/hotreload/metrics"
 	"github.com/cybercorp/hotreload/metrics/alert"
 	"github.com/cybercorp/hotreload/secret"
@@ -412,6 +413,13 @@ func (d *daemon) newAdmin() error {
 	}
 	d.admin = srv
 	srv.Mount("GET /metrics", auth.Viewer, d.metrics.Handler())
+	srv.Mount("POST /api/v1/unfreeze", auth.Operator, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := d.engine.Unfreeze(r.Context()); err != nil {
+			httpjson.WriteError(w, err)
+			return
+		}
+		httpjson.Write(w, http.StatusOK, map[string]bool{"frozen": false})
+	}))
 	srv.Mount("GET /api/v1/health", auth.Viewer, http.HandlerFunc(d.monitor.ServeHealth))
 	srv.Mount("GET /healthz", auth.Public, http.HandlerFunc(d.monitor.ServeLive))
 	srv.Mount("GET /readyz", auth.Public, http.HandlerFunc(d.monitor.ServeReady))
