@@ -274,6 +274,7 @@ func TestParseManifest(t *testing.T) {
 		{"ErrType", `{"name":"p","limits":{"pool_size":"two"}}`, "/limits/pool_size: want int"},
 		{"ErrSchema", `{"name":"p","config_schema":{"type":"nope"}}`, "/config_schema:"},
 		{"ErrMemory", `{"name":"p","limits":{"memory_pages":70000}}`, "over the maximum"},
+		{"ErrExternalRef", `{"name":"p","config_schema":{"$ref":"file:///etc/passwd"}}`, "/config_schema:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := plugin.ParseManifest("p.json", "p", []byte(tc.in))

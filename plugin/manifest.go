@@ -169,6 +169,7 @@ func (m Manifest) schema() (*jsonschema.Schema, error) {
 		return nil, fmt.Errorf("reading the config schema: %w", err)
 	}
 	c := jsonschema.NewCompiler()
+	c.UseLoader(jsonschema.SchemeURLLoader{}) // a schema refers to nothing outside itself: no files, no network
 	loc := "plugin:///" + m.Name + "/config_schema.json"
 	if err := c.AddResource(loc, doc); err != nil {
 		return nil, fmt.Errorf("adding the config schema: %w", err)
