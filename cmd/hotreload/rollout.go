@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cybercorp/hotreload/fleet"
+)
+
+func init() { register(newRolloutCmd) }
+
+func newRolloutCmd() *cobra.Command {
+	var (
+		flags  fleetFlags
+		file   string
+		plan   fleet.Plan
+		detach bool
+	)
+	cmd := &cobra.Command{
+		Use:   "rollout --endpoints HOST:PORT --fleet PREFIX --file CANDIDATE [--canary N|P%] [--step N] [--window D]",
+		Short: "Roll a config change out to a fleet: canaries first, then the rest in steps",
+		Long: `rollout publishes CANDIDATE to the fleet's etcd and follows the rollout the
+fleet's coordinator (one of the instances, elected) runs:
+
+  1. the canary instances apply the candidate, each validating, applying and
+     health-gating it on its own;
+  2. when they all committed it and stayed healthy through --window, the next
+     --step instances follow, and so on;
+  3. when every wave passed, the fleet's config key takes the candidate.
+
+If any instance rejects or rolls back the candidate (or turns unhealthy on it),
+the rollout halts and every instance returns to the config key's value, the
+last good one. Only one rollout runs at a time.
+
+rollout exits 0 when the rollout completed, 1 when it halted. With --detach it
+exits once the rollout is published; follow it with "hotreload fleet status".`,
+		Example: `  hotreload rollout --endpoints 127.0.0.1:2379 --fleet /hotreload/fleets/app \
+    --file app.json --canary 10% --step 2 --window 2m`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return fmt.Errorf("reading the candidate: %w", err)
+			}
+			c, err := flags.connect()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			plan.Candidate = data
+			if plan.Author == "" {
+				plan.Author = os.Getenv("USER")
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			r, err := fleet.Start(ctx, c, flags.prefix, plan)
+			cancel()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "rollout %s published: %d waves, window %s\n", r.ID, len(r.Waves), r.Window)
+			if detach {
+				return nil
+			}
+			last := ""
+			end, err := fleet.Watch(cmd.Context(), c, flags.prefix, r.ID, func(r *fleet.Rollout) {
+				line := fmt.Sprintf("%s wave %d/%d %s", r.State, r.Wave+1, len(r.Waves), r.Phase)
+				if line != last {
+					fmt.Fprintf(out, "%s  %s\n", time.Now().Format(time.TimeOnly), line)
+					last = line
+				}
+			})
+			if err != nil {
+				return err
+			}
+			printRollout(out, end)
+			if end.State != fleet.Completed {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	addFleetFlags(f, &flags)
+	f.StringVar(&file, "file", "", "the candidate config, in the fleet's format")
+	f.StringVar(&plan.Canary, "canary", "1", "instances that apply the candidate first: a count or a percentage such as 20%")
+	f.IntVar(&plan.Step, "step", 0, "instances that follow at a time after the canaries (0: all the rest at once)")
+	f.DurationVar(&plan.Window, "window", 30*time.Second, "how long each wave must stay healthy before the next starts")
+	f.BoolVar(&detach, "detach", false, "exit once the rollout is published")
+	_ = cmd.MarkFlagRequired("file")
+	return cmd
+}
