@@ -41,6 +41,7 @@ func TestMain(m *testing.M) {
 
 const (
 	shoutDir  = "../examples/plugins/shout"
+	stampDir  = "../examples/plugins/stamp"
 	faultyDir = "testdata/faulty"
 	noABIDir  = "testdata/noabi"
 )
