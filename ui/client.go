@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/httpjson"
 )
 
 // Client protocols as ClientInfo reports them.
@@ -491,7 +492,8 @@ func (h *Hub) ServeClients(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	seq, version := h.seq, h.current
 	h.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"seq": seq, "version": version, "clients": h.Clients()})
+	w.Header().Set("Cache-Control", "no-store")
+	httpjson.Write(w, http.StatusOK, map[string]any{"seq": seq, "version": version, "clients": h.Clients()})
 }
 
 // authorize runs Options.Authorize; it answers and returns false on refusal.
@@ -505,17 +507,10 @@ func (h *Hub) authorize(w http.ResponseWriter, r *http.Request) bool {
 	}
 	var e *hotreload.Error
 	if !errors.As(err, &e) {
-		e = &hotreload.Error{Code: hotreload.CodeUnauthorized, Message: err.Error()}
+		err = &hotreload.Error{Code: hotreload.CodeUnauthorized, Message: err.Error(), Err: err}
 	}
-	writeJSON(w, hotreload.HTTPStatus(e.Code), map[string]any{"error": e})
+	httpjson.WriteError(w, err)
 	return false
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // TokenFromRequest returns the bearer token of an Authorization header, or
