@@ -295,7 +295,8 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	}
 	hello, err := readHello(r.Context(), conn)
 	if err != nil {
-		_ = conn.Close(CloseProtocol, err.Error())
+		h.log.Info("refused a ui client", "remote", r.RemoteAddr, "err", err)
+		closeNow(conn, CloseProtocol, "expected a hello with protocol "+Protocol)
 		return
 	}
 	c := newClient(h, conn, r, protoHotreload)
@@ -307,14 +308,13 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	if !h.registerLocked(c, hello.ID) {
 		h.mu.Unlock()
-		_ = conn.Close(closeGoingAway, "shutting down")
+		closeNow(conn, closeGoingAway, "shutting down")
 		return
 	}
 	c.info.Version = truncate(version, 128)
 	if hello.Seq == 0 && hello.Epoch == "" {
 		c.info.Version = h.current
 	}
-	h.seq++
 	welcome, _ := json.Marshal(wire{
 		Type: typeWelcome, Seq: h.seq, Protocol: Protocol, ID: c.id(), Epoch: h.epoch,
 		Entries: h.entriesLocked(), Errors: h.errors, Current: h.current,
@@ -345,7 +345,7 @@ func (h *Hub) ServeLiveReload(w http.ResponseWriter, r *http.Request) {
 		err = json.Unmarshal(data, &hello)
 	}
 	if err != nil || hello.Command != "hello" || !slices.Contains(hello.Protocols, LiveReloadProtocol) {
-		_ = conn.Close(CloseProtocol, "expected a hello offering "+LiveReloadProtocol)
+		closeNow(conn, CloseProtocol, "expected a hello offering "+LiveReloadProtocol)
 		return
 	}
 	reply, _ := json.Marshal(liveReload{Command: "hello", Protocols: []string{LiveReloadProtocol}, ServerName: "hotreload"})
@@ -358,7 +358,7 @@ func (h *Hub) ServeLiveReload(w http.ResponseWriter, r *http.Request) {
 	ok := h.registerLocked(c, "")
 	h.mu.Unlock()
 	if !ok {
-		_ = conn.Close(closeGoingAway, "shutting down")
+		closeNow(conn, closeGoingAway, "shutting down")
 		return
 	}
 	go h.run(c, func(data []byte) {
@@ -369,6 +369,14 @@ func (h *Hub) ServeLiveReload(w http.ResponseWriter, r *http.Request) {
 			c.mu.Unlock()
 		}
 	})
+}
+
+// closeNow closes a socket no client owns yet: with a close handshake when
+// the peer answers, at once when it does not.
+func closeNow(conn *websocket.Conn, code websocket.StatusCode, reason string) {
+	if err := conn.Close(code, reason); err != nil {
+		conn.CloseNow()
+	}
 }
 
 func writeNow(ctx context.Context, conn *websocket.Conn, msg []byte, timeout time.Duration) error {

@@ -268,7 +268,6 @@ func (h *Hub) resumeLocked(c *client, epoch string, lastSeq uint64) {
 		}
 		return
 	}
-	h.seq++
 	msg, _ := json.Marshal(wire{Type: typeSnapshot, Seq: h.seq, Resync: true, Entries: h.entriesLocked(), Errors: h.errors, Current: h.current})
 	c.enqueue(event{seq: h.seq, to: c.id(), key: "snapshot", msg: msg})
 }
