@@ -168,3 +168,36 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestModuleAcceptAndDispose(t *testing.T) {
+	s := startUI(t, copyFolder(t), t.TempDir(), "127.0.0.1:0")
+	ctx := tab(t, "http://"+s.Addr+"/ui/modules.html")
+	waitTrue(t, ctx, `document.getElementById('label').textContent === 'label v1'`, 2*time.Second)
+	run(t, ctx, `window.marker = 1`)
+
+	s.write(t, "lib/label.js", strings.ReplaceAll(readTestdata(t, "lib/label.js"), "label v1", "label v2"))
+	waitTrue(t, ctx, `document.getElementById('label').textContent === 'label v2'`, 5*time.Second)
+	waitTrue(t, ctx, `window.accepted === 'label v2' && window.disposed === 1 && window.marker === 1`, time.Second)
+
+	// A module that accepts nothing falls back to a full reload.
+	s.write(t, "lib/plain.js", strings.ReplaceAll(readTestdata(t, "lib/plain.js"), "plain v1", "plain v2"))
+	waitTrue(t, ctx, `document.getElementById('plain').textContent === 'plain v2'`, 5*time.Second)
+	waitTrue(t, ctx, `window.marker === undefined`, time.Second)
+	waitFor(t, func() bool {
+		cs := s.Hub.Clients()
+		return len(cs) == 1 && cs[0].Version == s.Assets.Version()
+	}, "the reloaded page to report the new version")
+}
+
+func TestConstructableStylesheetReplacedInPlace(t *testing.T) {
+	s := startUI(t, copyFolder(t), t.TempDir(), "127.0.0.1:0")
+	ctx := tab(t, "http://"+s.Addr+"/ui/adopt.html")
+	inside := `getComputedStyle(document.getElementById('card').shadowRoot.getElementById('inside')).color`
+	waitTrue(t, ctx, inside+` === 'rgb(1, 1, 1)'`, 2*time.Second)
+
+	s.write(t, "card.css", "p { color: rgb(2, 200, 2); }\n")
+	if took := waitTrue(t, ctx, inside+` === 'rgb(2, 200, 2)'`, 5*time.Second); took > reloadBudget {
+		t.Errorf("the adopted sheet changed after %v, want under %v", took, reloadBudget)
+	}
+	waitTrue(t, ctx, `document.getElementById('card').shadowRoot.adoptedStyleSheets[0] === window.cardSheet`, time.Second)
+}
