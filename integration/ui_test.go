@@ -20,11 +20,21 @@ func TestCSSChangeAppliesInPlace(t *testing.T) {
 	ctx := tab(t, s.URL())
 	run(t, ctx, `window.marker = 42`)
 	waitTrue(t, ctx, colorOf("title")+` === 'rgb(255, 0, 0)'`, time.Second)
+	// Record the title's color on every change to <head> and every frame:
+	// a swap that dropped the old sheet before the new one loaded would
+	// show the unstyled color.
+	run(t, ctx, `window.seen = new Set();
+		const record = () => seen.add(`+colorOf("title")+`);
+		new MutationObserver(record).observe(document.head, { childList: true, subtree: true, attributes: true });
+		(function frame() { record(); requestAnimationFrame(frame); })();`)
 
 	s.write(t, "app.css", "#title { color: rgb(0, 128, 0); }\n#themed { color: var(--accent); }\n")
 	took := waitTrue(t, ctx, colorOf("title")+` === 'rgb(0, 128, 0)'`, 5*time.Second)
 	if took > reloadBudget {
 		t.Errorf("the new style showed after %v, want under %v", took, reloadBudget)
+	}
+	if seen := eval[[]string](t, ctx, `[...window.seen].sort()`); len(seen) != 2 || seen[0] != "rgb(0, 128, 0)" || seen[1] != "rgb(255, 0, 0)" {
+		t.Errorf("colors seen during the swap: %v, want only the old and the new (no unstyled flash)", seen)
 	}
 	marker := eval[int](t, ctx, `window.marker`)
 	if marker != 42 {
