@@ -275,9 +275,14 @@ func (e *Engine) Add(ctx context.Context, t Target) (Outcome, error) {
 		if err != nil {
 			return Outcome{}, err
 		}
+		r := Request{Source: "start", Targets: []string{name}}
+		if err := e.audit(ctx, r); err != nil {
+			return Outcome{}, err
+		}
 		e.targets = append(e.targets, t)
 		e.publishTargets()
-		o := e.transact(ctx, Request{Source: "start", Targets: []string{name}})
+		o := e.transact(ctx, r)
+		e.auditResult(ctx, r, o)
 		if o.Result == Rejected && !restored {
 			e.removeTarget(name)
 			return o, &Error{Code: CodeInvalid, Message: fmt.Sprintf("loading %s: %s", name, o.Reason), Details: o.Errors}
@@ -362,11 +367,15 @@ func (e *Engine) Reload(ctx context.Context, r Request) (Outcome, error) {
 }
 
 // Rollback restores every target to its state at a committed version, as a
-// new transaction with source "rollback" (which the health gate checks like
-// any other). Version 0 means the committed version before the active one.
-func (e *Engine) Rollback(ctx context.Context, version uint64, source, author string) (Outcome, error) {
+// new transaction (which the health gate checks like any other). Version 0
+// means the committed version before the active one. Of r, only Source
+// ("rollback" when empty), Author and Remote are used.
+func (e *Engine) Rollback(ctx context.Context, version uint64, r Request) (Outcome, error) {
 	return do(ctx, e, func(ctx context.Context) (Outcome, error) {
-		r := Request{Source: source, Author: author}
+		r := Request{Source: r.Source, Author: r.Author, Remote: r.Remote}
+		if r.Source == "" {
+			r.Source = "rollback"
+		}
 		to, err := e.rollbackTarget(ctx, version)
 		if err != nil {
 			return Outcome{}, err

@@ -183,7 +183,7 @@ func (s *Server) postRollback(w http.ResponseWriter, r *http.Request, id auth.Id
 	if err := s.decodeStrict(w, r, &req, true); err != nil {
 		return err
 	}
-	o, err := s.opts.Engine.Rollback(r.Context(), req.Version, "rollback", id.Name)
+	o, err := s.opts.Engine.Rollback(r.Context(), req.Version, hotreload.Request{Source: "rollback", Author: id.Name, Remote: r.RemoteAddr})
 	if err != nil {
 		return err
 	}

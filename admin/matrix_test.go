@@ -19,7 +19,7 @@ type stubEngine struct{}
 func (stubEngine) Reload(context.Context, hotreload.Request) (hotreload.Outcome, error) {
 	return hotreload.Outcome{}, nil
 }
-func (stubEngine) Rollback(context.Context, uint64, string, string) (hotreload.Outcome, error) {
+func (stubEngine) Rollback(context.Context, uint64, hotreload.Request) (hotreload.Outcome, error) {
 	return hotreload.Outcome{}, nil
 }
 func (stubEngine) Status() hotreload.Status { return hotreload.Status{} }

@@ -22,7 +22,7 @@ import (
 // (*hotreload.Engine implements it).
 type Engine interface {
 	Reload(ctx context.Context, r hotreload.Request) (hotreload.Outcome, error)
-	Rollback(ctx context.Context, version uint64, source, author string) (hotreload.Outcome, error)
+	Rollback(ctx context.Context, version uint64, r hotreload.Request) (hotreload.Outcome, error)
 	Status() hotreload.Status
 }
 

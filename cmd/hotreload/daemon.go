@@ -26,6 +26,7 @@ import (
 	"github.com/cybercorp/hotreload/health/checkfile"
 	"github.com/cybercorp/hotreload/history"
 	"github.com/cybercorp/hotreload/internal/httpjson"
+	"github.com/cybercorp/hotreload/internal/sdnotify"
 	"github.com/cybercorp/hotreload/metrics"
 	"github.com/cybercorp/hotreload/metrics/alert"
 	"github.com/cybercorp/hotreload/secret"
@@ -44,6 +45,9 @@ type daemonOptions struct {
 	Debounce    time.Duration
 	AgeIdentity string
 	AuthFile    string
+	// AllowedHosts are host names accepted in the admin API's Host header
+	// besides IP addresses and localhost.
+	AllowedHosts []string
 	ChecksFile  string
 	// Window is the health gate's window; 0 picks the mode's default.
 	Window time.Duration
@@ -66,6 +70,7 @@ type daemon struct {
 	engine  *hotreload.Engine
 	monitor *health.Monitor
 	gate    *health.Gate
+	notify  *sdnotify.Notifier // nil unless systemd watches us
 	traffic *health.Traffic
 	secrets *secret.Decrypter
 	audit   *audit.Log
@@ -134,7 +139,7 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	d.engine = hotreload.New(hotreload.Options{
 		History:   d.history,
 		Gate:      d.gate,
-		Publisher: d.bus,
+		Publisher: d.secrets.Publisher(d.bus), // no decrypted value in any event
 		Observer:  hotreload.Observers{d.metrics, d.alerts},
 		Auditor:   d.audit,
 		Logger:    d.log,
@@ -188,11 +193,16 @@ func startConfig[T any](ctx context.Context, d *daemon, validators []config.Vali
 		Logger:     d.log,
 	}
 	if d.opts.SchemaFile != "" {
-		s, err := config.LoadSchema(d.opts.SchemaFile)
+		schema, err := config.LoadSchema(d.opts.SchemaFile)
 		if err != nil {
 			return nil, nil, err
 		}
-		o.Schema = s
+		o.Schema = schema
+		// Values the schema marks secret are redacted like decrypted ones.
+		o.Transform = func(doc any) (any, error) {
+			d.secrets.AddPaths(schema.SecretPaths(doc)...)
+			return d.secrets.Transform(doc)
+		}
 	}
 	t, err := config.NewTarget(o)
 	if err != nil {
@@ -290,6 +300,11 @@ func (d *daemon) reloadAll(ctx context.Context, source string) {
 	o, err := d.engine.Reload(ctx, hotreload.Request{Source: source})
 	if err != nil {
 		d.log.Error("reload refused", "source", source, "err", err)
+		if d.notify != nil {
+			// systemctl reload waits for RELOADING=1 then READY=1.
+			_ = d.notify.Reloading("reload refused")
+			_ = d.notify.Ready("reload refused: " + err.Error())
+		}
 		return
 	}
 	for _, e := range o.Errors {
@@ -304,6 +319,22 @@ func (d *daemon) run(ctx context.Context, ln net.Listener, handler http.Handler)
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
 
+	// systemd's notify-reload protocol; a no-op without NOTIFY_SOCKET.
+	notify, err := sdnotify.New()
+	if err != nil {
+		d.log.Warn("systemd notification socket unusable", "err", err)
+	}
+	if notify != nil && notify.Enabled() {
+		d.notify = notify
+		sub := events.Subscribe[any](d.bus)
+		d.closers = append(d.closers, sub.Close)
+		go notify.Follow(ctx, sub)
+		if err := notify.Ready(fmt.Sprintf("serving version %d", d.engine.Status().Active)); err != nil {
+			d.log.Warn("notifying systemd", "err", err)
+		}
+		defer func() { _ = notify.Stopping() }()
+	}
+
 	monCtx, stopMon := context.WithCancel(ctx)
 	monDone := make(chan error, 2)
 	go func() { monDone <- d.monitor.Run(monCtx) }()
@@ -313,7 +344,6 @@ func (d *daemon) run(ctx context.Context, ln net.Listener, handler http.Handler)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	var err error
 loop:
 	for {
 		select {
@@ -398,6 +428,7 @@ func (d *daemon) newAdmin() error {
 		ConfigTarget:  d.config.Name(),
 		Bus:           d.bus,
 		Tokens:        d.tokens,
+		AllowedHosts:  d.opts.AllowedHosts,
 		Audit:         d.audit,
 		Redact:        d.secrets.Redact,
 		RedactChanges: func(_ string, c []hotreload.PathChange) []hotreload.PathChange { return d.secrets.RedactChanges(c) },
