@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cybercorp/hotreload"
 )
 
@@ -292,16 +294,28 @@ func (t *tailBuffer) lines() []string {
 // errNoSocket reports a socket-mode Process without a listener.
 var errNoSocket = errors.New("dev: socket mode needs a TCP or Unix listener")
 
-// listenerFile returns a dup of ln's descriptor to pass to children.
+// listenerFile returns a close-on-exec dup of ln's descriptor to pass to
+// children. It is made with dup(2) and os.NewFile rather than ln.File():
+// os/exec calls Fd on every passed file, and Fd of a file from ln.File()
+// switches the descriptor to blocking mode, which, the open file
+// description being shared, would leave the live child's accept blocked
+// beyond the reach of its listener's Close (it could no longer drain).
 func listenerFile(ln net.Listener) (*os.File, error) {
-	f, ok := ln.(interface{ File() (*os.File, error) })
+	sc, ok := ln.(syscall.Conn)
 	if !ok {
 		return nil, errNoSocket
 	}
-	file, err := f.File()
+	rc, err := sc.SyscallConn()
 	if err != nil {
-		return nil, fmt.Errorf("dev: duplicating the listening socket: %w", err)
+		return nil, fmt.Errorf("dev: the listening socket: %w", err)
 	}
-	return file, nil
+	var fd int
+	var dupErr error
+	if err := rc.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return nil, fmt.Errorf("dev: the listening socket: %w", err)
+	}
+	if dupErr != nil {
+		return nil, fmt.Errorf("dev: duplicating the listening socket: %w", dupErr)
+	}
+	return os.NewFile(uintptr(fd), "listener"), nil
 }
-

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -315,3 +316,6 @@ func waitFor(tb testing.TB, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// syscallKill kills pid with SIGKILL.
+func syscallKill(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }

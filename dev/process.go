@@ -125,15 +125,31 @@ type Process struct {
 	liveID string // binary digest of the live child
 	closed bool
 
-	route atomic.Pointer[proxyRoute] // proxy mode
-	srv   *http.Server               // proxy mode
-	srvWG sync.WaitGroup
+	route   atomic.Pointer[proxyRoute] // proxy mode
+	routed  chan struct{}              // proxy mode: closed once a child serves
+	routeMu sync.Once
+	srv     *http.Server // proxy mode
+	srvWG   sync.WaitGroup
 }
 
-// proxyRoute is where the proxy sends requests.
+// proxyRoute is where the proxy sends requests. A request counts itself in
+// inflight before it checks retired, so promote, which sets retired after
+// the swap, waits for exactly the requests that use the old route.
 type proxyRoute struct {
 	proxy     *httputil.ReverseProxy
 	transport *http.Transport
+	inflight  atomic.Int64
+	retired   atomic.Bool
+}
+
+// retire waits until no request uses the route, at most timeout.
+func (rt *proxyRoute) retire(timeout time.Duration) {
+	rt.retired.Store(true)
+	deadline := time.Now().Add(timeout)
+	for rt.inflight.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	rt.transport.CloseIdleConnections()
 }
 
 // NewProcess checks opts and takes the listener. No child runs until the
@@ -198,6 +214,7 @@ func NewProcess(opts ProcessOptions) (*Process, error) {
 		}
 		return p, nil
 	}
+	p.routed = make(chan struct{})
 	p.srv = &http.Server{Handler: http.HandlerFunc(p.serveProxy), ReadHeaderTimeout: 10 * time.Second}
 	p.srvWG.Add(1)
 	go func() {
@@ -416,8 +433,12 @@ func (p *Process) promote(c *child, id string) {
 		rp := httputil.NewSingleHostReverseProxy(u)
 		rp.Transport = tr
 		rp.ErrorLog = slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)
-		if old := p.route.Swap(&proxyRoute{proxy: rp, transport: tr}); old != nil {
-			defer old.transport.CloseIdleConnections()
+		old := p.route.Swap(&proxyRoute{proxy: rp, transport: tr})
+		p.routeMu.Do(func() { close(p.routed) })
+		if old != nil {
+			// Requests that took the old route before the swap finish
+			// before the old child stops listening on its port.
+			old.retire(p.opts.DrainTimeout)
 		}
 	}
 	p.mu.Lock()
@@ -447,14 +468,31 @@ func (p *Process) stopChild(c *child) {
 	p.log.Info("process stopped", "target", p.Name(), "pid", c.pid, "took", time.Since(t0))
 }
 
-// serveProxy forwards a request to the live child (proxy mode).
+// serveProxy forwards a request to the live child (proxy mode). Before the
+// first child is ready, a request waits for it up to ReadyTimeout.
 func (p *Process) serveProxy(w http.ResponseWriter, r *http.Request) {
 	rt := p.route.Load()
 	if rt == nil {
-		http.Error(w, "hotreload: no process is serving yet", http.StatusServiceUnavailable)
-		return
+		t := time.NewTimer(p.opts.ReadyTimeout)
+		select {
+		case <-p.routed:
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+		t.Stop()
+		rt = p.route.Load()
 	}
-	rt.proxy.ServeHTTP(w, r)
+	for rt != nil {
+		rt.inflight.Add(1)
+		if !rt.retired.Load() {
+			defer rt.inflight.Add(-1)
+			rt.proxy.ServeHTTP(w, r)
+			return
+		}
+		rt.inflight.Add(-1)
+		rt = p.route.Load()
+	}
+	http.Error(w, "hotreload: no process is serving yet", http.StatusServiceUnavailable)
 }
 
 // prune removes kept binaries beyond Keep, oldest first, never the live

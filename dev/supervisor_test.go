@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -252,9 +251,7 @@ func TestSupervisorPluginEdit(t *testing.T) {
 	if now, _ := s.Process().Live(); now != pid {
 		t.Fatalf("the program restarted (pid %d, then %d) for a plugin edit", pid, now)
 	}
-	if _, err := http.Get("http://" + ln.Addr().String() + "/"); err != nil {
-		t.Fatal(err)
-	}
+	mustGet(t, "http://"+ln.Addr().String()+"/")
 }
 
 // TestSupervisorGitignore: changes to ignored files trigger nothing.

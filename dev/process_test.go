@@ -1,0 +1,327 @@
+package dev
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cybercorp/hotreload"
+)
+
+// stampBuilds returns a Build function that writes the sample app stamped
+// with the next number on every call, and the counter.
+func stampBuilds(t *testing.T) (func(context.Context, string) error, *atomic.Int64) {
+	var n atomic.Int64
+	return func(_ context.Context, out string) error {
+		stampedApp(t, fmt.Sprintf("build-%d", n.Add(1)), out)
+		return nil
+	}, &n
+}
+
+func newProcess(t *testing.T, opts ProcessOptions) *Process {
+	t.Helper()
+	if opts.Listener == nil {
+		opts.Listener = listenLocal(t)
+	}
+	if opts.Stdout == nil {
+		opts.Stdout, opts.Stderr = testWriter{t}, testWriter{t}
+	}
+	p, err := NewProcess(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(context.Background()); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return p
+}
+
+// reload runs Prepare, Apply and Commit from source.
+func reload(t *testing.T, p *Process) {
+	t.Helper()
+	ch, err := p.Prepare(context.Background(), hotreload.Candidate{Target: p.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch == nil {
+		t.Fatal("Prepare saw no change")
+	}
+	if err := ch.Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Test50RestartsLeakNothing swaps the program 50 times in socket mode (and
+// 15 times in proxy mode) under load, then closes it: no request failed, no
+// child, zombie or process of a child's group is left, and this process
+// holds no more descriptors than before.
+func Test50RestartsLeakNothing(t *testing.T) {
+	for mode, restarts := range map[Mode]int{ModeSocket: 50, ModeProxy: 15} {
+		t.Run(string(mode), func(t *testing.T) {
+			fds := openFDs(t)
+			build, _ := stampBuilds(t)
+			ln := listenLocal(t)
+			p, err := NewProcess(ProcessOptions{Listener: ln, Mode: mode, Build: build, Stdout: testWriter{t}, Stderr: testWriter{t}, Keep: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			url := "http://" + ln.Addr().String() + "/"
+			l := startLoader(url, 4, 2*time.Minute)
+			pgids := map[int]bool{}
+			for i := 1; i <= restarts; i++ {
+				reload(t, p)
+				pid, _ := p.Live()
+				pgids[pid] = true
+				if got := mustGet(t, url); !strings.Contains(got, fmt.Sprintf("build-%d.", i)) {
+					t.Fatalf("restart %d: reply %q", i, got)
+				}
+			}
+			l.finish(t)
+			if left := descendants(t, os.Getpid(), nil); len(left) != 1 {
+				t.Errorf("children before Close: %q, want the live one only", left)
+			}
+			if err := p.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if left := descendants(t, os.Getpid(), pgids); len(left) > 0 {
+				t.Errorf("processes left after Close: %q", left)
+			}
+			if kept, _ := os.ReadDir(p.opts.BinDir); len(kept) > 0 {
+				t.Errorf("Close left %d files in the temporary binary directory", len(kept))
+			}
+			waitFor(t, "descriptors to be closed", func() bool { return openFDs(t) <= fds })
+		})
+	}
+}
+
+// TestSocketStaysNonBlocking: starting a child must not switch the shared
+// socket to blocking mode, or the live child's accept could no longer be
+// interrupted when it drains (a stop would then wait for DrainTimeout).
+func TestSocketStaysNonBlocking(t *testing.T) {
+	build, _ := stampBuilds(t)
+	p := newProcess(t, ProcessOptions{Build: build, DrainTimeout: time.Minute})
+	for range 3 {
+		reload(t, p)
+		flags, err := unix.FcntlInt(p.socket.Fd(), unix.F_GETFL, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if flags&unix.O_NONBLOCK == 0 {
+			t.Fatal("the listening socket is in blocking mode")
+		}
+	}
+	t0 := time.Now()
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(t0); d > 20*time.Second {
+		t.Fatalf("stopping the live child took %s: it did not drain", d)
+	}
+}
+
+// TestProcessGrandchildrenKilled: a program that started helpers in its
+// process group leaves none of them behind when it is stopped.
+func TestProcessGrandchildrenKilled(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "spawner")
+	// Starts a helper that ignores SIGTERM, then serves through the real
+	// app (which takes the socket and sends READY=1).
+	body := fmt.Sprintf("#!/bin/sh\n(trap '' TERM; sleep 300) &\nexec %s\n", sampleApp)
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := newProcess(t, ProcessOptions{Binary: script, DrainTimeout: 2 * time.Second})
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := p.Live()
+	waitFor(t, "the helper to start", func() bool { return len(descendants(t, -1, map[int]bool{pid: true})) == 2 })
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the process group to be empty", func() bool { return len(descendants(t, -1, map[int]bool{pid: true})) == 0 })
+}
+
+// TestProcessRollback: Rollback before Apply stops the candidate; Rollback
+// after Apply brings the old binary back in a new process, and clients are
+// served throughout.
+func TestProcessRollback(t *testing.T) {
+	build, _ := stampBuilds(t)
+	p := newProcess(t, ProcessOptions{Build: build})
+	url := "http://" + p.Addr().String() + "/"
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pid1, bin1 := p.Live()
+	l := startLoader(url, 4, time.Minute)
+	defer l.finish(t)
+
+	t.Run("BeforeApply", func(t *testing.T) {
+		ch, err := p.Prepare(context.Background(), hotreload.Candidate{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ch.Rollback(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if pid, bin := p.Live(); pid != pid1 || bin != bin1 {
+			t.Fatalf("live %d %s, want %d %s", pid, bin, pid1, bin1)
+		}
+		if got := mustGet(t, url); !strings.Contains(got, "build-1.") {
+			t.Fatalf("reply %q", got)
+		}
+	})
+	t.Run("AfterApply", func(t *testing.T) {
+		ch, err := p.Prepare(context.Background(), hotreload.Candidate{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ch.Apply(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustGet(t, url); !strings.Contains(got, "build-3.") {
+			t.Fatalf("reply %q after Apply", got)
+		}
+		if err := ch.Rollback(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		pid, bin := p.Live()
+		if bin != bin1 || pid == pid1 {
+			t.Fatalf("live %d %s after Rollback, want a new process of %s", pid, bin, bin1)
+		}
+		if got := mustGet(t, url); !strings.Contains(got, "build-1.") {
+			t.Fatalf("reply %q after Rollback", got)
+		}
+	})
+	t.Run("Snapshot", func(t *testing.T) {
+		// A snapshot from history restores exactly that binary.
+		ch, err := p.Prepare(context.Background(), hotreload.Candidate{Snapshot: []byte(`{"binary":"` + bin1 + `"}`)})
+		if err != nil || ch != nil {
+			t.Fatalf("Prepare of the live snapshot: %v, %v; want unchanged", ch, err)
+		}
+		_, err = p.Prepare(context.Background(), hotreload.Candidate{Snapshot: []byte(`{"binary":"` + strings.Repeat("0", 64) + `"}`)})
+		if hotreload.ErrorCode(err) != hotreload.CodeNotFound {
+			t.Fatalf("unknown binary: %v, want not found", err)
+		}
+		_, err = p.Prepare(context.Background(), hotreload.Candidate{Snapshot: []byte(`{"binary":"../x"}`)})
+		if hotreload.ErrorCode(err) != hotreload.CodeInvalid {
+			t.Fatalf("bad snapshot: %v, want invalid", err)
+		}
+	})
+}
+
+// TestProcessFailedCandidates: a build error, a crash before ready and a
+// program that never says READY=1 leave the live process serving.
+func TestProcessFailedCandidates(t *testing.T) {
+	dir := t.TempDir()
+	crash := filepath.Join(dir, "crash")
+	silent := filepath.Join(dir, "silent")
+	os.WriteFile(crash, []byte("#!/bin/sh\necho 'fatal: config missing' >&2\nexit 3\n"), 0o755)
+	os.WriteFile(silent, []byte("#!/bin/sh\nexec sleep 300\n"), 0o755)
+	var next atomic.Value
+	next.Store("app")
+	p := newProcess(t, ProcessOptions{Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)), ReadyTimeout: time.Second, Build: func(ctx context.Context, out string) error {
+		switch next.Load() {
+		case "app":
+			stampedApp(t, "good", out)
+		case "broken":
+			return BuildError(dir, "go build", []byte("# example.com/app\n./main.go:3:7: undefined: x\n"), fmt.Errorf("exit status 1"))
+		default:
+			return copyFile(filepath.Join(dir, next.Load().(string)), out)
+		}
+		return nil
+	}})
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := p.Live()
+	url := "http://" + p.Addr().String() + "/"
+	for _, tc := range []struct{ name, next, want string }{
+		{"ErrBuild", "broken", "undefined: x"},
+		{"ErrCrash", "crash", "fatal: config missing"},
+		{"ErrNeverReady", "silent", "not ready after 1s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next.Store(tc.next)
+			ch, err := p.Prepare(context.Background(), hotreload.Candidate{})
+			if err == nil || ch != nil {
+				t.Fatalf("Prepare: %v, %v; want an error", ch, err)
+			}
+			if msg := err.Error() + fmt.Sprint(hotreload.ErrorDetails(err)); !strings.Contains(msg, tc.want) {
+				t.Fatalf("error %q does not say %q", msg, tc.want)
+			}
+			if now, _ := p.Live(); now != pid {
+				t.Fatalf("live pid %d, want %d", now, pid)
+			}
+			if got := mustGet(t, url); !strings.Contains(got, "good") {
+				t.Fatalf("reply %q", got)
+			}
+			if left := descendants(t, os.Getpid(), nil); len(left) != 1 {
+				t.Fatalf("children %q, want the live one only", left)
+			}
+		})
+	}
+}
+
+// TestProcessOnExit: a crash after the swap is reported, once.
+func TestProcessOnExit(t *testing.T) {
+	exits := make(chan error, 2)
+	p := newProcess(t, ProcessOptions{Binary: sampleApp, OnExit: func(pid int, err error) { exits <- err }})
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := p.Live()
+	if err := syscallKill(pid); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exits:
+		if !strings.Contains(err.Error(), "killed") {
+			t.Fatalf("exit error %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit report")
+	}
+}
+
+// TestProxyModeHealthPath: in proxy mode a child is ready once its health
+// URL answers, and requests go through the proxy.
+func TestProxyModeHealthPath(t *testing.T) {
+	p := newProcess(t, ProcessOptions{Binary: sampleApp, Mode: ModeProxy, HealthPath: "/healthz"})
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, "http://"+p.Addr().String()+"/x"); !strings.HasPrefix(got, "v0") {
+		t.Fatalf("reply %q", got)
+	}
+}
+
+func TestNewProcessErrors(t *testing.T) {
+	ln := listenLocal(t)
+	defer ln.Close()
+	for name, opts := range map[string]ProcessOptions{
+		"ErrNoListener":       {Binary: "x"},
+		"ErrNoBinary":         {Listener: ln},
+		"ErrMode":             {Listener: ln, Binary: "x", Mode: "magic"},
+		"ErrHealthSocketMode": {Listener: ln, Binary: "x", HealthPath: "/healthz"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := NewProcess(opts); hotreload.ErrorCode(err) != hotreload.CodeInvalid {
+				t.Fatalf("got %v, want an invalid error", err)
+			}
+		})
+	}
+}
