@@ -460,12 +460,13 @@ func TestRefusalsAreAudited(t *testing.T) {
 
 func TestAuditEndpoint(t *testing.T) {
 	s := newStack(t, stackOptions{})
+	// The start transaction is audited too: its attempt and its result.
 	s.do("POST", "/api/v1/reload", auth.Viewer, "") // denied, audited
 	s.do("POST", "/api/v1/reload", auth.Operator, "")
 	status, _, body := s.do("GET", "/api/v1/audit?limit=2", auth.Admin, "")
 	var a admin.AuditAnswer
 	must(t, json.Unmarshal(body, &a))
-	if status != 200 || !a.Verify.OK() || a.Verify.Records != 3 || len(a.Records) != 2 || a.Records[1].Kind != audit.KindResult {
+	if status != 200 || !a.Verify.OK() || a.Verify.Records != 5 || len(a.Records) != 2 || a.Records[1].Kind != audit.KindResult {
 		t.Fatalf("audit = %d %s", status, body)
 	}
 	if status, _, body := s.do("GET", "/api/v1/audit?limit=0", auth.Admin, ""); status != 422 {

@@ -48,7 +48,7 @@ type daemonOptions struct {
 	// AllowedHosts are host names accepted in the admin API's Host header
 	// besides IP addresses and localhost.
 	AllowedHosts []string
-	ChecksFile  string
+	ChecksFile   string
 	// Window is the health gate's window; 0 picks the mode's default.
 	Window time.Duration
 	Stderr io.Writer
