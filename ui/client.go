@@ -391,7 +391,7 @@ func (h *Hub) accept(w http.ResponseWriter, r *http.Request) *websocket.Conn {
 	if !h.authorize(w, r) {
 		return nil
 	}
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.opts.OriginPatterns})
+	conn, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{OriginPatterns: h.opts.OriginPatterns})
 	if err != nil {
 		h.log.Info("refused a ui socket", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
 		return nil
