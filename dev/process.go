@@ -247,7 +247,7 @@ func (p *Process) Live() (pid int, binary string) {
 // Commit of a reload from source, without an engine.
 func (p *Process) Start(ctx context.Context) error {
 	ch, err := p.Prepare(ctx, hotreload.Candidate{Target: p.Name()})
-	if err != nil || ch == nil {
+	if err != nil || Unchanged(ch) {
 		return err
 	}
 	if err := ch.Apply(ctx); err != nil {
@@ -266,8 +266,8 @@ type snapshotDoc struct {
 // from a Snapshot: the binary kept in BinDir) and starts it beside the live
 // child, returning once it is ready. A build failure, a crash or a timeout
 // before ready stops the new child and returns the error; the live child
-// never noticed. An unchanged binary with a live child returns a nil
-// Change.
+// never noticed. A binary identical to the live one starts nothing: its
+// Change does nothing and Unchanged reports it.
 // A candidate's Meta["packages"], a comma-separated list of the changed
 // packages, becomes the Summary's Modules.
 func (p *Process) Prepare(ctx context.Context, c hotreload.Candidate) (hotreload.Change, error) {
@@ -285,21 +285,37 @@ func (p *Process) Prepare(ctx context.Context, c hotreload.Candidate) (hotreload
 	if closed {
 		return nil, hotreload.Errorf(hotreload.CodeUnavailable, "%s: closed", p.Name())
 	}
-	if unchanged {
-		return nil, nil
-	}
-	ch, err := p.launch(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return &processChange{p: p, new: ch, newID: id, oldID: oldID, summary: hotreload.Summary{
+	summary := hotreload.Summary{
 		Kind:     hotreload.KindProcess,
 		Snapshot: mustJSON(snapshotDoc{Binary: id}),
 		Changes:  []hotreload.PathChange{{Path: "/binary", Old: nullable(oldID), New: id}},
 		Modules:  packagesOf(c.Meta),
 		Meta:     c.Meta,
-	}}, nil
+	}
+	if unchanged {
+		return unchangedChange{summary: summary}, nil
+	}
+	ch, err := p.launch(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &processChange{p: p, new: ch, newID: id, oldID: oldID, summary: summary}, nil
 }
+
+// Unchanged reports whether ch, from Prepare, is the live binary again:
+// applying it changes nothing (the engine drops it by its snapshot).
+func Unchanged(ch hotreload.Change) bool {
+	_, ok := ch.(unchangedChange)
+	return ok
+}
+
+// unchangedChange is a candidate identical to the live binary.
+type unchangedChange struct{ summary hotreload.Summary }
+
+func (c unchangedChange) Summary() hotreload.Summary   { return c.summary }
+func (unchangedChange) Apply(context.Context) error    { return nil }
+func (unchangedChange) Rollback(context.Context) error { return nil }
+func (unchangedChange) Commit(context.Context) error   { return nil }
 
 // MetaPackages is the Candidate.Meta key naming the changed packages,
 // comma-separated.

@@ -53,7 +53,7 @@ func reload(t *testing.T, p *Process) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ch == nil {
+	if Unchanged(ch) {
 		t.Fatal("Prepare saw no change")
 	}
 	if err := ch.Apply(context.Background()); err != nil {
@@ -209,7 +209,7 @@ func TestProcessRollback(t *testing.T) {
 	t.Run("Snapshot", func(t *testing.T) {
 		// A snapshot from history restores exactly that binary.
 		ch, err := p.Prepare(context.Background(), hotreload.Candidate{Snapshot: []byte(`{"binary":"` + bin1 + `"}`)})
-		if err != nil || ch != nil {
+		if err != nil || !Unchanged(ch) {
 			t.Fatalf("Prepare of the live snapshot: %v, %v; want unchanged", ch, err)
 		}
 		_, err = p.Prepare(context.Background(), hotreload.Candidate{Snapshot: []byte(`{"binary":"` + strings.Repeat("0", 64) + `"}`)})

@@ -319,7 +319,7 @@ func (s *Supervisor) transact(ctx context.Context, c hotreload.Candidate) (hotre
 	if err != nil {
 		return hotreload.Rejected, err
 	}
-	if ch == nil {
+	if Unchanged(ch) {
 		return hotreload.Unchanged, nil
 	}
 	if err := ch.Apply(ctx); err != nil {
