@@ -104,7 +104,7 @@ func ParseCanary(s string, n int) (int, error) {
 	var c int
 	if p, ok := strings.CutSuffix(s, "%"); ok {
 		f, err := strconv.ParseFloat(p, 64)
-		if err != nil || f <= 0 || f > 100 {
+		if err != nil || !(f > 0 && f <= 100) { // NaN too
 			return 0, hotreload.Errorf(hotreload.CodeInvalid, "canary %q: want a percentage in (0, 100]", s)
 		}
 		c = int(float64(n)*f/100 + 0.999999)
