@@ -61,7 +61,7 @@ func (c *coordinator) step(ctx context.Context) error {
 		if r.Wave+1 < len(r.Waves) {
 			next := *r
 			next.Wave++
-			next.Phase, next.WindowEnds = Applying, time.Time{}
+			next.Phase, next.WindowEnds, next.WaveStarted = Applying, time.Time{}, time.Now().UTC()
 			c.log.Info("fleet: rollout moves to the next wave", "rollout", r.ID, "wave", next.Wave+1, "instances", strings.Join(next.Waves[next.Wave], ","))
 			return c.write(ctx, v, &next)
 		}
@@ -75,8 +75,7 @@ func (c *coordinator) step(ctx context.Context) error {
 func (c *coordinator) apply(ctx context.Context, v view) error {
 	r := v.rollout
 	wave := r.Waves[r.Wave]
-	var missing []string
-	waiting := 0
+	var missing, waiting []string
 	for _, id := range wave {
 		rev, ok := v.desired[id]
 		if !ok {
@@ -88,13 +87,16 @@ func (c *coordinator) apply(ctx context.Context, v view) error {
 			continue // gone: it runs the config key's value when it is back
 		}
 		if in.Last == nil || in.Last.Key != c.keys.desired(id) || in.Last.Revision != rev {
-			waiting++
+			waiting = append(waiting, id)
 		}
 	}
 	if len(missing) > 0 {
 		return c.publish(ctx, v, missing)
 	}
-	if waiting > 0 {
+	if len(waiting) > 0 {
+		if r.Timeout > 0 && time.Since(r.WaveStarted) > r.Timeout {
+			return c.halt(ctx, v, fmt.Sprintf("instances %s did not apply the candidate within %s", strings.Join(waiting, ", "), r.Timeout))
+		}
 		return nil
 	}
 	next := *r

@@ -217,6 +217,19 @@ func TestCoordinator(t *testing.T) {
 		}
 	})
 
+	t.Run("HaltsWhenAWaveTimesOut", func(t *testing.T) {
+		b := newBench(t, client, "a", "b")
+		if _, err := Start(ctx, client, b.prefix, Plan{Candidate: candidate, Window: time.Millisecond, Timeout: 50 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+		b.step()
+		time.Sleep(60 * time.Millisecond)
+		b.step()
+		if r := b.rollout(); r.State != Halted || !strings.Contains(r.Reason, "instances a did not apply") {
+			t.Fatalf("rollout %+v, want halted naming the silent instance a", r)
+		}
+	})
+
 	t.Run("StaleCoordinatorWritesNothing", func(t *testing.T) {
 		b := newBench(t, client, "a")
 		if _, err := Start(ctx, client, b.prefix, Plan{Candidate: candidate, Window: time.Millisecond}); err != nil {

@@ -142,9 +142,6 @@ func (m *Member) poke() {
 	}
 }
 
-// Coordinating reports whether this member holds the coordinator's role.
-func (m *Member) Coordinating() bool { return m.leader.Load() }
-
 // Run registers the instance until ctx ends, taking a new lease whenever
 // the old one is lost (etcd unreachable for longer than TTL), and
 // coordinates rollouts while it wins the election. It returns nil when ctx

@@ -63,6 +63,10 @@ type Rollout struct {
 	Window time.Duration `json:"window_ns"`
 	// WindowEnds is when the current wave's window ends (Watching).
 	WindowEnds time.Time `json:"window_ends,omitzero"`
+	// Timeout is how long a wave may take to apply the candidate.
+	Timeout time.Duration `json:"timeout_ns"`
+	// WaveStarted is when the current wave was given the candidate.
+	WaveStarted time.Time `json:"wave_started"`
 	// State is running, completed or halted.
 	State State `json:"state"`
 	// Reason says why a rollout halted.
@@ -91,6 +95,10 @@ type Plan struct {
 	// Window is how long each wave must stay healthy before the next one
 	// starts (30 s when 0).
 	Window time.Duration
+	// Timeout is how long a wave may take to apply the candidate before
+	// the rollout halts (5 min when 0): an instance that neither commits
+	// nor fails nor leaves the fleet does not hold the rollout forever.
+	Timeout time.Duration
 	// Author is recorded in the rollout.
 	Author string
 }
@@ -150,11 +158,14 @@ func Start(ctx context.Context, c *clientv3.Client, prefix string, plan Plan) (*
 	if plan.Step < 0 {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "step %d is negative", plan.Step)
 	}
-	if plan.Window < 0 {
-		return nil, hotreload.Errorf(hotreload.CodeInvalid, "window %s is negative", plan.Window)
+	if plan.Window < 0 || plan.Timeout < 0 {
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "window %s or timeout %s is negative", plan.Window, plan.Timeout)
 	}
 	if plan.Window == 0 {
 		plan.Window = 30 * time.Second
+	}
+	if plan.Timeout == 0 {
+		plan.Timeout = 5 * time.Minute
 	}
 	f, rolloutRev, err := read(ctx, c, k)
 	if err != nil {
@@ -187,8 +198,8 @@ func Start(ctx context.Context, c *clientv3.Client, prefix string, plan Plan) (*
 	now := time.Now().UTC()
 	r := &Rollout{
 		ID: newID(now), Key: key, BaseRevision: base, Digest: hex.EncodeToString(sum[:]), Author: plan.Author,
-		Waves: waves(ids, canary, plan.Step), Phase: Applying, Window: plan.Window, State: Running,
-		Started: now, Updated: now,
+		Waves: waves(ids, canary, plan.Step), Phase: Applying, Window: plan.Window, Timeout: plan.Timeout,
+		State: Running, Started: now, WaveStarted: now, Updated: now,
 	}
 	data, err := json.Marshal(r)
 	if err != nil {

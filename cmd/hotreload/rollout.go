@@ -32,8 +32,8 @@ fleet's coordinator (one of the instances, elected) runs:
      --step instances follow, and so on;
   3. when every wave passed, the fleet's config key takes the candidate.
 
-If any instance rejects or rolls back the candidate (or turns unhealthy on it),
-the rollout halts and every instance returns to the config key's value, the
+If any instance rejects or rolls back the candidate (or turns unhealthy on it,
+or a wave does not answer within --timeout), the rollout halts and every instance returns to the config key's value, the
 last good one. Only one rollout runs at a time.
 
 rollout exits 0 when the rollout completed, 1 when it halted. With --detach it
@@ -90,6 +90,7 @@ exits once the rollout is published; follow it with "hotreload fleet status".`,
 	f.StringVar(&plan.Canary, "canary", "1", "instances that apply the candidate first: a count or a percentage such as 20%")
 	f.IntVar(&plan.Step, "step", 0, "instances that follow at a time after the canaries (0: all the rest at once)")
 	f.DurationVar(&plan.Window, "window", 30*time.Second, "how long each wave must stay healthy before the next starts")
+	f.DurationVar(&plan.Timeout, "timeout", 5*time.Minute, "how long a wave may take to apply the candidate before the rollout halts")
 	f.BoolVar(&detach, "detach", false, "exit once the rollout is published")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
