@@ -29,6 +29,7 @@ import (
 	"github.com/cybercorp/hotreload/internal/sdnotify"
 	"github.com/cybercorp/hotreload/metrics"
 	"github.com/cybercorp/hotreload/metrics/alert"
+	"github.com/cybercorp/hotreload/plugin"
 	"github.com/cybercorp/hotreload/secret"
 	"github.com/cybercorp/hotreload/watch"
 )
@@ -45,6 +46,8 @@ type daemonOptions struct {
 	Debounce    time.Duration
 	AgeIdentity string
 	AuthFile    string
+	// PluginsDir holds Wasm plugins (NAME.wasm, NAME.json) to host.
+	PluginsDir string
 	// AllowedHosts are host names accepted in the admin API's Host header
 	// besides IP addresses and localhost.
 	AllowedHosts []string
@@ -78,6 +81,7 @@ type daemon struct {
 	alerts  *alert.Evaluator
 	tokens  *auth.Store
 	config  configTarget
+	plugins *plugin.Host // nil without a plugin directory
 	admin   *admin.Server
 	closers []func()
 
@@ -212,6 +216,16 @@ func startConfig[T any](ctx context.Context, d *daemon, validators []config.Vali
 		t.Close()
 		return nil, nil, err
 	}
+	if d.opts.PluginsDir != "" {
+		if err := d.startPlugins(ctx, func() any {
+			if s := t.Store().Snapshot(); s != nil {
+				return s.Data
+			}
+			return nil
+		}); err != nil {
+			return nil, nil, err
+		}
+	}
 	if d.opts.ChecksFile != "" {
 		checks := checkfile.NewTarget("checks", d.opts.ChecksFile, d.monitor, d.gate)
 		if _, err := d.engine.Add(ctx, checks); err != nil {
@@ -253,6 +267,38 @@ func (d *daemon) addConfig(ctx context.Context, t configTarget) error {
 			fmt.Fprintln(d.opts.Stderr, "  "+e.String())
 		}
 	}
+	return nil
+}
+
+// startPlugins hosts the Wasm plugins of the plugin directory as one target
+// that follows the config (a plugin's settings are its section under
+// /plugins), and keeps them in line with the directory.
+func (d *daemon) startPlugins(ctx context.Context, config func() any) error {
+	host, err := plugin.New(plugin.Options{
+		Dir:          d.opts.PluginsDir,
+		DataDir:      filepath.Join(d.opts.DataDir, "plugins"),
+		Config:       config,
+		ConfigTarget: d.config.Name(),
+		Submit:       d.engine.Reload,
+		Logger:       d.log,
+	})
+	if err != nil {
+		return fmt.Errorf("starting the plugin host: %w", err)
+	}
+	d.plugins = host
+	d.metrics.Track(host.Name())
+	if _, err := d.engine.Add(ctx, host); err != nil {
+		return fmt.Errorf("loading the plugins: %w", err)
+	}
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := host.Watch(wctx, d.opts.Debounce); err != nil {
+			d.log.Error("watching the plugin directory", "err", err)
+		}
+	}()
+	d.closers = append(d.closers, func() { stop(); <-done })
 	return nil
 }
 
@@ -380,6 +426,11 @@ func (d *daemon) close() {
 	if d.admin != nil {
 		d.admin.Close()
 	}
+	if d.plugins != nil {
+		if err := d.plugins.Close(context.Background()); err != nil {
+			d.log.Error("closing the plugin host", "err", err)
+		}
+	}
 	if d.config != nil {
 		d.config.Close()
 	}
@@ -419,6 +470,13 @@ func (d *daemon) newAdmin() error {
 			}
 		}()
 	}
+	parts := map[string]func(context.Context) any{
+		"health": func(context.Context) any { return d.monitor.Summary() },
+		"alerts": func(context.Context) any { return d.alerts.Active() },
+	}
+	if d.plugins != nil {
+		parts["plugins"] = func(context.Context) any { l, _ := d.plugins.List(); return l }
+	}
 	srv, err := admin.New(admin.Options{
 		Mode:          d.opts.Mode,
 		Listen:        d.opts.Listen,
@@ -433,17 +491,23 @@ func (d *daemon) newAdmin() error {
 		Redact:        d.secrets.Redact,
 		RedactChanges: func(_ string, c []hotreload.PathChange) []hotreload.PathChange { return d.secrets.RedactChanges(c) },
 		Scrub:         d.secrets.Scrub,
-		StatusParts: map[string]func(context.Context) any{
-			"health": func(context.Context) any { return d.monitor.Summary() },
-			"alerts": func(context.Context) any { return d.alerts.Active() },
-		},
-		Logger: d.log,
+		StatusParts:   parts,
+		Logger:        d.log,
 	})
 	if err != nil {
 		return err
 	}
 	d.admin = srv
 	srv.Mount("GET /metrics", auth.Viewer, d.metrics.Handler())
+	if d.plugins != nil {
+		h := d.plugins.Handler(func(r *http.Request) string {
+			id, _ := admin.IdentityFrom(r.Context())
+			return id.Name
+		})
+		srv.Mount("GET /api/v1/plugins", auth.Viewer, h)
+		srv.Mount("GET /api/v1/plugins/{name}", auth.Viewer, h)
+		srv.Mount("POST /api/v1/plugins/{name}/{action}", auth.Operator, h)
+	}
 	srv.Mount("POST /api/v1/unfreeze", auth.Operator, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := d.engine.Unfreeze(r.Context()); err != nil {
 			httpjson.WriteError(w, err)

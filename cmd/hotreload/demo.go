@@ -8,15 +8,18 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/admin"
 	"github.com/cybercorp/hotreload/examples/demo"
 	"github.com/cybercorp/hotreload/health"
+	"github.com/cybercorp/hotreload/plugin"
 )
 
 func init() { register(newDemoCmd) }
@@ -69,7 +72,9 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 	if err := writeWorkspace(dir, appLn.Addr().String()); err != nil {
 		return err
 	}
+	pluginNote := buildDemoPlugin(ctx, dir)
 	opts := daemonOptions{
+		PluginsDir:  filepath.Join(dir, "plugins"),
 		ConfigFiles: []string{filepath.Join(dir, "config.yaml")},
 		SchemaFile:  filepath.Join(dir, "schema.json"),
 		DataDir:     filepath.Join(dir, ".hotreload"),
@@ -96,6 +101,13 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 		Config:  store.Load,
 		Version: func() uint64 { return d.engine.Status().Active },
 		Client:  &http.Client{Timeout: 5 * time.Second},
+		Decorate: func(ctx context.Context, s string) (string, error) {
+			r, err := d.plugins.FilterReply(ctx, demoPlugin, plugin.Reply{Status: http.StatusOK, Body: s})
+			if hotreload.ErrorCode(err) == hotreload.CodeNotFound {
+				return s, nil // the plugin is not loaded: serve the plain greeting
+			}
+			return r.Body, err
+		},
 	}
 	upstream := health.CheckFunc(func(ctx context.Context) error {
 		return health.HTTPCheck{URL: store.Load().Upstream.URL, MaxLatency: 2 * time.Second}.Check(ctx)
@@ -123,9 +135,10 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
   metrics      http://%s/metrics
 
 Edit the files in %s
-  config.yaml  the app's greeting, name, colour, limits and upstream
+  config.yaml  the app's greeting, name, colour, limits, upstream and plugin settings
+  plugins/     the Wasm plugin %q that decorates the greeting; %s
 Press Ctrl-C to stop.
-`, d.engine.Status().Active, appLn.Addr(), appLn.Addr(), ln.Addr(), ln.Addr(), ln.Addr(), dir)
+`, d.engine.Status().Active, appLn.Addr(), appLn.Addr(), ln.Addr(), ln.Addr(), ln.Addr(), dir, demoPlugin, pluginNote)
 	ok = true
 	return d.run(ctx, ln, d.admin)
 }
@@ -159,4 +172,43 @@ func writeWorkspace(dir, appAddr string) error {
 		b = []byte(strings.ReplaceAll(string(b), "{{UPSTREAM_PORT}}", port))
 		return os.WriteFile(dst, b, 0o644)
 	})
+}
+
+// demoPlugin is the plugin the demo app passes its greeting through.
+const demoPlugin = "shout"
+
+// buildDemoPlugin builds the demo plugin from its source in this repository
+// into the workspace's plugins folder, unless it is there already, with the
+// Go toolchain alone. It returns a note for the banner: how to rebuild, or why
+// the demo runs without the plugin.
+func buildDemoPlugin(ctx context.Context, dir string) string {
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}").Output()
+	root := strings.TrimSpace(string(out))
+	if err != nil || !strings.Contains(root, string(filepath.Separator)) {
+		return "run the demo from the hotreload repository (go run ./cmd/hotreload demo) to build it"
+	}
+	src := filepath.Join(root, "examples", "plugins", demoPlugin)
+	plugins := filepath.Join(dir, "plugins")
+	wasm := filepath.Join(plugins, demoPlugin+".wasm")
+	rebuild := fmt.Sprintf("edit %s/main.go, then rebuild it with\n    (cd %s && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o %s .)", src, src, wasm)
+	if _, err := os.Stat(wasm); err == nil {
+		return rebuild
+	}
+	if err := os.MkdirAll(plugins, 0o755); err != nil {
+		return "cannot create the plugins folder: " + err.Error()
+	}
+	manifest, err := os.ReadFile(filepath.Join(src, demoPlugin+".json"))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(plugins, demoPlugin+".json"), manifest, 0o644)
+	}
+	if err != nil {
+		return "cannot copy its manifest: " + err.Error()
+	}
+	build := exec.CommandContext(ctx, "go", "build", "-buildmode=c-shared", "-o", wasm, ".")
+	build.Dir = src
+	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Sprintf("building it failed: %v\n%s", err, out)
+	}
+	return rebuild
 }

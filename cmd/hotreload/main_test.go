@@ -391,8 +391,8 @@ func TestDemoTour(t *testing.T) {
 		call(t, "GET", app+"/api/greeting", "", &g)
 		return g.Message
 	}
-	if g := greeting(); !strings.Contains(g, "Hello, world!") {
-		t.Fatalf("first greeting %q", g)
+	if g := greeting(); g != "Hello, world! ✨" {
+		t.Fatalf("first greeting %q, want the plugin's decoration", g)
 	}
 	edit := func(old, new string) {
 		t.Helper()
@@ -406,10 +406,17 @@ func TestDemoTour(t *testing.T) {
 		writeFile(t, file, strings.Replace(string(b), old, new, 1))
 	}
 
+	// Versions 1 and 2 are the start of the config and of the plugins.
 	edit("name: world", "name: Gophers")
-	waitStatus(t, admin, "version 2", func(s statusAnswer) bool { return s.Active == 2 })
+	waitStatus(t, admin, "version 3", func(s statusAnswer) bool { return s.Active == 3 })
 	if g := greeting(); !strings.Contains(g, "Hello, Gophers!") {
 		t.Fatalf("greeting after the edit %q", g)
+	}
+	// One transaction reconfigures the plugin with the config.
+	edit("upper: false", "upper: true")
+	waitStatus(t, admin, "version 4", func(s statusAnswer) bool { return s.Active == 4 })
+	if g := greeting(); g != "HELLO, GOPHERS! ✨" {
+		t.Fatalf("greeting after reconfiguring the plugin %q", g)
 	}
 
 	edit("rps: 50", "rps: 0")
@@ -417,7 +424,7 @@ func TestDemoTour(t *testing.T) {
 	if e := st.Last.Errors; len(e) == 0 || e[0].Path != "/limits/rps" || e[0].Line == 0 || e[0].Column == 0 {
 		t.Fatalf("errors %+v", e)
 	}
-	if g := greeting(); !strings.Contains(g, "Hello, Gophers!") {
+	if g := greeting(); g != "HELLO, GOPHERS! ✨" {
 		t.Fatalf("greeting after a broken edit %q", g)
 	}
 	edit("rps: 0", "rps: 50")
@@ -427,10 +434,10 @@ func TestDemoTour(t *testing.T) {
 	upstream := regexp.MustCompile(`url: http://127\.0\.0\.1:\d+/upstream`).FindString(string(b))
 	edit(upstream, "url: http://127.0.0.1:9/upstream")
 	st = waitStatus(t, admin, "a rollback by the health gate", func(s statusAnswer) bool { return s.Last != nil && s.Last.Result == "rolled_back" })
-	if st.Active != 2 {
-		t.Fatalf("active version after the health rollback %d, want 2", st.Active)
+	if st.Active != 4 {
+		t.Fatalf("active version after the health rollback %d, want 4", st.Active)
 	}
-	if g := greeting(); !strings.Contains(g, "Hello, Gophers!") {
+	if g := greeting(); !strings.Contains(g, "HELLO, GOPHERS!") {
 		t.Fatalf("greeting after the health rollback %q", g)
 	}
 
