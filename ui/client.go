@@ -30,23 +30,34 @@ const (
 	closeGoingAway = websocket.StatusGoingAway
 )
 
-// Ack is a client's last report about one key.
+// Ack is a client's report about one update it received.
 type Ack struct {
-	Seq     uint64    `json:"seq"`
-	Key     string    `json:"key,omitempty"`
-	Version string    `json:"version,omitempty"`
-	Status  string    `json:"status"`
-	Error   string    `json:"error,omitempty"`
-	Time    time.Time `json:"time"`
+	// Seq is the update's sequence number (0 for a resync entry).
+	Seq uint64 `json:"seq"`
+	// Key is the update's key, such as "styles:/ui/app.css".
+	Key string `json:"key,omitempty"`
+	// Version is the UI version the update belongs to.
+	Version string `json:"version,omitempty"`
+	// Status is AckApplied, AckFailed or AckFellBack.
+	Status string `json:"status"`
+	// Error says why a failed update failed.
+	Error string `json:"error,omitempty"`
+	// Time is when the hub received the ack.
+	Time time.Time `json:"time"`
 }
 
 // ClientInfo describes one connected client for the dashboard.
 type ClientInfo struct {
-	ID        string    `json:"id"`
-	Protocol  string    `json:"protocol"`
-	Remote    string    `json:"remote"`
-	UserAgent string    `json:"user_agent,omitempty"`
-	Page      string    `json:"page,omitempty"`
+	// ID is the client's id (kept per tab in sessionStorage).
+	ID string `json:"id"`
+	// Protocol is "hotreload/1" or "livereload/7".
+	Protocol string `json:"protocol"`
+	// Remote and UserAgent describe the connection.
+	Remote    string `json:"remote"`
+	UserAgent string `json:"user_agent,omitempty"`
+	// Page is the URL of the page the client runs in.
+	Page string `json:"page,omitempty"`
+	// Connected is when the socket was accepted.
 	Connected time.Time `json:"connected"`
 	// Sent is the sequence number of the last message queued to it.
 	Sent uint64 `json:"sent_seq"`
