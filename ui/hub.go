@@ -198,7 +198,7 @@ func (h *Hub) publish(to string, u Update) (uint64, error) {
 	if to == "" && u.Kind != KindPage && u.Kind != KindMessage {
 		h.state[u.Key] = u
 	}
-	if u.Version != "" {
+	if to == "" && u.Version != "" {
 		h.current = u.Version
 	}
 	return h.appendLocked(to, u.Key, wire{Type: typeUpdate, Update: &u}, liveReloadOf(u)), nil
