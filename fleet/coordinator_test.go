@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -276,6 +277,32 @@ func TestStart(t *testing.T) {
 		_, err = Start(ctx, client, b.prefix, plan)
 		if hotreload.ErrorCode(err) != hotreload.CodeConflict || !strings.Contains(err.Error(), first.ID) {
 			t.Fatalf("second Start = %v, want a conflict naming %s", err, first.ID)
+		}
+	})
+
+	t.Run("ConcurrentStartsOneWins", func(t *testing.T) {
+		b := newBench(t, client, "a", "b")
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			won  int
+			errs []error
+		)
+		for range 6 {
+			wg.Go(func() {
+				_, err := Start(ctx, client, b.prefix, plan)
+				mu.Lock()
+				defer mu.Unlock()
+				if err == nil {
+					won++
+				} else if hotreload.ErrorCode(err) != hotreload.CodeConflict {
+					errs = append(errs, err)
+				}
+			})
+		}
+		wg.Wait()
+		if won != 1 || len(errs) > 0 {
+			t.Fatalf("%d of 6 concurrent Starts won (want 1); other errors: %v", won, errs)
 		}
 	})
 
