@@ -33,37 +33,54 @@ const tailSize = 4 << 10
 
 // spec is what one child process is started from.
 type spec struct {
-	binary   string
-	args     []string
-	dir      string
-	env      []string
-	socket   *os.File // socket mode: passed as fd 3; nil in proxy mode
-	stdout   io.Writer
-	stderr   io.Writer
-	runDir   string // where the child's notify socket is made
-	health   string // proxy mode: health URL path; "" = the port accepting
-	waitKill time.Duration
+	binary string
+	args   []string
+	dir    string
+	env    []string
+	socket *os.File // socket mode: passed as fd 3; nil in proxy mode
+	stdout io.Writer
+	stderr io.Writer
+	runDir string // where the child's notify socket is made
+	health string // proxy mode: health URL path; "" = the port accepting
+	// onExit is called, on a goroutine of its own, when the child exits.
+	onExit func(*child)
 }
 
 // child is one started process: its own process group, its own notify
-// socket, reaped by its own goroutine.
+// socket and output pipes, watched and reaped by its Process's monitor.
 type child struct {
 	cmd    *exec.Cmd
 	pid    int
 	addr   string // proxy mode: 127.0.0.1:PORT the child listens on
-	notify *net.UnixConn
-	sock   string
+	health string
+	sock   string // path of the notify socket
+
+	// Owned by the monitor once the child is added to it.
+	pidfd, notifyFD, outFD, errFD int // -1 once closed
+	stdout, stderr                io.Writer
+	onExit                        func(*child)
 
 	ready     chan struct{} // closed on READY=1
 	readyOnce sync.Once
-	exited    chan struct{} // closed once reaped
+	exited    chan struct{} // closed once reaped; exitErr is set before
 	exitErr   error
 	tail      *tailBuffer
 }
 
-// startChild starts the program of s. The caller must stop the child.
-func startChild(s spec) (*child, error) {
-	c := &child{ready: make(chan struct{}), exited: make(chan struct{}), tail: &tailBuffer{}}
+// startChild starts the program of s and hands it to m. The caller must
+// stop the child.
+func startChild(m *monitor, s spec) (c *child, err error) {
+	c = &child{
+		ready: make(chan struct{}), exited: make(chan struct{}), tail: &tailBuffer{},
+		pidfd: -1, notifyFD: -1, outFD: -1, errFD: -1, health: s.health, onExit: s.onExit,
+		stdout: s.stdout,
+	}
+	c.stderr = io.MultiWriter(s.stderr, c.tail)
+	defer func() {
+		if err != nil {
+			c.closeFDs()
+		}
+	}()
 	sock, err := os.CreateTemp(s.runDir, "notify-*.sock")
 	if err != nil {
 		return nil, fmt.Errorf("creating the notify socket: %w", err)
@@ -71,10 +88,22 @@ func startChild(s spec) (*child, error) {
 	c.sock = sock.Name()
 	sock.Close()
 	os.Remove(c.sock)
-	c.notify, err = net.ListenUnixgram("unixgram", &net.UnixAddr{Name: c.sock, Net: "unixgram"})
-	if err != nil {
+	if c.notifyFD, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0); err != nil {
 		return nil, fmt.Errorf("creating the notify socket: %w", err)
 	}
+	if err := unix.Bind(c.notifyFD, &unix.SockaddrUnix{Name: c.sock}); err != nil {
+		return nil, fmt.Errorf("binding the notify socket %s: %w", c.sock, err)
+	}
+	outW, err := c.pipe(&c.outFD)
+	if err != nil {
+		return nil, err
+	}
+	defer outW.Close()
+	errW, err := c.pipe(&c.errFD)
+	if err != nil {
+		return nil, err
+	}
+	defer errW.Close()
 
 	env := cleanEnv(s.env)
 	env = append(env, "NOTIFY_SOCKET="+c.sock)
@@ -86,7 +115,6 @@ func startChild(s spec) (*child, error) {
 	} else {
 		port, err := freePort()
 		if err != nil {
-			c.closeNotify()
 			return nil, err
 		}
 		c.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
@@ -95,27 +123,54 @@ func startChild(s spec) (*child, error) {
 	}
 	cmd.Dir = s.dir
 	cmd.Env = env
-	cmd.Stdout = s.stdout
-	cmd.Stderr = io.MultiWriter(s.stderr, c.tail)
+	// Files, not writers: os/exec then starts no copying goroutine; the
+	// monitor reads the pipes.
+	cmd.Stdout, cmd.Stderr = outW, errW
 	// The child leads its own process group so that stopping it reaches
 	// every process it started; it is sent SIGTERM if the supervisor dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	cmd.WaitDelay = s.waitKill
 	if err := cmd.Start(); err != nil {
-		c.closeNotify()
 		return nil, fmt.Errorf("starting %s: %w", s.binary, err)
 	}
 	c.cmd, c.pid = cmd, cmd.Process.Pid
-	go c.readNotify()
-	go func() {
-		c.exitErr = cmd.Wait()
-		c.closeNotify()
-		close(c.exited)
-	}()
-	if s.socket == nil {
-		go c.probe(s.health)
+	if c.pidfd, err = unix.PidfdOpen(c.pid, 0); err != nil {
+		// Without a pidfd the monitor cannot see the exit: kill and reap
+		// it here.
+		_ = syscall.Kill(-c.pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("watching process %d: %w", c.pid, err)
 	}
+	m.add(c)
 	return c, nil
+}
+
+// pipe makes a pipe whose non-blocking read end the monitor reads (its
+// descriptor is stored in *read) and returns the write end for the child.
+func (c *child) pipe(read *int) (*os.File, error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("creating an output pipe: %w", err)
+	}
+	if err := unix.SetNonblock(p[0], true); err != nil {
+		unix.Close(p[0])
+		unix.Close(p[1])
+		return nil, fmt.Errorf("creating an output pipe: %w", err)
+	}
+	*read = p[0]
+	return os.NewFile(uintptr(p[1]), "output"), nil
+}
+
+// closeFDs closes the child's descriptors and removes its notify socket.
+func (c *child) closeFDs() {
+	for _, fd := range []*int{&c.pidfd, &c.notifyFD, &c.outFD, &c.errFD} {
+		if *fd >= 0 {
+			unix.Close(*fd)
+			*fd = -1
+		}
+	}
+	if c.sock != "" {
+		os.Remove(c.sock)
+	}
 }
 
 // cleanEnv drops the variables the supervisor sets for each child from env
@@ -133,56 +188,26 @@ func cleanEnv(env []string) []string {
 	return out
 }
 
-func (c *child) closeNotify() {
-	c.notify.Close()
-	os.Remove(c.sock)
-}
-
-// readNotify reads sd_notify datagrams until the socket is closed.
-func (c *child) readNotify() {
-	buf := make([]byte, 4096)
-	for {
-		n, err := c.notify.Read(buf)
-		if err != nil {
-			return
-		}
-		for _, line := range strings.Split(string(buf[:n]), "\n") {
-			if line == "READY=1" {
-				c.markReady()
-			}
-		}
-	}
-}
-
 func (c *child) markReady() { c.readyOnce.Do(func() { close(c.ready) }) }
 
-// probe marks a proxy-mode child ready when its port accepts a connection
-// or, with a health path, when that URL answers 2xx.
-func (c *child) probe(health string) {
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	for {
-		select {
-		case <-c.exited:
-			return
-		case <-c.ready:
-			return
-		case <-time.After(10 * time.Millisecond):
-		}
-		if health == "" {
-			conn, err := net.DialTimeout("tcp", c.addr, time.Second)
-			if err == nil {
-				conn.Close()
-				c.markReady()
-			}
-			continue
-		}
-		resp, err := client.Get("http://" + c.addr + health)
+// probeOnce marks a proxy-mode child ready when its port accepts a
+// connection or, with a health path, when that URL answers 2xx.
+func (c *child) probeOnce() {
+	if c.health == "" {
+		conn, err := net.DialTimeout("tcp", c.addr, time.Second)
 		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode/100 == 2 {
-				c.markReady()
-			}
+			conn.Close()
+			c.markReady()
+		}
+		return
+	}
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + c.addr + c.health)
+	if err == nil {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 == 2 {
+			c.markReady()
 		}
 	}
 }
@@ -191,15 +216,25 @@ func (c *child) probe(health string) {
 func (c *child) waitReady(ctx context.Context, timeout time.Duration) error {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	select {
-	case <-c.ready:
-		return nil
-	case <-c.exited:
-		return c.crashError("exited before it was ready")
-	case <-t.C:
-		return hotreload.Errorf(hotreload.CodeUnavailable, "process %d was not ready after %s (no READY=1 on NOTIFY_SOCKET)", c.pid, timeout)
-	case <-ctx.Done():
-		return hotreload.Errorf(hotreload.CodeUnavailable, "waiting for process %d to be ready: %w", c.pid, ctx.Err())
+	var probe <-chan time.Time // proxy mode: poll the child's port
+	if c.addr != "" {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		probe = tick.C
+	}
+	for {
+		select {
+		case <-c.ready:
+			return nil
+		case <-c.exited:
+			return c.crashError("exited before it was ready")
+		case <-t.C:
+			return hotreload.Errorf(hotreload.CodeUnavailable, "process %d was not ready after %s (no READY=1 on NOTIFY_SOCKET)", c.pid, timeout)
+		case <-ctx.Done():
+			return hotreload.Errorf(hotreload.CodeUnavailable, "waiting for process %d to be ready: %w", c.pid, ctx.Err())
+		case <-probe:
+			c.probeOnce()
+		}
 	}
 }
 

@@ -116,9 +116,9 @@ type ProcessOptions struct {
 type Process struct {
 	opts   ProcessOptions
 	log    *slog.Logger
+	mon    *monitor
 	socket *os.File // socket mode: the dup passed to children
 	runDir string
-	ownBin bool
 
 	mu     sync.Mutex
 	live   *child
@@ -200,15 +200,21 @@ func NewProcess(opts ProcessOptions) (*Process, error) {
 	if p.runDir, err = os.MkdirTemp("", "hotreload-dev-"); err != nil {
 		return nil, fmt.Errorf("dev: %w", err)
 	}
+	if p.mon, err = newMonitor(); err != nil {
+		os.RemoveAll(p.runDir)
+		return nil, err
+	}
 	if opts.BinDir == "" {
-		p.opts.BinDir, p.ownBin = filepath.Join(p.runDir, "bin"), true
+		p.opts.BinDir = filepath.Join(p.runDir, "bin")
 	}
 	if err := os.MkdirAll(p.opts.BinDir, 0o755); err != nil {
+		p.mon.close()
 		os.RemoveAll(p.runDir)
 		return nil, fmt.Errorf("dev: creating the binary directory: %w", err)
 	}
 	if opts.Mode == ModeSocket {
 		if p.socket, err = listenerFile(opts.Listener); err != nil {
+			p.mon.close()
 			os.RemoveAll(p.runDir)
 			return nil, err
 		}
@@ -425,10 +431,10 @@ func copyFile(from, to string) error {
 // child is stopped and reaped.
 func (p *Process) launch(ctx context.Context, id string) (*child, error) {
 	t0 := time.Now()
-	c, err := startChild(spec{
+	c, err := startChild(p.mon, spec{
 		binary: p.binPath(id), args: p.opts.Args, dir: p.opts.Dir, env: p.opts.Env,
 		socket: p.socket, stdout: p.opts.Stdout, stderr: p.opts.Stderr,
-		runDir: p.runDir, health: p.opts.HealthPath, waitKill: p.opts.DrainTimeout,
+		runDir: p.runDir, health: p.opts.HealthPath, onExit: p.exited,
 	})
 	if err != nil {
 		return nil, hotreload.Errorf(hotreload.CodeInternal, "%s: %w", p.Name(), err)
@@ -461,15 +467,13 @@ func (p *Process) promote(c *child, id string) {
 	old := p.live
 	p.live, p.liveID = c, id
 	p.mu.Unlock()
-	go p.watchLive(c)
 	if old != nil {
 		p.stopChild(old)
 	}
 }
 
-// watchLive reports c's exit through OnExit if c was still live then.
-func (p *Process) watchLive(c *child) {
-	<-c.exited
+// exited reports c's exit through OnExit if c was still live then.
+func (p *Process) exited(c *child) {
 	p.mu.Lock()
 	crashed := p.live == c
 	p.mu.Unlock()
@@ -572,6 +576,7 @@ func (p *Process) Close(ctx context.Context) error {
 	if p.socket != nil {
 		p.socket.Close()
 	}
+	p.mon.close()
 	if err := os.RemoveAll(p.runDir); err != nil {
 		errs = append(errs, err)
 	}
