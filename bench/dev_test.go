@@ -251,4 +251,3 @@ func runDevLoop(b *testing.B, start func(dir, addr string) *exec.Cmd) {
 	b.ReportMetric(float64(l.failed.Load())/float64(b.N), "failed/restart")
 	b.ReportMetric(float64(l.ok.Load())/float64(b.N), "served/restart")
 }
-

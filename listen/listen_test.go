@@ -1,6 +1,7 @@
 package listen
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -88,6 +89,11 @@ func helper() {
 	conn, err := ln.Accept()
 	if err != nil {
 		os.Exit(5)
+	}
+	// Read the request before answering: closing a socket with unread
+	// data resets the connection.
+	if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
+		os.Exit(6)
 	}
 	fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhelper")
 	conn.Close()
