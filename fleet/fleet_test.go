@@ -417,7 +417,7 @@ func TestFleet(t *testing.T) {
 		}
 		done := make(chan result, 1)
 		go func() {
-			code, out := rollout(t, eps, doc(good.URL, 3), "--canary", "1", "--step", "1", "--window", "700ms")
+			code, out := rollout(t, eps, doc(good.URL, 3), "--canary", "1", "--step", "2", "--window", "700ms")
 			done <- result{code, out}
 		}()
 		waitRollout(t, admin, "wave 2", func(r *fleet.Rollout) bool { return r.State == fleet.Running && r.Wave >= 1 })
@@ -453,6 +453,31 @@ func TestFleet(t *testing.T) {
 		waitFleet(t, admin, 5)
 	})
 
+	t.Run("RestartedInstanceResumesWhereItStopped", func(t *testing.T) {
+		// i5 is down and cut off while the key changes twice; it starts
+		// from its mirror without etcd, then applies both changes in order.
+		i5, m := ins[4], cluster.Members[2]
+		m.Kill()
+		i5.stop()
+		others := etcdtest.Client(t, eps[0], eps[1])
+		rev6 := put(t, others, key, doc(good.URL, 6))
+		rev7 := put(t, others, key, doc(good.URL, 7))
+		i5.start(t)
+		if got := i5.value(); got != 5 {
+			t.Fatalf("instance restarted without etcd serves v=%v, want 5 from its mirror", got)
+		}
+		m.Restart(t)
+		waitValues(t, 7, ins...)
+		eventually(t, func() string {
+			revs := i5.etcdRevisions(t, key)
+			if len(revs) < 2 || revs[len(revs)-2] != rev6 || revs[len(revs)-1] != rev7 {
+				return fmt.Sprintf("restarted instance committed revisions %v of %s, want it to end with %d %d", revs, key, rev6, rev7)
+			}
+			return ""
+		})
+		waitFleet(t, admin, 5)
+	})
+
 	t.Run("CoordinatorKilledMidRollout", func(t *testing.T) {
 		f := waitFleet(t, admin, 5)
 		var coord *instance
@@ -469,7 +494,7 @@ func TestFleet(t *testing.T) {
 		}
 		done := make(chan result, 1)
 		go func() {
-			code, out := rollout(t, eps, doc(good.URL, 6), "--canary", "1", "--step", "1", "--window", "700ms")
+			code, out := rollout(t, eps, doc(good.URL, 8), "--canary", "1", "--step", "2", "--window", "700ms")
 			done <- result{code, out}
 		}()
 		waitRollout(t, admin, "wave 2", func(r *fleet.Rollout) bool { return r.State == fleet.Running && r.Wave >= 1 })
@@ -483,7 +508,7 @@ func TestFleet(t *testing.T) {
 			t.Errorf("the killed coordinator %s finished the rollout", coord.id)
 		}
 		coord.start(t)
-		waitValues(t, 6, ins...)
+		waitValues(t, 8, ins...)
 		waitFleet(t, admin, 5)
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path"
@@ -72,13 +71,15 @@ type etcdSource struct {
 	url    etcd.URL
 	client *clientv3.Client
 	mirror string
+	resume int64 // the last revision proposed, from the checkpoint
 }
 
-// prepareEtcd checks the flags and, with --source, mirrors the etcd value
-// into the data dir and makes that file the daemon's config file, so the
-// daemon starts from it (from the last value mirrored when etcd does not
-// answer) and a reload from source reads it. It returns nil without
-// --source.
+// prepareEtcd checks the flags and, with --source, makes the mirror of the
+// etcd value in the data dir the daemon's config file: a reload from source
+// reads it. On the first start it copies the current value there; later
+// starts begin from the last value committed (without waiting for etcd) and
+// the source then applies every change made since, in order. It returns nil
+// without --source.
 func prepareEtcd(cmd *cobra.Command, opts *daemonOptions, o etcdOptions) (*etcdSource, error) {
 	if o.Source == "" {
 		switch {
@@ -105,9 +106,15 @@ func prepareEtcd(cmd *cobra.Command, opts *daemonOptions, o etcdOptions) (*etcdS
 		return nil, err
 	}
 	s := &etcdSource{opts: o, url: u, client: c, mirror: filepath.Join(opts.DataDir, "etcd", "config"+formatExt(u.Key))}
-	if err := s.fetch(cmd.Context(), cmd.ErrOrStderr()); err != nil {
+	if s.resume, err = etcd.ReadCheckpoint(s.mirror); err != nil {
 		c.Close()
 		return nil, err
+	}
+	if _, statErr := os.Stat(s.mirror); s.resume == 0 || statErr != nil {
+		if err := s.fetch(cmd.Context()); err != nil {
+			c.Close()
+			return nil, err
+		}
 	}
 	opts.ConfigFiles = []string{s.mirror}
 	opts.Watch = false // the etcd watch replaces the file watch
@@ -124,33 +131,23 @@ func formatExt(key string) string {
 	return ext
 }
 
-// fetch copies the key's value to the mirror file, or keeps the file from
-// the last run when etcd does not answer.
-func (s *etcdSource) fetch(ctx context.Context, stderr io.Writer) error {
+// fetch copies the key's current value to the mirror and records the
+// revision it read.
+func (s *etcdSource) fetch(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	value, _, found, err := etcd.Get(ctx, s.client, s.url.Key)
-	_, statErr := os.Stat(s.mirror)
+	resp, err := s.client.Get(ctx, s.url.Key)
 	switch {
-	case err == nil && found && len(value) > 0:
-		return etcd.WriteFile(s.mirror, value)
-	case statErr == nil:
-		fmt.Fprintf(stderr, "etcd key %s could not be read (%v); starting from the copy of its last value in %s\n", s.url.Key, cmpErr(err, found), s.mirror)
-		return nil
 	case err != nil:
-		return fmt.Errorf("reading the config from etcd: %w", err)
+		return hotreload.Errorf(hotreload.CodeUnavailable, "reading the config from etcd key %s: %w", s.url.Key, err)
+	case len(resp.Kvs) == 0 || len(resp.Kvs[0].Value) == 0:
+		return hotreload.Errorf(hotreload.CodeNotFound, "etcd key %s is empty or does not exist; put the config there first (etcdctl put %s < app.json)", s.url.Key, s.url.Key)
 	}
-	return hotreload.Errorf(hotreload.CodeNotFound, "etcd key %s is empty or does not exist; put the config there first (etcdctl put %s < app.json)", s.url.Key, s.url.Key)
-}
-
-func cmpErr(err error, found bool) error {
-	if err == nil && !found {
-		return errors.New("it does not exist")
+	if err := etcd.WriteFile(s.mirror, resp.Kvs[0].Value); err != nil {
+		return fmt.Errorf("mirroring the etcd value: %w", err)
 	}
-	if err == nil {
-		return errors.New("it is empty")
-	}
-	return err
+	s.resume = resp.Header.Revision
+	return etcd.WriteCheckpoint(s.mirror, s.resume)
 }
 
 // start (a no-op on a nil s) follows the key (and, with --fleet, the instance's desired key),
@@ -167,7 +164,7 @@ func (s *etcdSource) start(ctx context.Context, d *daemon, t *config.Target[map[
 		}
 	}
 	src := etcd.Options{
-		Client: s.client, Key: s.url.Key, Target: t.Name(), Engine: d.engine, Mirror: s.mirror, Logger: d.log,
+		Client: s.client, Key: s.url.Key, Target: t.Name(), Engine: d.engine, Mirror: s.mirror, Resume: s.resume, Logger: d.log,
 	}
 	var member *fleet.Member
 	if s.opts.Fleet != "" {

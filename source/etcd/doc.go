@@ -15,8 +15,11 @@
 // at the event's revision, so the override and the key are always seen as one
 // consistent state. When the connection drops, the watch resumes from the last
 // revision seen, so a change made while the instance was cut off is still
-// applied, in order, when it comes back. When the revisions it needs were
-// compacted away (ErrCompacted), it reads the current value and applies that.
+// applied, in order, when it comes back. With Options.Mirror it records the
+// last revision proposed on disk, and Options.Resume continues from it after a
+// restart, so changes made while the process was down are applied in order
+// too. When the revisions it needs were compacted away (ErrCompacted), it
+// reads the current value and applies that.
 //
 // # Concurrency and backpressure
 //

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -43,8 +44,15 @@ type Options struct {
 	Engine Reloader
 	// Mirror, when set, is a file the value is copied to (atomically)
 	// whenever it is committed, so that a restart without etcd and a reload
-	// from source both find the live configuration.
+	// from source both find the live configuration. Beside it, the file
+	// Mirror+".revision" records the last revision proposed (see
+	// ReadCheckpoint), from which the next run resumes.
 	Mirror string
+	// Resume is the last revision a previous run proposed: Run proposes
+	// the state at that revision (normally what is live already), then
+	// every later change in order, so that changes made while the process
+	// was down are not skipped. 0 proposes the current value first.
+	Resume int64
 	// OnAttempt, when set, is told every value proposed and what came of
 	// it.
 	OnAttempt func(Attempt)
@@ -116,10 +124,16 @@ func New(opts Options) (*Source, error) {
 // Run proposes the current value, then every later one, until ctx ends.
 // It returns nil when ctx ends; etcd errors are logged and retried.
 func (s *Source) Run(ctx context.Context) error {
-	resync := true
+	resync, at := true, s.opts.Resume
 	for {
 		if resync {
-			if err := s.sync(ctx); err != nil {
+			if err := s.sync(ctx, at); errors.Is(err, rpctypes.ErrCompacted) || errors.Is(err, rpctypes.ErrFutureRev) {
+				// Compacted away, or from before the cluster was restored
+				// from a backup.
+				s.log.Warn("cannot resume from the last revision proposed; reading the current value", "resume", at, "err", err)
+				at = 0
+				continue
+			} else if err != nil {
 				if !s.pause(ctx, "reading the key", err) {
 					return nil
 				}
@@ -133,7 +147,7 @@ func (s *Source) Run(ctx context.Context) error {
 		}
 		if errors.Is(err, rpctypes.ErrCompacted) {
 			s.log.Warn("etcd compacted the revisions after the last one seen; reading the current value", "seen", s.seen)
-			resync = true
+			resync, at = true, 0
 			continue
 		}
 		if !s.pause(ctx, fmt.Sprintf("watching from revision %d", s.seen+1), err) {
@@ -158,14 +172,18 @@ func (s *Source) pause(ctx context.Context, doing string, err error) bool {
 	}
 }
 
-// sync proposes the current state.
-func (s *Source) sync(ctx context.Context) error {
-	kv, rev, err := s.read(ctx, 0)
+// sync proposes the state at rev (the current one when 0).
+func (s *Source) sync(ctx context.Context, rev int64) error {
+	kv, rev, err := s.read(ctx, rev)
 	if err != nil {
 		return err
 	}
 	s.seen = rev
-	return s.propose(ctx, kv)
+	if err := s.propose(ctx, kv); err != nil {
+		return err
+	}
+	s.checkpoint()
+	return nil
 }
 
 // follow watches both keys from the revision after the last one seen and
@@ -211,6 +229,7 @@ func (s *Source) follow(ctx context.Context) error {
 			if err := s.propose(ctx, kv); err != nil {
 				return err
 			}
+			s.checkpoint()
 		}
 	}
 }
@@ -284,6 +303,39 @@ func (s *Source) propose(ctx context.Context, kv *mvccpb.KeyValue) error {
 		s.opts.OnAttempt(a)
 	}
 	return nil
+}
+
+// checkpoint records the last revision proposed beside the mirror.
+func (s *Source) checkpoint() {
+	if s.opts.Mirror == "" {
+		return
+	}
+	if err := WriteCheckpoint(s.opts.Mirror, s.seen); err != nil {
+		s.log.Error("recording the last etcd revision proposed", "err", err)
+	}
+}
+
+// WriteCheckpoint records rev as the last revision proposed from the etcd
+// value mirrored in mirror.
+func WriteCheckpoint(mirror string, rev int64) error {
+	return WriteFile(mirror+".revision", []byte(strconv.FormatInt(rev, 10)+"\n"))
+}
+
+// ReadCheckpoint returns the revision WriteCheckpoint recorded beside
+// mirror, or 0 when there is none.
+func ReadCheckpoint(mirror string) (int64, error) {
+	b, err := os.ReadFile(mirror + ".revision")
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	rev, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || rev < 0 {
+		return 0, hotreload.Errorf(hotreload.CodeInvalid, "%s.revision holds %q, not a revision", mirror, b)
+	}
+	return rev, nil
 }
 
 // Get returns key's value and mod revision; found is false when the key
