@@ -42,9 +42,12 @@ type Instance struct {
 
 // Local is what a member reports about its own process.
 type Local struct {
+	// Version is the engine's active version.
 	Version uint64
-	Digest  string
-	Frozen  bool
+	// Digest is the SHA-256 of the active config.
+	Digest string
+	// Frozen is set while automatic reloads are frozen.
+	Frozen bool
 	// Health is passing or failing.
 	Health string
 }
