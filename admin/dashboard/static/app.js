@@ -93,10 +93,15 @@ function renderPlugins(data) {
   )) : [row(el('td', { class: 'muted', colspan: 3 }, data ? 'none' : 'no plugin host'))]));
 }
 
+// versionOfDigest maps a UI target's digest to the latest committed
+// version in which the target had it, from the history last loaded.
+let versionOfDigest = new Map();
+const uiVersion = (digest) => (versionOfDigest.has(digest) ? `v${versionOfDigest.get(digest)} ` : '') + short(digest);
+
 function renderClients(data) {
   data = data || {};
   const current = data.version || '';
-  $('#ui-version').textContent = current ? 'UI ' + short(current) : '';
+  $('#ui-version').textContent = current ? 'UI ' + uiVersion(current) : '';
   const list = data.clients || [];
   $('#clients tbody').replaceChildren(...(list.length ? list.map((c) => {
     const a = c.last_ack;
@@ -104,7 +109,7 @@ function renderClients(data) {
       el('td', { class: 'mono', title: `${c.protocol} from ${c.remote}\n${c.user_agent || ''}` }, c.id),
       el('td', { class: 'muted' }, c.page || ''),
       el('td', { class: 'mono ' + (c.version && c.version === current ? 'ok' : 'warn'), title: c.version || '' },
-        c.version ? short(c.version) + (c.version === current ? ' ✓' : ' (behind)') : '?'),
+        c.version ? uiVersion(c.version) + (c.version === current ? ' ✓' : ' (behind)') : '?'),
       el('td', { class: a ? stateClass(a.status) : 'muted', title: a && a.error ? a.error : '' },
         a ? `${a.status} #${a.seq} ${when(a.time)}` : '—'));
   }) : [row(el('td', { class: 'muted', colspan: 4 }, 'no browser connected'))]));
@@ -112,6 +117,11 @@ function renderClients(data) {
 
 function renderHistory(h) {
   h = h || {};
+  versionOfDigest = new Map();
+  for (const r of h.versions || []) {
+    if (r.result !== 'committed') continue;
+    for (const t of r.targets || []) if (t.kind === 'ui') versionOfDigest.set(t.sha256, r.version);
+  }
   const versions = [...((h && h.versions) || [])].reverse();
   $('#history tbody').replaceChildren(...versions.map((r) => el('tr', { 'data-version': r.version, class: r.version === h.active ? 'active' : null },
     el('td', null, 'v' + r.version, r.restored_from ? el('span', { class: 'muted' }, ` (restores v${r.restored_from})`) : null),
