@@ -232,13 +232,13 @@ func waitValues(t *testing.T, want float64, ins ...*instance) {
 }
 
 // rollout runs `hotreload rollout` with doc as the candidate and returns
-// its exit code and output; started, when not nil, is closed once the
-// command published the rollout.
+// its exit code and output. It may run on another goroutine than the
+// test's, so it reports its own failures with Errorf and exit code -1.
 func rollout(t *testing.T, endpoints []string, doc string, extra ...string) (int, string) {
-	t.Helper()
 	file := filepath.Join(t.TempDir(), "candidate.json")
 	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return -1, ""
 	}
 	args := append([]string{"rollout", "--endpoints", strings.Join(endpoints, ","), "--fleet", prefix, "--file", file}, extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -251,8 +251,8 @@ func rollout(t *testing.T, endpoints []string, doc string, extra ...string) (int
 	case errors.As(err, &ee):
 		return ee.ExitCode(), string(out)
 	}
-	t.Fatalf("rollout: %v\n%s", err, out)
-	return 0, ""
+	t.Errorf("rollout: %v\n%s", err, out)
+	return -1, string(out)
 }
 
 // waitRollout waits until the fleet's rollout satisfies ok.
