@@ -416,13 +416,14 @@ loop:
 	return err
 }
 
-// close stops the engine and releases what the daemon holds.
+// close stops the triggers (watchers, sources), then the engine, then
+// releases what the daemon holds, so no trigger meets a stopped engine.
 func (d *daemon) close() {
-	d.stopEngine()
-	<-d.engineDone
 	for i := len(d.closers) - 1; i >= 0; i-- {
 		d.closers[i]()
 	}
+	d.stopEngine()
+	<-d.engineDone
 	if d.admin != nil {
 		d.admin.Close()
 	}
