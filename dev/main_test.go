@@ -255,7 +255,6 @@ func tempModule(tb testing.TB, dirs ...string) string {
 	// Completes the temporary module's go.mod from the module cache.
 	cmd := exec.Command("go", "list", "-mod=mod", "-deps", "./...")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GOPROXY=off")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("preparing the temporary module: %v\n%s", err, out)
 	}

@@ -121,6 +121,8 @@ type Supervisor struct {
 	w       *watch.Watcher
 	ignores map[string]*Ignore // by watched dir
 
+	lists sync.WaitGroup // background go list runs
+
 	mu      sync.Mutex
 	program *deps
 	plugins map[string]*deps
@@ -222,13 +224,21 @@ func (s *Supervisor) Process() *Process { return s.proc }
 
 // Run builds and starts the program and the plugins, then rebuilds on every
 // change until ctx is done. A failed first build is reported and retried on
-// the next change. Run returns ctx's error; call Close afterwards.
+// the next change. Run returns ctx's error; call Close afterwards, once Run
+// returned.
 func (s *Supervisor) Run(ctx context.Context) error {
+	// The packages are listed while the first builds run; the loop
+	// starts once both are done.
+	s.relist(ctx, "", s.opts.BuildDir, s.opts.Package, nil)
+	for _, pl := range s.opts.Plugins {
+		s.relist(ctx, pl.Name, pl.Dir, ".", wasmEnv)
+	}
 	now := time.Now()
 	for _, pl := range s.opts.Plugins {
 		s.rebuildPlugin(ctx, pl, nil, now)
 	}
 	s.reloadProgram(ctx, nil, now)
+	s.lists.Wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -257,11 +267,15 @@ func (s *Supervisor) handle(ctx context.Context, b watch.Batch) {
 	s.mu.Unlock()
 	for _, pl := range s.opts.Plugins {
 		if pkgs, hit := plugins[pl.Name].affects(paths); hit {
-			s.rebuildPlugin(ctx, pl, pkgs, b.Time)
+			if s.rebuildPlugin(ctx, pl, pkgs, b.Time) || plugins[pl.Name] == nil {
+				s.relist(ctx, pl.Name, pl.Dir, ".", wasmEnv)
+			}
 		}
 	}
 	if pkgs, hit := program.affects(paths); hit {
-		s.reloadProgram(ctx, pkgs, b.Time)
+		if s.reloadProgram(ctx, pkgs, b.Time) || program == nil {
+			s.relist(ctx, "", s.opts.BuildDir, s.opts.Package, nil)
+		}
 	}
 }
 
@@ -286,8 +300,9 @@ func (s *Supervisor) relevant(paths []string) []string {
 	return out
 }
 
-// reloadProgram builds, starts and swaps in the program.
-func (s *Supervisor) reloadProgram(ctx context.Context, pkgs []string, saved time.Time) {
+// reloadProgram builds, starts and swaps in the program. It reports whether
+// a new build serves.
+func (s *Supervisor) reloadProgram(ctx context.Context, pkgs []string, saved time.Time) bool {
 	c := hotreload.Candidate{Target: s.proc.Name()}
 	if len(pkgs) > 0 {
 		c.Meta = map[string]string{MetaPackages: strings.Join(pkgs, ",")}
@@ -306,11 +321,7 @@ func (s *Supervisor) reloadProgram(ctx context.Context, pkgs []string, saved tim
 	}
 	r.PID, _ = s.proc.Live()
 	s.report(ctx, r)
-	if r.Err == nil && r.Result == hotreload.Committed {
-		s.relist(ctx, "", s.opts.BuildDir, s.opts.Package, nil)
-	} else if s.program == nil {
-		s.relist(ctx, "", s.opts.BuildDir, s.opts.Package, nil)
-	}
+	return r.Err == nil && r.Result == hotreload.Committed
 }
 
 // transact runs one reload of the program without an engine.
@@ -329,8 +340,19 @@ func (s *Supervisor) transact(ctx context.Context, c hotreload.Candidate) (hotre
 	return hotreload.Committed, ch.Commit(ctx)
 }
 
-// relist refreshes the dependencies of the program (plugin "") or a plugin.
+// relist refreshes the dependencies of the program (plugin "") or a plugin
+// in the background, off the path from save to serving; until it is done
+// the previous list is used (a new package imported by a changed file is
+// reached through that file's package meanwhile).
 func (s *Supervisor) relist(ctx context.Context, plugin, dir, pkg string, env []string) {
+	s.lists.Add(1)
+	go func() {
+		defer s.lists.Done()
+		s.list(ctx, plugin, dir, pkg, env)
+	}()
+}
+
+func (s *Supervisor) list(ctx context.Context, plugin, dir, pkg string, env []string) {
 	d, err := listDeps(ctx, dir, pkg, env)
 	if err != nil {
 		s.log.Warn("listing packages", "dir", dir, "err", err)
@@ -346,8 +368,9 @@ func (s *Supervisor) relist(ctx context.Context, plugin, dir, pkg string, env []
 }
 
 // rebuildPlugin builds a plugin and writes its module into PluginDir
-// atomically when it changed, then calls OnPlugin.
-func (s *Supervisor) rebuildPlugin(ctx context.Context, pl PluginSource, pkgs []string, saved time.Time) {
+// atomically when it changed, then calls OnPlugin. It reports whether a new
+// module was installed.
+func (s *Supervisor) rebuildPlugin(ctx context.Context, pl PluginSource, pkgs []string, saved time.Time) bool {
 	r := Report{Unit: "plugin " + pl.Name, Packages: pkgs, Saved: saved, Result: hotreload.Committed}
 	r.Err = s.buildPlugin(ctx, pl, &r.Result)
 	if r.Err != nil {
@@ -355,12 +378,7 @@ func (s *Supervisor) rebuildPlugin(ctx context.Context, pl PluginSource, pkgs []
 	}
 	r.PID, _ = s.proc.Live()
 	s.report(ctx, r)
-	s.mu.Lock()
-	listed := s.plugins[pl.Name] != nil
-	s.mu.Unlock()
-	if r.Err == nil || !listed {
-		s.relist(ctx, pl.Name, pl.Dir, ".", wasmEnv)
-	}
+	return r.Result == hotreload.Committed
 }
 
 func (s *Supervisor) buildPlugin(ctx context.Context, pl PluginSource, result *hotreload.Result) error {
@@ -446,5 +464,7 @@ func firstLine(err error) string {
 // process group) and closes the listener. It succeeds with a cancelled
 // context and may be called more than once.
 func (s *Supervisor) Close(ctx context.Context) error {
-	return errors.Join(s.w.Close(), s.proc.Close(ctx))
+	err := errors.Join(s.w.Close(), s.proc.Close(ctx))
+	s.lists.Wait() // they end with Run's context
+	return err
 }
