@@ -19,6 +19,7 @@ import (
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/admin"
 	"github.com/cybercorp/hotreload/admin/auth"
+	"github.com/cybercorp/hotreload/admin/dashboard"
 	"github.com/cybercorp/hotreload/audit"
 	"github.com/cybercorp/hotreload/config"
 	"github.com/cybercorp/hotreload/events"
@@ -499,6 +500,8 @@ func (d *daemon) newAdmin() error {
 		return err
 	}
 	d.admin = srv
+	srv.Mount("GET /{$}", auth.Public, dashboard.Handler()) // the page holds no data; its API calls are authorised
+	srv.Mount("GET "+dashboard.Prefix, auth.Public, dashboard.Handler())
 	srv.Mount("GET /metrics", auth.Viewer, d.metrics.Handler())
 	if d.plugins != nil {
 		h := d.plugins.Handler(func(r *http.Request) string {
