@@ -12,7 +12,6 @@ import (
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/history"
 	"github.com/cybercorp/hotreload/ui"
-	"github.com/cybercorp/hotreload/watch"
 )
 
 // uiServer is the UI half of the daemon, wired as `hotreload serve --ui`
@@ -70,17 +69,8 @@ func startUI(t *testing.T, dir, dataDir, addr string, extra ...func(*http.ServeM
 	if _, err := engine.Add(ctx, assets); err != nil {
 		t.Fatalf("adding the UI target: %v", err)
 	}
-	w, err := watch.New(watch.Options{Dirs: []string{dir}, Recursive: true, Debounce: 30 * time.Millisecond, Grace: watch.Off})
-	if err != nil {
-		t.Fatal(err)
-	}
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		for range w.Events() {
-			engine.Reload(ctx, hotreload.Request{Source: "watch", Targets: []string{assets.Name()}})
-		}
-	}()
+	watched := make(chan error, 1)
+	go func() { watched <- assets.Watch(ctx, 30*time.Millisecond, engine.Reload) }()
 
 	mux := http.NewServeMux()
 	hub.Register(mux)
@@ -103,12 +93,13 @@ func startUI(t *testing.T, dir, dataDir, addr string, extra ...func(*http.ServeM
 			return
 		}
 		stopped = true
-		w.Close()
-		<-watched
 		hub.Close()
 		srv.Close()
 		<-served
 		cancel()
+		if err := <-watched; err != nil {
+			t.Errorf("watching the UI folder: %v", err)
+		}
 		<-ran
 		store.Close()
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"maps"
 	"net/http"
 	"os"
@@ -41,6 +42,8 @@ type AssetsOptions struct {
 	// MaxBytes bounds the folder's total size (the snapshot history keeps
 	// holds every file); zero means 32 MiB.
 	MaxBytes int64
+	// Logger logs what Watch cannot submit; nil discards.
+	Logger *slog.Logger
 }
 
 // Assets is the hotreload.Target of a UI folder: the engine validates the
@@ -52,6 +55,7 @@ type Assets struct {
 	dir  string
 	hub  *Hub
 	opts AssetsOptions
+	log  *slog.Logger
 	live atomic.Pointer[fileSet]
 }
 
@@ -93,7 +97,11 @@ func NewAssets(dir string, hub *Hub, opts AssetsOptions) *Assets {
 	if opts.MaxBytes <= 0 {
 		opts.MaxBytes = 32 << 20
 	}
-	return &Assets{dir: dir, hub: hub, opts: opts}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Assets{dir: dir, hub: hub, opts: opts, log: log}
 }
 
 // Name returns the target's name.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/history"
@@ -297,4 +298,50 @@ func FuzzAssets(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestWatchReloadsThroughTheEngine(t *testing.T) {
+	dir := t.TempDir()
+	writeFolder(t, dir, baseFolder)
+	store, err := history.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	engine := hotreload.New(hotreload.Options{History: store})
+	ran := make(chan struct{})
+	go func() { engine.Run(ctx); close(ran) }()
+	a := NewAssets(dir, NewHub(Options{}), AssetsOptions{})
+	if _, err := engine.Add(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	watched := make(chan error, 1)
+	go func() { watched <- a.Watch(ctx, 20*time.Millisecond, engine.Reload) }()
+	defer func() {
+		cancel()
+		if err := <-watched; err != nil {
+			t.Errorf("Watch: %v", err)
+		}
+		<-ran
+	}()
+	time.Sleep(100 * time.Millisecond) // the watcher's baseline
+
+	v1 := a.Version()
+	writeFolder(t, dir, map[string]string{"app.css": "body { color: teal }", ".hidden.css": "{"})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		recs, err := store.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := recs[len(recs)-1]
+		if last.Source == "watch" && last.Result == hotreload.Committed && a.Version() != v1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5 s the last record is %+v, want the change committed from watch", last)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
