@@ -22,9 +22,16 @@ var (
 	stopBrowser = func() {}
 )
 
+// cleanups run after all tests: what tests share (the browser, the
+// hotreload binary) is made once and removed at the end.
+var cleanups []func()
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	stopBrowser()
+	for _, f := range cleanups {
+		f()
+	}
 	os.Exit(code)
 }
 
@@ -139,4 +146,3 @@ func tabPlain(t *testing.T, url string) context.Context {
 	}
 	return ctx
 }
-

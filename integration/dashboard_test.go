@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,21 +25,37 @@ type daemon struct {
 	cmd *exec.Cmd
 }
 
-// buildHotreload builds ./cmd/hotreload of the parent module into a
-// temporary folder, or returns $HOTRELOAD_BIN when set (a binary built
-// once for several runs).
+var hotreloadBin struct {
+	sync.Once
+	path string
+	err  error
+}
+
+// buildHotreload builds ./cmd/hotreload of the parent module once per test
+// run, or returns $HOTRELOAD_BIN when set (a binary built beforehand).
 func buildHotreload(t *testing.T) string {
 	t.Helper()
 	if bin := os.Getenv("HOTRELOAD_BIN"); bin != "" {
 		return bin
 	}
-	bin := filepath.Join(t.TempDir(), "hotreload")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/hotreload")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building hotreload: %v\n%s", err, out)
+	hotreloadBin.Do(func() {
+		dir, err := os.MkdirTemp("", "hotreload-bin-")
+		if err != nil {
+			hotreloadBin.err = err
+			return
+		}
+		cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+		hotreloadBin.path = filepath.Join(dir, "hotreload")
+		build := exec.Command("go", "build", "-o", hotreloadBin.path, "./cmd/hotreload")
+		build.Dir = ".."
+		if out, err := build.CombinedOutput(); err != nil {
+			hotreloadBin.err = fmt.Errorf("building hotreload: %v\n%s", err, out)
+		}
+	})
+	if hotreloadBin.err != nil {
+		t.Fatal(hotreloadBin.err)
 	}
-	return bin
+	return hotreloadBin.path
 }
 
 var servingLine = regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)/`)
@@ -188,7 +206,6 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
-
 
 func TestDashboardSignsInWithATokenInProd(t *testing.T) {
 	browser(t)
