@@ -302,4 +302,3 @@ func (s *swarm) close() {
 	}
 	s.wg.Wait()
 }
-
