@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -32,6 +33,7 @@ import (
 	"github.com/cybercorp/hotreload/metrics/alert"
 	"github.com/cybercorp/hotreload/plugin"
 	"github.com/cybercorp/hotreload/secret"
+	"github.com/cybercorp/hotreload/ui"
 	"github.com/cybercorp/hotreload/watch"
 )
 
@@ -49,6 +51,9 @@ type daemonOptions struct {
 	AuthFile    string
 	// PluginsDir holds Wasm plugins (NAME.wasm, NAME.json) to host.
 	PluginsDir string
+	// UIDir holds the browser UI (CSS, theme.json, components) served
+	// under /ui/ and live-reloaded in every connected page.
+	UIDir string
 	// AllowedHosts are host names accepted in the admin API's Host header
 	// besides IP addresses and localhost.
 	AllowedHosts []string
@@ -83,6 +88,8 @@ type daemon struct {
 	tokens  *auth.Store
 	config  configTarget
 	plugins *plugin.Host // nil without a plugin directory
+	ui      *ui.Hub
+	assets  *ui.Assets // nil without a UI folder
 	admin   *admin.Server
 	closers []func()
 
@@ -118,6 +125,7 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 		d.history.Close()
 		return nil, fmt.Errorf("opening the audit log: %w", err)
 	}
+	d.ui = ui.NewHub(ui.Options{Logger: d.log})
 	d.metrics = metrics.New()
 	d.alerts, err = alert.New(alert.Options{Publisher: d.bus, Logger: d.log})
 	if err != nil {
@@ -143,9 +151,9 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	}
 	d.engine = hotreload.New(hotreload.Options{
 		History:   d.history,
-		Gate:      d.gate,
+		Gate:      uiUngated{d},
 		Publisher: d.secrets.Publisher(d.bus), // no decrypted value in any event
-		Observer:  hotreload.Observers{d.metrics, d.alerts},
+		Observer:  hotreload.Observers{d.metrics, d.alerts, d.ui},
 		Auditor:   d.audit,
 		Logger:    d.log,
 	})
@@ -227,6 +235,11 @@ func startConfig[T any](ctx context.Context, d *daemon, validators []config.Vali
 			return nil, nil, err
 		}
 	}
+	if d.opts.UIDir != "" {
+		if err := d.startUI(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
 	if d.opts.ChecksFile != "" {
 		checks := checkfile.NewTarget("checks", d.opts.ChecksFile, d.monitor, d.gate)
 		if _, err := d.engine.Add(ctx, checks); err != nil {
@@ -301,6 +314,38 @@ func (d *daemon) startPlugins(ctx context.Context, config func() any) error {
 	}()
 	d.closers = append(d.closers, func() { stop(); <-done })
 	return nil
+}
+
+// startUI serves the UI folder and live-reloads it in the browsers.
+func (d *daemon) startUI(ctx context.Context) error {
+	d.assets = ui.NewAssets(d.opts.UIDir, d.ui, ui.AssetsOptions{Logger: d.log})
+	d.metrics.Track(d.assets.Name())
+	if _, err := d.engine.Add(ctx, d.assets); err != nil {
+		return fmt.Errorf("loading the UI folder: %w", err)
+	}
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := d.assets.Watch(wctx, d.opts.Debounce, d.engine.Reload); err != nil {
+			d.log.Error("watching the UI folder", "err", err)
+		}
+	}()
+	d.closers = append(d.closers, func() { stop(); <-done })
+	return nil
+}
+
+// uiUngated is the daemon's health gate: UI-only changes skip it, since
+// no health check observes a stylesheet and a save must not wait a window;
+// every other transaction is gated.
+type uiUngated struct{ d *daemon }
+
+// Watch implements hotreload.Gate.
+func (g uiUngated) Watch(ctx context.Context, tx hotreload.Transaction) error {
+	if g.d.assets != nil && slices.Equal(tx.Targets, []string{g.d.assets.Name()}) {
+		return nil
+	}
+	return g.d.gate.Watch(ctx, tx)
 }
 
 // watchTarget reloads the named target whenever one of its files changes.
@@ -439,6 +484,9 @@ func (d *daemon) close() {
 	if err := d.audit.Close(); err != nil {
 		d.log.Error("closing the audit log", "err", err)
 	}
+	if err := d.ui.Close(); err != nil {
+		d.log.Error("closing the UI hub", "err", err)
+	}
 	d.bus.Close()
 	if err := d.history.Close(); err != nil {
 		d.log.Error("closing history", "err", err)
@@ -503,6 +551,16 @@ func (d *daemon) newAdmin() error {
 	srv.Mount("GET /{$}", auth.Public, dashboard.Handler()) // the page holds no data; its API calls are authorised
 	srv.Mount("GET "+dashboard.Prefix, auth.Public, dashboard.Handler())
 	srv.Mount("GET /metrics", auth.Viewer, d.metrics.Handler())
+	// The browser UI channel: the session cookie or a token authorises the
+	// sockets; the client script is public.
+	srv.Mount("GET /ws", auth.Viewer, http.HandlerFunc(d.ui.ServeWS))
+	srv.Mount("GET /livereload", auth.Viewer, http.HandlerFunc(d.ui.ServeLiveReload))
+	srv.Mount("GET /hotreload.js", auth.Public, ui.Script)
+	srv.Mount("GET /livereload.js", auth.Public, ui.Script)
+	srv.Mount("GET /api/v1/ui/clients", auth.Viewer, http.HandlerFunc(d.ui.ServeClients))
+	if d.assets != nil {
+		srv.Mount("GET /ui/", auth.Public, d.assets)
+	}
 	if d.plugins != nil {
 		h := d.plugins.Handler(func(r *http.Request) string {
 			id, _ := admin.IdentityFrom(r.Context())

@@ -20,6 +20,7 @@ import (
 	"github.com/cybercorp/hotreload/examples/demo"
 	"github.com/cybercorp/hotreload/health"
 	"github.com/cybercorp/hotreload/plugin"
+	"github.com/cybercorp/hotreload/ui"
 )
 
 func init() { register(newDemoCmd) }
@@ -75,6 +76,7 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 	pluginNote := buildDemoPlugin(ctx, dir)
 	opts := daemonOptions{
 		PluginsDir:  filepath.Join(dir, "plugins"),
+		UIDir:       filepath.Join(dir, "ui"),
 		ConfigFiles: []string{filepath.Join(dir, "config.yaml")},
 		SchemaFile:  filepath.Join(dir, "schema.json"),
 		DataDir:     filepath.Join(dir, ".hotreload"),
@@ -98,9 +100,10 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 	}()
 	store := target.Store()
 	app := &demo.App{
-		Config:  store.Load,
-		Version: func() uint64 { return d.engine.Status().Active },
-		Client:  &http.Client{Timeout: 5 * time.Second},
+		ScriptURL: "/hotreload.js",
+		Config:    store.Load,
+		Version:   func() uint64 { return d.engine.Status().Active },
+		Client:    &http.Client{Timeout: 5 * time.Second},
 		Decorate: func(ctx context.Context, s string) (string, error) {
 			r, err := d.plugins.FilterReply(ctx, demoPlugin, plugin.Reply{Status: http.StatusOK, Body: s})
 			if hotreload.ErrorCode(err) == hotreload.CodeNotFound {
@@ -118,6 +121,10 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 
 	appMux := http.NewServeMux()
 	appMux.Handle("GET /upstream", demo.Upstream())
+	// The page's live-reload channel, same-origin with the page.
+	appMux.Handle("GET /hotreload.js", ui.Script)
+	appMux.HandleFunc("GET /ws", d.ui.ServeWS)
+	appMux.Handle("GET /ui/", d.assets)
 	appMux.Handle("/", d.traffic.Middleware(app))
 	appSrv := admin.NewHTTPServer(appLn.Addr().String(), appMux)
 	go func() {
@@ -136,6 +143,7 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 
 Edit the files in %s
   config.yaml  the app's greeting, name, colour, limits, upstream and plugin settings
+  ui/          style.css, theme.json and components/: open pages change in place
   plugins/     the Wasm plugin %q that decorates the greeting; %s
 Press Ctrl-C to stop.
 `, d.engine.Status().Active, appLn.Addr(), appLn.Addr(), ln.Addr(), ln.Addr(), ln.Addr(), dir, demoPlugin, pluginNote)

@@ -406,15 +406,16 @@ func TestDemoTour(t *testing.T) {
 		writeFile(t, file, strings.Replace(string(b), old, new, 1))
 	}
 
-	// Versions 1 and 2 are the start of the config and of the plugins.
+	// The start commits one version per target: config, plugins, UI.
+	base := waitStatus(t, admin, "the start", func(statusAnswer) bool { return true }).Active
 	edit("name: world", "name: Gophers")
-	waitStatus(t, admin, "version 3", func(s statusAnswer) bool { return s.Active == 3 })
+	waitStatus(t, admin, "the edit committed", func(s statusAnswer) bool { return s.Active == base+1 })
 	if g := greeting(); !strings.Contains(g, "Hello, Gophers!") {
 		t.Fatalf("greeting after the edit %q", g)
 	}
 	// One transaction reconfigures the plugin with the config.
 	edit("upper: false", "upper: true")
-	waitStatus(t, admin, "version 4", func(s statusAnswer) bool { return s.Active == 4 })
+	waitStatus(t, admin, "the plugin reconfigured", func(s statusAnswer) bool { return s.Active == base+2 })
 	if g := greeting(); g != "HELLO, GOPHERS! ✨" {
 		t.Fatalf("greeting after reconfiguring the plugin %q", g)
 	}
@@ -434,8 +435,8 @@ func TestDemoTour(t *testing.T) {
 	upstream := regexp.MustCompile(`url: http://127\.0\.0\.1:\d+/upstream`).FindString(string(b))
 	edit(upstream, "url: http://127.0.0.1:9/upstream")
 	st = waitStatus(t, admin, "a rollback by the health gate", func(s statusAnswer) bool { return s.Last != nil && s.Last.Result == "rolled_back" })
-	if st.Active != 4 {
-		t.Fatalf("active version after the health rollback %d, want 4", st.Active)
+	if st.Active != base+2 {
+		t.Fatalf("active version after the health rollback %d, want %d", st.Active, base+2)
 	}
 	if g := greeting(); !strings.Contains(g, "HELLO, GOPHERS!") {
 		t.Fatalf("greeting after the health rollback %q", g)

@@ -76,6 +76,7 @@ token from --auth-file (create one with "hotreload token add").`,
 	f.StringVar(&opts.AuthFile, "auth-file", "", "token file (see hotreload token add); required in prod mode")
 	f.StringSliceVar(&opts.AllowedHosts, "allowed-host", nil, "host name the admin API answers to besides IP addresses and localhost (repeatable; against DNS rebinding)")
 	f.StringVar(&opts.PluginsDir, "plugins", "", "directory of Wasm plugins (NAME.wasm with an optional NAME.json manifest), watched and hot-swapped")
+	f.StringVar(&opts.UIDir, "ui", "", "browser UI folder served under /ui/: CSS, theme.json and components reload in open pages without a page reload")
 	f.StringVar(&opts.ChecksFile, "checks", "", "health checks file (YAML, see docs/operations.md), hot-reloaded like the config")
 	f.StringVar(&opts.AgeIdentity, "age-identity", "", "age identity file to decrypt ENC[age:...] values (or env HOTRELOAD_AGE_IDENTITY)")
 	f.DurationVar(&opts.Window, "health-window", 0, "how long the health gate watches a change before committing (default 10s in dev, 90s in prod)")

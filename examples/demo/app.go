@@ -133,15 +133,18 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 <head>
 <meta charset="utf-8">
 <title>hotreload demo</title>
+<link rel="stylesheet" href="/ui/theme.css">
 <link rel="stylesheet" href="/ui/style.css">
 <style>:root { --accent: {{.Color}}; }</style>
-{{if .Script}}<script src="{{.Script}}" defer></script>{{end}}
+{{if .Script}}<script src="{{.Script}}"></script>
+<script type="module" src="/ui/components/x-counter.js"></script>{{end}}
 </head>
 <body>
 <main>
 <h1 id="greeting">{{.Message}}</h1>
 <p>config version <span id="version">{{.Version}}</span> · {{.Upstream}}</p>
-<p>Edit <code>config.yaml</code> in the workspace and reload this page.</p>
+<p><x-counter></x-counter></p>
+<p>Edit <code>config.yaml</code> and reload this page; edit the files in <code>ui/</code> and watch it change in place.</p>
 </main>
 </body>
 </html>
