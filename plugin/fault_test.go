@@ -203,7 +203,9 @@ func TestCallFaults(t *testing.T) {
 	})
 	t.Run("GrowInCall", func(t *testing.T) {
 		f := newFixture(t, plugin.Options{})
-		f.install(faultyDir, "p", manifest("p", "1", `{"memory_pages": 120}`))
+		// A generous call timeout: on a loaded machine the growth must meet
+		// the memory cap before the clock.
+		f.install(faultyDir, "p", manifest("p", "1", `{"memory_pages": 120, "call_timeout": "60s"}`))
 		f.setConfig("p", map[string]any{"fault": "grow", "in": "call"})
 		wantResult(t, f.sync(), hotreload.Committed)
 		_, err := f.call("p", "x")
