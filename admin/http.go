@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/httpjson"
 )
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes
@@ -43,17 +44,6 @@ func NewHTTPServer(addr string, h http.Handler) *http.Server {
 	return srv
 }
 
-// errorBody is the JSON form of every error answer.
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    hotreload.Code         `json:"code"`
-	Message string                 `json:"message"`
-	Details []hotreload.FieldError `json:"details"`
-}
-
 // writeError answers err as {"error": {...}} with the status its code maps
 // to.
 func (s *Server) writeError(w http.ResponseWriter, err error) {
@@ -64,19 +54,10 @@ func (s *Server) writeError(w http.ResponseWriter, err error) {
 		err = hotreload.Errorf(hotreload.CodeUnavailable, "the request ended before the engine answered: %w", err)
 		code = hotreload.CodeUnavailable
 	}
-	msg := err.Error()
-	var e *hotreload.Error
-	if errors.As(err, &e) {
-		msg = e.Message
-	}
-	details := hotreload.ErrorDetails(err)
-	if details == nil {
-		details = []hotreload.FieldError{}
-	}
 	if code == hotreload.CodeInternal {
 		s.log.Error("admin API internal error", "err", err)
 	}
-	s.writeJSON(w, hotreload.HTTPStatus(code), errorBody{Error: errorDetail{Code: code, Message: msg, Details: details}})
+	s.writeJSON(w, hotreload.HTTPStatus(code), httpjson.Body(err))
 }
 
 // writeJSON answers v as JSON, with every known secret scrubbed.
@@ -253,8 +234,8 @@ func (s *Server) notRouted(w http.ResponseWriter, r *http.Request, h http.Handle
 	}
 	code, msg := hotreload.CodeNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)
 	if rec.status == http.StatusMethodNotAllowed {
-		s.writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: errorDetail{Code: hotreload.CodeInvalid,
-			Message: fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path), Details: []hotreload.FieldError{}}})
+		s.writeJSON(w, http.StatusMethodNotAllowed, httpjson.Body(hotreload.Errorf(hotreload.CodeInvalid,
+			"method %s is not allowed on %s", r.Method, r.URL.Path)))
 		return
 	}
 	s.writeError(w, hotreload.Errorf(code, "%s", msg))

@@ -1,11 +1,10 @@
 package plugin
 
 import (
-	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/httpjson"
 )
 
 // Handler serves the plugin API:
@@ -23,31 +22,31 @@ func (h *Host) Handler(author func(*http.Request) string) http.Handler {
 	mux.HandleFunc("GET /api/v1/plugins", func(w http.ResponseWriter, r *http.Request) {
 		list, err := h.List()
 		if err != nil {
-			writeError(w, hotreload.Errorf(hotreload.CodeInternal, "listing plugins: %w", err))
+			httpjson.WriteError(w, hotreload.Errorf(hotreload.CodeInternal, "listing plugins: %w", err))
 			return
 		}
 		if list == nil {
 			list = []Info{}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"plugins": list})
+		httpjson.Write(w, http.StatusOK, map[string]any{"plugins": list})
 	})
 	mux.HandleFunc("GET /api/v1/plugins/{name}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		if !ValidName(name) {
-			writeError(w, hotreload.Errorf(hotreload.CodeInvalid, "%q is not a valid plugin name", name))
+			httpjson.WriteError(w, hotreload.Errorf(hotreload.CodeInvalid, "%q is not a valid plugin name", name))
 			return
 		}
 		i, err := h.Info(name)
 		if err != nil {
-			writeError(w, err)
+			httpjson.WriteError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, i)
+		httpjson.Write(w, http.StatusOK, i)
 	})
 	mux.HandleFunc("POST /api/v1/plugins/{name}/{action}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		if !ValidName(name) {
-			writeError(w, hotreload.Errorf(hotreload.CodeInvalid, "%q is not a valid plugin name", name))
+			httpjson.WriteError(w, hotreload.Errorf(hotreload.CodeInvalid, "%q is not a valid plugin name", name))
 			return
 		}
 		req := hotreload.Request{Source: "api", Remote: r.RemoteAddr}
@@ -67,7 +66,7 @@ func (h *Host) Handler(author func(*http.Request) string) http.Handler {
 			err = hotreload.Errorf(hotreload.CodeNotFound, "no plugin action %q: want load, unload or reload", action)
 		}
 		if err != nil {
-			writeError(w, err)
+			httpjson.WriteError(w, err)
 			return
 		}
 		status := http.StatusOK
@@ -77,28 +76,10 @@ func (h *Host) Handler(author func(*http.Request) string) http.Handler {
 		case hotreload.RolledBack:
 			status = http.StatusConflict
 		}
-		writeJSON(w, status, o)
+		httpjson.Write(w, status, o)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, hotreload.Errorf(hotreload.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))
+		httpjson.WriteError(w, hotreload.Errorf(hotreload.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
 	return mux
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"encoding the answer"}}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
-}
-
-func writeError(w http.ResponseWriter, err error) {
-	code := hotreload.ErrorCode(err)
-	msg, _, _ := strings.Cut(err.Error(), "\n") // the details follow, one per line
-	writeJSON(w, hotreload.HTTPStatus(code), map[string]any{"error": hotreload.Error{
-		Code: code, Message: msg, Details: hotreload.ErrorDetails(err),
-	}})
 }
