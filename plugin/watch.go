@@ -25,22 +25,9 @@ func (h *Host) Watch(ctx context.Context, debounce time.Duration) error {
 	}
 	defer w.Close()
 	h.syncAndLog(ctx)
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case b, ok := <-w.Events():
-			if !ok {
-				return nil
-			}
-			for _, err := range b.Errors {
-				h.log.Warn("watching the plugin directory", "err", err)
-			}
-			if len(b.Paths)+len(b.Removed) > 0 {
-				h.syncAndLog(ctx)
-			}
-		}
-	}
+	w.Follow(ctx, func(watch.Batch) { h.syncAndLog(ctx) },
+		func(err error) { h.log.Warn("watching the plugin directory", "err", err) })
+	return nil
 }
 
 func (h *Host) syncAndLog(ctx context.Context) {

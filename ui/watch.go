@@ -36,20 +36,7 @@ func (a *Assets) Watch(ctx context.Context, debounce time.Duration, submit Submi
 		}
 	}
 	reload()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case b, ok := <-w.Events():
-			if !ok {
-				return nil
-			}
-			for _, err := range b.Errors {
-				a.log.Warn("watching the UI folder", "dir", a.dir, "err", err)
-			}
-			if len(b.Paths)+len(b.Removed) > 0 {
-				reload()
-			}
-		}
-	}
+	w.Follow(ctx, func(watch.Batch) { reload() },
+		func(err error) { a.log.Warn("watching the UI folder", "dir", a.dir, "err", err) })
+	return nil
 }

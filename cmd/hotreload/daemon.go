@@ -359,16 +359,8 @@ func (d *daemon) watchTarget(ctx context.Context, name string, files []string) e
 		return fmt.Errorf("watching the files of %s: %w", name, err)
 	}
 	d.closers = append(d.closers, func() { _ = w.Close() })
-	go func() {
-		for b := range w.Events() {
-			for _, e := range b.Errors {
-				d.log.Warn("watch", "target", name, "err", e)
-			}
-			if len(b.Paths) > 0 {
-				d.reload(ctx, "watch", name)
-			}
-		}
-	}()
+	go w.Follow(ctx, func(watch.Batch) { d.reload(ctx, "watch", name) },
+		func(err error) { d.log.Warn("watch", "target", name, "err", err) })
 	return nil
 }
 
@@ -507,18 +499,13 @@ func (d *daemon) newAdmin() error {
 			return fmt.Errorf("watching the auth file: %w", err)
 		}
 		d.closers = append(d.closers, func() { _ = w.Close() })
-		go func() {
-			for b := range w.Events() {
-				if len(b.Paths) == 0 {
-					continue
-				}
-				if err := tokens.Reload(); err != nil {
-					d.log.Error("auth file is invalid; keeping the previous tokens", "err", err)
-				} else {
-					d.log.Info("auth file reloaded", "tokens", tokens.Len())
-				}
+		go w.Follow(context.Background(), func(watch.Batch) {
+			if err := tokens.Reload(); err != nil {
+				d.log.Error("auth file is invalid; keeping the previous tokens", "err", err)
+			} else {
+				d.log.Info("auth file reloaded", "tokens", tokens.Len())
 			}
-		}()
+		}, nil)
 	}
 	parts := map[string]func(context.Context) any{
 		"health": func(context.Context) any { return d.monitor.Summary() },
