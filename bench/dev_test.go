@@ -3,7 +3,8 @@ package bench
 // The dev loop benchmark: save-to-serving time and failed requests per
 // restart for `hotreload dev` and for air on the same sample app
 // (dev/testdata/app), in the same run, with 8 workers sending requests in a
-// tight loop over keep-alive connections. One iteration is one edit of the
+// tight loop over keep-alive connections. The tools run side by side, each
+// on its own copy, and their edits are interleaved. One iteration is one edit of the
 // app's version.go; an edit counts as serving once a worker gets a reply
 // with the new version, and as lost when none does within 20 s. air is
 // installed with go install into a temporary GOBIN (version airVersion) and
@@ -37,24 +38,38 @@ const devWorkers = 8
 
 func BenchmarkDevLoop(b *testing.B) {
 	tools := buildDevTools(b)
-	b.Run("tool=hotreload-dev", func(b *testing.B) {
-		runDevLoop(b, func(dir, addr string) *exec.Cmd {
-			return exec.Command(tools.hotreload, "dev", "--listen", addr, "--ui", "off")
-		})
-	})
-	b.Run("tool=hotreload-dev-debounce-1s", func(b *testing.B) {
-		runDevLoop(b, func(dir, addr string) *exec.Cmd {
-			return exec.Command(tools.hotreload, "dev", "--listen", addr, "--ui", "off", "--debounce", "1s")
-		})
-	})
-	b.Run("tool=air", func(b *testing.B) {
-		runDevLoop(b, func(dir, addr string) *exec.Cmd {
-			_, port, _ := net.SplitHostPort(addr)
-			cmd := exec.Command(tools.air)
-			cmd.Env = append(os.Environ(), "PORT="+port)
-			return cmd
-		})
-	})
+	hotreload := func(extra ...string) func(string) *exec.Cmd {
+		return func(addr string) *exec.Cmd {
+			return exec.Command(tools.hotreload, append([]string{"dev", "--listen", addr, "--ui", "off"}, extra...)...)
+		}
+	}
+	air := func(addr string) *exec.Cmd {
+		_, port, _ := net.SplitHostPort(addr)
+		cmd := exec.Command(tools.air)
+		cmd.Env = append(os.Environ(), "PORT="+port)
+		return cmd
+	}
+	// The tools run side by side and their edits are interleaved, so that
+	// the load of the shared machine weighs on each alike; only the tool
+	// being edited gets requests.
+	runs := []*devRun{
+		startDevRun(b, "hotreload", hotreload()),
+		startDevRun(b, "hotreload-debounce-1s", hotreload("--debounce", "1s")),
+		startDevRun(b, "air", air),
+	}
+	for _, r := range runs {
+		r.warmUp(b)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		for _, r := range runs {
+			r.edit(b, fmt.Sprintf("edit-%d", i))
+		}
+	}
+	b.StopTimer()
+	for _, r := range runs {
+		r.report(b)
+	}
 }
 
 type devTools struct{ hotreload, air string }
@@ -132,139 +147,156 @@ func sampleModule(b *testing.B) string {
 	return dir
 }
 
-// devLoad is the 8 workers and what they saw.
-type devLoad struct {
+// devRun is one tool running on its own copy of the sample app, with its
+// 8 workers, which send requests only while the tool is being edited.
+type devRun struct {
+	name string
+	dir  string
+	log  string
+	cmd  *exec.Cmd
+
+	active     atomic.Bool
 	ok, failed atomic.Int64
 	want       atomic.Pointer[string] // the version the current edit asks for
 	seen       atomic.Int64           // unix nanos of its first reply, 0 before
+	took       []time.Duration
+	lost       int
 	stop       chan struct{}
 	wg         sync.WaitGroup
 }
 
-func startDevLoad(url string) *devLoad {
-	l := &devLoad{stop: make(chan struct{})}
-	tr := &http.Transport{MaxIdleConnsPerHost: devWorkers}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: tr}
-	for range devWorkers {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			for {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				resp, err := client.Get(url)
-				if err != nil {
-					l.failed.Add(1)
-					continue
-				}
-				body, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err != nil || resp.StatusCode != http.StatusOK {
-					l.failed.Add(1)
-					continue
-				}
-				l.ok.Add(1)
-				if w := l.want.Load(); w != nil && strings.HasPrefix(string(body), *w+" ") {
-					l.seen.CompareAndSwap(0, time.Now().UnixNano())
-				}
-			}
-		}()
-	}
-	return l
-}
+// editTimeout bounds the wait for an edit to be served; an edit still not
+// served then is counted as lost (air's new process can die binding the
+// port the old one still holds: air then waits for the next save).
+const editTimeout = 20 * time.Second
 
-func (l *devLoad) close() {
-	close(l.stop)
-	l.wg.Wait()
-}
-
-// runDevLoop starts a tool on the sample module and edits it b.N times.
-func runDevLoop(b *testing.B, start func(dir, addr string) *exec.Cmd) {
-	dir := sampleModule(b)
+func startDevRun(b *testing.B, name string, start func(addr string) *exec.Cmd) *devRun {
+	r := &devRun{name: name, dir: sampleModule(b), stop: make(chan struct{})}
 	probe, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	addr := probe.Addr().String()
 	probe.Close()
-	cmd := start(dir, addr)
-	cmd.Dir = dir
-	logf, err := os.Create(filepath.Join(dir, "tool.log"))
+	r.cmd = start(addr)
+	r.cmd.Dir = r.dir
+	r.log = filepath.Join(r.dir, "tool.log")
+	logf, err := os.Create(r.log)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	b.Cleanup(func() { logf.Close() })
+	r.cmd.Stdout, r.cmd.Stderr = logf, logf
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := r.cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-	}()
+	b.Cleanup(r.close)
+	tr := &http.Transport{MaxIdleConnsPerHost: devWorkers}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: tr}
 	url := "http://" + addr + "/"
-	l := startDevLoad(url)
-	defer l.close()
-	// edit saves a new version and waits until it is served; an edit still
-	// not served after editTimeout is counted as lost (air's new process
-	// can die binding the port the old one still holds: it then waits for
-	// the next save).
-	const editTimeout = 20 * time.Second
-	edit := func(version string) (time.Duration, bool) {
-		l.seen.Store(0)
-		l.want.Store(&version)
-		src := fmt.Sprintf("package main\n\nconst version = %q\n", version)
-		saved := time.Now()
-		if err := os.WriteFile(filepath.Join(dir, "version.go"), []byte(src), 0o644); err != nil {
-			b.Fatal(err)
-		}
-		deadline := saved.Add(editTimeout)
-		for l.seen.Load() == 0 {
-			if time.Now().After(deadline) {
-				return 0, false
+	for range devWorkers {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			for {
+				select {
+				case <-r.stop:
+					return
+				default:
+				}
+				if !r.active.Load() {
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				resp, err := client.Get(url)
+				if err != nil {
+					r.failed.Add(1)
+					continue
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK {
+					r.failed.Add(1)
+					continue
+				}
+				r.ok.Add(1)
+				if w := r.want.Load(); w != nil && strings.HasPrefix(string(body), *w+" ") {
+					r.seen.CompareAndSwap(0, time.Now().UnixNano())
+				}
 			}
-			time.Sleep(time.Millisecond)
+		}()
+	}
+	return r
+}
+
+// save writes a new version and waits until it is served, at most
+// editTimeout; the workers run meanwhile.
+func (r *devRun) save(b *testing.B, version string) (time.Duration, bool) {
+	b.Helper()
+	r.seen.Store(0)
+	r.want.Store(&version)
+	r.active.Store(true)
+	defer r.active.Store(false)
+	src := fmt.Sprintf("package main\n\nconst version = %q\n", version)
+	saved := time.Now()
+	if err := os.WriteFile(filepath.Join(r.dir, "version.go"), []byte(src), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for r.seen.Load() == 0 {
+		if time.Since(saved) > editTimeout {
+			return 0, false
 		}
-		return time.Unix(0, l.seen.Load()).Sub(saved), true
+		time.Sleep(time.Millisecond)
 	}
-	if _, ok := edit("warm-up"); !ok { // the first build, and the tool's start
-		log, _ := os.ReadFile(logf.Name())
-		b.Fatalf("the first build was not served; tool output:\n%s", log)
+	served := time.Unix(0, r.seen.Load()).Sub(saved)
+	time.Sleep(500 * time.Millisecond) // requests keep going while the old process stops
+	return served, true
+}
+
+// warmUp waits for the tool's first build, then clears the counters.
+func (r *devRun) warmUp(b *testing.B) {
+	if _, ok := r.save(b, "warm-up"); !ok {
+		log, _ := os.ReadFile(r.log)
+		b.Fatalf("%s: the first build was not served; output:\n%s", r.name, log)
 	}
-	time.Sleep(time.Second)
-	l.failed.Store(0)
-	l.ok.Store(0)
-	var took []time.Duration
-	lost := 0
-	b.ResetTimer()
-	for i := range b.N {
-		if d, ok := edit(fmt.Sprintf("edit-%d", i)); ok {
-			took = append(took, d)
-		} else {
-			lost++
-		}
-		time.Sleep(500 * time.Millisecond) // the old process finishes draining
+	r.ok.Store(0)
+	r.failed.Store(0)
+}
+
+func (r *devRun) edit(b *testing.B, version string) {
+	if d, ok := r.save(b, version); ok {
+		r.took = append(r.took, d)
+	} else {
+		r.lost++
 	}
-	b.StopTimer()
-	b.ReportMetric(float64(lost), "lost-edits")
-	if len(took) == 0 {
-		b.Fatal("no edit was served")
+}
+
+func (r *devRun) report(b *testing.B) {
+	n := float64(len(r.took) + r.lost)
+	b.ReportMetric(float64(r.lost), r.name+"-lost-edits")
+	b.ReportMetric(float64(r.failed.Load())/n, r.name+"-failed/restart")
+	if len(r.took) == 0 {
+		return
 	}
-	slices.Sort(took)
-	pct := func(p float64) float64 { return float64(took[int(p*float64(len(took)-1))].Milliseconds()) }
-	b.ReportMetric(pct(0.5), "p50-save-to-serving-ms")
-	b.ReportMetric(pct(0.9), "p90-save-to-serving-ms")
-	b.ReportMetric(float64(l.failed.Load())/float64(b.N), "failed/restart")
-	b.ReportMetric(float64(l.ok.Load())/float64(b.N), "served/restart")
+	slices.Sort(r.took)
+	pct := func(p float64) float64 { return float64(r.took[int(p*float64(len(r.took)-1))].Milliseconds()) }
+	b.ReportMetric(pct(0.5), r.name+"-p50-ms")
+	b.ReportMetric(pct(0.9), r.name+"-p90-ms")
+}
+
+// close stops the tool (SIGINT to its group, SIGKILL after 15 s) and the
+// workers.
+func (r *devRun) close() {
+	close(r.stop)
+	r.wg.Wait()
+	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { r.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
 }

@@ -36,6 +36,13 @@
 // child never noticed. A live child that crashes later is reported through
 // ProcessOptions.OnExit; the next change starts a new one.
 //
+// # Platforms
+//
+// Process and Supervisor run on Linux only: they watch children through
+// pidfds and have them sent SIGTERM if the supervisor dies
+// (PR_SET_PDEATHSIG). The rest (Ignore, BuildError, GoBuild, ShellBuild,
+// ReloadOnSignal) builds everywhere.
+//
 // # Concurrency and backpressure
 //
 // Prepare, Apply, Rollback and Commit are called by one transaction at a
@@ -43,6 +50,7 @@
 // and the proxy are safe for concurrent use. The Supervisor runs one
 // rebuild at a time; saves made meanwhile are coalesced by the watcher into
 // the next batch, so a burst of saves costs one build, never a queue of
-// them. A Process keeps a few goroutines per running child (its reaper, its
-// notify reader), which end when the child is reaped.
+// them, and lists packages (go list) in the background. A Process watches
+// all its children from one goroutine (poll(2) on each child's pidfd, notify
+// socket and output pipes), however many it starts.
 package dev
