@@ -188,6 +188,17 @@ func newTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 }
 
+// transact posts body to path, which answers a transaction's outcome, and
+// prints it (see printOutcome).
+func (c *apiClient) transact(path string, body any) error {
+	var o hotreload.Outcome
+	raw, err := c.call(http.MethodPost, path, body, nil, &o)
+	if err != nil {
+		return c.fail(err)
+	}
+	return c.printOutcome(raw, o)
+}
+
 // printOutcome renders a transaction's outcome and returns exit status 1
 // when it was rejected or rolled back.
 func (c *apiClient) printOutcome(raw []byte, o hotreload.Outcome) error {

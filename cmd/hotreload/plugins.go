@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/plugin"
 )
 
@@ -106,12 +105,7 @@ func newPluginActionCmd(action string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var o hotreload.Outcome
-			raw, err := c.call(http.MethodPost, "/api/v1/plugins/"+url.PathEscape(name)+"/"+action, nil, nil, &o)
-			if err != nil {
-				return c.fail(err)
-			}
-			return c.printOutcome(raw, o)
+			return c.transact("/api/v1/plugins/"+url.PathEscape(name)+"/"+action, nil)
 		},
 	}
 	flags = addClientFlags(cmd)

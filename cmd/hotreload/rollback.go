@@ -3,7 +3,6 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/admin"
 )
 
@@ -33,12 +32,7 @@ API refused it (an unknown or uncommitted version, a missing role).`,
 			if err != nil {
 				return err
 			}
-			var o hotreload.Outcome
-			raw, err := c.call("POST", "/api/v1/rollback", admin.RollbackRequest{Version: to}, nil, &o)
-			if err != nil {
-				return c.fail(err)
-			}
-			return c.printOutcome(raw, o)
+			return c.transact("/api/v1/rollback", admin.RollbackRequest{Version: to})
 		},
 	}
 	flags = addClientFlags(cmd)
