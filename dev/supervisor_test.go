@@ -17,8 +17,9 @@ import (
 	"github.com/cybercorp/hotreload/plugin"
 )
 
-// startSupervisor starts s.Run and stops and closes it at cleanup.
-func startSupervisor(t *testing.T, opts Options) (*Supervisor, reports) {
+// startSupervisor starts s.Run, after calling each of before, and stops
+// and closes it at cleanup.
+func startSupervisor(t *testing.T, opts Options, before ...func(*Supervisor)) (*Supervisor, reports) {
 	t.Helper()
 	rep := make(reports, 100)
 	opts.OnReport = rep.add
@@ -31,6 +32,9 @@ func startSupervisor(t *testing.T, opts Options) (*Supervisor, reports) {
 	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range before {
+		f(s)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
