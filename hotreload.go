@@ -783,6 +783,9 @@ func (tx *transaction) prepare(ctx context.Context) (Outcome, bool) {
 		t := e.target(c.Target)
 		tx.kinds[c.Target] = kindOf(t)
 		ch, err := t.Prepare(ctx, c)
+		if err == nil && ch == nil {
+			err = Errorf(CodeInternal, "%s: Prepare returned neither a change nor an error", c.Target)
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -51,6 +51,9 @@ type daemonOptions struct {
 	AuthFile    string
 	// PluginsDir holds Wasm plugins (NAME.wasm, NAME.json) to host.
 	PluginsDir string
+	// Exec is the command of the app to supervise; AppListen is the
+	// address of the socket the app is handed.
+	Exec, AppListen string
 	// UIDir holds the browser UI (CSS, theme.json, components) served
 	// under /ui/ and live-reloaded in every connected page.
 	UIDir string
@@ -232,6 +235,11 @@ func startConfig[T any](ctx context.Context, d *daemon, validators []config.Vali
 			}
 			return nil
 		}); err != nil {
+			return nil, nil, err
+		}
+	}
+	if d.opts.Exec != "" {
+		if err := d.startExec(ctx, d.opts.Exec, d.opts.AppListen); err != nil {
 			return nil, nil, err
 		}
 	}

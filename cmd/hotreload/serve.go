@@ -76,6 +76,8 @@ token from --auth-file (create one with "hotreload token add").`,
 	f.StringVar(&opts.AuthFile, "auth-file", "", "token file (see hotreload token add); required in prod mode")
 	f.StringSliceVar(&opts.AllowedHosts, "allowed-host", nil, "host name the admin API answers to besides IP addresses and localhost (repeatable; against DNS rebinding)")
 	f.StringVar(&opts.PluginsDir, "plugins", "", "directory of Wasm plugins (NAME.wasm with an optional NAME.json manifest), watched and hot-swapped")
+	f.StringVar(&opts.Exec, "exec", "", "run this app behind a socket the daemon owns (systemd socket passing); reload or SIGUSR2 swaps in the binary on disk with no dropped request")
+	f.StringVar(&opts.AppListen, "app-listen", "127.0.0.1:8080", "address of the socket handed to the --exec app")
 	f.StringVar(&opts.UIDir, "ui", "", "browser UI folder served under /ui/: CSS, theme.json and components reload in open pages without a page reload")
 	f.StringVar(&opts.ChecksFile, "checks", "", "health checks file (YAML, see docs/operations.md), hot-reloaded like the config")
 	f.StringVar(&opts.AgeIdentity, "age-identity", "", "age identity file to decrypt ENC[age:...] values (or env HOTRELOAD_AGE_IDENTITY)")
