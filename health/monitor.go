@@ -255,20 +255,20 @@ func (m *Monitor) run(ctx context.Context, e *entry) {
 		e.mu.Unlock()
 		close(f)
 	}()
-	if err, latency, ok := m.execute(ctx, e); ok {
+	if latency, ok, err := m.execute(ctx, e); ok {
 		m.record(e, err, latency)
 	}
 }
 
-// execute calls e's check with its timeout. ok is false when ctx ended
-// first: then nothing is known about the check.
-func (m *Monitor) execute(ctx context.Context, e *entry) (err error, latency time.Duration, ok bool) {
+// execute calls e's check with its timeout and returns the check's error.
+// ok is false when ctx ended first: then nothing is known about the check.
+func (m *Monitor) execute(ctx context.Context, e *entry) (latency time.Duration, ok bool, err error) {
 	start := time.Now()
 	e.mu.Lock()
 	if busy := e.busySince; !busy.IsZero() {
 		e.mu.Unlock()
-		return fmt.Errorf("the run started %s ago has not returned: the check ignores its context",
-			start.Sub(busy).Round(time.Millisecond)), 0, true
+		return 0, true, fmt.Errorf("the run started %s ago has not returned: the check ignores its context",
+			start.Sub(busy).Round(time.Millisecond))
 	}
 	e.busySince = start
 	e.mu.Unlock()
@@ -291,15 +291,15 @@ func (m *Monitor) execute(ctx context.Context, e *entry) (err error, latency tim
 	}
 	latency = time.Since(start)
 	if ctx.Err() != nil {
-		return nil, latency, false
+		return latency, false, nil
 	}
 	if cctx.Err() != nil {
 		if err == nil {
-			return fmt.Errorf("timed out after %s", e.opts.Timeout), latency, true
+			return latency, true, fmt.Errorf("timed out after %s", e.opts.Timeout)
 		}
-		return fmt.Errorf("timed out after %s: %w", e.opts.Timeout, err), latency, true
+		return latency, true, fmt.Errorf("timed out after %s: %w", e.opts.Timeout, err)
 	}
-	return err, latency, true
+	return latency, true, err
 }
 
 // record applies one result to e's state and calls the hooks.
