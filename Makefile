@@ -17,10 +17,12 @@ build: ## Build the hotreload binary into ./bin.
 test: ## Run go test -race in every module.
 	@for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -race ./...) || exit 1; done
 
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 .PHONY: check
-check: ## Run gofmt, go vet in every module and the duplicate-code check.
+check: ## Run gofmt, go vet and staticcheck in every module.
 	@test -z "$$(gofmt -l .)" || (gofmt -l .; echo "gofmt needed"; exit 1)
-	@for m in $(MODULES); do echo "== $$m"; (cd $$m && go vet ./...) || exit 1; done
+	@for m in $(MODULES); do echo "== $$m"; (cd $$m && go vet ./... && go run $(STATICCHECK) ./...) || exit 1; done
 
 .PHONY: bench
 bench: ## Run the benchmarks of the bench module (peers side by side).
