@@ -1,6 +1,9 @@
 package hotreload
 
-import "time"
+import (
+	"net/http"
+	"time"
+)
 
 // Result is the outcome of one reload transaction.
 type Result string
@@ -86,6 +89,18 @@ type Outcome struct {
 	Targets []TargetOutcome `json:"targets,omitempty"`
 	// Duration is how long the transaction took.
 	Duration time.Duration `json:"duration_ns"`
+}
+
+// HTTPStatus is the status the API answers an outcome with: 422 when it was
+// rejected, 409 when it was rolled back, else 200.
+func (o Outcome) HTTPStatus() int {
+	switch o.Result {
+	case Rejected:
+		return http.StatusUnprocessableEntity
+	case RolledBack:
+		return http.StatusConflict
+	}
+	return http.StatusOK
 }
 
 // TargetOutcome is one target's part in a transaction.

@@ -194,14 +194,7 @@ func (s *Server) postRollback(w http.ResponseWriter, r *http.Request, id auth.Id
 // writeOutcome answers a transaction's outcome with the status DESIGN.md
 // gives: 422 for rejected, 409 for rolled back, else 200.
 func (s *Server) writeOutcome(w http.ResponseWriter, o hotreload.Outcome) {
-	status := http.StatusOK
-	switch o.Result {
-	case hotreload.Rejected:
-		status = http.StatusUnprocessableEntity
-	case hotreload.RolledBack:
-		status = http.StatusConflict
-	}
-	s.writeJSON(w, status, s.redactOutcome(o))
+	s.writeJSON(w, o.HTTPStatus(), s.redactOutcome(o))
 }
 
 func (s *Server) redactOutcome(o hotreload.Outcome) hotreload.Outcome {

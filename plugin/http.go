@@ -69,14 +69,7 @@ func (h *Host) Handler(author func(*http.Request) string) http.Handler {
 			httpjson.WriteError(w, err)
 			return
 		}
-		status := http.StatusOK
-		switch o.Result {
-		case hotreload.Rejected:
-			status = http.StatusUnprocessableEntity
-		case hotreload.RolledBack:
-			status = http.StatusConflict
-		}
-		httpjson.Write(w, status, o)
+		httpjson.Write(w, o.HTTPStatus(), o)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteError(w, hotreload.Errorf(hotreload.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))

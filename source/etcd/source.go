@@ -178,6 +178,11 @@ func (s *Source) sync(ctx context.Context, rev int64) error {
 	if err != nil {
 		return err
 	}
+	return s.proposeAt(ctx, kv, rev)
+}
+
+// proposeAt proposes kv, read at rev, then checkpoints rev as seen.
+func (s *Source) proposeAt(ctx context.Context, kv *mvccpb.KeyValue, rev int64) error {
 	s.seen = rev
 	if err := s.propose(ctx, kv); err != nil {
 		return err
@@ -225,11 +230,9 @@ func (s *Source) follow(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			s.seen = rev
-			if err := s.propose(ctx, kv); err != nil {
+			if err := s.proposeAt(ctx, kv, rev); err != nil {
 				return err
 			}
-			s.checkpoint()
 		}
 	}
 }
