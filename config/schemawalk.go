@@ -295,19 +295,9 @@ func fillDefaults(ss []*jsonschema.Schema, v any, depth int) (any, bool) {
 		}
 		return out, true
 	case []any:
-		var out []any
-		for i, e := range x {
-			if filled, changed := fillDefaults(element(ss, i), e, depth+1); changed {
-				if out == nil {
-					out = slices.Clone(x)
-				}
-				out[i] = filled
-			}
-		}
-		if out == nil {
-			return v, false
-		}
-		return out, true
+		return jsondiff.RewriteElements(x, func(i int, e any) (any, bool) {
+			return fillDefaults(element(ss, i), e, depth+1)
+		})
 	}
 	return v, false
 }

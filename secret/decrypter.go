@@ -88,33 +88,13 @@ func (d *Decrypter) decrypt(v any, ptr string, paths, values map[string]bool, pr
 		values[string(p)] = true
 		return string(p), true
 	case map[string]any:
-		var out map[string]any
-		for k, e := range x {
-			if ne, changed := d.decrypt(e, jsondiff.Join(ptr, k), paths, values, problems); changed {
-				if out == nil {
-					out = maps.Clone(x)
-				}
-				out[k] = ne
-			}
-		}
-		if out == nil {
-			return v, false
-		}
-		return out, true
+		return jsondiff.RewriteMembers(x, func(k string, e any) (any, bool) {
+			return d.decrypt(e, jsondiff.Join(ptr, k), paths, values, problems)
+		})
 	case []any:
-		var out []any
-		for i, e := range x {
-			if ne, changed := d.decrypt(e, jsondiff.JoinIndex(ptr, i), paths, values, problems); changed {
-				if out == nil {
-					out = slices.Clone(x)
-				}
-				out[i] = ne
-			}
-		}
-		if out == nil {
-			return v, false
-		}
-		return out, true
+		return jsondiff.RewriteElements(x, func(i int, e any) (any, bool) {
+			return d.decrypt(e, jsondiff.JoinIndex(ptr, i), paths, values, problems)
+		})
 	}
 	return v, false
 }

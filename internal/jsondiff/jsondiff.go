@@ -4,6 +4,7 @@
 package jsondiff
 
 import (
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -132,4 +133,41 @@ func merge(a, b any) any {
 		out[k] = merge(out[k], v)
 	}
 	return out
+}
+
+// RewriteElements rewrites the elements of an array copy-on-write: fn
+// returns an element's new value and whether it changed. It returns x itself
+// and false when nothing changed, else a new array and true.
+func RewriteElements(x []any, fn func(i int, e any) (any, bool)) (any, bool) {
+	var out []any
+	for i, e := range x {
+		if ne, changed := fn(i, e); changed {
+			if out == nil {
+				out = slices.Clone(x)
+			}
+			out[i] = ne
+		}
+	}
+	if out == nil {
+		return x, false
+	}
+	return out, true
+}
+
+// RewriteMembers rewrites the members of an object copy-on-write, as
+// RewriteElements does for arrays.
+func RewriteMembers(x map[string]any, fn func(k string, e any) (any, bool)) (any, bool) {
+	var out map[string]any
+	for k, e := range x {
+		if ne, changed := fn(k, e); changed {
+			if out == nil {
+				out = maps.Clone(x)
+			}
+			out[k] = ne
+		}
+	}
+	if out == nil {
+		return x, false
+	}
+	return out, true
 }

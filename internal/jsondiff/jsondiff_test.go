@@ -88,3 +88,26 @@ func TestPointer(t *testing.T) {
 		t.Fatal("Covers wrong")
 	}
 }
+
+func TestRewrite(t *testing.T) {
+	arr := []any{1.0, "x", 2.0}
+	double := func(_ int, e any) (any, bool) {
+		if f, ok := e.(float64); ok {
+			return f * 2, true
+		}
+		return e, false
+	}
+	got, changed := RewriteElements(arr, double)
+	if !changed || !reflect.DeepEqual(got, []any{2.0, "x", 4.0}) || arr[0] != 1.0 {
+		t.Fatalf("RewriteElements = %v, %v; input now %v", got, changed, arr)
+	}
+	same, changed := RewriteElements([]any{"a"}, double)
+	if changed || !reflect.DeepEqual(same, []any{"a"}) {
+		t.Fatalf("unchanged array: %v, %v", same, changed)
+	}
+	obj := map[string]any{"a": 1.0, "b": "y"}
+	gotm, changed := RewriteMembers(obj, func(_ string, e any) (any, bool) { return double(0, e) })
+	if !changed || !reflect.DeepEqual(gotm, map[string]any{"a": 2.0, "b": "y"}) || obj["a"] != 1.0 {
+		t.Fatalf("RewriteMembers = %v, %v; input now %v", gotm, changed, obj)
+	}
+}
