@@ -238,7 +238,7 @@ var latencySizes = []latencySize{
 	{"1KB", 1 << 10, 200},
 	{"100KB", 100 << 10, 200},
 	{"1MB", 1 << 20, 200},
-	{"10MB", 10 << 20, 50}, // fewer: each write costs every subject ~0.1-1 s
+	{"10MB", 10 << 20, 20}, // fewer: a save costs hotreload ~10 s here
 }
 
 var latencyPatterns = []watchtest.Pattern{watchtest.WriteFile, watchtest.RenameOver, watchtest.ConfigMapSwap}
@@ -247,8 +247,9 @@ var latencyPatterns = []watchtest.Pattern{watchtest.WriteFile, watchtest.RenameO
 // pattern, how long from the start of a save the new version is visible to
 // readers (the change notification has run), with no debounce; the time
 // includes writing the file. It reports the median and 99th percentile in
-// ms of the saves seen within a timeout (one second plus 300 ms per MB),
-// the saves seen only after it (late), the saves never seen (missed), the
+// ms of the saves seen within a timeout (one second plus 300 ms per MB, or
+// five times the median so far, late saves included, if longer), the saves
+// seen only after it (late), the saves never seen (missed), the
 // notifications that repeated the version already seen (double), the
 // notifications of an empty or partial config (empty), and the reads by
 // concurrent readers that saw an empty or partial config, or fields of two
@@ -336,24 +337,36 @@ func measureLatency(b *testing.B, s subject, pattern watchtest.Pattern, makeConf
 		}()
 	}
 
-	// A save not seen within this long is late (if seen later) or missed
-	// (if never seen).
-	timeout := time.Second + time.Duration(len(first)>>20)*300*time.Millisecond
+	// A save not seen within the timeout is late (if seen later) or missed
+	// (if never seen). The timeout grows with the subject's median so that
+	// a slow subject is not written to faster than it can apply.
+	base := time.Second + time.Duration(len(first)>>20)*300*time.Millisecond
 	var r latencyResult
 	var all []notification
 	var unseen []int // saves not seen within the timeout
+	started := map[int]time.Time{}
+	var observed latencyResult // every latency seen, late ones too
 	b.StartTimer()
 	for i := 2; i < writes+2; i++ {
 		data := makeConfig(i)
 		saving := time.Now() // a notification may beat Save's return
+		started[i] = saving
 		pattern.Save(b, path, data)
+		timeout := base
+		if len(observed.latencies) > 0 {
+			timeout = max(base, 5*time.Duration(observed.percentile(50)*float64(time.Millisecond)))
+		}
 		deadline := time.After(timeout)
 	wait:
 		for {
 			select {
 			case n := <-notes:
 				all = append(all, n)
+				if t, ok := started[n.version]; ok && n.version < i && slices.Contains(unseen, n.version) {
+					observed.latencies = append(observed.latencies, n.at.Sub(t))
+				}
 				if n.version == i {
+					observed.latencies = append(observed.latencies, n.at.Sub(saving))
 					r.latencies = append(r.latencies, n.at.Sub(saving))
 					break wait
 				}
