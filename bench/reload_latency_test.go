@@ -146,7 +146,9 @@ func startHotreload(tb testing.TB, path string, applied func(int)) (func() (int,
 	ctx, cancel := context.WithCancel(context.Background())
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- e.Run(ctx) }()
-	c, _, err := config.Open(ctx, e, config.Options[latencyConfig]{Files: []string{path}, Schema: schema})
+	// The save patterns name the file config.yaml; its content is JSON, so
+	// candidates are decoded as JSON (the format a JSON config would have).
+	c, _, err := config.Open(ctx, e, config.Options[latencyConfig]{Files: []string{path}, Schema: schema, Format: config.JSON})
 	if err != nil {
 		tb.Fatal(err)
 	}

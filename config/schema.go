@@ -29,6 +29,9 @@ var messagePrinter = message.NewPrinter(language.English)
 // concurrent use.
 type Schema struct {
 	root *jsonschema.Schema
+	// secrets is false when no subschema is marked secret, so that
+	// SecretPaths need not walk documents.
+	secrets bool
 }
 
 // LoadSchema reads and compiles the schema file at path, written in JSON,
@@ -60,7 +63,8 @@ func CompileSchema(file string, src []byte) (*Schema, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
-	if err := c.AddResource(url, markSecrets(doc.Value)); err != nil {
+	marked := markSecrets(doc.Value)
+	if err := c.AddResource(url, marked); err != nil {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "compiling schema %q: %w", file, err)
 	}
 	root, err := c.Compile(url)
@@ -74,7 +78,30 @@ func CompileSchema(file string, src []byte) (*Schema, error) {
 		}
 		return nil, e
 	}
-	return &Schema{root: root}, nil
+	return &Schema{root: root, secrets: hasWriteOnly(marked)}, nil
+}
+
+// hasWriteOnly reports whether "writeOnly": true appears anywhere in a
+// schema document (an over-approximation of "some value is secret").
+func hasWriteOnly(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		if x["writeOnly"] == true {
+			return true
+		}
+		for _, e := range x {
+			if hasWriteOnly(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if hasWriteOnly(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // markSecrets returns the schema document with "writeOnly": true added

@@ -187,6 +187,9 @@ func (s *Schema) unknownKeys(doc Document) []hotreload.FieldError {
 // SecretPaths returns the JSON Pointers of the values of doc that the schema
 // marks secret ("writeOnly": true or "x-secret": true), sorted.
 func (s *Schema) SecretPaths(doc any) []string {
+	if s == nil || !s.secrets {
+		return nil
+	}
 	var out []string
 	walk([]*jsonschema.Schema{s.root}, doc, "", 0, func(ptr, _ string, _ bool, _, sub []*jsonschema.Schema, _ any) bool {
 		for _, c := range expand(sub, true) {
