@@ -300,8 +300,9 @@ func TestEngine(t *testing.T) {
 		a := newValueTarget("a", "a1")
 		mustAdd(t, e, a)
 		h.failPut.Store(true)
+		// The backup overlaps the apply; its failure rolls the apply back.
 		o := reload(t, e, hotreload.Request{Source: "api", Candidates: []hotreload.Candidate{content("a", "a2")}})
-		if o.Result != hotreload.Rejected || a.Live() != "a1" {
+		if o.Result != hotreload.RolledBack || o.Cause != "history" || a.Live() != "a1" {
 			t.Fatalf("outcome %+v, live %q", o, a.Live())
 		}
 	})

@@ -687,14 +687,19 @@ func (tx *transaction) run(ctx context.Context) Outcome {
 	version := e.next
 	e.next++
 
-	// backup: the live state is durable already; record the candidate.
-	t0 = e.opts.Now()
+	// backup: the live state is durable already; record the candidate. The
+	// write and its fsync overlap the apply: the record must be durable
+	// before the health gate and the commit, not before the candidate goes
+	// live, since a crash in between loses nothing anyone was told.
 	rec := tx.record(version, Pending, "")
-	if err := e.opts.History.Put(ctx, rec, tx.candidateSnapshots()); err != nil {
-		tx.discard(ctx, 0)
-		return tx.outcome(Rejected, version, "", fmt.Errorf("recording the candidate in history: %w", err))
-	}
-	tx.step("backup", t0)
+	candidates := tx.candidateSnapshots()
+	backup := make(chan error, 1)
+	var backupTook time.Duration // written before the send, read after the receive
+	go func(t0 time.Time) {
+		err := e.opts.History.Put(ctx, rec, candidates)
+		backupTook = e.opts.Now().Sub(t0)
+		backup <- err
+	}(e.opts.Now())
 
 	// apply (subscribers are notified by each target as it applies)
 	t0 = e.opts.Now()
@@ -702,11 +707,17 @@ func (tx *transaction) run(ctx context.Context) Outcome {
 		if err := p.change.Apply(ctx); err != nil {
 			p.applied = true // a failed Apply may have done part of its work
 			tx.discard(ctx, i+1)
+			<-backup // no other history write races the backup
 			return tx.rollback(ctx, version, "apply", fmt.Errorf("applying %s: %w", p.target.Name(), err))
 		}
 		p.applied = true
 	}
 	tx.step("apply", t0)
+	err := <-backup
+	tx.timings["backup"] = backupTook
+	if err != nil {
+		return tx.rollback(ctx, version, "history", fmt.Errorf("recording the candidate in history: %w", err))
+	}
 
 	// health gate: a first load has nothing to roll back to, so it is not
 	// gated.
