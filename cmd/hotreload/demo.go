@@ -134,7 +134,7 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 	}()
 	defer appSrv.Close()
 
-	fmt.Fprintf(cmd.OutOrStdout(), `hotreload demo is running (config version %d).
+	fmt.Fprintf(cmd.OutOrStdout(), `hotreload demo is running (version %d).
 
   demo app     http://%s/   (JSON: http://%s/api/greeting)
   dashboard    http://%s/
