@@ -102,8 +102,9 @@ type Options struct {
 	Auditor Auditor
 	// Logger logs each transaction with its step timings; nil discards.
 	Logger *slog.Logger
-	// MaxRollbacks is how many automatic rollbacks within RollbackWindow
-	// are tolerated; one more freezes automatic reloads until Unfreeze.
+	// MaxRollbacks is how many rollbacks (of any trigger) within
+	// RollbackWindow are tolerated; one more freezes automatic reloads
+	// until Unfreeze.
 	// Zero means 3; negative never freezes.
 	MaxRollbacks int
 	// RollbackWindow is the window for MaxRollbacks; zero means one hour.
@@ -124,7 +125,7 @@ type Engine struct {
 	targets   []Target
 	snapshots map[string][]byte // current durable form per target
 	next      uint64            // next version to assign
-	rollbacks []time.Time       // automatic rollbacks within the window
+	rollbacks []time.Time       // rollbacks within the window
 
 	mu     sync.RWMutex // guards status
 	status Status
@@ -562,7 +563,7 @@ func (e *Engine) transact(ctx context.Context, r Request) Outcome {
 // finish records the outcome in status, the loop breaker, events, the
 // observer and the log.
 func (e *Engine) finish(r Request, o Outcome, tx *transaction) {
-	if o.Result == RolledBack && r.Automatic() {
+	if o.Result == RolledBack {
 		e.countRollback(o)
 	}
 	e.setStatus(func(s *Status) { last := o; s.Last = &last })
@@ -586,7 +587,7 @@ func (e *Engine) finish(r Request, o Outcome, tx *transaction) {
 	}
 }
 
-// countRollback trips the loop breaker after too many automatic rollbacks.
+// countRollback trips the loop breaker after too many rollbacks.
 func (e *Engine) countRollback(o Outcome) {
 	if e.opts.MaxRollbacks < 0 {
 		return
@@ -595,7 +596,7 @@ func (e *Engine) countRollback(o Outcome) {
 	e.rollbacks = append(e.rollbacks, now)
 	e.rollbacks = slices.DeleteFunc(e.rollbacks, func(t time.Time) bool { return now.Sub(t) > e.opts.RollbackWindow })
 	if len(e.rollbacks) > e.opts.MaxRollbacks {
-		reason := fmt.Sprintf("%d automatic rollbacks within %s, the last: %s", len(e.rollbacks), e.opts.RollbackWindow, o.Reason)
+		reason := fmt.Sprintf("%d rollbacks within %s, the last: %s", len(e.rollbacks), e.opts.RollbackWindow, o.Reason)
 		e.setStatus(func(s *Status) { s.Frozen, s.FrozenReason = true, reason })
 		e.log.Error("freezing automatic reloads", "reason", reason)
 	}
