@@ -60,7 +60,8 @@ type daemonOptions struct {
 	// AllowedHosts are host names accepted in the admin API's Host header
 	// besides IP addresses and localhost.
 	AllowedHosts []string
-	ChecksFile   string
+	// ChecksFile is the health checks file, hot-reloaded as a target.
+	ChecksFile string
 	// Window is the health gate's window; 0 picks the mode's default.
 	Window time.Duration
 	Stderr io.Writer
@@ -100,8 +101,8 @@ type daemon struct {
 	stopEngine context.CancelFunc
 }
 
-// newDaemon opens history and starts the engine; the caller then adds the
-// config target with addConfig and serves with run.
+// newDaemon builds the parts that do not depend on targets, opens history
+// and the audit log, and starts the engine (see startDaemon).
 func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
@@ -113,26 +114,9 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	}
 	d.secrets = secret.NewDecrypter(ids...)
 	d.log = slog.New(d.secrets.LogHandler(admin.LogHandler(opts.Stderr, opts.Mode)))
-	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the data dir: %w", err)
-	}
-	d.history, err = history.Open(filepath.Join(opts.DataDir, "history"), history.WithLogger(d.log))
-	if err != nil {
-		return nil, fmt.Errorf("opening history: %w", err)
-	}
-	for _, p := range d.history.Problems() {
-		d.log.Warn("history", "problem", p)
-	}
-	d.audit, err = audit.Open(audit.Options{Dir: opts.DataDir, State: func() hotreload.Status { return d.engine.Status() }, Redact: d.secrets.Scrub})
-	if err != nil {
-		d.history.Close()
-		return nil, fmt.Errorf("opening the audit log: %w", err)
-	}
-	d.ui = ui.NewHub(ui.Options{Logger: d.log})
 	d.metrics = metrics.New()
 	d.alerts, err = alert.New(alert.Options{Publisher: d.bus, Logger: d.log})
 	if err != nil {
-		d.history.Close()
 		return nil, err
 	}
 	d.monitor = health.NewMonitor(health.MonitorOptions{
@@ -149,9 +133,24 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	}
 	d.gate, err = health.NewGate(d.monitor, health.GateOptions{Window: window, Traffic: d.traffic, IgnorePreexisting: true, Logger: d.log})
 	if err != nil {
-		d.history.Close()
 		return nil, err
 	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the data dir: %w", err)
+	}
+	d.history, err = history.Open(filepath.Join(opts.DataDir, "history"), history.WithLogger(d.log))
+	if err != nil {
+		return nil, fmt.Errorf("opening history: %w", err)
+	}
+	for _, p := range d.history.Problems() {
+		d.log.Warn("history", "problem", p)
+	}
+	d.audit, err = audit.Open(audit.Options{Dir: opts.DataDir, State: func() hotreload.Status { return d.engine.Status() }, Redact: d.secrets.Scrub})
+	if err != nil {
+		d.history.Close()
+		return nil, fmt.Errorf("opening the audit log: %w", err)
+	}
+	d.ui = ui.NewHub(ui.Options{Logger: d.log})
 	d.engine = hotreload.New(hotreload.Options{
 		History:   d.history,
 		Gate:      uiUngated{d},
