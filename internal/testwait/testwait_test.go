@@ -1,0 +1,61 @@
+package testwait
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestScale(t *testing.T) {
+	t.Run("Env", func(t *testing.T) {
+		t.Setenv(ScaleEnv, "2.5")
+		if got := D(time.Second); got != 2500*time.Millisecond {
+			t.Fatalf("D(1s) = %s with %s=2.5, want 2.5s", got, ScaleEnv)
+		}
+	})
+	t.Run("CI", func(t *testing.T) {
+		t.Setenv(ScaleEnv, "")
+		t.Setenv("CI", "true")
+		if got := Scale(); got != 3 {
+			t.Fatalf("Scale() = %v with CI=true, want 3", got)
+		}
+	})
+	t.Run("Default", func(t *testing.T) {
+		t.Setenv(ScaleEnv, "bogus")
+		t.Setenv("CI", "")
+		if got := Scale(); got != 1 {
+			t.Fatalf("Scale() = %v, want 1", got)
+		}
+	})
+}
+
+func TestUntilReturnsOnceTheConditionHolds(t *testing.T) {
+	n := 0
+	Until(t, "three polls", time.Second, func() error {
+		if n++; n < 3 {
+			return errors.New("too early")
+		}
+		return nil
+	})
+	if n != 3 {
+		t.Fatalf("polled %d times, want 3", n)
+	}
+}
+
+func TestForFailsAtTheDeadline(t *testing.T) {
+	ft := &fakeTB{TB: t}
+	For(ft, "never", 30*time.Millisecond, func() bool { return false })
+	if !ft.failed {
+		t.Fatal("For did not fail when the condition never held")
+	}
+}
+
+// fakeTB records Fatalf instead of stopping the test.
+type fakeTB struct {
+	testing.TB
+	failed bool
+}
+
+func (f *fakeTB) Helper() {}
+
+func (f *fakeTB) Fatalf(string, ...any) { f.failed = true }
