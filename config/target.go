@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
+
 	"strings"
 	"sync"
 	"time"
@@ -248,14 +248,15 @@ func (t *Target[T]) read() (Document, *[sha256.Size]byte, error) {
 // silently destroy.
 func (t *Target[T]) writeBack(live *state[T], doc any) (*fileWrite, error) {
 	file := t.opts.Files[0]
-	if live != nil && live.disk != nil {
-		src, err := os.ReadFile(file)
-		if err == nil && sha256.Sum256(src) != *live.disk {
-			return nil, hotreload.Errorf(hotreload.CodeConflict,
-				"config file %q changed on disk since it was loaded: reload it first, then patch", file)
-		}
+	src, err := readFile(file)
+	if err != nil {
+		src = nil // written whole
 	}
-	return newFileWrite(file, doc)
+	if live != nil && live.disk != nil && src != nil && sha256.Sum256(src) != *live.disk {
+		return nil, hotreload.Errorf(hotreload.CodeConflict,
+			"config file %q changed on disk since it was loaded: reload it first, then patch", file)
+	}
+	return newFileWrite(file, src, doc)
 }
 
 // patch applies a JSON merge patch to the live source document.

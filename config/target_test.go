@@ -160,6 +160,14 @@ func TestPatchWritesTheSingleFileBack(t *testing.T) {
 			if err := ch.Commit(ctx); err != nil {
 				t.Fatal(err)
 			}
+			// Only the patched values changed: comments and the order of
+			// the other keys are as the operator wrote them.
+			got, _ := os.ReadFile(file)
+			for _, line := range strings.Split(string(orig), "\n") {
+				if !strings.Contains(line, "rps") && !strings.Contains(line, "tags") && !strings.Contains(string(got), line) {
+					t.Fatalf("line %q of the original is gone from\n%s", line, got)
+				}
+			}
 			// The file now holds the patched document, which decodes to
 			// the same snapshot: a watcher sees no change.
 			again, err := target.Prepare(ctx, hotreload.Candidate{})

@@ -21,12 +21,18 @@ type fileWrite struct {
 	mode os.FileMode
 }
 
-// newFileWrite encodes doc in the format of file. It fails when the format
-// cannot hold the document (TOML has no null).
-func newFileWrite(file string, doc any) (*fileWrite, error) {
-	data, err := Encode(doc, mustFormat(file))
-	if err != nil {
-		return nil, hotreload.Errorf(hotreload.CodeInvalid, "the patched config cannot be written back to %q: %w", file, err)
+// newFileWrite renders doc for file, whose content is now src (nil when
+// unknown): src edited in place where that reproduces doc, keeping the
+// operator's comments and layout, or else doc encoded whole. It fails when
+// the format cannot hold the document (TOML has no null).
+func newFileWrite(file string, src []byte, doc any) (*fileWrite, error) {
+	f := mustFormat(file)
+	data, ok := editSource(file, src, f, doc)
+	if !ok {
+		var err error
+		if data, err = Encode(doc, f); err != nil {
+			return nil, hotreload.Errorf(hotreload.CodeInvalid, "the patched config cannot be written back to %q: %w", file, err)
+		}
 	}
 	mode := os.FileMode(0o644)
 	if fi, err := os.Stat(file); err == nil {
@@ -49,8 +55,8 @@ func (w *fileWrite) run() error {
 }
 
 // Encode renders a document in a format: JSON indented by two spaces, YAML
-// in block style, TOML with tables. Keys come out sorted; comments of the
-// original file are not kept.
+// in block style, TOML with tables. Keys come out sorted; there are no
+// comments.
 func Encode(doc any, f Format) ([]byte, error) {
 	switch f {
 	case YAML:
