@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -75,7 +74,7 @@ type editor struct {
 
 // diff records the edits that turn old, found at ptr, into next.
 func (e *editor) diff(ptr string, old, next any) error {
-	if reflect.DeepEqual(old, next) {
+	if jsondiff.Equal(old, next) {
 		return nil
 	}
 	if om, ok := old.(map[string]any); ok {

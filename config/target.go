@@ -60,7 +60,8 @@ type Options[T any] struct {
 	// ReadOnlyFiles keeps a merge patch (Candidate.Patch) in memory only.
 	// By default, when the target has exactly one file, a committed patch
 	// is written back to it atomically in its own format so that a
-	// restart keeps it; YAML comments and key order are lost then.
+	// restart keeps it, edited in place so that the file's comments, key
+	// order and formatting stay.
 	ReadOnlyFiles bool
 	// NotifyTimeout bounds how long Apply and Rollback wait for
 	// subscribers; DefaultNotifyTimeout when zero.
@@ -194,15 +195,15 @@ func (t *Target[T]) Prepare(ctx context.Context, c hotreload.Candidate) (hotrelo
 	if err != nil {
 		return nil, err
 	}
-	next, err := t.build(source, validators)
-	if err != nil {
-		return nil, err
-	}
-	next.disk = disk
 	snapshot, err := json.Marshal(source.Value)
 	if err != nil {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "encoding the config snapshot: %w", err)
 	}
+	next, err := t.build(source, snapshot, validators)
+	if err != nil {
+		return nil, err
+	}
+	next.disk = disk
 	ch := &change[T]{t: t, next: next, write: write}
 	var prevData any
 	if live != nil {
@@ -276,9 +277,9 @@ func (t *Target[T]) patch(live *state[T], patch []byte) (Document, error) {
 	return Document{Value: v, Positions: mergePositions(v, base.Positions, p.Positions)}, nil
 }
 
-// build turns a source document into a validated state: Transform, defaults,
-// schema, typed decoding, validators.
-func (t *Target[T]) build(source Document, validators []Validator[T]) (*state[T], error) {
+// build turns a source document, encoded as snapshot, into a validated
+// state: Transform, defaults, schema, typed decoding, validators.
+func (t *Target[T]) build(source Document, snapshot []byte, validators []Validator[T]) (*state[T], error) {
 	doc := source.Value
 	if t.opts.Transform != nil {
 		var err error
@@ -292,7 +293,11 @@ func (t *Target[T]) build(source Document, validators []Validator[T]) (*state[T]
 			return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("config %q does not match its schema", t.opts.Name), Details: errs}
 		}
 	}
-	value, err := decodeTyped[T](final)
+	encoded := snapshot // what the typed value is decoded from
+	if t.opts.Transform != nil || !jsondiff.Equal(final.Value, source.Value) {
+		encoded = nil
+	}
+	value, err := decodeTyped[T](final, encoded)
 	if err != nil {
 		return nil, err
 	}
@@ -344,16 +349,19 @@ func locate(doc Document, err error) []hotreload.FieldError {
 }
 
 // decodeTyped decodes the document into a new T; a document of type any is
-// used as it is.
-func decodeTyped[T any](doc Document) (*T, error) {
+// used as it is. encoded is the document as JSON, or nil to encode it.
+func decodeTyped[T any](doc Document, encoded []byte) (*T, error) {
 	value := new(T)
 	if p, ok := any(value).(*any); ok {
 		*p = doc.Value
 		return value, nil
 	}
-	b, err := json.Marshal(doc.Value)
-	if err != nil {
-		return nil, hotreload.Errorf(hotreload.CodeInvalid, "encoding the config: %w", err)
+	b := encoded
+	if b == nil {
+		var err error
+		if b, err = json.Marshal(doc.Value); err != nil {
+			return nil, hotreload.Errorf(hotreload.CodeInvalid, "encoding the config: %w", err)
+		}
 	}
 	if err := json.NewDecoder(bytes.NewReader(b)).Decode(value); err != nil {
 		var te *json.UnmarshalTypeError

@@ -42,13 +42,56 @@ func diff(path string, a, b any, out *[]hotreload.PathChange) {
 		}
 		return
 	}
-	if !reflect.DeepEqual(a, b) {
+	if !Equal(a, b) {
 		p := path
 		if p == "" {
 			p = "/"
 		}
 		*out = append(*out, hotreload.PathChange{Path: p, Old: a, New: b})
 	}
+}
+
+// Equal reports whether two decoded JSON values are equal. It switches on
+// the types encoding/json produces and leaves anything else to
+// reflect.DeepEqual.
+func Equal(a, b any) bool {
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case float64:
+		y, ok := b.(float64)
+		return ok && x == y
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, xv := range x {
+			yv, ok := y[k]
+			if !ok || !Equal(xv, yv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !Equal(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(a, b)
 }
 
 // Join appends one reference token to a JSON Pointer, escaping ~ and /.

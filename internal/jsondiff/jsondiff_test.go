@@ -111,3 +111,27 @@ func TestRewrite(t *testing.T) {
 		t.Fatalf("RewriteMembers = %v, %v; input now %v", gotm, changed, obj)
 	}
 }
+
+func TestEqual(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{`{"a": [1, "x", true, null, {"b": 2}]}`, `{"a": [1, "x", true, null, {"b": 2}]}`, true},
+		{`{"a": 1}`, `{"a": 1, "b": 1}`, false},
+		{`{"a": 1}`, `{"b": 1}`, false},
+		{`[1, 2]`, `[2, 1]`, false},
+		{`[1]`, `[1, 1]`, false},
+		{`1`, `"1"`, false},
+		{`null`, `false`, false},
+		{`true`, `true`, true},
+		{`{}`, `[]`, false},
+	} {
+		if got := Equal(mustJSON(t, c.a), mustJSON(t, c.b)); got != c.want {
+			t.Errorf("Equal(%s, %s) = %v", c.a, c.b, got)
+		}
+		if got := Equal(mustJSON(t, c.b), mustJSON(t, c.a)); got != c.want {
+			t.Errorf("Equal(%s, %s) = %v", c.b, c.a, got)
+		}
+	}
+}
