@@ -46,9 +46,21 @@ Start with "hotreload demo" to see it work on an embedded example.`,
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT or SIGTERM cancels the command's context: it stops
+	// what it does and returns. A second one exits at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		<-sigs
+		fmt.Fprintln(os.Stderr, "hotreload: second signal: exiting at once")
+		os.Exit(130)
+	}()
 	err := newRootCmd().ExecuteContext(ctx)
-	stop()
+	signal.Stop(sigs)
+	cancel()
 	if err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {

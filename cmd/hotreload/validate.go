@@ -33,7 +33,8 @@ line, the column and the JSON Pointer of the value:
   app.yaml:7:12: /limits/rps: must be >= 1 but found 0
 
 Exit status: 0 when the files are valid, 1 when they are not (or cannot be
-read), 2 for a usage error.`,
+read), 2 for a usage error, 130 when interrupted (SIGINT or SIGTERM stop it at
+once, even in the middle of a large file).`,
 		Example: `  # check one file against its schema
   hotreload validate --schema schema.json config.yaml
 
@@ -64,7 +65,17 @@ read), 2 for a usage error.`,
 					layers = append(layers, []string{f})
 				}
 			}
-			problems := validateFiles(ctx, schemaFile, strict, layers)
+			// A decode does not look at ctx: on a signal the command
+			// returns at once and leaves it behind.
+			done := make(chan []hotreload.FieldError, 1)
+			go func() { done <- validateFiles(ctx, schemaFile, strict, layers) }()
+			var problems []hotreload.FieldError
+			select {
+			case problems = <-done:
+			case <-ctx.Done():
+				fmt.Fprintln(cmd.ErrOrStderr(), "hotreload validate: interrupted")
+				return exitError{130}
+			}
 			for _, p := range problems {
 				fmt.Fprintln(cmd.OutOrStdout(), p.String())
 			}
