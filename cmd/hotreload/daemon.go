@@ -64,6 +64,9 @@ type daemonOptions struct {
 	ChecksFile string
 	// Window is the health gate's window; 0 picks the mode's default.
 	Window time.Duration
+	// Limits bound the config files read (size, links out of their
+	// directory).
+	Limits config.Limits
 	Stderr io.Writer
 }
 
@@ -209,6 +212,7 @@ func startDaemon[T any](ctx context.Context, opts daemonOptions, validators ...c
 func startConfig[T any](ctx context.Context, d *daemon, validators []config.Validator[T]) (*config.Target[T], error) {
 	o := config.Options[T]{
 		Files:      d.opts.ConfigFiles,
+		Limits:     d.opts.Limits,
 		Strict:     d.opts.Mode == admin.Prod,
 		Transform:  d.secrets.Transform,
 		Validators: validators,

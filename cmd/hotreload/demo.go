@@ -49,14 +49,18 @@ An existing --dir is reused as it is, so your edits survive a restart.`,
   hotreload demo --dir ./demo --listen 127.0.0.1:7070 --app-listen 127.0.0.1:7071`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd, dir, listen, appListen, window)
+			w, err := healthWindow(cmd, window)
+			if err != nil {
+				return err
+			}
+			return runDemo(cmd, dir, listen, appListen, w)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", "", "workspace folder (default: a new temporary folder)")
 	f.StringVar(&listen, "listen", DefaultListen, "address of the admin API and dashboard")
 	f.StringVar(&appListen, "app-listen", "127.0.0.1:7071", "address of the demo app")
-	f.DurationVar(&window, "health-window", 5*time.Second, "how long the health gate watches each change")
+	f.DurationVar(&window, "health-window", 5*time.Second, "how long the health gate watches each change (0s: one round of checks at once, then commit)")
 	return cmd
 }
 
@@ -90,15 +94,6 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 		Window:      window,
 		Stderr:      cmd.ErrOrStderr(),
 	}
-	if build != nil {
-		// The plugin joins through the plugin directory's watcher, in a
-		// transaction of its own, when it is built.
-		bctx, stop := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		defer wg.Wait()
-		defer stop()
-		wg.Go(func() { build(bctx, out) })
-	}
 	d, target, ln, err := startDaemon(ctx, opts, demo.Validate)
 	if err != nil {
 		return err
@@ -110,6 +105,15 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 			d.close()
 		}
 	}()
+	if build != nil {
+		// The plugin joins through the plugin directory's watcher, in a
+		// transaction of its own, when it is built.
+		bctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer stop()
+		wg.Go(func() { build(bctx, out) })
+	}
 	store := target.Store()
 	app := &demo.App{
 		ScriptURL: "/hotreload.js",

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -574,4 +575,58 @@ func grep(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestZeroMeansWhatItSays: --health-window 0s is no watch window (one round
+// of checks, then commit), not the mode's default; a zero where it would
+// only mean the default is refused; a busy port fails before anything
+// starts.
+func TestZeroMeansWhatItSays(t *testing.T) {
+	t.Run("HealthWindowZeroRunsOneRound", func(t *testing.T) {
+		var probes atomic.Int64
+		dep := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { probes.Add(1) }))
+		defer dep.Close()
+		dir, file := workspace(t, "name: one\nrps: 5\n")
+		checks := filepath.Join(dir, "checks.yaml")
+		writeFile(t, checks, fmt.Sprintf("checks:\n  - name: dependency\n    kind: http\n    url: %s/\n    critical: true\n    interval: 1h\n    timeout: 5s\n", dep.URL))
+		p := start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--checks", checks,
+			"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0", "--health-window", "0s")
+		admin := p.urls["admin"]
+		base := waitStatus(t, admin, "the start", func(s statusAnswer) bool { return s.Active >= 2 && s.Applied == 0 }).Active
+		before := probes.Load()
+		writeFile(t, file, "name: two\nrps: 5\n")
+		waitStatus(t, admin, "the edit committed", func(s statusAnswer) bool { return s.Active == base+1 && s.Applied == 0 })
+		if n := probes.Load() - before; n != 1 {
+			t.Fatalf("the gate probed the dependency %d times, want one round (the default window has %d)", n, 5)
+		}
+	})
+	t.Run("ZeroTimeoutIsRefused", func(t *testing.T) {
+		out, err := exec.Command(binary, "status", "--timeout", "0s").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "--timeout 0s: must be more than 0") {
+			t.Fatalf("status --timeout 0s: %v\n%s", err, out)
+		}
+		out, err = exec.Command(binary, "serve", "--config", "x.yaml", "--health-window", "-1s").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "must not be negative") {
+			t.Fatalf("serve --health-window -1s: %v\n%s", err, out)
+		}
+	})
+	t.Run("DemoOnABusyPortFailsFirst", func(t *testing.T) {
+		busy, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer busy.Close()
+		dir := t.TempDir()
+		cmd := exec.Command(binary, "demo", "--dir", dir, "--listen", busy.Addr().String(), "--app-listen", "127.0.0.1:0")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "listening for the admin API") {
+			t.Fatalf("demo on a busy port: %v\n%s", err, out)
+		}
+		if strings.Contains(string(out), "building plugin") {
+			t.Fatalf("the demo started building before it had its ports:\n%s", out)
+		}
+		if _, err := os.Stat(filepath.Join(dir, ".hotreload")); err == nil {
+			t.Fatal("the demo opened its history before it had its ports")
+		}
+	})
 }

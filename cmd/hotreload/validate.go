@@ -17,6 +17,7 @@ func newValidateCmd() *cobra.Command {
 		schemaFile string
 		strict     bool
 		merge      bool
+		limits     config.Limits
 	)
 	cmd := &cobra.Command{
 		Use:   "validate [--schema FILE] [--strict] [--merge] FILE...",
@@ -68,7 +69,7 @@ once, even in the middle of a large file).`,
 			// A decode does not look at ctx: on a signal the command
 			// returns at once and leaves it behind.
 			done := make(chan []hotreload.FieldError, 1)
-			go func() { done <- validateFiles(ctx, schemaFile, strict, layers) }()
+			go func() { done <- validateFiles(ctx, schemaFile, strict, limits, layers) }()
 			var problems []hotreload.FieldError
 			select {
 			case problems = <-done:
@@ -88,6 +89,7 @@ once, even in the middle of a large file).`,
 	cmd.Flags().StringVar(&schemaFile, "schema", "", "JSON Schema (2020-12) the merged config must match")
 	cmd.Flags().BoolVar(&strict, "strict", false, "reject keys the schema does not declare, as serve --mode prod does")
 	cmd.Flags().BoolVar(&merge, "merge", false, "validate the files as layers of one config, merged in order")
+	addLimitFlags(cmd.Flags(), &limits)
 	cmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		fmt.Fprintf(cmd.ErrOrStderr(), "hotreload validate: %v\n\nUsage:\n  %s\n", err, cmd.UseLine())
 		return exitError{2}
@@ -97,7 +99,7 @@ once, even in the middle of a large file).`,
 
 // validateFiles returns the problems of the schema, or else of each config
 // (a list of files merged in order).
-func validateFiles(ctx context.Context, schemaFile string, strict bool, configs [][]string) []hotreload.FieldError {
+func validateFiles(ctx context.Context, schemaFile string, strict bool, limits config.Limits, configs [][]string) []hotreload.FieldError {
 	var schema *config.Schema
 	if schemaFile != "" {
 		s, err := config.LoadSchema(schemaFile)
@@ -108,7 +110,7 @@ func validateFiles(ctx context.Context, schemaFile string, strict bool, configs 
 	}
 	var problems []hotreload.FieldError
 	for _, files := range configs {
-		target, err := config.NewTarget(config.Options[any]{Files: files, Schema: schema, Strict: strict, ReadOnlyFiles: true})
+		target, err := config.NewTarget(config.Options[any]{Files: files, Schema: schema, Strict: strict, ReadOnlyFiles: true, Limits: limits})
 		if err != nil {
 			problems = append(problems, problemsOf(err, files[0])...)
 			continue
