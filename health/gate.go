@@ -18,18 +18,18 @@ const (
 	// ProductionWindow is three rounds of the default check interval.
 	ProductionWindow = 3 * DefaultInterval
 	// DevWindow is short enough to watch a rollback happen.
-	DevWindow                = 5 * time.Second
+	DevWindow = 5 * time.Second
 	// NoWindow, as GateOptions.Window, runs one round of checks at once
 	// and then lets the change commit: no watch window.
-	NoWindow time.Duration = -1
-	DefaultRounds            = 5
-	DefaultMaxFailing        = 0.5
-	DefaultMaxMemory         = 0.9
-	DefaultMaxLatency        = 5 * time.Second
-	DefaultLatencyQuantile   = 0.95
-	DefaultMaxExceptionRate  = 0.05
-	DefaultMinSamples        = 20
-	DefaultBaselineTolerance = 1.5
+	NoWindow                 time.Duration = -1
+	DefaultRounds                          = 5
+	DefaultMaxFailing                      = 0.5
+	DefaultMaxMemory                       = 0.9
+	DefaultMaxLatency                      = 5 * time.Second
+	DefaultLatencyQuantile                 = 0.95
+	DefaultMaxExceptionRate                = 0.05
+	DefaultMinSamples                      = 20
+	DefaultBaselineTolerance               = 1.5
 )
 
 // Trigger names the rule that rolled a reload back; it is short enough for
