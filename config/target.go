@@ -287,7 +287,11 @@ func (t *Target[T]) build(source Document, snapshot []byte, validators []Validat
 			return nil, t.invalid(source, "transforming the config", err)
 		}
 	}
-	final := Document{Value: t.opts.Schema.Defaults(doc), Positions: source.Positions}
+	filled, err := t.opts.Schema.Defaults(doc)
+	if err != nil {
+		return nil, err
+	}
+	final := Document{Value: filled, Positions: source.Positions}
 	if t.opts.Schema != nil {
 		if errs := t.opts.Schema.Validate(final, t.opts.Strict); len(errs) > 0 {
 			return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("config %q does not match its schema", t.opts.Name), Details: errs}

@@ -1,0 +1,74 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// hostileSchemas are schemas whose walks were exponential: each must be
+// handled in linear time.
+var hostileSchemas = map[string]string{
+	"MetaschemaRef": `{"$ref": "https://json-schema.org/draft/2020-12/schema", "properties": {"pw": {"x-secret": true}}}`,
+	"RecursiveDefaults": `{"$ref": "#/$defs/node", "$defs": {"node": {"type": "object",
+		"properties": {"left": {"$ref": "#/$defs/node"}, "right": {"$ref": "#/$defs/node"}, "n": {"default": 1}}}}}`,
+	"DynamicRefLoop": `{"$dynamicAnchor": "meta", "type": "object", "properties": {"a": {"$dynamicRef": "#meta"}, "b": {"$dynamicRef": "#meta"},
+		"x": {"default": 1}}, "allOf": [{"$dynamicRef": "#meta"}]}`,
+}
+
+func TestHostileSchemaWalksAreLinear(t *testing.T) {
+	doc := MustDecode(t, "c.yaml", "type: object\nproperties:\n  a:\n    type: string\n  pw: s3cret\nleft: {right: {left: {}}}\na: {b: {a: {}}}\n")
+	for name, src := range hostileSchemas {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			s, err := CompileSchema("hostile.json", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			filled, err := s.Defaults(doc.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Validate(Document{Value: filled, Positions: doc.Positions}, true)
+			s.Redact(filled)
+			if d := time.Since(start); d > 5*time.Second {
+				t.Fatalf("took %v", d)
+			}
+		})
+	}
+}
+
+func TestRecursiveDefaultsCreateEachSectionOnce(t *testing.T) {
+	s, err := CompileSchema("r.json", []byte(hostileSchemas["RecursiveDefaults"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Defaults(map[string]any{"left": map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A missing node is created with its defaults, but not inside a node
+	// being created: the file's own "left" is no such node.
+	want := `map[left:map[left:map[n:1] n:1 right:map[n:1]] n:1 right:map[n:1]]`
+	if fmt.Sprint(got) != want {
+		t.Fatalf("Defaults = %v, want %s", got, want)
+	}
+}
+
+func TestDefaultsRefuseExponentialSections(t *testing.T) {
+	// Each level has two properties of the next level's type, so filling a
+	// missing level-0 object would create 2^40 objects.
+	var defs []string
+	for i := range 40 {
+		defs = append(defs, fmt.Sprintf(`"l%d": {"type": "object", "properties": {"a": {"$ref": "#/$defs/l%d"}, "b": {"$ref": "#/$defs/l%d"}}}`, i, i+1, i+1))
+	}
+	defs = append(defs, `"l40": {"type": "object", "properties": {"x": {"default": 1}}}`)
+	s, err := CompileSchema("x.json", []byte(`{"properties": {"root": {"$ref": "#/$defs/l0"}}, "$defs": {`+strings.Join(defs, ",")+`}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Defaults(map[string]any{}); err == nil || !strings.Contains(err.Error(), "would add more than 100000 values") {
+		t.Fatalf("Defaults error = %v", err)
+	}
+}
