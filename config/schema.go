@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/jsondiff"
@@ -37,11 +39,78 @@ type Schema struct {
 // LoadSchema reads and compiles the schema file at path, written in JSON,
 // YAML or TOML (by extension; JSON when the extension is unknown).
 func LoadSchema(path string) (*Schema, error) {
-	src, err := os.ReadFile(path)
+	src, err := readSchemaFile(path)
 	if err != nil {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "reading schema: %w", err)
 	}
 	return CompileSchema(path, src)
+}
+
+// maxSchemaSize bounds the size of a schema file.
+const maxSchemaSize = 16 << 20
+
+// readSchemaFile reads a schema file, refusing anything but a regular file
+// of at most maxSchemaSize bytes; it opens without blocking, so a FIFO is
+// refused instead of waited on.
+func readSchemaFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	src, err := io.ReadAll(io.LimitReader(f, maxSchemaSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > maxSchemaSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxSchemaSize)
+	}
+	return src, nil
+}
+
+// schemaLoader loads the files a schema refers to with $ref: only regular
+// files inside the directory of the schema (after following symlinks), and
+// never anything over the network. The draft metaschemas are built in.
+type schemaLoader struct {
+	dir     string
+	secrets bool // whether a loaded file marks a value secret
+}
+
+// Load implements jsonschema.URLLoader.
+func (l *schemaLoader) Load(url string) (any, error) {
+	path, err := jsonschema.FileLoader{}.ToFile(url)
+	if err != nil {
+		return nil, fmt.Errorf("$ref %q is not loaded: hotreload never fetches a remote schema, only files in %s", url, l.dir)
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return nil, err
+	}
+	if rel, err := filepath.Rel(l.dir, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil, fmt.Errorf("$ref %q is outside the schema's directory %s", url, l.dir)
+	}
+	src, err := readSchemaFile(real)
+	if err != nil {
+		return nil, err
+	}
+	f, err := FormatOf(path)
+	if err != nil {
+		f = JSON
+	}
+	doc, err := Decode(path, src, f)
+	if err != nil {
+		return nil, err
+	}
+	marked := markSecrets(doc.Value)
+	l.secrets = l.secrets || hasWriteOnly(marked)
+	return marked, nil
 }
 
 // CompileSchema compiles the schema src read from file. A property marked
@@ -62,6 +131,12 @@ func CompileSchema(file string, src []byte) (*Schema, error) {
 	}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
+	dir := filepath.Dir(url)
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	loader := &schemaLoader{dir: dir}
+	c.UseLoader(loader)
 	c.AssertFormat()
 	marked := markSecrets(doc.Value)
 	if err := c.AddResource(url, marked); err != nil {
@@ -78,7 +153,7 @@ func CompileSchema(file string, src []byte) (*Schema, error) {
 		}
 		return nil, e
 	}
-	return &Schema{root: root, secrets: hasWriteOnly(marked)}, nil
+	return &Schema{root: root, secrets: hasWriteOnly(marked) || loader.secrets}, nil
 }
 
 // hasWriteOnly reports whether "writeOnly": true appears anywhere in a

@@ -2,9 +2,14 @@ package config
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
 // hostileSchemas are schemas whose walks were exponential: each must be
@@ -70,5 +75,49 @@ func TestDefaultsRefuseExponentialSections(t *testing.T) {
 	}
 	if _, err := s.Defaults(map[string]any{}); err == nil || !strings.Contains(err.Error(), "would add more than 100000 values") {
 		t.Fatalf("Defaults error = %v", err)
+	}
+}
+
+func TestSchemaRefRefusesOddFiles(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir()
+	mustWrite := func(path, src string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustWrite(filepath.Join(outside, "other.json"), `{"type": "string"}`)
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "other.json"), filepath.Join(dir, "link.json")); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(filepath.Join(dir, "near.json"), `{"type": "integer"}`)
+	for name, tc := range map[string]struct{ ref, want string }{
+		"FIFO":         {"fifo.json", "is not a regular file"},
+		"Outside":      {"../" + filepath.Base(outside) + "/other.json", "outside the schema's directory"},
+		"SymlinkOut":   {"link.json", "outside the schema's directory"},
+		"Remote":       {"https://example.com/s.json", "never fetches a remote schema"},
+		"BesideSchema": {"near.json", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(dir, "schema.json")
+			mustWrite(file, `{"$ref": "`+tc.ref+`"}`)
+			done := make(chan error, 1)
+			go func() { _, err := LoadSchema(file); done <- err }()
+			select {
+			case err := <-done:
+				if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+					t.Fatalf("LoadSchema error = %v, want %q", err, tc.want)
+				}
+			case <-time.After(testwait.D(10 * time.Second)):
+				t.Fatal("LoadSchema blocked")
+			}
+		})
+	}
+	if _, err := LoadSchema(filepath.Join(dir, "fifo.json")); err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+		t.Fatalf("LoadSchema of a FIFO: %v", err)
 	}
 }
