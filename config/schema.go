@@ -204,8 +204,13 @@ func markSecrets(v any) any {
 
 // Validate checks doc against the schema and returns every problem, located
 // through doc's positions, in the order they appear in the files. In strict
-// mode a key the schema does not declare is a problem too.
+// mode a key the schema does not declare is a problem too. A schema that
+// would take more than maxEvaluations evaluations on doc (counted first, in
+// time linear in doc and the schema) is one problem, and is not run.
 func (s *Schema) Validate(doc Document, strict bool) []hotreload.FieldError {
+	if !evaluationsWithin(s.root, doc.Value) {
+		return []hotreload.FieldError{fieldError(doc, "", fmt.Sprintf("the schema is too costly to validate this config: it applies its subschemas more than %d times (plus %d per value); a $ref or allOf applies the same subschema many times over", maxEvaluations, maxEvaluationsPerValue), false)}
+	}
 	var out []hotreload.FieldError
 	err := s.root.Validate(doc.Value)
 	var ve *jsonschema.ValidationError

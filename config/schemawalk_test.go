@@ -121,3 +121,72 @@ func TestSchemaRefRefusesOddFiles(t *testing.T) {
 		t.Fatalf("LoadSchema of a FIFO: %v", err)
 	}
 }
+
+func TestValidateRefusesFanOut(t *testing.T) {
+	// allOf of two $refs to the next level, 40 levels deep: the validator
+	// would evaluate the last level 2^40 times.
+	var defs []string
+	for i := range 40 {
+		defs = append(defs, fmt.Sprintf(`"d%d": {"allOf": [{"$ref": "#/$defs/d%d"}, {"$ref": "#/$defs/d%d"}]}`, i, i+1, i+1))
+	}
+	defs = append(defs, `"d40": {"type": "object"}`)
+	s, err := CompileSchema("fan.json", []byte(`{"$ref": "#/$defs/d0", "$defs": {`+strings.Join(defs, ",")+`}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	errs := s.Validate(MustDecode(t, "c.yaml", "a: 1\n"), false)
+	if len(errs) != 1 || !strings.Contains(errs[0].String(), "c.yaml:1:1: the schema is too costly to validate") {
+		t.Fatalf("Validate = %v", errs)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
+
+func TestValidateCountsFanOutAcrossValues(t *testing.T) {
+	// Each level reaches the next level's member twice (once directly, once
+	// through allOf), so the value at depth k is evaluated 2^k times.
+	var defs []string
+	for i := range 40 {
+		defs = append(defs, fmt.Sprintf(`"d%d": {"properties": {"a": {"$ref": "#/$defs/d%d"}}, "allOf": [{"properties": {"a": {"$ref": "#/$defs/d%d"}}}]}`, i, i+1, i+1))
+	}
+	defs = append(defs, `"d40": true`)
+	s, err := CompileSchema("fan.json", []byte(`{"$ref": "#/$defs/d0", "$defs": {`+strings.Join(defs, ",")+`}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := "x: 1\n"
+	for range 40 {
+		doc = "{a: " + strings.TrimSuffix(doc, "\n") + "}\n"
+	}
+	errs := s.Validate(MustDecode(t, "c.yaml", doc), false)
+	if len(errs) != 1 || !strings.Contains(errs[0].Message, "too costly") {
+		t.Fatalf("Validate = %v", errs)
+	}
+	if errs := s.Validate(MustDecode(t, "c.yaml", "{a: {a: {a: 1}}}\n"), false); len(errs) != 0 {
+		t.Fatalf("a shallow document is refused: %v", errs)
+	}
+}
+
+// BenchmarkHostileSchemas measures defaults, strict validation and
+// redaction of a small config under each hostile schema.
+func BenchmarkHostileSchemas(b *testing.B) {
+	doc := MustDecode(b, "c.yaml", "type: object\nproperties:\n  a:\n    type: string\n  pw: s3cret\nleft: {right: {left: {}}}\na: {b: {a: {}}}\n")
+	for name, src := range hostileSchemas {
+		b.Run(name, func(b *testing.B) {
+			s, err := CompileSchema("hostile.json", []byte(src))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				filled, err := s.Defaults(doc.Value)
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.Validate(Document{Value: filled, Positions: doc.Positions}, true)
+				s.Redact(filled)
+			}
+		})
+	}
+}
