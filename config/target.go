@@ -68,6 +68,8 @@ type Options[T any] struct {
 	NotifyTimeout time.Duration
 	// Logger receives subscriber warnings; nil discards.
 	Logger *slog.Logger
+	// Limits bound the files read (size, links out of their directory).
+	Limits Limits
 }
 
 // Target is the configuration as a hotreload.Target: it reads and merges
@@ -228,7 +230,7 @@ func (t *Target[T]) read() (Document, *[sha256.Size]byte, error) {
 		return Document{}, nil, hotreload.Errorf(hotreload.CodeInvalid, "config %q has no files to read", t.opts.Name)
 	case 1:
 		file := t.opts.Files[0]
-		src, err := readFile(file)
+		src, err := t.opts.Limits.read(file)
 		if err != nil {
 			return Document{}, nil, err
 		}
@@ -236,7 +238,7 @@ func (t *Target[T]) read() (Document, *[sha256.Size]byte, error) {
 		sum := sha256.Sum256(src)
 		return doc, &sum, err
 	}
-	docs, err := DecodeFiles(t.opts.Files...)
+	docs, err := t.opts.Limits.decodeFiles(t.opts.Files...)
 	if err != nil {
 		return Document{}, nil, err
 	}
@@ -249,7 +251,7 @@ func (t *Target[T]) read() (Document, *[sha256.Size]byte, error) {
 // silently destroy.
 func (t *Target[T]) writeBack(live *state[T], doc any) (*fileWrite, error) {
 	file := t.opts.Files[0]
-	src, err := readFile(file)
+	src, err := t.opts.Limits.read(file)
 	if err != nil {
 		src = nil // written whole
 	}

@@ -64,6 +64,9 @@ type daemonOptions struct {
 	ChecksFile string
 	// Window is the health gate's window; 0 picks the mode's default.
 	Window time.Duration
+	// Limits bound the config files read (size, links out of their
+	// directory).
+	Limits config.Limits
 	Stderr io.Writer
 }
 
@@ -187,21 +190,29 @@ func startDaemon[T any](ctx context.Context, opts daemonOptions, validators ...c
 	if opts.Debounce == 0 {
 		opts.Debounce = watch.Off
 	}
+	// The port first: a busy one fails before anything is loaded or built.
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("listening for the admin API: %w", err)
+	}
 	d, err := newDaemon(ctx, opts)
 	if err != nil {
+		ln.Close()
 		return nil, nil, nil, err
 	}
-	t, ln, err := startConfig(ctx, d, validators)
+	t, err := startConfig(ctx, d, validators)
 	if err != nil {
+		ln.Close()
 		d.close()
 		return nil, nil, nil, err
 	}
 	return d, t, ln, nil
 }
 
-func startConfig[T any](ctx context.Context, d *daemon, validators []config.Validator[T]) (*config.Target[T], net.Listener, error) {
+func startConfig[T any](ctx context.Context, d *daemon, validators []config.Validator[T]) (*config.Target[T], error) {
 	o := config.Options[T]{
 		Files:      d.opts.ConfigFiles,
+		Limits:     d.opts.Limits,
 		Strict:     d.opts.Mode == admin.Prod,
 		Transform:  d.secrets.Transform,
 		Validators: validators,
@@ -210,7 +221,7 @@ func startConfig[T any](ctx context.Context, d *daemon, validators []config.Vali
 	if d.opts.SchemaFile != "" {
 		schema, err := config.LoadSchema(d.opts.SchemaFile)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		o.Schema = schema
 		// Values the schema marks secret are redacted like decrypted ones.
@@ -221,11 +232,11 @@ func startConfig[T any](ctx context.Context, d *daemon, validators []config.Vali
 	}
 	t, err := config.NewTarget(o)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := d.addConfig(ctx, t); err != nil {
 		t.Close()
-		return nil, nil, err
+		return nil, err
 	}
 	if d.opts.PluginsDir != "" {
 		if err := d.startPlugins(ctx, func() any {
@@ -234,43 +245,39 @@ func startConfig[T any](ctx context.Context, d *daemon, validators []config.Vali
 			}
 			return nil
 		}); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	if d.opts.Exec != "" {
 		if err := d.startExec(ctx, d.opts.Exec, d.opts.AppListen); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	if d.opts.UIDir != "" {
 		if err := d.startUI(ctx); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	if d.opts.ChecksFile != "" {
 		checks := checkfile.NewTarget("checks", d.opts.ChecksFile, d.monitor, d.gate)
 		if _, err := d.engine.Add(ctx, checks); err != nil {
-			return nil, nil, fmt.Errorf("loading the health checks: %w", err)
+			return nil, fmt.Errorf("loading the health checks: %w", err)
 		}
 	}
 	if d.opts.Watch {
 		if err := d.watchTarget(ctx, t.Name(), d.opts.ConfigFiles); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if d.opts.ChecksFile != "" {
 			if err := d.watchTarget(ctx, "checks", []string{d.opts.ChecksFile}); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
 	}
 	if err := d.newAdmin(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	ln, err := net.Listen("tcp", d.opts.Listen)
-	if err != nil {
-		return nil, nil, fmt.Errorf("listening for the admin API: %w", err)
-	}
-	return t, ln, nil
+	return t, nil
 }
 
 // addConfig registers the config target: it serves last known good if its
