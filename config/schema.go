@@ -149,7 +149,7 @@ func CompileSchema(file string, src []byte) (*Schema, error) {
 		var ve *jsonschema.ValidationError
 		if errors.As(err, &sve) && errors.As(sve.Err, &ve) {
 			e.Message = fmt.Sprintf("schema %q is not a valid JSON Schema", file)
-			e.Details = validationErrors(ve, doc)
+			e.Details = validationErrors(ve, doc, nil)
 		}
 		return nil, e
 	}
@@ -206,8 +206,17 @@ func markSecrets(v any) any {
 // through doc's positions, in the order they appear in the files. In strict
 // mode a key the schema does not declare is a problem too. A schema that
 // would take more than maxEvaluations evaluations on doc (counted first, in
-// time linear in doc and the schema) is one problem, and is not run.
+// time linear in doc and the schema) is one problem, and is not run. A
+// message about a secret value, or a value holding one, shows [REDACTED]
+// in its place.
 func (s *Schema) Validate(doc Document, strict bool) []hotreload.FieldError {
+	return s.validate(doc, strict, nil)
+}
+
+// validate is Validate with more secret paths: values that were encrypted
+// in the source (see Target.build).
+func (s *Schema) validate(doc Document, strict bool, secrets []string) []hotreload.FieldError {
+	secrets = append(s.SecretPaths(doc.Value), secrets...)
 	if !evaluationsWithin(s.root, doc.Value) {
 		return []hotreload.FieldError{fieldError(doc, "", fmt.Sprintf("the schema is too costly to validate this config: it applies its subschemas more than %d times (plus %d per value); a $ref or allOf applies the same subschema many times over", maxEvaluations, maxEvaluationsPerValue), false)}
 	}
@@ -215,7 +224,7 @@ func (s *Schema) Validate(doc Document, strict bool) []hotreload.FieldError {
 	err := s.root.Validate(doc.Value)
 	var ve *jsonschema.ValidationError
 	if errors.As(err, &ve) {
-		out = validationErrors(ve, doc)
+		out = validationErrors(ve, doc, secrets)
 	} else if err != nil {
 		out = append(out, fieldError(doc, "", err.Error(), false))
 	}
@@ -255,12 +264,13 @@ func fieldError(doc Document, ptr, msg string, atKey bool) hotreload.FieldError 
 }
 
 // validationErrors flattens a validation error tree into one located
-// problem per failed leaf keyword.
-func validationErrors(ve *jsonschema.ValidationError, doc Document) []hotreload.FieldError {
+// problem per failed leaf keyword; the values at the secret paths are not
+// shown.
+func validationErrors(ve *jsonschema.ValidationError, doc Document, secrets []string) []hotreload.FieldError {
 	if len(ve.Causes) > 0 {
 		var out []hotreload.FieldError
 		for _, c := range ve.Causes {
-			out = append(out, validationErrors(c, doc)...)
+			out = append(out, validationErrors(c, doc, secrets)...)
 		}
 		return out
 	}
@@ -282,11 +292,42 @@ func validationErrors(ve *jsonschema.ValidationError, doc Document) []hotreload.
 		}
 		return out
 	}
-	return []hotreload.FieldError{fieldError(doc, ptr, describe(ve.ErrorKind, valueAt(doc.Value, ptr)), false)}
+	found, hidden := redactedAt(doc.Value, ptr, secrets)
+	return []hotreload.FieldError{fieldError(doc, ptr, describe(ve.ErrorKind, found, hidden), false)}
 }
 
-// describe says what a failed keyword expected and what it found.
-func describe(k jsonschema.ErrorKind, found any) string {
+// redactedAt returns the value at ptr in v with the values at the secret
+// paths replaced by Redacted, and whether any was.
+func redactedAt(v any, ptr string, secrets []string) (any, bool) {
+	found, hidden := valueAt(v, ptr), false
+	for _, p := range secrets {
+		switch {
+		case p == ptr || strings.HasPrefix(ptr, p+"/"):
+			return Redacted, true
+		case strings.HasPrefix(p, ptr+"/"):
+			found, hidden = setAt(found, jsondiff.Split(strings.TrimPrefix(p, ptr)), Redacted), true
+		}
+	}
+	return found, hidden
+}
+
+// describe says what a failed keyword expected and what it found; when
+// found is (or holds) a redacted secret, the message shows nothing of the
+// value but what found shows.
+func describe(k jsonschema.ErrorKind, found any, hidden bool) string {
+	if hidden {
+		switch k := k.(type) {
+		case *kind.Pattern:
+			return fmt.Sprintf("must match the pattern %q but found %s", k.Want, Redacted)
+		case *kind.Format:
+			return fmt.Sprintf("must be a valid %s but found %s", k.Want, Redacted)
+		case *kind.Type, *kind.Enum, *kind.Const, *kind.FalseSchema, *kind.OneOf,
+			*kind.MinLength, *kind.MaxLength, *kind.MinItems, *kind.MaxItems, *kind.MinProperties, *kind.MaxProperties, *kind.UniqueItems:
+			// Their messages show found, or only counts.
+		default:
+			return fmt.Sprintf("fails the schema's %q keyword (value %s)", strings.Join(k.KeywordPath(), "/"), Redacted)
+		}
+	}
 	switch k := k.(type) {
 	case *kind.Type:
 		return fmt.Sprintf("must be %s but found %s %s", strings.Join(k.Want, " or "), k.Got, show(found))

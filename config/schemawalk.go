@@ -8,6 +8,7 @@ import (
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/jsondiff"
+	"github.com/cybercorp/hotreload/secret"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -190,6 +191,30 @@ func (s *Schema) SecretPaths(doc any) []string {
 	})
 	slices.Sort(out)
 	return out
+}
+
+// encryptedPaths returns the JSON Pointers of the ENC[age:...] values in
+// v, a source document: once decrypted, they are secrets.
+func encryptedPaths(v any, ptr string) []string {
+	switch x := v.(type) {
+	case string:
+		if secret.IsEncrypted(x) {
+			return []string{ptr}
+		}
+	case map[string]any:
+		var out []string
+		for k, e := range x {
+			out = append(out, encryptedPaths(e, jsondiff.Join(ptr, k))...)
+		}
+		return out
+	case []any:
+		var out []string
+		for i, e := range x {
+			out = append(out, encryptedPaths(e, jsondiff.JoinIndex(ptr, i))...)
+		}
+		return out
+	}
+	return nil
 }
 
 // Redact returns doc with every secret value replaced by [Redacted]; doc

@@ -295,7 +295,7 @@ func (t *Target[T]) build(source Document, snapshot []byte, validators []Validat
 	}
 	final := Document{Value: filled, Positions: source.Positions}
 	if t.opts.Schema != nil {
-		if errs := t.opts.Schema.Validate(final, t.opts.Strict); len(errs) > 0 {
+		if errs := t.opts.Schema.validate(final, t.opts.Strict, encryptedPaths(source.Value, "")); len(errs) > 0 {
 			return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("config %q does not match its schema", t.opts.Name), Details: errs}
 		}
 	}
