@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -60,4 +61,80 @@ func TestSchemaErrorsNeverShowSecrets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPatchSealsPlaintextSecrets patches secrets in plaintext: with an
+// identity they are encrypted before anything keeps them, without one the
+// patch is refused.
+func TestPatchSealsPlaintextSecrets(t *testing.T) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := secret.Encrypt([]byte("old-password"), id.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, err := CompileSchema("s.json", []byte(`{"type": "object", "properties": {"token": {"x-secret": true}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const plain = "PlainPatchedPW99"
+	for name, tc := range map[string]struct {
+		patch   string
+		encrypt bool
+		refused string
+	}{
+		"EncryptedBefore": {`{"db": {"password": "` + plain + `"}}`, true, ""},
+		"MarkedBySchema":  {`{"token": "` + plain + `"}`, true, ""},
+		"NoIdentity":      {`{"db": {"password": "` + plain + `"}}`, false, "no age identity is configured"},
+		"NotAString":      {`{"token": {"v": "` + plain + `"}}`, true, "a secret must be a string"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := secret.NewDecrypter(id)
+			opts := Options[any]{Files: []string{writeFile(t, t.TempDir(), "app.yaml", "db:\n  password: "+enc+"\n")}, Schema: schema, Transform: d.Transform}
+			if tc.encrypt {
+				opts.Encrypt = d.Encrypt
+			}
+			target, err := NewTarget(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			first, err := target.Prepare(ctx, hotreload.Candidate{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := first.Apply(ctx); err != nil {
+				t.Fatal(err)
+			}
+			first.Commit(ctx)
+			ch, err := target.Prepare(ctx, hotreload.Candidate{Patch: []byte(tc.patch)})
+			if tc.refused != "" {
+				if hotreload.ErrorCode(err) != hotreload.CodeInvalid || !strings.Contains(fmtDetails(err), tc.refused) || strings.Contains(fmtDetails(err), plain) {
+					t.Fatalf("Prepare = %v %s, want refused: %s", err, fmtDetails(err), tc.refused)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			snap := string(ch.Summary().Snapshot)
+			if strings.Contains(snap, plain) || !strings.Contains(snap, secret.Prefix) {
+				t.Fatalf("snapshot holds the plaintext: %s", snap)
+			}
+			if !strings.Contains(fmt.Sprint(ch.(hotreload.DataChange).Data()), plain) {
+				t.Fatal("the decrypted value is not the patched one")
+			}
+			ch.Rollback(ctx)
+		})
+	}
+}
+
+func fmtDetails(err error) string {
+	var b strings.Builder
+	for _, d := range hotreload.ErrorDetails(err) {
+		b.WriteString(d.String() + "\n")
+	}
+	return b.String()
 }

@@ -70,6 +70,9 @@ type Options[T any] struct {
 	Logger *slog.Logger
 	// Limits bound the files read (size, links out of their directory).
 	Limits Limits
+	// Encrypt, when set, encrypts a secret that a merge patch sets in
+	// plaintext (see Target.seal); without it such a patch is refused.
+	Encrypt func(plaintext []byte) (string, error)
 }
 
 // Target is the configuration as a hotreload.Target: it reads and merges
@@ -178,6 +181,9 @@ func (t *Target[T]) Prepare(ctx context.Context, c hotreload.Candidate) (hotrelo
 		source, err = Decode("snapshot", c.Snapshot, JSON)
 	case len(c.Patch) > 0:
 		source, err = t.patch(live, c.Patch)
+		if err == nil {
+			source.Value, err = t.seal(live, source.Value)
+		}
 		if err == nil && len(t.opts.Files) == 1 && !t.opts.ReadOnlyFiles {
 			write, err = t.writeBack(live, source.Value)
 		}
