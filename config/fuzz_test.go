@@ -68,7 +68,11 @@ func fuzzDecode(f *testing.F, format Format, check func(t *testing.T, src []byte
 				t.Fatalf("%s has no position of its own", ptr)
 			}
 		}
-		withDefaults := Document{Value: schema.Defaults(doc.Value), Positions: doc.Positions}
+		filled, err := schema.Defaults(doc.Value)
+		if err != nil {
+			t.Fatalf("defaults of the test schema: %v", err)
+		}
+		withDefaults := Document{Value: filled, Positions: doc.Positions}
 		for _, e := range schema.Validate(withDefaults, true) {
 			if e.File != name || e.Line < 1 || e.Message == "" {
 				t.Fatalf("schema problem not located: %+v", e)

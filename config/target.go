@@ -70,6 +70,9 @@ type Options[T any] struct {
 	Logger *slog.Logger
 	// Limits bound the files read (size, links out of their directory).
 	Limits Limits
+	// Encrypt, when set, encrypts a secret that a merge patch sets in
+	// plaintext (see Target.seal); without it such a patch is refused.
+	Encrypt func(plaintext []byte) (string, error)
 }
 
 // Target is the configuration as a hotreload.Target: it reads and merges
@@ -178,6 +181,9 @@ func (t *Target[T]) Prepare(ctx context.Context, c hotreload.Candidate) (hotrelo
 		source, err = Decode("snapshot", c.Snapshot, JSON)
 	case len(c.Patch) > 0:
 		source, err = t.patch(live, c.Patch)
+		if err == nil {
+			source.Value, err = t.seal(live, source.Value)
+		}
 		if err == nil && len(t.opts.Files) == 1 && !t.opts.ReadOnlyFiles {
 			write, err = t.writeBack(live, source.Value)
 		}
@@ -298,9 +304,13 @@ func (t *Target[T]) build(source Document, snapshot []byte, validators []Validat
 			return nil, t.invalid(source, "transforming the config", err)
 		}
 	}
-	final := Document{Value: t.opts.Schema.Defaults(doc), Positions: source.Positions}
+	filled, err := t.opts.Schema.Defaults(doc)
+	if err != nil {
+		return nil, err
+	}
+	final := Document{Value: filled, Positions: source.Positions}
 	if t.opts.Schema != nil {
-		if errs := t.opts.Schema.Validate(final, t.opts.Strict); len(errs) > 0 {
+		if errs := t.opts.Schema.validate(final, t.opts.Strict, encryptedPaths(source.Value, "")); len(errs) > 0 {
 			return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("config %q does not match its schema", t.opts.Name), Details: errs}
 		}
 	}

@@ -99,6 +99,22 @@ func (d *Decrypter) decrypt(v any, ptr string, paths, values map[string]bool, pr
 	return v, false
 }
 
+// Encrypt encrypts plaintext to the recipients of the Decrypter's own
+// identities (those that have one, as X25519 identities do), so that it can
+// decrypt what it encrypted. With no such identity it is an error.
+func (d *Decrypter) Encrypt(plaintext []byte) (string, error) {
+	var rs []age.Recipient
+	for _, id := range d.ids {
+		if x, ok := id.(*age.X25519Identity); ok {
+			rs = append(rs, x.Recipient())
+		}
+	}
+	if len(rs) == 0 {
+		return "", hotreload.Errorf(hotreload.CodeInvalid, "no age identity with a recipient is configured (--age-identity or $%s)", IdentityEnv)
+	}
+	return Encrypt(plaintext, rs...)
+}
+
 // AddPaths marks more paths secret, such as those a schema marks
 // writeOnly or x-secret, so that Redact covers them too.
 func (d *Decrypter) AddPaths(paths ...string) {

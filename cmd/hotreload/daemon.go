@@ -215,6 +215,7 @@ func startConfig[T any](ctx context.Context, d *daemon, validators []config.Vali
 		Limits:     d.opts.Limits,
 		Strict:     d.opts.Mode == admin.Prod,
 		Transform:  d.secrets.Transform,
+		Encrypt:    d.secrets.Encrypt,
 		Validators: validators,
 		Logger:     d.log,
 	}

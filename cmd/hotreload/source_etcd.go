@@ -184,7 +184,11 @@ func (s *etcdSource) start(ctx context.Context, d *daemon, t *config.Target[map[
 			return err
 		}
 		member = m
-		src.Override, src.OnAttempt = m.DesiredKey(), m.Attempted
+		// The attempt's reason goes into the fleet's keys: no plaintext.
+		src.Override, src.OnAttempt = m.DesiredKey(), func(a etcd.Attempt) {
+			a.Reason = d.secrets.Scrub(a.Reason)
+			m.Attempted(a)
+		}
 		d.admin.Mount("GET /api/v1/fleet", auth.Viewer, fleet.Handler(s.client, s.opts.Fleet))
 	}
 	source, err := etcd.New(src)
