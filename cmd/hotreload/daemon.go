@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -613,5 +614,13 @@ func (d *daemon) newAdmin() error {
 	if err := d.monitor.Add("audit", health.CheckFunc(d.audit.Check), health.CheckOptions{Critical: true}); err != nil {
 		return err
 	}
-	return nil
+	// A target step past its deadline that has not returned: /readyz says
+	// so (503) until it does.
+	engine := health.CheckFunc(func(context.Context) error {
+		if stuck := d.engine.Status().Stuck; len(stuck) > 0 {
+			return fmt.Errorf("a transaction step overran its deadline and has not returned: %s", strings.Join(stuck, ", "))
+		}
+		return nil
+	})
+	return d.monitor.Add("engine", engine, health.CheckOptions{Critical: true, Interval: time.Second})
 }
