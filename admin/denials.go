@@ -38,7 +38,7 @@ type denials struct {
 // denialCount is one address's refusals in the interval.
 type denialCount struct {
 	n       int
-	limited int // answered 429
+	limited int            // answered 429
 	actions map[string]int // "POST /api/v1/reload: unauthorized" -> count
 }
 
