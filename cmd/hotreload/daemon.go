@@ -167,6 +167,9 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 		d.history.Close()
 		return nil, fmt.Errorf("opening the audit log: %w", err)
 	}
+	if err := d.audit.Check(ctx); err != nil {
+		d.log.Error("the audit log is not intact: serving, refusing every mutation", "err", err)
+	}
 	d.ui = ui.NewHub(ui.Options{Logger: d.log})
 	d.engine = hotreload.New(hotreload.Options{
 		History:   d.history,

@@ -744,3 +744,72 @@ func TestStrictPermissions(t *testing.T) {
 		t.Fatalf("the previous tokens stopped working: %d", code)
 	}
 }
+
+// TestAuditTailCannotBeErased: delete the last line of audit.log while the
+// daemon is stopped; at the next start it says so, /readyz answers 503,
+// mutations are refused, and audit verify still reports the gap after it
+// stops, until an operator runs audit accept-gap.
+func TestAuditTailCannotBeErased(t *testing.T) {
+	dir, file := workspace(t, "name: one\nrps: 5\n")
+	data := filepath.Join(dir, "data")
+	args := []string{"serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--data-dir", data,
+		"--mode", "dev", "--listen", "127.0.0.1:0", "--health-window", "0s"}
+	stop := func(p *daemonProc) {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		_ = p.cmd.Wait()
+	}
+	p := start(t, args...)
+	if code := call(t, "PATCH", p.urls["admin"]+"/api/v1/config", `{"rps": 6}`, nil); code != 200 {
+		t.Fatalf("PATCH: %d", code)
+	}
+	stop(p)
+	log := filepath.Join(data, "audit.log")
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(strings.TrimSuffix(string(b), "\n"), "\n")
+	writeFile(t, log, strings.Join(lines[:len(lines)-1], "")) // the last record is gone
+
+	verify := func() (string, int) {
+		cmd := exec.Command(binary, "audit", "verify", "--data-dir", data)
+		out, _ := cmd.CombinedOutput()
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	p = start(t, args...)
+	testwait.For(t, "a warning at start", 10*time.Second, func() bool {
+		return strings.Contains(p.stderr.String(), "audit log is not intact")
+	})
+	var st map[string]any
+	if code := call(t, "PATCH", p.urls["admin"]+"/api/v1/config", `{"rps": 7}`, &st); code != 503 {
+		t.Fatalf("PATCH over an erased tail: %d %v", code, st)
+	}
+	testwait.Until(t, "/readyz 503 naming the gap", 10*time.Second, func() error {
+		resp, err := http.Get(p.urls["admin"] + "/readyz")
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 503 || !strings.Contains(string(body), "accept-gap") {
+			return fmt.Errorf("%d %s", resp.StatusCode, body)
+		}
+		return nil
+	})
+	stop(p)
+	if out, code := verify(); code != 1 {
+		t.Fatalf("verify after a start on the erased tail: %d\n%s", code, out)
+	}
+
+	out, err := exec.Command(binary, "audit", "accept-gap", "--data-dir", data, "--reason", "test: tail erased on purpose").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "gap recorded") {
+		t.Fatalf("accept-gap: %v\n%s", err, out)
+	}
+	if out, code := verify(); code != 0 {
+		t.Fatalf("verify after accept-gap: %d\n%s", code, out)
+	}
+	p = start(t, args...)
+	if code := call(t, "PATCH", p.urls["admin"]+"/api/v1/config", `{"rps": 8}`, nil); code != 200 {
+		t.Fatalf("PATCH after accept-gap: %d", code)
+	}
+}
