@@ -73,7 +73,7 @@ type daemonOptions struct {
 	// InsecurePermissions starts even when the auth file, the age identity
 	// or the data dir could be changed by other users (logged).
 	InsecurePermissions bool
-	Stderr io.Writer
+	Stderr              io.Writer
 }
 
 // configTarget is the config target the daemon serves, whatever its type.
