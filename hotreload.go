@@ -315,32 +315,62 @@ func (e *Engine) Add(ctx context.Context, t Target) (Outcome, error) {
 }
 
 // restoreLastGood brings t to its state in the last known good version, if
-// history has one. It reports whether it did.
+// history has one. It reports whether it did. When that version's object is
+// missing or corrupt, or no longer loads, it tries the committed versions
+// before it, newest first, and says why; with none intact it restores
+// nothing, and the target loads from its source.
 func (e *Engine) restoreLastGood(ctx context.Context, t Target) (bool, error) {
 	lkg, ok, err := e.opts.History.LastGood(ctx)
 	if err != nil || !ok {
 		return false, err
 	}
-	if !slices.ContainsFunc(lkg.Targets, func(s TargetState) bool { return s.Target == t.Name() }) {
-		return false, nil
+	candidates := []Record{lkg}
+	if all, err := e.opts.History.List(ctx); err == nil {
+		for i := len(all) - 1; i >= 0; i-- {
+			if r := all[i]; r.Result == Committed && r.Version < lkg.Version {
+				candidates = append(candidates, r)
+			}
+		}
 	}
-	snap, err := e.opts.History.Snapshot(ctx, lkg.Version, t.Name())
+	for _, rec := range candidates {
+		if !slices.ContainsFunc(rec.Targets, func(s TargetState) bool { return s.Target == t.Name() }) {
+			continue
+		}
+		snap, err := e.restore(ctx, t, rec.Version)
+		if err != nil {
+			e.log.Error("the last known good state cannot be restored; trying an older committed version, then the source",
+				"target", t.Name(), "version", rec.Version, "err", err)
+			continue
+		}
+		if rec.Version != lkg.Version {
+			e.log.Warn("restored an older committed version: the last known good one is not intact",
+				"target", t.Name(), "version", rec.Version, "last_good", lkg.Version)
+		}
+		e.snapshots[t.Name()] = snap
+		return true, nil
+	}
+	return false, nil
+}
+
+// restore brings t to its state in a committed version and returns that
+// state's snapshot.
+func (e *Engine) restore(ctx context.Context, t Target, version uint64) ([]byte, error) {
+	snap, err := e.opts.History.Snapshot(ctx, version, t.Name())
 	if err != nil {
-		return false, fmt.Errorf("reading the last known good %s: %w", t.Name(), err)
+		return nil, err
 	}
 	ch, err := t.Prepare(ctx, Candidate{Target: t.Name(), Snapshot: snap})
 	if err != nil {
-		return false, fmt.Errorf("restoring %s to version %d: %w", t.Name(), lkg.Version, err)
+		return nil, fmt.Errorf("restoring %s to version %d: %w", t.Name(), version, err)
 	}
 	if err := ch.Apply(ctx); err != nil {
 		_ = ch.Rollback(ctx)
-		return false, fmt.Errorf("restoring %s to version %d: %w", t.Name(), lkg.Version, err)
+		return nil, fmt.Errorf("restoring %s to version %d: %w", t.Name(), version, err)
 	}
 	if err := ch.Commit(ctx); err != nil {
 		e.log.Error("releasing the state before restore", "target", t.Name(), "err", err)
 	}
-	e.snapshots[t.Name()] = snap
-	return true, nil
+	return snap, nil
 }
 
 // Remove unregisters a target; its live state stays as it is and is no

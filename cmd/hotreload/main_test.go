@@ -813,3 +813,43 @@ func TestAuditTailCannotBeErased(t *testing.T) {
 		t.Fatalf("PATCH after accept-gap: %d", code)
 	}
 }
+
+// TestStartsFromWhatIsIntact: with the last known good objects in history
+// deleted or corrupted, the daemon still starts from its valid config file
+// and says why.
+func TestStartsFromWhatIsIntact(t *testing.T) {
+	for _, damage := range []string{"deleted", "corrupted"} {
+		t.Run(damage, func(t *testing.T) {
+			dir, file := workspace(t, "name: one\nrps: 5\n")
+			data := filepath.Join(dir, "data")
+			args := []string{"serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--data-dir", data,
+				"--mode", "dev", "--listen", "127.0.0.1:0", "--health-window", "0s"}
+			p := start(t, args...)
+			if code := call(t, "PATCH", p.urls["admin"]+"/api/v1/config", `{"rps": 6}`, nil); code != 200 {
+				t.Fatalf("PATCH: %d", code)
+			}
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			_ = p.cmd.Wait()
+			objects, _ := filepath.Glob(filepath.Join(data, "history", "objects", "*"))
+			if len(objects) == 0 {
+				t.Fatal("no history objects to damage")
+			}
+			for _, o := range objects {
+				if damage == "deleted" {
+					os.Remove(o)
+				} else {
+					writeFile(t, o, "garbage")
+				}
+			}
+			p = start(t, args...)
+			var cfg configAnswer
+			call(t, "GET", p.urls["admin"]+"/api/v1/config", "", &cfg)
+			if cfg.Data["rps"] != 6.0 {
+				t.Fatalf("config %+v, want the file's rps 6", cfg)
+			}
+			if !strings.Contains(p.stderr.String(), "cannot be restored") {
+				t.Fatalf("the start does not say why:\n%s", p.stderr)
+			}
+		})
+	}
+}
