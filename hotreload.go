@@ -437,7 +437,7 @@ func (e *Engine) Rollback(ctx context.Context, version uint64, r Request) (Outco
 			if err != nil {
 				return Outcome{}, fmt.Errorf("reading %s at version %d: %w", st.Target, to.Version, err)
 			}
-			r.Candidates = append(r.Candidates, Candidate{Target: st.Target, Snapshot: snap})
+			r.Candidates = append(r.Candidates, Candidate{Target: st.Target, Snapshot: snap, Rollback: true})
 		}
 		r.restoredFrom = to.Version
 		if err := e.audit(ctx, r); err != nil {

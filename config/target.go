@@ -179,17 +179,23 @@ func (t *Target[T]) Prepare(ctx context.Context, c hotreload.Candidate) (hotrelo
 	switch {
 	case len(c.Snapshot) > 0:
 		source, err = Decode("snapshot", c.Snapshot, JSON)
+		if err == nil && c.Rollback && t.writable() {
+			write, err = t.writeBack(live, source.Value)
+			if hotreload.ErrorCode(err) == hotreload.CodeConflict {
+				// An edit on disk that was not applied (or was rejected)
+				// is the operator's: the rollback restores the live state
+				// and leaves the file alone.
+				t.opts.Logger.Warn("rolled back in memory only: the config file holds an edit that is not live", "file", t.opts.Files[0])
+				write, err = nil, nil
+			}
+		}
 	case len(c.Patch) > 0:
 		source, err = t.patch(live, c.Patch)
 		if err == nil {
 			source.Value, err = t.seal(live, source.Value)
 		}
-		if err == nil && len(t.opts.Files) == 1 && !t.opts.ReadOnlyFiles {
+		if err == nil && t.writable() {
 			write, err = t.writeBack(live, source.Value)
-		}
-		if write != nil {
-			sum := sha256.Sum256(write.data)
-			disk = &sum
 		}
 	case len(c.Content) > 0:
 		name := c.Meta["file"]
@@ -202,6 +208,10 @@ func (t *Target[T]) Prepare(ctx context.Context, c hotreload.Candidate) (hotrelo
 	}
 	if err != nil {
 		return nil, err
+	}
+	if write != nil {
+		sum := sha256.Sum256(write.data)
+		disk = &sum
 	}
 	snapshot, err := json.Marshal(source.Value)
 	if err != nil {
@@ -268,6 +278,10 @@ func (t *Target[T]) writeBack(live *state[T], doc any) (*fileWrite, error) {
 	}
 	return newFileWrite(file, src, doc)
 }
+
+// writable reports whether a patch or a rollback is written back to the
+// source: a single file, not read-only.
+func (t *Target[T]) writable() bool { return len(t.opts.Files) == 1 && !t.opts.ReadOnlyFiles }
 
 // sameContent reports whether src, the file's bytes now, decodes to the
 // live source document: an edit of comments or layout only, which the write

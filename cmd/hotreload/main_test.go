@@ -853,3 +853,46 @@ func TestStartsFromWhatIsIntact(t *testing.T) {
 		})
 	}
 }
+
+// TestRollbackSurvivesWatcherAndRestart: PATCH, then roll back at once:
+// the file is written back with the restored content, so neither the
+// watcher (re-reading the PATCH's own write-back) nor a restart undoes the
+// rollback, and the comments of the file stay.
+func TestRollbackSurvivesWatcherAndRestart(t *testing.T) {
+	const original = "# the name\nname: one\nrps: 5 # per second\n"
+	dir, file := workspace(t, original)
+	args := []string{"serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"),
+		"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0", "--health-window", "0s"}
+	p := start(t, args...)
+	admin := p.urls["admin"]
+	if code := call(t, "PATCH", admin+"/api/v1/config", `{"rps": 77}`, nil); code != 200 {
+		t.Fatalf("PATCH: %d", code)
+	}
+	var o struct {
+		Result string `json:"result"`
+	}
+	if code := call(t, "POST", admin+"/api/v1/rollback", `{}`, &o); code != 200 || o.Result != "committed" {
+		t.Fatalf("rollback: %d %+v", code, o)
+	}
+	testwait.Until(t, "the rollback written back", 10*time.Second, func() error {
+		if b, _ := os.ReadFile(file); string(b) != original {
+			return fmt.Errorf("file %q", b)
+		}
+		return nil
+	})
+	// Whatever the watcher saw of the PATCH's write-back, the live value
+	// stays the restored one: wait until it settled, then check.
+	waitStatus(t, admin, "the watcher settled", func(s statusAnswer) bool { return s.Applied == 0 })
+	var cfg configAnswer
+	call(t, "GET", admin+"/api/v1/config", "", &cfg)
+	if cfg.Data["rps"] != 5.0 {
+		t.Fatalf("after the rollback the live rps is %v", cfg.Data["rps"])
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Wait()
+	p = start(t, args...)
+	call(t, "GET", p.urls["admin"]+"/api/v1/config", "", &cfg)
+	if cfg.Data["rps"] != 5.0 {
+		t.Fatalf("after a restart rps is %v, want the rolled-back 5", cfg.Data["rps"])
+	}
+}
