@@ -1,0 +1,151 @@
+package main_test
+
+import (
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/cybercorp/hotreload/internal/testwait"
+	"github.com/cybercorp/hotreload/secret"
+)
+
+// TestSecretsNeverInClear writes unique plaintexts through each path a
+// secret can take (a schema error on an encrypted value, a PATCH setting a
+// secret in plaintext, a restart) on the real binary, then looks for them
+// in every output: API answers, the history command, logs, the data dir,
+// the audit log, /metrics and the config file.
+func TestSecretsNeverInClear(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "age.key")
+	if out, err := exec.Command(binary, "secret", "keygen", "--out", key).CombinedOutput(); err != nil {
+		t.Fatalf("keygen: %v %s", err, out)
+	}
+	ids, err := secret.LoadIdentities(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recipient := ids[0].(*age.X25519Identity).Recipient()
+	encrypt := func(s string) string {
+		t.Helper()
+		v, err := secret.Encrypt([]byte(s), recipient)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	unique := strings.ReplaceAll(filepath.Base(dir), "Test", "")
+	leaks := map[string]string{
+		"schema error": "LeakyS3cret-42-" + unique,
+		"patch":        "PlainPatchedPW99-" + unique,
+	}
+	file := filepath.Join(dir, "app.yaml")
+	schema := filepath.Join(dir, "schema.json")
+	dataDir := filepath.Join(dir, "data")
+	writeFile(t, schema, `{"type": "object", "properties": {"name": {"type": "string"}, "rps": {"type": "integer"},
+		"password": {"type": "string", "pattern": "^[a-z]+$"}, "token": {"type": "string", "x-secret": true}}}`)
+	writeFile(t, file, "name: one\nrps: 5\npassword: "+encrypt("good")+"\n")
+	args := []string{"serve", "--config", file, "--schema", schema, "--data-dir", dataDir, "--age-identity", key,
+		"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0", "--health-window", "100ms"}
+	p := start(t, args...)
+	admin := p.urls["admin"]
+
+	// A secret that fails its pattern is rejected without being shown.
+	writeFile(t, file, "name: one\nrps: 5\npassword: "+encrypt(leaks["schema error"])+"\n")
+	st := waitStatus(t, admin, "a rejection", func(s statusAnswer) bool { return s.Last != nil && s.Last.Result == "rejected" })
+	if len(st.Last.Errors) != 1 || !strings.Contains(st.Last.Errors[0].Message, secret.Redacted) {
+		t.Fatalf("errors %+v, want one that says %s", st.Last.Errors, secret.Redacted)
+	}
+	writeFile(t, file, "name: one\nrps: 6\npassword: "+encrypt("good")+"\n")
+	waitStatus(t, admin, "version 3", func(s statusAnswer) bool { return s.Active == 3 })
+
+	// A PATCH setting a secret in plaintext is encrypted before write-back.
+	var o struct {
+		Result string `json:"result"`
+	}
+	if code := call(t, "PATCH", admin+"/api/v1/config", `{"token": "`+leaks["patch"]+`"}`, &o); code != 200 || o.Result != "committed" {
+		t.Fatalf("PATCH: %d %+v", code, o)
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`token: "?ENC\[age:`).Match(src) {
+		t.Fatalf("the config file was not written back encrypted:\n%s", src)
+	}
+
+	// Restart: the secrets load again, still redacted.
+	stop(t, p)
+	p = start(t, args...)
+	admin = p.urls["admin"]
+	var cfg configAnswer
+	call(t, "GET", admin+"/api/v1/config", "", &cfg)
+	if cfg.Data["token"] != secret.Redacted || cfg.Data["password"] != secret.Redacted {
+		t.Fatalf("config after restart %+v", cfg.Data)
+	}
+
+	// Every output, then.
+	outputs := map[string]string{"config file": string(src), "stdout": p.stdout.String(), "stderr": p.stderr.String()}
+	for _, path := range []string{"/api/v1/config", "/api/v1/status", "/api/v1/history", "/metrics",
+		"/api/v1/history/1", "/api/v1/history/2", "/api/v1/history/3", "/api/v1/history/4",
+		"/api/v1/history/2/diff/4", "/api/v1/history/3/diff/4", "/api/v1/audit"} {
+		outputs["GET "+path] = get(t, admin+path)
+	}
+	hist, err := exec.Command(binary, "history", "--addr", admin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("hotreload history: %v %s", err, hist)
+	}
+	outputs["hotreload history"] = string(hist)
+	err = filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		outputs[path] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, out := range outputs {
+		for path, plain := range leaks {
+			if strings.Contains(out, plain) {
+				t.Errorf("%s shows the plaintext of the %s secret", what, path)
+			}
+		}
+	}
+}
+
+// get returns the body of a GET.
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// stop ends a daemon with SIGTERM and waits for it.
+func stop(t *testing.T, p *daemonProc) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(testwait.D(10 * time.Second)):
+		t.Fatal("hotreload did not stop")
+	}
+}
