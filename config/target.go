@@ -252,20 +252,29 @@ func (t *Target[T]) read() (Document, *[sha256.Size]byte, error) {
 }
 
 // writeBack prepares the write of a patched document to the single file.
-// It refuses when the file changed on disk since the live state was read
-// from it (an edit the watcher has not applied yet), which the write would
-// silently destroy.
+// It refuses when the file's content changed on disk since the live state
+// was read from it (an edit the watcher has not applied yet), which the
+// write would silently destroy; a change of comments or layout alone is
+// kept by the edit in place.
 func (t *Target[T]) writeBack(live *state[T], doc any) (*fileWrite, error) {
 	file := t.opts.Files[0]
 	src, err := t.opts.Limits.read(file)
 	if err != nil {
 		src = nil // written whole
 	}
-	if live != nil && live.disk != nil && src != nil && sha256.Sum256(src) != *live.disk {
+	if live != nil && live.disk != nil && src != nil && sha256.Sum256(src) != *live.disk && !t.sameContent(file, src, live) {
 		return nil, hotreload.Errorf(hotreload.CodeConflict,
 			"config file %q changed on disk since it was loaded: reload it first, then patch", file)
 	}
 	return newFileWrite(file, src, doc)
+}
+
+// sameContent reports whether src, the file's bytes now, decodes to the
+// live source document: an edit of comments or layout only, which the write
+// keeps, is no conflict.
+func (t *Target[T]) sameContent(file string, src []byte, live *state[T]) bool {
+	doc, err := Decode(file, src, mustFormat(file))
+	return err == nil && jsondiff.Equal(doc.Value, live.source.Value)
 }
 
 // patch applies a JSON merge patch to the live source document.

@@ -630,3 +630,46 @@ func TestZeroMeansWhatItSays(t *testing.T) {
 		}
 	})
 }
+
+// TestPatchKeepsTheOperatorsFile: a PATCH through the API edits the YAML
+// file in place (comments and order stay), and a comment added by hand
+// afterwards does not wedge the next PATCH.
+func TestPatchKeepsTheOperatorsFile(t *testing.T) {
+	const original = "# The service's name, shown on every page.\nname: one # short\n# Requests per second.\nrps: 5\n"
+	dir, file := workspace(t, original)
+	p := start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"),
+		"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0", "--health-window", "0s")
+	admin := p.urls["admin"]
+	if code := call(t, "PATCH", admin+"/api/v1/config", `{"rps": 7}`, nil); code != 200 {
+		t.Fatalf("PATCH: %d", code)
+	}
+	want := strings.Replace(original, "rps: 5", "rps: 7", 1)
+	testwait.Until(t, "the patch written back", 10*time.Second, func() error {
+		if b, _ := os.ReadFile(file); string(b) != want {
+			return fmt.Errorf("file %q", b)
+		}
+		return nil
+	})
+
+	b, _ := os.ReadFile(file)
+	writeFile(t, file, string(b)+"# tuned by hand\n")
+	if code := call(t, "POST", admin+"/api/v1/reload", "", nil); code != 200 {
+		t.Fatalf("reload: %d", code)
+	}
+	st := waitStatus(t, admin, "an unchanged reload", func(s statusAnswer) bool { return s.Last != nil && s.Last.Result == "unchanged" })
+	if code := call(t, "PATCH", admin+"/api/v1/config", `{"name": "two"}`, nil); code != 200 {
+		t.Fatalf("PATCH after a comment was added: %d", code)
+	}
+	testwait.Until(t, "the second patch written back", 10*time.Second, func() error {
+		b, _ := os.ReadFile(file)
+		if want := strings.Replace(want, "name: one", "name: two", 1) + "# tuned by hand\n"; string(b) != want {
+			return fmt.Errorf("file %q, want %q", b, want)
+		}
+		return nil
+	})
+	var cfg configAnswer
+	call(t, "GET", admin+"/api/v1/config", "", &cfg)
+	if cfg.Data["name"] != "two" || cfg.Version <= st.Active {
+		t.Fatalf("config %+v", cfg)
+	}
+}

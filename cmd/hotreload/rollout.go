@@ -68,7 +68,7 @@ exits once the rollout is published; follow it with "hotreload fleet status".`,
 			}
 			last := ""
 			end, err := fleet.Watch(cmd.Context(), c, flags.prefix, r.ID, func(r *fleet.Rollout) {
-				line := fmt.Sprintf("%s wave %d/%d %s", r.State, r.Wave+1, len(r.Waves), r.Phase)
+				line := fmt.Sprintf("%s wave %d/%d %s", r.State, r.Wave, len(r.Waves), r.Phase)
 				if line != last {
 					fmt.Fprintf(out, "%s  %s\n", time.Now().Format(time.TimeOnly), line)
 					last = line
