@@ -22,7 +22,8 @@ import (
 // TestSecretsNeverInClear writes unique plaintexts through each path a
 // secret can take (a schema error on an encrypted value, a PATCH setting a
 // secret in plaintext, a restart) on the real binary, then looks for them
-// in every output: API answers, the history command, logs, the data dir,
+// in every output: API answers, the event stream, the history command,
+// logs, the data dir,
 // the audit log, /metrics and the config file.
 func TestSecretsNeverInClear(t *testing.T) {
 	dir := t.TempDir()
@@ -58,6 +59,16 @@ func TestSecretsNeverInClear(t *testing.T) {
 		"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0", "--health-window", "100ms"}
 	p := start(t, args...)
 	admin := p.urls["admin"]
+	events, eventsDone := &lockedBuffer{}, make(chan struct{})
+	resp, err := http.Get(admin + "/api/v1/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(eventsDone)
+		defer resp.Body.Close()
+		_, _ = io.Copy(events, resp.Body) // until the daemon stops
+	}()
 
 	// A secret that fails its pattern is rejected without being shown.
 	writeFile(t, file, "name: one\nrps: 5\npassword: "+encrypt(leaks["schema error"])+"\n")
@@ -84,7 +95,10 @@ func TestSecretsNeverInClear(t *testing.T) {
 	}
 
 	// Restart: the secrets load again, still redacted.
+	testwait.For(t, "the PATCH's event on the stream", 10*time.Second, func() bool { return strings.Contains(events.String(), "/token") })
 	stop(t, p)
+	<-eventsDone
+	firstLogs := p.stdout.String() + p.stderr.String()
 	p = start(t, args...)
 	admin = p.urls["admin"]
 	var cfg configAnswer
@@ -94,7 +108,7 @@ func TestSecretsNeverInClear(t *testing.T) {
 	}
 
 	// Every output, then.
-	outputs := map[string]string{"config file": string(src), "stdout": p.stdout.String(), "stderr": p.stderr.String()}
+	outputs := map[string]string{"config file": string(src), "events": events.String(), "first run's logs": firstLogs, "stdout": p.stdout.String(), "stderr": p.stderr.String()}
 	for _, path := range []string{"/api/v1/config", "/api/v1/status", "/api/v1/history", "/metrics",
 		"/api/v1/history/1", "/api/v1/history/2", "/api/v1/history/3", "/api/v1/history/4",
 		"/api/v1/history/2/diff/4", "/api/v1/history/3/diff/4", "/api/v1/audit"} {
