@@ -155,7 +155,7 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	}
 	d.ui = ui.NewHub(ui.Options{Logger: d.log})
 	d.engine = hotreload.New(hotreload.Options{
-		History:   d.history,
+		History:   d.secrets.History(d.history), // no plaintext in any record
 		Gate:      uiUngated{d},
 		Publisher: d.secrets.Publisher(d.bus), // no decrypted value in any event
 		Observer:  hotreload.Observers{d.metrics, d.alerts, d.ui},
