@@ -240,12 +240,7 @@ func startConfig[T any](ctx context.Context, d *daemon, validators []config.Vali
 		return nil, err
 	}
 	if d.opts.PluginsDir != "" {
-		if err := d.startPlugins(ctx, func() any {
-			if s := t.Store().Snapshot(); s != nil {
-				return s.Data
-			}
-			return nil
-		}); err != nil {
+		if err := d.startPlugins(ctx, t.Encrypted); err != nil {
 			return nil, err
 		}
 	}
@@ -306,7 +301,8 @@ func (d *daemon) startPlugins(ctx context.Context, config func() any) error {
 	host, err := plugin.New(plugin.Options{
 		Dir:          d.opts.PluginsDir,
 		DataDir:      filepath.Join(d.opts.DataDir, "plugins"),
-		Config:       config,
+		Config:       config, // encrypted: Reveal decrypts
+		Reveal:       d.secrets.Reveal,
 		ConfigTarget: d.config.Name(),
 		Submit:       d.engine.Reload,
 		Logger:       d.log,

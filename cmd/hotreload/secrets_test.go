@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -16,12 +17,13 @@ import (
 	"filippo.io/age"
 
 	"github.com/cybercorp/hotreload/internal/testwait"
+	"github.com/cybercorp/hotreload/plugin/plugintest"
 	"github.com/cybercorp/hotreload/secret"
 )
 
 // TestSecretsNeverInClear writes unique plaintexts through each path a
-// secret can take (a schema error on an encrypted value, a PATCH setting a
-// secret in plaintext, a restart) on the real binary, then looks for them
+// secret can take (a schema error on an encrypted value, a plugin setting
+// and its change, a PATCH setting a secret in plaintext, a restart) on the real binary, then looks for them
 // in every output: API answers, the event stream, the history command,
 // logs, the data dir,
 // the audit log, /metrics and the config file.
@@ -48,14 +50,22 @@ func TestSecretsNeverInClear(t *testing.T) {
 	leaks := map[string]string{
 		"schema error": "LeakyS3cret-42-" + unique,
 		"patch":        "PlainPatchedPW99-" + unique,
+		"plugin":       "PluginSuffix77-" + unique,
+		"plugin diff":  "PluginSuffix88-" + unique,
 	}
+	plugins := filepath.Join(dir, "plugins")
+	if err := os.Mkdir(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(plugins, "echo.wasm"), string(plugintest.Echo()))
 	file := filepath.Join(dir, "app.yaml")
 	schema := filepath.Join(dir, "schema.json")
 	dataDir := filepath.Join(dir, "data")
 	writeFile(t, schema, `{"type": "object", "properties": {"name": {"type": "string"}, "rps": {"type": "integer"},
 		"password": {"type": "string", "pattern": "^[a-z]+$"}, "token": {"type": "string", "x-secret": true}}}`)
-	writeFile(t, file, "name: one\nrps: 5\npassword: "+encrypt("good")+"\n")
-	args := []string{"serve", "--config", file, "--schema", schema, "--data-dir", dataDir, "--age-identity", key,
+	pluginSection := func(s string) string { return "plugins:\n  echo:\n    suffix: " + encrypt(s) + "\n" }
+	writeFile(t, file, "name: one\nrps: 5\npassword: "+encrypt("good")+"\n"+pluginSection(leaks["plugin"]))
+	args := []string{"serve", "--config", file, "--schema", schema, "--data-dir", dataDir, "--age-identity", key, "--plugins", plugins,
 		"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0", "--health-window", "100ms"}
 	p := start(t, args...)
 	admin := p.urls["admin"]
@@ -71,13 +81,15 @@ func TestSecretsNeverInClear(t *testing.T) {
 	}()
 
 	// A secret that fails its pattern is rejected without being shown.
-	writeFile(t, file, "name: one\nrps: 5\npassword: "+encrypt(leaks["schema error"])+"\n")
+	writeFile(t, file, "name: one\nrps: 5\npassword: "+encrypt(leaks["schema error"])+"\n"+pluginSection(leaks["plugin"]))
 	st := waitStatus(t, admin, "a rejection", func(s statusAnswer) bool { return s.Last != nil && s.Last.Result == "rejected" })
 	if len(st.Last.Errors) != 1 || !strings.Contains(st.Last.Errors[0].Message, secret.Redacted) {
 		t.Fatalf("errors %+v, want one that says %s", st.Last.Errors, secret.Redacted)
 	}
-	writeFile(t, file, "name: one\nrps: 6\npassword: "+encrypt("good")+"\n")
-	waitStatus(t, admin, "version 3", func(s statusAnswer) bool { return s.Active == 3 })
+	// A plugin setting changes: the plugin target gets a new snapshot.
+	writeFile(t, file, "name: one\nrps: 6\npassword: "+encrypt("good")+"\n"+pluginSection(leaks["plugin diff"]))
+	rejected := st.Last.Version
+	waitStatus(t, admin, "the next version", func(s statusAnswer) bool { return s.Active > rejected })
 
 	// A PATCH setting a secret in plaintext is encrypted before write-back.
 	var o struct {
@@ -109,9 +121,14 @@ func TestSecretsNeverInClear(t *testing.T) {
 
 	// Every output, then.
 	outputs := map[string]string{"config file": string(src), "events": events.String(), "first run's logs": firstLogs, "stdout": p.stdout.String(), "stderr": p.stderr.String()}
-	for _, path := range []string{"/api/v1/config", "/api/v1/status", "/api/v1/history", "/metrics",
-		"/api/v1/history/1", "/api/v1/history/2", "/api/v1/history/3", "/api/v1/history/4",
-		"/api/v1/history/2/diff/4", "/api/v1/history/3/diff/4", "/api/v1/audit"} {
+	paths := []string{"/api/v1/config", "/api/v1/status", "/api/v1/history", "/metrics", "/api/v1/audit"}
+	for a := 1; a <= 6; a++ {
+		paths = append(paths, fmt.Sprintf("/api/v1/history/%d", a))
+		for b := a + 1; b <= 6; b++ {
+			paths = append(paths, fmt.Sprintf("/api/v1/history/%d/diff/%d", a, b))
+		}
+	}
+	for _, path := range paths {
 		outputs["GET "+path] = get(t, admin+path)
 	}
 	hist, err := exec.Command(binary, "history", "--addr", admin).CombinedOutput()
