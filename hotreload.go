@@ -109,6 +109,15 @@ type Options struct {
 	MaxRollbacks int
 	// RollbackWindow is the window for MaxRollbacks; zero means one hour.
 	RollbackWindow time.Duration
+	// StepTimeout bounds each target's Prepare and Apply in a
+	// transaction; zero means DefaultStepTimeout. A step past it fails the
+	// transaction (rejected, or rolled back), so no target can freeze the
+	// engine; when the step finally returns its work is undone, and until
+	// then Status.Stuck says which step hangs.
+	StepTimeout time.Duration
+	// GateTimeout bounds the health gate of a transaction beyond which it
+	// is rolled back; zero means DefaultGateTimeout.
+	GateTimeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -144,6 +153,9 @@ type Status struct {
 	Applied uint64 `json:"applied,omitempty"`
 	// Last is the outcome of the last transaction, if any.
 	Last *Outcome `json:"last,omitempty"`
+	// Stuck lists the steps that overran their deadline and have not
+	// returned yet ("prepare of config for 2m0s"): a target is wedged.
+	Stuck []string `json:"stuck,omitempty"`
 	// Frozen is set when automatic reloads are frozen by the rollback
 	// loop breaker; FrozenReason says why.
 	Frozen       bool   `json:"frozen"`
@@ -175,6 +187,12 @@ func New(opts Options) *Engine {
 	}
 	if opts.RollbackWindow == 0 {
 		opts.RollbackWindow = time.Hour
+	}
+	if opts.StepTimeout <= 0 {
+		opts.StepTimeout = DefaultStepTimeout
+	}
+	if opts.GateTimeout <= 0 {
+		opts.GateTimeout = DefaultGateTimeout
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -443,6 +461,7 @@ func (e *Engine) Status() Status {
 	defer e.mu.RUnlock()
 	s := e.status
 	s.Targets = slices.Clone(s.Targets)
+	s.Stuck = slices.Clone(s.Stuck)
 	return s
 }
 
@@ -705,8 +724,10 @@ func (tx *transaction) run(ctx context.Context) Outcome {
 	// apply (subscribers are notified by each target as it applies)
 	t0 = e.opts.Now()
 	for i, p := range tx.changes {
-		if err := p.change.Apply(ctx); err != nil {
-			p.applied = true // a failed Apply may have done part of its work
+		if err := tx.e.bounded(ctx, "apply of "+p.target.Name(), tx.e.opts.StepTimeout, p.change.Apply, lateRollback(p.change)); err != nil {
+			// A failed Apply may have done part of its work; one that
+			// overran is rolled back when it returns.
+			p.applied = !errors.Is(err, errStepTimeout)
 			tx.discard(ctx, i+1)
 			<-backup // no other history write races the backup
 			return tx.rollback(ctx, version, "apply", fmt.Errorf("applying %s: %w", p.target.Name(), err))
@@ -725,7 +746,9 @@ func (tx *transaction) run(ctx context.Context) Outcome {
 	if e.opts.Gate != nil && tx.replacesLiveState() {
 		t0 = e.opts.Now()
 		e.setStatus(func(s *Status) { s.Applied = version })
-		err := e.opts.Gate.Watch(ctx, Transaction{Version: version, Source: tx.req.Source, Targets: tx.changedNames()})
+		gctx, cancel := context.WithTimeout(ctx, e.opts.GateTimeout)
+		err := e.opts.Gate.Watch(gctx, Transaction{Version: version, Source: tx.req.Source, Targets: tx.changedNames()})
+		cancel()
 		e.setStatus(func(s *Status) { s.Applied = 0 })
 		tx.step("health", t0)
 		if err != nil {
@@ -794,7 +817,16 @@ func (tx *transaction) prepare(ctx context.Context) (Outcome, bool) {
 	for _, c := range tx.candidates() {
 		t := e.target(c.Target)
 		tx.kinds[c.Target] = kindOf(t)
-		ch, err := t.Prepare(ctx, c)
+		var ch Change
+		err := e.bounded(ctx, "prepare of "+c.Target, e.opts.StepTimeout, func(ctx context.Context) error {
+			var err error
+			ch, err = t.Prepare(ctx, c)
+			return err
+		}, func() {
+			if ch != nil {
+				_ = ch.Rollback(context.Background())
+			}
+		})
 		if err == nil && ch == nil {
 			err = Errorf(CodeInternal, "%s: Prepare returned neither a change nor an error", c.Target)
 		}
@@ -978,4 +1010,50 @@ func firstLine(s string) string {
 		}
 	}
 	return s
+}
+
+// The default deadlines of a transaction's steps.
+const (
+	DefaultStepTimeout = time.Minute
+	DefaultGateTimeout = 15 * time.Minute
+)
+
+// errStepTimeout marks a step that overran its deadline.
+var errStepTimeout = errors.New("step deadline exceeded")
+
+// bounded runs step with a deadline of d. If step has not returned by
+// then, bounded returns an error at once and leaves it running: Status.Stuck
+// names it until it returns, and then late undoes what it did.
+func (e *Engine) bounded(ctx context.Context, what string, d time.Duration, step func(context.Context) error, late func()) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	done := make(chan error, 1)
+	go func() { done <- step(ctx) }()
+	select {
+	case err := <-done:
+		cancel()
+		return err
+	case <-ctx.Done():
+	}
+	since := e.opts.Now()
+	e.setStatus(func(s *Status) { s.Stuck = append(s.Stuck, what) })
+	e.log.Error("a transaction step overran its deadline; the transaction fails and the step is undone when it returns", "step", what, "deadline", d)
+	go func() {
+		<-done
+		cancel()
+		e.setStatus(func(s *Status) {
+			if i := slices.Index(s.Stuck, what); i >= 0 {
+				s.Stuck = slices.Delete(slices.Clone(s.Stuck), i, i+1)
+			}
+		})
+		e.log.Warn("a step that overran its deadline returned; undoing it", "step", what, "after", e.opts.Now().Sub(since))
+		if late != nil {
+			late()
+		}
+	}()
+	return &Error{Code: CodeUnavailable, Message: fmt.Sprintf("%s did not finish within %s", what, d), Err: errStepTimeout}
+}
+
+// lateRollback undoes a change whose Apply returned after its deadline.
+func lateRollback(ch Change) func() {
+	return func() { _ = ch.Rollback(context.Background()) }
 }

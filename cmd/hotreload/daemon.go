@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,6 +30,7 @@ import (
 	"github.com/cybercorp/hotreload/health/checkfile"
 	"github.com/cybercorp/hotreload/history"
 	"github.com/cybercorp/hotreload/internal/httpjson"
+	"github.com/cybercorp/hotreload/internal/inputfile"
 	"github.com/cybercorp/hotreload/internal/sdnotify"
 	"github.com/cybercorp/hotreload/metrics"
 	"github.com/cybercorp/hotreload/metrics/alert"
@@ -67,6 +70,9 @@ type daemonOptions struct {
 	// Limits bound the config files read (size, links out of their
 	// directory).
 	Limits config.Limits
+	// InsecurePermissions starts even when the auth file, the age identity
+	// or the data dir could be changed by other users (logged).
+	InsecurePermissions bool
 	Stderr io.Writer
 }
 
@@ -111,12 +117,23 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 		opts.Stderr = os.Stderr
 	}
 	d := &daemon{opts: opts, bus: events.New(), traffic: &health.Traffic{}}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the data dir: %w", err)
+	}
+	for _, path := range []string{opts.DataDir, opts.AgeIdentity, opts.AuthFile} {
+		if err := d.checkPrivate(path); err != nil {
+			return nil, err
+		}
+	}
 	ids, err := loadIdentities(opts.AgeIdentity)
 	if err != nil {
 		return nil, err
 	}
 	d.secrets = secret.NewDecrypter(ids...)
 	d.log = slog.New(d.secrets.LogHandler(admin.LogHandler(opts.Stderr, opts.Mode)))
+	if opts.InsecurePermissions {
+		d.log.Warn("--insecure-permissions: the auth file, the age identity and the data dir are not checked for write access by other users")
+	}
 	d.metrics = metrics.New()
 	d.alerts, err = alert.New(alert.Options{Publisher: d.bus, Logger: d.log})
 	if err != nil {
@@ -137,9 +154,6 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	d.gate, err = health.NewGate(d.monitor, health.GateOptions{Window: window, Traffic: d.traffic, IgnorePreexisting: true, Logger: d.log})
 	if err != nil {
 		return nil, err
-	}
-	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the data dir: %w", err)
 	}
 	d.history, err = history.Open(filepath.Join(opts.DataDir, "history"), history.WithLogger(d.log))
 	if err != nil {
@@ -496,6 +510,19 @@ func (d *daemon) close() {
 	}
 }
 
+// checkPrivate refuses a file others could change (see
+// inputfile.CheckPrivate), unless --insecure-permissions; a path that is
+// empty or does not exist yet is fine.
+func (d *daemon) checkPrivate(path string) error {
+	if path == "" || d.opts.InsecurePermissions {
+		return nil
+	}
+	if err := inputfile.CheckPrivate(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 // newAdmin builds the admin API with the daemon's parts mounted: health
 // probes, and what the caller adds afterwards with d.admin.Mount.
 func (d *daemon) newAdmin() error {
@@ -511,7 +538,9 @@ func (d *daemon) newAdmin() error {
 		}
 		d.closers = append(d.closers, func() { _ = w.Close() })
 		go w.Follow(context.Background(), func(watch.Batch) {
-			if err := tokens.Reload(); err != nil {
+			if err := d.checkPrivate(d.opts.AuthFile); err != nil {
+				d.log.Error("auth file refused; keeping the previous tokens", "err", err)
+			} else if err := tokens.Reload(); err != nil {
 				d.log.Error("auth file is invalid; keeping the previous tokens", "err", err)
 			} else {
 				d.log.Info("auth file reloaded", "tokens", tokens.Len())
@@ -581,5 +610,13 @@ func (d *daemon) newAdmin() error {
 	if err := d.monitor.Add("audit", health.CheckFunc(d.audit.Check), health.CheckOptions{Critical: true}); err != nil {
 		return err
 	}
-	return nil
+	// A target step past its deadline that has not returned: /readyz says
+	// so (503) until it does.
+	engine := health.CheckFunc(func(context.Context) error {
+		if stuck := d.engine.Status().Stuck; len(stuck) > 0 {
+			return fmt.Errorf("a transaction step overran its deadline and has not returned: %s", strings.Join(stuck, ", "))
+		}
+		return nil
+	})
+	return d.monitor.Add("engine", engine, health.CheckOptions{Critical: true, Interval: time.Second})
 }

@@ -673,3 +673,74 @@ func TestPatchKeepsTheOperatorsFile(t *testing.T) {
 		t.Fatalf("config %+v", cfg)
 	}
 }
+
+// TestStrictPermissions: like sshd's StrictModes, the daemon refuses an
+// auth file, age identity or data dir that other users can write, says the
+// chmod to run, and refuses such an auth file on reload too;
+// --insecure-permissions overrides and is logged.
+func TestStrictPermissions(t *testing.T) {
+	dir, file := workspace(t, "name: one\nrps: 5\n")
+	auth := filepath.Join(dir, "tokens.json")
+	addToken := func(auth, name string) string {
+		out, err := exec.Command(binary, "token", "add", "--auth-file", auth, "--role", "admin", "--name", name).Output()
+		if err != nil {
+			t.Fatalf("token add: %v", err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	first := addToken(auth, "first")
+	if err := os.Chmod(auth, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--auth-file", auth, "--listen", "127.0.0.1:0"}
+	out, err := exec.Command(binary, args...).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "(mode 0666): run chmod go-w "+auth) {
+		t.Fatalf("serve with a world-writable auth file: %v\n%s", err, out)
+	}
+
+	p := start(t, append(args, "--insecure-permissions")...)
+	if !strings.Contains(p.stderr.String(), "--insecure-permissions") {
+		t.Fatalf("the override is not logged:\n%s", p.stderr)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+
+	if err := os.Chmod(auth, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p = start(t, args...)
+	status := func(tok string) int {
+		req, _ := http.NewRequest("GET", p.urls["admin"]+"/api/v1/status", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := status(first); code != 200 {
+		t.Fatalf("status with a valid token: %d", code)
+	}
+	// Someone makes the file world-writable and adds a token: the reload
+	// is refused and logged; the old tokens keep working, the new is not.
+	if err := os.Chmod(auth, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "tokens.json")
+	second := addToken(other, "second")
+	b, err := os.ReadFile(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, auth, string(b)) // in place: the file stays world-writable
+	testwait.For(t, "the refused reload logged", 10*time.Second, func() bool {
+		return strings.Contains(p.stderr.String(), "auth file refused")
+	})
+	if code := status(second); code != 401 {
+		t.Fatalf("a token added to a world-writable auth file was accepted: %d", code)
+	}
+	if code := status(first); code != 200 {
+		t.Fatalf("the previous tokens stopped working: %d", code)
+	}
+}

@@ -90,6 +90,7 @@ token from --auth-file (create one with "hotreload token add").`,
 	f.StringVar(&opts.AgeIdentity, "age-identity", "", "age identity file to decrypt ENC[age:...] values (or env HOTRELOAD_AGE_IDENTITY)")
 	f.DurationVar(&opts.Window, "health-window", 0, "how long the health gate watches a change before committing (default 5s in dev, 90s in prod; 0s: one round of checks at once, then commit)")
 	addLimitFlags(f, &opts.Limits)
+	f.BoolVar(&opts.InsecurePermissions, "insecure-permissions", false, "start even when the auth file, the age identity or the data dir is writable by other users (logged)")
 	addEtcdFlags(f, &eo)
 	return cmd
 }

@@ -80,3 +80,27 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestCheckPrivate(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "tokens.json")
+	must(t, os.WriteFile(file, []byte("{}"), 0o600))
+	if err := CheckPrivate(file); err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.Chmod(file, 0o666))
+	if err := CheckPrivate(file); err == nil || !strings.Contains(err.Error(), "(mode 0666): run chmod go-w "+file) {
+		t.Fatalf("world-writable: %v", err)
+	}
+	must(t, os.Chmod(file, 0o620))
+	if err := CheckPrivate(file); err == nil || !strings.Contains(err.Error(), "group") {
+		t.Fatalf("group-writable: %v", err)
+	}
+	must(t, os.Chmod(file, 0o600))
+	if os.Geteuid() == 0 {
+		must(t, os.Chown(file, 12345, 0))
+		if err := CheckPrivate(file); err == nil || !strings.Contains(err.Error(), "owned by uid 12345") {
+			t.Fatalf("owned by another user: %v", err)
+		}
+	}
+}
