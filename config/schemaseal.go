@@ -46,6 +46,16 @@ func (t *Target[T]) seal(live *state[T], doc any) (any, error) {
 	return doc, nil
 }
 
+// encrypted returns the state's final document with the values that were
+// encrypted in its source put back in their encrypted form.
+func (s *state[T]) encrypted() any {
+	doc := s.final.Value
+	for _, p := range encryptedPaths(s.source.Value, "") {
+		doc = setAt(doc, jsondiff.Split(p), valueAt(s.source.Value, p))
+	}
+	return doc
+}
+
 func patchRefused(ptr, msg string) error {
 	return &hotreload.Error{Code: hotreload.CodeInvalid, Message: "refusing the patch",
 		Details: []hotreload.FieldError{{File: "patch", Path: ptr, Message: msg}}}

@@ -140,6 +140,19 @@ func (t *Target[T]) Kind() hotreload.Kind { return hotreload.KindConfig }
 // Store returns the store the target publishes to.
 func (t *Target[T]) Store() *Store[T] { return t.store }
 
+// Encrypted returns the live document (defaults filled) with the values
+// that were encrypted in the source still encrypted, or nil before the
+// first load.
+func (t *Target[T]) Encrypted() any {
+	t.mu.Lock()
+	live := t.live
+	t.mu.Unlock()
+	if live == nil {
+		return nil
+	}
+	return live.encrypted()
+}
+
 // Schema returns the target's schema, or nil.
 func (t *Target[T]) Schema() *Schema { return t.opts.Schema }
 
@@ -452,6 +465,10 @@ func (c *change[T]) Summary() hotreload.Summary { return c.summary }
 
 // Data returns the candidate document: transformed, with defaults filled.
 func (c *change[T]) Data() any { return c.next.final.Value }
+
+// Encrypted returns the candidate document as Data does, but with the
+// values that were encrypted in the source still encrypted.
+func (c *change[T]) Encrypted() any { return c.next.encrypted() }
 
 // Apply swaps the candidate in, keeping the old state for Rollback, then
 // notifies the subscribers (see the package documentation).

@@ -115,6 +115,21 @@ func (d *Decrypter) Encrypt(plaintext []byte) (string, error) {
 	return Encrypt(plaintext, rs...)
 }
 
+// Reveal returns doc with every ENC[age:...] string decrypted, like
+// Transform, but remembers only the plaintexts (for Scrub), not their
+// paths: doc is a part of a document, such as a plugin's settings, whose
+// paths are not the config's.
+func (d *Decrypter) Reveal(doc any) (any, error) {
+	var problems []hotreload.FieldError
+	values := map[string]bool{}
+	out, _ := d.decrypt(doc, "", map[string]bool{}, values, &problems)
+	if len(problems) > 0 {
+		return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: "decrypting secrets", Details: problems}
+	}
+	d.remember(nil, values)
+	return out, nil
+}
+
 // AddPaths marks more paths secret, such as those a schema marks
 // writeOnly or x-secret, so that Redact covers them too.
 func (d *Decrypter) AddPaths(paths ...string) {

@@ -172,7 +172,7 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	}
 	d.ui = ui.NewHub(ui.Options{Logger: d.log})
 	d.engine = hotreload.New(hotreload.Options{
-		History:   d.history,
+		History:   d.secrets.History(d.history), // no plaintext in any record
 		Gate:      uiUngated{d},
 		Publisher: d.secrets.Publisher(d.bus), // no decrypted value in any event
 		Observer:  hotreload.Observers{d.metrics, d.alerts, d.ui},
@@ -257,12 +257,7 @@ func startConfig[T any](ctx context.Context, d *daemon, validators []config.Vali
 		return nil, err
 	}
 	if d.opts.PluginsDir != "" {
-		if err := d.startPlugins(ctx, func() any {
-			if s := t.Store().Snapshot(); s != nil {
-				return s.Data
-			}
-			return nil
-		}); err != nil {
+		if err := d.startPlugins(ctx, t.Encrypted); err != nil {
 			return nil, err
 		}
 	}
@@ -323,7 +318,8 @@ func (d *daemon) startPlugins(ctx context.Context, config func() any) error {
 	host, err := plugin.New(plugin.Options{
 		Dir:          d.opts.PluginsDir,
 		DataDir:      filepath.Join(d.opts.DataDir, "plugins"),
-		Config:       config,
+		Config:       config, // encrypted: Reveal decrypts
+		Reveal:       d.secrets.Reveal,
 		ConfigTarget: d.config.Name(),
 		Submit:       d.engine.Reload,
 		Logger:       d.log,
