@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -48,7 +49,21 @@ type Options struct {
 	Redact func(string) string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// MaxSize is the size at which audit.log is closed as audit.log.N (N
+	// its last record) and a new one continues the chain; zero means
+	// DefaultMaxSize, negative never.
+	MaxSize int64
+	// Keep is how many closed files are kept; older ones are removed,
+	// and a signed record says so. Zero means DefaultKeep, negative all.
+	Keep int
 }
+
+// Defaults of the rotation: at most about (DefaultKeep+1) ×
+// DefaultMaxSize on disk.
+const (
+	DefaultMaxSize = 8 << 20
+	DefaultKeep    = 8
+)
 
 // sink is the log file as the writer uses it; tests replace it to inject
 // faults.
@@ -114,7 +129,7 @@ func Open(opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: opening the log: %w", err)
 	}
-	seq, prev, size, err := tail(f)
+	end, err := readEnd(opts.Dir, key, f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("audit: reading the end of %s: %w", path, err)
@@ -126,9 +141,9 @@ func Open(opts Options) (*Log, error) {
 	}
 	// Only a line the head never acknowledged (a crash mid-write) is
 	// repaired; a log that ends before its head lost acknowledged records.
-	gap := h.check(key, seq, prev)
+	gap := h.check(key, end)
 	if gap == nil {
-		if err := f.Truncate(size); err != nil { // drop a partly written last line
+		if err := f.Truncate(end.size); err != nil { // drop a partly written last line
 			f.Close()
 			h.f.Close()
 			return nil, fmt.Errorf("audit: repairing %s: %w", path, err)
@@ -139,7 +154,7 @@ func Open(opts Options) (*Log, error) {
 		h.f.Close()
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	l := start(opts, key, f, h, seq, prev, size)
+	l := start(opts, key, f, h, end.seq, end.prev, end.size)
 	l.gap = gap
 	return l, nil
 }
@@ -150,6 +165,12 @@ func start(opts Options, key []byte, f sink, h *headFile, seq uint64, prev strin
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.MaxSize == 0 {
+		opts.MaxSize = DefaultMaxSize
+	}
+	if opts.Keep == 0 {
+		opts.Keep = DefaultKeep
 	}
 	l := &Log{
 		opts: opts, key: key, file: f, head: h, seq: seq, prev: prev, size: size,
@@ -189,38 +210,6 @@ func LoadKey(path string, create bool) ([]byte, error) {
 	return key, nil
 }
 
-// tail finds the last complete record: its sequence number and MAC, and
-// the file length up to it.
-func tail(f *os.File) (seq uint64, prev string, size int64, err error) {
-	end, err := f.Seek(0, io.SeekEnd)
-	if err != nil || end == 0 {
-		return 0, "", 0, err
-	}
-	for chunk := int64(64 << 10); ; chunk *= 4 {
-		off := max(0, end-chunk)
-		buf := make([]byte, end-off)
-		if _, err := f.ReadAt(buf, off); err != nil {
-			return 0, "", 0, err
-		}
-		last := bytes.LastIndexByte(buf, '\n')
-		if last < 0 && off > 0 {
-			continue
-		}
-		if last < 0 {
-			return 0, "", 0, nil // only a partial first line
-		}
-		start := bytes.LastIndexByte(buf[:last], '\n') + 1
-		if start == 0 && off > 0 {
-			continue
-		}
-		var e Entry
-		if err := json.Unmarshal(buf[start:last], &e); err != nil || e.MAC == "" {
-			return 0, "", 0, fmt.Errorf("the last record is not valid (run audit verify)")
-		}
-		return e.Seq, e.MAC, off + int64(last) + 1, nil
-	}
-}
-
 // maxBatch bounds how many queued records one write and fsync carry.
 const maxBatch = 256
 
@@ -256,17 +245,32 @@ func (l *Log) run() {
 }
 
 // write appends records durably, repairing the file first when an earlier
-// write failed. Either all of them are written or none is acknowledged.
+// write failed and rotating it when it is full. Either all of them are
+// written or none is acknowledged.
 func (l *Log) write(batch []request) error {
 	if p := l.status.Load(); p != nil {
 		if err := l.repair(); err != nil {
 			return err
 		}
 	}
+	if l.opts.MaxSize > 0 && l.size >= l.opts.MaxSize {
+		if err := l.rotate(); err != nil {
+			return l.fail(err)
+		}
+	}
+	entries := make([]Entry, len(batch))
+	for i, r := range batch {
+		entries[i] = r.e
+	}
+	return l.append(entries)
+}
+
+// append seals entries after the last record and writes them with one
+// write and one fsync, then moves the head.
+func (l *Log) append(entries []Entry) error {
 	seq, prev := l.seq, l.prev
 	var buf []byte
-	for _, r := range batch {
-		e := r.e
+	for _, e := range entries {
 		seq++
 		e.Seq, e.Prev = seq, prev
 		line, err := seal(l.key, &e)
@@ -374,31 +378,60 @@ func (l *Log) Read(ctx context.Context, limit int) (Report, []Entry, error) {
 		go func() { <-locked; l.fileMu.Unlock() }()
 		return Report{}, nil, ctx.Err()
 	}
-	data, err := os.ReadFile(filepath.Join(l.opts.Dir, LogName))
-	var h Head
-	if err == nil {
-		h = Head{Seq: l.seq, MAC: l.prev, HMAC: headMAC(l.key, l.seq, l.prev)}
-	}
+	files, h, err := l.openFiles()
 	l.fileMu.Unlock()
-	if err != nil {
-		return Report{}, nil, fmt.Errorf("audit: reading the log: %w", err)
-	}
-	rep, err := Verify(bytes.NewReader(data), l.key, &h)
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
 	if err != nil {
 		return Report{}, nil, err
 	}
-	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
-	if limit > 0 && len(lines) > limit {
-		lines = lines[len(lines)-limit:]
+	v := verifier{key: l.key, keep: limit}
+	if limit <= 0 {
+		v.keep = math.MaxInt
 	}
+	for i, f := range files {
+		var r io.Reader = f
+		if i == len(files)-1 {
+			r = io.NewSectionReader(f, 0, l.size) // what is acknowledged or being written
+		}
+		if err := v.read(filepath.Base(f.Name()), r); err != nil {
+			return Report{}, nil, err
+		}
+	}
+	rep := v.finish(h)
 	var out []Entry
-	for _, line := range lines {
+	for _, line := range v.last {
 		var e Entry
 		if len(line) > 0 && json.Unmarshal(line, &e) == nil {
 			out = append(out, e)
 		}
 	}
 	return rep, out, nil
+}
+
+// openFiles opens every log file, oldest first, and reads the head, as
+// they are at one moment: the caller holds fileMu.
+func (l *Log) openFiles() ([]*os.File, *Head, error) {
+	h, err := readHead(l.opts.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	closed, err := closedFiles(l.opts.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var files []*os.File
+	for _, p := range append(closedPaths(closed), filepath.Join(l.opts.Dir, LogName)) {
+		f, err := os.Open(p)
+		if err != nil {
+			return files, nil, fmt.Errorf("audit: reading the log: %w", err)
+		}
+		files = append(files, f)
+	}
+	return files, h, nil
 }
 
 // Check reports the audit sink's health: nil when the last write
@@ -543,26 +576,28 @@ func openHead(dir string) (*headFile, error) {
 	return &headFile{f: f}, nil
 }
 
-// check compares the end of the log (its last complete record) with the
+// check compares the end of the log (its last valid record) with the
 // head. Records after the head are fine (written, not acknowledged, before
-// a crash); a log that ends before the head, or differs from it, lost
-// acknowledged records.
-func (h *headFile) check(key []byte, seq uint64, last string) error {
+// a crash); a log that ends before the head, differs from it, or ends in
+// a line that is no valid record lost acknowledged records or was edited.
+func (h *headFile) check(key []byte, e end) error {
 	buf := make([]byte, headSize)
 	n, _ := h.f.ReadAt(buf, 0)
 	data := bytes.TrimSpace(buf[:n])
 	var hd Head
 	switch {
-	case len(data) == 0 && seq == 0:
+	case e.bad != "":
+		return gapError(e.bad)
+	case len(data) == 0 && e.seq == 0:
 		return nil
 	case len(data) == 0:
-		return gapError(fmt.Sprintf("the head is empty but the log holds %d records", seq))
+		return gapError(fmt.Sprintf("the head is empty but the log holds %d records", e.seq))
 	case json.Unmarshal(data, &hd) != nil || hd.HMAC != headMAC(key, hd.Seq, hd.MAC):
 		return gapError("the head record was edited")
-	case seq < hd.Seq:
-		return gapError(fmt.Sprintf("the log ends at record %d but the head says %d: acknowledged records were removed", seq, hd.Seq))
-	case seq == hd.Seq && last != hd.MAC:
-		return gapError(fmt.Sprintf("record %d does not match the head: it was replaced", seq))
+	case e.seq < hd.Seq:
+		return gapError(fmt.Sprintf("the log ends at record %d but the head says %d: acknowledged records were removed", e.seq, hd.Seq))
+	case e.seq == hd.Seq && e.prev != hd.MAC:
+		return gapError(fmt.Sprintf("record %d does not match the head: it was replaced", e.seq))
 	}
 	return nil
 }
@@ -584,12 +619,12 @@ func AcceptGap(dir, keyFile, reason string) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, LogName), os.O_RDWR|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, LogName), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit: opening the log: %w", err)
 	}
 	defer f.Close()
-	seq, prev, size, err := tail(f)
+	end, err := readEnd(dir, key, f)
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit: reading the end of the log: %w", err)
 	}
@@ -598,15 +633,15 @@ func AcceptGap(dir, keyFile, reason string) (Entry, error) {
 		return Entry{}, err
 	}
 	defer h.f.Close()
-	gap := h.check(key, seq, prev)
+	gap := h.check(key, end)
 	if gap == nil {
 		return Entry{}, errors.New("audit: the log matches its head: there is no gap to accept")
 	}
-	if err := f.Truncate(size); err != nil {
+	if err := f.Truncate(end.size); err != nil {
 		return Entry{}, fmt.Errorf("audit: cutting a partial last line: %w", err)
 	}
 	e := Entry{Time: time.Now().UTC(), Kind: KindGap, Source: "operator", Action: "accept gap",
-		Reason: strings.TrimSpace(gap.Error() + "; accepted: " + reason), Seq: seq + 1, Prev: prev}
+		Reason: strings.TrimSpace(gap.Error() + "; accepted: " + reason), Seq: end.seq + 1, Prev: end.prev}
 	line, err := seal(key, &e)
 	if err != nil {
 		return Entry{}, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -181,21 +182,76 @@ func TestWrongKey(t *testing.T) {
 	}
 }
 
-func TestPartialLastLineRepairedOnOpen(t *testing.T) {
-	dir := writeRecords(t, 2)
-	f, err := os.OpenFile(filepath.Join(dir, LogName), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteString(`{"seq":3,"time":"20`) // a crash mid-write
-	f.Close()
+// TestTornLineToldApartFromRemovedRecord: a partial last line that the
+// head never acknowledged is a write a crash cut short: verify says the
+// log is intact (and torn), and Open cuts it. The same partial line where
+// the head names a whole record is an acknowledged record cut off: verify
+// names both problems and Open refuses mutations (TestRemovedTail...).
+func TestTornLineToldApartFromRemovedRecord(t *testing.T) {
+	t.Run("unacknowledged", func(t *testing.T) {
+		dir := writeRecords(t, 2)
+		f, err := os.OpenFile(filepath.Join(dir, LogName), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(`{"seq":3,"time":"20`) // a crash mid-write
+		f.Close()
+		if rep := mustVerify(t, dir); !rep.OK() || !rep.Torn {
+			t.Fatalf("verify of a torn unacknowledged line = %+v, want intact and torn", rep)
+		}
+		l := MustOpen(t, Options{Dir: dir})
+		if err := l.Check(context.Background()); err != nil {
+			t.Fatalf("Check after a crash mid-write = %v", err)
+		}
+		if err := l.Append(context.Background(), Entry{Kind: KindAction, Action: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		if rep := mustVerify(t, dir); !rep.OK() || rep.Torn || rep.Records != 3 {
+			t.Fatalf("after repair: %+v", rep)
+		}
+	})
+	t.Run("acknowledged", func(t *testing.T) {
+		dir := writeRecords(t, 3)
+		lines := readLines(t, dir)
+		cut := strings.Join(lines[:2], "\n") + "\n" + lines[2][:len(lines[2])/2]
+		if err := os.WriteFile(filepath.Join(dir, LogName), []byte(cut), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rep := mustVerify(t, dir)
+		var got []string
+		for _, p := range rep.Problems {
+			got = append(got, p.String())
+		}
+		if rep.Torn || len(got) != 2 || !strings.Contains(got[0], "audit.log:2: the log ends at record 2 but the head says 3") ||
+			!strings.Contains(got[1], "audit.log:3: the line is cut off mid-record") {
+			t.Fatalf("verify of a cut acknowledged record = %q (torn %v)", got, rep.Torn)
+		}
+	})
+}
+
+// TestEditedLastLineRefusesMutations: the last record edited in place
+// (its mac field kept) is no valid record; Open does not continue the
+// chain after it as if nothing happened.
+func TestEditedLastLineRefusesMutations(t *testing.T) {
+	dir := writeRecords(t, 3)
+	lines := readLines(t, dir)
+	lines[2] = strings.Replace(lines[2], `"actor":"mallory"`, `"actor":"alice"`, 1)
+	writeLines(t, dir, lines)
 	l := MustOpen(t, Options{Dir: dir})
-	if err := l.Append(context.Background(), Entry{Kind: KindAction, Action: "x"}); err != nil {
-		t.Fatal(err)
+	err := l.Append(context.Background(), Entry{Kind: KindAttempt, Source: "api", Action: "patch"})
+	if hotreload.ErrorCode(err) != hotreload.CodeUnavailable || !strings.Contains(err.Error(), "not a valid record") {
+		t.Fatalf("Append after an edited last line: %v", err)
 	}
 	l.Close()
-	if rep := mustVerify(t, dir); !rep.OK() || rep.Records != 3 {
-		t.Fatalf("after repair: %+v", rep)
+	e, err := AcceptGap(dir, "", "test")
+	if err != nil || e.Seq != 3 {
+		t.Fatalf("AcceptGap = %+v, %v; want record 3 after the last valid one", e, err)
+	}
+	// The edit stays visible; the gap record links to the record before it.
+	rep := mustVerify(t, dir)
+	if len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0].String(), "audit.log:3: HMAC mismatch") {
+		t.Fatalf("verify after AcceptGap: %+v", rep.Problems)
 	}
 }
 
@@ -433,5 +489,118 @@ func TestRemovedTailRefusesMutations(t *testing.T) {
 				t.Fatalf("after AcceptGap: %+v", rep)
 			}
 		})
+	}
+}
+
+// appendN appends n records of about 200 bytes to l.
+func appendN(t *testing.T, l *Log, n int) {
+	t.Helper()
+	for i := range n {
+		if err := l.Append(context.Background(), Entry{Kind: KindDenied, Source: "api", Action: "reload", Reason: fmt.Sprintf("record %d %s", i, strings.Repeat("y", 100))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestRotationContinuesTheChain: audit.log is closed as audit.log.N when
+// full, the chain runs on into the new file, the oldest files beyond Keep
+// are removed with a signed record saying where the kept chain begins, and
+// verify checks every file as one chain. Removing any other file, or the
+// current one, is found.
+func TestRotationContinuesTheChain(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Dir: dir, MaxSize: 2 << 10, Keep: 3}
+	l := MustOpen(t, opts)
+	appendN(t, l, 60) // about 12 KiB: 6 rotations, 3 files removed
+	rep, recs, err := l.Read(context.Background(), 5)
+	if err != nil || !rep.OK() || rep.Files != 4 || len(recs) != 5 {
+		t.Fatalf("Read = %+v, %d records, %v; want an intact chain in 4 files", rep, len(recs), err)
+	}
+	l.Close()
+	closed, err := closedFiles(dir)
+	if err != nil || len(closed) != 3 {
+		t.Fatalf("closed files %v, %v; want 3 kept", closed, err)
+	}
+	rep = mustVerify(t, dir)
+	if !rep.OK() || rep.Files != 4 {
+		t.Fatalf("verify after rotation = %+v", rep)
+	}
+	first := readLines(t, dir)[0]
+	var e Entry
+	if err := json.Unmarshal([]byte(first), &e); err != nil || e.Kind != KindRotate || e.StartSeq == 0 || !strings.Contains(e.Reason, "removed") {
+		t.Fatalf("audit.log starts with %s, want a rotate record naming the kept start and what was removed", first)
+	}
+
+	// Reopened, the log continues the chain across files.
+	l = MustOpen(t, opts)
+	appendN(t, l, 20)
+	l.Close()
+	if rep := mustVerify(t, dir); !rep.OK() {
+		t.Fatalf("verify after reopening = %+v", rep.Problems)
+	}
+
+	for _, tc := range []struct {
+		name, want string
+		remove     func(dir string, closed []closedFile) string
+	}{
+		{"oldest kept file", "are missing before this line: they were deleted", func(_ string, c []closedFile) string { return c[0].path }},
+		{"middle file", "are missing before this line: they were deleted", func(_ string, c []closedFile) string { return c[1].path }},
+		{"current file", "acknowledged records after this line were deleted", func(dir string, _ []closedFile) string { return filepath.Join(dir, LogName) }},
+	} {
+		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
+			dir := copyDir(t, dir)
+			closed, _ := closedFiles(dir)
+			if err := os.Remove(tc.remove(dir, closed)); err != nil {
+				t.Fatal(err)
+			}
+			rep := mustVerify(t, dir)
+			if rep.OK() || !strings.Contains(fmt.Sprint(rep.Problems), tc.want) {
+				t.Fatalf("verify without the %s = %+v, want %q", tc.name, rep.Problems, tc.want)
+			}
+			// The daemon's next rotation does not make the removal
+			// legitimate (it stays visible until retention would have
+			// removed that file anyway).
+			l := MustOpen(t, Options{Dir: dir, MaxSize: 2 << 10, Keep: 3})
+			if tc.name == "current file" {
+				if err := l.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "acknowledged records were removed") {
+					t.Fatalf("Open without audit.log: Check = %v", err)
+				}
+				return
+			}
+			newest := func() uint64 { c, _ := closedFiles(dir); return c[len(c)-1].last }
+			for before := newest(); newest() == before; {
+				appendN(t, l, 1)
+			}
+			l.Close()
+			if rep := mustVerify(t, dir); rep.OK() {
+				t.Fatalf("verify after the next rotation says intact")
+			}
+		})
+	}
+}
+
+func copyDir(t *testing.T, dir string) string {
+	t.Helper()
+	out := t.TempDir()
+	if err := os.CopyFS(out, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestCrashRightAfterRotation: audit.log renamed, the new one not yet
+// written: the chain's end is read from the newest closed file.
+func TestCrashRightAfterRotation(t *testing.T) {
+	dir := writeRecords(t, 4)
+	if err := os.Rename(filepath.Join(dir, LogName), filepath.Join(dir, LogName+".4")); err != nil {
+		t.Fatal(err)
+	}
+	l := MustOpen(t, Options{Dir: dir})
+	if err := l.Append(context.Background(), Entry{Kind: KindAction, Action: "after"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if rep := mustVerify(t, dir); !rep.OK() || rep.Records != 5 || rep.Files != 2 {
+		t.Fatalf("verify = %+v", rep)
 	}
 }

@@ -17,6 +17,7 @@ const (
 	KindDenied  = "denied"  // a mutation was refused before it ran
 	KindGap     = "gap"     // an operator accepted records missing from the end (AcceptGap)
 	KindAction  = "action"  // an administrative act (token, key) outside the engine
+	KindRotate  = "rotate"  // the log continues in a new file (the first record of each file after the first)
 )
 
 // Entry is one audit record as a caller describes it; the Log fills in
@@ -26,7 +27,7 @@ type Entry struct {
 	Seq uint64 `json:"seq"`
 	// Time is when the record was made.
 	Time time.Time `json:"time"`
-	// Kind is attempt, result, denied or action.
+	// Kind is attempt, result, denied, gap, action or rotate.
 	Kind string `json:"kind"`
 	// Source is the trigger: api, signal, watch, rollback, etcd, ...
 	Source string `json:"source"`
@@ -51,6 +52,11 @@ type Entry struct {
 	Result string `json:"result,omitempty"`
 	// Reason says why it was rejected, rolled back or denied.
 	Reason string `json:"reason,omitempty"`
+	// StartSeq and StartPrev, in a rotate record, are the sequence number
+	// and Prev of the oldest record kept once older files were removed:
+	// where the retained chain legitimately begins.
+	StartSeq  uint64 `json:"start_seq,omitempty"`
+	StartPrev string `json:"start_prev,omitempty"`
 	// Prev is the MAC of the previous record ("" for the first).
 	Prev string `json:"prev"`
 	// MAC is HMAC-SHA256(key, the record's JSON without the mac field).
