@@ -15,9 +15,9 @@ func newAuditCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit verify|accept-gap",
 		Short: "Check the audit log's integrity",
-		Long: `audit works on the audit log of a data directory (DATA_DIR/audit.log): one
-JSON line per mutation attempt, each HMAC-SHA256 chained to the one before
-with the key in DATA_DIR/audit.key.`,
+		Long: `audit works on the audit log of a data directory (DATA_DIR/audit.log and the
+closed DATA_DIR/audit.log.N): one JSON line per mutation attempt, each
+HMAC-SHA256 chained to the one before with the key in DATA_DIR/audit.key.`,
 		Example: `  hotreload audit verify --data-dir /var/lib/hotreload
   hotreload audit accept-gap --data-dir /var/lib/hotreload --reason "alice: disk restored from backup"`,
 	}
@@ -26,9 +26,12 @@ with the key in DATA_DIR/audit.key.`,
 	verify := &cobra.Command{
 		Use:   "verify --data-dir DIR [--key FILE]",
 		Short: "Exit 0 if the audit log is intact, else name every bad line and exit 1",
-		Long: `verify recomputes the HMAC chain of the audit log and compares its end with
-the head record. It names every line that was edited, deleted, inserted or
-reordered, and records cut off the end.
+		Long: `verify recomputes the HMAC chain of the audit log, across every file of it
+(the closed audit.log.N, oldest first, then audit.log), and compares its end
+with the head record. It names every line that was edited, deleted, inserted
+or reordered, records cut off the end, and files removed other than by the
+daemon's own rotation (which leaves a signed record saying where the kept
+chain begins).
 
 Exit status: 0 when the log is intact, 1 when it is not or cannot be read.`,
 		Example: `  hotreload audit verify --data-dir /var/lib/hotreload
@@ -51,10 +54,13 @@ Exit status: 0 when the log is intact, 1 when it is not or cannot be read.`,
 				for _, p := range rep.Problems {
 					fmt.Fprintln(out, p.String())
 				}
+				if rep.Torn {
+					fmt.Fprintf(out, "%s: the last line is a write cut short by a crash, never acknowledged; the daemon cuts it at its next start\n", audit.LogName)
+				}
 				if rep.OK() {
-					fmt.Fprintf(out, "audit log intact: %d records\n", rep.Records)
+					fmt.Fprintf(out, "audit log intact: %d records in %d files\n", rep.Records, rep.Files)
 				} else {
-					fmt.Fprintf(out, "audit log TAMPERED: %d problems in %d records\n", len(rep.Problems), rep.Records)
+					fmt.Fprintf(out, "audit log TAMPERED: %d problems in %d records in %d files\n", len(rep.Problems), rep.Records, rep.Files)
 				}
 			}
 			if !rep.OK() {

@@ -73,6 +73,10 @@ type daemonOptions struct {
 	// InsecurePermissions starts even when the auth file, the age identity
 	// or the data dir could be changed by other users (logged).
 	InsecurePermissions bool
+	// AuditMaxBytes and AuditKeep bound the audit log on disk (see
+	// audit.Options.MaxSize and Keep); zero picks the defaults.
+	AuditMaxBytes int64
+	AuditKeep     int
 	Stderr              io.Writer
 }
 
@@ -120,12 +124,16 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the data dir: %w", err)
 	}
-	for _, path := range []string{opts.DataDir, opts.AgeIdentity, opts.AuthFile} {
+	identity := opts.AgeIdentity
+	if identity == "" {
+		identity = os.Getenv(secret.IdentityEnv)
+	}
+	for _, path := range []string{opts.DataDir, identity, opts.AuthFile} {
 		if err := d.checkPrivate(path); err != nil {
 			return nil, err
 		}
 	}
-	ids, err := loadIdentities(opts.AgeIdentity)
+	ids, err := loadIdentities(identity)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +170,8 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	for _, p := range d.history.Problems() {
 		d.log.Warn("history", "problem", p)
 	}
-	d.audit, err = audit.Open(audit.Options{Dir: opts.DataDir, State: func() hotreload.Status { return d.engine.Status() }, Redact: d.secrets.Scrub})
+	d.audit, err = audit.Open(audit.Options{Dir: opts.DataDir, State: func() hotreload.Status { return d.engine.Status() }, Redact: d.secrets.Scrub,
+		MaxSize: opts.AuditMaxBytes, Keep: opts.AuditKeep})
 	if err != nil {
 		d.history.Close()
 		return nil, fmt.Errorf("opening the audit log: %w", err)
