@@ -77,7 +77,7 @@ type daemonOptions struct {
 	// audit.Options.MaxSize and Keep); zero picks the defaults.
 	AuditMaxBytes int64
 	AuditKeep     int
-	Stderr              io.Writer
+	Stderr        io.Writer
 }
 
 // configTarget is the config target the daemon serves, whatever its type.
