@@ -29,6 +29,7 @@ import (
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/atomicfile"
+	"github.com/cybercorp/hotreload/internal/inputfile"
 )
 
 // Role is what a token may do. Each role includes the ones below it.
@@ -131,9 +132,16 @@ func Parse(data []byte) (File, error) {
 	return f, nil
 }
 
+// maxFileBytes bounds the auth file: about 5,000 tokens.
+const maxFileBytes = 1 << 20
+
 // ReadFile reads and checks an auth file; a missing file is an empty one.
-func ReadFile(path string) (File, error) {
-	data, err := os.ReadFile(path)
+func ReadFile(path string) (File, error) { return readFile(path, false) }
+
+// readFile is ReadFile; with private set it refuses a file others could
+// change, checked on the file it reads.
+func readFile(path string, private bool) (File, error) {
+	data, err := inputfile.Read(path, inputfile.Options{MaxBytes: maxFileBytes, AllowOutsideLinks: true, Private: private})
 	if errors.Is(err, os.ErrNotExist) {
 		return File{}, nil
 	}
@@ -214,14 +222,26 @@ type entry struct {
 // Store authenticates bearer tokens against an auth file. Create it with
 // Open; call Reload when the file changes.
 type Store struct {
-	path  string
-	table atomic.Pointer[[]entry]
+	path    string
+	private bool
+	table   atomic.Pointer[[]entry]
 }
+
+// An Option configures a Store.
+type Option func(*Store)
+
+// Private makes Open and Reload refuse an auth file that others could
+// change, as sshd's StrictModes does (see inputfile.CheckPrivate): the
+// error is an *inputfile.NotPrivateError naming the chmod to run.
+func Private() Option { return func(s *Store) { s.private = true } }
 
 // Open reads the auth file at path into a new Store. A missing file gives
 // a Store with no tokens (every token is refused).
-func Open(path string) (*Store, error) {
+func Open(path string, opts ...Option) (*Store, error) {
 	s := &Store{path: path}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.Reload(); err != nil {
 		return nil, err
 	}
@@ -234,7 +254,7 @@ func (s *Store) Path() string { return s.path }
 // Reload re-reads the auth file. When it is invalid the Store keeps the
 // tokens it had and returns the error.
 func (s *Store) Reload() error {
-	f, err := ReadFile(s.path)
+	f, err := readFile(s.path, s.private)
 	if err != nil {
 		return err
 	}

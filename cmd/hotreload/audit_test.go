@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cybercorp/hotreload/audit"
+	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
 // auditRecords reads every record of the audit log in data, oldest file
@@ -197,5 +199,69 @@ func TestAuditRotationOnTheBinary(t *testing.T) {
 	}
 	if out, code := auditVerify(t, data); code != 1 || !strings.Contains(out, "they were deleted") {
 		t.Fatalf("audit verify without a kept file: %d\n%s", code, out)
+	}
+}
+
+// TestStrictPermissionsEveryPath: the age identity (by flag or from the
+// environment) and the data dir are held to the same rule as the auth
+// file (TestStrictPermissions): writable by group or everyone, or owned by
+// another user, the daemon refuses to start and says what to run.
+func TestStrictPermissionsEveryPath(t *testing.T) {
+	dir, file := workspace(t, "name: one\nrps: 5\n")
+	identity := filepath.Join(dir, "age.key")
+	if out, err := exec.Command(binary, "secret", "keygen", "--out", identity).CombinedOutput(); err != nil {
+		t.Fatalf("secret keygen: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"serve", "--config", file, "--data-dir", data, "--mode", "dev", "--listen", "127.0.0.1:0"}
+	for _, tc := range []struct {
+		name  string
+		path  string
+		mode  os.FileMode
+		owner int // 0: keep
+		env   bool
+		want  string
+	}{
+		{"identity world-writable", identity, 0o606, 0, false, "(mode 0606): run chmod go-w " + identity},
+		{"identity from the environment group-writable", identity, 0o620, 0, true, "(mode 0620): run chmod go-w " + identity},
+		{"data dir world-writable", data, 0o777, 0, false, "(mode 0777): run chmod go-w " + data},
+		{"identity owned by another user", identity, 0o600, 12345, false, "is owned by uid 12345"},
+	} {
+		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
+			orig, err := os.Stat(tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(tc.path, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			defer os.Chmod(tc.path, orig.Mode().Perm())
+			if tc.owner != 0 {
+				if err := os.Chown(tc.path, tc.owner, -1); err != nil {
+					t.Skipf("changing the owner needs root: %v", err)
+				}
+				defer os.Chown(tc.path, os.Geteuid(), -1)
+			}
+			a := args
+			// A daemon that starts anyway is killed, not waited for.
+			ctx, cancel := context.WithTimeout(context.Background(), testwait.D(10*time.Second))
+			defer cancel()
+			cmd := exec.CommandContext(ctx, binary)
+			cmd.Env = os.Environ()
+			if tc.env {
+				cmd.Env = append(cmd.Env, "HOTRELOAD_AGE_IDENTITY="+identity)
+			} else {
+				a = append(a, "--age-identity", identity)
+			}
+			cmd.Args = append([]string{binary}, a...)
+			t0 := time.Now()
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), tc.want) {
+				t.Fatalf("serve: %v after %v\n%s\nwant %q", err, time.Since(t0), out, tc.want)
+			}
+		})
 	}
 }

@@ -539,7 +539,11 @@ func (d *daemon) checkPrivate(path string) error {
 // probes, and what the caller adds afterwards with d.admin.Mount.
 func (d *daemon) newAdmin() error {
 	if d.opts.AuthFile != "" {
-		tokens, err := auth.Open(d.opts.AuthFile)
+		var strict []auth.Option
+		if !d.opts.InsecurePermissions {
+			strict = append(strict, auth.Private()) // checked on the file read, at every reload
+		}
+		tokens, err := auth.Open(d.opts.AuthFile, strict...)
 		if err != nil {
 			return fmt.Errorf("reading the auth file: %w", err)
 		}
@@ -550,9 +554,10 @@ func (d *daemon) newAdmin() error {
 		}
 		d.closers = append(d.closers, func() { _ = w.Close() })
 		go w.Follow(context.Background(), func(watch.Batch) {
-			if err := d.checkPrivate(d.opts.AuthFile); err != nil {
+			var np *inputfile.NotPrivateError
+			if err := tokens.Reload(); errors.As(err, &np) {
 				d.log.Error("auth file refused; keeping the previous tokens", "err", err)
-			} else if err := tokens.Reload(); err != nil {
+			} else if err != nil {
 				d.log.Error("auth file is invalid; keeping the previous tokens", "err", err)
 			} else {
 				d.log.Info("auth file reloaded", "tokens", tokens.Len())

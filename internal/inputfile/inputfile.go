@@ -27,6 +27,9 @@ type Options struct {
 	// the directory that holds it (by default refused: a link such as
 	// config.yaml -> /etc/shadow would show lines of that file in errors).
 	AllowOutsideLinks bool
+	// Private refuses a file that others could change (see CheckPrivate),
+	// checked on the file opened, so it cannot be swapped in between.
+	Private bool
 }
 
 // Read returns the content of the regular file at path within the bounds
@@ -53,6 +56,11 @@ func Read(path string, opts Options) ([]byte, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is %s, not a regular file", path, kind(fi.Mode()))
+	}
+	if opts.Private {
+		if err := private(path, fi); err != nil {
+			return nil, err
+		}
 	}
 	if fi.Size() > max {
 		return nil, fmt.Errorf("%s is %s, more than the limit of %s", path, size(fi.Size()), size(max))

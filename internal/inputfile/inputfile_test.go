@@ -1,6 +1,7 @@
 package inputfile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,7 +97,15 @@ func TestCheckPrivate(t *testing.T) {
 	if err := CheckPrivate(file); err == nil || !strings.Contains(err.Error(), "group") {
 		t.Fatalf("group-writable: %v", err)
 	}
+	// Read checks the file it opened.
+	var np *NotPrivateError
+	if _, err := Read(file, Options{Private: true}); !errors.As(err, &np) {
+		t.Fatalf("Read of a group-writable file with Private: %v", err)
+	}
 	must(t, os.Chmod(file, 0o600))
+	if b, err := Read(file, Options{Private: true}); err != nil || string(b) != "{}" {
+		t.Fatalf("Read of a private file = %q, %v", b, err)
+	}
 	if os.Geteuid() == 0 {
 		must(t, os.Chown(file, 12345, 0))
 		if err := CheckPrivate(file); err == nil || !strings.Contains(err.Error(), "owned by uid 12345") {
