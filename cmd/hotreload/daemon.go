@@ -195,10 +195,8 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	return d, nil
 }
 
+// loadIdentities reads the age identity file at path; none when empty.
 func loadIdentities(path string) ([]age.Identity, error) {
-	if path == "" {
-		path = os.Getenv(secret.IdentityEnv)
-	}
 	if path == "" {
 		return nil, nil
 	}
