@@ -745,11 +745,18 @@ func TestStrictPermissions(t *testing.T) {
 	}
 }
 
-// TestAuditTailCannotBeErased: delete the last line of audit.log while the
-// daemon is stopped; at the next start it says so, /readyz answers 503,
-// mutations are refused, and audit verify still reports the gap after it
-// stops, until an operator runs audit accept-gap.
+// TestAuditTailCannotBeErased: delete the last line of audit.log, or cut
+// it mid-line, while the daemon is stopped; at the next start it says so,
+// status names the gap, /readyz answers 503, mutations are refused, and
+// audit verify still reports the gap after it stops, until an operator
+// runs audit accept-gap.
 func TestAuditTailCannotBeErased(t *testing.T) {
+	for _, cut := range []string{"line", "mid-line"} {
+		t.Run(cut, func(t *testing.T) { auditTailCannotBeErased(t, cut) })
+	}
+}
+
+func auditTailCannotBeErased(t *testing.T, cut string) {
 	dir, file := workspace(t, "name: one\nrps: 5\n")
 	data := filepath.Join(dir, "data")
 	args := []string{"serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--data-dir", data,
@@ -769,7 +776,11 @@ func TestAuditTailCannotBeErased(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.SplitAfter(strings.TrimSuffix(string(b), "\n"), "\n")
-	writeFile(t, log, strings.Join(lines[:len(lines)-1], "")) // the last record is gone
+	kept := strings.Join(lines[:len(lines)-1], "") // the last record is gone
+	if last := lines[len(lines)-1]; cut == "mid-line" {
+		kept += last[:len(last)/2] // or cut in half
+	}
+	writeFile(t, log, kept)
 
 	verify := func() (string, int) {
 		cmd := exec.Command(binary, "audit", "verify", "--data-dir", data)
@@ -784,6 +795,14 @@ func TestAuditTailCannotBeErased(t *testing.T) {
 	if code := call(t, "PATCH", p.urls["admin"]+"/api/v1/config", `{"rps": 7}`, &st); code != 503 {
 		t.Fatalf("PATCH over an erased tail: %d %v", code, st)
 	}
+	testwait.Until(t, "status naming the gap", 10*time.Second, func() error {
+		var status map[string]any
+		call(t, "GET", p.urls["admin"]+"/api/v1/status", "", &status)
+		if b, _ := json.Marshal(status); !strings.Contains(string(b), "acknowledged records were removed") {
+			return fmt.Errorf("status %s", b)
+		}
+		return nil
+	})
 	testwait.Until(t, "/readyz 503 naming the gap", 10*time.Second, func() error {
 		resp, err := http.Get(p.urls["admin"] + "/readyz")
 		if err != nil {
