@@ -345,6 +345,8 @@ func (e *Engine) restoreLastGood(ctx context.Context, t Target) (bool, error) {
 		if rec.Version != lkg.Version {
 			e.log.Warn("restored an older committed version: the last known good one is not intact",
 				"target", t.Name(), "version", rec.Version, "last_good", lkg.Version)
+			// The live state is that version's: say so, not last known good's.
+			e.setStatus(func(s *Status) { s.Active = min(s.Active, rec.Version) })
 		}
 		e.snapshots[t.Name()] = snap
 		return true, nil

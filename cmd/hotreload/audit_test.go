@@ -265,3 +265,48 @@ func TestStrictPermissionsEveryPath(t *testing.T) {
 		})
 	}
 }
+
+// TestStartsFromTheNewestIntactVersion: the last known good object in
+// history is corrupt and the config file no longer valid: the daemon
+// starts from the newest committed version that is intact, says why, and
+// does not refuse to start.
+func TestStartsFromTheNewestIntactVersion(t *testing.T) {
+	dir, file := workspace(t, "name: one\nrps: 5\n")
+	data := filepath.Join(dir, "data")
+	args := []string{"serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--data-dir", data,
+		"--mode", "dev", "--listen", "127.0.0.1:0", "--health-window", "0s"}
+	p := start(t, args...)
+	for _, rps := range []int{6, 7} {
+		if code := call(t, "PATCH", p.urls["admin"]+"/api/v1/config", fmt.Sprintf(`{"rps": %d}`, rps), nil); code != 200 {
+			t.Fatalf("PATCH rps %d: %d", rps, code)
+		}
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Wait()
+	objects, _ := filepath.Glob(filepath.Join(data, "history", "objects", "*"))
+	corrupted := 0
+	for _, o := range objects {
+		b, err := os.ReadFile(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(strings.ReplaceAll(string(b), " ", ""), `"rps":7`) {
+			writeFile(t, o, strings.Replace(string(b), "7", "8", 1)) // its digest no longer matches
+			corrupted++
+		}
+	}
+	if corrupted != 1 {
+		t.Fatalf("found %d objects of the last known good version among %d", corrupted, len(objects))
+	}
+	writeFile(t, file, "name: one\nrps: 0\n") // below the schema's minimum
+
+	p = start(t, args...)
+	var cfg configAnswer
+	call(t, "GET", p.urls["admin"]+"/api/v1/config", "", &cfg)
+	if cfg.Data["rps"] != 6.0 || cfg.Version != 2 {
+		t.Fatalf("config %+v, want version 2 with rps 6, the newest intact committed one", cfg)
+	}
+	if s := p.stderr.String(); !strings.Contains(s, "cannot be restored") || !strings.Contains(s, "restored an older committed version") {
+		t.Fatalf("the start does not say why:\n%s", s)
+	}
+}
