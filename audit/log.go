@@ -86,6 +86,7 @@ type Log struct {
 	closeErr  error
 
 	gap    error                 // the log does not end where its head says; set by Open
+	opened Report                // the log's verification as Open found it
 	stuck  atomic.Bool           // a write outlived its caller's wait
 	status atomic.Pointer[error] // last write error; nil pointer when healthy
 
@@ -154,8 +155,14 @@ func Open(opts Options) (*Log, error) {
 		h.f.Close()
 		return nil, fmt.Errorf("audit: %w", err)
 	}
+	// The whole chain is checked once, so that a start on a log edited
+	// in the middle says so; such a log still takes records.
+	rep, err := verifyDir(opts.Dir, key)
+	if err != nil {
+		rep.Problems = append(rep.Problems, Problem{Message: "the log cannot be verified: " + err.Error()})
+	}
 	l := start(opts, key, f, h, end.seq, end.prev, end.size)
-	l.gap = gap
+	l.gap, l.opened = gap, rep
 	return l, nil
 }
 
@@ -433,6 +440,12 @@ func (l *Log) openFiles() ([]*os.File, *Head, error) {
 	}
 	return files, h, nil
 }
+
+// Opened returns the verification of the whole log as Open found it,
+// before any record of this run: Problems names every edited, deleted or
+// reordered line, and a log that does not end where its head says (then
+// mutations are refused, see Check).
+func (l *Log) Opened() Report { return l.opened }
 
 // Check reports the audit sink's health: nil when the last write
 // succeeded and none is stuck. It is the health monitor's audit check.

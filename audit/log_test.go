@@ -604,3 +604,26 @@ func TestCrashRightAfterRotation(t *testing.T) {
 		t.Fatalf("verify = %+v", rep)
 	}
 }
+
+// TestOpenVerifiesTheWholeLog: a line edited in the middle is reported by
+// Opened; the log still takes records (the edit stays visible to verify).
+func TestOpenVerifiesTheWholeLog(t *testing.T) {
+	dir := writeRecords(t, 4)
+	lines := readLines(t, dir)
+	lines[1] = strings.Replace(lines[1], `"actor":"mallory"`, `"actor":"alice"`, 1)
+	writeLines(t, dir, lines)
+	l := MustOpen(t, Options{Dir: dir})
+	if rep := l.Opened(); rep.OK() || !strings.Contains(rep.Problems[0].String(), "audit.log:2: HMAC mismatch") {
+		t.Fatalf("Opened = %+v", rep)
+	}
+	if err := l.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append(context.Background(), Entry{Kind: KindAction, Action: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if rep := mustVerify(t, dir); len(rep.Problems) != 1 {
+		t.Fatalf("verify = %+v", rep.Problems)
+	}
+}

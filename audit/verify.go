@@ -64,6 +64,11 @@ func VerifyDir(dir, keyFile string) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
+	return verifyDir(dir, key)
+}
+
+// verifyDir is VerifyDir with the key read.
+func verifyDir(dir string, key []byte) (Report, error) {
 	h, err := readHead(dir)
 	if err != nil {
 		return Report{}, err

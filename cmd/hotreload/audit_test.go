@@ -310,3 +310,53 @@ func TestStartsFromTheNewestIntactVersion(t *testing.T) {
 		t.Fatalf("the start does not say why:\n%s", s)
 	}
 }
+
+// TestStartOnAnEditedLogSaysSo: a record edited in the middle of the log
+// while the daemon is stopped: the next start logs it and status says the
+// log is not intact; mutations go on (the edit stays in the chain, where
+// audit verify keeps naming it).
+func TestStartOnAnEditedLogSaysSo(t *testing.T) {
+	dir, file := workspace(t, "name: one\nrps: 5\n")
+	data := filepath.Join(dir, "data")
+	args := []string{"serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--data-dir", data,
+		"--mode", "dev", "--listen", "127.0.0.1:0", "--health-window", "0s"}
+	p := start(t, args...)
+	if code := call(t, "PATCH", p.urls["admin"]+"/api/v1/config", `{"rps": 6}`, nil); code != 200 {
+		t.Fatalf("PATCH: %d", code)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Wait()
+	log := filepath.Join(data, audit.LogName)
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(b), `"result":"committed"`, `"result":"rejected"`, 1)
+	if edited == string(b) {
+		t.Fatal("no committed result to edit")
+	}
+	writeFile(t, log, edited)
+
+	p = start(t, args...)
+	testwait.For(t, "a warning at start", 10*time.Second, func() bool {
+		return strings.Contains(p.stderr.String(), "the audit log was edited")
+	})
+	var st struct {
+		Audit struct {
+			Intact bool     `json:"intact"`
+			First  []string `json:"first"`
+		} `json:"audit"`
+	}
+	call(t, "GET", p.urls["admin"]+"/api/v1/status", "", &st)
+	if st.Audit.Intact || len(st.Audit.First) == 0 || !strings.Contains(st.Audit.First[0], "HMAC mismatch: the line was edited") {
+		t.Fatalf("status audit part %+v", st.Audit)
+	}
+	if code := call(t, "PATCH", p.urls["admin"]+"/api/v1/config", `{"rps": 7}`, nil); code != 200 {
+		t.Fatalf("PATCH on an edited log: %d", code)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Wait()
+	if out, code := auditVerify(t, data); code != 1 || !strings.Contains(out, "the line was edited") {
+		t.Fatalf("audit verify: %d\n%s", code, out)
+	}
+}

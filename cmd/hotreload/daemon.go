@@ -178,6 +178,8 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	}
 	if err := d.audit.Check(ctx); err != nil {
 		d.log.Error("the audit log is not intact: serving, refusing every mutation", "err", err)
+	} else if rep := d.audit.Opened(); !rep.OK() {
+		d.log.Error("the audit log was edited: see hotreload audit verify", "problems", len(rep.Problems), "first", rep.Problems[0].String())
 	}
 	d.ui = ui.NewHub(ui.Options{Logger: d.log})
 	d.engine = hotreload.New(hotreload.Options{
@@ -565,6 +567,7 @@ func (d *daemon) newAdmin() error {
 	parts := map[string]func(context.Context) any{
 		"health": func(context.Context) any { return d.monitor.Summary() },
 		"alerts": func(context.Context) any { return d.alerts.Active() },
+		"audit":  func(ctx context.Context) any { return auditStatus(ctx, d.audit) },
 	}
 	if d.plugins != nil {
 		parts["plugins"] = func(context.Context) any { l, _ := d.plugins.List(); return l }
@@ -634,4 +637,24 @@ func (d *daemon) newAdmin() error {
 		return nil
 	})
 	return d.monitor.Add("engine", engine, health.CheckOptions{Critical: true, Interval: time.Second})
+}
+
+// auditStatus is the audit part of GET /api/v1/status: whether the log was
+// intact when the daemon started, its first problems, and why mutations
+// are refused, if they are.
+func auditStatus(ctx context.Context, l *audit.Log) any {
+	rep := l.Opened()
+	st := struct {
+		Intact   bool     `json:"intact"`
+		Problems int      `json:"problems,omitempty"`
+		First    []string `json:"first,omitempty"`
+		Error    string   `json:"error,omitempty"`
+	}{Intact: rep.OK(), Problems: len(rep.Problems)}
+	for _, p := range rep.Problems[:min(len(rep.Problems), 5)] {
+		st.First = append(st.First, p.String())
+	}
+	if err := l.Check(ctx); err != nil {
+		st.Error = err.Error()
+	}
+	return st
 }
