@@ -121,6 +121,10 @@ func Open(opts Options) (*Log, error) {
 	if opts.KeyFile == "" {
 		opts.KeyFile = filepath.Join(opts.Dir, KeyName)
 	}
+	// A key of this directory that is there already means a log was
+	// opened here before, so its head must be there too.
+	_, kerr := os.Stat(opts.KeyFile)
+	used := kerr == nil && opts.KeyFile == filepath.Join(opts.Dir, KeyName)
 	key, err := LoadKey(opts.KeyFile, true)
 	if err != nil {
 		return nil, err
@@ -139,6 +143,15 @@ func Open(opts Options) (*Log, error) {
 	if err != nil {
 		f.Close()
 		return nil, err
+	}
+	if !used && end.seq == 0 && len(h.read()) == 0 {
+		// A new log: its signed head says it is empty, so that a log and
+		// head removed later are not taken for a new one.
+		if err := h.write(key, 0, ""); err != nil {
+			f.Close()
+			h.f.Close()
+			return nil, fmt.Errorf("audit: %w", err)
+		}
 	}
 	// Only a line the head never acknowledged (a crash mid-write) is
 	// repaired; a log that ends before its head lost acknowledged records.
@@ -594,15 +607,13 @@ func openHead(dir string) (*headFile, error) {
 // a crash); a log that ends before the head, differs from it, or ends in
 // a line that is no valid record lost acknowledged records or was edited.
 func (h *headFile) check(key []byte, e end) error {
-	buf := make([]byte, headSize)
-	n, _ := h.f.ReadAt(buf, 0)
-	data := bytes.TrimSpace(buf[:n])
+	data := h.read()
 	var hd Head
 	switch {
 	case e.bad != "":
 		return gapError(e.bad)
 	case len(data) == 0 && e.seq == 0:
-		return nil
+		return gapError("the head is empty but the key was there: the log and its head were removed or cleared")
 	case len(data) == 0:
 		return gapError(fmt.Sprintf("the head is empty but the log holds %d records", e.seq))
 	case json.Unmarshal(data, &hd) != nil || hd.HMAC != headMAC(key, hd.Seq, hd.MAC):
@@ -613,6 +624,13 @@ func (h *headFile) check(key []byte, e end) error {
 		return gapError(fmt.Sprintf("record %d does not match the head: it was replaced", e.seq))
 	}
 	return nil
+}
+
+// read returns the head file's content, trimmed.
+func (h *headFile) read() []byte {
+	buf := make([]byte, headSize)
+	n, _ := h.f.ReadAt(buf, 0)
+	return bytes.TrimSpace(buf[:n])
 }
 
 // gapError is the error of a log that does not match its head.

@@ -627,3 +627,43 @@ func TestOpenVerifiesTheWholeLog(t *testing.T) {
 		t.Fatalf("verify = %+v", rep.Problems)
 	}
 }
+
+// TestRemovedLogAndHead: a new log has a signed head from the start, so
+// removing or emptying both the log and its head (keeping the key) is not
+// taken for a new log.
+func TestRemovedLogAndHead(t *testing.T) {
+	for _, how := range []string{"removed", "emptied"} {
+		t.Run(how, func(t *testing.T) {
+			dir := writeRecords(t, 2)
+			for _, name := range []string{LogName, HeadName} {
+				p := filepath.Join(dir, name)
+				if how == "removed" {
+					must(t, os.Remove(p))
+				} else {
+					must(t, os.WriteFile(p, nil, 0o600))
+				}
+			}
+			l := MustOpen(t, Options{Dir: dir})
+			if err := l.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "the log and its head were removed") {
+				t.Fatalf("Check = %v", err)
+			}
+			l.Close()
+			if rep := mustVerify(t, dir); rep.OK() {
+				t.Fatal("verify says intact")
+			}
+		})
+	}
+	// A new log verifies intact before its first record.
+	dir := t.TempDir()
+	MustOpen(t, Options{Dir: dir}).Close()
+	if rep := mustVerify(t, dir); !rep.OK() {
+		t.Fatalf("a new log: %+v", rep)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -87,7 +87,11 @@ func verifyDir(dir string, key []byte) (Report, error) {
 			return Report{}, err
 		}
 	}
-	return v.finish(h), nil
+	rep := v.finish(h)
+	if h == nil { // Open always writes one
+		rep.Problems = append(rep.Problems, Problem{Message: "the head is missing: it was removed"})
+	}
+	return rep, nil
 }
 
 func fileExists(path string) bool {
@@ -307,6 +311,7 @@ func (v *verifier) finish(h *Head) Report {
 		case *h == (Head{}) && seq > 0:
 			head("the head is empty but the log holds records: it was cleared")
 		case *h == (Head{}):
+			head("the head is empty: a log that was opened has a signed head, so the log and its head were cleared")
 		case h.HMAC != headMAC(v.key, h.Seq, h.MAC):
 			head("the head record was edited (HMAC mismatch)")
 		case h.Seq > seq:
