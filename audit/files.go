@@ -173,7 +173,7 @@ func (l *Log) rotate() error {
 	}
 	var removed []closedFile
 	if keep := l.opts.Keep; keep > 0 && len(closed) > keep {
-		removed, closed = closed[:len(closed)-keep], closed[len(closed)-keep:]
+		removed = closed[:len(closed)-keep]
 	}
 	reason := fmt.Sprintf("%s closed at record %d (%d bytes)", name, l.seq, closedSize)
 	if len(removed) > 0 {
