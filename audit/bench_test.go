@@ -2,7 +2,10 @@ package audit
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 )
 
 // BenchmarkAppend measures durable appends (write, fsync, head) one
@@ -27,5 +30,61 @@ func BenchmarkAppend(b *testing.B) {
 				}
 			}
 		})
+	})
+}
+
+// BenchmarkVerifyDir measures verifying one full log file (DefaultMaxSize
+// of records, as rotation leaves it) and opening it (Open verifies the
+// whole chain once). A data dir holds at most DefaultKeep+1 such files.
+func BenchmarkVerifyDir(b *testing.B) {
+	dir := b.TempDir()
+	key, err := LoadKey(filepath.Join(dir, KeyName), true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf []byte
+	var seq uint64
+	prev := ""
+	for len(buf) < DefaultMaxSize {
+		seq++
+		e := Entry{Seq: seq, Prev: prev, Time: time.Now().UTC(), Kind: KindAttempt, Source: "api", Actor: "ci", Action: "patch",
+			Targets: []Target{{Name: "config", Before: "06e9a6060cb4b2d7a31dab938767903f12b02173dc7675c441fa0f030c7f991a"}}}
+		line, err := seal(key, &e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf = append(append(buf, line...), '\n')
+		prev = e.MAC
+	}
+	if err := os.WriteFile(filepath.Join(dir, LogName), buf, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	h, err := openHead(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := h.write(key, seq, prev); err != nil {
+		b.Fatal(err)
+	}
+	h.f.Close()
+	b.Logf("%d records, %d bytes", seq, len(buf))
+	b.Run("Verify", func(b *testing.B) {
+		b.SetBytes(int64(len(buf)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if rep, err := VerifyDir(dir, ""); err != nil || !rep.OK() {
+				b.Fatal(rep, err)
+			}
+		}
+	})
+	b.Run("Open", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			l, err := Open(Options{Dir: dir})
+			if err != nil {
+				b.Fatal(err)
+			}
+			l.Close()
+		}
 	})
 }

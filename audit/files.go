@@ -112,13 +112,14 @@ func tail(f *os.File, key []byte) (end, error) {
 		}
 		e := end{size: off + int64(last) + 1}
 		grow := false
+		h := newMAC(key)
 		for i := last; i >= 0; {
 			start := bytes.LastIndexByte(buf[:i], '\n') + 1
 			if start == 0 && off > 0 {
 				grow = true
 				break
 			}
-			if r, ok, err := open(key, buf[start:i]); err == nil && ok {
+			if r, ok, err := open(h, buf[start:i]); err == nil && ok {
 				e.seq, e.prev = r.Seq, r.MAC
 				return e, nil
 			}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -399,6 +398,7 @@ func (l *Log) Read(ctx context.Context, limit int) (Report, []Entry, error) {
 		return Report{}, nil, ctx.Err()
 	}
 	files, h, err := l.openFiles()
+	size := l.size // what is acknowledged, or being written, of audit.log
 	l.fileMu.Unlock()
 	defer func() {
 		for _, f := range files {
@@ -408,22 +408,27 @@ func (l *Log) Read(ctx context.Context, limit int) (Report, []Entry, error) {
 	if err != nil {
 		return Report{}, nil, err
 	}
-	v := verifier{key: l.key, keep: limit}
+	keep := limit
 	if limit <= 0 {
-		v.keep = math.MaxInt
+		keep = -1
 	}
+	srcs := make([]source, len(files))
 	for i, f := range files {
-		var r io.Reader = f
-		if i == len(files)-1 {
-			r = io.NewSectionReader(f, 0, l.size) // what is acknowledged or being written
-		}
-		if err := v.read(filepath.Base(f.Name()), r); err != nil {
-			return Report{}, nil, err
+		srcs[i] = source{name: filepath.Base(f.Name()), r: f, size: size}
+		if i < len(files)-1 { // closed files do not change
+			fi, err := f.Stat()
+			if err != nil {
+				return Report{}, nil, fmt.Errorf("audit: %w", err)
+			}
+			srcs[i].size = fi.Size()
 		}
 	}
-	rep := v.finish(h)
+	rep, last, err := verify(l.key, srcs, h, keep)
+	if err != nil {
+		return Report{}, nil, err
+	}
 	var out []Entry
-	for _, line := range v.last {
+	for _, line := range last {
 		var e Entry
 		if len(line) > 0 && json.Unmarshal(line, &e) == nil {
 			out = append(out, e)

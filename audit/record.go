@@ -1,12 +1,14 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strings"
+	"hash"
+	"strconv"
 	"time"
 )
 
@@ -87,21 +89,76 @@ func seal(key []byte, e *Entry) ([]byte, error) {
 	return append(line, `"}`...), nil
 }
 
-// open checks a line's MAC and decodes it. ok is false when the MAC does
-// not match; err is non-nil when the line is not a record at all.
-func open(key []byte, line []byte) (e Entry, ok bool, err error) {
-	s := string(line)
-	i := strings.LastIndex(s, macField)
-	if i < 0 || !strings.HasSuffix(s, `"}`) {
-		return Entry{}, false, fmt.Errorf("no mac field at the end")
-	}
-	body := s[:i] + "}"
-	if err := json.Unmarshal(line, &e); err != nil {
-		return Entry{}, false, err
-	}
-	got := s[i+len(macField) : len(s)-2]
-	return e, hmac.Equal([]byte(got), []byte(mac(key, []byte(body)))) && got == e.MAC, nil
+// link is what the chain needs of a record: Verify and the tail read
+// only these fields.
+type link struct {
+	Seq       uint64 `json:"seq"`
+	Kind      string `json:"kind"`
+	StartSeq  uint64 `json:"start_seq"`
+	StartPrev string `json:"start_prev"`
+	Prev      string `json:"prev"`
+	MAC       string `json:"mac"`
 }
+
+// open checks a line's MAC with h (an HMAC-SHA256 of the key) and decodes
+// its link. ok is false when the MAC does not match; err is non-nil when
+// the line is not a record at all.
+func open(h hash.Hash, line []byte) (l link, ok bool, err error) {
+	i := bytes.LastIndex(line, []byte(macField))
+	if i < 0 || len(line) < i+len(macField)+2 || !bytes.HasSuffix(line, []byte(`"}`)) {
+		return link{}, false, fmt.Errorf("no mac field at the end")
+	}
+	got := line[i+len(macField) : len(line)-2]
+	h.Reset()
+	h.Write(line[:i])
+	h.Write([]byte("}"))
+	var sum [sha256.Size * 2]byte
+	hex.Encode(sum[:], h.Sum(nil))
+	ok = hmac.Equal(got, sum[:])
+	l, err = decode(line, ok)
+	return l, ok && err == nil && string(got) == l.MAC, err
+}
+
+// decode reads a line's link. A line whose MAC matched (sealed) was written
+// by seal: its fields come in Entry's order and no string in it holds an
+// unescaped quote, so they are found by position, without a JSON decoder
+// (the rotate records, with more fields, and any other line are decoded).
+func decode(line []byte, sealed bool) (link, error) {
+	if sealed {
+		if l, ok := fastLink(line); ok {
+			return l, nil
+		}
+	}
+	var l link
+	err := json.Unmarshal(line, &l)
+	return l, err
+}
+
+// fastLink reads the link of a line seal wrote; ok is false when it is
+// not laid out so, or is a rotate record.
+func fastLink(line []byte) (l link, ok bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(`{"seq":`))
+	c := bytes.IndexByte(rest, ',')
+	if !ok || c < 0 {
+		return link{}, false
+	}
+	seq, err := strconv.ParseUint(string(rest[:c]), 10, 64)
+	k := bytes.Index(line, []byte(`,"kind":"`))
+	m := bytes.LastIndex(line, []byte(macField))
+	p := bytes.LastIndex(line[:max(m, 0)], []byte(`,"prev":"`))
+	if err != nil || k < 0 || m < 0 || p < 0 || p+len(`,"prev":"`) > m-1 || line[m-1] != '"' || len(line) < m+len(macField)+2 {
+		return link{}, false
+	}
+	kind := line[k+len(`,"kind":"`):]
+	kind = kind[:max(bytes.IndexByte(kind, '"'), 0)]
+	if string(kind) == KindRotate {
+		return link{}, false
+	}
+	return link{Seq: seq, Kind: string(kind), Prev: string(line[p+len(`,"prev":"`) : m-1]), MAC: string(line[m+len(macField) : len(line)-2])}, true
+}
+
+// newMAC returns the HMAC-SHA256 of key that open checks lines with.
+func newMAC(key []byte) hash.Hash { return hmac.New(sha256.New, key) }
 
 func mac(key, body []byte) string {
 	h := hmac.New(sha256.New, key)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // Problem is one integrity failure found by Verify.
@@ -77,17 +78,27 @@ func verifyDir(dir string, key []byte) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	v := verifier{key: key}
 	paths := closedPaths(closed)
 	if cur := filepath.Join(dir, LogName); len(closed) == 0 || fileExists(cur) {
 		paths = append(paths, cur)
 	}
+	var srcs []source
 	for _, p := range paths {
-		if err := v.readFile(p); err != nil {
-			return Report{}, err
+		f, err := os.Open(p)
+		if err != nil {
+			return Report{}, fmt.Errorf("audit: %w", err)
 		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return Report{}, fmt.Errorf("audit: %w", err)
+		}
+		srcs = append(srcs, source{name: filepath.Base(p), r: f, size: fi.Size()})
 	}
-	rep := v.finish(h)
+	rep, _, err := verify(key, srcs, h, 0)
+	if err != nil {
+		return Report{}, err
+	}
 	if h == nil { // Open always writes one
 		rep.Problems = append(rep.Problems, Problem{Message: "the head is missing: it was removed"})
 	}
@@ -100,7 +111,7 @@ func fileExists(path string) bool {
 }
 
 // readHead reads audit.head: nil when it does not exist, the zero Head
-// when it is empty (created, nothing acknowledged yet).
+// when it is empty.
 func readHead(dir string) (*Head, error) {
 	data, err := os.ReadFile(filepath.Join(dir, HeadName))
 	switch {
@@ -122,50 +133,25 @@ func readHead(dir string) (*Head, error) {
 // it resynchronises on that line, so one edit is reported once. h, when
 // not nil, is the head that says where the log ends.
 func Verify(r io.Reader, key []byte, h *Head) (Report, error) {
-	v := verifier{key: key}
-	if err := v.read(LogName, r); err != nil {
-		return Report{}, err
-	}
-	return v.finish(h), nil
-}
-
-// rec is what the verifier keeps of one line: a few fields, not the line.
-type rec struct {
-	file, line int // index in verifier.files, 1-based line number
-	seq        uint64
-	prev, mac  string
-	kind       string
-	startSeq   uint64
-	startPrev  string
-	parsed, ok bool // a record at all; its MAC matches
-	parseErr   string
-	noNewline  bool // the file ends in this line without a newline
-}
-
-// verifier reads the log's files in chain order and checks them at the
-// end. It keeps a few fields per line, and the last keep lines whole.
-type verifier struct {
-	key   []byte
-	files []string
-	recs  []rec
-	keep  int      // how many of the last lines to keep whole
-	last  [][]byte // the last keep lines, oldest first
-}
-
-func (v *verifier) readFile(path string) error {
-	f, err := os.Open(path)
+	data, err := io.ReadAll(r)
 	if err != nil {
-		return fmt.Errorf("audit: %w", err)
+		return Report{}, fmt.Errorf("audit: reading the log: %w", err)
 	}
-	defer f.Close()
-	return v.read(filepath.Base(path), f)
+	rep, _, err := verify(key, []source{{name: LogName, r: bytes.NewReader(data), size: int64(len(data))}}, h, 0)
+	return rep, err
 }
 
-// read adds the lines of one file.
-func (v *verifier) read(name string, r io.Reader) error {
-	v.files = append(v.files, name)
-	file := len(v.files) - 1
-	sc := bufio.NewScanner(r)
+// source is one log file as the verifier reads it, twice.
+type source struct {
+	name string
+	r    io.ReaderAt
+	size int64
+}
+
+// lines calls fn with each line of src (without its newline); last is
+// set for a final line that has no newline.
+func (src source) lines(fn func(n int, line []byte, last bool)) error {
+	sc := bufio.NewScanner(io.NewSectionReader(src.r, 0, src.size))
 	sc.Buffer(make([]byte, 64<<10), maxLine)
 	noNewline := false
 	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
@@ -181,129 +167,210 @@ func (v *verifier) read(name string, r io.Reader) error {
 	n := 0
 	for sc.Scan() {
 		n++
-		line := sc.Bytes()
-		r := rec{file: file, line: n, noNewline: noNewline}
-		e, ok, err := open(v.key, line)
-		if err != nil {
-			r.parseErr = err.Error()
-		} else {
-			r.parsed, r.ok = true, ok
-			r.seq, r.prev, r.mac, r.kind = e.Seq, e.Prev, e.MAC, e.Kind
-			r.startSeq, r.startPrev = e.StartSeq, e.StartPrev
-		}
-		v.recs = append(v.recs, r)
-		if v.keep > 0 {
-			if len(v.last) == v.keep {
-				v.last = v.last[1:]
-			}
-			v.last = append(v.last, bytes.Clone(line))
-		}
+		fn(n, sc.Bytes(), noNewline)
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("audit: reading %s: %w", name, err)
+		return fmt.Errorf("audit: reading %s: %w", src.name, err)
 	}
 	return nil
 }
 
-func (v *verifier) pos(r rec) string {
-	return fmt.Sprintf("%s:%d", v.files[r.file], r.line)
+// rec is what the verifier holds of one line: a few fields, not the line.
+type rec struct {
+	file, line int // index in srcs, 1-based line number
+	idx        int // index in the whole chain
+	link
+	parsed, ok bool // a record at all; its MAC matches
+	parseErr   string
 }
 
-// finish checks the chain read so far against the head h (nil: none).
-func (v *verifier) finish(h *Head) Report {
-	rep := Report{Records: len(v.recs), Files: len(v.files)}
-	add := func(r rec, format string, args ...any) {
-		rep.Problems = append(rep.Problems, Problem{File: v.files[r.file], Line: r.line, Seq: r.seq, Message: fmt.Sprintf(format, args...)})
+// seqAt is where a sequence number first appears in the chain.
+type seqAt struct {
+	seq uint64
+	idx int
+}
+
+// verify checks srcs, oldest first, as one chain against the head h (nil:
+// none) and returns the report and the last keep lines (all when keep is
+// negative). It reads the files twice and holds about 17 bytes per line,
+// so memory does not grow with the lines' size: the first pass indexes
+// where each sequence number first appears (to tell a reordered line from
+// a deleted one) and where the kept chain begins; the second checks each
+// line against the one before it and the one after it.
+func verify(key []byte, srcs []source, h *Head, keep int) (Report, [][]byte, error) {
+	mac := newMAC(key)
+	var valid []bool // by chain index: the line's MAC matched (pass 1)
+	parse := func(file, n, idx int, line []byte) rec {
+		r := rec{file: file, line: n, idx: idx}
+		var l link
+		var err error
+		if idx < len(valid) { // pass 2: the MAC is known
+			r.ok = valid[idx]
+			l, err = decode(line, r.ok)
+		} else {
+			l, r.ok, err = open(mac, line)
+			valid = append(valid, r.ok)
+		}
+		if err != nil {
+			r.parseErr, r.ok = err.Error(), false
+		} else {
+			r.link, r.parsed = l, true
+		}
+		return r
 	}
-	recs := v.recs
+
+	// Pass 1: the index.
+	var (
+		seqs        []seqAt
+		starts      []link // rotate records that name where the kept chain begins
+		first       *rec   // the first valid record
+		total       int
+		lastNoNL    bool
+		lastOK      bool
+		lastOfFiles = len(srcs) - 1
+		lastFile    = -1
+	)
+	fileStart := make([]int, len(srcs))
+	for fi, src := range srcs {
+		fileStart[fi] = total
+		err := src.lines(func(n int, line []byte, noNL bool) {
+			r := parse(fi, n, total, line)
+			if r.parsed {
+				seqs = append(seqs, seqAt{r.Seq, total})
+			}
+			if r.ok && r.Kind == KindRotate && r.StartSeq > 1 {
+				starts = append(starts, r.link)
+			}
+			if r.ok && first == nil {
+				first = &r
+			}
+			total++
+			lastNoNL, lastOK, lastFile = noNL, r.ok, fi
+		})
+		if err != nil {
+			return Report{}, nil, err
+		}
+	}
+	slices.SortFunc(seqs, func(a, b seqAt) int {
+		if c := cmpUint(a.seq, b.seq); c != 0 {
+			return c
+		}
+		return a.idx - b.idx
+	})
+	firstIdx := func(seq uint64) (int, bool) {
+		i, found := slices.BinarySearchFunc(seqs, seq, func(a seqAt, s uint64) int { return cmpUint(a.seq, s) })
+		if !found {
+			return 0, false
+		}
+		return seqs[i].idx, true
+	}
 	// A last line without its newline that is no valid record is a write
 	// a crash cut short; whether it had been acknowledged is the head's
 	// to say, below.
-	var torn *rec
-	if n := len(recs); n > 0 && recs[n-1].noNewline && !recs[n-1].ok && recs[n-1].file == len(v.files)-1 {
-		torn = &recs[n-1]
-		recs = recs[:n-1]
+	tornIdx := -1
+	if total > 0 && lastNoNL && !lastOK && lastFile == lastOfFiles {
+		tornIdx = total - 1
 	}
-	later := map[uint64]int{} // seq to the first index holding it, for reorder detection
-	for i, r := range recs {
-		if r.parsed {
-			if _, dup := later[r.seq]; !dup {
-				later[r.seq] = i
-			}
-		}
+
+	rep := Report{Records: total, Files: len(srcs)}
+	add := func(r rec, format string, args ...any) {
+		rep.Problems = append(rep.Problems, Problem{File: srcs[r.file].name, Line: r.line, Seq: r.Seq, Message: fmt.Sprintf(format, args...)})
 	}
 	var seq uint64
 	prev := ""
 	// Older files removed by rotation: a signed rotate record names the
 	// record the retained chain begins with.
-	for _, first := range recs {
-		if !first.ok {
-			continue
-		}
-		for _, r := range recs {
-			if r.ok && r.kind == KindRotate && r.startSeq > 1 && r.startSeq == first.seq && r.startPrev == first.prev {
-				seq, prev = first.seq-1, first.prev
+	if first != nil {
+		for _, s := range starts {
+			if s.StartSeq == first.Seq && s.StartPrev == first.Prev {
+				seq, prev = first.Seq-1, first.Prev
 			}
 		}
-		break
 	}
+
+	// Pass 2: each line against its neighbours.
 	headMACSeen := "" // the MAC of the record the head names
 	unreadable := 0   // unparsable lines since the last good one
-	for i, r := range recs {
+	var last [][]byte
+	var torn, lastRec *rec
+	check := func(r rec, next *rec) {
 		if !r.parsed {
 			add(r, "not an audit record (%s): the line was edited or inserted", r.parseErr)
 			unreadable++
-			continue
+			return
 		}
 		if !r.ok {
 			// A forged insertion sits between two lines that still link
 			// to each other (or after the line the head names as last);
 			// an edit in place breaks that link.
-			inserted := (i+1 < len(recs) && recs[i+1].ok && recs[i+1].seq == seq+1 && recs[i+1].prev == prev) ||
-				(i+1 == len(recs) && h != nil && h.Seq == seq && h.MAC == prev)
+			inserted := (next != nil && next.ok && next.Seq == seq+1 && next.Prev == prev) ||
+				(next == nil && h != nil && h.Seq == seq && h.MAC == prev)
 			if inserted {
 				add(r, "HMAC mismatch and the lines around it link to each other: the line was inserted")
-				continue
+				return
 			}
 			add(r, "HMAC mismatch: the line was edited")
-			seq, prev, unreadable = r.seq, r.mac, 0
-			continue
+			seq, prev, unreadable = r.Seq, r.MAC, 0
+			return
 		}
 		switch {
-		case r.seq == seq+1 && r.prev == prev:
+		case r.Seq == seq+1 && r.Prev == prev:
 			// intact link
-		case r.seq <= seq:
-			add(r, "sequence %d comes after %d: the line was reordered or replayed", r.seq, seq)
-			continue // keep the chain where it was
-		case r.seq > seq+1 && r.seq-seq-1 <= uint64(unreadable):
+		case r.Seq <= seq:
+			add(r, "sequence %d comes after %d: the line was reordered or replayed", r.Seq, seq)
+			return // keep the chain where it was
+		case r.Seq > seq+1 && r.Seq-seq-1 <= uint64(unreadable):
 			// the missing records are the unreadable lines, reported above
-		case r.seq > seq+1:
-			if j, ok := later[seq+1]; ok && j > i {
-				where := v.pos(recs[j])
-				if recs[j].file == r.file {
-					where = fmt.Sprintf("line %d", recs[j].line)
-				}
-				add(r, "sequence %d comes before %d (%s): lines were reordered", r.seq, seq+1, where)
-			} else if r.seq == seq+2 {
+		case r.Seq > seq+1:
+			if j, ok := firstIdx(seq + 1); ok && j > r.idx {
+				add(r, "sequence %d comes before %d (%s): lines were reordered", r.Seq, seq+1, where(srcs, fileStart, r, j))
+			} else if r.Seq == seq+2 {
 				add(r, "record %d is missing before this line: it was deleted", seq+1)
 			} else {
-				add(r, "records %d to %d are missing before this line: they were deleted", seq+1, r.seq-1)
+				add(r, "records %d to %d are missing before this line: they were deleted", seq+1, r.Seq-1)
 			}
 		case unreadable == 0: // right sequence, wrong link
 			add(r, "its link does not match the line before: the line before was replaced")
 		}
-		seq, prev, unreadable = r.seq, r.mac, 0
-		if h != nil && r.seq == h.Seq {
-			headMACSeen = r.mac
+		seq, prev, unreadable = r.Seq, r.MAC, 0
+		if h != nil && r.Seq == h.Seq {
+			headMACSeen = r.MAC
 		}
 	}
-	last := rec{file: len(v.files) - 1}
-	if len(recs) > 0 {
-		last = recs[len(recs)-1]
+	idx := 0
+	var pending *rec
+	for fi, src := range srcs {
+		err := src.lines(func(n int, line []byte, _ bool) {
+			r := parse(fi, n, idx, line)
+			idx++
+			if keep != 0 {
+				if keep > 0 && len(last) == keep {
+					last = last[1:]
+				}
+				last = append(last, bytes.Clone(line))
+			}
+			if r.idx == tornIdx {
+				torn = &r
+				return
+			}
+			if pending != nil {
+				check(*pending, &r)
+			}
+			pending = &r
+			lastRec = &r
+		})
+		if err != nil {
+			return Report{}, nil, err
+		}
 	}
-	if len(v.files) == 0 {
-		v.files = append(v.files, LogName)
+	if pending != nil {
+		check(*pending, nil)
 	}
+	end := rec{file: len(srcs) - 1}
+	if lastRec != nil {
+		end = *lastRec
+	}
+	end.Seq = seq
 	acknowledged := false // the head names records beyond the chain read
 	if h != nil {
 		head := func(msg string) { rep.Problems = append(rep.Problems, Problem{Message: msg}) }
@@ -312,14 +379,13 @@ func (v *verifier) finish(h *Head) Report {
 			head("the head is empty but the log holds records: it was cleared")
 		case *h == (Head{}):
 			head("the head is empty: a log that was opened has a signed head, so the log and its head were cleared")
-		case h.HMAC != headMAC(v.key, h.Seq, h.MAC):
+		case h.HMAC != headMAC(key, h.Seq, h.MAC):
 			head("the head record was edited (HMAC mismatch)")
 		case h.Seq > seq:
 			acknowledged = true
-			add(rec{file: last.file, line: last.line, seq: seq},
-				"the log ends at record %d but the head says %d: acknowledged records after this line were deleted", seq, h.Seq)
+			add(end, "the log ends at record %d but the head says %d: acknowledged records after this line were deleted", seq, h.Seq)
 		case h.Seq == seq && h.MAC != prev:
-			add(rec{file: last.file, line: last.line, seq: seq}, "the last record does not match the head: it was replaced")
+			add(end, "the last record does not match the head: it was replaced")
 		case h.Seq < seq && h.Seq > 0 && headMACSeen != h.MAC:
 			head(fmt.Sprintf("the head names record %d with another MAC: that record was replaced", h.Seq))
 		}
@@ -331,5 +397,18 @@ func (v *verifier) finish(h *Head) Report {
 			rep.Torn = true
 		}
 	}
-	return rep
+	return rep, last, nil
+}
+
+// where names the line at chain index j, seen from r: "line N" in the same
+// file, "FILE:N" in another. starts holds each file's first index.
+func where(srcs []source, starts []int, r rec, j int) string {
+	f := 0
+	for f+1 < len(starts) && starts[f+1] <= j {
+		f++
+	}
+	if f == r.file {
+		return fmt.Sprintf("line %d", j-starts[f]+1)
+	}
+	return fmt.Sprintf("%s:%d", srcs[f].name, j-starts[f]+1)
 }
