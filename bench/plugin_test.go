@@ -42,14 +42,9 @@ func pluginHost(b *testing.B, name string, wasm []byte, opts plugin.Options) *pl
 	opts.Dir = b.TempDir()
 	plugintest.WriteFile(b, filepath.Join(opts.Dir, name+".wasm"), wasm)
 	opts.Config = func() any { return map[string]any{"plugins": map[string]any{name: map[string]any{"suffix": "!"}}} }
-	h, err := plugin.New(opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = h.Close(context.Background()) })
-	outs, err := h.Sync(context.Background())
-	if err != nil || len(outs) != 1 || outs[0].Result != hotreload.Committed {
-		b.Fatalf("loading %s: %+v %v", name, outs, err)
+	h, _ := plugintest.NewHost(b, opts, nil) // loads the directory
+	if i, err := h.Info(name); err != nil || i.State != plugin.StateReady {
+		b.Fatalf("loading %s: %+v %v", name, i, err)
 	}
 	return h
 }

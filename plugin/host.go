@@ -44,9 +44,10 @@ type Options struct {
 	// ConfigTarget names the config target whose changes the host follows;
 	// empty follows any target whose change is a hotreload.DataChange.
 	ConfigTarget string
-	// Submit runs a transaction; the engine's Reload fits. Sync and the
-	// HTTP handler use it. Nil runs transactions in-process, one at a time,
-	// with no history or health gate.
+	// Submit runs a transaction: the engine's Reload, the only runner.
+	// Sync, Watch, Load, Reload, Unload, the HTTP handler and the
+	// quarantine's return to the last good module use it; without it they
+	// fail with CodeUnavailable (the host still serves as a target).
 	Submit func(ctx context.Context, r hotreload.Request) (hotreload.Outcome, error)
 	// QuarantineAfter is how many consecutive failures quarantine a
 	// plugin; default 3.
@@ -79,8 +80,6 @@ type Host struct {
 	// slots maps names to plugins; copy on write, read without a lock.
 	slots   atomic.Pointer[map[string]*slot]
 	slotsMu sync.Mutex
-
-	txMu sync.Mutex // serialises in-process transactions (no Submit)
 
 	closed atomic.Bool
 }
@@ -122,7 +121,7 @@ func (s *slot) healthy() {
 func (s *slot) setLastError(err error, now time.Time) { s.lastErr, s.lastAt = err.Error(), now }
 
 // New returns a host for opts.Dir with no plugin loaded: add it to the
-// engine (or call Sync) to load the directory.
+// engine to load the directory.
 func New(opts Options) (*Host, error) {
 	if opts.Dir == "" {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "plugin host: Options.Dir is required")

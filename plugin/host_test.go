@@ -59,11 +59,12 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// fixture is a host on a temporary plugin directory.
+// fixture is a host on a temporary plugin directory, run by an engine.
 type fixture struct {
 	t      testing.TB
 	dir    string
 	host   *plugin.Host
+	engine *hotreload.Engine
 	clock  *clock
 	mu     sync.Mutex
 	config map[string]any // the main config document
@@ -80,12 +81,7 @@ func newFixture(t testing.TB, opts plugin.Options) *fixture {
 		opts.CompilationCache = cache
 	}
 	opts.Config = func() any { f.mu.Lock(); defer f.mu.Unlock(); return f.config }
-	h, err := plugin.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.host = h
-	t.Cleanup(func() { _ = h.Close(context.Background()) })
+	f.host, f.engine = plugintest.NewHost(t, opts, nil)
 	return f
 }
 
