@@ -42,7 +42,7 @@ func pluginHost(b *testing.B, name string, wasm []byte, opts plugin.Options) *pl
 	opts.Dir = b.TempDir()
 	plugintest.WriteFile(b, filepath.Join(opts.Dir, name+".wasm"), wasm)
 	opts.Config = func() any { return map[string]any{"plugins": map[string]any{name: map[string]any{"suffix": "!"}}} }
-	h, _ := plugintest.NewHost(b, opts, nil) // loads the directory
+	h := plugintest.NewHost(b, opts, nil).Host // loads the directory
 	if i, err := h.Info(name); err != nil || i.State != plugin.StateReady {
 		b.Fatalf("loading %s: %+v %v", name, i, err)
 	}

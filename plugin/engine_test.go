@@ -258,8 +258,7 @@ func FuzzHandler(f *testing.F) {
 	if err := os.WriteFile(filepath.Join(dir, "e.wasm"), plugintest.Echo(), 0o644); err != nil {
 		f.Fatal(err)
 	}
-	h, _ := plugintest.NewHost(f, plugin.Options{Dir: dir, CompilationCache: cache}, nil)
-	handler := h.Handler(nil)
+	handler := plugintest.NewHost(f, plugin.Options{Dir: dir, CompilationCache: cache}, nil).Host.Handler(nil)
 	for _, seed := range []string{"GET /api/v1/plugins", "POST /api/v1/plugins/e/load", "POST /api/v1/plugins/e/unload",
 		"GET /api/v1/plugins/%2e%2e", "POST /api/v1/plugins/e/reload?x=1", "PUT /api/v1/plugins/e/load", "GET /api/v1/plugins/e/"} {
 		method, path, _ := strings.Cut(seed, " ")

@@ -61,10 +61,10 @@ func (c *clock) Add(d time.Duration) {
 
 // fixture is a host on a temporary plugin directory, run by an engine.
 type fixture struct {
-	t      testing.TB
-	dir    string
+	t   testing.TB
+	dir string
+	plugintest.Hosted
 	host   *plugin.Host
-	engine *hotreload.Engine
 	clock  *clock
 	mu     sync.Mutex
 	config map[string]any // the main config document
@@ -81,7 +81,8 @@ func newFixture(t testing.TB, opts plugin.Options) *fixture {
 		opts.CompilationCache = cache
 	}
 	opts.Config = func() any { f.mu.Lock(); defer f.mu.Unlock(); return f.config }
-	f.host, f.engine = plugintest.NewHost(t, opts, nil)
+	f.Hosted = plugintest.NewHost(t, opts, nil)
+	f.host = f.Host
 	return f
 }
 

@@ -32,6 +32,11 @@ type version struct {
 	// config is the canonical JSON each new instance is initialized with.
 	config atomic.Pointer[[]byte]
 
+	// committed is set when the transaction that loaded the version
+	// committed: from then on a quarantine returns to the last good
+	// module (once: returning).
+	committed, returning atomic.Bool
+
 	mu     sync.RWMutex
 	closed bool
 

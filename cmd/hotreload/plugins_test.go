@@ -21,7 +21,7 @@ func TestPluginsCommand(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "echo.wasm"), plugintest.Echo(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h, _ := plugintest.NewHost(t, plugin.Options{Dir: dir}, nil) // loads echo
+	h := plugintest.NewHost(t, plugin.Options{Dir: dir}, nil).Host // loads echo
 	srv := httptest.NewServer(h.Handler(nil))
 	defer srv.Close()
 	t.Setenv(envAddr, srv.URL)

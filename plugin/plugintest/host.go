@@ -9,12 +9,20 @@ import (
 	"github.com/cybercorp/hotreload/plugin"
 )
 
+// Hosted is a plugin host with the engine that runs it and the engine's
+// history.
+type Hosted struct {
+	Host    *plugin.Host
+	Engine  *hotreload.Engine
+	History hotreload.History
+}
+
 // NewHost returns a plugin host run by an engine of its own, wired as a
 // program wires it: history in memory (history.Memory), the given gate
 // (nil commits at once), opts.Submit set to the engine's Reload, and the
 // host added to the engine, which loads what opts.Dir holds. The engine
 // and the host stop when the test ends.
-func NewHost(tb testing.TB, opts plugin.Options, gate hotreload.Gate) (*plugin.Host, *hotreload.Engine) {
+func NewHost(tb testing.TB, opts plugin.Options, gate hotreload.Gate) Hosted {
 	tb.Helper()
 	hist, err := history.Memory()
 	if err != nil {
@@ -40,5 +48,5 @@ func NewHost(tb testing.TB, opts plugin.Options, gate hotreload.Gate) (*plugin.H
 	if _, err := engine.Add(ctx, h); err != nil {
 		tb.Fatalf("adding the plugin host to the engine: %v", err)
 	}
-	return h, engine
+	return Hosted{Host: h, Engine: engine, History: hist}
 }
