@@ -83,6 +83,7 @@ type Host struct {
 	rc    wazero.RuntimeConfig
 	cache wazero.CompilationCache // owned: closed by Close
 	store blobStore
+	wd    *watchdog // stops every overdue call of the host's instances
 
 	// slots maps names to plugins; copy on write, read without a lock.
 	slots   atomic.Pointer[map[string]*slot]
@@ -187,6 +188,7 @@ func New(opts Options) (*Host, error) {
 	empty := map[string]*slot{}
 	h.slots.Store(&empty)
 	h.bgCtx, h.bgStop = context.WithCancel(context.Background())
+	h.wd = newWatchdog()
 	return h, nil
 }
 
@@ -208,6 +210,7 @@ func (h *Host) Close(ctx context.Context) error {
 	if h.cache != nil {
 		_ = h.cache.Close(context.WithoutCancel(ctx))
 	}
+	h.wd.close()
 	return nil
 }
 

@@ -399,7 +399,7 @@ func (h *Host) prepareOne(ctx context.Context, s *slot, old entry, live bool, e 
 	s.mu.Lock()
 	s.loading = true
 	s.mu.Unlock()
-	v, err := newVersion(ctx, h.rc, s.name, sum, wasm, m, plain)
+	v, err := newVersion(ctx, h.rc, h.wd, s.name, sum, wasm, m, plain)
 	s.mu.Lock()
 	s.loading = false
 	s.mu.Unlock()
@@ -475,7 +475,7 @@ func mustJSON(v any) []byte {
 
 // trial checks that config starts a fresh instance of v, outside the pool.
 func (v *version) trial(ctx context.Context, config []byte) error {
-	in, err := instantiate(ctx, v.rt, v.code, v.manifest.Limits)
+	in, err := instantiate(ctx, v.wd, v.rt, v.code, v.manifest.Limits)
 	if err != nil {
 		return err
 	}
