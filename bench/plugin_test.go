@@ -42,14 +42,9 @@ func pluginHost(b *testing.B, name string, wasm []byte, opts plugin.Options) *pl
 	opts.Dir = b.TempDir()
 	plugintest.WriteFile(b, filepath.Join(opts.Dir, name+".wasm"), wasm)
 	opts.Config = func() any { return map[string]any{"plugins": map[string]any{name: map[string]any{"suffix": "!"}}} }
-	h, err := plugin.New(opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = h.Close(context.Background()) })
-	outs, err := h.Sync(context.Background())
-	if err != nil || len(outs) != 1 || outs[0].Result != hotreload.Committed {
-		b.Fatalf("loading %s: %+v %v", name, outs, err)
+	h := plugintest.NewHost(b, opts, nil).Host // loads the directory
+	if i, err := h.Info(name); err != nil || i.State != plugin.StateReady {
+		b.Fatalf("loading %s: %+v %v", name, i, err)
 	}
 	return h
 }
@@ -110,6 +105,39 @@ func BenchmarkPluginCall(b *testing.B) {
 			}
 		}
 	})
+	// The floor: the same echo module called straight through wazero, the
+	// input written and the result copied out as the host does, without
+	// and with the runtime's CloseOnContextDone (wazero's own way to stop
+	// an endless loop, which starts a goroutine per call).
+	for _, closeOnDone := range []bool{false, true} {
+		name := "bare-wazero"
+		if closeOnDone {
+			name += "-close-on-done"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(closeOnDone))
+			defer rt.Close(ctx)
+			mod, err := rt.Instantiate(ctx, plugintest.Echo())
+			if err != nil {
+				b.Fatal(err)
+			}
+			fn, mem := mod.ExportedFunction("call"), mod.Memory()
+			var stack [2]uint64
+			for b.Loop() {
+				const at = 1024
+				mem.Write(at, input)
+				stack[0], stack[1] = at, uint64(len(input))
+				if err := fn.CallWithStack(ctx, stack[:]); err != nil {
+					b.Fatal(err)
+				}
+				res, _ := mem.Read(uint32(stack[0]>>32), uint32(stack[0]))
+				if out := append([]byte(nil), res[1:]...); len(out) != len(input) {
+					b.Fatalf("%q", out)
+				}
+			}
+		})
+	}
 	b.Run("plugin-parallel", func(b *testing.B) {
 		h := pluginHost(b, "shout", shoutWasm(b), plugin.Options{CompilationCache: compiled()})
 		b.ResetTimer()

@@ -122,19 +122,30 @@ type crash struct {
 
 func (e *crash) Error() string { return e.msg }
 
+// isCrash reports whether err says the instance crashed.
+func isCrash(err error) bool {
+	var c *crash
+	return errors.As(err, &c)
+}
+
 // classify turns an error from a wazero call into a *crash with a precise
 // message: the Go panic or fatal error line the module printed, the trap, or
-// the deadline.
-func classify(err error, limit context.Context, timeout string, output string) *crash {
+// why the call was stopped (cause: errTimedOut, or the caller's error).
+func classify(err error, cause error, timeout string, output string) *crash {
+	var c *crash
+	if errors.As(err, &c) {
+		return c
+	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
-		case sys.ExitCodeDeadlineExceeded:
-			if limit.Err() != nil {
+		case sys.ExitCodeDeadlineExceeded, sys.ExitCodeContextCanceled:
+			switch {
+			case errors.Is(cause, errTimedOut):
 				return &crash{timeout: true, msg: fmt.Sprintf("exceeded its time limit of %s and was stopped", timeout)}
+			case errors.Is(cause, context.DeadlineExceeded):
+				return &crash{cancelled: true, msg: "stopped: the caller's deadline passed"}
 			}
-			return &crash{cancelled: true, msg: "stopped: the caller's deadline passed"}
-		case sys.ExitCodeContextCanceled:
 			return &crash{cancelled: true, msg: "stopped: the caller cancelled"}
 		}
 		if line := fatalLine(output); line != "" {

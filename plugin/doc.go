@@ -24,7 +24,8 @@
 // bounds. A crashed or timed-out instance is closed and replaced on the next
 // call. Consecutive failures quarantine the plugin with exponential backoff.
 // Prepare, Apply, Rollback, Commit and Follow are called by one
-// transaction at a time (the engine's loop, or the Host's own lock when
-// there is no engine); Sync and Watch may run on any goroutine and submit
-// transactions, one per changed plugin, waiting for each.
+// transaction at a time, by the engine's loop: the engine is the only
+// thing that runs a transaction. Sync and Watch may run on any goroutine
+// and submit transactions (Options.Submit), one per changed plugin,
+// waiting for each.
 package plugin

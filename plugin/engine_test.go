@@ -258,12 +258,7 @@ func FuzzHandler(f *testing.F) {
 	if err := os.WriteFile(filepath.Join(dir, "e.wasm"), plugintest.Echo(), 0o644); err != nil {
 		f.Fatal(err)
 	}
-	h, err := plugin.New(plugin.Options{Dir: dir})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = h.Close(context.Background()) })
-	handler := h.Handler(nil)
+	handler := plugintest.NewHost(f, plugin.Options{Dir: dir, CompilationCache: cache}, nil).Host.Handler(nil)
 	for _, seed := range []string{"GET /api/v1/plugins", "POST /api/v1/plugins/e/load", "POST /api/v1/plugins/e/unload",
 		"GET /api/v1/plugins/%2e%2e", "POST /api/v1/plugins/e/reload?x=1", "PUT /api/v1/plugins/e/load", "GET /api/v1/plugins/e/"} {
 		method, path, _ := strings.Cut(seed, " ")
@@ -343,4 +338,23 @@ func TestContract(t *testing.T) {
 			return h
 		},
 	})
+}
+
+// TestOnlyTheEngineRunsTransactions: a host without Submit serves as a
+// target but runs no transaction itself.
+func TestOnlyTheEngineRunsTransactions(t *testing.T) {
+	dir := t.TempDir()
+	plugintest.WriteFile(t, filepath.Join(dir, "e.wasm"), plugintest.Echo())
+	h, err := plugin.New(plugin.Options{Dir: dir, CompilationCache: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	_, err = h.Sync(context.Background())
+	if hotreload.ErrorCode(err) != hotreload.CodeUnavailable || !strings.Contains(err.Error(), "set Options.Submit") {
+		t.Errorf("Sync without an engine = %v, want unavailable", err)
+	}
+	if i, _ := h.Info("e"); i.State != plugin.StateUnloaded {
+		t.Errorf("Sync without an engine loaded e: %+v", i)
+	}
 }

@@ -7,13 +7,15 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/history"
 	"github.com/cybercorp/hotreload/plugin"
 	"github.com/cybercorp/hotreload/plugin/plugintest"
 )
 
-// A host on a plugin directory, without an engine: Sync loads what the
-// directory holds (in a program, Watch keeps doing it), Call runs a
-// plugin's hook.
+// A host on a plugin directory, run by an engine (history in memory, no
+// health gate): adding the host loads what the directory holds (in a
+// program, Watch then keeps doing it), Call runs a plugin's hook.
 func ExampleHost() {
 	dir, err := os.MkdirTemp("", "plugins")
 	if err != nil {
@@ -24,19 +26,27 @@ func ExampleHost() {
 	if err := os.WriteFile(filepath.Join(dir, "echo.wasm"), plugintest.Echo(), 0o644); err != nil {
 		log.Fatal(err)
 	}
-	host, err := plugin.New(plugin.Options{Dir: dir})
+	hist, err := history.Memory()
+	if err != nil {
+		log.Fatal(err)
+	}
+	engine := hotreload.New(hotreload.Options{History: hist})
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go engine.Run(ctx)
+
+	host, err := plugin.New(plugin.Options{Dir: dir, Submit: engine.Reload})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer host.Close(context.Background())
-
-	outs, err := host.Sync(context.Background())
+	o, err := engine.Add(ctx, host)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(outs[0].Result, outs[0].Targets[0].Modules)
+	fmt.Println(o.Result, o.Targets[0].Modules)
 
-	out, err := host.Call(context.Background(), "echo", []byte(`{"body":"hi"}`))
+	out, err := host.Call(ctx, "echo", []byte(`{"body":"hi"}`))
 	if err != nil {
 		log.Fatal(err)
 	}

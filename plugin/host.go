@@ -44,10 +44,18 @@ type Options struct {
 	// ConfigTarget names the config target whose changes the host follows;
 	// empty follows any target whose change is a hotreload.DataChange.
 	ConfigTarget string
-	// Submit runs a transaction; the engine's Reload fits. Sync and the
-	// HTTP handler use it. Nil runs transactions in-process, one at a time,
-	// with no history or health gate.
+	// Submit runs a transaction: the engine's Reload, the only runner.
+	// Sync, Watch, Load, Reload, Unload, the HTTP handler and the
+	// quarantine's return to the last good module use it; without it they
+	// fail with CodeUnavailable (the host still serves as a target).
 	Submit func(ctx context.Context, r hotreload.Request) (hotreload.Outcome, error)
+	// ReportException, when set, is told every failed call of a loaded
+	// plugin: a crash, a timeout, or a call refused by the quarantine (not
+	// an error the plugin itself returned, nor the caller's cancellation).
+	// health.Traffic.ReportException fits: the health gate then counts
+	// plugin call failures in the exception rate, so a module that fails
+	// its calls during the window is rolled back.
+	ReportException func(error)
 	// QuarantineAfter is how many consecutive failures quarantine a
 	// plugin; default 3.
 	QuarantineAfter int
@@ -75,12 +83,17 @@ type Host struct {
 	rc    wazero.RuntimeConfig
 	cache wazero.CompilationCache // owned: closed by Close
 	store blobStore
+	wd    *watchdog // stops every overdue call of the host's instances
 
 	// slots maps names to plugins; copy on write, read without a lock.
 	slots   atomic.Pointer[map[string]*slot]
 	slotsMu sync.Mutex
 
-	txMu sync.Mutex // serialises in-process transactions (no Submit)
+	// bg runs the transactions that return quarantined plugins to their
+	// last good module; Close cancels bgCtx and waits for them.
+	bg     sync.WaitGroup
+	bgCtx  context.Context
+	bgStop context.CancelFunc
 
 	closed atomic.Bool
 }
@@ -106,13 +119,19 @@ type slot struct {
 	lastAt     time.Time
 	degraded   bool // the last call failed
 	loading    bool
-	disabled   string // sha256 of a module unloaded on request while its file stayed
+	disabled   string // sha256 of a module kept out while its file stays: unloaded on request, or quarantined after commit
+	good       *entry // the module committed before the live one, to return to if the live one fails
 }
 
 // healthy clears every failure of s after a success.
 func (s *slot) healthy() {
-	s.callFaults.reset()
 	s.loadFaults.reset()
+	s.callsHealthy()
+}
+
+// callsHealthy clears the call failures of s. s.mu is held.
+func (s *slot) callsHealthy() {
+	s.callFaults.reset()
 	s.degraded = false
 	s.blockedUntil.Store(0)
 	s.troubled.Store(false)
@@ -122,7 +141,7 @@ func (s *slot) healthy() {
 func (s *slot) setLastError(err error, now time.Time) { s.lastErr, s.lastAt = err.Error(), now }
 
 // New returns a host for opts.Dir with no plugin loaded: add it to the
-// engine (or call Sync) to load the directory.
+// engine to load the directory.
 func New(opts Options) (*Host, error) {
 	if opts.Dir == "" {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "plugin host: Options.Dir is required")
@@ -168,6 +187,8 @@ func New(opts Options) (*Host, error) {
 	}
 	empty := map[string]*slot{}
 	h.slots.Store(&empty)
+	h.bgCtx, h.bgStop = context.WithCancel(context.Background())
+	h.wd = newWatchdog()
 	return h, nil
 }
 
@@ -177,6 +198,8 @@ func (h *Host) Close(ctx context.Context) error {
 	if h.closed.Swap(true) {
 		return nil
 	}
+	h.bgStop()
+	h.bg.Wait()
 	for _, s := range *h.slots.Load() {
 		if v := s.live.Swap(nil); v != nil {
 			if err := v.close(ctx); err != nil {
@@ -187,6 +210,7 @@ func (h *Host) Close(ctx context.Context) error {
 	if h.cache != nil {
 		_ = h.cache.Close(context.WithoutCancel(ctx))
 	}
+	h.wd.close()
 	return nil
 }
 
@@ -225,7 +249,9 @@ func (h *Host) Call(ctx context.Context, name string, input []byte) ([]byte, err
 		s.mu.Lock()
 		msg := quarantineError(name, s.callFaults, s.lastErr)
 		s.mu.Unlock()
-		return nil, &hotreload.Error{Code: hotreload.CodeUnavailable, Message: msg}
+		err := &hotreload.Error{Code: hotreload.CodeUnavailable, Message: msg}
+		h.exception(err)
+		return nil, err
 	}
 	for {
 		v := s.live.Load()
@@ -247,10 +273,7 @@ func (h *Host) record(s *slot, v *version, err error) error {
 	if err == nil {
 		if s.troubled.Load() {
 			s.mu.Lock()
-			s.callFaults.reset()
-			s.degraded = false
-			s.blockedUntil.Store(0)
-			s.troubled.Store(false)
+			s.callsHealthy()
 			s.mu.Unlock()
 		}
 		return nil
@@ -271,17 +294,31 @@ func (h *Host) record(s *slot, v *version, err error) error {
 	}
 	s.errors.Add(1)
 	e := hotreload.Errorf(code, "plugin %q %s: call: %w", s.name, v.label(), err)
+	if pe == nil {
+		h.exception(e)
+	}
 	now := h.opts.Now()
 	s.mu.Lock()
 	s.degraded = true
 	s.troubled.Store(true)
 	s.setLastError(e, now)
-	if pe == nil && s.callFaults.fail(now, h.opts.QuarantineAfter, h.opts.QuarantineBackoff) {
+	opened := pe == nil && s.callFaults.fail(now, h.opts.QuarantineAfter, h.opts.QuarantineBackoff)
+	if opened {
 		s.blockedUntil.Store(s.callFaults.until.UnixNano())
 		h.log.Error("plugin quarantined: its calls fail at once until the backoff ends", "plugin", s.name, "until", s.callFaults.until, "err", e)
 	}
 	s.mu.Unlock()
+	if opened && v.committed.Load() {
+		h.returnToGood(s, v, e)
+	}
 	return e
+}
+
+// exception tells Options.ReportException about a failed call.
+func (h *Host) exception(err error) {
+	if h.opts.ReportException != nil {
+		h.opts.ReportException(err)
+	}
 }
 
 // label names a version in messages: "v1.2.0 (sha256 0123456789ab)".

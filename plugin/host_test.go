@@ -59,10 +59,11 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// fixture is a host on a temporary plugin directory.
+// fixture is a host on a temporary plugin directory, run by an engine.
 type fixture struct {
-	t      testing.TB
-	dir    string
+	t   testing.TB
+	dir string
+	plugintest.Hosted
 	host   *plugin.Host
 	clock  *clock
 	mu     sync.Mutex
@@ -80,12 +81,8 @@ func newFixture(t testing.TB, opts plugin.Options) *fixture {
 		opts.CompilationCache = cache
 	}
 	opts.Config = func() any { f.mu.Lock(); defer f.mu.Unlock(); return f.config }
-	h, err := plugin.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.host = h
-	t.Cleanup(func() { _ = h.Close(context.Background()) })
+	f.Hosted = plugintest.NewHost(t, opts, nil)
+	f.host = f.Host
 	return f
 }
 

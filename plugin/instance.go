@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,16 +43,33 @@ type instance struct {
 	output outputTail
 	// buf and bufSize are the argument buffer alloc last returned.
 	buf, bufSize uint32
+	// dead is set when the watchdog stopped the instance as its call
+	// returned: it must be closed. Owned like buf.
+	dead bool
 	// pages is the memory size after the last function call, for Info.
 	pages atomic.Uint32
 	// maxPages is the memory limit, for messages.
 	maxPages uint32
 	stack    [2]uint64
+
+	// ctx is the context of every call, made once; the watchdog wd
+	// cancels it (with the cause) to stop an overdue call, which closes
+	// the module.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	wd     *watchdog
+	// wmu guards the call's state, shared with the watchdog.
+	wmu      sync.Mutex
+	busy     bool
+	stopped  bool // ctx was cancelled: the instance is done for
+	caller   context.Context
+	deadline time.Time
 }
 
-// instantiate creates an instance of code in rt (running _initialize).
-func instantiate(ctx context.Context, rt wazero.Runtime, code wazero.CompiledModule, l Limits) (*instance, error) {
-	in := &instance{maxPages: l.MemoryPages}
+// instantiate creates an instance of code in rt (running _initialize),
+// watched by wd.
+func instantiate(ctx context.Context, wd *watchdog, rt wazero.Runtime, code wazero.CompiledModule, l Limits) (*instance, error) {
+	in := &instance{maxPages: l.MemoryPages, wd: wd}
 	timeout := time.Duration(l.InitTimeout)
 	cfg := wazero.NewModuleConfig().
 		WithName("").
@@ -60,15 +79,17 @@ func instantiate(ctx context.Context, rt wazero.Runtime, code wazero.CompiledMod
 		WithSysWalltime().
 		WithSysNanotime().
 		WithRandSource(rand.Reader)
-	limit, cancel := context.WithTimeout(ctx, timeout)
+	limit, cancel := context.WithTimeoutCause(ctx, timeout, errTimedOut)
 	defer cancel()
 	mod, err := rt.InstantiateModule(limit, code, cfg)
 	if err != nil {
 		if mod != nil {
 			_ = mod.Close(context.WithoutCancel(ctx))
 		}
-		return nil, fmt.Errorf("instantiating: %w", in.explain(classify(err, limit, timeout.String(), in.output.String())))
+		return nil, fmt.Errorf("instantiating: %w", in.explain(classify(err, context.Cause(limit), timeout.String(), in.output.String())))
 	}
+	in.ctx, in.cancel = context.WithCancelCause(context.Background())
+	wd.add(in)
 	in.mod = mod
 	in.mem = mod.ExportedMemory(exportMemory)
 	in.fns = make(map[string]api.Function, len(abiExports))
@@ -82,18 +103,37 @@ func instantiate(ctx context.Context, rt wazero.Runtime, code wazero.CompiledMod
 // invoke calls export fn with arg and returns the result payload. A
 // *pluginError means the plugin returned an error; a *crash means the
 // instance is dead and must be closed.
+//
+// The call runs under the instance's own context; the host's watchdog
+// stops it at timeout, or when ctx ends, and the instance is then done for
+// (a *crash, or, when the call returned just in time, dead is set).
 func (in *instance) invoke(ctx context.Context, fn string, arg []byte, timeout time.Duration) ([]byte, error) {
-	limit, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	in.output.reset()
-	defer func() { in.pages.Store(in.mem.Size() / 65536) }()
-	fail := func(err error) error {
-		return in.explain(classify(err, limit, timeout.String(), in.output.String()))
+	if err := ctx.Err(); err != nil {
+		return nil, err // not started: the instance stays usable
 	}
+	in.output.reset()
+	in.begin(ctx, timeout)
+	out, err := in.run(fn, arg)
+	if in.end() {
+		in.dead = true
+	}
+	in.pages.Store(in.mem.Size() / 65536)
+	if err == nil {
+		return out, nil
+	}
+	if pe := (*pluginError)(nil); errors.As(err, &pe) {
+		return nil, err
+	}
+	return nil, in.explain(classify(err, context.Cause(in.ctx), timeout.String(), in.output.String()))
+}
+
+// run is invoke's part inside the watched window: errors from wazero come
+// back as they are, for classify.
+func (in *instance) run(fn string, arg []byte) ([]byte, error) {
 	if n := uint32(len(arg)); n > in.bufSize {
 		in.stack[0] = uint64(n)
-		if err := in.fns[exportAlloc].CallWithStack(limit, in.stack[:]); err != nil {
-			return nil, fail(err)
+		if err := in.fns[exportAlloc].CallWithStack(in.ctx, in.stack[:]); err != nil {
+			return nil, err
 		}
 		in.buf, in.bufSize = uint32(in.stack[0]), n
 	}
@@ -101,8 +141,8 @@ func (in *instance) invoke(ctx context.Context, fn string, arg []byte, timeout t
 		return nil, &crash{msg: fmt.Sprintf("alloc returned %d bytes at %#x, outside the module's memory", in.bufSize, in.buf)}
 	}
 	in.stack[0], in.stack[1] = uint64(in.buf), uint64(len(arg))
-	if err := in.fns[fn].CallWithStack(limit, in.stack[:]); err != nil {
-		return nil, fail(err)
+	if err := in.fns[fn].CallWithStack(in.ctx, in.stack[:]); err != nil {
+		return nil, err
 	}
 	ptr, size := uint32(in.stack[0]>>32), uint32(in.stack[0])
 	if size == 0 {
@@ -172,5 +212,7 @@ func (in *instance) status(ctx context.Context, timeout time.Duration) (status, 
 
 // close closes the module; it always succeeds.
 func (in *instance) close(ctx context.Context) {
+	in.wd.remove(in)
+	in.cancel(nil)
 	_ = in.mod.Close(context.WithoutCancel(ctx))
 }

@@ -219,43 +219,12 @@ func (h *Host) upToDate(name string, now time.Time) bool {
 	return v != nil && v.sha256 == sum && bytes.Equal(mustJSON(&v.manifest), mustJSON(&m))
 }
 
-// submit runs a transaction through Options.Submit, or in-process.
+// submit runs a transaction through Options.Submit: the engine is the only
+// thing that runs one.
 func (h *Host) submit(ctx context.Context, r hotreload.Request) (hotreload.Outcome, error) {
-	if h.opts.Submit != nil {
-		return h.opts.Submit(ctx, r)
+	if h.opts.Submit == nil {
+		return hotreload.Outcome{}, hotreload.Errorf(hotreload.CodeUnavailable,
+			"plugin host: no engine runs its transactions: set Options.Submit to the engine's Reload")
 	}
-	h.txMu.Lock()
-	defer h.txMu.Unlock()
-	start := time.Now()
-	o := hotreload.Outcome{Result: hotreload.Unchanged}
-	cands := r.Candidates
-	if len(cands) == 0 {
-		cands = []hotreload.Candidate{{Target: h.Name()}}
-	}
-	for _, c := range cands {
-		if c.Target != h.Name() {
-			return hotreload.Outcome{}, hotreload.Errorf(hotreload.CodeNotFound, "no target %q", c.Target)
-		}
-		ch, err := h.Prepare(ctx, c)
-		if err != nil {
-			o.Result, o.Reason, o.Errors = hotreload.Rejected, err.Error(), hotreload.ErrorDetails(err)
-			break
-		}
-		cc := ch.(*change)
-		if len(cc.steps) == 0 {
-			_ = ch.Rollback(ctx)
-			continue
-		}
-		if err := ch.Apply(ctx); err != nil {
-			_ = ch.Rollback(ctx)
-			o.Result, o.Reason, o.Cause = hotreload.RolledBack, err.Error(), "apply"
-			break
-		}
-		_ = ch.Commit(ctx)
-		o.Result = hotreload.Committed
-		o.Targets = append(o.Targets, hotreload.TargetOutcome{Target: h.Name(), Kind: hotreload.KindPlugin,
-			Digest: hotreload.Digest(cc.summary.Snapshot), Changes: cc.summary.Changes, Modules: cc.summary.Modules})
-	}
-	o.Duration = time.Since(start)
-	return o, nil
+	return h.opts.Submit(ctx, r)
 }

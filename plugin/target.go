@@ -252,6 +252,9 @@ type step struct {
 	old, new       *version
 	oldCfg, newCfg []byte
 	applied        bool
+	// keepOut is the sha256 of a quarantined module this step takes out
+	// (MetaQuarantined): it stays out while its file is unchanged.
+	keepOut string
 }
 
 // change is a prepared candidate of the host.
@@ -299,6 +302,7 @@ func (h *Host) plan(ctx context.Context, cur, want setDoc, lenient bool, meta ma
 		}
 		final.Plugins[name] = got
 		if st != nil {
+			st.keepOut = keptOut(meta, name)
 			c.steps = append(c.steps, st)
 		}
 	}
@@ -395,7 +399,7 @@ func (h *Host) prepareOne(ctx context.Context, s *slot, old entry, live bool, e 
 	s.mu.Lock()
 	s.loading = true
 	s.mu.Unlock()
-	v, err := newVersion(ctx, h.rc, s.name, sum, wasm, m, plain)
+	v, err := newVersion(ctx, h.rc, h.wd, s.name, sum, wasm, m, plain)
 	s.mu.Lock()
 	s.loading = false
 	s.mu.Unlock()
@@ -471,7 +475,7 @@ func mustJSON(v any) []byte {
 
 // trial checks that config starts a fresh instance of v, outside the pool.
 func (v *version) trial(ctx context.Context, config []byte) error {
-	in, err := instantiate(ctx, v.rt, v.code, v.manifest.Limits)
+	in, err := instantiate(ctx, v.wd, v.rt, v.code, v.manifest.Limits)
 	if err != nil {
 		return err
 	}
@@ -486,14 +490,18 @@ func (c *change) Summary() hotreload.Summary { return c.summary }
 
 // Apply makes every prepared version live with one pointer swap per plugin
 // (calls already running finish on the old version, which stays open) and
-// reconfigures plugins whose config changed. On error the engine calls
-// Rollback.
+// reconfigures plugins whose config changed. A swapped-in version starts
+// with no call failures: those of the old one (a quarantine) are not its.
+// On error the engine calls Rollback.
 func (c *change) Apply(ctx context.Context) error {
 	for _, st := range c.steps {
 		st.applied = true
 		switch st.kind {
 		case stepSwap:
 			st.slot.live.Store(st.new)
+			st.slot.mu.Lock()
+			st.slot.callsHealthy()
+			st.slot.mu.Unlock()
 		case stepUnload:
 			st.slot.live.Store(nil)
 		case stepReconfigure:
@@ -514,7 +522,10 @@ func (c *change) Rollback(ctx context.Context) error {
 		st := c.steps[i]
 		if st.applied {
 			switch st.kind {
-			case stepSwap, stepUnload:
+			case stepSwap:
+				st.slot.live.Store(st.old)
+				c.h.rejected(st.slot, st.new)
+			case stepUnload:
 				st.slot.live.Store(st.old)
 			case stepReconfigure:
 				if err := st.old.reconfigure(ctx, st.oldCfg); err != nil {
@@ -530,6 +541,19 @@ func (c *change) Rollback(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// rejected forgets the call failures of bad, a version rolled back after it
+// served (the health gate judged it), so the version put back starts
+// clean, and keeps bad's module out of the directory sync while its file is
+// unchanged, so the sync does not load it again and again.
+func (h *Host) rejected(s *slot, bad *version) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.callsHealthy()
+	if fileDigest(filepath.Join(h.opts.Dir, s.name+".wasm")) == bad.sha256 {
+		s.disabled = bad.sha256
+	}
 }
 
 // Commit closes the replaced and unloaded versions: it waits for their
@@ -557,9 +581,17 @@ func (c *change) Commit(ctx context.Context) error {
 			if st.old != nil && fileDigest(filepath.Join(c.h.opts.Dir, s.name+".wasm")) == st.old.sha256 {
 				s.disabled = st.old.sha256
 			}
-			s.degraded = false
+			s.degraded, s.good = false, nil
+		case stepSwap:
+			st.new.committed.Store(true)
+			s.good = nil
+			if st.old != nil && !st.old.returning.Load() {
+				e := entryOf(st.old)
+				s.good = &e
+			}
+			fallthrough
 		default:
-			s.disabled = ""
+			s.disabled = st.keepOut
 			s.healthy()
 		}
 		s.mu.Unlock()

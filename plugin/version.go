@@ -28,9 +28,15 @@ type version struct {
 
 	rt   wazero.Runtime
 	code wazero.CompiledModule
+	wd   *watchdog // the host's: stops overdue calls
 
 	// config is the canonical JSON each new instance is initialized with.
 	config atomic.Pointer[[]byte]
+
+	// committed is set when the transaction that loaded the version
+	// committed: from then on a quarantine returns to the last good
+	// module (once: returning).
+	committed, returning atomic.Bool
 
 	mu     sync.RWMutex
 	closed bool
@@ -45,13 +51,13 @@ type version struct {
 
 // newVersion compiles wasm in a runtime of its own and starts the pool's
 // instances with config. On error nothing stays open.
-func newVersion(ctx context.Context, rc wazero.RuntimeConfig, name, sha string, wasm []byte, m Manifest, config []byte) (_ *version, err error) {
+func newVersion(ctx context.Context, rc wazero.RuntimeConfig, wd *watchdog, name, sha string, wasm []byte, m Manifest, config []byte) (_ *version, err error) {
 	schema, err := m.schema()
 	if err != nil {
 		return nil, err
 	}
 	v := &version{
-		name: name, sha256: sha, manifest: m, schema: schema, loadedAt: time.Now(),
+		name: name, sha256: sha, manifest: m, schema: schema, loadedAt: time.Now(), wd: wd,
 		tokens: make(chan struct{}, m.Limits.PoolSize),
 		idle:   make(chan *instance, m.Limits.PoolSize),
 		insts:  map[*instance]struct{}{},
@@ -88,7 +94,7 @@ func (v *version) initTimeout() time.Duration { return time.Duration(v.manifest.
 // newInstance instantiates and initializes one instance with the current
 // config.
 func (v *version) newInstance(ctx context.Context) (*instance, error) {
-	in, err := instantiate(ctx, v.rt, v.code, v.manifest.Limits)
+	in, err := instantiate(ctx, v.wd, v.rt, v.code, v.manifest.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -151,8 +157,7 @@ func (v *version) acquire(ctx context.Context) (*instance, error) {
 // release returns an instance to the pool, or closes it when err says it
 // crashed.
 func (v *version) release(ctx context.Context, in *instance, err error) {
-	var c *crash
-	if errors.As(err, &c) {
+	if in.dead || (err != nil && isCrash(err)) {
 		v.drop(ctx, in)
 	} else {
 		v.idle <- in
@@ -203,6 +208,10 @@ func (v *version) reconfigure(ctx context.Context, config []byte) error {
 	for _, in := range v.idleInstances() {
 		if _, err := in.invoke(ctx, exportUpdateConfig, config, v.initTimeout()); err != nil {
 			errs = append(errs, fmt.Errorf("update_config: %w", err))
+			v.drop(ctx, in)
+			continue
+		}
+		if in.dead { // stopped as update_config returned: the pool replaces it
 			v.drop(ctx, in)
 			continue
 		}

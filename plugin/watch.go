@@ -11,8 +11,8 @@ import (
 // Watch keeps the loaded plugins in line with the plugin directory until
 // ctx ends: it runs Sync once, then on every batch of changes to a module
 // or manifest (NAME.wasm, NAME.json) that stayed quiet for debounce (zero
-// means watch.DefaultDebounce). Outcomes and errors are logged; each is also
-// in history and the event stream when Submit is the engine's. It returns
+// means watch.DefaultDebounce). Outcomes and errors are logged, and each
+// transaction is in the engine's history and event stream. It returns
 // when ctx ends (nil) or when the watcher cannot start.
 func (h *Host) Watch(ctx context.Context, debounce time.Duration) error {
 	w, err := watch.New(watch.Options{

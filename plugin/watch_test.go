@@ -2,6 +2,7 @@ package plugin_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/cybercorp/hotreload/internal/testwait"
 	"github.com/cybercorp/hotreload/plugin"
 	"github.com/cybercorp/hotreload/plugin/plugintest"
 )
@@ -17,22 +19,20 @@ import (
 // directory, a new module loads, a changed one reloads, a removed one
 // unloads, and the watch goroutine ends with its context.
 func TestWatchFollowsTheDirectory(t *testing.T) {
-	opt := goleak.IgnoreCurrent()
 	f := newFixture(t, plugin.Options{})
+	opt := goleak.IgnoreCurrent() // the engine runs until the test ends
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.host.Watch(ctx, 20*time.Millisecond) }()
 	waitFor := func(what string, ok func(plugin.Info) bool) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for time.Now().Before(deadline) {
-			if i, err := f.host.Info("e"); err == nil && ok(i) {
-				return
+		testwait.Until(t, what, 30*time.Second, func() error {
+			i, err := f.host.Info("e")
+			if err == nil && !ok(i) {
+				err = fmt.Errorf("not yet: %+v", i)
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		i, err := f.host.Info("e")
-		t.Fatalf("timed out waiting for %s: %+v %v", what, i, err)
+			return err
+		})
 	}
 
 	plugintest.WriteFile(t, filepath.Join(f.dir, "e.wasm"), plugintest.Echo())

@@ -331,7 +331,9 @@ func (d *daemon) startPlugins(ctx context.Context, config func() any) error {
 		Reveal:       d.secrets.Reveal,
 		ConfigTarget: d.config.Name(),
 		Submit:       d.engine.Reload,
-		Logger:       d.log,
+		// Failed plugin calls count in the health gate's exception rate.
+		ReportException: d.traffic.ReportException,
+		Logger:          d.log,
 	})
 	if err != nil {
 		return fmt.Errorf("starting the plugin host: %w", err)

@@ -17,7 +17,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/admin"
 	"github.com/cybercorp/hotreload/examples/demo"
 	"github.com/cybercorp/hotreload/health"
@@ -120,12 +119,12 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 		Config:    store.Load,
 		Version:   func() uint64 { return d.engine.Status().Active },
 		Client:    &http.Client{Timeout: 5 * time.Second},
-		Decorate: func(ctx context.Context, s string) (string, error) {
-			r, err := d.plugins.FilterReply(ctx, demoPlugin, plugin.Reply{Status: http.StatusOK, Body: s})
-			if hotreload.ErrorCode(err) == hotreload.CodeNotFound {
-				return s, nil // the plugin is not loaded: serve the plain greeting
-			}
-			return r.Body, err
+		// A plugin that is not loaded, quarantined or failing leaves the
+		// greeting as it was (FilterReply returns it unchanged); the host
+		// reports each failed call to the health gate as an exception.
+		Decorate: func(ctx context.Context, s string) string {
+			r, _ := d.plugins.FilterReply(ctx, demoPlugin, plugin.Reply{Status: http.StatusOK, Body: s})
+			return r.Body
 		},
 	}
 	upstream := health.CheckFunc(func(ctx context.Context) error {

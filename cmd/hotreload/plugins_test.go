@@ -15,20 +15,13 @@ import (
 )
 
 // TestPluginsCommand drives "hotreload plugins" against a real plugin
-// host's API (the tiny echo module, in-process transactions).
+// host's API (the tiny echo module, run by an engine).
 func TestPluginsCommand(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "echo.wasm"), plugintest.Echo(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h, err := plugin.New(plugin.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close(context.Background())
-	if _, err := h.Sync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	h := plugintest.NewHost(t, plugin.Options{Dir: dir}, nil).Host // loads echo
 	srv := httptest.NewServer(h.Handler(nil))
 	defer srv.Close()
 	t.Setenv(envAddr, srv.URL)

@@ -46,8 +46,10 @@ type App struct {
 	Config func() *Config
 	// Version returns the active config version.
 	Version func() uint64
-	// Decorate transforms the greeting (the demo plugin); nil leaves it.
-	Decorate func(ctx context.Context, s string) (string, error)
+	// Decorate transforms the greeting (the demo plugin); nil leaves it. It
+	// cannot fail: a decoration that fails returns the greeting as it was,
+	// so a broken plugin never breaks a reply.
+	Decorate func(ctx context.Context, s string) string
 	// Client calls the upstream.
 	Client *http.Client
 	// ScriptURL is where the page loads the live-reload client from.
@@ -91,9 +93,7 @@ func (a *App) greet(ctx context.Context, cfg *Config) (Greeting, error) {
 	}
 	msg := fmt.Sprintf("%s, %s!", cfg.Greeting, cfg.Name)
 	if a.Decorate != nil {
-		if msg, err = a.Decorate(ctx, msg); err != nil {
-			return Greeting{}, fmt.Errorf("decorating the greeting: %w", err)
-		}
+		msg = a.Decorate(ctx, msg)
 	}
 	return Greeting{Message: msg, Version: a.Version(), Upstream: up}, nil
 }
