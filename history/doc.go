@@ -1,5 +1,8 @@
 // Package history is the durable version store behind the reload engine: a
 // Store implements hotreload.History with plain files in a data directory.
+// Memory returns a Store that keeps the same index and content in memory
+// only (no files, no lock, nothing survives the process), so an engine can
+// be built anywhere: tests, the dev loop, a library user's main.
 //
 // # On-disk layout
 //

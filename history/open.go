@@ -17,27 +17,14 @@ import (
 // Unreadable files do not stop it: they are skipped and listed by Problems.
 // It fails with CodeUnavailable when another Store holds dir.
 func Open(dir string, opts ...Option) (*Store, error) {
-	o := options{retain: DefaultRetain, maxRecords: DefaultMaxRecords, logger: slog.New(slog.DiscardHandler)}
-	for _, opt := range opts {
-		opt(&o)
-	}
 	if dir == "" {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: no data directory given")
 	}
-	if o.retain < 1 {
-		return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: retain must be at least 1, got %d", o.retain)
+	s, err := newStore(opts)
+	if err != nil {
+		return nil, err
 	}
-	if o.maxRecords < o.retain {
-		return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: max records (%d) must be at least retain (%d)", o.maxRecords, o.retain)
-	}
-	s := &Store{
-		recordsDir: filepath.Join(dir, "records"),
-		objectsDir: filepath.Join(dir, "objects"),
-		opts:       o,
-		main:       map[uint64]uint64{},
-		objects:    map[string]bool{},
-		nextSeq:    1,
-	}
+	s.recordsDir, s.objectsDir = filepath.Join(dir, "records"), filepath.Join(dir, "objects")
 	for _, d := range []string{s.recordsDir, s.objectsDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, hotreload.Errorf(hotreload.CodeInternal, "history: creating %s: %w", d, err)
@@ -58,6 +45,35 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Memory returns an empty Store that keeps everything in memory, with the
+// same records, retention and answers as a Store on disk but no
+// durability: for tests, the dev loop and programs that need no history
+// across restarts. Retention bounds its memory. It holds no lock; Close
+// releases nothing and makes later calls fail.
+func Memory(opts ...Option) (*Store, error) {
+	s, err := newStore(opts)
+	if err != nil {
+		return nil, err
+	}
+	s.mem = map[string][]byte{}
+	return s, nil
+}
+
+// newStore validates opts and returns an empty Store.
+func newStore(opts []Option) (*Store, error) {
+	o := options{retain: DefaultRetain, maxRecords: DefaultMaxRecords, logger: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.retain < 1 {
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: retain must be at least 1, got %d", o.retain)
+	}
+	if o.maxRecords < o.retain {
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: max records (%d) must be at least retain (%d)", o.maxRecords, o.retain)
+	}
+	return &Store{opts: o, main: map[uint64]uint64{}, objects: map[string]bool{}, nextSeq: 1}, nil
 }
 
 // load builds the index from the files on disk.

@@ -82,6 +82,10 @@ type Store struct {
 	objects  map[string]bool   // writer; digests of the object files on disk
 	nextSeq  uint64            // writer
 	problems []error
+
+	// mem holds the objects by digest when the Store lives in memory
+	// (Memory); nil for a Store on disk. Guarded like objects.
+	mem map[string][]byte
 }
 
 var _ hotreload.History = (*Store)(nil)
@@ -163,10 +167,7 @@ func (s *Store) Put(ctx context.Context, rec hotreload.Record, snapshots map[str
 	if err != nil {
 		return hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: reading back the encoded record: %w", rec.Version, err)
 	}
-	if err := writeFile(s.recordsDir, recordName(seq), data); err != nil {
-		return hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", rec.Version, err)
-	}
-	if err := syncDir(s.recordsDir); err != nil {
+	if err := s.writeRecord(seq, data); err != nil {
 		return hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", rec.Version, err)
 	}
 	s.mu.Lock()
@@ -175,6 +176,18 @@ func (s *Store) Put(ctx context.Context, rec hotreload.Record, snapshots map[str
 	s.mu.Unlock()
 	s.prune()
 	return nil
+}
+
+// writeRecord durably writes the record file numbered seq; a Store in
+// memory keeps only its index.
+func (s *Store) writeRecord(seq uint64, data []byte) error {
+	if s.mem != nil {
+		return nil
+	}
+	if err := writeFile(s.recordsDir, recordName(seq), data); err != nil {
+		return err
+	}
+	return syncDir(s.recordsDir)
 }
 
 // writeObjects checks the snapshots against rec.Targets, fills in empty
@@ -200,12 +213,19 @@ func (s *Store) writeObjects(rec *hotreload.Record, snapshots map[string][]byte)
 		if s.objects[d] || written[d] {
 			continue
 		}
+		if s.mem != nil {
+			s.mu.Lock()
+			s.mem[d] = slices.Clone(content)
+			s.mu.Unlock()
+			written[d] = true
+			continue
+		}
 		if err := writeFile(s.objectsDir, d, content); err != nil {
 			return written, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: storing the snapshot of target %q: %w", rec.Version, name, err)
 		}
 		written[d] = true
 	}
-	if len(written) > 0 {
+	if len(written) > 0 && s.mem == nil {
 		if err := syncDir(s.objectsDir); err != nil {
 			return written, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", rec.Version, err)
 		}
@@ -287,9 +307,13 @@ func (s *Store) prune() {
 		if !live[d] {
 			objects = append(objects, d)
 			delete(s.objects, d)
+			delete(s.mem, d)
 		}
 	}
 	s.mu.Unlock()
+	if s.mem != nil {
+		return
+	}
 
 	remove := func(dir string, names []string) {
 		if len(names) == 0 {
@@ -388,7 +412,7 @@ func (s *Store) Snapshot(ctx context.Context, version uint64, target string) ([]
 		return nil, err
 	}
 	path := filepath.Join(s.objectsDir, d)
-	data, err := os.ReadFile(path)
+	data, err := s.readObject(d)
 	if err != nil {
 		if _, err := s.locate(version, target); err != nil {
 			return nil, err // pruned while we read
@@ -400,6 +424,21 @@ func (s *Store) Snapshot(ctx context.Context, version uint64, target string) ([]
 			version, target, path, got)
 	}
 	return data, nil
+}
+
+// readObject returns the content with digest d: from memory, or from its
+// object file.
+func (s *Store) readObject(d string) ([]byte, error) {
+	if s.mem == nil {
+		return os.ReadFile(filepath.Join(s.objectsDir, d))
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	data, ok := s.mem[d]
+	if !ok {
+		return nil, fmt.Errorf("object sha256 %s is not held: %w", d, fs.ErrNotExist)
+	}
+	return slices.Clone(data), nil
 }
 
 // locate returns the digest of target's content at version, if the store
@@ -441,6 +480,9 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.mem != nil {
+		return nil
+	}
 	return unlockDir(s.lock)
 }
 
