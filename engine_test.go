@@ -16,6 +16,7 @@ import (
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/history"
 	"github.com/cybercorp/hotreload/hotreloadtest"
+	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -525,4 +526,73 @@ func TestValueTargetContract(t *testing.T) {
 		Live:    func(_ testing.TB, tg hotreload.Target) any { return tg.(*valueTarget).Live() },
 		History: func(tb testing.TB) hotreload.History { return newHistory(tb) },
 	})
+}
+
+// hangingTarget is a valueTarget whose Prepare or Apply blocks, ignoring
+// its context, until release is closed: a wedged target.
+type hangingTarget struct {
+	*valueTarget
+	hangPrepare, hangApply atomic.Bool
+	release                chan struct{}
+}
+
+func (t *hangingTarget) Prepare(ctx context.Context, c hotreload.Candidate) (hotreload.Change, error) {
+	if t.hangPrepare.Load() {
+		<-t.release
+	}
+	ch, err := t.valueTarget.Prepare(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &hangingChange{ch.(*valueChange), t}, nil
+}
+
+type hangingChange struct {
+	*valueChange
+	t *hangingTarget
+}
+
+func (c *hangingChange) Apply(ctx context.Context) error {
+	if c.t.hangApply.Load() {
+		<-c.t.release
+	}
+	return c.valueChange.Apply(ctx)
+}
+
+// TestStepDeadlines: a Prepare or an Apply that never returns fails its
+// transaction at the deadline instead of freezing the engine; Status.Stuck
+// names it until it returns, and then its work is undone.
+func TestStepDeadlines(t *testing.T) {
+	for _, step := range []string{"prepare", "apply"} {
+		t.Run(step, func(t *testing.T) {
+			e := startEngine(t, hotreload.Options{StepTimeout: testwait.D(200 * time.Millisecond)})
+			slow := &hangingTarget{valueTarget: newValueTarget("slow", "v1"), release: make(chan struct{})}
+			other := newValueTarget("other", "o1")
+			mustAdd(t, e, slow, other)
+			if step == "prepare" {
+				slow.hangPrepare.Store(true)
+			} else {
+				slow.hangApply.Store(true)
+			}
+			o := reload(t, e, hotreload.Request{Source: "api", Candidates: []hotreload.Candidate{content("other", "o2"), content("slow", "v2")}})
+			want := map[string]hotreload.Result{"prepare": hotreload.Rejected, "apply": hotreload.RolledBack}[step]
+			if o.Result != want || !strings.Contains(o.Reason, step+" of slow did not finish within") {
+				t.Fatalf("outcome %s %q, want %s at the deadline", o.Result, o.Reason, want)
+			}
+			if got := e.Status().Stuck; !slices.Equal(got, []string{step + " of slow"}) {
+				t.Fatalf("Status.Stuck = %v", got)
+			}
+			// The engine goes on with other work while the step hangs.
+			if o := reload(t, e, hotreload.Request{Source: "api", Candidates: []hotreload.Candidate{content("other", "o3")}}); o.Result != hotreload.Committed {
+				t.Fatalf("the next transaction: %s %s", o.Result, o.Reason)
+			}
+			close(slow.release)
+			testwait.For(t, "the stuck step to return and be undone", 5*time.Second, func() bool {
+				return len(e.Status().Stuck) == 0 && slow.Live() == "v1"
+			})
+			if other.Live() != "o3" {
+				t.Fatalf("other = %q", other.Live())
+			}
+		})
+	}
 }

@@ -11,16 +11,17 @@ type Code string
 
 // Error codes. The table in HTTPStatus maps each to one HTTP status.
 const (
-	CodeInvalid         Code = "invalid"          // bad input: syntax, schema, validator
-	CodeNotFound        Code = "not_found"        // no such version, target, plugin
-	CodeConflict        Code = "conflict"         // rolled back, or state forbids it
-	CodePrecondition    Code = "precondition"     // stale If-Match
-	CodeUnauthorized    Code = "unauthorized"     // no or bad token
-	CodeForbidden       Code = "forbidden"        // token lacks the role
-	CodeUnavailable     Code = "unavailable"      // shutting down, frozen, sink down
-	CodeTooLarge        Code = "too_large"        // request body over the limit
-	CodeInternal        Code = "internal"         // a bug or an I/O failure
-	CodeUnsupportedType Code = "unsupported_type" // wrong Content-Type
+	CodeInvalid         Code = "invalid"           // bad input: syntax, schema, validator
+	CodeNotFound        Code = "not_found"         // no such version, target, plugin
+	CodeConflict        Code = "conflict"          // rolled back, or state forbids it
+	CodePrecondition    Code = "precondition"      // stale If-Match
+	CodeUnauthorized    Code = "unauthorized"      // no or bad token
+	CodeForbidden       Code = "forbidden"         // token lacks the role
+	CodeUnavailable     Code = "unavailable"       // shutting down, frozen, sink down
+	CodeTooLarge        Code = "too_large"         // request body over the limit
+	CodeTooManyRequests Code = "too_many_requests" // refused too often; slow down
+	CodeInternal        Code = "internal"          // a bug or an I/O failure
+	CodeUnsupportedType Code = "unsupported_type"  // wrong Content-Type
 )
 
 var httpStatus = map[Code]int{
@@ -32,6 +33,7 @@ var httpStatus = map[Code]int{
 	CodeForbidden:       http.StatusForbidden,
 	CodeUnavailable:     http.StatusServiceUnavailable,
 	CodeTooLarge:        http.StatusRequestEntityTooLarge,
+	CodeTooManyRequests: http.StatusTooManyRequests,
 	CodeInternal:        http.StatusInternalServerError,
 	CodeUnsupportedType: http.StatusUnsupportedMediaType,
 }

@@ -109,6 +109,15 @@ type Options struct {
 	MaxRollbacks int
 	// RollbackWindow is the window for MaxRollbacks; zero means one hour.
 	RollbackWindow time.Duration
+	// StepTimeout bounds each target's Prepare and Apply in a
+	// transaction; zero means DefaultStepTimeout. A step past it fails the
+	// transaction (rejected, or rolled back), so no target can freeze the
+	// engine; when the step finally returns its work is undone, and until
+	// then Status.Stuck says which step hangs.
+	StepTimeout time.Duration
+	// GateTimeout bounds the health gate of a transaction beyond which it
+	// is rolled back; zero means DefaultGateTimeout.
+	GateTimeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -144,6 +153,9 @@ type Status struct {
 	Applied uint64 `json:"applied,omitempty"`
 	// Last is the outcome of the last transaction, if any.
 	Last *Outcome `json:"last,omitempty"`
+	// Stuck lists the steps that overran their deadline and have not
+	// returned yet ("prepare of config for 2m0s"): a target is wedged.
+	Stuck []string `json:"stuck,omitempty"`
 	// Frozen is set when automatic reloads are frozen by the rollback
 	// loop breaker; FrozenReason says why.
 	Frozen       bool   `json:"frozen"`
@@ -175,6 +187,12 @@ func New(opts Options) *Engine {
 	}
 	if opts.RollbackWindow == 0 {
 		opts.RollbackWindow = time.Hour
+	}
+	if opts.StepTimeout <= 0 {
+		opts.StepTimeout = DefaultStepTimeout
+	}
+	if opts.GateTimeout <= 0 {
+		opts.GateTimeout = DefaultGateTimeout
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -297,32 +315,62 @@ func (e *Engine) Add(ctx context.Context, t Target) (Outcome, error) {
 }
 
 // restoreLastGood brings t to its state in the last known good version, if
-// history has one. It reports whether it did.
+// history has one. It reports whether it did. When that version's object is
+// missing or corrupt, or no longer loads, it tries the committed versions
+// before it, newest first, and says why; with none intact it restores
+// nothing, and the target loads from its source.
 func (e *Engine) restoreLastGood(ctx context.Context, t Target) (bool, error) {
 	lkg, ok, err := e.opts.History.LastGood(ctx)
 	if err != nil || !ok {
 		return false, err
 	}
-	if !slices.ContainsFunc(lkg.Targets, func(s TargetState) bool { return s.Target == t.Name() }) {
-		return false, nil
+	candidates := []Record{lkg}
+	if all, err := e.opts.History.List(ctx); err == nil {
+		for i := len(all) - 1; i >= 0; i-- {
+			if r := all[i]; r.Result == Committed && r.Version < lkg.Version {
+				candidates = append(candidates, r)
+			}
+		}
 	}
-	snap, err := e.opts.History.Snapshot(ctx, lkg.Version, t.Name())
+	for _, rec := range candidates {
+		if !slices.ContainsFunc(rec.Targets, func(s TargetState) bool { return s.Target == t.Name() }) {
+			continue
+		}
+		snap, err := e.restore(ctx, t, rec.Version)
+		if err != nil {
+			e.log.Error("the last known good state cannot be restored; trying an older committed version, then the source",
+				"target", t.Name(), "version", rec.Version, "err", err)
+			continue
+		}
+		if rec.Version != lkg.Version {
+			e.log.Warn("restored an older committed version: the last known good one is not intact",
+				"target", t.Name(), "version", rec.Version, "last_good", lkg.Version)
+		}
+		e.snapshots[t.Name()] = snap
+		return true, nil
+	}
+	return false, nil
+}
+
+// restore brings t to its state in a committed version and returns that
+// state's snapshot.
+func (e *Engine) restore(ctx context.Context, t Target, version uint64) ([]byte, error) {
+	snap, err := e.opts.History.Snapshot(ctx, version, t.Name())
 	if err != nil {
-		return false, fmt.Errorf("reading the last known good %s: %w", t.Name(), err)
+		return nil, err
 	}
 	ch, err := t.Prepare(ctx, Candidate{Target: t.Name(), Snapshot: snap})
 	if err != nil {
-		return false, fmt.Errorf("restoring %s to version %d: %w", t.Name(), lkg.Version, err)
+		return nil, fmt.Errorf("restoring %s to version %d: %w", t.Name(), version, err)
 	}
 	if err := ch.Apply(ctx); err != nil {
 		_ = ch.Rollback(ctx)
-		return false, fmt.Errorf("restoring %s to version %d: %w", t.Name(), lkg.Version, err)
+		return nil, fmt.Errorf("restoring %s to version %d: %w", t.Name(), version, err)
 	}
 	if err := ch.Commit(ctx); err != nil {
 		e.log.Error("releasing the state before restore", "target", t.Name(), "err", err)
 	}
-	e.snapshots[t.Name()] = snap
-	return true, nil
+	return snap, nil
 }
 
 // Remove unregisters a target; its live state stays as it is and is no
@@ -389,7 +437,7 @@ func (e *Engine) Rollback(ctx context.Context, version uint64, r Request) (Outco
 			if err != nil {
 				return Outcome{}, fmt.Errorf("reading %s at version %d: %w", st.Target, to.Version, err)
 			}
-			r.Candidates = append(r.Candidates, Candidate{Target: st.Target, Snapshot: snap})
+			r.Candidates = append(r.Candidates, Candidate{Target: st.Target, Snapshot: snap, Rollback: true})
 		}
 		r.restoredFrom = to.Version
 		if err := e.audit(ctx, r); err != nil {
@@ -443,6 +491,7 @@ func (e *Engine) Status() Status {
 	defer e.mu.RUnlock()
 	s := e.status
 	s.Targets = slices.Clone(s.Targets)
+	s.Stuck = slices.Clone(s.Stuck)
 	return s
 }
 
@@ -705,8 +754,10 @@ func (tx *transaction) run(ctx context.Context) Outcome {
 	// apply (subscribers are notified by each target as it applies)
 	t0 = e.opts.Now()
 	for i, p := range tx.changes {
-		if err := p.change.Apply(ctx); err != nil {
-			p.applied = true // a failed Apply may have done part of its work
+		if err := tx.e.bounded(ctx, "apply of "+p.target.Name(), tx.e.opts.StepTimeout, p.change.Apply, lateRollback(p.change)); err != nil {
+			// A failed Apply may have done part of its work; one that
+			// overran is rolled back when it returns.
+			p.applied = !errors.Is(err, errStepTimeout)
 			tx.discard(ctx, i+1)
 			<-backup // no other history write races the backup
 			return tx.rollback(ctx, version, "apply", fmt.Errorf("applying %s: %w", p.target.Name(), err))
@@ -725,7 +776,9 @@ func (tx *transaction) run(ctx context.Context) Outcome {
 	if e.opts.Gate != nil && tx.replacesLiveState() {
 		t0 = e.opts.Now()
 		e.setStatus(func(s *Status) { s.Applied = version })
-		err := e.opts.Gate.Watch(ctx, Transaction{Version: version, Source: tx.req.Source, Targets: tx.changedNames()})
+		gctx, cancel := context.WithTimeout(ctx, e.opts.GateTimeout)
+		err := e.opts.Gate.Watch(gctx, Transaction{Version: version, Source: tx.req.Source, Targets: tx.changedNames()})
+		cancel()
 		e.setStatus(func(s *Status) { s.Applied = 0 })
 		tx.step("health", t0)
 		if err != nil {
@@ -794,7 +847,16 @@ func (tx *transaction) prepare(ctx context.Context) (Outcome, bool) {
 	for _, c := range tx.candidates() {
 		t := e.target(c.Target)
 		tx.kinds[c.Target] = kindOf(t)
-		ch, err := t.Prepare(ctx, c)
+		var ch Change
+		err := e.bounded(ctx, "prepare of "+c.Target, e.opts.StepTimeout, func(ctx context.Context) error {
+			var err error
+			ch, err = t.Prepare(ctx, c)
+			return err
+		}, func() {
+			if ch != nil {
+				_ = ch.Rollback(context.Background())
+			}
+		})
 		if err == nil && ch == nil {
 			err = Errorf(CodeInternal, "%s: Prepare returned neither a change nor an error", c.Target)
 		}
@@ -978,4 +1040,50 @@ func firstLine(s string) string {
 		}
 	}
 	return s
+}
+
+// The default deadlines of a transaction's steps.
+const (
+	DefaultStepTimeout = time.Minute
+	DefaultGateTimeout = 15 * time.Minute
+)
+
+// errStepTimeout marks a step that overran its deadline.
+var errStepTimeout = errors.New("step deadline exceeded")
+
+// bounded runs step with a deadline of d. If step has not returned by
+// then, bounded returns an error at once and leaves it running: Status.Stuck
+// names it until it returns, and then late undoes what it did.
+func (e *Engine) bounded(ctx context.Context, what string, d time.Duration, step func(context.Context) error, late func()) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	done := make(chan error, 1)
+	go func() { done <- step(ctx) }()
+	select {
+	case err := <-done:
+		cancel()
+		return err
+	case <-ctx.Done():
+	}
+	since := e.opts.Now()
+	e.setStatus(func(s *Status) { s.Stuck = append(s.Stuck, what) })
+	e.log.Error("a transaction step overran its deadline; the transaction fails and the step is undone when it returns", "step", what, "deadline", d)
+	go func() {
+		<-done
+		cancel()
+		e.setStatus(func(s *Status) {
+			if i := slices.Index(s.Stuck, what); i >= 0 {
+				s.Stuck = slices.Delete(slices.Clone(s.Stuck), i, i+1)
+			}
+		})
+		e.log.Warn("a step that overran its deadline returned; undoing it", "step", what, "after", e.opts.Now().Sub(since))
+		if late != nil {
+			late()
+		}
+	}()
+	return &Error{Code: CodeUnavailable, Message: fmt.Sprintf("%s did not finish within %s", what, d), Err: errStepTimeout}
+}
+
+// lateRollback undoes a change whose Apply returned after its deadline.
+func lateRollback(ch Change) func() {
+	return func() { _ = ch.Rollback(context.Background()) }
 }

@@ -89,6 +89,13 @@ type Candidate struct {
 	Patch []byte `json:"-"`
 	// Snapshot is a durable form from history to restore exactly.
 	Snapshot []byte `json:"-"`
+	// Rollback marks a Snapshot restored by an explicit rollback
+	// (Engine.Rollback): a target whose source it can write (a single
+	// config file) writes the restored state back there, so that the
+	// source, history and the live state agree and a restart or a watcher
+	// does not undo the rollback; a file holding an edit that is not live
+	// is left alone.
+	Rollback bool `json:"-"`
 	// Meta carries source facts (an etcd revision) into the Summary.
 	Meta map[string]string `json:"-"`
 }

@@ -426,6 +426,7 @@ func TestRefusalsAreAudited(t *testing.T) {
 	s.do("PATCH", "/api/v1/config", auth.Operator, `{"name": "x"}`, "If-Match", `"`+itoa(v+5)+`"`)
 	s.do("POST", "/api/v1/reload", auth.Public, "", "Authorization", "Bearer hrt_forged")
 	s.do("PATCH", "/api/v1/config", auth.Operator, `{"name": "ok"}`, "If-Match", `"`+itoa(v)+`"`)
+	s.srv.Close() // writes the summary of the refusals at the choke point
 	s.audit.Close()
 	data, err := os.ReadFile(filepath.Join(s.dir, audit.LogName))
 	must(t, err)
@@ -437,16 +438,22 @@ func TestRefusalsAreAudited(t *testing.T) {
 			continue // the start transaction
 		}
 		got = append(got, fmt.Sprintf("%s %s %s %s", e.Kind, e.Actor, e.Action, e.Result))
+		if e.Action == "refused requests" {
+			got = append(got, e.Reason[:strings.Index(e.Reason, ":")]+strings.Join(strings.SplitN(e.Reason, ":", 2)[1:], ""))
+		}
 		if e.Remote == "" {
 			t.Errorf("record %d has no remote address", e.Seq)
 		}
 	}
+	// A refusal by a handler (a stale If-Match) is its own record; those
+	// at the choke point (no token, a forged one, too weak a role) are
+	// summarised per address and interval.
 	want := []string{
-		"denied viewer PATCH /api/v1/config forbidden",
 		"denied operator PATCH /api/v1/config precondition",
-		"denied  POST /api/v1/reload unauthorized",
 		"attempt operator patch ",
 		"result operator patch committed",
+		"denied  refused requests denied",
+		"2 requests refused in 0s 1× PATCH /api/v1/config: forbidden, 1× POST /api/v1/reload: unauthorized",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("audit records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -461,12 +468,12 @@ func TestRefusalsAreAudited(t *testing.T) {
 func TestAuditEndpoint(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	// The start transaction is audited too: its attempt and its result.
-	s.do("POST", "/api/v1/reload", auth.Viewer, "") // denied, audited
+	s.do("POST", "/api/v1/reload", auth.Viewer, "") // denied, summarised at the end of the interval
 	s.do("POST", "/api/v1/reload", auth.Operator, "")
 	status, _, body := s.do("GET", "/api/v1/audit?limit=2", auth.Admin, "")
 	var a admin.AuditAnswer
 	must(t, json.Unmarshal(body, &a))
-	if status != 200 || !a.Verify.OK() || a.Verify.Records != 5 || len(a.Records) != 2 || a.Records[1].Kind != audit.KindResult {
+	if status != 200 || !a.Verify.OK() || a.Verify.Records != 4 || len(a.Records) != 2 || a.Records[1].Kind != audit.KindResult {
 		t.Fatalf("audit = %d %s", status, body)
 	}
 	if status, _, body := s.do("GET", "/api/v1/audit?limit=0", auth.Admin, ""); status != 422 {
@@ -476,7 +483,7 @@ func TestAuditEndpoint(t *testing.T) {
 	logFile := filepath.Join(s.dir, audit.LogName)
 	data, err := os.ReadFile(logFile)
 	must(t, err)
-	must(t, os.WriteFile(logFile, []byte(strings.Replace(string(data), `"actor":"viewer"`, `"actor":"nobody"`, 1)), 0o600))
+	must(t, os.WriteFile(logFile, []byte(strings.Replace(string(data), `"actor":"operator"`, `"actor":"nobody"`, 1)), 0o600))
 	_, _, body = s.do("GET", "/api/v1/audit", auth.Admin, "")
 	must(t, json.Unmarshal(body, &a))
 	if a.Verify.OK() || a.Verify.Problems[0].Line != 3 { // after the start's two records
@@ -503,5 +510,41 @@ func TestAuditFailureRefusesMutations(t *testing.T) {
 	}
 	if err := s.audit.Check(context.Background()); err == nil {
 		t.Fatal("the audit health check passes without a sink")
+	}
+}
+
+// TestDenialFloodIsCheap: a flood of unauthenticated mutations costs no
+// audit record each; past the limit the address gets 429, a valid token
+// still works, and one summary record counts them all.
+func TestDenialFloodIsCheap(t *testing.T) {
+	s := newStack(t, stackOptions{adjust: func(o *admin.Options) { o.MaxDenials = 50 }})
+	codes := map[int]int{}
+	for range 300 {
+		status, h, _ := s.do("POST", "/api/v1/reload", auth.Public, "")
+		codes[status]++
+		if status == 429 && h.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	}
+	if codes[401] != 50 || codes[429] != 250 {
+		t.Fatalf("answers %v, want 50× 401 then 429", codes)
+	}
+	if status, _, body := s.do("POST", "/api/v1/reload", auth.Operator, ""); status != 200 {
+		t.Fatalf("a valid token during the flood: %d %s", status, body)
+	}
+	s.srv.Close()
+	s.audit.Close()
+	data, err := os.ReadFile(filepath.Join(s.dir, audit.LogName))
+	must(t, err)
+	var denied []audit.Entry
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var e audit.Entry
+		must(t, json.Unmarshal([]byte(line), &e))
+		if e.Kind == audit.KindDenied {
+			denied = append(denied, e)
+		}
+	}
+	if len(denied) != 1 || !strings.HasPrefix(denied[0].Reason, "300 requests refused in") || !strings.Contains(denied[0].Reason, "300× POST /api/v1/reload: unauthorized") || !strings.Contains(denied[0].Reason, "250 answered 429") {
+		t.Fatalf("denied records %+v, want one summary of 300", denied)
 	}
 }

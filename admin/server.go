@@ -49,6 +49,10 @@ type AuditReader interface {
 type Options struct {
 	// Mode is dev or prod; empty means prod.
 	Mode Mode
+	// MaxDenials is how many refused requests one remote address may make
+	// in a DenialInterval before it is answered 429; zero means
+	// DefaultMaxDenials, negative no limit.
+	MaxDenials int
 	// Listen is the address the server listens on; an open (tokenless)
 	// server is only allowed on a loopback address.
 	Listen string
@@ -113,6 +117,9 @@ type Server struct {
 
 	mu     sync.Mutex // guards routes
 	routes []Route
+
+	denials     denials       // refusals of the current interval
+	denialsDone chan struct{} // closed when runDenials returns; nil without an audit log
 }
 
 // New returns a Server with every built-in route registered. In dev it
@@ -133,6 +140,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.MaxDenials == 0 {
+		opts.MaxDenials = DefaultMaxDenials
 	}
 	if opts.TraceSize <= 0 {
 		opts.TraceSize = 256
@@ -159,6 +169,11 @@ func New(opts Options) (*Server, error) {
 		log.Warn("the admin API is open: every local request acts as admin; give --auth-file to require tokens", "listen", opts.Listen)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.denials.since = time.Now()
+	if opts.Audit != nil {
+		s.denialsDone = make(chan struct{})
+		go s.runDenials()
+	}
 	s.routesBuiltIn()
 	if opts.Mode == Dev {
 		s.routesDebug()
@@ -243,8 +258,9 @@ func (s *Server) register(pattern string, perm auth.Role, h func(http.ResponseWr
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		id, err := s.authorize(r, perm)
 		if err != nil {
-			if mut {
-				s.recordRefusal(r, id, pattern, err)
+			if s.denials.deny(r, pattern, err, s.opts.MaxDenials) {
+				w.Header().Set("Retry-After", fmt.Sprint(int(DenialInterval.Seconds())))
+				err = hotreload.Errorf(hotreload.CodeTooManyRequests, "too many refused requests from this address; try again later")
 			}
 			s.writeError(w, err)
 			return
@@ -372,6 +388,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // clients.
 func (s *Server) Close() error {
 	s.cancel()
+	if s.denialsDone != nil {
+		<-s.denialsDone
+	}
 	if s.trace != nil {
 		s.trace.close()
 	}

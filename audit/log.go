@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +70,7 @@ type Log struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	gap    error                 // the log does not end where its head says; set by Open
 	stuck  atomic.Bool           // a write outlived its caller's wait
 	status atomic.Pointer[error] // last write error; nil pointer when healthy
 
@@ -117,21 +119,29 @@ func Open(opts Options) (*Log, error) {
 		f.Close()
 		return nil, fmt.Errorf("audit: reading the end of %s: %w", path, err)
 	}
-	if err := f.Truncate(size); err != nil { // drop a partly written last line
-		f.Close()
-		return nil, fmt.Errorf("audit: repairing %s: %w", path, err)
-	}
 	h, err := openHead(opts.Dir)
 	if err != nil {
 		f.Close()
 		return nil, err
+	}
+	// Only a line the head never acknowledged (a crash mid-write) is
+	// repaired; a log that ends before its head lost acknowledged records.
+	gap := h.check(key, seq, prev)
+	if gap == nil {
+		if err := f.Truncate(size); err != nil { // drop a partly written last line
+			f.Close()
+			h.f.Close()
+			return nil, fmt.Errorf("audit: repairing %s: %w", path, err)
+		}
 	}
 	if err := atomicfile.SyncDir(opts.Dir); err != nil {
 		f.Close()
 		h.f.Close()
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	return start(opts, key, f, h, seq, prev, size), nil
+	l := start(opts, key, f, h, seq, prev, size)
+	l.gap = gap
+	return l, nil
 }
 
 func start(opts Options, key []byte, f sink, h *headFile, seq uint64, prev string, size int64) *Log {
@@ -312,6 +322,15 @@ func (l *Log) Append(ctx context.Context, e Entry) error {
 	if l.stuck.Load() {
 		return hotreload.Errorf(hotreload.CodeUnavailable, "audit log unavailable: an earlier write has not finished after %s", l.opts.Timeout)
 	}
+	if l.gap != nil {
+		if e.Source == "start" {
+			// Loading what is on disk changes nothing: the daemon starts
+			// and serves, unaudited, while every mutation is refused.
+			// Nothing is written, so the gap stays visible.
+			return nil
+		}
+		return hotreload.Errorf(hotreload.CodeUnavailable, "%w", l.gap)
+	}
 	timer := time.NewTimer(l.opts.Timeout)
 	defer timer.Stop()
 	r := request{e: e, done: make(chan error, 1)}
@@ -385,6 +404,9 @@ func (l *Log) Read(ctx context.Context, limit int) (Report, []Entry, error) {
 // Check reports the audit sink's health: nil when the last write
 // succeeded and none is stuck. It is the health monitor's audit check.
 func (l *Log) Check(context.Context) error {
+	if l.gap != nil {
+		return l.gap
+	}
 	if l.stuck.Load() {
 		return fmt.Errorf("audit log: a write has not finished after %s", l.opts.Timeout)
 	}
@@ -519,6 +541,83 @@ func openHead(dir string) (*headFile, error) {
 		return nil, fmt.Errorf("audit: opening the head: %w", err)
 	}
 	return &headFile{f: f}, nil
+}
+
+// check compares the end of the log (its last complete record) with the
+// head. Records after the head are fine (written, not acknowledged, before
+// a crash); a log that ends before the head, or differs from it, lost
+// acknowledged records.
+func (h *headFile) check(key []byte, seq uint64, last string) error {
+	buf := make([]byte, headSize)
+	n, _ := h.f.ReadAt(buf, 0)
+	data := bytes.TrimSpace(buf[:n])
+	var hd Head
+	switch {
+	case len(data) == 0 && seq == 0:
+		return nil
+	case len(data) == 0:
+		return gapError(fmt.Sprintf("the head is empty but the log holds %d records", seq))
+	case json.Unmarshal(data, &hd) != nil || hd.HMAC != headMAC(key, hd.Seq, hd.MAC):
+		return gapError("the head record was edited")
+	case seq < hd.Seq:
+		return gapError(fmt.Sprintf("the log ends at record %d but the head says %d: acknowledged records were removed", seq, hd.Seq))
+	case seq == hd.Seq && last != hd.MAC:
+		return gapError(fmt.Sprintf("record %d does not match the head: it was replaced", seq))
+	}
+	return nil
+}
+
+// gapError is the error of a log that does not match its head.
+func gapError(what string) error {
+	return fmt.Errorf("audit log does not match its head (%s): mutations are refused until an operator runs hotreload audit accept-gap", what)
+}
+
+// AcceptGap records, as a signed record of its own, that the audit log in
+// dir does not end where its head says, and makes the head match again,
+// so that a daemon accepts mutations again. Run it with the daemon stopped,
+// after looking at hotreload audit verify. reason says who and why.
+func AcceptGap(dir, keyFile, reason string) (Entry, error) {
+	if keyFile == "" {
+		keyFile = filepath.Join(dir, KeyName)
+	}
+	key, err := LoadKey(keyFile, false)
+	if err != nil {
+		return Entry{}, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, LogName), os.O_RDWR|os.O_APPEND, 0o600)
+	if err != nil {
+		return Entry{}, fmt.Errorf("audit: opening the log: %w", err)
+	}
+	defer f.Close()
+	seq, prev, size, err := tail(f)
+	if err != nil {
+		return Entry{}, fmt.Errorf("audit: reading the end of the log: %w", err)
+	}
+	h, err := openHead(dir)
+	if err != nil {
+		return Entry{}, err
+	}
+	defer h.f.Close()
+	gap := h.check(key, seq, prev)
+	if gap == nil {
+		return Entry{}, errors.New("audit: the log matches its head: there is no gap to accept")
+	}
+	if err := f.Truncate(size); err != nil {
+		return Entry{}, fmt.Errorf("audit: cutting a partial last line: %w", err)
+	}
+	e := Entry{Time: time.Now().UTC(), Kind: KindGap, Source: "operator", Action: "accept gap",
+		Reason: strings.TrimSpace(gap.Error() + "; accepted: " + reason), Seq: seq + 1, Prev: prev}
+	line, err := seal(key, &e)
+	if err != nil {
+		return Entry{}, err
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		return Entry{}, fmt.Errorf("audit: writing the gap record: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return Entry{}, fmt.Errorf("audit: syncing the gap record: %w", err)
+	}
+	return e, h.write(key, e.Seq, e.MAC)
 }
 
 // write records where the log ends: one in-place write and one fsync.

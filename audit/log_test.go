@@ -376,3 +376,62 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestRemovedTailRefusesMutations: a log whose acknowledged last record was
+// deleted, or cut mid-line, does not match its head. Open does not repair
+// it: mutations are refused (fail closed) and Check says why, until
+// AcceptGap records the gap as a signed record of its own.
+func TestRemovedTailRefusesMutations(t *testing.T) {
+	for _, cut := range []string{"whole line", "mid-line"} {
+		t.Run(strings.ReplaceAll(cut, " ", "_"), func(t *testing.T) {
+			dir := writeRecords(t, 3)
+			path := filepath.Join(dir, LogName)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.SplitAfter(string(data), "\n")
+			kept := strings.Join(lines[:2], "")
+			if cut == "mid-line" {
+				kept += lines[2][:len(lines[2])/2]
+			}
+			if err := os.WriteFile(path, []byte(kept), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			l := MustOpen(t, Options{Dir: dir})
+			err = l.Append(context.Background(), Entry{Kind: KindAttempt, Source: "api", Action: "patch"})
+			if hotreload.ErrorCode(err) != hotreload.CodeUnavailable || !strings.Contains(err.Error(), "the log ends at record 2 but the head says 3") {
+				t.Fatalf("Append over a removed tail: %v", err)
+			}
+			if err := l.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "accept-gap") {
+				t.Fatalf("Check = %v", err)
+			}
+			if err := l.Append(context.Background(), Entry{Kind: KindAttempt, Source: "start", Action: "reload"}); err != nil {
+				t.Fatalf("the start is refused: %v", err)
+			}
+			l.Close()
+			if got, _ := os.ReadFile(path); string(got) != kept {
+				t.Fatal("Open or the start changed the tampered log")
+			}
+			if rep := mustVerify(t, dir); rep.OK() {
+				t.Fatalf("verify says intact: %+v", rep)
+			}
+
+			e, err := AcceptGap(dir, "", "operator alice: restored from backup")
+			if err != nil || e.Seq != 3 || e.Kind != KindGap || !strings.Contains(e.Reason, "acknowledged records were removed") {
+				t.Fatalf("AcceptGap = %+v, %v", e, err)
+			}
+			if _, err := AcceptGap(dir, "", "again"); err == nil {
+				t.Fatal("a second AcceptGap found a gap")
+			}
+			l = MustOpen(t, Options{Dir: dir})
+			if err := l.Append(context.Background(), Entry{Kind: KindAttempt, Source: "api", Action: "patch"}); err != nil {
+				t.Fatal(err)
+			}
+			l.Close()
+			if rep := mustVerify(t, dir); !rep.OK() || rep.Records != 4 {
+				t.Fatalf("after AcceptGap: %+v", rep)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ const (
 	KindAttempt = "attempt" // a mutation is about to run
 	KindResult  = "result"  // a mutation ended (committed, rejected, ...)
 	KindDenied  = "denied"  // a mutation was refused before it ran
+	KindGap     = "gap"     // an operator accepted records missing from the end (AcceptGap)
 	KindAction  = "action"  // an administrative act (token, key) outside the engine
 )
 

@@ -1,11 +1,14 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/jsondiff"
@@ -44,6 +47,43 @@ func FormatOf(file string) (Format, error) {
 // quadratic time (every level spells its whole JSON Pointer).
 const maxNesting = 1000
 
+// maxExactInt bounds the integers a config value holds exactly whatever
+// their digits: values are JSON numbers (float64).
+const maxExactInt = 1 << 53
+
+// exactInteger reports whether the integer literal lit is exactly the
+// number f it decodes to, as JSON writes f back: always up to 2^53, and
+// beyond only for round numbers such as 10000000000000000000. Any other is
+// refused rather than silently rounded.
+func exactInteger(lit string, f float64) bool {
+	return math.Abs(f) < maxExactInt || strconv.FormatFloat(f, 'f', -1, 64) == lit
+}
+
+// inexactInteger says why an integer literal is refused.
+func inexactInteger(lit string) string {
+	return fmt.Sprintf("integer %s is beyond ±2^53 and cannot be held exactly (it would become %s); write it as a string to keep every digit",
+		excerpt(lit), rounded(lit))
+}
+
+// rounded writes the float64 an integer literal would become.
+func rounded(lit string) string {
+	f, _ := strconv.ParseFloat(lit, 64)
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+// excerpt shortens a quoted piece of input for an error message.
+func excerpt(s string) string {
+	const n = 40
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 // Document is a decoded configuration: a JSON value (map[string]any, []any,
 // string, float64, bool or nil, as encoding/json produces) and the position
 // of each of its keys and values. A Document is never modified once built.
@@ -60,6 +100,11 @@ func Decode(file string, src []byte, f Format) (Document, error) {
 		doc Document
 		err error
 	)
+	if f == YAML || f == TOML || !utf8.Valid(src) {
+		if err := checkSource(file, src, f); err != nil {
+			return Document{}, err
+		}
+	}
 	switch f {
 	case JSON:
 		doc, err = decodeJSON(file, src)
@@ -99,10 +144,16 @@ func normalize(v any, ptr string) (any, string, error) {
 	case float32:
 		return normalize(float64(x), ptr)
 	case int:
-		return float64(x), "", nil
+		return normalize(int64(x), ptr)
 	case int64:
+		if lit := strconv.FormatInt(x, 10); !exactInteger(lit, float64(x)) {
+			return nil, ptr, errors.New(inexactInteger(lit))
+		}
 		return float64(x), "", nil
 	case uint64:
+		if lit := strconv.FormatUint(x, 10); !exactInteger(lit, float64(x)) {
+			return nil, ptr, errors.New(inexactInteger(lit))
+		}
 		return float64(x), "", nil
 	case time.Time:
 		return formatTime(x), "", nil

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -250,12 +252,87 @@ func TestDeepNesting(t *testing.T) {
 	if _, err := Decode("ok.json", []byte(ok), JSON); err != nil {
 		t.Fatal(err)
 	}
-	// TOML: values nested beyond the limit are located at an ancestor.
-	d := MustDecode(t, "deep.toml", "a = "+strings.Repeat("[", maxNesting+5)+"1"+strings.Repeat("]", maxNesting+5)+"\nb = 2\n")
-	if p := d.Positions["/b"]; p.Line != 2 || p.Column != 5 {
-		t.Fatalf("/b at %+v", p)
+	// YAML and TOML are refused before their parsers recurse.
+	for _, tc := range []struct{ file, src, at string }{
+		{"deep.toml", "a = " + strings.Repeat("[", maxNesting+5) + "1" + strings.Repeat("]", maxNesting+5) + "\nb = 2\n", "deep.toml:1:1005: "},
+		{"deep.yaml", "a: " + strings.Repeat("[", 100_000), "deep.yaml:1:1003: "},
+		{"deep.yaml", "a: " + strings.Repeat("{b: ", 30_000), "deep.yaml:1:4000: "},
+		{"deep.yaml", strings.Repeat("- ", maxNesting+1) + "x\n", "deep.yaml:1:2001: "},
+		{"dotted.toml", "x = 1\n[" + strings.Repeat("a.", 20_000) + "a]\n", "dotted.toml:2:1: "},
+		{"dotted.toml", strings.Repeat("a.", 2000) + "a = 1\n", "dotted.toml:1:1: "},
+	} {
+		_, err := Decode(tc.file, []byte(tc.src), mustFormat(tc.file))
+		if got := renderDetails(err); !strings.HasPrefix(got, tc.at) || !strings.Contains(got, "nested deeper than 1000 levels") {
+			t.Errorf("%s: got %q, want it at %s", tc.file, got, tc.at)
+		}
 	}
-	if p := d.Positions.Locate("/a" + strings.Repeat("/0", maxNesting+5)); p.Line != 1 {
-		t.Fatalf("deep value at %+v", p)
+	// Within the limit, and brackets in strings and comments do not count.
+	for _, tc := range []struct{ file, src string }{
+		{"ok.toml", "a = " + strings.Repeat("[", 999) + strings.Repeat("]", 999) + "\ns = \"" + strings.Repeat("[", 2000) + "\" # " + strings.Repeat("{", 2000) + "\n"},
+		{"ok.yaml", "a: '" + strings.Repeat("[", 2000) + "'\nb: \"{{{\" # [[[[\nc: it's [1]\n"},
+	} {
+		if _, err := Decode(tc.file, []byte(tc.src), mustFormat(tc.file)); err != nil {
+			t.Errorf("%s: %v", tc.file, err)
+		}
+	}
+}
+
+func TestAliasBombIsRefused(t *testing.T) {
+	src := "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+	for i := 1; i <= 8; i++ {
+		src += fmt.Sprintf("a%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 9), ", "))
+	}
+	_, err := Decode("bomb.yaml", []byte(src), YAML)
+	if got := renderDetails(err); !strings.HasPrefix(got, "bomb.yaml:") || !strings.Contains(got, "alias bomb") {
+		t.Fatalf("got %q", got)
+	}
+	// Anchors reused within reason are fine.
+	MustDecode(t, "ok.yaml", "base: &b {x: 1, y: [1, 2, 3]}\nc: *b\nd: *b\ne:\n  <<: *b\n  z: 2\n")
+}
+
+func TestNumbersStayExact(t *testing.T) {
+	for _, file := range []string{"n.json", "n.yaml", "n.toml"} {
+		src := map[string]string{"n.json": `{"rps": 9007199254740993}`, "n.yaml": "rps: 9007199254740993\n", "n.toml": "rps = 9007199254740993\n"}[file]
+		_, err := Decode(file, []byte(src), mustFormat(file))
+		if got := renderDetails(err); !strings.Contains(got, "/rps: integer 9007199254740993 is beyond ±2^53") || !strings.Contains(got, "9007199254740992") {
+			t.Errorf("%s: got %q", file, got)
+		}
+		// 2^53 itself and round numbers beyond it are exact.
+		ok := strings.ReplaceAll(src, "9007199254740993", "9007199254740992")
+		if d := MustDecode(t, file, ok); d.Value.(map[string]any)["rps"] != float64(1<<53) {
+			t.Errorf("%s: %v", file, d.Value)
+		}
+		MustDecode(t, file, strings.ReplaceAll(src, "9007199254740993", "1000000000000000000"))
+	}
+}
+
+func TestInvalidUTF8IsRefused(t *testing.T) {
+	for _, file := range []string{"u.json", "u.yaml", "u.toml"} {
+		src := map[string]string{"u.json": "{\"a\": \"x\xff\"}", "u.yaml": "a: x\xff\n", "u.toml": "a = \"x\xff\"\n"}[file]
+		_, err := Decode(file, []byte(src), mustFormat(file))
+		if got := renderDetails(err); !strings.Contains(got, "invalid UTF-8") {
+			t.Errorf("%s: got %q", file, got)
+		}
+	}
+}
+
+// Large whole numbers are written back with all their digits and read back
+// as the same number, in every format.
+func TestLargeNumbersRoundTrip(t *testing.T) {
+	for _, f := range []Format{JSON, YAML, TOML} {
+		for _, x := range []float64{1 << 53, 1.152921504606847e18, -9.2e18, 1e19, 1e300, 0.5} {
+			doc := map[string]any{"n": x}
+			b, err := Encode(doc, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Decode("n."+string(f), b, f)
+			if err != nil || got.Value.(map[string]any)["n"] != x {
+				t.Errorf("%s: %v written as %q reads back as %v, %v", f, x, b, got.Value, err)
+			}
+			if bytes.Contains(b, []byte("e+15")) {
+				t.Errorf("%s: %q", f, b)
+			}
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -696,13 +697,14 @@ func tomlValue(v any) (string, error) {
 	return "", errNoEdit
 }
 
-// wholeNumber formats x as an integer when it is one that float64 holds
-// exactly.
+// wholeNumber writes x as an integer literal when it is a whole number
+// within int64's range, with the digits JSON writes for it, so that it
+// reads back as exactly x (see exactInteger).
 func wholeNumber(x float64) (string, bool) {
-	if x != float64(int64(x)) || x > 1<<53 || x < -(1<<53) {
+	if x != math.Trunc(x) || math.Abs(x) >= 1<<63 {
 		return "", false
 	}
-	return strconv.FormatInt(int64(x), 10), true
+	return strconv.FormatFloat(x, 'f', -1, 64), true
 }
 
 // tomlKeyText writes a key bare when TOML allows it, else quoted.

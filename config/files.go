@@ -6,19 +6,41 @@ import (
 	"os"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/inputfile"
 	"github.com/cybercorp/hotreload/internal/jsondiff"
 )
 
 // DecodeFiles reads and decodes files, each in the format of its
-// extension. It reports the problems of every file, not only the first.
+// extension, within the default bounds of Limits. It reports the problems
+// of every file, not only the first.
 func DecodeFiles(files ...string) ([]Document, error) {
+	return Limits{}.decodeFiles(files...)
+}
+
+// DecodeFile reads and decodes one file in the format of its extension,
+// within the default bounds of Limits.
+func DecodeFile(file string) (Document, error) {
+	return Limits{}.decodeFile(file)
+}
+
+// Limits bound what a config file may be.
+type Limits struct {
+	// MaxBytes is the largest file read; 16 MiB when zero.
+	MaxBytes int64
+	// AllowOutsideLinks reads a file whose symbolic links lead out of the
+	// directory it is named in (refused by default; links inside it, as
+	// Kubernetes' ..data, are fine).
+	AllowOutsideLinks bool
+}
+
+func (l Limits) decodeFiles(files ...string) ([]Document, error) {
 	var (
 		docs    []Document
 		details []hotreload.FieldError
 		cause   error
 	)
 	for _, f := range files {
-		d, err := DecodeFile(f)
+		d, err := l.decodeFile(f)
 		if err != nil {
 			details = append(details, hotreload.ErrorDetails(err)...)
 			cause = err
@@ -35,22 +57,22 @@ func DecodeFiles(files ...string) ([]Document, error) {
 	return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: "config files do not parse", Details: details}
 }
 
-// DecodeFile reads and decodes one file in the format of its extension.
-func DecodeFile(file string) (Document, error) {
+func (l Limits) decodeFile(file string) (Document, error) {
 	format, err := FormatOf(file)
 	if err != nil {
 		return Document{}, err
 	}
-	src, err := readFile(file)
+	src, err := l.read(file)
 	if err != nil {
 		return Document{}, err
 	}
 	return Decode(file, src, format)
 }
 
-// readFile reads a config file; its error is located at the file.
-func readFile(file string) ([]byte, error) {
-	src, err := os.ReadFile(file)
+// read reads a config file within the limits; its error is located at the
+// file.
+func (l Limits) read(file string) ([]byte, error) {
+	src, err := inputfile.Read(file, inputfile.Options{MaxBytes: l.MaxBytes, AllowOutsideLinks: l.AllowOutsideLinks})
 	if err != nil {
 		msg := err.Error()
 		var pe *os.PathError

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"testing"
 
 	"github.com/cybercorp/hotreload"
@@ -26,7 +27,15 @@ func fuzzDecode(f *testing.F, format Format, check func(t *testing.T, src []byte
 	schema := MustSchema(f)
 	name := "fuzz." + string(format)
 	f.Fuzz(func(t *testing.T, src []byte) {
+		// A bomb is a failure of the decoder, not a crash of the fuzzer:
+		// what one decode allocates is bounded by its input.
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		doc, err := Decode(name, src, format)
+		runtime.ReadMemStats(&after)
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > fuzzMemoryBound(len(src)) {
+			t.Fatalf("decoding %d bytes allocated %d bytes", len(src), grew)
+		}
 		if err != nil {
 			if hotreload.ErrorCode(err) != hotreload.CodeInvalid {
 				t.Fatalf("code %q: %v", hotreload.ErrorCode(err), err)
@@ -59,7 +68,11 @@ func fuzzDecode(f *testing.F, format Format, check func(t *testing.T, src []byte
 				t.Fatalf("%s has no position of its own", ptr)
 			}
 		}
-		withDefaults := Document{Value: schema.Defaults(doc.Value), Positions: doc.Positions}
+		filled, err := schema.Defaults(doc.Value)
+		if err != nil {
+			t.Fatalf("defaults of the test schema: %v", err)
+		}
+		withDefaults := Document{Value: filled, Positions: doc.Positions}
 		for _, e := range schema.Validate(withDefaults, true) {
 			if e.File != name || e.Line < 1 || e.Message == "" {
 				t.Fatalf("schema problem not located: %+v", e)
@@ -67,6 +80,11 @@ func fuzzDecode(f *testing.F, format Format, check func(t *testing.T, src []byte
 		}
 	})
 }
+
+// fuzzMemoryBound is the most a decode of n bytes may allocate: generous
+// (positions cost a pointer string per value), but far below what an alias
+// or nesting bomb takes.
+func fuzzMemoryBound(n int) uint64 { return 64<<20 + 2000*uint64(n) }
 
 // FuzzDecodeJSON also checks that valid JSON decodes to exactly what
 // encoding/json's Unmarshal produces.
@@ -80,7 +98,8 @@ func FuzzDecodeJSON(f *testing.F) {
 }
 
 func FuzzDecodeYAML(f *testing.F) {
-	fuzzDecode(f, YAML, nil, "a: &x {b: 1}\nc: *x\nd:\n  <<: *x\n", "- 1\n- two\n", "? [a]\n: b\n", "a: !!binary aGk=\n", "a: 1\n---\nb: 2\n", "x: 2001-12-14t21:59:43.10-05:00\n")
+	fuzzDecode(f, YAML, nil, "a: &x {b: 1}\nc: *x\nd:\n  <<: *x\n", "- 1\n- two\n", "? [a]\n: b\n", "a: !!binary aGk=\n", "a: 1\n---\nb: 2\n", "x: 2001-12-14t21:59:43.10-05:00\n",
+		"a0: &a0 [x, x, x]\na1: &a1 [*a0, *a0, *a0]\na2: [*a1, *a1, *a1]\n", "a: [[[[[[[[{b: [[[\n", "- - - - - x\n", "n: 9007199254740993\n")
 }
 
 func FuzzDecodeTOML(f *testing.F) {

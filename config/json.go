@@ -117,7 +117,7 @@ func (d *jsonDecoder) value(ptr string, key Position) (any, error) {
 	case json.Delim:
 		if t == '{' || t == '[' {
 			if d.depth++; d.depth > maxNesting {
-				return nil, d.errorAt(start, ptr, fmt.Sprintf("nested deeper than %d levels", maxNesting))
+				return nil, d.errorAt(start, "", fmt.Sprintf("nested deeper than %d levels", maxNesting))
 			}
 			defer func() { d.depth-- }()
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"unicode/utf8"
 
@@ -63,7 +64,7 @@ func (s *jsonScanner) value(ptr string, key Position) (any, error) {
 	switch s.src[start] {
 	case '{', '[':
 		if s.depth++; s.depth > maxNesting {
-			return nil, s.errorAt(start, ptr, fmt.Sprintf("nested deeper than %d levels", maxNesting))
+			return nil, s.errorAt(start, "", fmt.Sprintf("nested deeper than %d levels", maxNesting))
 		}
 		defer func() { s.depth-- }()
 		s.i++
@@ -86,9 +87,13 @@ func (s *jsonScanner) value(ptr string, key Position) (any, error) {
 	for s.i < len(s.src) && isNumberByte(s.src[s.i]) {
 		s.i++
 	}
-	f, err := strconv.ParseFloat(string(s.src[start:s.i]), 64)
+	lit := s.src[start:s.i]
+	f, err := strconv.ParseFloat(string(lit), 64)
 	if err != nil {
-		return nil, s.errorAt(start, ptr, fmt.Sprintf("number %s does not fit a 64-bit float", s.src[start:s.i]))
+		return nil, s.errorAt(start, ptr, fmt.Sprintf("number %s does not fit a 64-bit float", excerpt(string(lit))))
+	}
+	if !bytes.ContainsAny(lit, ".eE") && math.Abs(f) >= maxExactInt && !exactInteger(string(lit), f) {
+		return nil, s.errorAt(start, ptr, inexactInteger(string(lit)))
 	}
 	return f, nil
 }

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/jsondiff"
@@ -37,11 +39,78 @@ type Schema struct {
 // LoadSchema reads and compiles the schema file at path, written in JSON,
 // YAML or TOML (by extension; JSON when the extension is unknown).
 func LoadSchema(path string) (*Schema, error) {
-	src, err := os.ReadFile(path)
+	src, err := readSchemaFile(path)
 	if err != nil {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "reading schema: %w", err)
 	}
 	return CompileSchema(path, src)
+}
+
+// maxSchemaSize bounds the size of a schema file.
+const maxSchemaSize = 16 << 20
+
+// readSchemaFile reads a schema file, refusing anything but a regular file
+// of at most maxSchemaSize bytes; it opens without blocking, so a FIFO is
+// refused instead of waited on.
+func readSchemaFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	src, err := io.ReadAll(io.LimitReader(f, maxSchemaSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > maxSchemaSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxSchemaSize)
+	}
+	return src, nil
+}
+
+// schemaLoader loads the files a schema refers to with $ref: only regular
+// files inside the directory of the schema (after following symlinks), and
+// never anything over the network. The draft metaschemas are built in.
+type schemaLoader struct {
+	dir     string
+	secrets bool // whether a loaded file marks a value secret
+}
+
+// Load implements jsonschema.URLLoader.
+func (l *schemaLoader) Load(url string) (any, error) {
+	path, err := jsonschema.FileLoader{}.ToFile(url)
+	if err != nil {
+		return nil, fmt.Errorf("$ref %q is not loaded: hotreload never fetches a remote schema, only files in %s", url, l.dir)
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return nil, err
+	}
+	if rel, err := filepath.Rel(l.dir, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil, fmt.Errorf("$ref %q is outside the schema's directory %s", url, l.dir)
+	}
+	src, err := readSchemaFile(real)
+	if err != nil {
+		return nil, err
+	}
+	f, err := FormatOf(path)
+	if err != nil {
+		f = JSON
+	}
+	doc, err := Decode(path, src, f)
+	if err != nil {
+		return nil, err
+	}
+	marked := markSecrets(doc.Value)
+	l.secrets = l.secrets || hasWriteOnly(marked)
+	return marked, nil
 }
 
 // CompileSchema compiles the schema src read from file. A property marked
@@ -62,6 +131,12 @@ func CompileSchema(file string, src []byte) (*Schema, error) {
 	}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
+	dir := filepath.Dir(url)
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	loader := &schemaLoader{dir: dir}
+	c.UseLoader(loader)
 	c.AssertFormat()
 	marked := markSecrets(doc.Value)
 	if err := c.AddResource(url, marked); err != nil {
@@ -74,11 +149,11 @@ func CompileSchema(file string, src []byte) (*Schema, error) {
 		var ve *jsonschema.ValidationError
 		if errors.As(err, &sve) && errors.As(sve.Err, &ve) {
 			e.Message = fmt.Sprintf("schema %q is not a valid JSON Schema", file)
-			e.Details = validationErrors(ve, doc)
+			e.Details = validationErrors(ve, doc, nil)
 		}
 		return nil, e
 	}
-	return &Schema{root: root, secrets: hasWriteOnly(marked)}, nil
+	return &Schema{root: root, secrets: hasWriteOnly(marked) || loader.secrets}, nil
 }
 
 // hasWriteOnly reports whether "writeOnly": true appears anywhere in a
@@ -129,13 +204,27 @@ func markSecrets(v any) any {
 
 // Validate checks doc against the schema and returns every problem, located
 // through doc's positions, in the order they appear in the files. In strict
-// mode a key the schema does not declare is a problem too.
+// mode a key the schema does not declare is a problem too. A schema that
+// would take more than maxEvaluations evaluations on doc (counted first, in
+// time linear in doc and the schema) is one problem, and is not run. A
+// message about a secret value, or a value holding one, shows [REDACTED]
+// in its place.
 func (s *Schema) Validate(doc Document, strict bool) []hotreload.FieldError {
+	return s.validate(doc, strict, nil)
+}
+
+// validate is Validate with more secret paths: values that were encrypted
+// in the source (see Target.build).
+func (s *Schema) validate(doc Document, strict bool, secrets []string) []hotreload.FieldError {
+	secrets = append(s.SecretPaths(doc.Value), secrets...)
+	if !evaluationsWithin(s.root, doc.Value) {
+		return []hotreload.FieldError{fieldError(doc, "", fmt.Sprintf("the schema is too costly to validate this config: it applies its subschemas more than %d times (plus %d per value); a $ref or allOf applies the same subschema many times over", maxEvaluations, maxEvaluationsPerValue), false)}
+	}
 	var out []hotreload.FieldError
 	err := s.root.Validate(doc.Value)
 	var ve *jsonschema.ValidationError
 	if errors.As(err, &ve) {
-		out = validationErrors(ve, doc)
+		out = validationErrors(ve, doc, secrets)
 	} else if err != nil {
 		out = append(out, fieldError(doc, "", err.Error(), false))
 	}
@@ -175,12 +264,13 @@ func fieldError(doc Document, ptr, msg string, atKey bool) hotreload.FieldError 
 }
 
 // validationErrors flattens a validation error tree into one located
-// problem per failed leaf keyword.
-func validationErrors(ve *jsonschema.ValidationError, doc Document) []hotreload.FieldError {
+// problem per failed leaf keyword; the values at the secret paths are not
+// shown.
+func validationErrors(ve *jsonschema.ValidationError, doc Document, secrets []string) []hotreload.FieldError {
 	if len(ve.Causes) > 0 {
 		var out []hotreload.FieldError
 		for _, c := range ve.Causes {
-			out = append(out, validationErrors(c, doc)...)
+			out = append(out, validationErrors(c, doc, secrets)...)
 		}
 		return out
 	}
@@ -202,11 +292,42 @@ func validationErrors(ve *jsonschema.ValidationError, doc Document) []hotreload.
 		}
 		return out
 	}
-	return []hotreload.FieldError{fieldError(doc, ptr, describe(ve.ErrorKind, valueAt(doc.Value, ptr)), false)}
+	found, hidden := redactedAt(doc.Value, ptr, secrets)
+	return []hotreload.FieldError{fieldError(doc, ptr, describe(ve.ErrorKind, found, hidden), false)}
 }
 
-// describe says what a failed keyword expected and what it found.
-func describe(k jsonschema.ErrorKind, found any) string {
+// redactedAt returns the value at ptr in v with the values at the secret
+// paths replaced by Redacted, and whether any was.
+func redactedAt(v any, ptr string, secrets []string) (any, bool) {
+	found, hidden := valueAt(v, ptr), false
+	for _, p := range secrets {
+		switch {
+		case p == ptr || strings.HasPrefix(ptr, p+"/"):
+			return Redacted, true
+		case strings.HasPrefix(p, ptr+"/"):
+			found, hidden = setAt(found, jsondiff.Split(strings.TrimPrefix(p, ptr)), Redacted), true
+		}
+	}
+	return found, hidden
+}
+
+// describe says what a failed keyword expected and what it found; when
+// found is (or holds) a redacted secret, the message shows nothing of the
+// value but what found shows.
+func describe(k jsonschema.ErrorKind, found any, hidden bool) string {
+	if hidden {
+		switch k := k.(type) {
+		case *kind.Pattern:
+			return fmt.Sprintf("must match the pattern %q but found %s", k.Want, Redacted)
+		case *kind.Format:
+			return fmt.Sprintf("must be a valid %s but found %s", k.Want, Redacted)
+		case *kind.Type, *kind.Enum, *kind.Const, *kind.FalseSchema, *kind.OneOf,
+			*kind.MinLength, *kind.MaxLength, *kind.MinItems, *kind.MaxItems, *kind.MinProperties, *kind.MaxProperties, *kind.UniqueItems:
+			// Their messages show found, or only counts.
+		default:
+			return fmt.Sprintf("fails the schema's %q keyword (value %s)", strings.Join(k.KeywordPath(), "/"), Redacted)
+		}
+	}
 	switch k := k.(type) {
 	case *kind.Type:
 		return fmt.Sprintf("must be %s but found %s %s", strings.Join(k.Want, " or "), k.Got, show(found))

@@ -13,7 +13,10 @@ func TestDefaults(t *testing.T) {
 		"limits":   map[string]any{"rps": 5.0},
 		"backends": []any{map[string]any{"url": "http://x"}, map[string]any{"url": "http://y", "weight": 3.0}},
 	}
-	got := s.Defaults(in)
+	got, err := s.Defaults(in)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := map[string]any{
 		"name":     "shop",
 		"mode":     "dev",
@@ -33,7 +36,10 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestDefaultsCreateMissingSections(t *testing.T) {
-	got := MustSchema(t).Defaults(map[string]any{"name": "shop"})
+	got, err := MustSchema(t).Defaults(map[string]any{"name": "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if l, ok := got.(map[string]any)["limits"].(map[string]any); !ok || l["burst"] != 10.0 {
 		t.Fatalf("missing section not created with its defaults: %#v", got)
 	}

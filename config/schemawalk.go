@@ -4,51 +4,16 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/jsondiff"
+	"github.com/cybercorp/hotreload/secret"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// maxSchemaDepth bounds the walks below on recursive schemas.
-const maxSchemaDepth = 64
-
 // Redacted replaces secret values in redacted documents.
 const Redacted = "[REDACTED]"
-
-// applicable returns s and every schema that applies to the same instance
-// through $ref and allOf, and with branches also through anyOf, oneOf and
-// if/then/else, without duplicates.
-func applicable(s *jsonschema.Schema, branches bool) []*jsonschema.Schema {
-	var out []*jsonschema.Schema
-	var add func(*jsonschema.Schema, int)
-	add = func(s *jsonschema.Schema, depth int) {
-		if s == nil || depth > maxSchemaDepth || slices.Contains(out, s) {
-			return
-		}
-		out = append(out, s)
-		add(s.Ref, depth+1)
-		if s.DynamicRef != nil {
-			add(s.DynamicRef.Ref, depth+1)
-		}
-		for _, e := range s.AllOf {
-			add(e, depth+1)
-		}
-		if !branches {
-			return
-		}
-		for _, l := range [][]*jsonschema.Schema{s.AnyOf, s.OneOf} {
-			for _, e := range l {
-				add(e, depth+1)
-			}
-		}
-		add(s.If, depth+1)
-		add(s.Then, depth+1)
-		add(s.Else, depth+1)
-	}
-	add(s, 0)
-	return out
-}
 
 // member returns the schemas that apply to the member key of an object
 // described by ss, and whether any of them declares it.
@@ -96,15 +61,39 @@ func element(ss []*jsonschema.Schema, i int) []*jsonschema.Schema {
 	return sub
 }
 
-// expand returns every schema applicable through any of ss (see applicable).
+// expand returns every schema applicable to the same instance through any
+// of ss (see applicable), each once.
 func expand(ss []*jsonschema.Schema, branches bool) []*jsonschema.Schema {
 	var out []*jsonschema.Schema
-	for _, s := range ss {
-		for _, a := range applicable(s, branches) {
-			if !slices.Contains(out, a) {
-				out = append(out, a)
+	seen := make(map[*jsonschema.Schema]bool)
+	var add func(*jsonschema.Schema)
+	add = func(s *jsonschema.Schema) {
+		if s == nil || seen[s] {
+			return
+		}
+		seen[s] = true
+		out = append(out, s)
+		add(s.Ref)
+		if s.DynamicRef != nil {
+			add(s.DynamicRef.Ref)
+		}
+		for _, e := range s.AllOf {
+			add(e)
+		}
+		if !branches {
+			return
+		}
+		for _, l := range [][]*jsonschema.Schema{s.AnyOf, s.OneOf} {
+			for _, e := range l {
+				add(e)
 			}
 		}
+		add(s.If)
+		add(s.Then)
+		add(s.Else)
+	}
+	for _, s := range ss {
+		add(s)
 	}
 	return out
 }
@@ -137,10 +126,10 @@ func openObject(ss []*jsonschema.Schema) bool {
 
 // walk calls visit for every member and element below v, with the schemas
 // that apply to it; visit returns false to skip what lies below.
-func walk(ss []*jsonschema.Schema, v any, ptr string, depth int, visit func(ptr, key string, declared bool, parent []*jsonschema.Schema, sub []*jsonschema.Schema, v any) bool) {
-	if depth > maxSchemaDepth {
-		return
-	}
+// Each value is visited once, with the schemas expanded once, so the walk
+// costs the size of the document times the schemas that apply to a value;
+// its depth is the document's, which the decoders bound.
+func walk(ss []*jsonschema.Schema, v any, ptr string, visit func(ptr, key string, declared bool, parent []*jsonschema.Schema, sub []*jsonschema.Schema, v any) bool) {
 	ss = expand(ss, true)
 	switch x := v.(type) {
 	case map[string]any:
@@ -148,7 +137,7 @@ func walk(ss []*jsonschema.Schema, v any, ptr string, depth int, visit func(ptr,
 			sub, declared := member(ss, k)
 			child := jsondiff.Join(ptr, k)
 			if visit(child, k, declared, ss, sub, x[k]) {
-				walk(sub, x[k], child, depth+1, visit)
+				walk(sub, x[k], child, visit)
 			}
 		}
 	case []any:
@@ -156,7 +145,7 @@ func walk(ss []*jsonschema.Schema, v any, ptr string, depth int, visit func(ptr,
 			sub := element(ss, i)
 			child := jsondiff.JoinIndex(ptr, i)
 			if visit(child, strconv.Itoa(i), true, ss, sub, e) {
-				walk(sub, e, child, depth+1, visit)
+				walk(sub, e, child, visit)
 			}
 		}
 	}
@@ -174,7 +163,7 @@ func sortedKeys(m map[string]any) []string {
 // unknownKeys reports every key of doc the schema does not declare.
 func (s *Schema) unknownKeys(doc Document) []hotreload.FieldError {
 	var out []hotreload.FieldError
-	walk([]*jsonschema.Schema{s.root}, doc.Value, "", 0, func(ptr, key string, declared bool, parent, _ []*jsonschema.Schema, _ any) bool {
+	walk([]*jsonschema.Schema{s.root}, doc.Value, "", func(ptr, key string, declared bool, parent, _ []*jsonschema.Schema, _ any) bool {
 		if !declared && !openObject(parent) {
 			out = append(out, fieldError(doc, ptr, fmt.Sprintf("unknown key %q: the schema does not declare it (strict mode)", key), true))
 			return false
@@ -191,7 +180,7 @@ func (s *Schema) SecretPaths(doc any) []string {
 		return nil
 	}
 	var out []string
-	walk([]*jsonschema.Schema{s.root}, doc, "", 0, func(ptr, _ string, _ bool, _, sub []*jsonschema.Schema, _ any) bool {
+	walk([]*jsonschema.Schema{s.root}, doc, "", func(ptr, _ string, _ bool, _, sub []*jsonschema.Schema, _ any) bool {
 		for _, c := range expand(sub, true) {
 			if c.WriteOnly {
 				out = append(out, ptr)
@@ -202,6 +191,30 @@ func (s *Schema) SecretPaths(doc any) []string {
 	})
 	slices.Sort(out)
 	return out
+}
+
+// encryptedPaths returns the JSON Pointers of the ENC[age:...] values in
+// v, a source document: once decrypted, they are secrets.
+func encryptedPaths(v any, ptr string) []string {
+	switch x := v.(type) {
+	case string:
+		if secret.IsEncrypted(x) {
+			return []string{ptr}
+		}
+	case map[string]any:
+		var out []string
+		for k, e := range x {
+			out = append(out, encryptedPaths(e, jsondiff.Join(ptr, k))...)
+		}
+		return out
+	case []any:
+		var out []string
+		for i, e := range x {
+			out = append(out, encryptedPaths(e, jsondiff.JoinIndex(ptr, i))...)
+		}
+		return out
+	}
+	return nil
 }
 
 // Redact returns doc with every secret value replaced by [Redacted]; doc
@@ -242,21 +255,49 @@ func setAt(v any, toks []string, nv any) any {
 	return v
 }
 
+// maxDefaultValues bounds the values Defaults adds to one document.
+const maxDefaultValues = 100_000
+
 // Defaults returns doc with the defaults of the schema filled in where a
 // property is missing; doc itself is left untouched. A missing object whose
 // schema gives defaults to its own properties is created with them, so a
-// section left out of the file still gets its defaults.
-func (s *Schema) Defaults(doc any) any {
+// section left out of the file still gets its defaults. A section is not
+// created again inside itself (a recursive schema), and a schema whose
+// defaults would add more than 100,000 values is an error.
+func (s *Schema) Defaults(doc any) (any, error) {
 	if s == nil {
-		return doc
+		return doc, nil
 	}
-	v, _ := fillDefaults([]*jsonschema.Schema{s.root}, doc, 0)
-	return v
+	f := filler{sections: map[string]section{}, building: map[string]bool{}}
+	v, _ := f.fill([]*jsonschema.Schema{s.root}, doc)
+	if f.added > maxDefaultValues {
+		return nil, hotreload.Errorf(hotreload.CodeInvalid,
+			"the schema's defaults would add more than %d values to the config (sections created inside sections by a recursive schema?)", maxDefaultValues)
+	}
+	return v, nil
 }
 
-// fillDefaults fills v's defaults and reports whether it changed anything.
-func fillDefaults(ss []*jsonschema.Schema, v any, depth int) (any, bool) {
-	if depth > maxSchemaDepth {
+// filler fills the defaults of one document. The section created for a
+// missing property depends only on the schemas that apply to it, so it is
+// built once per set of schemas and shared; a set already being built is
+// not created again inside itself.
+type filler struct {
+	sections map[string]section
+	building map[string]bool
+	added    int // values added so far, a shared section counted at each place
+}
+
+// section is what a missing property gets: its default, or an object of
+// the defaults of its properties, with size values in all.
+type section struct {
+	v    any
+	ok   bool
+	size int
+}
+
+// fill fills v's defaults and reports whether it changed anything.
+func (f *filler) fill(ss []*jsonschema.Schema, v any) (any, bool) {
+	if f.added > maxDefaultValues {
 		return v, false
 	}
 	ss = expand(ss, false)
@@ -276,20 +317,13 @@ func fillDefaults(ss []*jsonschema.Schema, v any, depth int) (any, bool) {
 			sub, _ := member(ss, k)
 			e, ok := x[k]
 			if !ok {
-				d, found := defaultOf(sub)
-				if !found {
-					if !objectSchema(sub) {
-						continue
-					}
-					d = map[string]any{}
-				}
-				filled, changed := fillDefaults(sub, d, depth+1)
-				if found || changed {
-					set(k, filled)
+				if sec := f.section(sub); sec.ok {
+					f.added += sec.size
+					set(k, sec.v)
 				}
 				continue
 			}
-			if filled, changed := fillDefaults(sub, e, depth+1); changed {
+			if filled, changed := f.fill(sub, e); changed {
 				set(k, filled)
 			}
 		}
@@ -299,10 +333,57 @@ func fillDefaults(ss []*jsonschema.Schema, v any, depth int) (any, bool) {
 		return out, true
 	case []any:
 		return jsondiff.RewriteElements(x, func(i int, e any) (any, bool) {
-			return fillDefaults(element(ss, i), e, depth+1)
+			return f.fill(element(ss, i), e)
 		})
 	}
 	return v, false
+}
+
+// section returns what a missing property described by ss gets.
+func (f *filler) section(ss []*jsonschema.Schema) section {
+	ss = expand(ss, false)
+	var locs []string // of the schemas that give the section its content
+	for _, s := range ss {
+		if s.Default != nil || len(s.Properties) > 0 {
+			locs = append(locs, s.Location)
+		}
+	}
+	slices.Sort(locs)
+	key := strings.Join(locs, "\n")
+	if sec, ok := f.sections[key]; ok || f.building[key] {
+		return sec
+	}
+	f.building[key] = true
+	defer delete(f.building, key)
+	d, found := defaultOf(ss)
+	if !found {
+		if !objectSchema(ss) {
+			return section{}
+		}
+		d = map[string]any{}
+	}
+	before := f.added
+	filled, changed := f.fill(ss, d)
+	sec := section{v: filled, ok: found || changed, size: valueCount(d) + f.added - before}
+	f.added = before
+	f.sections[key] = sec
+	return sec
+}
+
+// valueCount returns the number of values in v, itself included.
+func valueCount(v any) int {
+	n := 1
+	switch x := v.(type) {
+	case map[string]any:
+		for _, e := range x {
+			n += valueCount(e)
+		}
+	case []any:
+		for _, e := range x {
+			n += valueCount(e)
+		}
+	}
+	return n
 }
 
 // declaredKeys returns the property names the schemas declare, sorted.

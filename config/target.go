@@ -68,6 +68,11 @@ type Options[T any] struct {
 	NotifyTimeout time.Duration
 	// Logger receives subscriber warnings; nil discards.
 	Logger *slog.Logger
+	// Limits bound the files read (size, links out of their directory).
+	Limits Limits
+	// Encrypt, when set, encrypts a secret that a merge patch sets in
+	// plaintext (see Target.seal); without it such a patch is refused.
+	Encrypt func(plaintext []byte) (string, error)
 }
 
 // Target is the configuration as a hotreload.Target: it reads and merges
@@ -135,6 +140,19 @@ func (t *Target[T]) Kind() hotreload.Kind { return hotreload.KindConfig }
 // Store returns the store the target publishes to.
 func (t *Target[T]) Store() *Store[T] { return t.store }
 
+// Encrypted returns the live document (defaults filled) with the values
+// that were encrypted in the source still encrypted, or nil before the
+// first load.
+func (t *Target[T]) Encrypted() any {
+	t.mu.Lock()
+	live := t.live
+	t.mu.Unlock()
+	if live == nil {
+		return nil
+	}
+	return live.encrypted()
+}
+
 // Schema returns the target's schema, or nil.
 func (t *Target[T]) Schema() *Schema { return t.opts.Schema }
 
@@ -174,14 +192,23 @@ func (t *Target[T]) Prepare(ctx context.Context, c hotreload.Candidate) (hotrelo
 	switch {
 	case len(c.Snapshot) > 0:
 		source, err = Decode("snapshot", c.Snapshot, JSON)
+		if err == nil && c.Rollback && t.writable() {
+			write, err = t.writeBack(live, source.Value)
+			if hotreload.ErrorCode(err) == hotreload.CodeConflict {
+				// An edit on disk that was not applied (or was rejected)
+				// is the operator's: the rollback restores the live state
+				// and leaves the file alone.
+				t.opts.Logger.Warn("rolled back in memory only: the config file holds an edit that is not live", "file", t.opts.Files[0])
+				write, err = nil, nil
+			}
+		}
 	case len(c.Patch) > 0:
 		source, err = t.patch(live, c.Patch)
-		if err == nil && len(t.opts.Files) == 1 && !t.opts.ReadOnlyFiles {
-			write, err = t.writeBack(live, source.Value)
+		if err == nil {
+			source.Value, err = t.seal(live, source.Value)
 		}
-		if write != nil {
-			sum := sha256.Sum256(write.data)
-			disk = &sum
+		if err == nil && t.writable() {
+			write, err = t.writeBack(live, source.Value)
 		}
 	case len(c.Content) > 0:
 		name := c.Meta["file"]
@@ -194,6 +221,10 @@ func (t *Target[T]) Prepare(ctx context.Context, c hotreload.Candidate) (hotrelo
 	}
 	if err != nil {
 		return nil, err
+	}
+	if write != nil {
+		sum := sha256.Sum256(write.data)
+		disk = &sum
 	}
 	snapshot, err := json.Marshal(source.Value)
 	if err != nil {
@@ -228,7 +259,7 @@ func (t *Target[T]) read() (Document, *[sha256.Size]byte, error) {
 		return Document{}, nil, hotreload.Errorf(hotreload.CodeInvalid, "config %q has no files to read", t.opts.Name)
 	case 1:
 		file := t.opts.Files[0]
-		src, err := readFile(file)
+		src, err := t.opts.Limits.read(file)
 		if err != nil {
 			return Document{}, nil, err
 		}
@@ -236,7 +267,7 @@ func (t *Target[T]) read() (Document, *[sha256.Size]byte, error) {
 		sum := sha256.Sum256(src)
 		return doc, &sum, err
 	}
-	docs, err := DecodeFiles(t.opts.Files...)
+	docs, err := t.opts.Limits.decodeFiles(t.opts.Files...)
 	if err != nil {
 		return Document{}, nil, err
 	}
@@ -244,20 +275,33 @@ func (t *Target[T]) read() (Document, *[sha256.Size]byte, error) {
 }
 
 // writeBack prepares the write of a patched document to the single file.
-// It refuses when the file changed on disk since the live state was read
-// from it (an edit the watcher has not applied yet), which the write would
-// silently destroy.
+// It refuses when the file's content changed on disk since the live state
+// was read from it (an edit the watcher has not applied yet), which the
+// write would silently destroy; a change of comments or layout alone is
+// kept by the edit in place.
 func (t *Target[T]) writeBack(live *state[T], doc any) (*fileWrite, error) {
 	file := t.opts.Files[0]
-	src, err := readFile(file)
+	src, err := t.opts.Limits.read(file)
 	if err != nil {
 		src = nil // written whole
 	}
-	if live != nil && live.disk != nil && src != nil && sha256.Sum256(src) != *live.disk {
+	if live != nil && live.disk != nil && src != nil && sha256.Sum256(src) != *live.disk && !t.sameContent(file, src, live) {
 		return nil, hotreload.Errorf(hotreload.CodeConflict,
 			"config file %q changed on disk since it was loaded: reload it first, then patch", file)
 	}
 	return newFileWrite(file, src, doc)
+}
+
+// writable reports whether a patch or a rollback is written back to the
+// source: a single file, not read-only.
+func (t *Target[T]) writable() bool { return len(t.opts.Files) == 1 && !t.opts.ReadOnlyFiles }
+
+// sameContent reports whether src, the file's bytes now, decodes to the
+// live source document: an edit of comments or layout only, which the write
+// keeps, is no conflict.
+func (t *Target[T]) sameContent(file string, src []byte, live *state[T]) bool {
+	doc, err := Decode(file, src, mustFormat(file))
+	return err == nil && jsondiff.Equal(doc.Value, live.source.Value)
 }
 
 // patch applies a JSON merge patch to the live source document.
@@ -287,9 +331,13 @@ func (t *Target[T]) build(source Document, snapshot []byte, validators []Validat
 			return nil, t.invalid(source, "transforming the config", err)
 		}
 	}
-	final := Document{Value: t.opts.Schema.Defaults(doc), Positions: source.Positions}
+	filled, err := t.opts.Schema.Defaults(doc)
+	if err != nil {
+		return nil, err
+	}
+	final := Document{Value: filled, Positions: source.Positions}
 	if t.opts.Schema != nil {
-		if errs := t.opts.Schema.Validate(final, t.opts.Strict); len(errs) > 0 {
+		if errs := t.opts.Schema.validate(final, t.opts.Strict, encryptedPaths(source.Value, "")); len(errs) > 0 {
 			return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("config %q does not match its schema", t.opts.Name), Details: errs}
 		}
 	}
@@ -417,6 +465,10 @@ func (c *change[T]) Summary() hotreload.Summary { return c.summary }
 
 // Data returns the candidate document: transformed, with defaults filled.
 func (c *change[T]) Data() any { return c.next.final.Value }
+
+// Encrypted returns the candidate document as Data does, but with the
+// values that were encrypted in the source still encrypted.
+func (c *change[T]) Encrypted() any { return c.next.encrypted() }
 
 // Apply swaps the candidate in, keeping the old state for Rollback, then
 // notifies the subscribers (see the package documentation).

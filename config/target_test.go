@@ -506,6 +506,24 @@ func TestPatchRefusesToOverwriteAPendingEdit(t *testing.T) {
 	if v := target.Store().Load(); v.Name != "api" || v.Limits.RPS != 4 {
 		t.Fatalf("after reload and patch: %+v", v)
 	}
+
+	// A comment added by hand changes no content: the next patch is no
+	// conflict (the guard compares content, not bytes) and keeps it.
+	now, _ := os.ReadFile(file)
+	commented := "# tuned by hand\n" + string(now)
+	writeFile(t, dir, "app.yaml", commented)
+	ch, err := target.Prepare(ctx, hotreload.Candidate{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ch.Summary().Changes) != 0 {
+		t.Fatalf("a comment changed %+v", ch.Summary().Changes)
+	}
+	ch.Rollback(ctx) // the engine's "unchanged"
+	hotreloadtest.MustApply(t, target, hotreload.Candidate{Patch: []byte(`{"name": "again"}`)})
+	if got, _ := os.ReadFile(file); !strings.HasPrefix(string(got), "# tuned by hand\nname: again\n") {
+		t.Fatalf("file after the patch %q", got)
+	}
 }
 
 func TestCancelAndClose(t *testing.T) {

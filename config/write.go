@@ -63,7 +63,7 @@ func Encode(doc any, f Format) ([]byte, error) {
 		return yaml.MarshalWithOptions(yamlNumbers(doc), yaml.Indent(2))
 	case TOML:
 		var buf bytes.Buffer
-		if err := toml.NewEncoder(&buf).Encode(doc); err != nil {
+		if err := toml.NewEncoder(&buf).Encode(wholeInts(doc, func(x float64) any { return x })); err != nil {
 			return nil, err
 		}
 		return buf.Bytes(), nil
@@ -79,8 +79,12 @@ func Encode(doc any, f Format) ([]byte, error) {
 // a string (1e+21): it is written with a decimal point in its mantissa.
 type yamlFloat float64
 
-// MarshalYAML writes f so that it reads back as the same number.
+// MarshalYAML writes f so that it reads back as the same number: a whole
+// number with all its digits while it fits an int64.
 func (f yamlFloat) MarshalYAML() ([]byte, error) {
+	if s, ok := wholeNumber(float64(f)); ok {
+		return []byte(s), nil
+	}
 	s := strconv.FormatFloat(float64(f), 'g', -1, 64)
 	if mant, exp, ok := strings.Cut(s, "e"); ok && !strings.Contains(mant, ".") {
 		s = mant + ".0e" + exp
@@ -89,24 +93,31 @@ func (f yamlFloat) MarshalYAML() ([]byte, error) {
 }
 
 // yamlNumbers returns doc with every number made safe for go-yaml: whole
-// numbers as integers, others as yamlFloat.
+// numbers up to 2^53 as integers, others as yamlFloat.
 func yamlNumbers(doc any) any {
+	return wholeInts(doc, func(x float64) any { return yamlFloat(x) })
+}
+
+// wholeInts returns doc with every whole number up to ±2^53 as an int64,
+// so that it is written as an integer, and every other number as other
+// returns it.
+func wholeInts(doc any, other func(float64) any) any {
 	switch x := doc.(type) {
 	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+		if x == math.Trunc(x) && math.Abs(x) <= maxExactInt {
 			return int64(x)
 		}
-		return yamlFloat(x)
+		return other(x)
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, v := range x {
-			out[k] = yamlNumbers(v)
+			out[k] = wholeInts(v, other)
 		}
 		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, v := range x {
-			out[i] = yamlNumbers(v)
+			out[i] = wholeInts(v, other)
 		}
 		return out
 	}

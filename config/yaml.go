@@ -34,6 +34,9 @@ func decodeYAML(file string, src []byte) (Document, error) {
 	if body == nil {
 		return Document{Value: map[string]any{}, Positions: Positions{"": {File: file, Line: 1, Column: 1}}}, nil
 	}
+	if err := checkAliases(file, body); err != nil {
+		return Document{}, err
+	}
 	var raw any
 	if err := yaml.NodeToValue(body, &raw); err != nil {
 		return Document{}, yamlError(file, err)

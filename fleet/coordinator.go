@@ -39,12 +39,12 @@ func (c *coordinator) step(ctx context.Context) error {
 		return err
 	}
 	r := v.rollout
-	if r.Wave >= len(r.Waves) {
+	if r.Wave < 1 || r.Wave > len(r.Waves) {
 		return c.halt(ctx, v, fmt.Sprintf("wave %d does not exist", r.Wave))
 	}
 	// Any instance that already runs the candidate and failed halts the
 	// rollout, whatever the phase.
-	for _, wave := range r.Waves[:r.Wave+1] {
+	for _, wave := range r.Waves[:r.Wave] {
 		for _, id := range wave {
 			if reason := v.failed(c.keys, id); reason != "" {
 				return c.halt(ctx, v, reason)
@@ -58,11 +58,11 @@ func (c *coordinator) step(ctx context.Context) error {
 		if time.Now().Before(r.WindowEnds) {
 			return nil
 		}
-		if r.Wave+1 < len(r.Waves) {
+		if r.Wave < len(r.Waves) {
 			next := *r
 			next.Wave++
 			next.Phase, next.WindowEnds, next.WaveStarted = Applying, time.Time{}, time.Now().UTC()
-			c.log.Info("fleet: rollout moves to the next wave", "rollout", r.ID, "wave", next.Wave+1, "instances", strings.Join(next.Waves[next.Wave], ","))
+			c.log.Info("fleet: rollout moves to the next wave", "rollout", r.ID, "wave", next.Wave, "instances", strings.Join(next.Waves[next.Wave-1], ","))
 			return c.write(ctx, v, &next)
 		}
 		return c.complete(ctx, v)
@@ -74,7 +74,7 @@ func (c *coordinator) step(ctx context.Context) error {
 // it that is alive committed it, opens the window.
 func (c *coordinator) apply(ctx context.Context, v view) error {
 	r := v.rollout
-	wave := r.Waves[r.Wave]
+	wave := r.Waves[r.Wave-1]
 	var missing, waiting []string
 	for _, id := range wave {
 		rev, ok := v.desired[id]
@@ -101,7 +101,7 @@ func (c *coordinator) apply(ctx context.Context, v view) error {
 	}
 	next := *r
 	next.Phase, next.WindowEnds = Watching, time.Now().Add(r.Window)
-	c.log.Info("fleet: wave applied the candidate; watching", "rollout", r.ID, "wave", r.Wave+1, "window", r.Window)
+	c.log.Info("fleet: wave applied the candidate; watching", "rollout", r.ID, "wave", r.Wave, "window", r.Window)
 	return c.write(ctx, v, &next)
 }
 
@@ -147,7 +147,7 @@ func (c *coordinator) publish(ctx context.Context, v view, ids []string) error {
 	for _, id := range ids {
 		ops = append(ops, clientv3.OpPut(c.keys.desired(id), candidate))
 	}
-	c.log.Info("fleet: giving the candidate", "rollout", r.ID, "wave", r.Wave+1, "instances", strings.Join(ids, ","))
+	c.log.Info("fleet: giving the candidate", "rollout", r.ID, "wave", r.Wave, "instances", strings.Join(ids, ","))
 	_, err = c.client.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(c.keys.rollout()), "=", v.rolloutRev)).Then(ops...).Commit()
 	return err
 }

@@ -420,7 +420,7 @@ func TestFleet(t *testing.T) {
 			code, out := rollout(t, eps, doc(good.URL, 3), "--canary", "1", "--step", "2", "--window", "700ms")
 			done <- result{code, out}
 		}()
-		waitRollout(t, admin, "wave 2", func(r *fleet.Rollout) bool { return r.State == fleet.Running && r.Wave >= 1 })
+		waitRollout(t, admin, "wave 2", func(r *fleet.Rollout) bool { return r.State == fleet.Running && r.Wave >= 2 })
 		cluster.Members[0].Kill()
 		res := <-done
 		cluster.Members[0].Restart(t)
@@ -497,7 +497,7 @@ func TestFleet(t *testing.T) {
 			code, out := rollout(t, eps, doc(good.URL, 8), "--canary", "1", "--step", "2", "--window", "700ms")
 			done <- result{code, out}
 		}()
-		waitRollout(t, admin, "wave 2", func(r *fleet.Rollout) bool { return r.State == fleet.Running && r.Wave >= 1 })
+		waitRollout(t, admin, "wave 2", func(r *fleet.Rollout) bool { return r.State == fleet.Running && r.Wave >= 2 })
 		coord.kill()
 		res := <-done
 		if res.code != 0 {

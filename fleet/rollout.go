@@ -54,7 +54,8 @@ type Rollout struct {
 	Author string `json:"author,omitempty"`
 	// Waves are the instance ids of each stage; the first is the canary.
 	Waves [][]string `json:"waves"`
-	// Wave is the index of the current wave.
+	// Wave is the number of the current wave, counting from 1 as people
+	// and the CLI do: the instances of Waves[Wave-1].
 	Wave int `json:"wave"`
 	// Phase is what the current wave waits for.
 	Phase Phase `json:"phase,omitempty"`
@@ -172,7 +173,7 @@ func Start(ctx context.Context, c *clientv3.Client, prefix string, plan Plan) (*
 		return nil, err
 	}
 	if f.Rollout != nil && !f.Rollout.Done() {
-		return nil, hotreload.Errorf(hotreload.CodeConflict, "rollout %s is in progress (wave %d of %d); wait for it to end", f.Rollout.ID, f.Rollout.Wave+1, len(f.Rollout.Waves))
+		return nil, hotreload.Errorf(hotreload.CodeConflict, "rollout %s is in progress (wave %d of %d); wait for it to end", f.Rollout.ID, f.Rollout.Wave, len(f.Rollout.Waves))
 	}
 	if len(f.Instances) == 0 {
 		return nil, hotreload.Errorf(hotreload.CodeUnavailable, "no instance is registered under %s", prefix)
@@ -198,7 +199,7 @@ func Start(ctx context.Context, c *clientv3.Client, prefix string, plan Plan) (*
 	now := time.Now().UTC()
 	r := &Rollout{
 		ID: newID(now), Key: key, BaseRevision: base, Digest: hex.EncodeToString(sum[:]), Author: plan.Author,
-		Waves: waves(ids, canary, plan.Step), Phase: Applying, Window: plan.Window, Timeout: plan.Timeout,
+		Waves: waves(ids, canary, plan.Step), Wave: 1, Phase: Applying, Window: plan.Window, Timeout: plan.Timeout,
 		State: Running, Started: now, WaveStarted: now, Updated: now,
 	}
 	data, err := json.Marshal(r)

@@ -18,15 +18,18 @@ const (
 	// ProductionWindow is three rounds of the default check interval.
 	ProductionWindow = 3 * DefaultInterval
 	// DevWindow is short enough to watch a rollback happen.
-	DevWindow                = 5 * time.Second
-	DefaultRounds            = 5
-	DefaultMaxFailing        = 0.5
-	DefaultMaxMemory         = 0.9
-	DefaultMaxLatency        = 5 * time.Second
-	DefaultLatencyQuantile   = 0.95
-	DefaultMaxExceptionRate  = 0.05
-	DefaultMinSamples        = 20
-	DefaultBaselineTolerance = 1.5
+	DevWindow = 5 * time.Second
+	// NoWindow, as GateOptions.Window, runs one round of checks at once
+	// and then lets the change commit: no watch window.
+	NoWindow                 time.Duration = -1
+	DefaultRounds                          = 5
+	DefaultMaxFailing                      = 0.5
+	DefaultMaxMemory                       = 0.9
+	DefaultMaxLatency                      = 5 * time.Second
+	DefaultLatencyQuantile                 = 0.95
+	DefaultMaxExceptionRate                = 0.05
+	DefaultMinSamples                      = 20
+	DefaultBaselineTolerance               = 1.5
 )
 
 // Trigger names the rule that rolled a reload back; it is short enough for
@@ -68,7 +71,8 @@ func TriggerOf(err error) Trigger {
 // GateOptions configures a Gate. Zero fields take the defaults above.
 type GateOptions struct {
 	// Window is how long the gate watches after apply (ProductionWindow
-	// when 0; use DevWindow in development).
+	// when 0; use DevWindow in development, NoWindow for one round of
+	// checks at once).
 	Window time.Duration
 	// Rounds is how many times every check runs within the window, evenly
 	// spaced, the last at its end (DefaultRounds when 0).
@@ -133,7 +137,7 @@ func (o GateOptions) withDefaults() (GateOptions, error) {
 		}
 	}
 	switch {
-	case o.Window < 0:
+	case o.Window < 0 && o.Window != NoWindow:
 		return o, fmt.Errorf("window %s is negative", o.Window)
 	case o.Rounds < 0:
 		return o, fmt.Errorf("rounds %d is negative", o.Rounds)
@@ -237,6 +241,9 @@ func (g *Gate) Watch(ctx context.Context, tx hotreload.Transaction) error {
 				preexisting[st.Name] = true
 			}
 		}
+	}
+	if opts.Window == NoWindow {
+		opts.Window, opts.Rounds = time.Nanosecond, 1 // one round at once
 	}
 	every := opts.Window / time.Duration(opts.Rounds)
 	ticker := time.NewTicker(every)

@@ -78,6 +78,20 @@ func TestGate(t *testing.T) {
 			t.Errorf("checks ran %d times in the window, want 5 rounds", runs.Load())
 		}
 	})
+	t.Run("NoWindowRunsOneRoundAtOnce", func(t *testing.T) {
+		m := NewMonitor(MonitorOptions{})
+		var runs atomic.Int32
+		mustAdd(t, m, "counted", CheckFunc(func(context.Context) error { runs.Add(1); return nil }), CheckOptions{Critical: true})
+		if err := mustGate(t, m, GateOptions{Window: NoWindow}).Watch(t.Context(), tx); err != nil {
+			t.Fatal(err)
+		}
+		if runs.Load() != 1 {
+			t.Errorf("checks ran %d times, want one round", runs.Load())
+		}
+		mustAdd(t, m, "down", fail, CheckOptions{Critical: true})
+		err := mustGate(t, m, GateOptions{Window: NoWindow}).Watch(t.Context(), tx)
+		wantTrigger(t, err, TriggerCritical, `critical check "down" failing`)
+	})
 	t.Run("CriticalCheckFailing", func(t *testing.T) {
 		m := NewMonitor(MonitorOptions{})
 		mustAdd(t, m, "a", pass, CheckOptions{})

@@ -32,6 +32,12 @@ type Options struct {
 	// configuration is its section at ConfigPointer/NAME. Nil means every
 	// plugin gets "{}".
 	Config func() any
+	// Reveal, when set, turns a plugin's settings as the config holds them
+	// (secrets encrypted: Config then returns, and a followed change's
+	// Encrypted method gives, the document with its secrets encrypted)
+	// into what the plugin gets, such as secret.Decrypter.Reveal.
+	// Snapshots and history keep only the encrypted form.
+	Reveal func(doc any) (any, error)
 	// ConfigPointer is the JSON Pointer of the plugins' sections in the
 	// main configuration; default "/plugins".
 	ConfigPointer string

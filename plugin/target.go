@@ -12,6 +12,7 @@ import (
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/jsondiff"
+	"github.com/cybercorp/hotreload/secret"
 )
 
 // setDoc is the host's own format: the set of loaded plugins. It is the
@@ -164,6 +165,9 @@ func (h *Host) Follow(ctx context.Context, prepared map[string]hotreload.Change)
 		}
 		if dc, ok := ch.(hotreload.DataChange); ok {
 			doc, found = dc.Data(), true
+			if ec, ok := ch.(interface{ Encrypted() any }); ok && h.opts.Reveal != nil {
+				doc = ec.Encrypted() // settings are kept encrypted
+			}
 			break
 		}
 	}
@@ -356,11 +360,15 @@ func (h *Host) prepareOne(ctx context.Context, s *slot, old entry, live bool, e 
 	} else if cfg, err = canonical(e.Config); err != nil {
 		return nil, entry{}, hotreload.Errorf(hotreload.CodeInvalid, "reading its config: %w", err)
 	}
+	plain, err := h.reveal(cfg) // what the plugin gets
+	if err != nil {
+		return nil, entry{}, err
+	}
 	schema, err := m.schema()
 	if err != nil {
 		return nil, entry{}, hotreload.Errorf(hotreload.CodeInvalid, "manifest: %w", err)
 	}
-	if err := validateConfig(schema, h.configPath(s.name), cfg); err != nil {
+	if err := validateConfig(schema, h.configPath(s.name), plain); err != nil {
 		return nil, entry{}, err
 	}
 	got := entry{SHA256: sum, Manifest: &m, Config: cfg}
@@ -370,10 +378,14 @@ func (h *Host) prepareOne(ctx context.Context, s *slot, old entry, live bool, e 
 	}
 	lv := s.live.Load()
 	if sameCode && lv != nil {
-		if err := lv.trial(ctx, cfg); err != nil {
+		if err := lv.trial(ctx, plain); err != nil {
 			return nil, entry{}, err
 		}
-		return &step{kind: stepReconfigure, slot: s, old: lv, oldCfg: old.Config, newCfg: cfg}, got, nil
+		oldPlain, err := h.reveal(old.Config)
+		if err != nil {
+			return nil, entry{}, err
+		}
+		return &step{kind: stepReconfigure, slot: s, old: lv, oldCfg: oldPlain, newCfg: plain}, got, nil
 	}
 	if wasm == nil {
 		if wasm, err = h.stored(s.name, sum); err != nil {
@@ -383,7 +395,7 @@ func (h *Host) prepareOne(ctx context.Context, s *slot, old entry, live bool, e 
 	s.mu.Lock()
 	s.loading = true
 	s.mu.Unlock()
-	v, err := newVersion(ctx, h.rc, s.name, sum, wasm, m, cfg)
+	v, err := newVersion(ctx, h.rc, s.name, sum, wasm, m, plain)
 	s.mu.Lock()
 	s.loading = false
 	s.mu.Unlock()
@@ -426,6 +438,23 @@ func (h *Host) stored(name, sum string) ([]byte, error) {
 		return b, nil
 	}
 	return nil, err
+}
+
+// reveal returns a plugin's settings as the plugin gets them (see
+// Options.Reveal).
+func (h *Host) reveal(cfg []byte) ([]byte, error) {
+	if h.opts.Reveal == nil || !bytes.Contains(cfg, []byte(secret.Prefix)) {
+		return cfg, nil
+	}
+	var v any
+	if err := json.Unmarshal(cfg, &v); err != nil {
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "reading its config: %w", err)
+	}
+	v, err := h.opts.Reveal(v)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
 }
 
 func (h *Host) liveConfig() any {

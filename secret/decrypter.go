@@ -99,6 +99,37 @@ func (d *Decrypter) decrypt(v any, ptr string, paths, values map[string]bool, pr
 	return v, false
 }
 
+// Encrypt encrypts plaintext to the recipients of the Decrypter's own
+// identities (those that have one, as X25519 identities do), so that it can
+// decrypt what it encrypted. With no such identity it is an error.
+func (d *Decrypter) Encrypt(plaintext []byte) (string, error) {
+	var rs []age.Recipient
+	for _, id := range d.ids {
+		if x, ok := id.(*age.X25519Identity); ok {
+			rs = append(rs, x.Recipient())
+		}
+	}
+	if len(rs) == 0 {
+		return "", hotreload.Errorf(hotreload.CodeInvalid, "no age identity with a recipient is configured (--age-identity or $%s)", IdentityEnv)
+	}
+	return Encrypt(plaintext, rs...)
+}
+
+// Reveal returns doc with every ENC[age:...] string decrypted, like
+// Transform, but remembers only the plaintexts (for Scrub), not their
+// paths: doc is a part of a document, such as a plugin's settings, whose
+// paths are not the config's.
+func (d *Decrypter) Reveal(doc any) (any, error) {
+	var problems []hotreload.FieldError
+	values := map[string]bool{}
+	out, _ := d.decrypt(doc, "", map[string]bool{}, values, &problems)
+	if len(problems) > 0 {
+		return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: "decrypting secrets", Details: problems}
+	}
+	d.remember(nil, values)
+	return out, nil
+}
+
 // AddPaths marks more paths secret, such as those a schema marks
 // writeOnly or x-secret, so that Redact covers them too.
 func (d *Decrypter) AddPaths(paths ...string) {

@@ -2,6 +2,7 @@ package secret
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/history"
 )
 
 const plaintext = "s3cr3t-hunter2-Pa55"
@@ -259,5 +261,35 @@ func TestPublisherRedactsEvents(t *testing.T) {
 	}
 	if changes[0].New != plaintext {
 		t.Fatal("the publisher modified the engine's event")
+	}
+}
+
+func TestHistoryScrubsRecords(t *testing.T) {
+	_, ids, rs := MustKey(t)
+	enc, _ := Encrypt([]byte(plaintext), rs...)
+	d := NewDecrypter(ids...)
+	if _, err := d.Transform(map[string]any{"pw": enc}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := history.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+	rec := hotreload.Record{Version: 1, Result: hotreload.Rejected, Reason: "bad " + plaintext,
+		Errors: []hotreload.FieldError{{Path: "/plugins/p/pw", Message: "'" + plaintext + "' does not match pattern"}}}
+	if err := d.History(store).Put(ctx, rec, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.Get(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(got); bytes.Contains(b, []byte(plaintext)) || !bytes.Contains(b, []byte(Redacted)) {
+		t.Fatalf("record = %s", b)
+	}
+	if !strings.Contains(rec.Errors[0].Message, plaintext) {
+		t.Fatal("the decorator modified the engine's record")
 	}
 }

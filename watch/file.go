@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -53,6 +55,10 @@ type observation struct {
 	unstable bool
 }
 
+// maxHashed is the largest file whose content is hashed: far beyond any
+// config (hotreload refuses configs over 16 MiB by default).
+const maxHashed = 64 << 20
+
 // observe hashes the file at path, following symlinks, and keeps its bytes
 // when keep is set. A missing file, or a dangling symlink, is reported as not
 // existing, without error.
@@ -69,7 +75,8 @@ func observe(path string, keep bool) (observation, error) {
 		o.link = true
 		o.targetDir = linkTargetDir(path)
 	}
-	f, err := os.Open(path)
+	// O_NONBLOCK: a named pipe put in the file's place must not block.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return o, nil
 	}
@@ -85,6 +92,12 @@ func observe(path string, keep bool) (observation, error) {
 		return o, errors.New("is a directory, not a file")
 	}
 	o.exists = true
+	if !fi.Mode().IsRegular() || fi.Size() > maxHashed {
+		// A pipe, a device or a huge file is not read: its change is
+		// seen from its metadata, and whoever reads it says what is wrong.
+		o.sum = sha256.Sum256(fmt.Appendf(nil, "%v %d %d", fi.Mode(), fi.Size(), fi.ModTime().UnixNano()))
+		return o, nil
+	}
 	var n int64
 	if keep {
 		buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))

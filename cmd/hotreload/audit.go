@@ -13,12 +13,13 @@ func init() { register(newAuditCmd) }
 
 func newAuditCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "audit verify",
+		Use:   "audit verify|accept-gap",
 		Short: "Check the audit log's integrity",
 		Long: `audit works on the audit log of a data directory (DATA_DIR/audit.log): one
 JSON line per mutation attempt, each HMAC-SHA256 chained to the one before
 with the key in DATA_DIR/audit.key.`,
-		Example: `  hotreload audit verify --data-dir /var/lib/hotreload`,
+		Example: `  hotreload audit verify --data-dir /var/lib/hotreload
+  hotreload audit accept-gap --data-dir /var/lib/hotreload --reason "alice: disk restored from backup"`,
 	}
 	var dataDir, keyFile string
 	var asJSON bool
@@ -66,6 +67,39 @@ Exit status: 0 when the log is intact, 1 when it is not or cannot be read.`,
 	verify.Flags().StringVar(&keyFile, "key", "", "the HMAC key (default DATA_DIR/audit.key)")
 	verify.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	_ = verify.MarkFlagRequired("data-dir")
-	cmd.AddCommand(verify)
+	cmd.AddCommand(verify, newAcceptGapCmd())
+	return cmd
+}
+
+func newAcceptGapCmd() *cobra.Command {
+	var dataDir, keyFile, reason string
+	cmd := &cobra.Command{
+		Use:   "accept-gap --data-dir DIR --reason TEXT",
+		Short: "Record that the audit log lost records at its end, so the daemon accepts mutations again",
+		Long: `When the audit log does not end where its head says (acknowledged records
+were deleted or cut off), the daemon starts but refuses every mutation and
+/readyz answers 503. accept-gap, run with the daemon stopped, appends a signed
+record that names the gap and your reason, and makes the head match again.
+It never hides the gap: the record stays in the log.
+
+Exit status: 0 when the gap was recorded, 1 when there is none or on error.`,
+		Example: `  hotreload audit verify --data-dir /var/lib/hotreload
+  hotreload audit accept-gap --data-dir /var/lib/hotreload --reason "alice: disk restored from backup"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := audit.AcceptGap(dataDir, keyFile, reason)
+			if err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "hotreload audit accept-gap:", err)
+				return exitError{1}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "gap recorded as record %d: %s\n", e.Seq, e.Reason)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "the daemon's data directory")
+	cmd.Flags().StringVar(&keyFile, "key", "", "the HMAC key (default DATA_DIR/audit.key)")
+	cmd.Flags().StringVar(&reason, "reason", "", "who accepts the gap and why (kept in the record)")
+	_ = cmd.MarkFlagRequired("data-dir")
+	_ = cmd.MarkFlagRequired("reason")
 	return cmd
 }

@@ -40,7 +40,7 @@ func addClientFlags(cmd *cobra.Command) *clientFlags {
 	fs.StringVar(&f.addr, "addr", "", "admin API address, host:port or URL (default $"+envAddr+" or "+DefaultListen+")")
 	fs.StringVar(&f.token, "token", "", "bearer token (default $"+envToken+")")
 	fs.BoolVar(&f.json, "json", false, "print the API's JSON answer instead of a table")
-	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait for the answer (a reload waits for its health gate)")
+	positiveDuration(fs, &f.timeout, "timeout", 5*time.Minute, "how long to wait for the answer (a reload waits for its health gate)")
 	return f
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,6 +30,7 @@ import (
 	"github.com/cybercorp/hotreload/health/checkfile"
 	"github.com/cybercorp/hotreload/history"
 	"github.com/cybercorp/hotreload/internal/httpjson"
+	"github.com/cybercorp/hotreload/internal/inputfile"
 	"github.com/cybercorp/hotreload/internal/sdnotify"
 	"github.com/cybercorp/hotreload/metrics"
 	"github.com/cybercorp/hotreload/metrics/alert"
@@ -64,7 +67,13 @@ type daemonOptions struct {
 	ChecksFile string
 	// Window is the health gate's window; 0 picks the mode's default.
 	Window time.Duration
-	Stderr io.Writer
+	// Limits bound the config files read (size, links out of their
+	// directory).
+	Limits config.Limits
+	// InsecurePermissions starts even when the auth file, the age identity
+	// or the data dir could be changed by other users (logged).
+	InsecurePermissions bool
+	Stderr              io.Writer
 }
 
 // configTarget is the config target the daemon serves, whatever its type.
@@ -108,12 +117,23 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 		opts.Stderr = os.Stderr
 	}
 	d := &daemon{opts: opts, bus: events.New(), traffic: &health.Traffic{}}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the data dir: %w", err)
+	}
+	for _, path := range []string{opts.DataDir, opts.AgeIdentity, opts.AuthFile} {
+		if err := d.checkPrivate(path); err != nil {
+			return nil, err
+		}
+	}
 	ids, err := loadIdentities(opts.AgeIdentity)
 	if err != nil {
 		return nil, err
 	}
 	d.secrets = secret.NewDecrypter(ids...)
 	d.log = slog.New(d.secrets.LogHandler(admin.LogHandler(opts.Stderr, opts.Mode)))
+	if opts.InsecurePermissions {
+		d.log.Warn("--insecure-permissions: the auth file, the age identity and the data dir are not checked for write access by other users")
+	}
 	d.metrics = metrics.New()
 	d.alerts, err = alert.New(alert.Options{Publisher: d.bus, Logger: d.log})
 	if err != nil {
@@ -135,9 +155,6 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the data dir: %w", err)
-	}
 	d.history, err = history.Open(filepath.Join(opts.DataDir, "history"), history.WithLogger(d.log))
 	if err != nil {
 		return nil, fmt.Errorf("opening history: %w", err)
@@ -150,9 +167,12 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 		d.history.Close()
 		return nil, fmt.Errorf("opening the audit log: %w", err)
 	}
+	if err := d.audit.Check(ctx); err != nil {
+		d.log.Error("the audit log is not intact: serving, refusing every mutation", "err", err)
+	}
 	d.ui = ui.NewHub(ui.Options{Logger: d.log})
 	d.engine = hotreload.New(hotreload.Options{
-		History:   d.history,
+		History:   d.secrets.History(d.history), // no plaintext in any record
 		Gate:      uiUngated{d},
 		Publisher: d.secrets.Publisher(d.bus), // no decrypted value in any event
 		Observer:  hotreload.Observers{d.metrics, d.alerts, d.ui},
@@ -187,30 +207,39 @@ func startDaemon[T any](ctx context.Context, opts daemonOptions, validators ...c
 	if opts.Debounce == 0 {
 		opts.Debounce = watch.Off
 	}
+	// The port first: a busy one fails before anything is loaded or built.
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("listening for the admin API: %w", err)
+	}
 	d, err := newDaemon(ctx, opts)
 	if err != nil {
+		ln.Close()
 		return nil, nil, nil, err
 	}
-	t, ln, err := startConfig(ctx, d, validators)
+	t, err := startConfig(ctx, d, validators)
 	if err != nil {
+		ln.Close()
 		d.close()
 		return nil, nil, nil, err
 	}
 	return d, t, ln, nil
 }
 
-func startConfig[T any](ctx context.Context, d *daemon, validators []config.Validator[T]) (*config.Target[T], net.Listener, error) {
+func startConfig[T any](ctx context.Context, d *daemon, validators []config.Validator[T]) (*config.Target[T], error) {
 	o := config.Options[T]{
 		Files:      d.opts.ConfigFiles,
+		Limits:     d.opts.Limits,
 		Strict:     d.opts.Mode == admin.Prod,
 		Transform:  d.secrets.Transform,
+		Encrypt:    d.secrets.Encrypt,
 		Validators: validators,
 		Logger:     d.log,
 	}
 	if d.opts.SchemaFile != "" {
 		schema, err := config.LoadSchema(d.opts.SchemaFile)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		o.Schema = schema
 		// Values the schema marks secret are redacted like decrypted ones.
@@ -221,56 +250,47 @@ func startConfig[T any](ctx context.Context, d *daemon, validators []config.Vali
 	}
 	t, err := config.NewTarget(o)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := d.addConfig(ctx, t); err != nil {
 		t.Close()
-		return nil, nil, err
+		return nil, err
 	}
 	if d.opts.PluginsDir != "" {
-		if err := d.startPlugins(ctx, func() any {
-			if s := t.Store().Snapshot(); s != nil {
-				return s.Data
-			}
-			return nil
-		}); err != nil {
-			return nil, nil, err
+		if err := d.startPlugins(ctx, t.Encrypted); err != nil {
+			return nil, err
 		}
 	}
 	if d.opts.Exec != "" {
 		if err := d.startExec(ctx, d.opts.Exec, d.opts.AppListen); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	if d.opts.UIDir != "" {
 		if err := d.startUI(ctx); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	if d.opts.ChecksFile != "" {
 		checks := checkfile.NewTarget("checks", d.opts.ChecksFile, d.monitor, d.gate)
 		if _, err := d.engine.Add(ctx, checks); err != nil {
-			return nil, nil, fmt.Errorf("loading the health checks: %w", err)
+			return nil, fmt.Errorf("loading the health checks: %w", err)
 		}
 	}
 	if d.opts.Watch {
 		if err := d.watchTarget(ctx, t.Name(), d.opts.ConfigFiles); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if d.opts.ChecksFile != "" {
 			if err := d.watchTarget(ctx, "checks", []string{d.opts.ChecksFile}); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
 	}
 	if err := d.newAdmin(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	ln, err := net.Listen("tcp", d.opts.Listen)
-	if err != nil {
-		return nil, nil, fmt.Errorf("listening for the admin API: %w", err)
-	}
-	return t, ln, nil
+	return t, nil
 }
 
 // addConfig registers the config target: it serves last known good if its
@@ -298,7 +318,8 @@ func (d *daemon) startPlugins(ctx context.Context, config func() any) error {
 	host, err := plugin.New(plugin.Options{
 		Dir:          d.opts.PluginsDir,
 		DataDir:      filepath.Join(d.opts.DataDir, "plugins"),
-		Config:       config,
+		Config:       config, // encrypted: Reveal decrypts
+		Reveal:       d.secrets.Reveal,
 		ConfigTarget: d.config.Name(),
 		Submit:       d.engine.Reload,
 		Logger:       d.log,
@@ -492,6 +513,19 @@ func (d *daemon) close() {
 	}
 }
 
+// checkPrivate refuses a file others could change (see
+// inputfile.CheckPrivate), unless --insecure-permissions; a path that is
+// empty or does not exist yet is fine.
+func (d *daemon) checkPrivate(path string) error {
+	if path == "" || d.opts.InsecurePermissions {
+		return nil
+	}
+	if err := inputfile.CheckPrivate(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 // newAdmin builds the admin API with the daemon's parts mounted: health
 // probes, and what the caller adds afterwards with d.admin.Mount.
 func (d *daemon) newAdmin() error {
@@ -507,7 +541,9 @@ func (d *daemon) newAdmin() error {
 		}
 		d.closers = append(d.closers, func() { _ = w.Close() })
 		go w.Follow(context.Background(), func(watch.Batch) {
-			if err := tokens.Reload(); err != nil {
+			if err := d.checkPrivate(d.opts.AuthFile); err != nil {
+				d.log.Error("auth file refused; keeping the previous tokens", "err", err)
+			} else if err := tokens.Reload(); err != nil {
 				d.log.Error("auth file is invalid; keeping the previous tokens", "err", err)
 			} else {
 				d.log.Info("auth file reloaded", "tokens", tokens.Len())
@@ -577,5 +613,13 @@ func (d *daemon) newAdmin() error {
 	if err := d.monitor.Add("audit", health.CheckFunc(d.audit.Check), health.CheckOptions{Critical: true}); err != nil {
 		return err
 	}
-	return nil
+	// A target step past its deadline that has not returned: /readyz says
+	// so (503) until it does.
+	engine := health.CheckFunc(func(context.Context) error {
+		if stuck := d.engine.Status().Stuck; len(stuck) > 0 {
+			return fmt.Errorf("a transaction step overran its deadline and has not returned: %s", strings.Join(stuck, ", "))
+		}
+		return nil
+	})
+	return d.monitor.Add("engine", engine, health.CheckOptions{Critical: true, Interval: time.Second})
 }

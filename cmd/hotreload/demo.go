@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -47,14 +49,18 @@ An existing --dir is reused as it is, so your edits survive a restart.`,
   hotreload demo --dir ./demo --listen 127.0.0.1:7070 --app-listen 127.0.0.1:7071`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd, dir, listen, appListen, window)
+			w, err := healthWindow(cmd, window)
+			if err != nil {
+				return err
+			}
+			return runDemo(cmd, dir, listen, appListen, w)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", "", "workspace folder (default: a new temporary folder)")
 	f.StringVar(&listen, "listen", DefaultListen, "address of the admin API and dashboard")
 	f.StringVar(&appListen, "app-listen", "127.0.0.1:7071", "address of the demo app")
-	f.DurationVar(&window, "health-window", 5*time.Second, "how long the health gate watches each change")
+	f.DurationVar(&window, "health-window", 5*time.Second, "how long the health gate watches each change (0s: one round of checks at once, then commit)")
 	return cmd
 }
 
@@ -73,7 +79,8 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 	if err := writeWorkspace(dir, appLn.Addr().String()); err != nil {
 		return err
 	}
-	pluginNote := buildDemoPlugin(ctx, dir)
+	out := &syncWriter{w: cmd.OutOrStdout()}
+	build, pluginNote := prepareDemoPlugin(dir)
 	opts := daemonOptions{
 		PluginsDir:  filepath.Join(dir, "plugins"),
 		UIDir:       filepath.Join(dir, "ui"),
@@ -98,6 +105,15 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 			d.close()
 		}
 	}()
+	if build != nil {
+		// The plugin joins through the plugin directory's watcher, in a
+		// transaction of its own, when it is built.
+		bctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer stop()
+		wg.Go(func() { build(bctx, out) })
+	}
 	store := target.Store()
 	app := &demo.App{
 		ScriptURL: "/hotreload.js",
@@ -134,7 +150,7 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 	}()
 	defer appSrv.Close()
 
-	fmt.Fprintf(cmd.OutOrStdout(), `hotreload demo is running (version %d).
+	fmt.Fprintf(out, `hotreload demo is running (version %d).
 
   demo app     http://%s/   (JSON: http://%s/api/greeting)
   dashboard    http://%s/
@@ -185,38 +201,90 @@ func writeWorkspace(dir, appAddr string) error {
 // demoPlugin is the plugin the demo app passes its greeting through.
 const demoPlugin = "shout"
 
-// buildDemoPlugin builds the demo plugin from its source in this repository
-// into the workspace's plugins folder, unless it is there already, with the
-// Go toolchain alone. It returns a note for the banner: how to rebuild, or why
-// the demo runs without the plugin.
-func buildDemoPlugin(ctx context.Context, dir string) string {
-	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}").Output()
+// prepareDemoPlugin readies the demo plugin's build from its source in this
+// repository into the workspace's plugins folder, unless the module is there
+// already. It returns the build to run (nil when there is none) and a note
+// for the banner: how to rebuild, or why the demo runs without the plugin.
+func prepareDemoPlugin(dir string) (build func(context.Context, io.Writer), note string) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
 	root := strings.TrimSpace(string(out))
 	if err != nil || !strings.Contains(root, string(filepath.Separator)) {
-		return "run the demo from the hotreload repository (go run ./cmd/hotreload demo) to build it"
+		return nil, "run the demo from the hotreload repository (go run ./cmd/hotreload demo) to build it"
 	}
 	src := filepath.Join(root, "examples", "plugins", demoPlugin)
 	plugins := filepath.Join(dir, "plugins")
 	wasm := filepath.Join(plugins, demoPlugin+".wasm")
 	rebuild := fmt.Sprintf("edit %s/main.go, then rebuild it with\n    (cd %s && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o %s .)", src, src, wasm)
 	if _, err := os.Stat(wasm); err == nil {
-		return rebuild
+		return nil, rebuild
 	}
 	if err := os.MkdirAll(plugins, 0o755); err != nil {
-		return "cannot create the plugins folder: " + err.Error()
+		return nil, "cannot create the plugins folder: " + err.Error()
 	}
 	manifest, err := os.ReadFile(filepath.Join(src, demoPlugin+".json"))
 	if err == nil {
 		err = os.WriteFile(filepath.Join(plugins, demoPlugin+".json"), manifest, 0o644)
 	}
 	if err != nil {
-		return "cannot copy its manifest: " + err.Error()
+		return nil, "cannot copy its manifest: " + err.Error()
 	}
-	build := exec.CommandContext(ctx, "go", "build", "-buildmode=c-shared", "-o", wasm, ".")
-	build.Dir = src
-	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Sprintf("building it failed: %v\n%s", err, out)
+	return func(ctx context.Context, w io.Writer) { buildPlugin(ctx, w, src, wasm) }, "it is being built (see below); then " + rebuild
+}
+
+// buildPlugin builds the Go plugin in src for wasip1 into wasm, saying on w
+// what it does and how long it has been at it. The module is built beside
+// the plugins folder and renamed into it, so the folder's watcher sees one
+// complete file.
+func buildPlugin(ctx context.Context, w io.Writer, src, wasm string) {
+	name := strings.TrimSuffix(filepath.Base(wasm), ".wasm")
+	fmt.Fprintf(w, "building plugin %s for wasip1: the first build compiles the Go runtime for Wasm, about a minute; later builds take seconds\n", name)
+	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Dir(wasm)), ".build-")
+	if err != nil {
+		fmt.Fprintf(w, "plugin %s not built: %v\n", name, err)
+		return
 	}
-	return rebuild
+	defer os.RemoveAll(tmp)
+	built := filepath.Join(tmp, name+".wasm")
+	cmd := exec.CommandContext(ctx, "go", "build", "-buildmode=c-shared", "-o", built, ".")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	start := time.Now()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		tick := time.NewTicker(15 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				fmt.Fprintf(w, "still building plugin %s (%s so far)\n", name, time.Since(start).Round(time.Second))
+			}
+		}
+	}()
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		return
+	}
+	if err == nil {
+		err = os.Rename(built, wasm)
+	}
+	if err != nil {
+		fmt.Fprintf(w, "building plugin %s failed after %s: %v\n%s", name, time.Since(start).Round(time.Second), err, out)
+		return
+	}
+	fmt.Fprintf(w, "plugin %s built in %s; loading it (the dashboard shows the transaction)\n", name, time.Since(start).Round(100*time.Millisecond))
+}
+
+// syncWriter serialises writes from several goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
 }

@@ -85,9 +85,9 @@ to the page.`,
 	fl.StringVar(&f.ui, "ui", "127.0.0.1:7071", `address of the browser channel (/hotreload.js, /ws); "off" disables it`)
 	fl.StringArrayVar(&f.plugins, "plugin", nil, "NAME=DIR: a Go Wasm plugin to rebuild into --plugin-dir (repeatable)")
 	fl.StringVar(&f.pluginDir, "plugin-dir", "", "folder the rebuilt plugins are written to")
-	fl.DurationVar(&f.debounce, "debounce", dev.DefaultDebounce, "quiet time after a save before rebuilding")
-	fl.DurationVar(&f.drain, "drain", dev.DefaultDrainTimeout, "how long the old process may drain after SIGTERM before SIGKILL")
-	fl.DurationVar(&f.ready, "ready-timeout", dev.DefaultReadyTimeout, "how long a new build may take to be ready")
+	positiveDuration(fl, &f.debounce, "debounce", dev.DefaultDebounce, "quiet time after a save before rebuilding")
+	positiveDuration(fl, &f.drain, "drain", dev.DefaultDrainTimeout, "how long the old process may drain after SIGTERM before SIGKILL")
+	positiveDuration(fl, &f.ready, "ready-timeout", dev.DefaultReadyTimeout, "how long a new build may take to be ready")
 	return cmd
 }
 

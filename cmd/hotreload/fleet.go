@@ -152,7 +152,7 @@ func shortKey(key, config string) string {
 func printRollout(w io.Writer, r *fleet.Rollout) {
 	fmt.Fprintf(w, "rollout %s: %s", r.ID, r.State)
 	if r.State == fleet.Running {
-		fmt.Fprintf(w, ", wave %d of %d %s", r.Wave+1, len(r.Waves), r.Phase)
+		fmt.Fprintf(w, ", wave %d of %d %s", r.Wave, len(r.Waves), r.Phase)
 		if r.Phase == fleet.Watching {
 			fmt.Fprintf(w, " until %s", r.WindowEnds.Format(time.RFC3339))
 		}

@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // commands holds the constructors of every subcommand, filled by register.
@@ -38,6 +40,9 @@ good state by itself.
 Start with "hotreload demo" to see it work on an embedded example.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return checkPositive(cmd.Flags())
+		},
 	}
 	for _, newCmd := range commands {
 		root.AddCommand(newCmd())
@@ -45,10 +50,47 @@ Start with "hotreload demo" to see it work on an embedded example.`,
 	return root
 }
 
+// positive annotates the duration flags whose zero would only mean "the
+// default": they must be more than zero.
+const positive = "hotreload-positive"
+
+// positiveDuration registers a duration flag that must be more than zero.
+func positiveDuration(f *pflag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
+	f.DurationVar(p, name, value, usage)
+	_ = f.SetAnnotation(name, positive, []string{"true"})
+}
+
+// checkPositive refuses a positive-only duration flag set to zero or less,
+// instead of letting zero silently mean the default.
+func checkPositive(f *pflag.FlagSet) error {
+	var err error
+	f.VisitAll(func(fl *pflag.Flag) {
+		if _, ok := fl.Annotations[positive]; !ok || err != nil {
+			return
+		}
+		if d, _ := time.ParseDuration(fl.Value.String()); d <= 0 {
+			err = fmt.Errorf("--%s %s: must be more than 0", fl.Name, fl.Value)
+		}
+	})
+	return err
+}
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT or SIGTERM cancels the command's context: it stops
+	// what it does and returns. A second one exits at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		<-sigs
+		fmt.Fprintln(os.Stderr, "hotreload: second signal: exiting at once")
+		os.Exit(130)
+	}()
 	err := newRootCmd().ExecuteContext(ctx)
-	stop()
+	signal.Stop(sigs)
+	cancel()
 	if err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {

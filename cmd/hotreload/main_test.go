@@ -1,11 +1,11 @@
 package main_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
 // binary is the hotreload binary built once for the end-to-end tests.
@@ -49,76 +51,85 @@ func TestMain(m *testing.M) {
 type daemonProc struct {
 	cmd    *exec.Cmd
 	urls   map[string]string // "admin", "app" from its banner
-	stderr *bytes.Buffer
+	stdout *lockedBuffer     // everything it printed, banner included
+	stderr *lockedBuffer
 }
 
-var urlLine = regexp.MustCompile(`(?m)(on|dashboard|demo app)\s+(http://[0-9.:]+)/`)
+var urlLine = regexp.MustCompile(`(on|dashboard|demo app)\s+(http://[0-9.:]+)/`)
 
-// start runs the binary with args and waits for the banner that names its
-// URLs. The process is killed when the test ends.
+// start runs the binary with args and waits (up to the scaled urlWait) for
+// the banner that names its URLs. The process is stopped when the test
+// ends.
 func start(t *testing.T, args ...string) *daemonProc {
+	return startEnv(t, nil, args...)
+}
+
+// urlWait is how long a daemon may take to print its URLs: it binds and
+// serves before any long step, so a few seconds even on a cold machine.
+const urlWait = 15 * time.Second
+
+// startEnv is start with extra environment variables.
+func startEnv(t *testing.T, env []string, args ...string) *daemonProc {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &lockedWriter{w: &stderr}
+	cmd.Env = append(os.Environ(), env...)
+	p := &daemonProc{cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
+	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &daemonProc{cmd: cmd, urls: map[string]string{}, stderr: &stderr}
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
 		select {
 		case <-done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(testwait.D(10 * time.Second)):
 			_ = cmd.Process.Kill()
 			<-done
 			t.Errorf("hotreload did not stop within 10 s of SIGTERM")
 		}
 		if t.Failed() {
-			t.Logf("hotreload stderr:\n%s", p.stderr.String())
+			t.Logf("hotreload stdout:\n%s\nstderr:\n%s", p.stdout, p.stderr)
 		}
 	})
-	found := make(chan struct{})
-	var once sync.Once
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := urlLine.FindStringSubmatch(sc.Text()); m != nil {
-				switch m[1] {
-				case "on", "dashboard":
-					p.urls["admin"] = m[2]
-				case "demo app":
-					p.urls["app"] = m[2]
-				}
-				if m[1] != "demo app" {
-					once.Do(func() { close(found) })
-				}
-			}
-		}
-	}()
-	select {
-	case <-found:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("hotreload printed no URL within 60 s; stderr:\n%s", stderr.String())
-	}
+	testwait.For(t, "hotreload's URLs on its standard output", urlWait, func() bool {
+		p.urls = bannerURLs(p.stdout.String())
+		_, demo := p.urls["app"]
+		return p.urls["admin"] != "" && (demo || !slices.Contains(args, "demo"))
+	})
 	return p
 }
 
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+// bannerURLs returns the URLs a daemon's banner names.
+func bannerURLs(out string) map[string]string {
+	urls := map[string]string{}
+	for _, m := range urlLine.FindAllStringSubmatch(out, -1) {
+		if m[1] == "demo app" {
+			urls["app"] = m[2]
+		} else {
+			urls["admin"] = m[2]
+		}
+	}
+	return urls
 }
 
-func (l *lockedWriter) Write(b []byte) (int, error) {
+// lockedBuffer is a buffer written by a child process and read by tests.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(b)
+	return l.buf.Write(b)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // call sends a request to the admin API and decodes the JSON answer into
@@ -152,8 +163,10 @@ func call(t *testing.T, method, url, body string, out any) int {
 
 // statusAnswer is the part of GET /api/v1/status the tests read.
 type statusAnswer struct {
-	Active uint64 `json:"active"`
-	Last   *struct {
+	Active  uint64 `json:"active"`
+	Applied uint64 `json:"applied"` // in its health window
+
+	Last *struct {
 		Result  string `json:"result"`
 		Version uint64 `json:"version"`
 		Errors  []struct {
@@ -169,17 +182,15 @@ type statusAnswer struct {
 // waitStatus polls the status until cond holds.
 func waitStatus(t *testing.T, admin string, what string, cond func(statusAnswer) bool) statusAnswer {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
 	var st statusAnswer
-	for time.Now().Before(deadline) {
+	testwait.Until(t, what, 30*time.Second, func() error {
 		st = statusAnswer{}
 		call(t, "GET", admin+"/api/v1/status", "", &st)
 		if cond(st) {
-			return st
+			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("waiting for %s: last status %+v", what, st)
+		return fmt.Errorf("last status %+v", st)
+	})
 	return st
 }
 
@@ -376,6 +387,58 @@ func TestEveryCommandHasHelpWithAnExample(t *testing.T) {
 
 // TestDemoTour walks the README's tour on the real binary: edit, break,
 // a change the health gate rolls back, and a rollback on purpose.
+// TestDemoColdCache is a new user's first run on a fresh machine: with an
+// empty build cache the demo still prints its URLs within seconds and
+// serves, builds its plugin in the background with a progress line, and
+// the plugin joins through a transaction of its own when it is built.
+func TestDemoColdCache(t *testing.T) {
+	t.Parallel()
+	started := time.Now()
+	p := startEnv(t, []string{"GOCACHE=" + t.TempDir()}, "demo", "--dir", t.TempDir(), "--listen", "127.0.0.1:0", "--app-listen", "127.0.0.1:0", "--health-window", "1s")
+	if took, bound := time.Since(started), testwait.D(3*time.Second); took > bound {
+		t.Errorf("the demo printed its URLs after %s, want within %s", took, bound)
+	}
+	var g struct {
+		Message string `json:"message"`
+	}
+	call(t, "GET", p.urls["app"]+"/api/greeting", "", &g)
+	if g.Message != "Hello, world!" {
+		t.Fatalf("greeting before the plugin is built %q, want the plain one", g.Message)
+	}
+	if out := p.stdout.String(); !strings.Contains(out, "building plugin shout for wasip1") {
+		t.Fatalf("no progress line for the plugin build in\n%s", out)
+	}
+	testwait.For(t, "the plugin built on a cold cache and loaded", 5*time.Minute, func() bool {
+		call(t, "GET", p.urls["app"]+"/api/greeting", "", &g)
+		return g.Message == "Hello, world! ✨"
+	})
+	if out := p.stdout.String(); !strings.Contains(out, "plugin shout built in") {
+		t.Fatalf("no line saying the plugin was built in\n%s", out)
+	}
+	// The plugin's arrival is a committed transaction of the plugins target.
+	var h struct {
+		Versions []struct {
+			Source  string `json:"source"`
+			Result  string `json:"result"`
+			Targets []struct {
+				Target  string `json:"target"`
+				Changed bool   `json:"changed"`
+			} `json:"targets"`
+		} `json:"versions"`
+	}
+	testwait.Until(t, "the plugin's transaction committed", 30*time.Second, func() error {
+		call(t, "GET", p.urls["admin"]+"/api/v1/history", "", &h)
+		for _, v := range h.Versions {
+			for _, tg := range v.Targets {
+				if tg.Target == "plugins" && tg.Changed && v.Source == "watch" && v.Result == "committed" {
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("history %+v", h)
+	})
+}
+
 func TestDemoTour(t *testing.T) {
 	dir := t.TempDir()
 	p := start(t, "demo", "--dir", dir, "--listen", "127.0.0.1:0", "--app-listen", "127.0.0.1:0", "--health-window", "1s")
@@ -391,9 +454,11 @@ func TestDemoTour(t *testing.T) {
 		call(t, "GET", app+"/api/greeting", "", &g)
 		return g.Message
 	}
-	if g := greeting(); g != "Hello, world! ✨" {
-		t.Fatalf("first greeting %q, want the plugin's decoration", g)
-	}
+	// The app serves at once; the plugin joins when its build is done
+	// (about a minute on a cold build cache).
+	testwait.For(t, "the plugin's decoration of the greeting", 3*time.Minute, func() bool {
+		return greeting() == "Hello, world! ✨"
+	})
 	edit := func(old, new string) {
 		t.Helper()
 		b, err := os.ReadFile(file)
@@ -407,7 +472,7 @@ func TestDemoTour(t *testing.T) {
 	}
 
 	// The start commits one version per target: config, plugins, UI.
-	base := waitStatus(t, admin, "the start", func(statusAnswer) bool { return true }).Active
+	base := waitStatus(t, admin, "the plugin committed", func(s statusAnswer) bool { return s.Applied == 0 }).Active
 	edit("name: world", "name: Gophers")
 	waitStatus(t, admin, "the edit committed", func(s statusAnswer) bool { return s.Active == base+1 })
 	if g := greeting(); !strings.Contains(g, "Hello, Gophers!") {
@@ -510,4 +575,324 @@ func grep(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestZeroMeansWhatItSays: --health-window 0s is no watch window (one round
+// of checks, then commit), not the mode's default; a zero where it would
+// only mean the default is refused; a busy port fails before anything
+// starts.
+func TestZeroMeansWhatItSays(t *testing.T) {
+	t.Run("HealthWindowZeroRunsOneRound", func(t *testing.T) {
+		var probes atomic.Int64
+		dep := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { probes.Add(1) }))
+		defer dep.Close()
+		dir, file := workspace(t, "name: one\nrps: 5\n")
+		checks := filepath.Join(dir, "checks.yaml")
+		writeFile(t, checks, fmt.Sprintf("checks:\n  - name: dependency\n    kind: http\n    url: %s/\n    critical: true\n    interval: 1h\n    timeout: 5s\n", dep.URL))
+		p := start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--checks", checks,
+			"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0", "--health-window", "0s")
+		admin := p.urls["admin"]
+		base := waitStatus(t, admin, "the start", func(s statusAnswer) bool { return s.Active >= 2 && s.Applied == 0 }).Active
+		before := probes.Load()
+		writeFile(t, file, "name: two\nrps: 5\n")
+		waitStatus(t, admin, "the edit committed", func(s statusAnswer) bool { return s.Active == base+1 && s.Applied == 0 })
+		if n := probes.Load() - before; n != 1 {
+			t.Fatalf("the gate probed the dependency %d times, want one round (the default window has %d)", n, 5)
+		}
+	})
+	t.Run("ZeroTimeoutIsRefused", func(t *testing.T) {
+		out, err := exec.Command(binary, "status", "--timeout", "0s").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "--timeout 0s: must be more than 0") {
+			t.Fatalf("status --timeout 0s: %v\n%s", err, out)
+		}
+		out, err = exec.Command(binary, "serve", "--config", "x.yaml", "--health-window", "-1s").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "must not be negative") {
+			t.Fatalf("serve --health-window -1s: %v\n%s", err, out)
+		}
+	})
+	t.Run("DemoOnABusyPortFailsFirst", func(t *testing.T) {
+		busy, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer busy.Close()
+		dir := t.TempDir()
+		cmd := exec.Command(binary, "demo", "--dir", dir, "--listen", busy.Addr().String(), "--app-listen", "127.0.0.1:0")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "listening for the admin API") {
+			t.Fatalf("demo on a busy port: %v\n%s", err, out)
+		}
+		if strings.Contains(string(out), "building plugin") {
+			t.Fatalf("the demo started building before it had its ports:\n%s", out)
+		}
+		if _, err := os.Stat(filepath.Join(dir, ".hotreload")); err == nil {
+			t.Fatal("the demo opened its history before it had its ports")
+		}
+	})
+}
+
+// TestPatchKeepsTheOperatorsFile: a PATCH through the API edits the YAML
+// file in place (comments and order stay), and a comment added by hand
+// afterwards does not wedge the next PATCH.
+func TestPatchKeepsTheOperatorsFile(t *testing.T) {
+	const original = "# The service's name, shown on every page.\nname: one # short\n# Requests per second.\nrps: 5\n"
+	dir, file := workspace(t, original)
+	p := start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"),
+		"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0", "--health-window", "0s")
+	admin := p.urls["admin"]
+	if code := call(t, "PATCH", admin+"/api/v1/config", `{"rps": 7}`, nil); code != 200 {
+		t.Fatalf("PATCH: %d", code)
+	}
+	want := strings.Replace(original, "rps: 5", "rps: 7", 1)
+	testwait.Until(t, "the patch written back", 10*time.Second, func() error {
+		if b, _ := os.ReadFile(file); string(b) != want {
+			return fmt.Errorf("file %q", b)
+		}
+		return nil
+	})
+
+	b, _ := os.ReadFile(file)
+	writeFile(t, file, string(b)+"# tuned by hand\n")
+	if code := call(t, "POST", admin+"/api/v1/reload", "", nil); code != 200 {
+		t.Fatalf("reload: %d", code)
+	}
+	st := waitStatus(t, admin, "an unchanged reload", func(s statusAnswer) bool { return s.Last != nil && s.Last.Result == "unchanged" })
+	if code := call(t, "PATCH", admin+"/api/v1/config", `{"name": "two"}`, nil); code != 200 {
+		t.Fatalf("PATCH after a comment was added: %d", code)
+	}
+	testwait.Until(t, "the second patch written back", 10*time.Second, func() error {
+		b, _ := os.ReadFile(file)
+		if want := strings.Replace(want, "name: one", "name: two", 1) + "# tuned by hand\n"; string(b) != want {
+			return fmt.Errorf("file %q, want %q", b, want)
+		}
+		return nil
+	})
+	var cfg configAnswer
+	call(t, "GET", admin+"/api/v1/config", "", &cfg)
+	if cfg.Data["name"] != "two" || cfg.Version <= st.Active {
+		t.Fatalf("config %+v", cfg)
+	}
+}
+
+// TestStrictPermissions: like sshd's StrictModes, the daemon refuses an
+// auth file, age identity or data dir that other users can write, says the
+// chmod to run, and refuses such an auth file on reload too;
+// --insecure-permissions overrides and is logged.
+func TestStrictPermissions(t *testing.T) {
+	dir, file := workspace(t, "name: one\nrps: 5\n")
+	auth := filepath.Join(dir, "tokens.json")
+	addToken := func(auth, name string) string {
+		out, err := exec.Command(binary, "token", "add", "--auth-file", auth, "--role", "admin", "--name", name).Output()
+		if err != nil {
+			t.Fatalf("token add: %v", err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	first := addToken(auth, "first")
+	if err := os.Chmod(auth, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--auth-file", auth, "--listen", "127.0.0.1:0"}
+	out, err := exec.Command(binary, args...).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "(mode 0666): run chmod go-w "+auth) {
+		t.Fatalf("serve with a world-writable auth file: %v\n%s", err, out)
+	}
+
+	p := start(t, append(args, "--insecure-permissions")...)
+	if !strings.Contains(p.stderr.String(), "--insecure-permissions") {
+		t.Fatalf("the override is not logged:\n%s", p.stderr)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+
+	if err := os.Chmod(auth, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p = start(t, args...)
+	status := func(tok string) int {
+		req, _ := http.NewRequest("GET", p.urls["admin"]+"/api/v1/status", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := status(first); code != 200 {
+		t.Fatalf("status with a valid token: %d", code)
+	}
+	// Someone makes the file world-writable and adds a token: the reload
+	// is refused and logged; the old tokens keep working, the new is not.
+	if err := os.Chmod(auth, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "tokens.json")
+	second := addToken(other, "second")
+	b, err := os.ReadFile(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, auth, string(b)) // in place: the file stays world-writable
+	testwait.For(t, "the refused reload logged", 10*time.Second, func() bool {
+		return strings.Contains(p.stderr.String(), "auth file refused")
+	})
+	if code := status(second); code != 401 {
+		t.Fatalf("a token added to a world-writable auth file was accepted: %d", code)
+	}
+	if code := status(first); code != 200 {
+		t.Fatalf("the previous tokens stopped working: %d", code)
+	}
+}
+
+// TestAuditTailCannotBeErased: delete the last line of audit.log while the
+// daemon is stopped; at the next start it says so, /readyz answers 503,
+// mutations are refused, and audit verify still reports the gap after it
+// stops, until an operator runs audit accept-gap.
+func TestAuditTailCannotBeErased(t *testing.T) {
+	dir, file := workspace(t, "name: one\nrps: 5\n")
+	data := filepath.Join(dir, "data")
+	args := []string{"serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--data-dir", data,
+		"--mode", "dev", "--listen", "127.0.0.1:0", "--health-window", "0s"}
+	stop := func(p *daemonProc) {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		_ = p.cmd.Wait()
+	}
+	p := start(t, args...)
+	if code := call(t, "PATCH", p.urls["admin"]+"/api/v1/config", `{"rps": 6}`, nil); code != 200 {
+		t.Fatalf("PATCH: %d", code)
+	}
+	stop(p)
+	log := filepath.Join(data, "audit.log")
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(strings.TrimSuffix(string(b), "\n"), "\n")
+	writeFile(t, log, strings.Join(lines[:len(lines)-1], "")) // the last record is gone
+
+	verify := func() (string, int) {
+		cmd := exec.Command(binary, "audit", "verify", "--data-dir", data)
+		out, _ := cmd.CombinedOutput()
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	p = start(t, args...)
+	testwait.For(t, "a warning at start", 10*time.Second, func() bool {
+		return strings.Contains(p.stderr.String(), "audit log is not intact")
+	})
+	var st map[string]any
+	if code := call(t, "PATCH", p.urls["admin"]+"/api/v1/config", `{"rps": 7}`, &st); code != 503 {
+		t.Fatalf("PATCH over an erased tail: %d %v", code, st)
+	}
+	testwait.Until(t, "/readyz 503 naming the gap", 10*time.Second, func() error {
+		resp, err := http.Get(p.urls["admin"] + "/readyz")
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 503 || !strings.Contains(string(body), "accept-gap") {
+			return fmt.Errorf("%d %s", resp.StatusCode, body)
+		}
+		return nil
+	})
+	stop(p)
+	if out, code := verify(); code != 1 {
+		t.Fatalf("verify after a start on the erased tail: %d\n%s", code, out)
+	}
+
+	out, err := exec.Command(binary, "audit", "accept-gap", "--data-dir", data, "--reason", "test: tail erased on purpose").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "gap recorded") {
+		t.Fatalf("accept-gap: %v\n%s", err, out)
+	}
+	if out, code := verify(); code != 0 {
+		t.Fatalf("verify after accept-gap: %d\n%s", code, out)
+	}
+	p = start(t, args...)
+	if code := call(t, "PATCH", p.urls["admin"]+"/api/v1/config", `{"rps": 8}`, nil); code != 200 {
+		t.Fatalf("PATCH after accept-gap: %d", code)
+	}
+}
+
+// TestStartsFromWhatIsIntact: with the last known good objects in history
+// deleted or corrupted, the daemon still starts from its valid config file
+// and says why.
+func TestStartsFromWhatIsIntact(t *testing.T) {
+	for _, damage := range []string{"deleted", "corrupted"} {
+		t.Run(damage, func(t *testing.T) {
+			dir, file := workspace(t, "name: one\nrps: 5\n")
+			data := filepath.Join(dir, "data")
+			args := []string{"serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--data-dir", data,
+				"--mode", "dev", "--listen", "127.0.0.1:0", "--health-window", "0s"}
+			p := start(t, args...)
+			if code := call(t, "PATCH", p.urls["admin"]+"/api/v1/config", `{"rps": 6}`, nil); code != 200 {
+				t.Fatalf("PATCH: %d", code)
+			}
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			_ = p.cmd.Wait()
+			objects, _ := filepath.Glob(filepath.Join(data, "history", "objects", "*"))
+			if len(objects) == 0 {
+				t.Fatal("no history objects to damage")
+			}
+			for _, o := range objects {
+				if damage == "deleted" {
+					os.Remove(o)
+				} else {
+					writeFile(t, o, "garbage")
+				}
+			}
+			p = start(t, args...)
+			var cfg configAnswer
+			call(t, "GET", p.urls["admin"]+"/api/v1/config", "", &cfg)
+			if cfg.Data["rps"] != 6.0 {
+				t.Fatalf("config %+v, want the file's rps 6", cfg)
+			}
+			if !strings.Contains(p.stderr.String(), "cannot be restored") {
+				t.Fatalf("the start does not say why:\n%s", p.stderr)
+			}
+		})
+	}
+}
+
+// TestRollbackSurvivesWatcherAndRestart: PATCH, then roll back at once:
+// the file is written back with the restored content, so neither the
+// watcher (re-reading the PATCH's own write-back) nor a restart undoes the
+// rollback, and the comments of the file stay.
+func TestRollbackSurvivesWatcherAndRestart(t *testing.T) {
+	const original = "# the name\nname: one\nrps: 5 # per second\n"
+	dir, file := workspace(t, original)
+	args := []string{"serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"),
+		"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0", "--health-window", "0s"}
+	p := start(t, args...)
+	admin := p.urls["admin"]
+	if code := call(t, "PATCH", admin+"/api/v1/config", `{"rps": 77}`, nil); code != 200 {
+		t.Fatalf("PATCH: %d", code)
+	}
+	var o struct {
+		Result string `json:"result"`
+	}
+	if code := call(t, "POST", admin+"/api/v1/rollback", `{}`, &o); code != 200 || o.Result != "committed" {
+		t.Fatalf("rollback: %d %+v", code, o)
+	}
+	testwait.Until(t, "the rollback written back", 10*time.Second, func() error {
+		if b, _ := os.ReadFile(file); string(b) != original {
+			return fmt.Errorf("file %q", b)
+		}
+		return nil
+	})
+	// Whatever the watcher saw of the PATCH's write-back, the live value
+	// stays the restored one: wait until it settled, then check.
+	waitStatus(t, admin, "the watcher settled", func(s statusAnswer) bool { return s.Applied == 0 })
+	var cfg configAnswer
+	call(t, "GET", admin+"/api/v1/config", "", &cfg)
+	if cfg.Data["rps"] != 5.0 {
+		t.Fatalf("after the rollback the live rps is %v", cfg.Data["rps"])
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Wait()
+	p = start(t, args...)
+	call(t, "GET", p.urls["admin"]+"/api/v1/config", "", &cfg)
+	if cfg.Data["rps"] != 5.0 {
+		t.Fatalf("after a restart rps is %v, want the rolled-back 5", cfg.Data["rps"])
+	}
 }

@@ -68,7 +68,7 @@ exits once the rollout is published; follow it with "hotreload fleet status".`,
 			}
 			last := ""
 			end, err := fleet.Watch(cmd.Context(), c, flags.prefix, r.ID, func(r *fleet.Rollout) {
-				line := fmt.Sprintf("%s wave %d/%d %s", r.State, r.Wave+1, len(r.Waves), r.Phase)
+				line := fmt.Sprintf("%s wave %d/%d %s", r.State, r.Wave, len(r.Waves), r.Phase)
 				if line != last {
 					fmt.Fprintf(out, "%s  %s\n", time.Now().Format(time.TimeOnly), line)
 					last = line
@@ -89,8 +89,8 @@ exits once the rollout is published; follow it with "hotreload fleet status".`,
 	f.StringVar(&file, "file", "", "the candidate config, in the fleet's format")
 	f.StringVar(&plan.Canary, "canary", "1", "instances that apply the candidate first: a count or a percentage such as 20%")
 	f.IntVar(&plan.Step, "step", 0, "instances that follow at a time after the canaries (0: all the rest at once)")
-	f.DurationVar(&plan.Window, "window", 30*time.Second, "how long each wave must stay healthy before the next starts")
-	f.DurationVar(&plan.Timeout, "timeout", 5*time.Minute, "how long a wave may take to apply the candidate before the rollout halts")
+	positiveDuration(f, &plan.Window, "window", 30*time.Second, "how long each wave must stay healthy before the next starts")
+	positiveDuration(f, &plan.Timeout, "timeout", 5*time.Minute, "how long a wave may take to apply the candidate before the rollout halts")
 	f.BoolVar(&detach, "detach", false, "exit once the rollout is published")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd

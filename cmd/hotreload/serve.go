@@ -6,8 +6,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/cybercorp/hotreload/admin"
+	"github.com/cybercorp/hotreload/config"
+	"github.com/cybercorp/hotreload/health"
+	"github.com/cybercorp/hotreload/internal/inputfile"
 )
 
 func init() { register(newServeCmd) }
@@ -62,6 +66,9 @@ token from --auth-file (create one with "hotreload token add").`,
 				opts.DataDir = filepath.Join(filepath.Dir(opts.ConfigFiles[0]), ".hotreload")
 			}
 			opts.Stderr = cmd.ErrOrStderr()
+			if opts.Window, err = healthWindow(cmd, opts.Window); err != nil {
+				return err
+			}
 			return serve(cmd, opts, es)
 		},
 	}
@@ -81,7 +88,9 @@ token from --auth-file (create one with "hotreload token add").`,
 	f.StringVar(&opts.UIDir, "ui", "", "browser UI folder served under /ui/: CSS, theme.json and components reload in open pages without a page reload")
 	f.StringVar(&opts.ChecksFile, "checks", "", "health checks file (YAML, see docs/operations.md), hot-reloaded like the config")
 	f.StringVar(&opts.AgeIdentity, "age-identity", "", "age identity file to decrypt ENC[age:...] values (or env HOTRELOAD_AGE_IDENTITY)")
-	f.DurationVar(&opts.Window, "health-window", 0, "how long the health gate watches a change before committing (default 10s in dev, 90s in prod)")
+	f.DurationVar(&opts.Window, "health-window", 0, "how long the health gate watches a change before committing (default 5s in dev, 90s in prod; 0s: one round of checks at once, then commit)")
+	addLimitFlags(f, &opts.Limits)
+	f.BoolVar(&opts.InsecurePermissions, "insecure-permissions", false, "start even when the auth file, the age identity or the data dir is writable by other users (logged)")
 	addEtcdFlags(f, &eo)
 	return cmd
 }
@@ -101,4 +110,22 @@ func serve(cmd *cobra.Command, opts daemonOptions, es *etcdSource) error {
 	fmt.Fprintf(cmd.OutOrStdout(), "hotreload serving %s (mode %s, version %d) on http://%s/\n",
 		target.Name(), opts.Mode, d.engine.Status().Active, ln.Addr())
 	return d.run(cmd.Context(), ln, d.admin)
+}
+
+// addLimitFlags adds the flags that bound the config files read.
+func addLimitFlags(f *pflag.FlagSet, l *config.Limits) {
+	f.Int64Var(&l.MaxBytes, "max-config-bytes", inputfile.DefaultMaxBytes, "largest config file read; a larger one is rejected")
+	f.BoolVar(&l.AllowOutsideLinks, "allow-outside-links", false, "read config files whose symbolic links lead out of their directory (refused by default)")
+}
+
+// healthWindow reads --health-window: 0 given explicitly means no watch
+// window (health.NoWindow); not given, 0 picks the mode's default.
+func healthWindow(cmd *cobra.Command, d time.Duration) (time.Duration, error) {
+	switch {
+	case d < 0:
+		return 0, fmt.Errorf("--health-window %s: must not be negative", d)
+	case d == 0 && cmd.Flags().Changed("health-window"):
+		return health.NoWindow, nil
+	}
+	return d, nil
 }

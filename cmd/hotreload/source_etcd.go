@@ -41,7 +41,7 @@ func addEtcdFlags(f *pflag.FlagSet, o *etcdOptions) {
 	addEtcdClientFlags(f, &o.Client)
 	f.StringVar(&o.Fleet, "fleet", "", "register in the fleet at this etcd prefix and take part in its rollouts (needs --source)")
 	f.StringVar(&o.InstanceID, "instance-id", "", "this instance's id in the fleet (default HOSTNAME-PORT)")
-	f.DurationVar(&o.FleetTTL, "fleet-ttl", 10*time.Second, "lease of the fleet registration: how long a dead instance (or coordinator) stays listed")
+	positiveDuration(f, &o.FleetTTL, "fleet-ttl", 10*time.Second, "lease of the fleet registration: how long a dead instance (or coordinator) stays listed")
 	f.StringVar(&o.CheckURLAt, "check-url-at", "", "JSON pointer to a URL in the config; a critical health check GETs it, so a change pointing at an unhealthy endpoint rolls back")
 }
 
@@ -184,7 +184,11 @@ func (s *etcdSource) start(ctx context.Context, d *daemon, t *config.Target[map[
 			return err
 		}
 		member = m
-		src.Override, src.OnAttempt = m.DesiredKey(), m.Attempted
+		// The attempt's reason goes into the fleet's keys: no plaintext.
+		src.Override, src.OnAttempt = m.DesiredKey(), func(a etcd.Attempt) {
+			a.Reason = d.secrets.Scrub(a.Reason)
+			m.Attempted(a)
+		}
 		d.admin.Mount("GET /api/v1/fleet", auth.Viewer, fleet.Handler(s.client, s.opts.Fleet))
 	}
 	source, err := etcd.New(src)

@@ -17,6 +17,7 @@ func newValidateCmd() *cobra.Command {
 		schemaFile string
 		strict     bool
 		merge      bool
+		limits     config.Limits
 	)
 	cmd := &cobra.Command{
 		Use:   "validate [--schema FILE] [--strict] [--merge] FILE...",
@@ -33,7 +34,8 @@ line, the column and the JSON Pointer of the value:
   app.yaml:7:12: /limits/rps: must be >= 1 but found 0
 
 Exit status: 0 when the files are valid, 1 when they are not (or cannot be
-read), 2 for a usage error.`,
+read), 2 for a usage error, 130 when interrupted (SIGINT or SIGTERM stop it at
+once, even in the middle of a large file).`,
 		Example: `  # check one file against its schema
   hotreload validate --schema schema.json config.yaml
 
@@ -64,7 +66,17 @@ read), 2 for a usage error.`,
 					layers = append(layers, []string{f})
 				}
 			}
-			problems := validateFiles(ctx, schemaFile, strict, layers)
+			// A decode does not look at ctx: on a signal the command
+			// returns at once and leaves it behind.
+			done := make(chan []hotreload.FieldError, 1)
+			go func() { done <- validateFiles(ctx, schemaFile, strict, limits, layers) }()
+			var problems []hotreload.FieldError
+			select {
+			case problems = <-done:
+			case <-ctx.Done():
+				fmt.Fprintln(cmd.ErrOrStderr(), "hotreload validate: interrupted")
+				return exitError{130}
+			}
 			for _, p := range problems {
 				fmt.Fprintln(cmd.OutOrStdout(), p.String())
 			}
@@ -77,6 +89,7 @@ read), 2 for a usage error.`,
 	cmd.Flags().StringVar(&schemaFile, "schema", "", "JSON Schema (2020-12) the merged config must match")
 	cmd.Flags().BoolVar(&strict, "strict", false, "reject keys the schema does not declare, as serve --mode prod does")
 	cmd.Flags().BoolVar(&merge, "merge", false, "validate the files as layers of one config, merged in order")
+	addLimitFlags(cmd.Flags(), &limits)
 	cmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		fmt.Fprintf(cmd.ErrOrStderr(), "hotreload validate: %v\n\nUsage:\n  %s\n", err, cmd.UseLine())
 		return exitError{2}
@@ -86,7 +99,7 @@ read), 2 for a usage error.`,
 
 // validateFiles returns the problems of the schema, or else of each config
 // (a list of files merged in order).
-func validateFiles(ctx context.Context, schemaFile string, strict bool, configs [][]string) []hotreload.FieldError {
+func validateFiles(ctx context.Context, schemaFile string, strict bool, limits config.Limits, configs [][]string) []hotreload.FieldError {
 	var schema *config.Schema
 	if schemaFile != "" {
 		s, err := config.LoadSchema(schemaFile)
@@ -97,7 +110,7 @@ func validateFiles(ctx context.Context, schemaFile string, strict bool, configs 
 	}
 	var problems []hotreload.FieldError
 	for _, files := range configs {
-		target, err := config.NewTarget(config.Options[any]{Files: files, Schema: schema, Strict: strict, ReadOnlyFiles: true})
+		target, err := config.NewTarget(config.Options[any]{Files: files, Schema: schema, Strict: strict, ReadOnlyFiles: true, Limits: limits})
 		if err != nil {
 			problems = append(problems, problemsOf(err, files[0])...)
 			continue

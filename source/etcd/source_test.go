@@ -3,6 +3,7 @@ package etcd_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/config"
 	"github.com/cybercorp/hotreload/history"
+	"github.com/cybercorp/hotreload/internal/testwait"
 	"github.com/cybercorp/hotreload/source/etcd"
 	"github.com/cybercorp/hotreload/source/etcd/etcdtest"
 )
@@ -88,14 +90,12 @@ func newRig(t *testing.T, client *clientv3.Client, initial, override string) *ri
 // waitValue waits until the live config's "v" is want.
 func (r *rig) waitValue(want float64) {
 	r.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	testwait.Until(r.t, fmt.Sprintf("the live config to reach v=%v", want), 20*time.Second, func() error {
 		if s := r.target.Store().Snapshot(); s != nil && s.Data.(map[string]any)["v"] == want {
-			return
+			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	r.t.Fatalf("live config never reached v=%v; attempts: %+v", want, r.attemptsNow())
+		return fmt.Errorf("attempts: %+v", r.attemptsNow())
+	})
 }
 
 func (r *rig) attemptsNow() []etcd.Attempt {
@@ -129,22 +129,18 @@ func (r *rig) revisions() []int64 {
 // versions in history are want, in order.
 func (r *rig) waitRevisions(want ...int64) {
 	r.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testwait.Until(r.t, fmt.Sprintf("history's etcd revisions to end with %v", want), 10*time.Second, func() error {
 		got := r.revisions()
 		if len(got) >= len(want) && slices.Equal(got[len(got)-len(want):], want) {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("history's etcd revisions = %v, want them to end with %v", got, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("revisions %v", got)
+	})
 }
 
 func put(t *testing.T, c *clientv3.Client, k, v string) int64 {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(testwait.D(20 * time.Second))
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		resp, err := c.Put(ctx, k, v)
@@ -170,10 +166,13 @@ func TestSource(t *testing.T) {
 		rev2 := put(t, admin, key, `{"v": 2}`)
 		r.waitValue(2)
 		r.waitRevisions(rev2)
-		mirrored, _ := os.ReadFile(r.mirror)
-		if string(mirrored) != `{"v": 2}` {
-			t.Errorf("mirror holds %q, want the committed value", mirrored)
-		}
+		// The mirror is written at commit, after the value went live.
+		testwait.Until(t, "the mirror to hold the committed value", 10*time.Second, func() error {
+			if mirrored, _ := os.ReadFile(r.mirror); string(mirrored) != `{"v": 2}` {
+				return fmt.Errorf("mirror holds %q", mirrored)
+			}
+			return nil
+		})
 	})
 
 	t.Run("InvalidValueIsRejectedAndTheLiveOneKept", func(t *testing.T) {
@@ -181,19 +180,17 @@ func TestSource(t *testing.T) {
 		r := newRig(t, etcdtest.Client(t, cluster.Endpoints()...), `{"v": 0}`, "")
 		r.waitValue(3)
 		bad := put(t, admin, key, `{"v": `)
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		var last etcd.Attempt
+		testwait.Until(t, "the invalid value proposed", 10*time.Second, func() error {
 			a := r.attemptsNow()
 			if n := len(a); n > 0 && a[n-1].Revision == bad {
-				if a[n-1].Result != hotreload.Rejected {
-					t.Fatalf("attempt = %+v, want rejected", a[n-1])
-				}
-				break
+				last = a[n-1]
+				return nil
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the invalid value was never proposed: %+v", a)
-			}
-			time.Sleep(20 * time.Millisecond)
+			return fmt.Errorf("attempts %+v", a)
+		})
+		if last.Result != hotreload.Rejected {
+			t.Fatalf("attempt = %+v, want rejected", last)
 		}
 		r.waitValue(3)
 	})
@@ -210,10 +207,18 @@ func TestSource(t *testing.T) {
 		before := len(r.attemptsNow())
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if _, err := admin.Txn(ctx).Then(clientv3.OpPut(key, `{"v": 40}`), clientv3.OpDelete(over)).Commit(); err != nil {
+		txn, err := admin.Txn(ctx).Then(clientv3.OpPut(key, `{"v": 40}`), clientv3.OpDelete(over)).Commit()
+		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(300 * time.Millisecond)
+		testwait.For(t, "the transaction's state seen", 10*time.Second, func() bool {
+			for _, a := range r.attemptsNow()[before:] {
+				if a.Revision >= txn.Header.Revision {
+					return true
+				}
+			}
+			return false
+		})
 		for _, a := range r.attemptsNow()[before:] {
 			if a.Result == hotreload.Committed && liveValue(t, r.history, a.Version) == 4 {
 				t.Fatalf("the key's old value came back between the override and the key: %+v", a)

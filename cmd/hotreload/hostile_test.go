@@ -1,0 +1,167 @@
+package main_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cybercorp/hotreload/internal/testwait"
+)
+
+// hostileCase is a file an attacker or a clumsy operator points
+// hotreload at, and what the refusal must say.
+type hostileCase struct {
+	name  string
+	file  string // base name; its extension picks the format
+	write func(t *testing.T, path string)
+	want  string
+}
+
+func content(s string) func(*testing.T, string) {
+	return func(t *testing.T, path string) { writeFile(t, path, s) }
+}
+
+func hostileCases() []hostileCase {
+	bomb := "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+	for i := 1; i <= 8; i++ {
+		bomb += fmt.Sprintf("a%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 9), ", "))
+	}
+	return []hostileCase{
+		{"alias bomb", "app.yaml", content(bomb), "alias bomb"},
+		{"deep YAML", "app.yaml", content("a: " + strings.Repeat("[", 100_000)), "nested deeper than 1000 levels"},
+		{"deep YAML maps", "app.yaml", content("a: " + strings.Repeat("{b: ", 30_000)), "nested deeper than 1000 levels"},
+		{"deep TOML", "app.toml", content("a = " + strings.Repeat("[", 100_000)), "nested deeper than 1000 levels"},
+		{"dotted TOML header", "app.toml", content("[" + strings.Repeat("a.", 20_000) + "a]\n"), "nested deeper than 1000 levels"},
+		{"deep JSON", "app.json", content(strings.Repeat("[", 100_000)), "nested deeper than 1000 levels"},
+		{"50 MB file", "app.yaml", func(t *testing.T, path string) {
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if err := f.Truncate(50 << 20); err != nil {
+				t.Fatal(err)
+			}
+		}, "more than the limit of 16.0 MiB"},
+		{"FIFO", "app.yaml", func(t *testing.T, path string) {
+			if err := syscall.Mkfifo(path, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "is a named pipe (FIFO), not a regular file"},
+		{"link to /dev/zero", "app.yaml", func(t *testing.T, path string) {
+			if err := os.Symlink("/dev/zero", path); err != nil {
+				t.Fatal(err)
+			}
+		}, "leads out of its directory"},
+		{"link out of the directory", "app.yaml", func(t *testing.T, path string) {
+			secret := filepath.Join(t.TempDir(), "shadow")
+			writeFile(t, secret, "root:$6$secrethash:19000:0:99999:7:::\n")
+			if err := os.Symlink(secret, path); err != nil {
+				t.Fatal(err)
+			}
+		}, "--allow-outside-links"},
+		{"duplicate keys", "app.yaml", content("name: a\nname: b\n"), `mapping key "name" already defined`},
+		{"invalid UTF-8", "app.yaml", content("name: \xff\xfe\n"), "invalid UTF-8"},
+		{"huge number", "app.yaml", content("name: x\nrps: 9007199254740993\n"), "integer 9007199254740993 is beyond ±2^53"},
+	}
+}
+
+// plainBinary builds hotreload without the race detector, whose shadow
+// memory would hide what a decode costs.
+func plainBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "hotreload")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building hotreload: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestHostileInputIsRefusedCheaply runs hotreload validate on each hostile
+// file under an address-space limit: each is refused with a precise
+// error, in well under a second and 100 MB. The figures are printed with
+// -v for docs/security.md.
+func TestHostileInputIsRefusedCheaply(t *testing.T) {
+	timeBin := "/usr/bin/time" // GNU time: it forks the child itself, so %M is the child's own peak
+	if _, err := os.Stat(timeBin); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("GNU time is missing: apt-get install time")
+		}
+		t.Skip("GNU time is missing: apt-get install time")
+	}
+	bin := plainBinary(t)
+	for _, tc := range hostileCases() {
+		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, tc.file)
+			tc.write(t, path)
+			// 4 GiB of address space (the Go runtime reserves several
+			// hundred MiB up front): a bomb fails the test, not the machine.
+			cmd := exec.Command("sh", "-c", `ulimit -v 4194304 && exec "$0" -f '%M' "$1" validate "$2"`, timeBin, bin, path)
+			var stderr lockedBuffer
+			cmd.Stderr = &stderr
+			start := time.Now()
+			stdout, err := cmd.Output()
+			took := time.Since(start)
+			errLines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			peakKiB, _ := strconv.Atoi(errLines[len(errLines)-1])
+			out := string(stdout) + strings.Join(errLines[:len(errLines)-1], "\n")
+			if code := cmd.ProcessState.ExitCode(); code != 1 || err == nil {
+				t.Fatalf("exit %d (%v), want 1:\n%s", code, err, out)
+			}
+			if !strings.Contains(out, tc.want) || !strings.HasPrefix(out, path) {
+				t.Fatalf("output %q, want %q about %s", out, tc.want, path)
+			}
+			if strings.Contains(out, "secrethash") {
+				t.Fatalf("the error quotes the file it must not read: %s", out)
+			}
+			rss := peakKiB / 1024
+			t.Logf("figures: %s: %.0f ms, %d MiB peak RSS", tc.name, took.Seconds()*1000, rss)
+			if bound := testwait.D(time.Second); took > bound {
+				t.Errorf("refused after %s, want within %s", took, bound)
+			}
+			if rss > 100 {
+				t.Errorf("peak RSS %d MiB, want under 100", rss)
+			}
+		})
+	}
+}
+
+// TestDaemonKeepsServingThroughHostileEdits saves each hostile file over a
+// served config: every one is a rejected transaction with its reason, and
+// the previous version keeps serving.
+func TestDaemonKeepsServingThroughHostileEdits(t *testing.T) {
+	dir, file := workspace(t, "name: one\nrps: 5\n")
+	p := start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"),
+		"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0", "--health-window", "0s")
+	admin := p.urls["admin"]
+	waitStatus(t, admin, "the start", func(s statusAnswer) bool { return s.Active == 1 })
+	for _, tc := range hostileCases() {
+		if filepath.Ext(tc.file) != ".yaml" {
+			continue // the served file is YAML
+		}
+		tmp := filepath.Join(dir, ".next")
+		os.Remove(tmp)
+		tc.write(t, tmp)
+		if err := os.Rename(tmp, file); err != nil {
+			t.Fatal(err)
+		}
+		st := waitStatus(t, admin, tc.name+" rejected", func(s statusAnswer) bool {
+			return s.Last != nil && s.Last.Result == "rejected" && strings.Contains(fmt.Sprint(s.Last.Errors), tc.want)
+		})
+		if st.Active != 1 {
+			t.Fatalf("%s: active version %d, want 1 still", tc.name, st.Active)
+		}
+		var cfg configAnswer
+		call(t, "GET", admin+"/api/v1/config", "", &cfg)
+		if cfg.Version != 1 || cfg.Data["name"] != "one" {
+			t.Fatalf("%s: config %+v, want version 1 serving", tc.name, cfg)
+		}
+	}
+}

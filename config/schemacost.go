@@ -1,0 +1,180 @@
+package config
+
+import (
+	"slices"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// maxEvaluations bounds the subschema evaluations the validator may make on
+// one document: a fixed allowance plus maxEvaluationsPerValue for each value
+// of the document. A schema that applies the same subschema many times to
+// one value (allOf of two $refs to a schema that does the same, forty levels
+// deep, makes 2^40 evaluations) is refused before the validator runs.
+const (
+	maxEvaluations         = 1_000_000
+	maxEvaluationsPerValue = 100
+	maxInPlace             = 10_000 // distinct schemas applied to one value
+)
+
+// costWalk counts, without evaluating anything, how many subschema
+// evaluations the validator would make on a document: every value of the
+// document is visited once, with each distinct schema that reaches it and
+// how many times it does.
+type costWalk struct {
+	closures map[*jsonschema.Schema]map[*jsonschema.Schema]uint64
+	onStack  map[*jsonschema.Schema]bool
+	total    uint64
+	budget   uint64
+}
+
+// evaluationsWithin reports whether validating v against root takes at
+// most the budget for a document of v's size.
+func evaluationsWithin(root *jsonschema.Schema, v any) bool {
+	w := costWalk{
+		closures: map[*jsonschema.Schema]map[*jsonschema.Schema]uint64{},
+		onStack:  map[*jsonschema.Schema]bool{},
+		budget:   maxEvaluations + maxEvaluationsPerValue*uint64(valueCount(v)),
+	}
+	return w.value(map[*jsonschema.Schema]uint64{root: 1}, v)
+}
+
+// inPlace returns the subschemas s applies to the same value.
+func inPlace(s *jsonschema.Schema) []*jsonschema.Schema {
+	out := []*jsonschema.Schema{s.Ref, s.RecursiveRef, s.Not, s.If, s.Then, s.Else}
+	if s.DynamicRef != nil {
+		out = append(out, s.DynamicRef.Ref)
+	}
+	out = append(out, s.AllOf...)
+	out = append(out, s.AnyOf...)
+	out = append(out, s.OneOf...)
+	for _, d := range s.DependentSchemas {
+		out = append(out, d)
+	}
+	return slices.DeleteFunc(out, func(s *jsonschema.Schema) bool { return s == nil })
+}
+
+// closure returns how many ways s reaches each schema it applies to the
+// same value, s itself included, or nil when they are more than
+// maxInPlace. A loop back to a schema being counted is left out: the
+// validator stops it as an infinite loop.
+func (w *costWalk) closure(s *jsonschema.Schema) (map[*jsonschema.Schema]uint64, bool) {
+	if c, ok := w.closures[s]; ok {
+		return c, c != nil
+	}
+	if w.onStack[s] {
+		return map[*jsonschema.Schema]uint64{}, true
+	}
+	w.onStack[s] = true
+	defer delete(w.onStack, s)
+	c := map[*jsonschema.Schema]uint64{s: 1}
+	for _, e := range inPlace(s) {
+		ec, ok := w.closure(e)
+		if !ok {
+			w.closures[s] = nil
+			return nil, false
+		}
+		for t, n := range ec {
+			c[t] = satAdd(c[t], n)
+		}
+		if len(c) > maxInPlace {
+			w.closures[s] = nil
+			return nil, false
+		}
+	}
+	w.closures[s] = c
+	return c, true
+}
+
+// value counts the evaluations on v of the schemas reaching it, and below
+// it; it reports false as soon as the budget is spent.
+func (w *costWalk) value(reach map[*jsonschema.Schema]uint64, v any) bool {
+	all := map[*jsonschema.Schema]uint64{}
+	for s, m := range reach {
+		c, ok := w.closure(s)
+		if !ok {
+			return false
+		}
+		for t, n := range c {
+			k := satMul(m, n)
+			all[t] = satAdd(all[t], k)
+			w.total = satAdd(w.total, k)
+		}
+		if w.total > w.budget {
+			return false
+		}
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			next := map[*jsonschema.Schema]uint64{}
+			for s, m := range all {
+				add := func(c *jsonschema.Schema) {
+					if c != nil {
+						next[c] = satAdd(next[c], m)
+					}
+				}
+				add(s.Properties[k])
+				for re, p := range s.PatternProperties {
+					if re.MatchString(k) {
+						add(p)
+					}
+				}
+				if a, ok := s.AdditionalProperties.(*jsonschema.Schema); ok {
+					add(a)
+				}
+				add(s.UnevaluatedProperties)
+				add(s.PropertyNames)
+			}
+			if !w.value(next, e) {
+				return false
+			}
+		}
+	case []any:
+		for i, e := range x {
+			next := map[*jsonschema.Schema]uint64{}
+			for s, m := range all {
+				add := func(c *jsonschema.Schema) {
+					if c != nil {
+						next[c] = satAdd(next[c], m)
+					}
+				}
+				if i < len(s.PrefixItems) {
+					add(s.PrefixItems[i])
+				}
+				add(s.Items2020)
+				switch items := s.Items.(type) {
+				case *jsonschema.Schema:
+					add(items)
+				case []*jsonschema.Schema:
+					if i < len(items) {
+						add(items[i])
+					}
+				}
+				if a, ok := s.AdditionalItems.(*jsonschema.Schema); ok {
+					add(a)
+				}
+				add(s.Contains)
+				add(s.UnevaluatedItems)
+			}
+			if !w.value(next, e) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func satAdd(a, b uint64) uint64 {
+	if a+b < a {
+		return ^uint64(0)
+	}
+	return a + b
+}
+
+func satMul(a, b uint64) uint64 {
+	if a != 0 && b > ^uint64(0)/a {
+		return ^uint64(0)
+	}
+	return a * b
+}
