@@ -16,7 +16,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -146,6 +150,54 @@ func TestDevCommand(t *testing.T) {
 	})
 	if now := pid(); now != second {
 		t.Errorf("a comment edit restarted the program: pid %s, then %s", second, now)
+	}
+
+	// kill -9 of the app under load: its group is killed, the same build
+	// starts again, and every request sent after the kill waits in the
+	// socket's queue and is answered (one the dead process had already
+	// read is lost with it).
+	killed, _ := strconv.Atoi(second)
+	var failed, killedAt atomic.Int64
+	var sent sync.WaitGroup
+	stopLoad := make(chan struct{})
+	for range 4 {
+		sent.Add(1)
+		go func() {
+			defer sent.Done()
+			for {
+				select {
+				case <-stopLoad:
+					return
+				default:
+				}
+				start := time.Now().UnixNano()
+				if _, err := get("http://" + addr + "/"); err != nil && killedAt.Load() != 0 && start > killedAt.Load() {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	if err := syscall.Kill(killed, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killedAt.Store(time.Now().UnixNano())
+	testwait.Until(t, "the restart", testwait.D(30*time.Second), func() error {
+		if !strings.Contains(out.String(), "restarted the last good build") {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	testwait.Until(t, "v1 served again", testwait.D(10*time.Second), serving("v1"))
+	close(stopLoad)
+	sent.Wait()
+	if n := failed.Load(); n > 0 {
+		t.Errorf("%d requests sent after the kill failed", n)
+	}
+	if now := pid(); now == second {
+		t.Errorf("pid %s still serves after kill -9", now)
+	}
+	if !strings.Contains(out.String(), fmt.Sprintf("process %d exited: signal: killed; nothing serves: restarting", killed)) {
+		t.Errorf("the crash is not reported truthfully:\n%s", out.String())
 	}
 
 	before := len(out.String())
