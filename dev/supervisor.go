@@ -396,7 +396,10 @@ func (s *Supervisor) startBuild(ctx context.Context) {
 		return
 	}
 	f.Close()
-	bctx, cancel := context.WithCancel(ctx)
+	// Not cancelled with ctx: once a transaction took the build, a stop
+	// lets it finish (Run waits for it) rather than fail it; a build no
+	// transaction took is discarded when Run returns.
+	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	b := &earlyBuild{cancel: cancel, done: make(chan struct{}), out: f.Name()}
 	go func() {
 		defer close(b.done)
@@ -491,10 +494,13 @@ func (s *Supervisor) reloadProgram(ctx context.Context, pkgs []string, saved tim
 		if len(pkgs) > 0 {
 			c.Meta = map[string]string{MetaPackages: strings.Join(pkgs, ",")}
 		}
-		o, err = s.opts.Engine.Reload(ctx, hotreload.Request{Source: "builder", Author: "dev", Candidates: []hotreload.Candidate{c}})
+		// A stop lets the transaction finish (Run waits for it): the
+		// program is then stopped from a consistent state, and nothing
+		// fails for the stop's sake.
+		o, err = s.opts.Engine.Reload(context.WithoutCancel(ctx), hotreload.Request{Source: "builder", Author: "dev", Candidates: []hotreload.Candidate{c}})
 	}
-	if ctx.Err() != nil {
-		return false // stopping: nothing to tell
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return false // the start, cut short by a stop: nothing to tell
 	}
 	r := Report{Unit: "program", Packages: pkgs, Saved: saved, Result: o.Result, Err: err}
 	if r.Result == "" {
