@@ -3,11 +3,14 @@
 package dev
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +22,7 @@ import (
 // back to the first version starts its binary again from BinDir, while
 // clients are served throughout.
 func TestSupervisorThroughEngine(t *testing.T) {
-	e := startEngine(t)
+	e := startEngine(t, hotreload.Options{})
 	root := t.TempDir()
 	src := filepath.Join(root, "version.go")
 	writeFile(t, src, "package main\n\nconst version = \"v1\"\n")
@@ -70,4 +73,74 @@ func TestSupervisorThroughEngine(t *testing.T) {
 	if got := mustGet(t, url); !strings.HasPrefix(got, "v0v1") {
 		t.Fatalf("reply %q after the rollback, want v1", got)
 	}
+}
+
+// gateFunc is a health gate from a function: the test injects a failing
+// health check with it.
+type gateFunc func(context.Context, hotreload.Transaction) error
+
+func (g gateFunc) Watch(ctx context.Context, tx hotreload.Transaction) error { return g(ctx, tx) }
+
+// TestSupervisorReportsRollback: a build that is swapped in and then fails
+// the engine's health gate is rolled back; the report says RolledBack (not
+// Rejected), the terminal says the previous version serves again, and it
+// does, with no request failed.
+func TestSupervisorReportsRollback(t *testing.T) {
+	e := startEngine(t, hotreload.Options{Gate: gateFunc(func(_ context.Context, tx hotreload.Transaction) error {
+		if tx.Source == "builder" {
+			return errors.New("injected: the new build is unhealthy")
+		}
+		return nil
+	})})
+	root := t.TempDir()
+	src := filepath.Join(root, "version.go")
+	writeFile(t, src, "package main\n\nconst version = \"v1\"\n")
+	ln := listenLocal(t)
+	url := "http://" + ln.Addr().String() + "/"
+	var term lockedBuffer
+	_, rep := startSupervisor(t, Options{
+		Engine: e, Dirs: []string{root}, Debounce: 20 * time.Millisecond, Terminal: &term,
+		Process: ProcessOptions{Name: "app", Listener: ln, Build: func(ctx context.Context, out string) error {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				return err
+			}
+			stampedApp(t, string(versionConst.FindSubmatch(b)[1]), out)
+			return nil
+		}},
+	})
+	if r := rep.next(t, "program"); r.Result != hotreload.Committed {
+		t.Fatalf("start: %+v", r)
+	}
+	l := startLoader(url, 4, 2*time.Minute)
+	writeFile(t, src, "package main\n\nconst version = \"v2\"\n")
+	r := rep.next(t, "program")
+	if r.Result != hotreload.RolledBack || r.Err == nil || !strings.Contains(r.Err.Error(), "unhealthy") {
+		t.Fatalf("report %+v, want rolled back for the injected failure", r)
+	}
+	l.finish(t)
+	if got := mustGet(t, url); !strings.HasPrefix(got, "v0v1") {
+		t.Fatalf("reply %q after the rollback, want v1", got)
+	}
+	if !strings.Contains(term.String(), "(rolled back: the previous version serves again)") {
+		t.Errorf("terminal:\n%s", term.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

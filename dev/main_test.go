@@ -87,15 +87,16 @@ func stampedApp(tb testing.TB, stamp, out string) {
 	}
 }
 
-// startEngine runs an engine on history kept in memory until the test
-// ends.
-func startEngine(t *testing.T) *hotreload.Engine {
+// startEngine runs an engine with opts on history kept in memory until the
+// test ends.
+func startEngine(t *testing.T, opts hotreload.Options) *hotreload.Engine {
 	t.Helper()
 	store, err := history.Memory()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := hotreload.New(hotreload.Options{History: store})
+	opts.History = store
+	e := hotreload.New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()

@@ -23,7 +23,7 @@ import (
 func startSupervisor(t *testing.T, opts Options) (*Supervisor, reports) {
 	t.Helper()
 	if opts.Engine == nil {
-		opts.Engine = startEngine(t)
+		opts.Engine = startEngine(t, hotreload.Options{})
 	}
 	rep := make(reports, 100)
 	opts.OnReport = rep.add
