@@ -353,6 +353,41 @@ func TestProcessRestartsAfterCrash(t *testing.T) {
 	}
 }
 
+// TestProcessCrashLoopBacksOff: a program that keeps crashing soon after it
+// started is restarted after growing delays, never beyond maxRestartDelay,
+// and Close ends the restarts.
+func TestProcessCrashLoopBacksOff(t *testing.T) {
+	delays := make(chan time.Duration, 10)
+	p := newProcess(t, ProcessOptions{
+		Binary: sampleApp, Env: append(os.Environ(), "APP_EXIT_AFTER=300ms"),
+		OnExit: func(_ int, _ error, in time.Duration) { delays <- in },
+	})
+	reload(t, p)
+	var got []time.Duration
+	for len(got) < 3 {
+		select {
+		case d := <-delays:
+			got = append(got, d)
+		case <-time.After(testwait.D(30 * time.Second)):
+			t.Fatalf("crashes reported with delays %v, want 3", got)
+		}
+	}
+	if got[0] != minRestartDelay || got[2] <= got[0] || got[2] > maxRestartDelay {
+		t.Fatalf("restart delays %v: want %s first, growing, at most %s", got, minRestartDelay, maxRestartDelay)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] < got[i-1] {
+			t.Fatalf("restart delays %v shrink", got)
+		}
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if left := descendants(t, os.Getpid(), nil); len(left) > 0 {
+		t.Fatalf("processes left after Close: %q", left)
+	}
+}
+
 // TestProxyModeHealthPath: in proxy mode a child is ready once its health
 // URL answers, and requests go through the proxy.
 func TestProxyModeHealthPath(t *testing.T) {
