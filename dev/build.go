@@ -36,6 +36,7 @@ func ShellBuild(dir, command string) func(ctx context.Context, out string) error
 func run(ctx context.Context, dir string, env []string, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
+	stopGroup(cmd) // a build cut short leaves no compiler or linker running
 	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

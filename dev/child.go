@@ -62,6 +62,7 @@ type child struct {
 	stdout, stderr                io.Writer
 	onExit                        func(*child)
 
+	started   time.Time
 	ready     chan struct{} // closed on READY=1
 	readyOnce sync.Once
 	exited    chan struct{} // closed once reaped; exitErr is set before
@@ -134,7 +135,7 @@ func startChild(m *monitor, s spec) (c *child, err error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", s.binary, err)
 	}
-	c.cmd, c.pid = cmd, cmd.Process.Pid
+	c.cmd, c.pid, c.started = cmd, cmd.Process.Pid, time.Now()
 	if c.pidfd, err = unix.PidfdOpen(c.pid, 0); err != nil {
 		// Without a pidfd the monitor cannot see the exit: kill and reap
 		// it here.

@@ -24,7 +24,7 @@ func TestProcessContract(t *testing.T) {
 	for _, stamp := range []string{"contract-a", "contract-b", "contract-c"} {
 		tmp := filepath.Join(t.TempDir(), stamp)
 		stampedApp(t, stamp, tmp)
-		id, err := fileDigest(tmp)
+		id, err := binaryDigest(tmp)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,20 +21,24 @@
 //   - Supervisor is the dev loop: it watches source folders with package
 //     watch (respecting .gitignore), maps changed files to the Go packages
 //     of the program and of each plugin (go list -deps), and rebuilds only
-//     what depends on them: the program through its Process (build, start
-//     beside the old one, wait until ready, swap, stop the old one), a
-//     plugin with GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared,
-//     written atomically into the plugin directory. Errors go to the
-//     terminal and, through a ui.Hub, to the browser's overlay; browsers
-//     reload once the new process serves.
+//     what depends on them: the program as a transaction of the engine on
+//     its Process (build, start beside the old one, wait until ready, swap,
+//     stop the old one), a plugin with GOOS=wasip1 GOARCH=wasm go build
+//     -buildmode=c-shared, written atomically into the plugin directory.
+//     The program's build starts at the first change and starts over at
+//     each later one; the transaction takes the build in progress once the
+//     debounce ended. Errors go to the terminal and, through a ui.Hub, to
+//     the browser's overlay; browsers reload once the new process serves.
 //
 // # Failure paths
 //
 // A build that fails, a child that exits or does not say READY=1 within
 // ReadyTimeout: Prepare stops and reaps the candidate and returns the error
 // (compiler messages as FieldErrors with file, line and column); the live
-// child never noticed. A live child that crashes later is reported through
-// ProcessOptions.OnExit; the next change starts a new one.
+// child never noticed. A live child that exits by itself later has its
+// process group killed at once, is reported through ProcessOptions.OnExit
+// and its binary is started again, with a growing delay while it keeps
+// crashing (OnRestart).
 //
 // # Platforms
 //
@@ -46,11 +50,12 @@
 // # Concurrency and backpressure
 //
 // Prepare, Apply, Rollback and Commit are called by one transaction at a
-// time (the engine's loop, or the Supervisor's own goroutine); Live, Close
-// and the proxy are safe for concurrent use. The Supervisor runs one
-// rebuild at a time; saves made meanwhile are coalesced by the watcher into
-// the next batch, so a burst of saves costs one build, never a queue of
-// them, and lists packages (go list) in the background. A Process watches
+// time (the engine's loop); a restart after a crash swaps under the same
+// lock as Apply. Live, Close and the proxy are safe for concurrent use. The
+// Supervisor runs one transaction at a time; saves made meanwhile gather
+// into the next batch, whose build starts at once and is cancelled by the
+// next save, so a burst of saves costs one finished build, never a queue of
+// them. It lists packages (go list) in the background. A Process watches
 // all its children from one goroutine (poll(2) on each child's pidfd, notify
 // socket and output pipes), however many it starts.
 package dev

@@ -4,6 +4,8 @@ package dev
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +23,9 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/history"
 )
 
 // placeholder is the stamp the sample app is linked with; stampedApp
@@ -80,6 +85,29 @@ func stampedApp(tb testing.TB, stamp, out string) {
 	if err := os.WriteFile(out, bin, 0o755); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// startEngine runs an engine with opts on history kept in memory until the
+// test ends.
+func startEngine(t *testing.T, opts hotreload.Options) *hotreload.Engine {
+	t.Helper()
+	store, err := history.Memory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.History = store
+	e := hotreload.New(opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("engine: %v", err)
+		}
+		store.Close()
+	})
+	return e
 }
 
 // listenLocal returns a listener on a free loopback port.

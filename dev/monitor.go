@@ -134,6 +134,10 @@ func (m *monitor) run() {
 			case watchErr:
 				m.readOutput(w.c, &w.c.errFD, w.c.stderr, buf)
 			case watchExit:
+				// The whole group at once, before the leader is reaped (its
+				// pid, the group's id, cannot be reused until then): what it
+				// started must not outlive it, hold its pipes or its socket.
+				_ = unix.Kill(-w.c.pid, unix.SIGKILL)
 				m.drain(w.c, buf)
 				m.reap(w.c)
 				if w.c.onExit != nil {

@@ -34,6 +34,7 @@ func listDeps(ctx context.Context, dir, pkg string, env []string) (*deps, error)
 	cmd := exec.CommandContext(ctx, "go", "list", "-e", "-deps", "-json=ImportPath,Dir,Standard,EmbedFiles", pkg)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
+	stopGroup(cmd)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {

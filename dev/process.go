@@ -4,7 +4,6 @@ package dev
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -47,6 +46,15 @@ const (
 	DefaultReadyTimeout = 30 * time.Second
 	DefaultDrainTimeout = 10 * time.Second
 	DefaultKeep         = 5
+)
+
+// The delays before a crashed live child's binary is started again: the
+// first is minRestartDelay, each crash of a child that ran less than
+// stableRun doubles it, up to maxRestartDelay.
+const (
+	minRestartDelay = 100 * time.Millisecond
+	maxRestartDelay = 5 * time.Second
+	stableRun       = 10 * time.Second
 )
 
 // ProcessOptions configure a Process.
@@ -96,9 +104,13 @@ type ProcessOptions struct {
 	Stdout, Stderr io.Writer
 	// OnExit, when set, is called on its own goroutine when the live child
 	// exits by itself (a crash after it was swapped in), with the exit
-	// error and the end of its stderr. Children the Process stops are not
-	// reported.
-	OnExit func(pid int, err error)
+	// error and the end of its stderr, and the delay before its binary is
+	// started again. Children the Process stops are not reported.
+	OnExit func(pid int, err error, restartIn time.Duration)
+	// OnRestart, when set, is called after each attempt to start the
+	// binary of a crashed live child again: with the new pid, or the
+	// error (another attempt follows, after a longer delay).
+	OnRestart func(pid int, err error)
 	// Logger logs starts, swaps and stops; nil discards.
 	Logger *slog.Logger
 }
@@ -112,8 +124,15 @@ type ProcessOptions struct {
 // binary again, waits until it is ready, routes to it and stops the new
 // child, so clients are served throughout. Commit forgets the old binary.
 //
+// A live child that exits by itself (a crash, a kill -9) is not a new
+// state: its whole process group is killed at once, and the same binary is
+// started again after a delay that grows while it keeps crashing. In socket
+// mode clients wait meanwhile: the socket stays open and queues their
+// connections.
+//
 // Concurrency: Prepare, Apply, Rollback and Commit are called by one
-// transaction at a time (the engine's loop, or Supervisor's). Live, Close
+// transaction at a time (the engine's loop). A restart after a crash runs
+// on its own goroutine and swaps under the same lock as Apply. Live, Close
 // and the proxy are safe for concurrent use.
 type Process struct {
 	opts   ProcessOptions
@@ -121,11 +140,17 @@ type Process struct {
 	mon    *monitor
 	socket *os.File // socket mode: the dup passed to children
 	runDir string
+	ctx    context.Context // cancelled by Close: ends restarts
+	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	live   *child
-	liveID string // binary digest of the live child
-	closed bool
+	swap     sync.Mutex     // held while the live child is replaced
+	restarts sync.WaitGroup // restarts after crashes
+
+	mu      sync.Mutex
+	live    *child
+	liveID  string // binary digest of the live child
+	closed  bool
+	crashes int // consecutive crashes of children that ran less than stableRun
 
 	route   atomic.Pointer[proxyRoute] // proxy mode
 	routed  chan struct{}              // proxy mode: closed once a child serves
@@ -195,6 +220,7 @@ func NewProcess(opts ProcessOptions) (*Process, error) {
 	}
 	opts.Args = slices.Clone(opts.Args)
 	p := &Process{opts: opts, log: opts.Logger}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -251,20 +277,6 @@ func (p *Process) Live() (pid int, binary string) {
 	return p.live.pid, p.liveID
 }
 
-// Start builds (or reads) the program and starts it: Prepare, Apply and
-// Commit of a reload from source, without an engine.
-func (p *Process) Start(ctx context.Context) error {
-	ch, err := p.Prepare(ctx, hotreload.Candidate{Target: p.Name()})
-	if err != nil || Unchanged(ch) {
-		return err
-	}
-	if err := ch.Apply(ctx); err != nil {
-		_ = ch.Rollback(context.WithoutCancel(ctx))
-		return err
-	}
-	return ch.Commit(ctx)
-}
-
 // snapshotDoc is the durable form of a process state.
 type snapshotDoc struct {
 	Binary string `json:"binary"` // SHA-256 of the program, its name in BinDir
@@ -274,8 +286,9 @@ type snapshotDoc struct {
 // from a Snapshot: the binary kept in BinDir) and starts it beside the live
 // child, returning once it is ready. A build failure, a crash or a timeout
 // before ready stops the new child and returns the error; the live child
-// never noticed. A binary identical to the live one starts nothing: its
-// Change does nothing and Unchanged reports it.
+// never noticed. A binary identical to the live one (build IDs aside, see
+// binaryDigest) starts nothing: its Change does nothing, and the engine
+// drops it as unchanged by its snapshot.
 // A candidate's Meta["packages"], a comma-separated list of the changed
 // packages, becomes the Summary's Modules.
 func (p *Process) Prepare(ctx context.Context, c hotreload.Candidate) (hotreload.Change, error) {
@@ -310,14 +323,8 @@ func (p *Process) Prepare(ctx context.Context, c hotreload.Candidate) (hotreload
 	return &processChange{p: p, new: ch, newID: id, oldID: oldID, summary: summary}, nil
 }
 
-// Unchanged reports whether ch, from Prepare, is the live binary again:
-// applying it changes nothing (the engine drops it by its snapshot).
-func Unchanged(ch hotreload.Change) bool {
-	_, ok := ch.(unchangedChange)
-	return ok
-}
-
-// unchangedChange is a candidate identical to the live binary.
+// unchangedChange is a candidate identical to the live binary: the engine
+// drops it by its snapshot digest and discards it.
 type unchangedChange struct{ summary hotreload.Summary }
 
 func (c unchangedChange) Summary() hotreload.Summary   { return c.summary }
@@ -376,7 +383,7 @@ func (p *Process) binary(ctx context.Context, snapshot []byte) (string, error) {
 	} else if err := copyFile(p.opts.Binary, tmp.Name()); err != nil {
 		return "", hotreload.Errorf(hotreload.CodeInvalid, "%s: reading the program: %w", p.Name(), err)
 	}
-	id, err := fileDigest(tmp.Name())
+	id, err := binaryDigest(tmp.Name())
 	if err != nil {
 		return "", hotreload.Errorf(hotreload.CodeInternal, "%s: %w", p.Name(), err)
 	}
@@ -397,19 +404,6 @@ func isDigest(s string) bool {
 	}
 	_, err := hex.DecodeString(s)
 	return err == nil
-}
-
-func fileDigest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func copyFile(from, to string) error {
@@ -451,6 +445,15 @@ func (p *Process) launch(ctx context.Context, id string) (*child, error) {
 
 // promote routes clients to c and stops the child it replaces, if any.
 func (p *Process) promote(c *child, id string) {
+	p.swap.Lock()
+	defer p.swap.Unlock()
+	p.mu.Lock()
+	p.crashes = 0 // a new state: its crashes count afresh
+	p.mu.Unlock()
+	p.promoteLocked(c, id)
+}
+
+func (p *Process) promoteLocked(c *child, id string) {
 	if p.opts.Mode == ModeProxy {
 		u := &url.URL{Scheme: "http", Host: c.addr}
 		tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
@@ -474,14 +477,89 @@ func (p *Process) promote(c *child, id string) {
 	}
 }
 
-// exited reports c's exit through OnExit if c was still live then.
+// exited handles the exit of child c (its process group is already
+// killed, see monitor). If c was live, it crashed: that is reported
+// through OnExit and its binary started again.
 func (p *Process) exited(c *child) {
 	p.mu.Lock()
-	crashed := p.live == c
-	p.mu.Unlock()
-	if crashed && p.opts.OnExit != nil {
-		p.opts.OnExit(c.pid, c.crashError("exited"))
+	crashed := p.live == c && !p.closed
+	id := p.liveID
+	if crashed {
+		if time.Since(c.started) < stableRun {
+			p.crashes++
+		} else {
+			p.crashes = 1
+		}
+		p.restarts.Add(1)
 	}
+	delay := min(minRestartDelay<<min(max(p.crashes-1, 0), 10), maxRestartDelay)
+	p.mu.Unlock()
+	if !crashed {
+		return
+	}
+	defer p.restarts.Done()
+	err := c.crashError("exited")
+	p.log.Warn("the live process exited; restarting its binary", "target", p.Name(), "pid", c.pid, "err", err, "in", delay)
+	if p.opts.OnExit != nil {
+		p.opts.OnExit(c.pid, err, delay)
+	}
+	p.restart(c, id, delay)
+}
+
+// restart starts the binary id of the crashed live child dead again, after
+// delay and then after doubling delays until one is ready, and makes it
+// live. It gives up when Close is called or a transaction replaced dead.
+func (p *Process) restart(dead *child, id string, delay time.Duration) {
+	for {
+		t := time.NewTimer(delay)
+		select {
+		case <-p.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if !p.isLive(dead) {
+			return
+		}
+		c, err := p.launch(p.ctx, id)
+		if p.ctx.Err() != nil {
+			if err == nil {
+				p.stopChild(c)
+			}
+			return
+		}
+		if err == nil {
+			p.swap.Lock()
+			still := p.isLive(dead)
+			if still {
+				p.promoteLocked(c, id)
+			}
+			p.swap.Unlock()
+			if !still {
+				p.stopChild(c)
+				return
+			}
+			p.log.Info("process restarted", "target", p.Name(), "pid", c.pid, "binary", id[:12])
+		}
+		if p.opts.OnRestart != nil {
+			pid := 0
+			if err == nil {
+				pid = c.pid
+			}
+			p.opts.OnRestart(pid, err)
+		}
+		if err == nil {
+			return
+		}
+		delay = min(2*delay, maxRestartDelay)
+	}
+}
+
+// isLive reports whether c is the live child and the Process is open.
+func (p *Process) isLive(c *child) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.live == c && !p.closed
 }
 
 func (p *Process) stopChild(c *child) {
@@ -558,6 +636,8 @@ func (p *Process) Close(ctx context.Context) error {
 	live := p.live
 	p.live, p.liveID = nil, ""
 	p.mu.Unlock()
+	p.cancel()
+	p.restarts.Wait()
 	if live != nil {
 		p.stopChild(live)
 	}

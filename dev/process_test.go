@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
 // stampBuilds returns a Build function that writes the sample app stamped
@@ -48,14 +49,15 @@ func newProcess(t *testing.T, opts ProcessOptions) *Process {
 	return p
 }
 
-// reload runs Prepare, Apply and Commit from source.
+// reload runs Prepare, Apply and Commit from source, as the engine's
+// transaction does.
 func reload(t *testing.T, p *Process) {
 	t.Helper()
 	ch, err := p.Prepare(context.Background(), hotreload.Candidate{Target: p.Name()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if Unchanged(ch) {
+	if _, ok := ch.(unchangedChange); ok {
 		t.Fatal("Prepare saw no change")
 	}
 	if err := ch.Apply(context.Background()); err != nil {
@@ -146,9 +148,7 @@ func TestProcessGrandchildrenKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newProcess(t, ProcessOptions{Binary: script, DrainTimeout: 2 * time.Second})
-	if err := p.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	reload(t, p)
 	pid, _ := p.Live()
 	waitFor(t, "the helper to start", func() bool { return len(descendants(t, -1, map[int]bool{pid: true})) == 2 })
 	if err := p.Close(context.Background()); err != nil {
@@ -164,9 +164,7 @@ func TestProcessRollback(t *testing.T) {
 	build, _ := stampBuilds(t)
 	p := newProcess(t, ProcessOptions{Build: build})
 	url := "http://" + p.Addr().String() + "/"
-	if err := p.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	reload(t, p)
 	pid1, bin1 := p.Live()
 	l := startLoader(url, 4, time.Minute)
 	defer l.finish(t)
@@ -211,7 +209,7 @@ func TestProcessRollback(t *testing.T) {
 	t.Run("Snapshot", func(t *testing.T) {
 		// A snapshot from history restores exactly that binary.
 		ch, err := p.Prepare(context.Background(), hotreload.Candidate{Snapshot: []byte(`{"binary":"` + bin1 + `"}`)})
-		if err != nil || !Unchanged(ch) {
+		if _, ok := ch.(unchangedChange); err != nil || !ok {
 			t.Fatalf("Prepare of the live snapshot: %v, %v; want unchanged", ch, err)
 		}
 		_, err = p.Prepare(context.Background(), hotreload.Candidate{Snapshot: []byte(`{"binary":"` + strings.Repeat("0", 64) + `"}`)})
@@ -246,9 +244,7 @@ func TestProcessFailedCandidates(t *testing.T) {
 		}
 		return nil
 	}})
-	if err := p.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	reload(t, p)
 	pid, _ := p.Live()
 	url := "http://" + p.Addr().String() + "/"
 	for _, tc := range []struct{ name, next, want string }{
@@ -278,14 +274,42 @@ func TestProcessFailedCandidates(t *testing.T) {
 	}
 }
 
-// TestProcessOnExit: a crash after the swap is reported, once.
-func TestProcessOnExit(t *testing.T) {
-	exits := make(chan error, 2)
-	p := newProcess(t, ProcessOptions{Binary: sampleApp, OnExit: func(pid int, err error) { exits <- err }})
-	if err := p.Start(context.Background()); err != nil {
+// TestProcessRestartsAfterCrash kills the live program with SIGKILL under
+// load: the helper it started in its process group is killed at once,
+// the crash is reported once, the same binary is started again, and every
+// request is answered (the socket queues them meanwhile).
+func TestProcessRestartsAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "spawner")
+	body := fmt.Sprintf("#!/bin/sh\n(trap '' TERM; sleep 300) &\nexec %s\n", sampleApp)
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	pid, _ := p.Live()
+	exits := make(chan error, 2)
+	restarts := make(chan int, 2)
+	p := newProcess(t, ProcessOptions{
+		Binary: script,
+		OnExit: func(pid int, err error, in time.Duration) {
+			if in != minRestartDelay {
+				t.Errorf("first restart in %s, want %s", in, minRestartDelay)
+			}
+			exits <- err
+		},
+		OnRestart: func(pid int, err error) {
+			if err != nil {
+				t.Errorf("restart: %v", err)
+			}
+			restarts <- pid
+		},
+	})
+	reload(t, p)
+	pid, bin := p.Live()
+	url := "http://" + p.Addr().String() + "/"
+	testwait.For(t, "the helper to start", testwait.D(10*time.Second), func() bool {
+		return len(descendants(t, -1, map[int]bool{pid: true})) == 2
+	})
+	l := startLoader(url, 4, 2*time.Minute)
+	testwait.For(t, "requests before the kill", testwait.D(10*time.Second), func() bool { return l.ok.Load() > 50 })
 	if err := syscallKill(pid); err != nil {
 		t.Fatal(err)
 	}
@@ -294,8 +318,73 @@ func TestProcessOnExit(t *testing.T) {
 		if !strings.Contains(err.Error(), "killed") {
 			t.Fatalf("exit error %v", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(testwait.D(10 * time.Second)):
 		t.Fatal("no exit report")
+	}
+	// SIGKILL went to the whole group before the report; the helper is
+	// gone (or a zombie waiting for init) within moments.
+	testwait.For(t, "the crashed group to be killed", testwait.D(2*time.Second), func() bool {
+		for _, p := range descendants(t, -1, map[int]bool{pid: true}) {
+			if !strings.Contains(p, " state Z ") {
+				return false
+			}
+		}
+		return true
+	})
+	var now int
+	select {
+	case now = <-restarts:
+	case <-time.After(testwait.D(30 * time.Second)):
+		t.Fatal("no restart")
+	}
+	if live, liveBin := p.Live(); live != now || now == pid || liveBin != bin {
+		t.Fatalf("live %d %s after the restart, want a new process %d of %s", live, liveBin, now, bin)
+	}
+	served := l.ok.Load()
+	testwait.For(t, "requests after the restart", testwait.D(10*time.Second), func() bool { return l.ok.Load() > served+50 })
+	l.finish(t)
+	if got := mustGet(t, url); !strings.Contains(got, fmt.Sprintf("pid=%d", now)) {
+		t.Fatalf("reply %q, want pid %d", got, now)
+	}
+	select {
+	case err := <-exits:
+		t.Fatalf("a second exit report: %v", err)
+	default:
+	}
+}
+
+// TestProcessCrashLoopBacksOff: a program that keeps crashing soon after it
+// started is restarted after growing delays, never beyond maxRestartDelay,
+// and Close ends the restarts.
+func TestProcessCrashLoopBacksOff(t *testing.T) {
+	delays := make(chan time.Duration, 10)
+	p := newProcess(t, ProcessOptions{
+		Binary: sampleApp, Env: append(os.Environ(), "APP_EXIT_AFTER=300ms"),
+		OnExit: func(_ int, _ error, in time.Duration) { delays <- in },
+	})
+	reload(t, p)
+	var got []time.Duration
+	for len(got) < 3 {
+		select {
+		case d := <-delays:
+			got = append(got, d)
+		case <-time.After(testwait.D(30 * time.Second)):
+			t.Fatalf("crashes reported with delays %v, want 3", got)
+		}
+	}
+	if got[0] != minRestartDelay || got[2] <= got[0] || got[2] > maxRestartDelay {
+		t.Fatalf("restart delays %v: want %s first, growing, at most %s", got, minRestartDelay, maxRestartDelay)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] < got[i-1] {
+			t.Fatalf("restart delays %v shrink", got)
+		}
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if left := descendants(t, os.Getpid(), nil); len(left) > 0 {
+		t.Fatalf("processes left after Close: %q", left)
 	}
 }
 
@@ -303,9 +392,7 @@ func TestProcessOnExit(t *testing.T) {
 // URL answers, and requests go through the proxy.
 func TestProxyModeHealthPath(t *testing.T) {
 	p := newProcess(t, ProcessOptions{Binary: sampleApp, Mode: ModeProxy, HealthPath: "/healthz"})
-	if err := p.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	reload(t, p)
 	if got := mustGet(t, "http://"+p.Addr().String()+"/x"); !strings.HasPrefix(got, "v0") {
 		t.Fatalf("reply %q", got)
 	}

@@ -32,8 +32,20 @@ const DefaultDebounce = 100 * time.Millisecond
 // wasmEnv is the environment a plugin is built and listed with.
 var wasmEnv = []string{"GOOS=wasip1", "GOARCH=wasm"}
 
+// Engine runs the program's reloads: *hotreload.Engine implements it.
+type Engine interface {
+	Add(ctx context.Context, t hotreload.Target) (hotreload.Outcome, error)
+	Reload(ctx context.Context, r hotreload.Request) (hotreload.Outcome, error)
+}
+
 // Options configure a Supervisor.
 type Options struct {
+	// Engine runs every reload of the program as a transaction: Run adds
+	// the Supervisor's Process to it (its start transaction builds and
+	// starts the program) and submits a reload from source for each change,
+	// so every build has a version in history, events, metrics and an
+	// audit record. Required.
+	Engine Engine
 	// Dirs are the source folders, watched recursively; default ".". Each
 	// one's .gitignore is respected.
 	Dirs []string
@@ -43,7 +55,8 @@ type Options struct {
 	// Exclude drops files and directories matching one of these globs.
 	Exclude []string
 	// Debounce is the quiet period that ends a save; default
-	// DefaultDebounce.
+	// DefaultDebounce. The program's build starts at the first change,
+	// before it ends, and starts over at each later change.
 	Debounce time.Duration
 	// BuildDir is where go build and go list run for the program; default
 	// Dirs[0].
@@ -63,10 +76,6 @@ type Options struct {
 	// to PluginDir: the plugin host's Sync or Load fits. Its error is
 	// reported like a build error.
 	OnPlugin func(ctx context.Context, name string) error
-	// Submit, when set, runs the program's reloads as engine transactions
-	// (the engine's Reload); the Process returned by Process() must then be
-	// added to the engine. Nil runs Prepare, Apply and Commit directly.
-	Submit func(ctx context.Context, r hotreload.Request) (hotreload.Outcome, error)
 	// UI, when set, gets an error overlay for failed builds and crashes,
 	// and a page reload once a new program is serving or a plugin swapped.
 	UI *ui.Hub
@@ -89,16 +98,28 @@ type PluginSource struct {
 	Dir string
 }
 
-// Report says what one rebuild did.
+// Report says what one rebuild, crash or restart did.
 type Report struct {
 	// Unit is "program" or "plugin NAME".
 	Unit string
 	// Packages are the changed packages that caused it.
 	Packages []string
-	// Result is Committed (serving the new build), Unchanged (identical
-	// binary), Rejected (build failed, crash before ready: the old one
-	// keeps serving) or, for a crash after the swap, RolledBack.
+	// Result is the transaction's: Committed (serving the new build),
+	// Unchanged (the same binary, build IDs aside: nothing restarted),
+	// Rejected (the build failed or the new process did not get ready:
+	// the old one keeps serving) or RolledBack (the new process was
+	// swapped in, then failed: the previous one serves again). Empty on
+	// the reports of a crash and a restart.
 	Result hotreload.Result
+	// Crashed is set when the live program exited by itself: Err says
+	// how; its binary starts again after RestartIn.
+	Crashed bool
+	// RestartIn is the delay before a crashed program starts again.
+	RestartIn time.Duration
+	// Restarted is set after an attempt to start a crashed program again:
+	// PID is the new process, or Err says why it failed (another attempt
+	// follows).
+	Restarted bool
 	// Err is the failure, with FieldErrors for compiler messages.
 	Err error
 	// PID is the program's live process after the rebuild.
@@ -109,31 +130,39 @@ type Report struct {
 	Took time.Duration
 }
 
-// Supervisor is the dev loop: it watches sources, rebuilds what a change
-// affects, swaps the new program in behind the socket once it is ready and
-// hands rebuilt plugins to the plugin host.
+// Supervisor is the dev loop: it watches sources, builds the program from
+// the first change, hands each build to the engine as a reload of its
+// Process (which starts it beside the old one and swaps it in behind the
+// socket once it is ready) and hands rebuilt plugins to the plugin host.
 //
-// Concurrency: Run owns the loop; one rebuild runs at a time and changes
-// made meanwhile are gathered by the watcher into the next batch. Close may
-// be called from any goroutine.
+// Concurrency: Run owns the loop; one transaction runs at a time, and the
+// next build starts at the first change made meanwhile. Close may be
+// called from any goroutine once Run returned.
 type Supervisor struct {
 	opts    Options
 	log     *slog.Logger
 	proc    *Process
+	build   func(ctx context.Context, out string) error // the program's own build
 	w       *watch.Watcher
 	ignores map[string]*Ignore // by watched dir
+	added   bool               // the Process is in the engine; Run's goroutines only
 
-	lists sync.WaitGroup // background go list runs
+	bg sync.WaitGroup // go list runs and discarded builds
 
 	mu      sync.Mutex
 	program *deps
 	plugins map[string]*deps
+	early   *earlyBuild // started at the latest change, not claimed yet
+	claimed *earlyBuild // for the next Prepare of the program
 	term    sync.Mutex
 }
 
 // New checks opts, takes the listener and places the watches. Nothing is
 // built until Run.
 func New(opts Options) (*Supervisor, error) {
+	if opts.Engine == nil {
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "dev: Options.Engine is required: the engine runs every reload")
+	}
 	if len(opts.Dirs) == 0 {
 		opts.Dirs = []string{"."}
 	}
@@ -155,7 +184,7 @@ func New(opts Options) (*Supervisor, error) {
 	if len(opts.Include) == 0 {
 		opts.Include = DefaultInclude
 	}
-	if opts.Debounce == 0 {
+	if opts.Debounce <= 0 {
 		opts.Debounce = DefaultDebounce
 	}
 	if opts.Terminal == nil {
@@ -192,20 +221,25 @@ func New(opts Options) (*Supervisor, error) {
 		exclude = append(exclude, ig.excludeGlobs()...)
 	}
 	popts := opts.Process
-	if popts.Build == nil {
-		popts.Build = GoBuild(opts.BuildDir, opts.Package, nil)
+	s.build = popts.Build
+	if s.build == nil {
+		s.build = GoBuild(opts.BuildDir, opts.Package, nil)
 	}
+	popts.Build = s.buildProgram
 	if popts.Dir == "" {
 		popts.Dir = opts.BuildDir
 	}
 	popts.OnExit = s.crashed(popts.OnExit)
+	popts.OnRestart = s.restarted(popts.OnRestart)
 	var err error
 	if s.proc, err = NewProcess(popts); err != nil {
 		return nil, err
 	}
+	// Every change is reported at once: the build starts at the first one,
+	// and the Supervisor keeps the quiet period itself.
 	s.w, err = watch.New(watch.Options{
 		Dirs: watched, Recursive: true, Include: opts.Include, Exclude: exclude,
-		Debounce: opts.Debounce, OnError: func(err error) { s.log.Warn("watching sources", "err", err) },
+		Debounce: watch.Off, OnError: func(err error) { s.log.Warn("watching sources", "err", err) },
 	})
 	if err != nil {
 		s.proc.Close(context.Background())
@@ -220,15 +254,17 @@ func within(dir, path string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
-// Process returns the supervised program, the hotreload.Target to add to
-// an engine when Options.Submit is set.
+// Process returns the supervised program, the target Run adds to the
+// engine.
 func (s *Supervisor) Process() *Process { return s.proc }
 
-// Run builds and starts the program and the plugins, then rebuilds on every
-// change until ctx is done. A failed first build is reported and retried on
-// the next change. Run returns ctx's error; call Close afterwards, once Run
+// Run builds the plugins, adds the program's Process to the engine (its
+// start transaction builds and starts it), then rebuilds on every change
+// until ctx is done. A failed first build is reported and retried on the
+// next change. Run returns ctx's error; call Close afterwards, once Run
 // returned.
 func (s *Supervisor) Run(ctx context.Context) error {
+	defer s.discardBuilds()
 	// The packages are listed while the first builds run; the loop
 	// starts once both are done.
 	s.relist(ctx, "", s.opts.BuildDir, s.opts.Package, nil)
@@ -240,45 +276,185 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		s.rebuildPlugin(ctx, pl, nil, now)
 	}
 	s.reloadProgram(ctx, nil, now)
-	s.lists.Wait()
+	s.bg.Wait()
+
+	quiet := time.NewTimer(time.Hour)
+	quiet.Stop()
+	defer quiet.Stop()
+	var (
+		pending []string      // changed paths not handled yet
+		saved   time.Time     // the first of them
+		ready   bool          // the quiet period after them ended
+		busy    chan struct{} // closed when the running rebuild ends; nil when none runs
+	)
 	for {
+		if ready && busy == nil {
+			// The build the changes started is this rebuild's; later
+			// changes start the next one.
+			s.mu.Lock()
+			stale := s.claimed // the last rebuild was refused before it built
+			s.claimed, s.early = s.early, nil
+			s.mu.Unlock()
+			s.discardLater(stale)
+			busy = make(chan struct{})
+			go func(paths []string, saved time.Time, done chan struct{}) {
+				defer close(done)
+				s.handle(ctx, paths, saved)
+			}(pending, saved, busy)
+			pending, ready = nil, false
+		}
 		select {
 		case <-ctx.Done():
+			if busy != nil {
+				<-busy
+			}
 			return ctx.Err()
 		case b, ok := <-s.w.Events():
 			if !ok {
 				return errors.New("dev: the watcher stopped")
 			}
-			s.handle(ctx, b)
+			paths := s.relevant(append(slices.Clone(b.Paths), b.Removed...))
+			if len(paths) == 0 {
+				continue
+			}
+			if len(pending) == 0 {
+				saved = b.Time
+			}
+			pending = append(pending, paths...)
+			ready = false
+			if _, hit := s.deps("").affects(paths); hit {
+				s.startBuild(ctx)
+			}
+			quiet.Reset(s.opts.Debounce)
+		case <-quiet.C:
+			ready = len(pending) > 0
+		case <-busy:
+			busy = nil
 		}
 	}
 }
 
-// handle rebuilds what the batch's changes affect: each plugin whose
-// packages changed, then the program if its packages did.
-func (s *Supervisor) handle(ctx context.Context, b watch.Batch) {
-	paths := s.relevant(append(slices.Clone(b.Paths), b.Removed...))
-	if len(paths) == 0 {
-		return
-	}
+// deps returns the last listing of the program ("") or a plugin.
+func (s *Supervisor) deps(plugin string) *deps {
 	s.mu.Lock()
-	program, plugins := s.program, map[string]*deps{}
-	for k, v := range s.plugins {
-		plugins[k] = v
+	defer s.mu.Unlock()
+	if plugin == "" {
+		return s.program
 	}
-	s.mu.Unlock()
+	return s.plugins[plugin]
+}
+
+// handle rebuilds what the changed paths affect: each plugin whose
+// packages changed, then the program if its packages did.
+func (s *Supervisor) handle(ctx context.Context, paths []string, saved time.Time) {
 	for _, pl := range s.opts.Plugins {
-		if pkgs, hit := plugins[pl.Name].affects(paths); hit {
-			if s.rebuildPlugin(ctx, pl, pkgs, b.Time) || plugins[pl.Name] == nil {
+		d := s.deps(pl.Name)
+		if pkgs, hit := d.affects(paths); hit {
+			if s.rebuildPlugin(ctx, pl, pkgs, saved) || d == nil {
 				s.relist(ctx, pl.Name, pl.Dir, ".", wasmEnv)
 			}
 		}
 	}
-	if pkgs, hit := program.affects(paths); hit {
-		if s.reloadProgram(ctx, pkgs, b.Time) || program == nil {
-			s.relist(ctx, "", s.opts.BuildDir, s.opts.Package, nil)
-		}
+	d := s.deps("")
+	pkgs, hit := d.affects(paths)
+	if !hit {
+		s.mu.Lock()
+		claimed := s.claimed
+		s.claimed = nil
+		s.mu.Unlock()
+		s.discardLater(claimed)
+		return
 	}
+	if s.reloadProgram(ctx, pkgs, saved) || d == nil {
+		s.relist(ctx, "", s.opts.BuildDir, s.opts.Package, nil)
+	}
+}
+
+// earlyBuild is a build of the program started at a change, before its
+// quiet period ended.
+type earlyBuild struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the build ended; err is set before
+	out    string
+	err    error
+}
+
+// discard stops the build and removes its output.
+func (b *earlyBuild) discard() {
+	b.cancel()
+	<-b.done
+	os.Remove(b.out)
+}
+
+// startBuild starts a build of the program into BinDir, discarding the one
+// a previous change started: the next Prepare of the program takes it
+// rather than building again.
+func (s *Supervisor) startBuild(ctx context.Context) {
+	f, err := os.CreateTemp(s.proc.opts.BinDir, "early-*")
+	if err != nil {
+		s.log.Warn("starting a build", "err", err) // Prepare builds instead
+		return
+	}
+	f.Close()
+	// Not cancelled with ctx: once a transaction took the build, a stop
+	// lets it finish (Run waits for it) rather than fail it; a build no
+	// transaction took is discarded when Run returns.
+	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	b := &earlyBuild{cancel: cancel, done: make(chan struct{}), out: f.Name()}
+	go func() {
+		defer close(b.done)
+		b.err = s.build(bctx, b.out)
+	}()
+	s.mu.Lock()
+	old := s.early
+	s.early = b
+	s.mu.Unlock()
+	s.discardLater(old)
+}
+
+// discardLater discards b, if any, on its own goroutine.
+func (s *Supervisor) discardLater(b *earlyBuild) {
+	if b == nil {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		b.discard()
+	}()
+}
+
+// discardBuilds discards the builds no Prepare took.
+func (s *Supervisor) discardBuilds() {
+	s.mu.Lock()
+	early, claimed := s.early, s.claimed
+	s.early, s.claimed = nil, nil
+	s.mu.Unlock()
+	s.discardLater(early)
+	s.discardLater(claimed)
+}
+
+// buildProgram is the Process's build: it takes the build the last batch
+// of changes started, or builds now (the start, a reload from the API).
+func (s *Supervisor) buildProgram(ctx context.Context, out string) error {
+	s.mu.Lock()
+	b := s.claimed
+	s.claimed = nil
+	s.mu.Unlock()
+	if b == nil {
+		return s.build(ctx, out)
+	}
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+		b.discard()
+		return ctx.Err()
+	}
+	if b.err != nil {
+		os.Remove(b.out)
+		return b.err
+	}
+	return os.Rename(b.out, out)
 }
 
 // relevant drops the paths a .gitignore ignores.
@@ -302,44 +478,42 @@ func (s *Supervisor) relevant(paths []string) []string {
 	return out
 }
 
-// reloadProgram builds, starts and swaps in the program. It reports whether
-// a new build serves.
+// reloadProgram runs one transaction of the program: its start (adding the
+// Process to the engine) until one succeeded, then a reload from source.
+// It reports whether a new build serves.
 func (s *Supervisor) reloadProgram(ctx context.Context, pkgs []string, saved time.Time) bool {
-	c := hotreload.Candidate{Target: s.proc.Name()}
-	if len(pkgs) > 0 {
-		c.Meta = map[string]string{MetaPackages: strings.Join(pkgs, ",")}
-	}
-	r := Report{Unit: "program", Packages: pkgs, Saved: saved}
-	if s.opts.Submit != nil {
-		o, err := s.opts.Submit(ctx, hotreload.Request{Source: "builder", Author: "dev", Candidates: []hotreload.Candidate{c}})
-		r.Result, r.Err = o.Result, err
-		if err == nil && o.Result != hotreload.Committed && o.Result != hotreload.Unchanged {
-			e := hotreload.Errorf(hotreload.CodeInvalid, "%s", o.Reason)
-			e.Details = o.Errors
-			r.Err = e
-		}
+	var (
+		o   hotreload.Outcome
+		err error
+	)
+	if !s.added {
+		o, err = s.opts.Engine.Add(ctx, s.proc)
+		s.added = err == nil || hotreload.ErrorCode(err) == hotreload.CodeConflict
 	} else {
-		r.Result, r.Err = s.transact(ctx, c)
+		c := hotreload.Candidate{Target: s.proc.Name()}
+		if len(pkgs) > 0 {
+			c.Meta = map[string]string{MetaPackages: strings.Join(pkgs, ",")}
+		}
+		// A stop lets the transaction finish (Run waits for it): the
+		// program is then stopped from a consistent state, and nothing
+		// fails for the stop's sake.
+		o, err = s.opts.Engine.Reload(context.WithoutCancel(ctx), hotreload.Request{Source: "builder", Author: "dev", Candidates: []hotreload.Candidate{c}})
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return false // the start, cut short by a stop: nothing to tell
+	}
+	r := Report{Unit: "program", Packages: pkgs, Saved: saved, Result: o.Result, Err: err}
+	if r.Result == "" {
+		r.Result = hotreload.Rejected // refused before it started
+	}
+	if err == nil && o.Result != hotreload.Committed && o.Result != hotreload.Unchanged {
+		e := hotreload.Errorf(hotreload.CodeInvalid, "%s", o.Reason)
+		e.Details = o.Errors
+		r.Err = e
 	}
 	r.PID, _ = s.proc.Live()
-	s.report(ctx, r)
+	s.report(r)
 	return r.Err == nil && r.Result == hotreload.Committed
-}
-
-// transact runs one reload of the program without an engine.
-func (s *Supervisor) transact(ctx context.Context, c hotreload.Candidate) (hotreload.Result, error) {
-	ch, err := s.proc.Prepare(ctx, c)
-	if err != nil {
-		return hotreload.Rejected, err
-	}
-	if Unchanged(ch) {
-		return hotreload.Unchanged, nil
-	}
-	if err := ch.Apply(ctx); err != nil {
-		_ = ch.Rollback(context.WithoutCancel(ctx))
-		return hotreload.Rejected, err
-	}
-	return hotreload.Committed, ch.Commit(ctx)
 }
 
 // relist refreshes the dependencies of the program (plugin "") or a plugin
@@ -347,9 +521,9 @@ func (s *Supervisor) transact(ctx context.Context, c hotreload.Candidate) (hotre
 // the previous list is used (a new package imported by a changed file is
 // reached through that file's package meanwhile).
 func (s *Supervisor) relist(ctx context.Context, plugin, dir, pkg string, env []string) {
-	s.lists.Add(1)
+	s.bg.Add(1)
 	go func() {
-		defer s.lists.Done()
+		defer s.bg.Done()
 		s.list(ctx, plugin, dir, pkg, env)
 	}()
 }
@@ -357,7 +531,9 @@ func (s *Supervisor) relist(ctx context.Context, plugin, dir, pkg string, env []
 func (s *Supervisor) list(ctx context.Context, plugin, dir, pkg string, env []string) {
 	d, err := listDeps(ctx, dir, pkg, env)
 	if err != nil {
-		s.log.Warn("listing packages", "dir", dir, "err", err)
+		if ctx.Err() == nil { // cut short by a stop: nothing to say
+			s.log.Warn("listing packages", "dir", dir, "err", err)
+		}
 		return
 	}
 	s.mu.Lock()
@@ -375,11 +551,14 @@ func (s *Supervisor) list(ctx context.Context, plugin, dir, pkg string, env []st
 func (s *Supervisor) rebuildPlugin(ctx context.Context, pl PluginSource, pkgs []string, saved time.Time) bool {
 	r := Report{Unit: "plugin " + pl.Name, Packages: pkgs, Saved: saved, Result: hotreload.Committed}
 	r.Err = s.buildPlugin(ctx, pl, &r.Result)
+	if ctx.Err() != nil {
+		return false
+	}
 	if r.Err != nil {
 		r.Result = hotreload.Rejected
 	}
 	r.PID, _ = s.proc.Live()
-	s.report(ctx, r)
+	s.report(r)
 	return r.Result == hotreload.Committed
 }
 
@@ -413,10 +592,22 @@ func (s *Supervisor) buildPlugin(ctx context.Context, pl PluginSource, result *h
 	return nil
 }
 
-// crashed wraps the Process's OnExit to report a crash after a swap.
-func (s *Supervisor) crashed(next func(int, error)) func(int, error) {
+// crashed wraps the Process's OnExit to report a crash of the live
+// program.
+func (s *Supervisor) crashed(next func(int, error, time.Duration)) func(int, error, time.Duration) {
+	return func(pid int, err error, in time.Duration) {
+		s.report(Report{Unit: "program", Crashed: true, RestartIn: in, Err: err, PID: pid})
+		if next != nil {
+			next(pid, err, in)
+		}
+	}
+}
+
+// restarted wraps the Process's OnRestart to report the restart of a
+// crashed program.
+func (s *Supervisor) restarted(next func(int, error)) func(int, error) {
 	return func(pid int, err error) {
-		s.report(context.Background(), Report{Unit: "program", Result: hotreload.RolledBack, Err: err, PID: pid, Saved: time.Now()})
+		s.report(Report{Unit: "program", Restarted: true, Err: err, PID: pid})
 		if next != nil {
 			next(pid, err)
 		}
@@ -424,20 +615,12 @@ func (s *Supervisor) crashed(next func(int, error)) func(int, error) {
 }
 
 // report prints r on the terminal, tells the browsers and calls OnReport.
-func (s *Supervisor) report(_ context.Context, r Report) {
+func (s *Supervisor) report(r Report) {
 	if !r.Saved.IsZero() {
 		r.Took = time.Since(r.Saved)
 	}
 	s.term.Lock()
-	switch {
-	case r.Err != nil:
-		fmt.Fprintf(s.opts.Terminal, "hotreload: %s: %s (the previous version keeps serving)\n", r.Unit, firstLine(r.Err))
-		for _, d := range hotreload.ErrorDetails(r.Err) {
-			fmt.Fprintf(s.opts.Terminal, "  %s\n", d.String())
-		}
-	case r.Result == hotreload.Committed:
-		fmt.Fprintf(s.opts.Terminal, "hotreload: %s: serving the new build (pid %d) %s after the save\n", r.Unit, r.PID, r.Took.Round(time.Millisecond))
-	}
+	s.print(r)
 	s.term.Unlock()
 	if hub := s.opts.UI; hub != nil {
 		switch {
@@ -447,13 +630,39 @@ func (s *Supervisor) report(_ context.Context, r Report) {
 				details = []hotreload.FieldError{{Message: r.Err.Error()}}
 			}
 			hub.Error(details)
-		case r.Result == hotreload.Committed:
+		case r.Result == hotreload.Committed, r.Restarted:
 			hub.Clear()
 			hub.ReloadPage()
 		}
 	}
 	if s.opts.OnReport != nil {
 		s.opts.OnReport(r)
+	}
+}
+
+// print writes r's line, and the details of its error, to the terminal.
+func (s *Supervisor) print(r Report) {
+	t := s.opts.Terminal
+	switch {
+	case r.Crashed:
+		fmt.Fprintf(t, "hotreload: %s: %s; nothing serves: restarting the last good build in %s\n", r.Unit, firstLine(r.Err), r.RestartIn)
+	case r.Restarted && r.Err != nil:
+		fmt.Fprintf(t, "hotreload: %s: restarting the last good build failed: %s; trying again\n", r.Unit, firstLine(r.Err))
+	case r.Restarted:
+		fmt.Fprintf(t, "hotreload: %s: restarted the last good build (pid %d)\n", r.Unit, r.PID)
+	case r.Err != nil && r.Result == hotreload.RolledBack:
+		fmt.Fprintf(t, "hotreload: %s: %s (rolled back: the previous version serves again)\n", r.Unit, firstLine(r.Err))
+	case r.Err != nil:
+		fmt.Fprintf(t, "hotreload: %s: %s (the previous version keeps serving)\n", r.Unit, firstLine(r.Err))
+	case r.Result == hotreload.Committed:
+		fmt.Fprintf(t, "hotreload: %s: serving the new build (pid %d) %s after the save\n", r.Unit, r.PID, r.Took.Round(time.Millisecond))
+	case r.Result == hotreload.Unchanged && r.Unit == "program":
+		fmt.Fprintf(t, "hotreload: %s: the build is unchanged; pid %d keeps serving\n", r.Unit, r.PID)
+	}
+	if r.Err != nil && !r.Crashed {
+		for _, d := range hotreload.ErrorDetails(r.Err) {
+			fmt.Fprintf(t, "  %s\n", d.String())
+		}
 	}
 }
 
@@ -467,6 +676,6 @@ func firstLine(err error) string {
 // context and may be called more than once.
 func (s *Supervisor) Close(ctx context.Context) error {
 	err := errors.Join(s.w.Close(), s.proc.Close(ctx))
-	s.lists.Wait() // they end with Run's context
+	s.bg.Wait() // they end with Run's context
 	return err
 }

@@ -14,13 +14,17 @@ import (
 	"time"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/testwait"
 	"github.com/cybercorp/hotreload/plugin"
 )
 
-// startSupervisor starts s.Run, after calling each of before, and stops
-// and closes it at cleanup.
-func startSupervisor(t *testing.T, opts Options, before ...func(*Supervisor)) (*Supervisor, reports) {
+// startSupervisor starts s.Run, on an engine of its own unless opts has
+// one, and stops and closes it at cleanup.
+func startSupervisor(t *testing.T, opts Options) (*Supervisor, reports) {
 	t.Helper()
+	if opts.Engine == nil {
+		opts.Engine = startEngine(t, hotreload.Options{})
+	}
 	rep := make(reports, 100)
 	opts.OnReport = rep.add
 	if opts.Terminal == nil {
@@ -32,9 +36,6 @@ func startSupervisor(t *testing.T, opts Options, before ...func(*Supervisor)) (*
 	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, f := range before {
-		f(s)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -153,6 +154,27 @@ func TestSupervisorGoBuild(t *testing.T) {
 	}
 	pid, _ := s.Process().Live()
 
+	t.Run("CommentOnly", func(t *testing.T) {
+		// The comment changes within its line: the build ID changes, the
+		// code does not, and nothing restarts.
+		main := filepath.Join(app, "main.go")
+		b, err := os.ReadFile(main)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edited := strings.Replace(string(b), "// a slow start:", "// a late start:", 1)
+		if edited == string(b) {
+			t.Fatal("the sample app's comment moved; update the test")
+		}
+		writeFile(t, main, edited)
+		r := rep.next(t, "program")
+		if r.Result != hotreload.Unchanged || r.Err != nil {
+			t.Fatalf("report %+v, want unchanged", r)
+		}
+		if now, _ := s.Process().Live(); now != pid {
+			t.Fatalf("the program restarted (pid %d, then %d) for a comment", pid, now)
+		}
+	})
 	t.Run("ErrCompile", func(t *testing.T) {
 		writeFile(t, filepath.Join(app, "version.go"), "package main\n\nconst version = v2 +\n")
 		r := rep.next(t, "program")
@@ -291,5 +313,78 @@ func TestSupervisorGitignore(t *testing.T) {
 	writeFile(t, filepath.Join(root, "main.go"), "package main\n\n// edited\n")
 	if r := rep.next(t, "program"); r.Result != hotreload.Committed {
 		t.Fatalf("edit: %+v", r)
+	}
+}
+
+// TestSupervisorBuildsFromTheFirstChange: the build starts at the first
+// save, before the quiet period ends, and a second save within it cancels
+// that build and starts another: one transaction serves the second save.
+func TestSupervisorBuildsFromTheFirstChange(t *testing.T) {
+	root := t.TempDir()
+	src := filepath.Join(root, "version.go")
+	writeFile(t, src, "package main\n\nconst version = \"v0\"\n")
+	ln := listenLocal(t)
+	started := make(chan string, 10)
+	cancelled := make(chan string, 10)
+	_, rep := startSupervisor(t, Options{
+		Dirs:     []string{root},
+		Debounce: 2 * time.Second,
+		Process: ProcessOptions{Listener: ln, Build: func(ctx context.Context, out string) error {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				return err
+			}
+			version := string(versionConst.FindSubmatch(b)[1])
+			started <- version
+			if version == "slow" {
+				<-ctx.Done() // a long build: only a cancel ends it
+				cancelled <- version
+				return ctx.Err()
+			}
+			stampedApp(t, version, out)
+			return nil
+		}},
+	})
+	if r := rep.next(t, "program"); r.Result != hotreload.Committed {
+		t.Fatalf("first start: %+v", r)
+	}
+	if v := <-started; v != "v0" {
+		t.Fatalf("first build of %q", v)
+	}
+	saved := time.Now()
+	writeFile(t, src, "package main\n\nconst version = \"slow\"\n")
+	select {
+	case v := <-started:
+		if v != "slow" {
+			t.Fatalf("build of %q, want the first save's", v)
+		}
+		if d := time.Since(saved); d >= 2*time.Second {
+			t.Errorf("the build started %s after the save, not before the quiet period ended", d)
+		}
+	case <-time.After(testwait.D(10 * time.Second)):
+		t.Fatal("no build started at the first save")
+	}
+	writeFile(t, src, "package main\n\nconst version = \"v2\"\n")
+	select {
+	case <-cancelled:
+	case <-time.After(testwait.D(10 * time.Second)):
+		t.Fatal("the second save did not cancel the first build")
+	}
+	r := rep.next(t, "program")
+	if r.Result != hotreload.Committed {
+		t.Fatalf("report %+v, want the second save committed", r)
+	}
+	if got := mustGet(t, "http://"+ln.Addr().String()+"/"); !strings.HasPrefix(got, "v0v2") {
+		t.Fatalf("reply %q, want v2", got)
+	}
+	if v := <-started; v != "v2" {
+		t.Fatalf("build of %q, want v2", v)
+	}
+	select {
+	case v := <-started:
+		t.Fatalf("another build, of %q: the transaction did not take the early build", v)
+	case r := <-rep:
+		t.Fatalf("another report: %+v", r)
+	default:
 	}
 }

@@ -44,7 +44,7 @@ func TestSupervisorTellsTheBrowser(t *testing.T) {
 	writeFile(t, src, "package main\n\nconst version = \"v0\"\n")
 	ln := listenLocal(t)
 	url := "http://" + ln.Addr().String() + "/"
-	_, rep := startSupervisor(t, Options{
+	s, rep := startSupervisor(t, Options{
 		Dirs: []string{root}, Debounce: 20 * time.Millisecond, UI: hub,
 		Process: ProcessOptions{Listener: ln, Build: func(ctx context.Context, out string) error {
 			b, err := os.ReadFile(src)
@@ -100,11 +100,35 @@ func TestSupervisorTellsTheBrowser(t *testing.T) {
 	}
 
 	writeFile(t, src, "package main\n\nconst version = \"v1\"\n")
+	if r := rep.next(t, "program"); r.Result != hotreload.Committed {
+		t.Fatalf("fixed edit: %+v", r)
+	}
 	read("clear")
 	read("update:page")
 	// The page reloads only after the swap: the new version answers now.
 	if got := mustGet(t, url); !strings.HasPrefix(got, "v0v1") {
 		t.Fatalf("reply %q when the browser was told to reload", got)
+	}
+
+	// A crash of the live program: the overlay says so, and once the same
+	// build serves again it clears and the page reloads.
+	pid, _ := s.Process().Live()
+	if err := syscallKill(pid); err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.next(t, "program"); !r.Crashed || r.PID != pid {
+		t.Fatalf("report %+v, want the crash of %d", r, pid)
+	}
+	if m := read("error"); len(m.Errors) == 0 || !strings.Contains(fmt.Sprint(m.Errors), "killed") {
+		t.Fatalf("overlay errors %+v, want the crash", m.Errors)
+	}
+	if r := rep.next(t, "program"); !r.Restarted || r.Err != nil {
+		t.Fatalf("report %+v, want the restart", r)
+	}
+	read("clear")
+	read("update:page")
+	if got := mustGet(t, url); !strings.HasPrefix(got, "v0v1") {
+		t.Fatalf("reply %q after the restart", got)
 	}
 	conn.Close(websocket.StatusNormalClosure, "")
 }

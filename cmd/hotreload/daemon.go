@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -44,9 +45,11 @@ import (
 type daemonOptions struct {
 	ConfigFiles []string
 	SchemaFile  string
-	DataDir     string
-	Listen      string
-	Mode        admin.Mode
+	// DataDir holds history, the audit log and kept binaries; empty keeps
+	// history in memory and the rest in a temporary folder (hotreload dev).
+	DataDir string
+	Listen  string
+	Mode    admin.Mode
 	// Watch reloads on file changes; on by default in dev, opt-in in prod.
 	Watch       bool
 	Debounce    time.Duration
@@ -63,6 +66,10 @@ type daemonOptions struct {
 	// AllowedHosts are host names accepted in the admin API's Host header
 	// besides IP addresses and localhost.
 	AllowedHosts []string
+	// AllowedOrigins are the origins (scheme://host:port) of other pages
+	// allowed to call the admin API and open the UI channel: the dev
+	// loop's app.
+	AllowedOrigins []string
 	// ChecksFile is the health checks file, hot-reloaded as a target.
 	ChecksFile string
 	// Window is the health gate's window; 0 picks the mode's default.
@@ -109,6 +116,8 @@ type daemon struct {
 	assets  *ui.Assets // nil without a UI folder
 	admin   *admin.Server
 	closers []func()
+	ungated map[string]bool // targets whose transactions skip the health gate
+	tempDir string          // the data dir of a session without one, removed by close
 
 	engineDone chan error
 	stopEngine context.CancelFunc
@@ -120,9 +129,11 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
 	}
-	d := &daemon{opts: opts, bus: events.New(), traffic: &health.Traffic{}}
-	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the data dir: %w", err)
+	d := &daemon{opts: opts, bus: events.New(), traffic: &health.Traffic{}, ungated: map[string]bool{}}
+	if opts.DataDir != "" {
+		if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating the data dir: %w", err)
+		}
 	}
 	identity := opts.AgeIdentity
 	if identity == "" {
@@ -163,17 +174,30 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.history, err = history.Open(filepath.Join(opts.DataDir, "history"), history.WithLogger(d.log))
+	auditDir := opts.DataDir
+	if opts.DataDir == "" {
+		// No data dir (hotreload dev): history in memory, the audit log in
+		// a temporary folder; nothing outlives the session.
+		if d.tempDir, err = os.MkdirTemp("", "hotreload-"); err != nil {
+			return nil, fmt.Errorf("creating a temporary data dir: %w", err)
+		}
+		auditDir = d.tempDir
+		d.history, err = history.Memory(history.WithLogger(d.log))
+	} else {
+		d.history, err = history.Open(filepath.Join(opts.DataDir, "history"), history.WithLogger(d.log))
+	}
 	if err != nil {
+		os.RemoveAll(d.tempDir)
 		return nil, fmt.Errorf("opening history: %w", err)
 	}
 	for _, p := range d.history.Problems() {
 		d.log.Warn("history", "problem", p)
 	}
-	d.audit, err = audit.Open(audit.Options{Dir: opts.DataDir, State: func() hotreload.Status { return d.engine.Status() }, Redact: d.secrets.Scrub,
+	d.audit, err = audit.Open(audit.Options{Dir: auditDir, State: func() hotreload.Status { return d.engine.Status() }, Redact: d.secrets.Scrub,
 		MaxSize: opts.AuditMaxBytes, Keep: opts.AuditKeep})
 	if err != nil {
 		d.history.Close()
+		os.RemoveAll(d.tempDir)
 		return nil, fmt.Errorf("opening the audit log: %w", err)
 	}
 	if err := d.audit.Check(ctx); err != nil {
@@ -181,7 +205,7 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	} else if rep := d.audit.Opened(); !rep.OK() {
 		d.log.Error("the audit log was edited: see hotreload audit verify", "problems", len(rep.Problems), "first", rep.Problems[0].String())
 	}
-	d.ui = ui.NewHub(ui.Options{Logger: d.log})
+	d.ui = ui.NewHub(ui.Options{Logger: d.log, OriginPatterns: originHosts(opts.AllowedOrigins)})
 	d.engine = hotreload.New(hotreload.Options{
 		History:   d.secrets.History(d.history), // no plaintext in any record
 		Gate:      uiUngated{d},
@@ -358,6 +382,7 @@ func (d *daemon) startPlugins(ctx context.Context, config func() any) error {
 // startUI serves the UI folder and live-reloads it in the browsers.
 func (d *daemon) startUI(ctx context.Context) error {
 	d.assets = ui.NewAssets(d.opts.UIDir, d.ui, ui.AssetsOptions{Logger: d.log})
+	d.ungated[d.assets.Name()] = true
 	d.metrics.Track(d.assets.Name())
 	if _, err := d.engine.Add(ctx, d.assets); err != nil {
 		return fmt.Errorf("loading the UI folder: %w", err)
@@ -374,14 +399,15 @@ func (d *daemon) startUI(ctx context.Context) error {
 	return nil
 }
 
-// uiUngated is the daemon's health gate: UI-only changes skip it, since
-// no health check observes a stylesheet and a save must not wait a window;
-// every other transaction is gated.
+// uiUngated is the daemon's health gate: transactions of ungated targets
+// only skip it: the UI folder (no health check observes a stylesheet) and
+// the dev loop's program (a save must not wait a window; a crash restarts
+// it). Every other transaction is gated.
 type uiUngated struct{ d *daemon }
 
 // Watch implements hotreload.Gate.
 func (g uiUngated) Watch(ctx context.Context, tx hotreload.Transaction) error {
-	if g.d.assets != nil && slices.Equal(tx.Targets, []string{g.d.assets.Name()}) {
+	if len(tx.Targets) > 0 && !slices.ContainsFunc(tx.Targets, func(t string) bool { return !g.d.ungated[t] }) {
 		return nil
 	}
 	return g.d.gate.Watch(ctx, tx)
@@ -522,6 +548,21 @@ func (d *daemon) close() {
 	if err := d.history.Close(); err != nil {
 		d.log.Error("closing history", "err", err)
 	}
+	if d.tempDir != "" {
+		os.RemoveAll(d.tempDir)
+	}
+}
+
+// originHosts turns origins (scheme://host:port) into the host patterns
+// of ui.Options.OriginPatterns.
+func originHosts(origins []string) []string {
+	var out []string
+	for _, o := range origins {
+		if u, err := url.Parse(o); err == nil && u.Host != "" {
+			out = append(out, u.Host)
+		}
+	}
+	return out
 }
 
 // checkPrivate refuses a file others could change (see
@@ -535,6 +576,14 @@ func (d *daemon) checkPrivate(path string) error {
 		return err
 	}
 	return nil
+}
+
+// configName is the config target's name, "" without one (hotreload dev).
+func (d *daemon) configName() string {
+	if d.config == nil {
+		return ""
+	}
+	return d.config.Name()
 }
 
 // newAdmin builds the admin API with the daemon's parts mounted: health
@@ -575,21 +624,22 @@ func (d *daemon) newAdmin() error {
 		parts["plugins"] = func(context.Context) any { l, _ := d.plugins.List(); return l }
 	}
 	srv, err := admin.New(admin.Options{
-		Mode:          d.opts.Mode,
-		Listen:        d.opts.Listen,
-		Engine:        d.engine,
-		History:       d.history,
-		Config:        d.config,
-		ConfigTarget:  d.config.Name(),
-		Bus:           d.bus,
-		Tokens:        d.tokens,
-		AllowedHosts:  d.opts.AllowedHosts,
-		Audit:         d.audit,
-		Redact:        d.secrets.Redact,
-		RedactChanges: func(_ string, c []hotreload.PathChange) []hotreload.PathChange { return d.secrets.RedactChanges(c) },
-		Scrub:         d.secrets.Scrub,
-		StatusParts:   parts,
-		Logger:        d.log,
+		Mode:           d.opts.Mode,
+		Listen:         d.opts.Listen,
+		Engine:         d.engine,
+		History:        d.history,
+		Config:         d.config,
+		ConfigTarget:   d.configName(),
+		Bus:            d.bus,
+		Tokens:         d.tokens,
+		AllowedHosts:   d.opts.AllowedHosts,
+		AllowedOrigins: d.opts.AllowedOrigins,
+		Audit:          d.audit,
+		Redact:         d.secrets.Redact,
+		RedactChanges:  func(_ string, c []hotreload.PathChange) []hotreload.PathChange { return d.secrets.RedactChanges(c) },
+		Scrub:          d.secrets.Scrub,
+		StatusParts:    parts,
+		Logger:         d.log,
 	})
 	if err != nil {
 		return err

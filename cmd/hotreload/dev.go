@@ -4,19 +4,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/admin"
 	"github.com/cybercorp/hotreload/dev"
-	"github.com/cybercorp/hotreload/ui"
 )
 
 func init() { register(newDevCmd) }
@@ -25,7 +23,7 @@ func init() { register(newDevCmd) }
 type devFlags struct {
 	watch, include, exclude, plugins []string
 	pkg, build, listen, mode, health string
-	ui, pluginDir                    string
+	ui, pluginDir, dataDir           string
 	debounce, drain, ready           time.Duration
 }
 
@@ -57,9 +55,18 @@ plugin rebuilt with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared into
 --plugin-dir/NAME.wasm when its own packages change, without restarting the
 program (a plugin host watching that folder swaps it in).
 
-Browsers get the error overlay and a reload after each swap from the UI
-channel on --ui: add <script src="http://127.0.0.1:7071/hotreload.js"></script>
-to the page.`,
+Every build is a transaction of the same engine as serve: a version in
+history (in memory unless --data-dir), a code_reload event, metrics and an
+audit record. The dashboard, the admin API (/api/v1/..., /metrics) and the
+browser channel are served on --ui, open on loopback. Browsers get the
+error overlay and a reload after each swap: add
+<script src="http://127.0.0.1:7071/hotreload.js"></script> to the page.
+
+The build starts at the first change and starts over at each later one;
+once no change came for --debounce, the build in progress is swapped in. A
+comment edit that leaves the code the same restarts nothing. If the
+program dies, its process group is killed and its last good build starts
+again (100 ms, then doubling up to 5 s while it keeps crashing).`,
 		Example: `  # the Go program in this folder, served on 127.0.0.1:7070
   hotreload dev
 
@@ -82,7 +89,8 @@ to the page.`,
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:7070", "address the program is served on")
 	fl.StringVar(&f.mode, "mode", string(dev.ModeSocket), "socket: pass the socket as fd 3; proxy: run each build on $PORT behind a reverse proxy")
 	fl.StringVar(&f.health, "health", "", "proxy mode: URL path that must answer 2xx before a build is swapped in")
-	fl.StringVar(&f.ui, "ui", "127.0.0.1:7071", `address of the browser channel (/hotreload.js, /ws); "off" disables it`)
+	fl.StringVar(&f.ui, "ui", "127.0.0.1:7071", `address of the dashboard, the admin API and the browser channel (/hotreload.js, /ws); "off" serves none of them`)
+	fl.StringVar(&f.dataDir, "data-dir", "", "keep history, the audit log and the builds here across sessions (default: history in memory, nothing kept)")
 	fl.StringArrayVar(&f.plugins, "plugin", nil, "NAME=DIR: a Go Wasm plugin to rebuild into --plugin-dir (repeatable)")
 	fl.StringVar(&f.pluginDir, "plugin-dir", "", "folder the rebuilt plugins are written to")
 	positiveDuration(fl, &f.debounce, "debounce", dev.DefaultDebounce, "quiet time after a save before rebuilding")
@@ -97,11 +105,38 @@ func runDev(cmd *cobra.Command, f *devFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Every listener first: a busy port fails before anything is built.
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", f.listen, err)
 	}
+	var adminLn net.Listener
+	if f.ui != "off" && f.ui != "" {
+		if adminLn, err = net.Listen("tcp", f.ui); err != nil {
+			ln.Close()
+			return fmt.Errorf("listening for the dashboard and browsers on %s: %w", f.ui, err)
+		}
+	}
+	closeListeners := func() {
+		ln.Close()
+		if adminLn != nil {
+			adminLn.Close()
+		}
+	}
+	// The same daemon as serve, with the program as its one target: each
+	// build is a transaction in history (in memory unless --data-dir),
+	// with its events, metrics and audit record.
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	d, err := newDaemon(ctx, daemonOptions{
+		DataDir: f.dataDir, Listen: f.ui, Mode: admin.Dev, Stderr: cmd.ErrOrStderr(),
+		AllowedOrigins: []string{"http://" + ln.Addr().String(), "http://localhost:" + port},
+	})
+	if err != nil {
+		closeListeners()
+		return err
+	}
 	opts := dev.Options{
+		Engine: d.engine, UI: d.ui,
 		Dirs: f.watch, Include: f.include, Exclude: f.exclude, Debounce: f.debounce, Package: f.pkg,
 		Plugins: plugins, PluginDir: f.pluginDir, Terminal: cmd.ErrOrStderr(),
 		Process: dev.ProcessOptions{
@@ -109,51 +144,47 @@ func runDev(cmd *cobra.Command, f *devFlags, args []string) error {
 			ReadyTimeout: f.ready, DrainTimeout: f.drain,
 			Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(),
 		},
-		Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger: d.log,
+	}
+	if f.dataDir != "" {
+		opts.Process.BinDir = filepath.Join(f.dataDir, "process") // history can restore any kept build
 	}
 	if f.build != "" {
-		dir := f.watch[0]
-		opts.Process.Build = dev.ShellBuild(dir, f.build)
-	}
-	var uiSrv *http.Server
-	if f.ui != "off" && f.ui != "" {
-		uiLn, err := net.Listen("tcp", f.ui)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("listening for browsers on %s: %w", f.ui, err)
-		}
-		host, _, _ := net.SplitHostPort(ln.Addr().String())
-		hub := ui.NewHub(ui.Options{OriginPatterns: []string{"localhost:*", "127.0.0.1:*", "[::1]:*", host + ":*"}})
-		defer hub.Close()
-		mux := http.NewServeMux()
-		hub.Register(mux)
-		uiSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go uiSrv.Serve(uiLn)
-		opts.UI = hub
+		opts.Process.Build = dev.ShellBuild(f.watch[0], f.build)
 	}
 	s, err := dev.New(opts)
 	if err != nil {
-		ln.Close()
-		if uiSrv != nil {
-			uiSrv.Close()
-		}
+		closeListeners()
+		d.close()
 		return err
 	}
+	d.ungated[s.Process().Name()] = true
+	d.metrics.Track(s.Process().Name())
+	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- s.Run(sctx) }()
+	d.closers = append(d.closers, func() {
+		stop()
+		<-done
+		closeCtx, cancel := context.WithTimeout(context.Background(), f.drain+5*time.Second)
+		defer cancel()
+		if err := s.Close(closeCtx); err != nil {
+			d.log.Error("stopping the program", "err", err)
+		}
+	})
 	fmt.Fprintf(cmd.ErrOrStderr(), "hotreload dev: serving http://%s (%s mode), watching %s\n", ln.Addr(), f.mode, strings.Join(f.watch, ", "))
-	if uiSrv != nil {
-		fmt.Fprintf(cmd.ErrOrStderr(), "hotreload dev: browsers reload through <script src=\"http://%s/hotreload.js\"></script>\n", f.ui)
+	if adminLn == nil {
+		<-ctx.Done()
+		d.close()
+		return nil
 	}
-	err = s.Run(ctx)
-	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.drain+5*time.Second)
-	defer cancel()
-	cerr := s.Close(closeCtx)
-	if uiSrv != nil {
-		uiSrv.Shutdown(closeCtx)
+	if err := d.newAdmin(); err != nil {
+		adminLn.Close()
+		d.close()
+		return err
 	}
-	if errors.Is(err, context.Canceled) {
-		err = nil
-	}
-	return errors.Join(err, cerr)
+	fmt.Fprintf(cmd.ErrOrStderr(), "hotreload dev: dashboard and admin API on http://%s/; browsers reload through <script src=\"http://%s/hotreload.js\"></script>\n", adminLn.Addr(), adminLn.Addr())
+	return d.run(ctx, adminLn, d.admin)
 }
 
 // parsePlugins reads NAME=DIR flags.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/dev"
@@ -39,8 +40,15 @@ func (d *daemon) startExec(ctx context.Context, command, addr string) error {
 		Listener: ln,
 		BinDir:   filepath.Join(d.opts.DataDir, "process"),
 		Logger:   d.log,
-		OnExit: func(pid int, err error) {
-			d.log.Error("the app exited", "pid", pid, "err", err)
+		OnExit: func(pid int, err error, in time.Duration) {
+			d.log.Error("the app exited; restarting its binary", "pid", pid, "err", err, "in", in)
+		},
+		OnRestart: func(pid int, err error) {
+			if err != nil {
+				d.log.Error("restarting the app failed; trying again", "err", err)
+			} else {
+				d.log.Info("the app restarted", "pid", pid)
+			}
 		},
 	})
 	if err != nil {

@@ -21,6 +21,9 @@ func main() {
 	if d, err := time.ParseDuration(os.Getenv("APP_START_DELAY")); err == nil {
 		time.Sleep(d) // a slow start: the old process must keep serving meanwhile
 	}
+	if d, err := time.ParseDuration(os.Getenv("APP_EXIT_AFTER")); err == nil {
+		time.AfterFunc(d, func() { log.Fatal("APP_EXIT_AFTER: crashing on purpose") })
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if d, err := time.ParseDuration(r.URL.Query().Get("sleep")); err == nil {
