@@ -20,6 +20,7 @@ import (
 	"github.com/cybercorp/hotreload/admin"
 	"github.com/cybercorp/hotreload/admin/auth"
 	"github.com/cybercorp/hotreload/audit"
+	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -193,6 +194,12 @@ func TestConcurrentPatchersLoseNoUpdate(t *testing.T) {
 				switch status {
 				case 200:
 					return
+				case 409:
+					// Superseded by a newer patch, made on top of this
+					// one: it landed if that one committed.
+					if landed(t, s, body) {
+						return
+					}
 				case 412:
 					mu.Lock()
 					retries++
@@ -215,6 +222,31 @@ func TestConcurrentPatchersLoseNoUpdate(t *testing.T) {
 		t.Fatalf("counter = %v after %d increments (%d retries): updates were lost", data["counter"], clients, retries)
 	}
 	t.Logf("%d increments, %d stale-ETag retries", clients, retries)
+}
+
+// landed follows a superseded outcome to the version that superseded it
+// (and any that superseded that one) and reports whether it committed.
+func landed(t *testing.T, s *stack, body []byte) bool {
+	var o hotreload.Outcome
+	must(t, json.Unmarshal(body, &o))
+	by := o.SupersededBy
+	for by != 0 {
+		var rec hotreload.Record
+		testwait.Until(t, "the superseding version's outcome", 10*time.Second, func() error {
+			_, _, b := s.do("GET", "/api/v1/history/"+itoa(by), auth.Viewer, "")
+			rec = hotreload.Record{}
+			if err := json.Unmarshal(b, &rec); err != nil || rec.Result == "" || rec.Result == hotreload.Pending {
+				return fmt.Errorf("version %d: %s", by, b)
+			}
+			return nil
+		})
+		if rec.Result != hotreload.Superseded {
+			return rec.Result == hotreload.Committed
+		}
+		_, err := fmt.Sscanf(rec.Reason, "superseded by version %d", &by)
+		must(t, err)
+	}
+	return false
 }
 
 func TestHardening(t *testing.T) {
@@ -315,7 +347,7 @@ func TestEventStream(t *testing.T) {
 			break
 		}
 	}
-	want := []string{hotreload.TypeReloadStart, hotreload.TypeConfigReload, hotreload.TypeReload}
+	want := []string{hotreload.TypeReloadStart, hotreload.TypePending, hotreload.TypeConfigReload, hotreload.TypeReload}
 	if strings.Join(seen, ",") != strings.Join(want, ",") {
 		t.Fatalf("events = %v, want %v", seen, want)
 	}

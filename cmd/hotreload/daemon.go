@@ -355,7 +355,7 @@ func (d *daemon) startUI(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := d.assets.Watch(wctx, d.opts.Debounce, d.engine.Reload); err != nil {
+		if err := d.assets.Watch(wctx, d.opts.Debounce, d.engine.Submit); err != nil {
 			d.log.Error("watching the UI folder", "err", err)
 		}
 	}()
@@ -393,9 +393,11 @@ func (d *daemon) watchTarget(ctx context.Context, name string, files []string) e
 }
 
 // reload runs a reload from source of the named target and logs what came
-// of it.
+// of it. It returns once the candidate is live, not after its health
+// window, so that the next change reaches the engine at once and
+// supersedes it.
 func (d *daemon) reload(ctx context.Context, source, target string) {
-	o, err := d.engine.Reload(ctx, hotreload.Request{Source: source, Targets: []string{target}})
+	o, err := d.engine.Submit(ctx, hotreload.Request{Source: source, Targets: []string{target}})
 	switch {
 	case errors.Is(err, context.Canceled):
 	case err != nil:
@@ -409,7 +411,7 @@ func (d *daemon) reload(ctx context.Context, source, target string) {
 
 // reloadAll reloads every target from its source in one transaction.
 func (d *daemon) reloadAll(ctx context.Context, source string) {
-	o, err := d.engine.Reload(ctx, hotreload.Request{Source: source})
+	o, err := d.engine.Submit(ctx, hotreload.Request{Source: source})
 	if err != nil {
 		d.log.Error("reload refused", "source", source, "err", err)
 		if d.notify != nil {
