@@ -118,7 +118,7 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 	app := &demo.App{
 		ScriptURL: "/hotreload.js",
 		Config:    store.Load,
-		Version:   func() uint64 { return d.engine.Status().Active },
+		Version:   func() uint64 { return d.engine.Status().Live }, // the version of what is live, pending or not
 		Client:    &http.Client{Timeout: 5 * time.Second},
 		Decorate: func(ctx context.Context, s string) (string, error) {
 			r, err := d.plugins.FilterReply(ctx, demoPlugin, plugin.Reply{Status: http.StatusOK, Body: s})
