@@ -99,8 +99,9 @@ type Outcome struct {
 	Errors []FieldError `json:"errors,omitempty"`
 	// Reason says why a candidate was rejected or rolled back.
 	Reason string `json:"reason,omitempty"`
-	// Cause classifies a rollback for metrics: "apply", "health", "history"
-	// or "commit". Empty for other results.
+	// Cause classifies a rollback for metrics: "apply", "health",
+	// "history", "commit" or "stopped" (the engine stopped during the
+	// health window). Empty for other results.
 	Cause string `json:"cause,omitempty"`
 	// Targets lists each target's part in the transaction.
 	Targets []TargetOutcome `json:"targets,omitempty"`

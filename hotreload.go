@@ -261,11 +261,11 @@ func (e *Engine) Run(ctx context.Context) error {
 			if w := e.pending; w != nil {
 				w.cancel()
 				<-w.verdict
-				e.conclude(bg, errors.New("the engine stopped during the health window"))
+				e.conclude(bg, errors.New("the engine stopped during the health window"), "stopped")
 			}
 			return ctx.Err()
 		case err := <-verdict:
-			e.conclude(bg, err)
+			e.conclude(bg, err, "health")
 		case fn := <-e.reqs:
 			fn(bg)
 		}
@@ -331,7 +331,7 @@ func do[T any](ctx context.Context, e *Engine, fn func(context.Context) (T, erro
 // run on a settled engine.
 func (e *Engine) settle(ctx context.Context) {
 	if w := e.pending; w != nil {
-		e.conclude(ctx, <-w.verdict)
+		e.conclude(ctx, <-w.verdict, "health")
 	}
 }
 
@@ -807,7 +807,7 @@ func (e *Engine) transact(ctx context.Context, r Request, t *Ticket) bool {
 	if w := e.pending; w != nil {
 		select {
 		case err := <-w.verdict:
-			e.conclude(ctx, err)
+			e.conclude(ctx, err, "health")
 			if e.activeVersion() != w.version {
 				tx.discard(ctx, 0)
 				return false
@@ -901,15 +901,15 @@ func (e *Engine) setLive(version uint64, state string) {
 }
 
 // conclude ends the pending transaction with its gate's verdict: commit on
-// nil, else roll back.
-func (e *Engine) conclude(ctx context.Context, verdict error) {
+// nil, else roll back for cause.
+func (e *Engine) conclude(ctx context.Context, verdict error, cause string) {
 	w := e.pending
 	e.pending = nil
 	w.cancel()
 	w.tx.step("health", w.start)
 	e.setStatus(func(s *Status) { s.Applied = 0 })
 	if verdict != nil {
-		e.complete(ctx, w.tx, w.tx.rollback(ctx, w.version, "health", verdict))
+		e.complete(ctx, w.tx, w.tx.rollback(ctx, w.version, cause, verdict))
 		return
 	}
 	e.complete(ctx, w.tx, w.tx.commit(ctx, w.version))

@@ -167,7 +167,10 @@ func TestRollbackPinsAnUnwrittenSource(t *testing.T) {
 	if o, err := e.Rollback(context.Background(), 0, hotreload.Request{}); err != nil || o.Result != hotreload.Committed {
 		t.Fatalf("rollback %+v %v", o, err)
 	}
-	pinned := func(e *hotreload.Engine) bool { st := e.Status(); return st.Targets[0].Pinned && st.Targets[0].State == "pinned" }
+	pinned := func(e *hotreload.Engine) bool {
+		st := e.Status()
+		return st.Targets[0].Pinned && st.Targets[0].State == "pinned"
+	}
 	if a.Live() != "s1" || !pinned(e) {
 		t.Fatalf("after the rollback a=%q, status %+v", a.Live(), e.Status())
 	}
