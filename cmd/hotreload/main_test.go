@@ -165,6 +165,7 @@ func call(t *testing.T, method, url, body string, out any) int {
 type statusAnswer struct {
 	Active  uint64 `json:"active"`
 	Applied uint64 `json:"applied"` // in its health window
+	State   string `json:"state"`   // of the live version: pending or committed
 
 	Last *struct {
 		Result  string `json:"result"`
@@ -485,8 +486,9 @@ func TestDemoTour(t *testing.T) {
 		writeFile(t, file, strings.Replace(string(b), old, new, 1))
 	}
 
-	// The start commits one version per target: config, plugins, UI.
-	base := waitStatus(t, admin, "the plugin committed", func(s statusAnswer) bool { return s.Applied == 0 }).Active
+	// The start commits one version per target: config, plugins, UI; the
+	// plugin's load is the fourth.
+	base := waitStatus(t, admin, "the plugin committed", func(s statusAnswer) bool { return s.Active > 3 && s.State == "committed" }).Active
 	edit("name: world", "name: Gophers")
 	waitStatus(t, admin, "the edit committed", func(s statusAnswer) bool { return s.Active == base+1 })
 	if g := greeting(); !strings.Contains(g, "Hello, Gophers!") {

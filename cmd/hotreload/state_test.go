@@ -148,9 +148,13 @@ func TestConfigShowsThePendingVersion(t *testing.T) {
 	if st := getStatus(t, admin); st.Live != 2 || st.State != "pending" || st.Active != 1 {
 		t.Fatalf("status in the window %+v", st)
 	}
-	if r := getRecord(t, admin, 2); r.Result != "pending" {
-		t.Fatalf("history of version 2 in its window: %+v", r)
-	}
+	// The pending record's write overlaps the apply: it is there at once.
+	testwait.Until(t, "version 2 pending in history", 10*time.Second, func() error {
+		if r := getRecord(t, admin, 2); r.Result != "pending" {
+			return fmt.Errorf("history of version 2 in its window: %+v", r)
+		}
+		return nil
+	})
 	l = waitLive(t, admin, "the commit", func(l live) bool { return l.State == "committed" })
 	if l.Version != 2 || l.Active != 2 || l.Data["name"] != "two" || l.ETag != `"2"` {
 		t.Fatalf("after the window GET /api/v1/config = %+v", l)
@@ -223,12 +227,12 @@ func TestSupersedingFailureRollsBackToCommitted(t *testing.T) {
 	if l.Version != base || l.Active != base {
 		t.Fatalf("after the rollback %+v, want the committed version %d", l, base)
 	}
-	if r := getRecord(t, admin, base+1); r.Result != "superseded" {
-		t.Fatalf("the first save: %+v", r)
-	}
-	if r := getRecord(t, admin, base+2); r.Result != "rolled_back" {
-		t.Fatalf("the second save: %+v", r)
-	}
+	testwait.Until(t, "both saves' outcomes in history", 10*time.Second, func() error {
+		if a, b := getRecord(t, admin, base+1), getRecord(t, admin, base+2); a.Result != "superseded" || b.Result != "rolled_back" {
+			return fmt.Errorf("the first save %+v, the second %+v", a, b)
+		}
+		return nil
+	})
 }
 
 // TestMutationsAnswerPromptly: a PATCH answers 202 Accepted after the
