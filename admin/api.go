@@ -117,6 +117,10 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, id auth.Ide
 	if s.opts.Config == nil {
 		return hotreload.Errorf(hotreload.CodeNotFound, "this server manages no configuration")
 	}
+	wait, err := preferWait(r.Header)
+	if err != nil {
+		return err
+	}
 	var check func(uint64) error
 	switch h := r.Header.Get("If-Match"); {
 	case h != "":
@@ -156,7 +160,7 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, id auth.Ide
 	if err != nil {
 		return err
 	}
-	return s.answer(w, r, t)
+	return s.answer(w, r, t, wait)
 }
 
 // ReloadRequest is the optional body of POST /api/v1/reload.
@@ -166,6 +170,10 @@ type ReloadRequest struct {
 }
 
 func (s *Server) postReload(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	wait, err := preferWait(r.Header)
+	if err != nil {
+		return err
+	}
 	var req ReloadRequest
 	if err := s.decodeStrict(w, r, &req, true); err != nil {
 		return err
@@ -174,7 +182,7 @@ func (s *Server) postReload(w http.ResponseWriter, r *http.Request, id auth.Iden
 	if err != nil {
 		return err
 	}
-	return s.answer(w, r, t)
+	return s.answer(w, r, t, wait)
 }
 
 // RollbackRequest is the optional body of POST /api/v1/rollback.
@@ -185,6 +193,10 @@ type RollbackRequest struct {
 }
 
 func (s *Server) postRollback(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	wait, err := preferWait(r.Header)
+	if err != nil {
+		return err
+	}
 	var req RollbackRequest
 	if err := s.decodeStrict(w, r, &req, true); err != nil {
 		return err
@@ -193,7 +205,7 @@ func (s *Server) postRollback(w http.ResponseWriter, r *http.Request, id auth.Id
 	if err != nil {
 		return err
 	}
-	return s.answer(w, r, t)
+	return s.answer(w, r, t, wait)
 }
 
 // DefaultWait is how long a mutation waits for its outcome when the
@@ -229,11 +241,7 @@ func preferWait(h http.Header) (time.Duration, error) {
 // Location: /api/v1/history/N, where its outcome shows once it ends. (A
 // request still queued or validating when the wait is over is answered as
 // soon as its candidate is live: those steps have their own deadlines.)
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, t *hotreload.Ticket) error {
-	wait, err := preferWait(r.Header)
-	if err != nil {
-		return err
-	}
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, t *hotreload.Ticket, wait time.Duration) error {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {

@@ -580,3 +580,22 @@ func TestDenialFloodIsCheap(t *testing.T) {
 		t.Fatalf("denied records %+v, want one summary of 300", denied)
 	}
 }
+
+// TestPreferWait: a mutation's Prefer: wait=N is read before anything
+// runs (a bad one is refused and changes nothing) and is reported back.
+func TestPreferWait(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	v, _ := s.config()
+	ifm := `"` + itoa(v) + `"`
+	status, _, body := s.do("PATCH", "/api/v1/config", auth.Operator, `{"name": "x"}`, "If-Match", ifm, "Prefer", "wait=soon")
+	if status != 422 || errorCode(t, body) != hotreload.CodeInvalid {
+		t.Fatalf("Prefer: wait=soon = %d %s", status, body)
+	}
+	if nv, data := s.config(); nv != v || data["name"] != "demo" {
+		t.Fatalf("a refused Prefer changed the config: %d %v", nv, data)
+	}
+	status, h, body := s.do("PATCH", "/api/v1/config", auth.Operator, `{"name": "x"}`, "If-Match", ifm, "Prefer", "respond-async, wait=5")
+	if status != 200 || h.Get("Preference-Applied") != "wait=5" || h.Get("ETag") != `"`+itoa(v+1)+`"` {
+		t.Fatalf("Prefer: wait=5 = %d %v %s", status, h, body)
+	}
+}
