@@ -67,6 +67,9 @@ type daemonOptions struct {
 	ChecksFile string
 	// Window is the health gate's window; 0 picks the mode's default.
 	Window time.Duration
+	// StepTimeout bounds each target's Prepare and Apply; 0 means
+	// hotreload.DefaultStepTimeout.
+	StepTimeout time.Duration
 	// Limits bound the config files read (size, links out of their
 	// directory).
 	Limits config.Limits
@@ -172,12 +175,13 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	}
 	d.ui = ui.NewHub(ui.Options{Logger: d.log})
 	d.engine = hotreload.New(hotreload.Options{
-		History:   d.secrets.History(d.history), // no plaintext in any record
-		Gate:      uiUngated{d},
-		Publisher: d.secrets.Publisher(d.bus), // no decrypted value in any event
-		Observer:  hotreload.Observers{d.metrics, d.alerts, d.ui},
-		Auditor:   d.audit,
-		Logger:    d.log,
+		History:     d.secrets.History(d.history), // no plaintext in any record
+		Gate:        uiUngated{d},
+		Publisher:   d.secrets.Publisher(d.bus), // no decrypted value in any event
+		Observer:    hotreload.Observers{d.metrics, d.alerts, d.ui},
+		Auditor:     d.audit,
+		Logger:      d.log,
+		StepTimeout: opts.StepTimeout,
 	})
 	ectx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	d.stopEngine = stop

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/admin"
 	"github.com/cybercorp/hotreload/config"
 	"github.com/cybercorp/hotreload/health"
@@ -89,6 +90,7 @@ token from --auth-file (create one with "hotreload token add").`,
 	f.StringVar(&opts.ChecksFile, "checks", "", "health checks file (YAML, see docs/operations.md), hot-reloaded like the config")
 	f.StringVar(&opts.AgeIdentity, "age-identity", "", "age identity file to decrypt ENC[age:...] values (or env HOTRELOAD_AGE_IDENTITY)")
 	f.DurationVar(&opts.Window, "health-window", 0, "how long the health gate watches a change before committing (default 5s in dev, 90s in prod; 0s: one round of checks at once, then commit)")
+	positiveDuration(f, &opts.StepTimeout, "step-timeout", hotreload.DefaultStepTimeout, "deadline of each target's validate and apply step: one that overruns fails its transaction, and /readyz says 503 until it returns")
 	addLimitFlags(f, &opts.Limits)
 	f.BoolVar(&opts.InsecurePermissions, "insecure-permissions", false, "start even when the auth file, the age identity or the data dir is writable by other users (logged)")
 	addEtcdFlags(f, &eo)

@@ -403,3 +403,70 @@ func TestRollbackPinsAReadOnlySource(t *testing.T) {
 		t.Fatalf("still pinned after a change of the source: %+v", getStatus(t, admin))
 	}
 }
+
+// TestHungTargetCannotFreezeTheEngine: a target whose step hangs (the UI
+// folder holds a FIFO, which blocks the read of the folder until a writer
+// comes) fails its transaction at the step deadline; the engine goes on
+// with other requests, /readyz answers 503 naming the step until it
+// returns, and 200 again afterwards.
+func TestHungTargetCannotFreezeTheEngine(t *testing.T) {
+	dir, file := workspace(t, "name: one\nrps: 5\n")
+	ui := filepath.Join(dir, "ui")
+	if err := os.Mkdir(ui, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(ui, "style.css"), "body { color: black; }\n")
+	p := start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--ui", ui,
+		"--mode", "dev", "--watch=false", "--listen", "127.0.0.1:0", "--health-window", "0s", "--step-timeout", "2s")
+	admin := p.urls["admin"]
+	readyz := func() (int, string) {
+		code, _, body := request(t, "GET", admin+"/readyz?verbose", "", nil, nil)
+		return code, string(body)
+	}
+	if code, body := readyz(); code != 200 {
+		t.Fatalf("/readyz before: %d %s", code, body)
+	}
+
+	fifo := filepath.Join(ui, "hang.css")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var o struct {
+		Result string `json:"result"`
+		Reason string `json:"reason"`
+	}
+	t0 := time.Now()
+	code, _, body := request(t, "POST", admin+"/api/v1/reload", `{"targets": ["ui"]}`, nil, &o)
+	if code != 422 || o.Result != "rejected" || !strings.Contains(o.Reason, "prepare of ui did not finish within 2s") {
+		t.Fatalf("reload of the hung target: %d %s", code, body)
+	}
+	t.Logf("the hung step failed its transaction after %s (step deadline 2s)", time.Since(t0))
+	testwait.Until(t, "/readyz naming the hung step", 30*time.Second, func() error {
+		if code, body := readyz(); code != 503 || !strings.Contains(body, "prepare of ui") {
+			return fmt.Errorf("/readyz %d %s", code, body)
+		}
+		return nil
+	})
+	if code, _, body := request(t, "PATCH", admin+"/api/v1/config", `{"rps": 6}`, nil, nil); code != 200 {
+		t.Fatalf("PATCH while a step hangs: %d %s", code, body)
+	}
+
+	// A writer comes and goes: the hung read returns, and is undone.
+	w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(fifo); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	testwait.Until(t, "/readyz ready again", 30*time.Second, func() error {
+		if code, body := readyz(); code != 200 {
+			return fmt.Errorf("/readyz %d %s", code, body)
+		}
+		return nil
+	})
+	if l := getLive(t, admin); l.Data["rps"] != 6.0 {
+		t.Fatalf("config after the hang %+v", l)
+	}
+}
