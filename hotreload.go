@@ -6,7 +6,9 @@
 // The Engine runs transactions one at a time on a single goroutine (Run).
 // Every trigger — a file watcher, the admin API, SIGHUP, etcd, the dev-loop
 // builder — sends a request with a reply channel; concurrent requests queue
-// in arrival order and each gets its own answer. Targets (config.Target,
+// in arrival order and each gets its own answer (a Ticket). The health gate
+// runs beside the engine: a candidate that arrives while another is in its
+// window supersedes it (see Engine.Start). Targets (config.Target,
 // plugin.Host, ui.Assets, dev.Process) implement Target and Change; the
 // engine never calls two of their methods at once.
 package hotreload
