@@ -423,9 +423,12 @@ func TestHungTargetCannotFreezeTheEngine(t *testing.T) {
 		code, _, body := request(t, "GET", admin+"/readyz?verbose", "", nil, nil)
 		return code, string(body)
 	}
-	if code, body := readyz(); code != 200 {
-		t.Fatalf("/readyz before: %d %s", code, body)
-	}
+	testwait.Until(t, "/readyz ready at start", 30*time.Second, func() error {
+		if code, body := readyz(); code != 200 {
+			return fmt.Errorf("/readyz %d %s", code, body)
+		}
+		return nil
+	})
 
 	fifo := filepath.Join(ui, "hang.css")
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
