@@ -8,14 +8,19 @@ import (
 // Result is the outcome of one reload transaction.
 type Result string
 
-// The four outcomes of a transaction.
+// The outcomes of a transaction.
 const (
 	Committed  Result = "committed"   // the candidate is live and last known good
 	Unchanged  Result = "unchanged"   // the candidate equals the live state
 	Rejected   Result = "rejected"    // validation failed; nothing changed
-	RolledBack Result = "rolled_back" // applied, then restored to the previous state
-	// Pending marks a history record whose transaction has not ended; after
-	// a crash it is read as rolled back.
+	RolledBack Result = "rolled_back" // applied, then restored to the last committed state
+	// Superseded marks a candidate whose health window a newer candidate
+	// ended: the newer one was applied on top, and it commits or rolls back
+	// both (Outcome.SupersededBy names it).
+	Superseded Result = "superseded"
+	// Pending marks a transaction whose candidate is live in its health
+	// window (a Ticket's outcome, a history record); after a crash a
+	// pending record is read as rolled back.
 	Pending Result = "pending"
 )
 
@@ -28,15 +33,25 @@ type Header struct {
 
 // Event types published on the bus.
 const (
-	TypeReload       = "reload"        // ReloadEvent
-	TypeConfigReload = "config_reload" // ConfigReloadEvent
-	TypeCodeReload   = "code_reload"   // CodeReloadEvent
-	TypeReloadStart  = "reload_start"  // ReloadStartEvent
+	TypeReload       = "reload"         // ReloadEvent
+	TypeConfigReload = "config_reload"  // ConfigReloadEvent
+	TypeCodeReload   = "code_reload"    // CodeReloadEvent
+	TypeReloadStart  = "reload_start"   // ReloadStartEvent
+	TypePending      = "reload_pending" // PendingEvent
 )
 
 // ReloadStartEvent reports that a transaction began (systemd's RELOADING=1).
 type ReloadStartEvent struct {
 	Header
+	Targets []string `json:"targets"`
+}
+
+// PendingEvent reports that a candidate is live and in its health window:
+// Version is live but not committed; Active is the last committed version.
+type PendingEvent struct {
+	Header
+	Version uint64   `json:"version"`
+	Active  uint64   `json:"active"`
 	Targets []string `json:"targets"`
 }
 
@@ -74,16 +89,19 @@ type Outcome struct {
 	// Result is the transaction's result.
 	Result Result `json:"result"`
 	// Version is the candidate's version when one was assigned (committed,
-	// rejected, rolled back), else the active version.
+	// rejected, rolled back, superseded, pending), else the live version.
 	Version uint64 `json:"version"`
+	// SupersededBy is the version that superseded this one.
+	SupersededBy uint64 `json:"superseded_by,omitempty"`
 	// Active is the version live after the transaction.
 	Active uint64 `json:"active"`
 	// Errors lists precise validation problems.
 	Errors []FieldError `json:"errors,omitempty"`
 	// Reason says why a candidate was rejected or rolled back.
 	Reason string `json:"reason,omitempty"`
-	// Cause classifies a rollback for metrics: "apply", "health", "history"
-	// or "commit". Empty for other results.
+	// Cause classifies a rollback for metrics: "apply", "health",
+	// "history", "commit" or "stopped" (the engine stopped during the
+	// health window). Empty for other results.
 	Cause string `json:"cause,omitempty"`
 	// Targets lists each target's part in the transaction.
 	Targets []TargetOutcome `json:"targets,omitempty"`
@@ -92,13 +110,16 @@ type Outcome struct {
 }
 
 // HTTPStatus is the status the API answers an outcome with: 422 when it was
-// rejected, 409 when it was rolled back, else 200.
+// rejected, 409 when it was rolled back or superseded, 202 while it is
+// pending, else 200.
 func (o Outcome) HTTPStatus() int {
 	switch o.Result {
 	case Rejected:
 		return http.StatusUnprocessableEntity
-	case RolledBack:
+	case RolledBack, Superseded:
 		return http.StatusConflict
+	case Pending:
+		return http.StatusAccepted
 	}
 	return http.StatusOK
 }

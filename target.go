@@ -119,3 +119,15 @@ type Follower interface {
 	// with, or nil to stay out; an error rejects the whole transaction.
 	Follow(ctx context.Context, prepared map[string]Change) (Change, error)
 }
+
+// A SourceReader is a target that can tell what its source holds without
+// preparing it: the snapshot that Prepare of an empty Candidate would
+// produce (config.Target reads its files). After an explicit rollback the
+// engine compares it with the restored state; where they differ (a source
+// hotreload does not write: etcd, several files, a Kubernetes mount) the
+// target is pinned: a candidate from the source equal to what it held then
+// is ignored, across restarts, until the source changes.
+type SourceReader interface {
+	Target
+	ReadSource(ctx context.Context) ([]byte, error)
+}

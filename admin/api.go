@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/admin/auth"
@@ -42,47 +43,54 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request, _ auth.Identi
 	return nil
 }
 
-// ConfigAnswer is the answer of GET /api/v1/config.
+// ConfigAnswer is the answer of GET /api/v1/config: the live document and
+// the version it belongs to. While a change is in its health window that is
+// the pending version (State "pending"), and Active is the last committed
+// one.
 type ConfigAnswer struct {
 	Version uint64 `json:"version"`
+	State   string `json:"state"`
+	Active  uint64 `json:"active"`
 	Data    any    `json:"data"`
 }
 
-// currentConfig reads the live document and the active version together:
-// it retries until no commit happened in between, so the ETag always names
-// the version the document belongs to.
+// currentConfig reads the live document and the live version together
+// (Engine.View), so the version and the ETag always name the version the
+// document belongs to.
 func (s *Server) currentConfig() (ConfigAnswer, error) {
 	if s.opts.Config == nil {
 		return ConfigAnswer{}, hotreload.Errorf(hotreload.CodeNotFound, "this server manages no configuration")
 	}
-	for try := 0; ; try++ {
-		v := s.opts.Engine.Status().Active
-		doc := s.opts.Config.Redacted()
-		if s.opts.Engine.Status().Active != v {
-			if try == 100 {
-				return ConfigAnswer{}, hotreload.Errorf(hotreload.CodeUnavailable, "the configuration changes too fast to read a consistent version; retry")
-			}
-			continue
-		}
-		if doc == nil {
-			return ConfigAnswer{}, hotreload.Errorf(hotreload.CodeNotFound, "no configuration is loaded yet")
-		}
-		if s.opts.Redact != nil {
-			doc = s.opts.Redact(doc)
-		}
-		return ConfigAnswer{Version: v, Data: doc}, nil
+	var c ConfigAnswer
+	s.opts.Engine.View(func(st hotreload.Status) {
+		c = ConfigAnswer{Version: st.Live, State: st.State, Active: st.Active, Data: s.opts.Config.Redacted()}
+	})
+	if c.Data == nil {
+		return ConfigAnswer{}, hotreload.Errorf(hotreload.CodeNotFound, "no configuration is loaded yet")
 	}
+	if s.opts.Redact != nil {
+		c.Data = s.opts.Redact(c.Data)
+	}
+	return c, nil
 }
 
-func etag(v uint64) string { return `"` + strconv.FormatUint(v, 10) + `"` }
+// etag is the entity tag of a version in a state: "N" once committed,
+// "N-pending" while in its health window, so a client polling with
+// If-None-Match learns of the commit.
+func etag(v uint64, state string) string {
+	if state == hotreload.StatePending {
+		return `"` + strconv.FormatUint(v, 10) + `-pending"`
+	}
+	return `"` + strconv.FormatUint(v, 10) + `"`
+}
 
 func (s *Server) getConfig(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
 	c, err := s.currentConfig()
 	if err != nil {
 		return err
 	}
-	w.Header().Set("ETag", etag(c.Version))
-	if match := r.Header.Get("If-None-Match"); match != "" && match == etag(c.Version) {
+	w.Header().Set("ETag", etag(c.Version, c.State))
+	if match := r.Header.Get("If-None-Match"); match != "" && match == etag(c.Version, c.State) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
@@ -90,14 +98,15 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request, _ auth.Identi
 	return nil
 }
 
-// parseIfMatch parses an If-Match header: "N", W/"N" or *. ok is false
-// for *, which matches any version.
+// parseIfMatch parses an If-Match header: "N", "N-pending", W/"N" or *.
+// ok is false for *, which matches any version. Both tags of a version
+// match it: If-Match is checked against the live version, pending or not.
 func parseIfMatch(h string) (version uint64, ok bool, err error) {
 	h = strings.TrimSpace(h)
 	if h == "*" {
 		return 0, false, nil
 	}
-	v, perr := strconv.ParseUint(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), 10, 64)
+	v, perr := strconv.ParseUint(strings.TrimSuffix(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), "-pending"), 10, 64)
 	if perr != nil || !strings.HasSuffix(h, `"`) {
 		return 0, false, hotreload.Errorf(hotreload.CodeInvalid, `If-Match must be an ETag such as "12", got %q`, h)
 	}
@@ -108,6 +117,10 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, id auth.Ide
 	if s.opts.Config == nil {
 		return hotreload.Errorf(hotreload.CodeNotFound, "this server manages no configuration")
 	}
+	wait, err := preferWait(r.Header)
+	if err != nil {
+		return err
+	}
 	var check func(uint64) error
 	switch h := r.Header.Get("If-Match"); {
 	case h != "":
@@ -116,9 +129,9 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, id auth.Ide
 			return err
 		}
 		if ok {
-			check = func(active uint64) error {
-				if active != want {
-					return hotreload.Errorf(hotreload.CodePrecondition, "stale If-Match: the configuration is at version %d, not %d; read it again and retry", active, want)
+			check = func(live uint64) error {
+				if live != want {
+					return hotreload.Errorf(hotreload.CodePrecondition, "stale If-Match: the configuration is at version %d, not %d; read it again and retry", live, want)
 				}
 				return nil
 			}
@@ -140,16 +153,14 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, id auth.Ide
 	if patch == nil {
 		return hotreload.Errorf(hotreload.CodeInvalid, "a merge patch must be a JSON object")
 	}
-	o, err := s.opts.Engine.Reload(r.Context(), hotreload.Request{
+	t, err := s.opts.Engine.Start(r.Context(), hotreload.Request{
 		Source: "api", Author: id.Name, Remote: r.RemoteAddr, Check: check,
 		Candidates: []hotreload.Candidate{{Target: s.opts.ConfigTarget, Patch: body}},
 	})
 	if err != nil {
 		return err
 	}
-	w.Header().Set("ETag", etag(o.Active))
-	s.writeOutcome(w, o)
-	return nil
+	return s.answer(w, r, t, wait)
 }
 
 // ReloadRequest is the optional body of POST /api/v1/reload.
@@ -159,16 +170,19 @@ type ReloadRequest struct {
 }
 
 func (s *Server) postReload(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	wait, err := preferWait(r.Header)
+	if err != nil {
+		return err
+	}
 	var req ReloadRequest
 	if err := s.decodeStrict(w, r, &req, true); err != nil {
 		return err
 	}
-	o, err := s.opts.Engine.Reload(r.Context(), hotreload.Request{Source: "api", Author: id.Name, Remote: r.RemoteAddr, Targets: req.Targets})
+	t, err := s.opts.Engine.Start(r.Context(), hotreload.Request{Source: "api", Author: id.Name, Remote: r.RemoteAddr, Targets: req.Targets})
 	if err != nil {
 		return err
 	}
-	s.writeOutcome(w, o)
-	return nil
+	return s.answer(w, r, t, wait)
 }
 
 // RollbackRequest is the optional body of POST /api/v1/rollback.
@@ -179,22 +193,87 @@ type RollbackRequest struct {
 }
 
 func (s *Server) postRollback(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	wait, err := preferWait(r.Header)
+	if err != nil {
+		return err
+	}
 	var req RollbackRequest
 	if err := s.decodeStrict(w, r, &req, true); err != nil {
 		return err
 	}
-	o, err := s.opts.Engine.Rollback(r.Context(), req.Version, hotreload.Request{Source: "rollback", Author: id.Name, Remote: r.RemoteAddr})
+	t, err := s.opts.Engine.StartRollback(r.Context(), req.Version, hotreload.Request{Source: "rollback", Author: id.Name, Remote: r.RemoteAddr})
 	if err != nil {
 		return err
 	}
-	s.writeOutcome(w, o)
-	return nil
+	return s.answer(w, r, t, wait)
 }
 
-// writeOutcome answers a transaction's outcome with the status DESIGN.md
-// gives: 422 for rejected, 409 for rolled back, else 200.
-func (s *Server) writeOutcome(w http.ResponseWriter, o hotreload.Outcome) {
+// DefaultWait is how long a mutation waits for its outcome when the
+// request has no Prefer: wait=N; MaxWait bounds what a client may ask.
+const (
+	DefaultWait = 10 * time.Second
+	MaxWait     = 10 * time.Minute
+)
+
+// preferWait returns the wait a request prefers (RFC 7240 "Prefer:
+// wait=N", in seconds), DefaultWait without one, at most MaxWait.
+func preferWait(h http.Header) (time.Duration, error) {
+	for _, v := range h.Values("Prefer") {
+		for _, pref := range strings.Split(v, ",") {
+			name, val, _ := strings.Cut(strings.TrimSpace(pref), "=")
+			if !strings.EqualFold(strings.TrimSpace(name), "wait") {
+				continue
+			}
+			n, err := strconv.ParseUint(strings.Trim(strings.TrimSpace(val), `"`), 10, 32)
+			if err != nil {
+				return 0, hotreload.Errorf(hotreload.CodeInvalid, "Prefer: wait=%s: the wait must be a number of seconds", val)
+			}
+			return min(time.Duration(n)*time.Second, MaxWait), nil
+		}
+	}
+	return DefaultWait, nil
+}
+
+// answer waits for a transaction up to the wait the request prefers and
+// answers its outcome with the status DESIGN.md gives (422 rejected, 409
+// rolled back or superseded, else 200). A transaction still in its health
+// window then is answered 202 Accepted with its pending version and
+// Location: /api/v1/history/N, where its outcome shows once it ends. (A
+// request still queued or validating when the wait is over is answered as
+// soon as its candidate is live: those steps have their own deadlines.)
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, t *hotreload.Ticket, wait time.Duration) error {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-t.Done():
+	case <-timer.C:
+		select {
+		case <-t.Live():
+		case <-r.Context().Done():
+			return r.Context().Err()
+		}
+	case <-r.Context().Done():
+		return r.Context().Err()
+	}
+	o, err := t.Outcome()
+	if err != nil {
+		return err
+	}
+	if r.Header.Get("Prefer") != "" {
+		w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(wait/time.Second)))
+	}
+	switch o.Result {
+	case hotreload.Pending:
+		w.Header().Set("Location", "/api/v1/history/"+strconv.FormatUint(o.Version, 10))
+		w.Header().Set("ETag", etag(o.Version, hotreload.StatePending))
+	case hotreload.Committed:
+		w.Header().Set("ETag", etag(o.Version, hotreload.StateCommitted))
+	default:
+		st := s.opts.Engine.Status()
+		w.Header().Set("ETag", etag(st.Live, st.State))
+	}
 	s.writeJSON(w, o.HTTPStatus(), s.redactOutcome(o))
+	return nil
 }
 
 func (s *Server) redactOutcome(o hotreload.Outcome) hotreload.Outcome {

@@ -20,6 +20,7 @@ import (
 	"github.com/cybercorp/hotreload/admin"
 	"github.com/cybercorp/hotreload/admin/auth"
 	"github.com/cybercorp/hotreload/audit"
+	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -193,6 +194,12 @@ func TestConcurrentPatchersLoseNoUpdate(t *testing.T) {
 				switch status {
 				case 200:
 					return
+				case 409:
+					// Superseded by a newer patch, made on top of this
+					// one: it landed if that one committed.
+					if landed(t, s, body) {
+						return
+					}
 				case 412:
 					mu.Lock()
 					retries++
@@ -215,6 +222,31 @@ func TestConcurrentPatchersLoseNoUpdate(t *testing.T) {
 		t.Fatalf("counter = %v after %d increments (%d retries): updates were lost", data["counter"], clients, retries)
 	}
 	t.Logf("%d increments, %d stale-ETag retries", clients, retries)
+}
+
+// landed follows a superseded outcome to the version that superseded it
+// (and any that superseded that one) and reports whether it committed.
+func landed(t *testing.T, s *stack, body []byte) bool {
+	var o hotreload.Outcome
+	must(t, json.Unmarshal(body, &o))
+	by := o.SupersededBy
+	for by != 0 {
+		var rec hotreload.Record
+		testwait.Until(t, "the superseding version's outcome", 10*time.Second, func() error {
+			_, _, b := s.do("GET", "/api/v1/history/"+itoa(by), auth.Viewer, "")
+			rec = hotreload.Record{}
+			if err := json.Unmarshal(b, &rec); err != nil || rec.Result == "" || rec.Result == hotreload.Pending {
+				return fmt.Errorf("version %d: %s", by, b)
+			}
+			return nil
+		})
+		if rec.Result != hotreload.Superseded {
+			return rec.Result == hotreload.Committed
+		}
+		_, err := fmt.Sscanf(rec.Reason, "superseded by version %d", &by)
+		must(t, err)
+	}
+	return false
 }
 
 func TestHardening(t *testing.T) {
@@ -315,7 +347,7 @@ func TestEventStream(t *testing.T) {
 			break
 		}
 	}
-	want := []string{hotreload.TypeReloadStart, hotreload.TypeConfigReload, hotreload.TypeReload}
+	want := []string{hotreload.TypeReloadStart, hotreload.TypePending, hotreload.TypeConfigReload, hotreload.TypeReload}
 	if strings.Join(seen, ",") != strings.Join(want, ",") {
 		t.Fatalf("events = %v, want %v", seen, want)
 	}
@@ -546,5 +578,24 @@ func TestDenialFloodIsCheap(t *testing.T) {
 	}
 	if len(denied) != 1 || !strings.HasPrefix(denied[0].Reason, "300 requests refused in") || !strings.Contains(denied[0].Reason, "300× POST /api/v1/reload: unauthorized") || !strings.Contains(denied[0].Reason, "250 answered 429") {
 		t.Fatalf("denied records %+v, want one summary of 300", denied)
+	}
+}
+
+// TestPreferWait: a mutation's Prefer: wait=N is read before anything
+// runs (a bad one is refused and changes nothing) and is reported back.
+func TestPreferWait(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	v, _ := s.config()
+	ifm := `"` + itoa(v) + `"`
+	status, _, body := s.do("PATCH", "/api/v1/config", auth.Operator, `{"name": "x"}`, "If-Match", ifm, "Prefer", "wait=soon")
+	if status != 422 || errorCode(t, body) != hotreload.CodeInvalid {
+		t.Fatalf("Prefer: wait=soon = %d %s", status, body)
+	}
+	if nv, data := s.config(); nv != v || data["name"] != "demo" {
+		t.Fatalf("a refused Prefer changed the config: %d %v", nv, data)
+	}
+	status, h, body := s.do("PATCH", "/api/v1/config", auth.Operator, `{"name": "x"}`, "If-Match", ifm, "Prefer", "respond-async, wait=5")
+	if status != 200 || h.Get("Preference-Applied") != "wait=5" || h.Get("ETag") != `"`+itoa(v+1)+`"` {
+		t.Fatalf("Prefer: wait=5 = %d %v %s", status, h, body)
 	}
 }

@@ -16,13 +16,14 @@ import (
 // the options (nothing reaches them).
 type stubEngine struct{}
 
-func (stubEngine) Reload(context.Context, hotreload.Request) (hotreload.Outcome, error) {
-	return hotreload.Outcome{}, nil
+func (stubEngine) Start(context.Context, hotreload.Request) (*hotreload.Ticket, error) {
+	return nil, nil
 }
-func (stubEngine) Rollback(context.Context, uint64, hotreload.Request) (hotreload.Outcome, error) {
-	return hotreload.Outcome{}, nil
+func (stubEngine) StartRollback(context.Context, uint64, hotreload.Request) (*hotreload.Ticket, error) {
+	return nil, nil
 }
-func (stubEngine) Status() hotreload.Status { return hotreload.Status{} }
+func (stubEngine) Status() hotreload.Status       { return hotreload.Status{} }
+func (stubEngine) View(fn func(hotreload.Status)) { fn(hotreload.Status{}) }
 
 type emptyHistory struct{ hotreload.History }
 

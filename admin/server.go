@@ -21,9 +21,10 @@ import (
 // Engine is what the admin API needs of the reload engine
 // (*hotreload.Engine implements it).
 type Engine interface {
-	Reload(ctx context.Context, r hotreload.Request) (hotreload.Outcome, error)
-	Rollback(ctx context.Context, version uint64, r hotreload.Request) (hotreload.Outcome, error)
+	Start(ctx context.Context, r hotreload.Request) (*hotreload.Ticket, error)
+	StartRollback(ctx context.Context, version uint64, r hotreload.Request) (*hotreload.Ticket, error)
 	Status() hotreload.Status
+	View(fn func(hotreload.Status))
 }
 
 // ConfigSource gives the live configuration document with its

@@ -202,11 +202,16 @@ func (s *stack) config() (uint64, map[string]any) {
 	}
 	var c struct {
 		Version uint64         `json:"version"`
+		State   string         `json:"state"`
 		Data    map[string]any `json:"data"`
 	}
 	must(s.t, json.Unmarshal(body, &c))
-	if h.Get("ETag") != `"`+itoa(c.Version)+`"` {
-		s.t.Fatalf("ETag %q does not name version %d", h.Get("ETag"), c.Version)
+	want := `"` + itoa(c.Version) + `"`
+	if c.State == hotreload.StatePending {
+		want = `"` + itoa(c.Version) + `-pending"`
+	}
+	if h.Get("ETag") != want {
+		s.t.Errorf("ETag %q does not name version %d (%s)", h.Get("ETag"), c.Version, c.State)
 	}
 	return c.Version, c.Data
 }

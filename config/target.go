@@ -89,9 +89,13 @@ type Target[T any] struct {
 	opts  Options[T]
 	store *Store[T]
 
-	mu         sync.Mutex // guards live and validators
+	mu         sync.Mutex // guards live, validators and wrote
 	live       *state[T]
 	validators []Validator[T]
+	// wrote is the SHA-256 of what the target last wrote to its file; nil
+	// once the file was seen holding anything else. A read that finds it
+	// is the target's own write-back, not an operator's edit.
+	wrote *[sha256.Size]byte
 }
 
 // state is one configuration: the source document, the document after
@@ -99,7 +103,11 @@ type Target[T any] struct {
 type state[T any] struct {
 	// disk is the SHA-256 of the single file's content this state was read
 	// from or written to; nil when the state did not come from the file.
-	disk   *[sha256.Size]byte
+	disk *[sha256.Size]byte
+	// from is, for a state whose write-back has not run yet, the SHA-256
+	// of the file's content the write was made from: the file holds it
+	// until the commit.
+	from   *[sha256.Size]byte
 	source Document // merged, before Transform and defaults
 	final  Document
 	snap   *Snapshot[T]
@@ -180,7 +188,7 @@ func (t *Target[T]) Close() { t.store.Close() }
 // live configuration.
 func (t *Target[T]) Prepare(ctx context.Context, c hotreload.Candidate) (hotreload.Change, error) {
 	t.mu.Lock()
-	live, validators := t.live, t.validators
+	live, validators, wrote := t.live, t.validators, t.wrote
 	t.mu.Unlock()
 
 	var (
@@ -218,13 +226,23 @@ func (t *Target[T]) Prepare(ctx context.Context, c hotreload.Candidate) (hotrelo
 		source, err = Decode(name, c.Content, t.opts.Format)
 	default:
 		source, disk, err = t.read()
+		if err == nil && disk != nil && wrote != nil && live != nil {
+			if *disk == *wrote {
+				// The file holds the target's own write-back (a watcher
+				// reading it late): no operator edit, the live state stays.
+				source = live.source
+			} else {
+				t.forget(wrote)
+			}
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
+	var from *[sha256.Size]byte
 	if write != nil {
 		sum := sha256.Sum256(write.data)
-		disk = &sum
+		disk, from = &sum, write.from
 	}
 	snapshot, err := json.Marshal(source.Value)
 	if err != nil {
@@ -234,7 +252,7 @@ func (t *Target[T]) Prepare(ctx context.Context, c hotreload.Candidate) (hotrelo
 	if err != nil {
 		return nil, err
 	}
-	next.disk = disk
+	next.disk, next.from = disk, from
 	ch := &change[T]{t: t, next: next, write: write}
 	var prevData any
 	if live != nil {
@@ -285,11 +303,43 @@ func (t *Target[T]) writeBack(live *state[T], doc any) (*fileWrite, error) {
 	if err != nil {
 		src = nil // written whole
 	}
-	if live != nil && live.disk != nil && src != nil && sha256.Sum256(src) != *live.disk && !t.sameContent(file, src, live) {
+	if live != nil && live.disk != nil && src != nil && !t.expected(live, sha256.Sum256(src)) && !t.sameContent(file, src, live) {
 		return nil, hotreload.Errorf(hotreload.CodeConflict,
 			"config file %q changed on disk since it was loaded: reload it first, then patch", file)
 	}
 	return newFileWrite(file, src, doc)
+}
+
+// expected reports whether a file whose content has the digest sum holds
+// what the target expects there, no edit of the operator's: the live
+// state, the content the live state's pending write-back was made from, or
+// what the target wrote last.
+func (t *Target[T]) expected(live *state[T], sum [sha256.Size]byte) bool {
+	t.mu.Lock()
+	wrote := t.wrote
+	t.mu.Unlock()
+	return sum == *live.disk || live.from != nil && sum == *live.from || wrote != nil && sum == *wrote
+}
+
+// forget drops the digest of the target's last write once the file was
+// seen holding something else.
+func (t *Target[T]) forget(wrote *[sha256.Size]byte) {
+	t.mu.Lock()
+	if t.wrote == wrote {
+		t.wrote = nil
+	}
+	t.mu.Unlock()
+}
+
+// ReadSource returns the snapshot the files hold now, as Prepare of an
+// empty candidate would take it, without validating it
+// (hotreload.SourceReader).
+func (t *Target[T]) ReadSource(context.Context) ([]byte, error) {
+	doc, _, err := t.read()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(doc.Value)
 }
 
 // writable reports whether a patch or a rollback is written back to the
@@ -501,14 +551,27 @@ func (c *change[T]) Rollback(ctx context.Context) error {
 	return nil
 }
 
-// Commit releases the old state and, for a merge patch on a single file,
-// writes the new document back to that file.
+// Commit releases the old state and, for a merge patch or a rollback on a
+// single file, writes the new document back to that file. A change that a
+// newer one superseded (the live state is no longer its own) writes
+// nothing: the newer change writes, or the file already holds the newer
+// state.
 func (c *change[T]) Commit(context.Context) error {
 	c.prev = nil
-	if c.write == nil {
-		return nil
-	}
 	w := c.write
 	c.write = nil
-	return w.run()
+	c.t.mu.Lock()
+	superseded := c.t.live != c.next
+	c.t.mu.Unlock()
+	if w == nil || superseded {
+		return nil
+	}
+	if err := w.run(); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(w.data)
+	c.t.mu.Lock()
+	c.t.wrote = &sum
+	c.t.mu.Unlock()
+	return nil
 }

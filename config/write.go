@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"math"
 	"os"
@@ -19,6 +20,7 @@ type fileWrite struct {
 	file string
 	data []byte
 	mode os.FileMode
+	from *[sha256.Size]byte // the digest of the content it edits; nil when unknown
 }
 
 // newFileWrite renders doc for file, whose content is now src (nil when
@@ -38,7 +40,12 @@ func newFileWrite(file string, src []byte, doc any) (*fileWrite, error) {
 	if fi, err := os.Stat(file); err == nil {
 		mode = fi.Mode().Perm()
 	}
-	return &fileWrite{file: file, data: data, mode: mode}, nil
+	w := &fileWrite{file: file, data: data, mode: mode}
+	if src != nil {
+		sum := sha256.Sum256(src)
+		w.from = &sum
+	}
+	return w, nil
 }
 
 func mustFormat(file string) Format {

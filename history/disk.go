@@ -84,7 +84,7 @@ func checkDigests(targets []hotreload.TargetState) error {
 // checkResult rejects a result that is not one of hotreload's.
 func checkResult(r hotreload.Result) error {
 	switch r {
-	case hotreload.Committed, hotreload.Unchanged, hotreload.Rejected, hotreload.RolledBack, hotreload.Pending:
+	case hotreload.Committed, hotreload.Unchanged, hotreload.Rejected, hotreload.RolledBack, hotreload.Superseded, hotreload.Pending:
 		return nil
 	}
 	return fmt.Errorf("unknown result %q", r)

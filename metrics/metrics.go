@@ -148,7 +148,7 @@ func (m *Metrics) Observe(o hotreload.Outcome) {
 			continue
 		}
 		ok := 0.0
-		if o.Result == hotreload.Committed || o.Result == hotreload.Unchanged {
+		if o.Result == hotreload.Committed || o.Result == hotreload.Unchanged || o.Result == hotreload.Superseded {
 			ok = 1
 		}
 		m.lastSuccessful.WithLabelValues(t).Set(ok)

@@ -188,19 +188,85 @@ func newTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 }
 
+// promptWait is the wait the clients prefer (RFC 7240 Prefer: wait=N)
+// before the API answers 202 Accepted with the pending version.
+const promptWait = 2 * time.Second
+
 // transact posts body to path, which answers a transaction's outcome, and
-// prints it (see printOutcome).
+// prints it (see printOutcome). While the transaction is in its health
+// window (202 Accepted), it follows the version's history record with a
+// progress line on standard error until the outcome is known, within
+// --timeout.
 func (c *apiClient) transact(path string, body any) error {
 	var o hotreload.Outcome
-	raw, err := c.call(http.MethodPost, path, body, nil, &o)
+	prefer := http.Header{"Prefer": {fmt.Sprintf("wait=%d", int(promptWait/time.Second))}}
+	raw, err := c.call(http.MethodPost, path, body, prefer, &o)
+	if err == nil && o.Result == hotreload.Pending {
+		raw, o, err = c.follow(o)
+	}
 	if err != nil {
 		return c.fail(err)
 	}
 	return c.printOutcome(raw, o)
 }
 
+// follow polls GET /api/v1/history/N for a pending version until its
+// record shows the outcome, drawing a progress line meanwhile, and returns
+// that outcome (with its JSON for --json).
+func (c *apiClient) follow(o hotreload.Outcome) ([]byte, hotreload.Outcome, error) {
+	start := time.Now()
+	tty := isTerminal(c.stderr)
+	if !tty {
+		fmt.Fprintf(c.stderr, "version %d is live and in its health window; waiting for its outcome\n", o.Version)
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if tty {
+			fmt.Fprintf(c.stderr, "\rversion %d is live and in its health window: %s", o.Version, time.Since(start).Round(time.Second))
+		}
+		select {
+		case <-tick.C:
+		case <-c.context.Done():
+			return nil, o, c.context.Err()
+		}
+		if time.Since(start) > c.flags.timeout {
+			return nil, o, fmt.Errorf("version %d is still in its health window after --timeout %s; see hotreload history", o.Version, c.flags.timeout)
+		}
+		var rec hotreload.Record
+		if _, err := c.call(http.MethodGet, fmt.Sprintf("/api/v1/history/%d", o.Version), nil, nil, &rec); err != nil {
+			return nil, o, err
+		}
+		if rec.Result == hotreload.Pending {
+			continue
+		}
+		if tty {
+			fmt.Fprintln(c.stderr)
+		}
+		var st statusAnswer
+		if _, err := c.call(http.MethodGet, "/api/v1/status", nil, nil, &st); err != nil {
+			return nil, o, err
+		}
+		final := hotreload.Outcome{Result: rec.Result, Version: rec.Version, Active: st.Active, Errors: rec.Errors,
+			Reason: rec.Reason, Targets: o.Targets, Duration: o.Duration + time.Since(start)}
+		raw, err := json.Marshal(final)
+		return raw, final, err
+	}
+}
+
+// isTerminal reports whether w is a terminal, where a progress line can
+// be redrawn in place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
 // printOutcome renders a transaction's outcome and returns exit status 1
-// when it was rejected or rolled back.
+// when it was rejected, rolled back or superseded.
 func (c *apiClient) printOutcome(raw []byte, o hotreload.Outcome) error {
 	if c.flags.json {
 		if err := c.printJSON(raw); err != nil {
@@ -220,7 +286,8 @@ func (c *apiClient) printOutcome(raw []byte, o hotreload.Outcome) error {
 			}
 		}
 	}
-	if o.Result == hotreload.Rejected || o.Result == hotreload.RolledBack {
+	switch o.Result {
+	case hotreload.Rejected, hotreload.RolledBack, hotreload.Superseded:
 		return exitError{1}
 	}
 	return nil

@@ -74,6 +74,9 @@ type daemonOptions struct {
 	ChecksFile string
 	// Window is the health gate's window; 0 picks the mode's default.
 	Window time.Duration
+	// StepTimeout bounds each target's Prepare and Apply; 0 means
+	// hotreload.DefaultStepTimeout.
+	StepTimeout time.Duration
 	// Limits bound the config files read (size, links out of their
 	// directory).
 	Limits config.Limits
@@ -207,12 +210,13 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	}
 	d.ui = ui.NewHub(ui.Options{Logger: d.log, OriginPatterns: originHosts(opts.AllowedOrigins)})
 	d.engine = hotreload.New(hotreload.Options{
-		History:   d.secrets.History(d.history), // no plaintext in any record
-		Gate:      uiUngated{d},
-		Publisher: d.secrets.Publisher(d.bus), // no decrypted value in any event
-		Observer:  hotreload.Observers{d.metrics, d.alerts, d.ui},
-		Auditor:   d.audit,
-		Logger:    d.log,
+		History:     d.secrets.History(d.history), // no plaintext in any record
+		Gate:        uiUngated{d},
+		Publisher:   d.secrets.Publisher(d.bus), // no decrypted value in any event
+		Observer:    hotreload.Observers{d.metrics, d.alerts, d.ui},
+		Auditor:     d.audit,
+		Logger:      d.log,
+		StepTimeout: opts.StepTimeout,
 	})
 	ectx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	d.stopEngine = stop
@@ -391,7 +395,7 @@ func (d *daemon) startUI(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := d.assets.Watch(wctx, d.opts.Debounce, d.engine.Reload); err != nil {
+		if err := d.assets.Watch(wctx, d.opts.Debounce, d.engine.Submit); err != nil {
 			d.log.Error("watching the UI folder", "err", err)
 		}
 	}()
@@ -430,9 +434,11 @@ func (d *daemon) watchTarget(ctx context.Context, name string, files []string) e
 }
 
 // reload runs a reload from source of the named target and logs what came
-// of it.
+// of it. It returns once the candidate is live, not after its health
+// window, so that the next change reaches the engine at once and
+// supersedes it.
 func (d *daemon) reload(ctx context.Context, source, target string) {
-	o, err := d.engine.Reload(ctx, hotreload.Request{Source: source, Targets: []string{target}})
+	o, err := d.engine.Submit(ctx, hotreload.Request{Source: source, Targets: []string{target}})
 	switch {
 	case errors.Is(err, context.Canceled):
 	case err != nil:
@@ -446,7 +452,7 @@ func (d *daemon) reload(ctx context.Context, source, target string) {
 
 // reloadAll reloads every target from its source in one transaction.
 func (d *daemon) reloadAll(ctx context.Context, source string) {
-	o, err := d.engine.Reload(ctx, hotreload.Request{Source: source})
+	o, err := d.engine.Submit(ctx, hotreload.Request{Source: source})
 	if err != nil {
 		d.log.Error("reload refused", "source", source, "err", err)
 		if d.notify != nil {

@@ -117,7 +117,7 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 	app := &demo.App{
 		ScriptURL: "/hotreload.js",
 		Config:    store.Load,
-		Version:   func() uint64 { return d.engine.Status().Active },
+		Version:   func() uint64 { return d.engine.Status().Live }, // the version of what is live, pending or not
 		Client:    &http.Client{Timeout: 5 * time.Second},
 		// A plugin that is not loaded, quarantined or failing leaves the
 		// greeting as it was (FilterReply returns it unchanged); the host

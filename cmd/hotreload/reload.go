@@ -17,10 +17,14 @@ func newReloadCmd() *cobra.Command {
 		Long: `reload asks the running daemon (POST /api/v1/reload) to read its sources
 again and run them through the pipeline: validate, back up, apply, health
 gate, commit or roll back. It waits for the transaction to end and prints
-its result.
+its result: the API answers at once (202 Accepted) while the candidate is in
+its health window, and reload then follows the version's history record,
+with a progress line on standard error, until the outcome is known (within
+--timeout).
 
 Exit status: 0 when the reload committed or nothing changed, 1 when it was
-rejected or rolled back, or the API refused the request.`,
+rejected, rolled back or superseded by a newer change, or the API refused
+the request.`,
 		Example: `  # reload everything on the local daemon
   hotreload reload
 

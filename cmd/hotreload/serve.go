@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/admin"
 	"github.com/cybercorp/hotreload/audit"
 	"github.com/cybercorp/hotreload/config"
@@ -90,6 +91,7 @@ token from --auth-file (create one with "hotreload token add").`,
 	f.StringVar(&opts.ChecksFile, "checks", "", "health checks file (YAML, see docs/operations.md), hot-reloaded like the config")
 	f.StringVar(&opts.AgeIdentity, "age-identity", "", "age identity file to decrypt ENC[age:...] values (or env HOTRELOAD_AGE_IDENTITY)")
 	f.DurationVar(&opts.Window, "health-window", 0, "how long the health gate watches a change before committing (default 5s in dev, 90s in prod; 0s: one round of checks at once, then commit)")
+	positiveDuration(f, &opts.StepTimeout, "step-timeout", hotreload.DefaultStepTimeout, "deadline of each target's validate and apply step: one that overruns fails its transaction, and /readyz says 503 until it returns")
 	addLimitFlags(f, &opts.Limits)
 	f.Int64Var(&opts.AuditMaxBytes, "audit-max-bytes", audit.DefaultMaxSize, "size at which audit.log is closed as audit.log.N and a new file continues its HMAC chain (negative: never)")
 	f.IntVar(&opts.AuditKeep, "audit-keep", audit.DefaultKeep, "closed audit log files kept; older ones are removed and a signed record says so (negative: all)")

@@ -45,6 +45,9 @@ frozen, and the health and alert parts when the daemon reports them.`,
 				return c.printJSON(raw)
 			}
 			fmt.Fprintf(c.stdout, "mode:    %s\nactive:  %d\n", st.Mode, st.Active)
+			if st.State == hotreload.StatePending {
+				fmt.Fprintf(c.stdout, "live:    %d (pending: in its health window)\n", st.Live)
+			}
 			if st.Last != nil {
 				fmt.Fprintf(c.stdout, "last:    %s (version %d)", st.Last.Result, st.Last.Version)
 				if st.Last.Reason != "" {
@@ -78,7 +81,7 @@ func printParts(c *apiClient, raw []byte) error {
 	if err := json.Unmarshal(raw, &all); err != nil {
 		return err
 	}
-	known := map[string]bool{"mode": true, "active": true, "targets": true, "last": true, "frozen": true, "frozen_reason": true}
+	known := map[string]bool{"mode": true, "active": true, "targets": true, "last": true, "frozen": true, "frozen_reason": true, "live": true, "state": true}
 	var keys []string
 	for k := range all {
 		if !known[k] {

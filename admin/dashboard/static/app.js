@@ -51,6 +51,10 @@ let active = 0;
 function renderStatus(st) {
   active = st.active || 0;
   $('#active-version').textContent = active ? 'v' + active : '–';
+  // The live version: the committed one, or a pending one in its health window.
+  const pendingLive = st.state === 'pending';
+  $('#live-version').hidden = !pendingLive;
+  $('#live-version').textContent = pendingLive ? `v${st.live} live, pending its health window` : '';
   $('#mode').textContent = st.mode || 'unknown';
   $('#frozen').hidden = !st.frozen;
   if (st.frozen) $('#frozen').title = st.frozen_reason || '';
@@ -214,7 +218,7 @@ function refresh() {
   }, 30);
 }
 
-const eventTypes = ['reload', 'reload_start', 'config_reload', 'code_reload', 'health_check', 'alert_fired', 'alert_resolved', 'resync', 'message'];
+const eventTypes = ['reload', 'reload_start', 'reload_pending', 'config_reload', 'code_reload', 'health_check', 'alert_fired', 'alert_resolved', 'resync', 'message'];
 let stream = null;
 function connectEvents() {
   if (stream) stream.close();
