@@ -3,6 +3,7 @@ package plugin_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -353,6 +354,34 @@ func TestCallsDuringSwapsNeverFail(t *testing.T) {
 	t.Logf("%d calls during 20 swaps, none failed", calls)
 }
 
+// TestSyncCompilesBeforeTheTransaction: Sync compiles a new module into the
+// compilation cache before it submits the module's transaction, so the
+// transaction's Prepare does not compile and no other change waits for it.
+func TestSyncCompilesBeforeTheTransaction(t *testing.T) {
+	dir, data := t.TempDir(), t.TempDir()
+	plugintest.WriteFile(t, filepath.Join(dir, "e.wasm"), plugintest.Echo())
+	var cached []string
+	h, err := plugin.New(plugin.Options{Dir: dir, DataDir: data, Submit: func(ctx context.Context, r hotreload.Request) (hotreload.Outcome, error) {
+		_ = filepath.WalkDir(filepath.Join(data, "compiled"), func(path string, e fs.DirEntry, err error) error {
+			if err == nil && e.Type().IsRegular() {
+				cached = append(cached, path)
+			}
+			return nil
+		})
+		return hotreload.Outcome{Result: hotreload.Unchanged}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	if _, err := h.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(cached) == 0 {
+		t.Fatal("the compilation cache was empty when the transaction was submitted")
+	}
+}
+
 // FuzzPrepare feeds arbitrary set documents and patches to Prepare: it
 // rejects them with a coded error or prepares a change that discards
 // cleanly, and never panics.
@@ -381,6 +410,9 @@ func FuzzPrepare(f *testing.F) {
 		}
 		ch, err := h.Prepare(context.Background(), c)
 		if err != nil {
+			if ch != nil {
+				t.Fatalf("Prepare returned an error and a non-nil change %#v: %v", ch, err)
+			}
 			if hotreload.ErrorCode(err) == "" {
 				t.Fatalf("error without a code: %v", err)
 			}
