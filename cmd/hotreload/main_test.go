@@ -408,8 +408,12 @@ func TestDemoColdCache(t *testing.T) {
 	if out := p.stdout.String(); !strings.Contains(out, "plugin shout built in") {
 		t.Fatalf("no line saying the plugin was built in\n%s", out)
 	}
-	// The plugin's arrival is a committed transaction of the plugins target.
+	// The plugin's arrival is a committed transaction of the plugins target,
+	// and the terminal says so.
 	waitPluginCommitted(t, p.urls["admin"])
+	testwait.For(t, "a line saying the plugin is loaded", 10*time.Second, func() bool {
+		return regexp.MustCompile(`plugin shout loaded \(version \d+\)`).MatchString(p.stdout.String())
+	})
 }
 
 // demoGreeting returns the demo app's greeting. The app calls its upstream
