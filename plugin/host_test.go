@@ -382,6 +382,31 @@ func TestSyncCompilesBeforeTheTransaction(t *testing.T) {
 	}
 }
 
+// TestSyncStopsCompilingWhenCancelled: a Sync whose context ends stops
+// compiling (a daemon that shuts down does not wait for a compile) and
+// leaves nothing compiled in the cache.
+func TestSyncStopsCompilingWhenCancelled(t *testing.T) {
+	dir, data := t.TempDir(), t.TempDir()
+	plugintest.Install(t, shoutDir, dir, "shout", "")
+	// An engine refuses a request whose context ended.
+	h, err := plugin.New(plugin.Options{Dir: dir, DataDir: data, Submit: func(ctx context.Context, _ hotreload.Request) (hotreload.Outcome, error) {
+		return hotreload.Outcome{}, ctx.Err()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _ = h.Sync(ctx)
+	_ = filepath.WalkDir(filepath.Join(data, "compiled"), func(path string, e fs.DirEntry, err error) error {
+		if err == nil && e.Type().IsRegular() {
+			t.Errorf("a cancelled Sync compiled %s", path)
+		}
+		return nil
+	})
+}
+
 // FuzzPrepare feeds arbitrary set documents and patches to Prepare: it
 // rejects them with a coded error or prepares a change that discards
 // cleanly, and never panics.

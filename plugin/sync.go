@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/cybercorp/hotreload"
 )
@@ -134,9 +136,10 @@ func (h *Host) Load(ctx context.Context, name string, r hotreload.Request) (hotr
 // Prepare finds it there: a compile takes seconds (a minute on a slow or
 // busy machine), and inside the transaction it would hold up every other
 // change and count against the engine's step deadline. The compiled module
-// is kept until release is called, after the transaction. Errors are left
-// for the transaction to report; without a compilation cache it does
-// nothing.
+// is kept until release is called, after the transaction. It compiles on
+// several goroutines, which is also what makes wazero stop when ctx ends (a
+// daemon shutting down does not wait for the compile). Errors are left for
+// the transaction to report; without a compilation cache it does nothing.
 func (h *Host) precompile(ctx context.Context, name string) (release func()) {
 	release = func() {}
 	if h.opts.DisableCompilationCache {
@@ -149,7 +152,8 @@ func (h *Host) precompile(ctx context.Context, name string) (release func()) {
 	start := time.Now()
 	rt := wazero.NewRuntimeWithConfig(ctx, h.rc.WithMemoryLimitPages(m.Limits.MemoryPages))
 	release = func() { _ = rt.Close(context.WithoutCancel(ctx)) }
-	if _, err := rt.CompileModule(ctx, wasm); err == nil {
+	workers := experimental.WithCompilationWorkers(ctx, max(2, runtime.GOMAXPROCS(0)))
+	if _, err := rt.CompileModule(workers, wasm); err == nil {
 		h.log.Info("plugin compiled", "plugin", name, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return release
