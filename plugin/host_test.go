@@ -3,6 +3,7 @@ package plugin_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -350,6 +351,59 @@ func TestCallsDuringSwapsNeverFail(t *testing.T) {
 	t.Logf("%d calls during 20 swaps, none failed", calls)
 }
 
+// TestSyncCompilesBeforeTheTransaction: Sync compiles a new module into the
+// compilation cache before it submits the module's transaction, so the
+// transaction's Prepare does not compile and no other change waits for it.
+func TestSyncCompilesBeforeTheTransaction(t *testing.T) {
+	dir, data := t.TempDir(), t.TempDir()
+	plugintest.WriteFile(t, filepath.Join(dir, "e.wasm"), plugintest.Echo())
+	var cached []string
+	h, err := plugin.New(plugin.Options{Dir: dir, DataDir: data, Submit: func(ctx context.Context, r hotreload.Request) (hotreload.Outcome, error) {
+		_ = filepath.WalkDir(filepath.Join(data, "compiled"), func(path string, e fs.DirEntry, err error) error {
+			if err == nil && e.Type().IsRegular() {
+				cached = append(cached, path)
+			}
+			return nil
+		})
+		return hotreload.Outcome{Result: hotreload.Unchanged}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	if _, err := h.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(cached) == 0 {
+		t.Fatal("the compilation cache was empty when the transaction was submitted")
+	}
+}
+
+// TestSyncStopsCompilingWhenCancelled: a Sync whose context ends stops
+// compiling (a daemon that shuts down does not wait for a compile) and
+// leaves nothing compiled in the cache.
+func TestSyncStopsCompilingWhenCancelled(t *testing.T) {
+	dir, data := t.TempDir(), t.TempDir()
+	plugintest.Install(t, shoutDir, dir, "shout", "")
+	// An engine refuses a request whose context ended.
+	h, err := plugin.New(plugin.Options{Dir: dir, DataDir: data, Submit: func(ctx context.Context, _ hotreload.Request) (hotreload.Outcome, error) {
+		return hotreload.Outcome{}, ctx.Err()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _ = h.Sync(ctx)
+	_ = filepath.WalkDir(filepath.Join(data, "compiled"), func(path string, e fs.DirEntry, err error) error {
+		if err == nil && e.Type().IsRegular() {
+			t.Errorf("a cancelled Sync compiled %s", path)
+		}
+		return nil
+	})
+}
+
 // FuzzPrepare feeds arbitrary set documents and patches to Prepare: it
 // rejects them with a coded error or prepares a change that discards
 // cleanly, and never panics.
@@ -378,6 +432,9 @@ func FuzzPrepare(f *testing.F) {
 		}
 		ch, err := h.Prepare(context.Background(), c)
 		if err != nil {
+			if ch != nil {
+				t.Fatalf("Prepare returned an error and a non-nil change %#v: %v", ch, err)
+			}
 			if hotreload.ErrorCode(err) == "" {
 				t.Fatalf("error without a code: %v", err)
 			}

@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/cybercorp/hotreload"
 )
@@ -123,7 +127,36 @@ func (h *Host) Load(ctx context.Context, name string, r hotreload.Request) (hotr
 		return hotreload.Outcome{}, hotreload.Errorf(hotreload.CodeNotFound, "no plugin %q: no module %s.wasm in %s", name, name, h.opts.Dir)
 	}
 	r.Candidates, r.Targets = []hotreload.Candidate{h.LoadCandidate(name)}, nil
+	defer h.precompile(ctx, name)()
 	return h.submit(ctx, r)
+}
+
+// precompile compiles plugin name's module from the directory into the
+// compilation cache before its transaction, so that the transaction's
+// Prepare finds it there: a compile takes seconds (a minute on a slow or
+// busy machine), and inside the transaction it would hold up every other
+// change and count against the engine's step deadline. The compiled module
+// is kept until release is called, after the transaction. It compiles on
+// several goroutines, which is also what makes wazero stop when ctx ends (a
+// daemon shutting down does not wait for the compile). Errors are left for
+// the transaction to report; without a compilation cache it does nothing.
+func (h *Host) precompile(ctx context.Context, name string) (release func()) {
+	release = func() {}
+	if h.opts.DisableCompilationCache {
+		return release
+	}
+	wasm, _, m, err := h.readModule(name)
+	if err != nil {
+		return release
+	}
+	start := time.Now()
+	rt := wazero.NewRuntimeWithConfig(ctx, h.rc.WithMemoryLimitPages(m.Limits.MemoryPages))
+	release = func() { _ = rt.Close(context.WithoutCancel(ctx)) }
+	workers := experimental.WithCompilationWorkers(ctx, max(2, runtime.GOMAXPROCS(0)))
+	if _, err := rt.CompileModule(workers, wasm); err == nil {
+		h.log.Info("plugin compiled", "plugin", name, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return release
 }
 
 // Reload reloads a loaded plugin from the directory; see Load.
@@ -182,6 +215,8 @@ func (h *Host) Sync(ctx context.Context) ([]hotreload.Outcome, error) {
 			continue
 		} else {
 			c = h.LoadCandidate(name)
+			release := h.precompile(ctx, name)
+			defer release()
 		}
 		o, err := h.submit(ctx, hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{c}})
 		if err != nil {

@@ -136,7 +136,11 @@ func (h *Host) Prepare(ctx context.Context, c hotreload.Candidate) (hotreload.Ch
 	if err != nil {
 		return nil, err
 	}
-	return h.plan(ctx, cur, want, lenient, c.Meta)
+	ch, err := h.plan(ctx, cur, want, lenient, c.Meta)
+	if err != nil {
+		return nil, err // a nil Change, not a nil *change
+	}
+	return ch, nil
 }
 
 func patchSet(cur setDoc, patch []byte) (setDoc, error) {

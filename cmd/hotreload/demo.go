@@ -11,13 +11,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/admin"
+	"github.com/cybercorp/hotreload/events"
 	"github.com/cybercorp/hotreload/examples/demo"
 	"github.com/cybercorp/hotreload/health"
 	"github.com/cybercorp/hotreload/plugin"
@@ -111,7 +114,14 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 		var wg sync.WaitGroup
 		defer wg.Wait()
 		defer stop()
-		wg.Go(func() { build(bctx, out) })
+		// Subscribed before the build, so the plugin's transaction is seen.
+		loaded := events.Subscribe[hotreload.CodeReloadEvent](d.bus)
+		defer loaded.Close()
+		wg.Go(func() {
+			if build(bctx, out) {
+				reportPluginLoad(bctx, out, loaded, d.plugins.Name(), demoPlugin)
+			}
+		})
 	}
 	store := target.Store()
 	app := &demo.App{
@@ -204,7 +214,7 @@ const demoPlugin = "shout"
 // repository into the workspace's plugins folder, unless the module is there
 // already. It returns the build to run (nil when there is none) and a note
 // for the banner: how to rebuild, or why the demo runs without the plugin.
-func prepareDemoPlugin(dir string) (build func(context.Context, io.Writer), note string) {
+func prepareDemoPlugin(dir string) (build func(context.Context, io.Writer) bool, note string) {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
 	root := strings.TrimSpace(string(out))
 	if err != nil || !strings.Contains(root, string(filepath.Separator)) {
@@ -227,20 +237,20 @@ func prepareDemoPlugin(dir string) (build func(context.Context, io.Writer), note
 	if err != nil {
 		return nil, "cannot copy its manifest: " + err.Error()
 	}
-	return func(ctx context.Context, w io.Writer) { buildPlugin(ctx, w, src, wasm) }, "it is being built (see below); then " + rebuild
+	return func(ctx context.Context, w io.Writer) bool { return buildPlugin(ctx, w, src, wasm) }, "it is being built (see below); then " + rebuild
 }
 
 // buildPlugin builds the Go plugin in src for wasip1 into wasm, saying on w
 // what it does and how long it has been at it. The module is built beside
 // the plugins folder and renamed into it, so the folder's watcher sees one
-// complete file.
-func buildPlugin(ctx context.Context, w io.Writer, src, wasm string) {
+// complete file. It reports whether the module is in place.
+func buildPlugin(ctx context.Context, w io.Writer, src, wasm string) bool {
 	name := strings.TrimSuffix(filepath.Base(wasm), ".wasm")
 	fmt.Fprintf(w, "building plugin %s for wasip1: the first build compiles the Go runtime for Wasm, about a minute; later builds take seconds\n", name)
 	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Dir(wasm)), ".build-")
 	if err != nil {
 		fmt.Fprintf(w, "plugin %s not built: %v\n", name, err)
-		return
+		return false
 	}
 	defer os.RemoveAll(tmp)
 	built := filepath.Join(tmp, name+".wasm")
@@ -264,16 +274,41 @@ func buildPlugin(ctx context.Context, w io.Writer, src, wasm string) {
 	}()
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
-		return
+		return false
 	}
 	if err == nil {
 		err = os.Rename(built, wasm)
 	}
 	if err != nil {
 		fmt.Fprintf(w, "building plugin %s failed after %s: %v\n%s", name, time.Since(start).Round(time.Second), err, out)
-		return
+		return false
 	}
-	fmt.Fprintf(w, "plugin %s built in %s; loading it (the dashboard shows the transaction)\n", name, time.Since(start).Round(100*time.Millisecond))
+	fmt.Fprintf(w, "plugin %s built in %s; loading it: compile, then the health window (the dashboard shows the transaction)\n", name, time.Since(start).Round(100*time.Millisecond))
+	return true
+}
+
+// reportPluginLoad waits for the transaction of target that loads plugin
+// name and says on w how it ended.
+func reportPluginLoad(ctx context.Context, w io.Writer, sub *events.Subscription[hotreload.CodeReloadEvent], target, name string) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-sub.C():
+			if !ok {
+				return
+			}
+			if ev.Target != target || !slices.Contains(ev.Modules, name) {
+				continue
+			}
+			if ev.Result == hotreload.Committed {
+				fmt.Fprintf(w, "plugin %s loaded (version %d): the greeting goes through it now\n", name, ev.Version)
+			} else {
+				fmt.Fprintf(w, "plugin %s not loaded (%s): %s\n", name, ev.Result, ev.Reason)
+			}
+			return
+		}
+	}
 }
 
 // syncWriter serialises writes from several goroutines.

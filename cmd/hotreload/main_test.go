@@ -400,8 +400,6 @@ func TestEveryCommandHasHelpWithAnExample(t *testing.T) {
 	}
 }
 
-// TestDemoTour walks the README's tour on the real binary: edit, break,
-// a change the health gate rolls back, and a rollback on purpose.
 // TestDemoColdCache is a new user's first run on a fresh machine: with an
 // empty build cache the demo still prints its URLs within seconds and
 // serves, builds its plugin in the background with a progress line, and
@@ -413,24 +411,54 @@ func TestDemoColdCache(t *testing.T) {
 	if took, bound := time.Since(started), testwait.D(3*time.Second); took > bound {
 		t.Errorf("the demo printed its URLs after %s, want within %s", took, bound)
 	}
-	var g struct {
-		Message string `json:"message"`
+	if g := demoGreeting(t, p.urls["app"]); g != "Hello, world!" {
+		t.Fatalf("greeting before the plugin is built %q, want the plain one", g)
 	}
-	call(t, "GET", p.urls["app"]+"/api/greeting", "", &g)
-	if g.Message != "Hello, world!" {
-		t.Fatalf("greeting before the plugin is built %q, want the plain one", g.Message)
-	}
-	if out := p.stdout.String(); !strings.Contains(out, "building plugin shout for wasip1") {
-		t.Fatalf("no progress line for the plugin build in\n%s", out)
-	}
+	testwait.For(t, "a progress line for the plugin build", 10*time.Second, func() bool {
+		return strings.Contains(p.stdout.String(), "building plugin shout for wasip1")
+	})
 	testwait.For(t, "the plugin built on a cold cache and loaded", 5*time.Minute, func() bool {
-		call(t, "GET", p.urls["app"]+"/api/greeting", "", &g)
-		return g.Message == "Hello, world! ✨"
+		return demoGreeting(t, p.urls["app"]) == "Hello, world! ✨"
 	})
 	if out := p.stdout.String(); !strings.Contains(out, "plugin shout built in") {
 		t.Fatalf("no line saying the plugin was built in\n%s", out)
 	}
-	// The plugin's arrival is a committed transaction of the plugins target.
+	// The plugin's arrival is a committed transaction of the plugins target,
+	// and the terminal says so.
+	waitPluginCommitted(t, p.urls["admin"])
+	testwait.For(t, "a line saying the plugin is loaded", 10*time.Second, func() bool {
+		return regexp.MustCompile(`plugin shout loaded \(version \d+\)`).MatchString(p.stdout.String())
+	})
+}
+
+// demoGreeting returns the demo app's greeting. The app calls its upstream
+// (itself) with a 5 s timeout, which a loaded machine can exceed: a 502
+// says nothing about the config, so it asks again until the app answers.
+func demoGreeting(t *testing.T, app string) string {
+	t.Helper()
+	var g struct {
+		Message string `json:"message"`
+	}
+	testwait.Until(t, "a greeting from the demo app", 30*time.Second, func() error {
+		resp, err := http.Get(app + "/api/greeting")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%d %s", resp.StatusCode, b)
+		}
+		return json.Unmarshal(b, &g)
+	})
+	return g.Message
+}
+
+// waitPluginCommitted waits until the history at admin holds the demo
+// plugin's arrival: a committed transaction from the plugins folder's
+// watcher that changed the plugins target.
+func waitPluginCommitted(t *testing.T, admin string) {
+	t.Helper()
 	var h struct {
 		Versions []struct {
 			Source  string `json:"source"`
@@ -442,7 +470,7 @@ func TestDemoColdCache(t *testing.T) {
 		} `json:"versions"`
 	}
 	testwait.Until(t, "the plugin's transaction committed", 30*time.Second, func() error {
-		call(t, "GET", p.urls["admin"]+"/api/v1/history", "", &h)
+		call(t, "GET", admin+"/api/v1/history", "", &h)
 		for _, v := range h.Versions {
 			for _, tg := range v.Targets {
 				if tg.Target == "plugins" && tg.Changed && v.Source == "watch" && v.Result == "committed" {
@@ -454,6 +482,8 @@ func TestDemoColdCache(t *testing.T) {
 	})
 }
 
+// TestDemoTour walks the README's tour on the real binary: edit, break,
+// a change the health gate rolls back, and a rollback on purpose.
 func TestDemoTour(t *testing.T) {
 	dir := t.TempDir()
 	p := start(t, "demo", "--dir", dir, "--listen", "127.0.0.1:0", "--app-listen", "127.0.0.1:0", "--health-window", "1s")
@@ -462,13 +492,7 @@ func TestDemoTour(t *testing.T) {
 		t.Fatal("the demo printed no app URL")
 	}
 	file := filepath.Join(dir, "config.yaml")
-	greeting := func() string {
-		var g struct {
-			Message string `json:"message"`
-		}
-		call(t, "GET", app+"/api/greeting", "", &g)
-		return g.Message
-	}
+	greeting := func() string { t.Helper(); return demoGreeting(t, app) }
 	// The app serves at once; the plugin joins when its build is done
 	// (about a minute on a cold build cache).
 	testwait.For(t, "the plugin's decoration of the greeting", 3*time.Minute, func() bool {
@@ -487,7 +511,8 @@ func TestDemoTour(t *testing.T) {
 	}
 
 	// The start commits one version per target: config, plugins, UI; the
-	// plugin's load is the fourth.
+	// plugin joins in one more.
+	waitPluginCommitted(t, admin)
 	base := waitStatus(t, admin, "the plugin committed", func(s statusAnswer) bool { return s.Active > 3 && s.State == "committed" }).Active
 	edit("name: world", "name: Gophers")
 	waitStatus(t, admin, "the edit committed", func(s statusAnswer) bool { return s.Active == base+1 })

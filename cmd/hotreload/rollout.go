@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -66,13 +69,8 @@ exits once the rollout is published; follow it with "hotreload fleet status".`,
 			if detach {
 				return nil
 			}
-			last := ""
-			end, err := fleet.Watch(cmd.Context(), c, flags.prefix, r.ID, func(r *fleet.Rollout) {
-				line := fmt.Sprintf("%s wave %d/%d %s", r.State, r.Wave, len(r.Waves), r.Phase)
-				if line != last {
-					fmt.Fprintf(out, "%s  %s\n", time.Now().Format(time.TimeOnly), line)
-					last = line
-				}
+			end, err := followRollout(cmd.Context(), out, rolloutProgressEvery, func(ctx context.Context, fn func(*fleet.Rollout)) (*fleet.Rollout, error) {
+				return fleet.Watch(ctx, c, flags.prefix, r.ID, fn)
 			})
 			if err != nil {
 				return err
@@ -94,4 +92,72 @@ exits once the rollout is published; follow it with "hotreload fleet status".`,
 	f.BoolVar(&detach, "detach", false, "exit once the rollout is published")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
+}
+
+// rolloutProgressEvery is how often rollout repeats its progress line while
+// the rollout waits, so a long wave or window never looks stuck.
+const rolloutProgressEvery = 15 * time.Second
+
+// followRollout runs watch and writes a progress line to out at every change
+// of the rollout's wave or phase, and again every period while it waits,
+// with how long the wait has left. It returns what watch returns.
+func followRollout(ctx context.Context, out io.Writer, period time.Duration, watch func(context.Context, func(*fleet.Rollout)) (*fleet.Rollout, error)) (*fleet.Rollout, error) {
+	var (
+		mu   sync.Mutex
+		last *fleet.Rollout
+		key  string
+	)
+	say := func(r *fleet.Rollout) {
+		fmt.Fprintf(out, "%s  %s\n", time.Now().Format(time.TimeOnly), rolloutLine(r, time.Now()))
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				mu.Lock()
+				if last != nil && !last.Done() {
+					say(last)
+				}
+				mu.Unlock()
+			}
+		}
+	})
+	defer wg.Wait()
+	defer close(done)
+	return watch(ctx, func(r *fleet.Rollout) {
+		mu.Lock()
+		defer mu.Unlock()
+		last = r
+		if k := fmt.Sprint(r.State, r.Wave, r.Phase); k != key {
+			key = k
+			say(r)
+		}
+	})
+}
+
+// rolloutLine says where a rollout is ("running wave 2/3 watching") and,
+// while it runs, what it waits for and how long that may still take.
+func rolloutLine(r *fleet.Rollout, now time.Time) string {
+	line := fmt.Sprintf("%s wave %d/%d %s", r.State, r.Wave, len(r.Waves), r.Phase)
+	if r.State != fleet.Running || r.Wave < 1 || r.Wave > len(r.Waves) {
+		return line
+	}
+	switch r.Phase {
+	case fleet.Applying:
+		line += fmt.Sprintf(": waiting for %s to commit the candidate (%s so far",
+			strings.Join(r.Waves[r.Wave-1], ", "), now.Sub(r.WaveStarted).Round(time.Second))
+		if r.Timeout > 0 {
+			line += fmt.Sprintf(", halts after %s", r.Timeout)
+		}
+		line += ")"
+	case fleet.Watching:
+		line += fmt.Sprintf(": health window ends in %s", max(r.WindowEnds.Sub(now), 0).Round(time.Second))
+	}
+	return line
 }
