@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -402,7 +403,7 @@ func (h *Hub) accept(w http.ResponseWriter, r *http.Request) *websocket.Conn {
 	if !h.authorize(w, r) {
 		return nil
 	}
-	conn, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{OriginPatterns: h.opts.OriginPatterns})
+	conn, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{OriginPatterns: h.opts.OriginPatterns, Subprotocols: []string{Subprotocol}})
 	if err != nil {
 		h.log.Info("refused a ui socket", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
 		return nil
@@ -532,14 +533,34 @@ func (h *Hub) authorize(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// TokenFromRequest returns the bearer token of an Authorization header, or
-// else the "token" query parameter (the only way a browser's WebSocket can
-// carry one).
+// TokenFromRequest returns the bearer token of an Authorization header,
+// or else the token a browser offers as a subprotocol (SubprotocolToken).
+// A token in the URL is never read: URLs reach access logs.
 func TokenFromRequest(r *http.Request) string {
 	if v, ok := cutBearer(r.Header.Get("Authorization")); ok {
 		return v
 	}
-	return r.URL.Query().Get("token")
+	return SubprotocolToken(r)
+}
+
+// SubprotocolToken returns the token of a WebSocket upgrade request
+// offered as the subprotocol TokenSubprotocolPrefix + base64url(token), or
+// "" when there is none or it does not decode.
+func SubprotocolToken(r *http.Request) string {
+	for _, line := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(line, ",") {
+			enc, ok := strings.CutPrefix(strings.TrimSpace(p), TokenSubprotocolPrefix)
+			if !ok {
+				continue
+			}
+			tok, err := base64.RawURLEncoding.DecodeString(enc)
+			if err != nil {
+				return ""
+			}
+			return string(tok)
+		}
+	}
+	return ""
 }
 
 func cutBearer(h string) (string, bool) {

@@ -36,6 +36,11 @@ type Options struct {
 	WriteTimeout time.Duration
 	// PingInterval is how often an idle client is pinged; zero means 30 s.
 	PingInterval time.Duration
+	// Roots lists the watched folders (config, plugins; NewAssets adds its
+	// own). The overlay shows a file under one of them relative to it and
+	// any other absolute path by its base name, so that no server path
+	// reaches a browser.
+	Roots []string
 	// Logger logs connections and drops; nil discards.
 	Logger *slog.Logger
 }
@@ -51,8 +56,9 @@ type Hub struct {
 	seq     uint64
 	ring    []event // oldest first, at most opts.History
 	state   map[string]Update
-	current string // UI version of the last update carrying one
-	errors  []hotreload.FieldError
+	current string                 // UI version of the last update carrying one
+	errors  []hotreload.FieldError // as the overlay shows them
+	roots   roots
 	clients map[string]*client
 	closed  bool
 	wg      sync.WaitGroup // client goroutines
@@ -86,13 +92,24 @@ func NewHub(opts Options) *Hub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{
+	h := &Hub{
 		opts:    opts,
 		log:     log,
 		epoch:   strconv.FormatInt(time.Now().UnixNano(), 36),
 		state:   map[string]Update{},
 		clients: map[string]*client{},
 	}
+	for _, dir := range opts.Roots {
+		h.roots.add(dir)
+	}
+	return h
+}
+
+// addRoot adds a watched folder to Options.Roots.
+func (h *Hub) addRoot(dir string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.roots.add(dir)
 }
 
 // Broadcast sends an update to every client and records it as the current
@@ -145,14 +162,15 @@ func (h *Hub) ReloadPage() uint64 {
 }
 
 // Error shows the errors in every browser's overlay until Clear; an empty
-// list is the same as Clear.
+// list is the same as Clear. File names are shown relative to
+// Options.Roots.
 func (h *Hub) Error(errs []hotreload.FieldError) uint64 {
 	if len(errs) == 0 {
 		return h.Clear()
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.errors = slices.Clone(errs)
+	h.errors = h.roots.shown(errs)
 	return h.appendLocked("", typeKeyErrors, wire{Type: typeError, Errors: h.errors}, nil)
 }
 
