@@ -32,8 +32,13 @@ type Options struct {
 	// QueueSize bounds each client's send queue after merging; zero means
 	// 64. A client whose queue is full is closed with CloseResync.
 	QueueSize int
-	// WriteTimeout bounds one write to a client; zero means 5 s.
+	// WriteTimeout bounds one write to a client; zero means 5 s. A writer
+	// stays on a stuck socket at most this long.
 	WriteTimeout time.Duration
+	// Writers is how many goroutines write to the sockets; zero means 8.
+	// Each takes the next client with frames queued, so a stuck socket
+	// holds one writer for at most WriteTimeout while the others go on.
+	Writers int
 	// PingInterval is how often an idle client is pinged; zero means 30 s.
 	PingInterval time.Duration
 	// Roots lists the watched folders (config, plugins; NewAssets adds its
@@ -61,17 +66,20 @@ type Hub struct {
 	roots   roots
 	clients map[string]*client
 	closed  bool
+	ping    *time.Timer    // pings every client; armed with the first one
 	wg      sync.WaitGroup // client goroutines
+
+	writers writers
 }
 
 // event is one numbered message in the ring, encoded once for every
-// protocol.
+// protocol as a frame ready for every socket.
 type event struct {
-	seq uint64
-	to  string // client id for a message to one client, "" for all
-	key string
-	msg []byte // hotreload/1
-	lr  []byte // LiveReload 7, nil when it has no equivalent
+	seq     uint64
+	to      string // client id for a message to one client, "" for all
+	key     string
+	frame   []byte // hotreload/1
+	lrFrame []byte // LiveReload 7, nil when it has no equivalent
 }
 
 // NewHub returns a hub with no clients.
@@ -88,6 +96,9 @@ func NewHub(opts Options) *Hub {
 	if opts.PingInterval <= 0 {
 		opts.PingInterval = 30 * time.Second
 	}
+	if opts.Writers <= 0 {
+		opts.Writers = 8
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -102,6 +113,8 @@ func NewHub(opts Options) *Hub {
 	for _, dir := range opts.Roots {
 		h.roots.add(dir)
 	}
+	h.writers.n = opts.Writers
+	h.writers.cond.L = &h.writers.mu
 	return h
 }
 
@@ -228,7 +241,10 @@ func (h *Hub) appendLocked(to, key string, w wire, lr []byte) uint64 {
 	h.seq++
 	w.Seq = h.seq
 	msg, _ := json.Marshal(w) // strings, maps and checked JSON: cannot fail
-	ev := event{seq: h.seq, to: to, key: key, msg: msg, lr: lr}
+	ev := event{seq: h.seq, to: to, key: key, frame: textFrame(msg)}
+	if lr != nil {
+		ev.lrFrame = textFrame(lr)
+	}
 	if len(h.ring) == h.opts.History {
 		copy(h.ring, h.ring[1:])
 		h.ring = h.ring[:len(h.ring)-1]
@@ -239,14 +255,46 @@ func (h *Hub) appendLocked(to, key string, w wire, lr []byte) uint64 {
 	}
 	if to != "" {
 		if c := h.clients[to]; c != nil {
-			c.enqueue(ev)
+			c.send(ev)
 		}
 		return ev.seq
 	}
-	for _, c := range h.clients {
-		c.enqueue(ev)
-	}
+	h.sendAllLocked(ev)
 	return ev.seq
+}
+
+// sendAllLocked queues ev for every client and pushes those that need it
+// to the writers at once. h.mu must be held.
+func (h *Hub) sendAllLocked(ev event) {
+	push := make([]*client, 0, len(h.clients))
+	for _, c := range h.clients {
+		if c.enqueue(ev) {
+			push = append(push, c)
+		}
+	}
+	h.writers.push(push...)
+}
+
+// startPings arms the ping timer once.
+func (h *Hub) startPings() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ping == nil && !h.closed {
+		h.ping = time.AfterFunc(h.opts.PingInterval, h.pingAll)
+	}
+}
+
+// pingAll runs on the timer: it queues a ping for every client (a
+// connection that died unseen then fails its write and is closed) and
+// re-arms.
+func (h *Hub) pingAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	h.sendAllLocked(event{key: "ping", frame: pingFrame, lrFrame: pingFrame})
+	h.ping.Reset(h.opts.PingInterval)
 }
 
 // liveReloadOf encodes the LiveReload 7 equivalent of an update, or nil.
@@ -287,7 +335,7 @@ func (h *Hub) resumeLocked(c *client, epoch string, lastSeq uint64) {
 		return
 	}
 	msg, _ := json.Marshal(wire{Type: typeSnapshot, Seq: h.seq, Resync: true, Entries: h.entriesLocked(), Errors: h.errors, Current: h.current})
-	c.enqueue(event{seq: h.seq, to: c.id(), key: "snapshot", msg: msg})
+	c.enqueue(event{seq: h.seq, to: c.id(), key: "snapshot", frame: textFrame(msg)})
 }
 
 func (h *Hub) entriesLocked() []Update {
@@ -318,14 +366,23 @@ func (h *Hub) Seq() uint64 {
 }
 
 // Close closes every client with "going away" (they reconnect with backoff)
-// and refuses new ones. It waits for the client goroutines to end.
+// and refuses new ones. It waits for the client and writer goroutines to
+// end.
 func (h *Hub) Close() error {
 	h.mu.Lock()
 	h.closed = true
+	if h.ping != nil {
+		h.ping.Stop()
+	}
+	cs := make([]*client, 0, len(h.clients))
 	for _, c := range h.clients {
-		c.shut(closeGoingAway)
+		cs = append(cs, c)
 	}
 	h.mu.Unlock()
+	for _, c := range cs {
+		c.shut(closeGoingAway, "")
+	}
 	h.wg.Wait()
+	h.writers.close()
 	return nil
 }

@@ -16,8 +16,12 @@ type roots struct {
 	dirs []string // absolute and clean, longest first
 }
 
-// add records dir; a dir that cannot be made absolute is ignored.
+// add records dir; an empty one, or one that cannot be made absolute, is
+// ignored.
 func (rs *roots) add(dir string) {
+	if dir == "" {
+		return
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil || slices.Contains(rs.dirs, abs) {
 		return

@@ -170,7 +170,15 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	if err := d.audit.Check(ctx); err != nil {
 		d.log.Error("the audit log is not intact: serving, refusing every mutation", "err", err)
 	}
-	d.ui = ui.NewHub(ui.Options{Logger: d.log})
+	// The overlay shows files relative to the folders they live in (the UI
+	// folder adds itself), never a server path.
+	roots := []string{opts.PluginsDir}
+	for _, f := range append(slices.Clone(opts.ConfigFiles), opts.ChecksFile) {
+		if f != "" {
+			roots = append(roots, filepath.Dir(f))
+		}
+	}
+	d.ui = ui.NewHub(ui.Options{Logger: d.log, Roots: roots})
 	d.engine = hotreload.New(hotreload.Options{
 		History:   d.secrets.History(d.history), // no plaintext in any record
 		Gate:      uiUngated{d},

@@ -123,7 +123,7 @@ func runDev(cmd *cobra.Command, f *devFlags, args []string) error {
 			return fmt.Errorf("listening for browsers on %s: %w", f.ui, err)
 		}
 		host, _, _ := net.SplitHostPort(ln.Addr().String())
-		hub := ui.NewHub(ui.Options{OriginPatterns: []string{"localhost:*", "127.0.0.1:*", "[::1]:*", host + ":*"}})
+		hub := ui.NewHub(ui.Options{OriginPatterns: []string{"localhost:*", "127.0.0.1:*", "[::1]:*", host + ":*"}, Roots: f.watch})
 		defer hub.Close()
 		mux := http.NewServeMux()
 		hub.Register(mux)
