@@ -91,6 +91,8 @@ type client struct {
 	stopped   bool
 	closing   []byte        // the close frame still to write once stopped
 	done      chan struct{} // closed when the writers are done with a stopped client
+
+	deadline time.Time // the socket's write deadline; only its writer touches it
 }
 
 type queued struct {
@@ -252,7 +254,7 @@ func (c *client) flush() {
 
 // write writes one frame within Options.WriteTimeout.
 func (c *client) write(frame []byte) error {
-	if err := c.conn.SetWriteDeadline(time.Now().Add(c.h.opts.WriteTimeout)); err != nil {
+	if err := c.armDeadline(); err != nil {
 		return err
 	}
 	_, err := c.conn.Write(frame)
@@ -261,11 +263,24 @@ func (c *client) write(frame []byte) error {
 
 // writeBuffers writes several frames in one system call where it can.
 func (c *client) writeBuffers(bufs net.Buffers) error {
-	if err := c.conn.SetWriteDeadline(time.Now().Add(c.h.opts.WriteTimeout)); err != nil {
+	if err := c.armDeadline(); err != nil {
 		return err
 	}
 	_, err := bufs.WriteTo(c.conn)
 	return err
+}
+
+// armDeadline makes sure the socket's write deadline is at least half of
+// Options.WriteTimeout away (and at most all of it), moving it only when it
+// is nearer: most writes then skip the deadline's timer update. Only the
+// socket's one writer calls it.
+func (c *client) armDeadline() error {
+	now := time.Now()
+	if c.deadline.Sub(now) >= c.h.opts.WriteTimeout/2 {
+		return nil
+	}
+	c.deadline = now.Add(c.h.opts.WriteTimeout)
+	return c.conn.SetWriteDeadline(c.deadline)
 }
 
 // snapshot returns the client's info.

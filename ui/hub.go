@@ -33,7 +33,7 @@ type Options struct {
 	// 64. A client whose queue is full is closed with CloseResync.
 	QueueSize int
 	// WriteTimeout bounds one write to a client; zero means 5 s. A writer
-	// stays on a stuck socket at most this long.
+	// stays on a stuck socket at most this long (and at least half of it).
 	WriteTimeout time.Duration
 	// Writers is how many goroutines write to the sockets; zero means 8.
 	// Each takes the next client with frames queued, so a stuck socket

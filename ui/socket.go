@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -173,10 +172,4 @@ func (fr *frameReader) next(limit int64, onPing func()) ([]byte, error) {
 		}
 		state = state.Set(ws.StateFragmented)
 	}
-}
-
-// isTimeout reports whether err is a deadline that passed.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -1,0 +1,200 @@
+package ui
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
+
+	"github.com/cybercorp/hotreload/internal/testwait"
+)
+
+// rawPeer is a client that writes and reads single frames, for what a
+// WebSocket library will not send: unmasked frames, pings, early bytes.
+type rawPeer struct {
+	t    *testing.T
+	conn net.Conn
+	r    io.Reader
+}
+
+func dialRaw(t *testing.T, srv *httptest.Server) *rawPeer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, br, _, err := ws.Dial(ctx, wsURL(srv, "/ws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	p := &rawPeer{t: t, conn: conn, r: conn}
+	if br != nil {
+		p.r = io.MultiReader(br, conn)
+	}
+	p.write(ws.MaskFrame(ws.NewTextFrame([]byte(`{"type":"hello","protocol":"hotreload/1"}`))))
+	if f := p.frame(); f.Header.OpCode != ws.OpText || !strings.Contains(string(f.Payload), `"welcome"`) {
+		t.Fatalf("first frame %v %q, want the welcome", f.Header.OpCode, f.Payload)
+	}
+	return p
+}
+
+func (p *rawPeer) write(f ws.Frame) {
+	p.t.Helper()
+	if err := ws.WriteFrame(p.conn, f); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *rawPeer) frame() ws.Frame {
+	p.t.Helper()
+	p.conn.SetReadDeadline(time.Now().Add(testwait.D(5 * time.Second)))
+	f, err := ws.ReadFrame(p.r)
+	if err != nil {
+		p.t.Fatalf("reading a frame: %v", err)
+	}
+	return f
+}
+
+// closeCode reads frames until the close frame and returns its code.
+func (p *rawPeer) closeCode() ws.StatusCode {
+	p.t.Helper()
+	for {
+		if f := p.frame(); f.Header.OpCode == ws.OpClose {
+			code, _ := ws.ParseCloseFrameData(f.Payload)
+			return code
+		}
+	}
+}
+
+func TestPingsArePongedAndSent(t *testing.T) {
+	_, srv := testHub(t, Options{PingInterval: 50 * time.Millisecond})
+	p := dialRaw(t, srv)
+	p.write(ws.MaskFrame(ws.NewPingFrame([]byte("x"))))
+	var pinged, ponged bool
+	for !pinged || !ponged {
+		switch f := p.frame(); f.Header.OpCode {
+		case ws.OpPing:
+			pinged = true
+		case ws.OpPong:
+			ponged = true
+		default:
+			t.Fatalf("unexpected frame %v %q", f.Header.OpCode, f.Payload)
+		}
+	}
+}
+
+func TestFramesThatBreakTheProtocolClose(t *testing.T) {
+	_, srv := testHub(t, Options{})
+	for _, tc := range []struct {
+		name  string
+		frame ws.Frame
+		code  ws.StatusCode
+	}{
+		{"Unmasked", ws.NewTextFrame([]byte(`{}`)), ws.StatusProtocolError},
+		{"TooLarge", ws.MaskFrame(ws.NewTextFrame(make([]byte, readLimit+1))), ws.StatusMessageTooBig},
+		{"ContinuationFirst", ws.MaskFrame(ws.NewFrame(ws.OpContinuation, true, []byte(`{}`))), ws.StatusProtocolError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := dialRaw(t, srv)
+			p.write(tc.frame)
+			if code := p.closeCode(); code != tc.code {
+				t.Fatalf("closed with %d, want %d", code, tc.code)
+			}
+		})
+	}
+}
+
+func TestFragmentedAckIsReassembled(t *testing.T) {
+	h, srv := testHub(t, Options{})
+	p := dialRaw(t, srv)
+	ack := []byte(`{"type":"ack","seq":7,"key":"styles:/a.css","version":"v7","status":"applied"}`)
+	p.write(ws.MaskFrame(ws.NewFrame(ws.OpText, false, ack[:10])))
+	p.write(ws.MaskFrame(ws.NewPingFrame(nil))) // a control frame may come between fragments
+	p.write(ws.MaskFrame(ws.NewFrame(ws.OpContinuation, true, ack[10:])))
+	testwait.For(t, "the fragmented ack", 5*time.Second, func() bool {
+		cs := h.Clients()
+		return len(cs) == 1 && cs[0].Acked == 7 && cs[0].Version == "v7"
+	})
+}
+
+// A client may send its hello right behind the upgrade request, before
+// the answer: net/http has then read it already, and the hub must not lose
+// it.
+func TestHelloInTheSamePacketAsTheUpgrade(t *testing.T) {
+	_, srv := testHub(t, Options{})
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req := "GET /ws HTTP/1.1\r\nHost: " + srv.Listener.Addr().String() + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: " + Subprotocol + "\r\n\r\n"
+	hello, err := ws.CompileFrame(ws.MaskFrame(ws.NewTextFrame([]byte(`{"type":"hello","protocol":"hotreload/1","id":"early"}`))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write(append([]byte(req), hello...)); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(testwait.D(5 * time.Second)))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Sec-WebSocket-Protocol") != Subprotocol {
+		t.Fatalf("upgrade answered %d with subprotocol %q", resp.StatusCode, resp.Header.Get("Sec-WebSocket-Protocol"))
+	}
+	f, err := ws.ReadFrame(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m wire
+	if err := json.Unmarshal(f.Payload, &m); err != nil || m.Type != typeWelcome || m.ID != "early" {
+		t.Fatalf("got %q, want the welcome of client early", f.Payload)
+	}
+}
+
+func TestClientCloseIsAnswered(t *testing.T) {
+	h, srv := testHub(t, Options{})
+	p := dial(t, srv, wire{})
+	p.welcome()
+	// coder/websocket's Close waits for the hub's close frame.
+	if err := p.conn.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+		t.Fatalf("closing: %v", err)
+	}
+	waitClients(t, h, 0)
+}
+
+// A broadcast queues one prepared frame per client; a fixed pool of
+// writers delivers them. No goroutine is started per message or client.
+func TestBroadcastStartsNoGoroutine(t *testing.T) {
+	h, srv := testHub(t, Options{Writers: 4})
+	const n = 40
+	peers := make([]*peer, n)
+	for i := range peers {
+		peers[i] = dial(t, srv, wire{})
+		peers[i].welcome()
+	}
+	before := runtime.NumGoroutine()
+	for i := range 20 {
+		h.ReloadStyles("/a.css", string(rune('a'+i)))
+		if g := runtime.NumGoroutine(); g > before {
+			t.Fatalf("broadcast %d: %d goroutines, %d before", i, g, before)
+		}
+		for _, p := range peers {
+			if m := p.next(); m.Type != typeUpdate {
+				t.Fatalf("got %s, want the update", m.Type)
+			}
+		}
+	}
+}
