@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -78,10 +79,17 @@ type ClientInfo struct {
 // the state its acks report. A reader goroutine (Hub.run) reads it; the
 // hub's writers flush its queue, one at a time.
 type client struct {
-	h    *Hub
-	conn net.Conn
-	fr   frameReader
-	lr   bool // speaks LiveReload 7
+	h         *Hub
+	conn      net.Conn
+	early     []byte // what the client sent before the upgrade was answered
+	lr        bool   // speaks LiveReload 7
+	onMessage func([]byte)
+
+	// The read side: the poller's (or the reader goroutine's) alone.
+	in    inbound
+	raw   syscall.RawConn
+	fd    int
+	token uint64 // the poller's handle, set under its lock; 0 when a goroutine reads
 
 	mu        sync.Mutex
 	info      ClientInfo
@@ -89,8 +97,11 @@ type client struct {
 	spare     []queued // the other queue buffer, swapped in by flush
 	scheduled bool     // on the writers' queue or being flushed
 	stopped   bool
-	closing   []byte        // the close frame still to write once stopped
-	done      chan struct{} // closed when the writers are done with a stopped client
+	closing   []byte // the close frame still to write once stopped
+	written   bool   // stopped, and the writers are done with it
+	readEnded bool   // nothing more is read from it
+	gone      bool   // the socket is closed
+	closer    *time.Timer
 
 	deadline time.Time // the socket's write deadline; only its writer touches it
 }
@@ -103,11 +114,10 @@ type queued struct {
 
 func newClient(h *Hub, conn net.Conn, early []byte, r *http.Request, protocol string) *client {
 	return &client{
-		h:    h,
-		conn: conn,
-		fr:   frameReader{conn: conn, early: early},
-		lr:   protocol == protoLiveReload,
-		done: make(chan struct{}),
+		h:     h,
+		conn:  conn,
+		early: early,
+		lr:    protocol == protoLiveReload,
 		info: ClientInfo{
 			Protocol:  protocol,
 			Remote:    r.RemoteAddr,
@@ -201,8 +211,9 @@ func (c *client) shutLocked(code ws.StatusCode, reason string) bool {
 const closeWait = 5 * time.Second
 
 // flush runs on a writer: it writes the queued frames until the queue is
-// empty. Of a stopped client it writes the close frame, then lets the
-// reader wait closeWait for the answer. A failed write closes the socket.
+// empty. Of a stopped client it writes the close frame, then closes the
+// socket when the client's answer has come, or closeWait after. A failed
+// write closes the socket.
 func (c *client) flush() {
 	for {
 		c.mu.Lock()
@@ -210,12 +221,17 @@ func (c *client) flush() {
 			frame := c.closing
 			c.closing, c.scheduled = nil, false
 			c.mu.Unlock()
-			if frame != nil && c.write(frame) == nil {
-				_ = c.conn.SetReadDeadline(time.Now().Add(closeWait))
-			} else {
-				c.conn.Close()
+			sent := frame != nil && c.write(frame) == nil
+			c.mu.Lock()
+			c.written = true
+			now := c.readEnded || !sent
+			if !now && !c.gone {
+				c.closer = time.AfterFunc(closeWait, c.closeConn)
 			}
-			close(c.done)
+			c.mu.Unlock()
+			if now {
+				c.closeConn()
+			}
 			return
 		}
 		batch := c.queue
@@ -357,14 +373,15 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	})
 	c.enqueue(event{seq: h.seq, to: c.id(), key: typeWelcome, frame: textFrame(welcome)})
 	h.resumeLocked(c, hello.Epoch, hello.Seq)
-	h.mu.Unlock()
-	h.writers.push(c)
-	go h.run(c, func(data []byte) {
+	c.onMessage = func(data []byte) {
 		var m wire
 		if json.Unmarshal(data, &m) == nil && m.Type == typeAck {
 			c.ack(m)
 		}
-	})
+	}
+	h.mu.Unlock()
+	h.writers.push(c)
+	h.startReading(c)
 }
 
 // ServeLiveReload accepts a LiveReload 7 client (GET /livereload): the
@@ -385,6 +402,14 @@ func (h *Hub) ServeLiveReload(w http.ResponseWriter, r *http.Request) {
 		c.refuse(CloseProtocol, "expected a hello offering "+LiveReloadProtocol)
 		return
 	}
+	c.onMessage = func(data []byte) {
+		var m liveReload
+		if json.Unmarshal(data, &m) == nil && m.Command == "info" && m.URL != "" {
+			c.mu.Lock()
+			c.info.Page = truncate(m.URL, 2048)
+			c.mu.Unlock()
+		}
+	}
 	reply, _ := json.Marshal(liveReload{Command: "hello", Protocols: []string{LiveReloadProtocol}, ServerName: "hotreload"})
 	if err := c.write(textFrame(reply)); err != nil {
 		c.conn.Close()
@@ -397,14 +422,7 @@ func (h *Hub) ServeLiveReload(w http.ResponseWriter, r *http.Request) {
 		c.refuse(closeGoingAway, "shutting down")
 		return
 	}
-	go h.run(c, func(data []byte) {
-		var m liveReload
-		if json.Unmarshal(data, &m) == nil && m.Command == "info" && m.URL != "" {
-			c.mu.Lock()
-			c.info.Page = truncate(m.URL, 2048)
-			c.mu.Unlock()
-		}
-	})
+	h.startReading(c)
 }
 
 // refuse closes a socket no writer knows yet with a close frame, on the
@@ -429,16 +447,33 @@ func (h *Hub) accept(w http.ResponseWriter, r *http.Request, protocol string) *c
 }
 
 // readHello reads and parses the client's first message within
-// helloTimeout.
+// helloTimeout, on the handler's goroutine.
 func readHello[T any](c *client, parse func([]byte) (T, error)) (T, error) {
 	var zero T
-	_ = c.conn.SetReadDeadline(time.Now().Add(helloTimeout))
-	data, err := c.fr.next(readLimit, func() {})
-	if err != nil {
+	var first []byte
+	got := func(m []byte) {
+		if first == nil {
+			first = append([]byte{}, m...)
+		}
+	}
+	early := c.early
+	c.early = nil
+	if err := c.in.feed(early, got, func() {}); err != nil {
 		return zero, err
 	}
+	_ = c.conn.SetReadDeadline(time.Now().Add(helloTimeout))
+	buf := make([]byte, 1024)
+	for first == nil {
+		n, err := c.conn.Read(buf)
+		if ferr := c.in.feed(buf[:n], got, func() {}); ferr != nil {
+			return zero, ferr
+		}
+		if err != nil && first == nil {
+			return zero, err
+		}
+	}
 	_ = c.conn.SetReadDeadline(time.Time{})
-	return parse(data)
+	return parse(first)
 }
 
 // parseHello decodes and checks a client's first message.
@@ -472,41 +507,99 @@ func (h *Hub) registerLocked(c *client, want string) bool {
 	return true
 }
 
-// run reads from a registered client until the socket ends, then
-// unregisters it and closes the socket. It runs on a goroutine of its own,
-// so that the HTTP handler returns and net/http frees the request and its
-// goroutine.
-func (h *Hub) run(c *client, onMessage func([]byte)) {
-	defer h.wg.Done()
+// startReading hands a registered client to the poller, or, where there
+// is none, to a reader goroutine of its own.
+func (h *Hub) startReading(c *client) {
 	h.startPings()
-	var err error
+	if p := h.poller(); p != nil && p.add(c) == nil {
+		return
+	}
+	h.readers.Add(1)
+	go h.readLoop(c)
+}
+
+// readLoop reads a client on a goroutine until the socket ends.
+func (h *Hub) readLoop(c *client) {
+	defer h.readers.Done()
+	buf := make([]byte, 1024)
 	for {
-		var data []byte
-		data, err = c.fr.next(readLimit, func() { c.send(event{key: "pong", frame: pongFrame, lrFrame: pongFrame}) })
-		if err != nil {
-			break
+		n, err := c.conn.Read(buf)
+		if n > 0 {
+			if ferr := c.received(buf[:n]); ferr != nil {
+				err = ferr
+			}
 		}
-		onMessage(data)
+		if err != nil {
+			c.readEnd(err)
+			return
+		}
+	}
+}
+
+// received handles bytes the client sent.
+func (c *client) received(data []byte) error {
+	return c.in.feed(data, c.onMessage, func() { c.send(event{key: "pong", frame: pongFrame, lrFrame: pongFrame}) })
+}
+
+// readEnd ends the read side of a client: at its close frame (answered
+// with the same code), a protocol violation (closed with its code), or a
+// socket that ended. The socket is closed once the writers are done with
+// it.
+func (c *client) readEnd(err error) {
+	h := c.h
+	h.mu.Lock()
+	if h.clients[c.id()] == c {
+		delete(h.clients, c.id())
+	}
+	h.mu.Unlock()
+	var code ws.StatusCode
+	var reason string
+	var closed peerClosed
+	var broke wireError
+	switch {
+	case errors.As(err, &closed):
+		code = closed.code
+	case errors.As(err, &broke):
+		h.log.Info("closing a ui client that broke the protocol", "client", c.id(), "err", err)
+		code, reason = broke.code, broke.Error()
+	}
+	c.mu.Lock()
+	c.readEnded = true
+	written := c.written
+	push := c.shutLocked(code, reason)
+	c.mu.Unlock()
+	if push {
+		h.writers.push(c)
+	}
+	if written {
+		c.closeConn()
+	}
+}
+
+// closeConn closes the socket once and unregisters the client.
+func (c *client) closeConn() {
+	c.mu.Lock()
+	if c.gone {
+		c.mu.Unlock()
+		return
+	}
+	c.gone = true
+	if c.closer != nil {
+		c.closer.Stop()
+	}
+	c.mu.Unlock()
+	h := c.h
+	if p := h.poller(); p != nil {
+		p.remove(c) // under the poller's lock: see remove
+	} else {
+		c.conn.Close()
 	}
 	h.mu.Lock()
 	if h.clients[c.id()] == c {
 		delete(h.clients, c.id())
 	}
 	h.mu.Unlock()
-	var closed peerClosed
-	var broke wireError
-	switch {
-	case errors.As(err, &closed):
-		c.shut(closed.code, "") // the answer to the client's close frame
-	case errors.As(err, &broke):
-		h.log.Info("closing a ui client that broke the protocol", "client", c.id(), "err", err)
-		c.shut(broke.code, broke.Error())
-	default:
-		c.shut(0, "") // gone, or the answer to our close frame is late
-		c.conn.Close()
-	}
-	<-c.done
-	c.conn.Close()
+	h.wg.Done()
 }
 
 func newID() string {

@@ -67,7 +67,12 @@ type Hub struct {
 	clients map[string]*client
 	closed  bool
 	ping    *time.Timer    // pings every client; armed with the first one
-	wg      sync.WaitGroup // client goroutines
+	wg      sync.WaitGroup // registered clients whose socket is open
+
+	pollOnce sync.Once
+	poll     *poller        // reads every client; nil where there is no epoll
+	noPoll   bool           // tests: read with a goroutine per client
+	readers  sync.WaitGroup // reader goroutines, without a poller
 
 	writers writers
 }
@@ -366,7 +371,8 @@ func (h *Hub) Seq() uint64 {
 }
 
 // Close closes every client with "going away" (they reconnect with backoff)
-// and refuses new ones. It waits for the client and writer goroutines to
+// and refuses new ones. It waits for every socket to be closed (at most
+// WriteTimeout and closeWait) and for the poller and writer goroutines to
 // end.
 func (h *Hub) Close() error {
 	h.mu.Lock()
@@ -383,6 +389,28 @@ func (h *Hub) Close() error {
 		c.shut(closeGoingAway, "")
 	}
 	h.wg.Wait()
+	h.readers.Wait()
+	h.pollOnce.Do(func() {}) // no poller starts after this
+	if h.poll != nil {
+		h.poll.close()
+	}
 	h.writers.close()
 	return nil
+}
+
+// poller returns the hub's poller, started on first use; nil where epoll
+// is not available.
+func (h *Hub) poller() *poller {
+	h.pollOnce.Do(func() {
+		if h.noPoll {
+			return
+		}
+		p, err := newPoller()
+		if err != nil {
+			h.log.Info("reading ui sockets with a goroutine each", "err", err)
+			return
+		}
+		h.poll = p
+	})
+	return h.poll
 }

@@ -1,8 +1,8 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,8 +17,8 @@ import (
 // encodes its frame once and every client's writer writes those same bytes
 // to its socket, with no per-write context, lock or buffer of the library
 // (docs/benchmarks.md#ui measured the difference). A socket keeps no
-// buffer of its own: clients send little (a hello, acks), read straight
-// from the connection.
+// buffer of its own: clients send little (a hello, acks), and what they
+// send is read by one poller goroutine for all of them (poller_linux.go).
 
 // Close codes the hub uses besides its own (CloseResync, CloseProtocol).
 const (
@@ -96,22 +96,8 @@ func checkOrigin(r *http.Request, patterns []string) error {
 	return fmt.Errorf("the origin %q is not allowed", origin)
 }
 
-// frameReader reads a client's messages: first the early bytes, then the
-// connection.
-type frameReader struct {
-	conn  net.Conn
-	early []byte
-	hdr   [ws.MaxHeaderSize - 2]byte
-}
-
-func (fr *frameReader) Read(p []byte) (int, error) {
-	if len(fr.early) > 0 {
-		n := copy(p, fr.early)
-		fr.early = fr.early[n:]
-		return n, nil
-	}
-	return fr.conn.Read(p)
-}
+// errEOF is the end of a socket the client closed without a close frame.
+var errEOF = errors.New("the client went away")
 
 // peerClosed is the error of a read that met the client's close frame.
 type peerClosed struct{ code ws.StatusCode }
@@ -126,50 +112,3 @@ type wireError struct {
 }
 
 func (e wireError) Error() string { return e.err.Error() }
-
-// next returns the payload of the client's next data message, at most
-// limit bytes, reassembling fragments. It answers a ping by calling
-// onPing, skips pongs, and returns peerClosed at a close frame.
-func (fr *frameReader) next(limit int64, onPing func()) ([]byte, error) {
-	var msg []byte
-	state := ws.StateServerSide
-	for {
-		h, err := ws.ReadHeaderBuffer(fr, fr.hdr[:])
-		if err != nil {
-			return nil, err
-		}
-		if err := ws.CheckHeader(h, state); err != nil {
-			return nil, wireError{closeWireError, err}
-		}
-		if !h.OpCode.IsControl() && int64(len(msg))+h.Length > limit {
-			return nil, wireError{closeMessageSize, fmt.Errorf("a message over %d bytes", limit)}
-		}
-		// The length is bounded above (control frames by CheckHeader).
-		payload := make([]byte, h.Length)
-		if _, err := io.ReadFull(fr, payload); err != nil {
-			return nil, err
-		}
-		ws.Cipher(payload, h.Mask, 0)
-		switch h.OpCode {
-		case ws.OpPing:
-			onPing()
-			continue
-		case ws.OpPong:
-			continue
-		case ws.OpClose:
-			code, _ := ws.ParseCloseFrameDataUnsafe(payload)
-			if code.Empty() {
-				code = closeNormal
-			}
-			return nil, peerClosed{code}
-		}
-		if msg == nil && h.Fin {
-			return payload, nil
-		}
-		msg = append(msg, payload...)
-		if h.Fin {
-			return msg, nil
-		}
-		state = state.Set(ws.StateFragmented)
-	}
-}
