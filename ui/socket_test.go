@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -57,11 +58,25 @@ func (p *rawPeer) write(f ws.Frame) {
 func (p *rawPeer) frame() ws.Frame {
 	p.t.Helper()
 	p.conn.SetReadDeadline(time.Now().Add(testwait.D(5 * time.Second)))
-	f, err := ws.ReadFrame(p.r)
+	f, err := readFrame(p.r)
 	if err != nil {
 		p.t.Fatalf("reading a frame: %v", err)
 	}
 	return f
+}
+
+// readFrame reads one frame the hub sent, of at most 1 MiB.
+func readFrame(r io.Reader) (ws.Frame, error) {
+	h, err := ws.ReadHeader(r)
+	if err != nil {
+		return ws.Frame{}, err
+	}
+	if h.Length > 1<<20 {
+		return ws.Frame{}, fmt.Errorf("a frame of %d bytes", h.Length)
+	}
+	f := ws.Frame{Header: h, Payload: make([]byte, h.Length)}
+	_, err = io.ReadFull(r, f.Payload)
+	return f, err
 }
 
 // closeCode reads frames until the close frame and returns its code.
@@ -154,7 +169,7 @@ func TestHelloInTheSamePacketAsTheUpgrade(t *testing.T) {
 	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Sec-WebSocket-Protocol") != Subprotocol {
 		t.Fatalf("upgrade answered %d with subprotocol %q", resp.StatusCode, resp.Header.Get("Sec-WebSocket-Protocol"))
 	}
-	f, err := ws.ReadFrame(br)
+	f, err := readFrame(br)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,4 +212,63 @@ func TestBroadcastStartsNoGoroutine(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Idle clients hold no goroutine: one poller reads them all (on Linux).
+func TestIdleClientsHoldNoGoroutine(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the poller is epoll's")
+	}
+	_, srv := testHub(t, Options{Writers: 2})
+	dial(t, srv, wire{}).welcome() // starts the poller and the writers
+	before := runtime.NumGoroutine()
+	const n = 40
+	for range n {
+		dial(t, srv, wire{}).welcome()
+	}
+	// Each test peer (coder/websocket) runs one goroutine of its own.
+	if g := runtime.NumGoroutine(); g > before+n+n/4 {
+		t.Fatalf("%d goroutines after %d more clients, %d before", g, n, before)
+	}
+}
+
+// Without a poller each client is read by a goroutine; the protocol works
+// the same.
+func TestWithoutPoller(t *testing.T) {
+	h := NewHub(Options{})
+	h.noPoll = true
+	mux := http.NewServeMux()
+	h.Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	a := dial(t, srv, wire{})
+	a.welcome()
+	b := dialRaw(t, srv)
+	h.ReloadStyles("/a.css", "1")
+	if m := a.next(); m.Type != typeUpdate || m.Update.Hash != "1" {
+		t.Fatalf("got %+v, want the update", m)
+	}
+	if f := b.frame(); !strings.Contains(string(f.Payload), `"hash":"1"`) {
+		t.Fatalf("raw client got %q", f.Payload)
+	}
+	b.write(ws.MaskFrame(ws.NewTextFrame([]byte(`{"type":"ack","seq":1,"status":"applied","version":"v1"}`))))
+	testwait.For(t, "the ack", 5*time.Second, func() bool {
+		for _, c := range h.Clients() {
+			if c.Acked == 1 {
+				return true
+			}
+		}
+		return false
+	})
+	if err := a.conn.Close(websocket.StatusNormalClosure, ""); err != nil {
+		t.Fatalf("closing: %v", err)
+	}
+	waitClients(t, h, 1)
+	closed := make(chan struct{})
+	go func() { h.Close(); close(closed) }()
+	if code := b.closeCode(); code != ws.StatusGoingAway {
+		t.Fatalf("closed with %d, want going away", code)
+	}
+	b.write(ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusGoingAway, ""))))
+	<-closed
 }
