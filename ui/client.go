@@ -514,8 +514,15 @@ func (h *Hub) startReading(c *client) {
 	if p := h.poller(); p != nil && p.add(c) == nil {
 		return
 	}
-	h.readers.Add(1)
-	go h.readLoop(c)
+	h.mu.Lock()
+	closed := h.closed // Close waits for readers: none may start after
+	if !closed {
+		h.readers.Add(1)
+	}
+	h.mu.Unlock()
+	if !closed {
+		go h.readLoop(c)
+	}
 }
 
 // readLoop reads a client on a goroutine until the socket ends.
