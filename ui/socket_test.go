@@ -272,3 +272,30 @@ func TestWithoutPoller(t *testing.T) {
 	b.write(ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusGoingAway, ""))))
 	<-closed
 }
+
+// FuzzInbound feeds arbitrary bytes, in arbitrary pieces, to the parser of
+// what a client sends: it never panics, and never keeps more than one
+// frame's header and readLimit bytes.
+func FuzzInbound(f *testing.F) {
+	hello, _ := ws.CompileFrame(ws.MaskFrame(ws.NewTextFrame([]byte(`{"type":"hello"}`))))
+	ping, _ := ws.CompileFrame(ws.MaskFrame(ws.NewPingFrame([]byte("p"))))
+	f.Add(hello, 3)
+	f.Add(append(ping, hello...), 1)
+	f.Add([]byte{0x81, 0xfe, 0xff, 0xff}, 2)
+	f.Fuzz(func(t *testing.T, data []byte, piece int) {
+		if piece < 1 {
+			piece = 1
+		}
+		var in inbound
+		for len(data) > 0 {
+			n := min(piece, len(data))
+			if err := in.feed(data[:n], func([]byte) {}, func() {}); err != nil {
+				return
+			}
+			data = data[n:]
+			if len(in.buf) > ws.MaxHeaderSize+readLimit || len(in.msg) > readLimit {
+				t.Fatalf("kept %d and %d bytes", len(in.buf), len(in.msg))
+			}
+		}
+	})
+}
