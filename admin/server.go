@@ -16,6 +16,7 @@ import (
 	"github.com/cybercorp/hotreload/admin/auth"
 	"github.com/cybercorp/hotreload/audit"
 	"github.com/cybercorp/hotreload/events"
+	"github.com/cybercorp/hotreload/ui"
 )
 
 // Engine is what the admin API needs of the reload engine
@@ -328,7 +329,9 @@ func (s *Server) authorize(r *http.Request, perm auth.Role) (auth.Identity, erro
 }
 
 // token returns the bearer token of a request: the Authorization header,
-// else the session cookie.
+// else the token a browser's WebSocket offers as a subprotocol (it can set
+// no other header; ui.SubprotocolToken), else the session cookie. A token
+// in the URL is never read: URLs reach access logs.
 func token(r *http.Request) string {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, _ := strings.Cut(h, " ")
@@ -336,6 +339,9 @@ func token(r *http.Request) string {
 			return strings.TrimSpace(tok)
 		}
 		return ""
+	}
+	if tok := ui.SubprotocolToken(r); tok != "" {
+		return tok
 	}
 	if c, err := r.Cookie(SessionCookie); err == nil {
 		return c.Value

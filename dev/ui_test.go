@@ -28,18 +28,19 @@ type browserMessage struct {
 }
 
 // TestSupervisorTellsTheBrowser: a browser on the UI channel gets the
-// overlay with the compiler's file:line:col for a failed build, and once the
+// overlay with the compiler's file:line:col for a failed build (the file
+// relative to the watched folder), and once the
 // fixed build serves, the overlay is cleared and the page reloads (never
 // before the new process is ready).
 func TestSupervisorTellsTheBrowser(t *testing.T) {
-	hub := ui.NewHub(ui.Options{})
+	root := t.TempDir()
+	hub := ui.NewHub(ui.Options{Roots: []string{root}}) // as hotreload dev wires it
 	defer hub.Close()
 	mux := http.NewServeMux()
 	hub.Register(mux)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	root := t.TempDir()
 	src := filepath.Join(root, "version.go")
 	writeFile(t, src, "package main\n\nconst version = \"v0\"\n")
 	ln := listenLocal(t)
@@ -95,7 +96,7 @@ func TestSupervisorTellsTheBrowser(t *testing.T) {
 		t.Fatalf("broken edit: %+v", r)
 	}
 	m := read("error")
-	if len(m.Errors) != 1 || m.Errors[0].File != filepath.Join(root, "version.go") || m.Errors[0].Line != 3 || m.Errors[0].Column != 17 {
+	if len(m.Errors) != 1 || m.Errors[0].File != "version.go" || m.Errors[0].Line != 3 || m.Errors[0].Column != 17 {
 		t.Fatalf("overlay errors %+v", m.Errors)
 	}
 

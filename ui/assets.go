@@ -82,8 +82,9 @@ type snapshotDoc struct {
 	Files map[string][]byte `json:"files"`
 }
 
-// NewAssets returns the target for the folder dir, which notifies hub. It
-// serves nothing until the engine applies a first version.
+// NewAssets returns the target for the folder dir, which notifies hub (nil
+// notifies nothing) and is added to the hub's Roots. It serves nothing
+// until the engine applies a first version.
 func NewAssets(dir string, hub *Hub, opts AssetsOptions) *Assets {
 	if opts.Name == "" {
 		opts.Name = "ui"
@@ -100,6 +101,9 @@ func NewAssets(dir string, hub *Hub, opts AssetsOptions) *Assets {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if hub != nil {
+		hub.addRoot(dir) // the overlay shows the folder's files relative to it
 	}
 	return &Assets{dir: dir, hub: hub, opts: opts, log: log}
 }

@@ -2,18 +2,21 @@ package ui
 
 import (
 	"cmp"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
+
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/httpjson"
 )
@@ -25,9 +28,8 @@ const (
 )
 
 const (
-	helloTimeout   = 10 * time.Second
-	readLimit      = 64 << 10
-	closeGoingAway = websocket.StatusGoingAway
+	helloTimeout = 10 * time.Second
+	readLimit    = 64 << 10
 )
 
 // Ack is a client's report about one update it received.
@@ -73,36 +75,49 @@ type ClientInfo struct {
 	Merged uint64 `json:"merged"`
 }
 
-// client is one connected socket: a bounded queue and the state its acks
-// report. It holds no goroutine while idle: a writer goroutine runs only
-// while the queue is not empty, and pings run from a runtime timer.
+// client is one connected socket: a bounded queue of prepared frames and
+// the state its acks report. A reader goroutine (Hub.run) reads it; the
+// hub's writers flush its queue, one at a time.
 type client struct {
-	h    *Hub
-	conn *websocket.Conn
-	lr   bool // speaks LiveReload 7
+	h         *Hub
+	conn      net.Conn
+	early     []byte // what the client sent before the upgrade was answered
+	lr        bool   // speaks LiveReload 7
+	onMessage func([]byte)
 
-	mu      sync.Mutex
-	info    ClientInfo
-	queue   []queued
-	writing bool // a drain goroutine is running
-	stopped bool
-	code    websocket.StatusCode
-	reason  string
-	ping    *time.Timer
-	busy    sync.WaitGroup // drain, ping and close goroutines; Add only under mu before stopped
+	// The read side: the poller's (or the reader goroutine's) alone.
+	in    inbound
+	raw   syscall.RawConn
+	fd    int
+	token uint64 // the poller's handle, set under its lock; 0 when a goroutine reads
+
+	mu        sync.Mutex
+	info      ClientInfo
+	queue     []queued
+	spare     []queued // the other queue buffer, swapped in by flush
+	scheduled bool     // on the writers' queue or being flushed
+	stopped   bool
+	closing   []byte // the close frame still to write once stopped
+	written   bool   // stopped, and the writers are done with it
+	readEnded bool   // nothing more is read from it
+	gone      bool   // the socket is closed
+	closer    *time.Timer
+
+	deadline time.Time // the socket's write deadline; only its writer touches it
 }
 
 type queued struct {
-	seq uint64
-	key string
-	msg []byte
+	seq   uint64
+	key   string
+	frame []byte
 }
 
-func newClient(h *Hub, conn *websocket.Conn, r *http.Request, protocol string) *client {
+func newClient(h *Hub, conn net.Conn, early []byte, r *http.Request, protocol string) *client {
 	return &client{
-		h:    h,
-		conn: conn,
-		lr:   protocol == protoLiveReload,
+		h:     h,
+		conn:  conn,
+		early: early,
+		lr:    protocol == protoLiveReload,
 		info: ClientInfo{
 			Protocol:  protocol,
 			Remote:    r.RemoteAddr,
@@ -115,146 +130,173 @@ func newClient(h *Hub, conn *websocket.Conn, r *http.Request, protocol string) *
 // id returns the client id; it is set once before the client is registered.
 func (c *client) id() string { return c.info.ID }
 
-// enqueue puts an event on the queue without blocking, replacing a queued
-// one with the same key, and starts the writer if it is idle. A full queue
-// shuts the client with CloseResync.
-func (c *client) enqueue(ev event) {
-	msg := ev.msg
+// enqueue puts an event's frame on the queue without blocking, replacing a
+// queued one with the same key. A full queue shuts the client with
+// CloseResync. It reports whether the client must be pushed to the
+// writers.
+func (c *client) enqueue(ev event) bool {
+	frame := ev.frame
 	if c.lr {
-		msg = ev.lr
+		frame = ev.lrFrame
 	}
-	if msg == nil {
-		return
+	if frame == nil {
+		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopped {
-		return
+		return false
 	}
 	if i := slices.IndexFunc(c.queue, func(q queued) bool { return q.key == ev.key }); i >= 0 {
 		c.queue = slices.Delete(c.queue, i, i+1)
-		c.info.Merged++
+		if ev.seq != 0 {
+			c.info.Merged++
+		}
 	}
 	if len(c.queue) >= c.h.opts.QueueSize {
 		c.h.log.Warn("ui client fell behind; closing it to resync", "client", c.id(), "queued", len(c.queue))
-		c.shutLocked(CloseResync, "fell behind: reconnect to resync")
-		return
+		return c.shutLocked(CloseResync, "fell behind: reconnect to resync")
 	}
-	c.queue = append(c.queue, queued{seq: ev.seq, key: ev.key, msg: msg})
-	c.info.Sent = ev.seq
-	if !c.writing {
-		c.writing = true
-		c.busy.Add(1)
-		go c.drain()
+	c.queue = append(c.queue, queued{seq: ev.seq, key: ev.key, frame: frame})
+	if ev.seq != 0 {
+		c.info.Sent = ev.seq
+	}
+	return c.scheduleLocked()
+}
+
+// send queues a frame and pushes the client to the writers.
+func (c *client) send(ev event) {
+	if c.enqueue(ev) {
+		c.h.writers.push(c)
 	}
 }
 
-// start arms the ping timer of a registered client.
-func (c *client) start() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.stopped {
-		c.ping = time.AfterFunc(c.h.opts.PingInterval, c.pingOnce)
+// scheduleLocked marks the client scheduled and reports whether it must
+// be pushed to the writers (it was not already). c.mu must be held.
+func (c *client) scheduleLocked() bool {
+	if c.scheduled {
+		return false
 	}
+	c.scheduled = true
+	return true
 }
 
-// pingOnce runs on the timer's goroutine: it pings and re-arms.
-func (c *client) pingOnce() {
+// shut stops the client once: the writers send a close frame with code
+// after the write in flight, if any, and the reader closes the socket.
+func (c *client) shut(code ws.StatusCode, reason string) {
 	c.mu.Lock()
-	if c.stopped {
-		c.mu.Unlock()
-		return
-	}
-	c.busy.Add(1)
+	push := c.shutLocked(code, reason)
 	c.mu.Unlock()
-	defer c.busy.Done()
-	if err := c.write(func(ctx context.Context) error { return c.conn.Ping(ctx) }); err != nil {
-		c.shut(websocket.StatusGoingAway, "ping failed")
-		return
+	if push {
+		c.h.writers.push(c)
 	}
-	c.mu.Lock()
-	if !c.stopped {
-		c.ping.Reset(c.h.opts.PingInterval)
-	}
-	c.mu.Unlock()
 }
 
-// shut stops the client once: the socket is closed with the code after the
-// write in flight, if any.
-func (c *client) shut(code websocket.StatusCode, reason ...string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.shutLocked(code, reason...)
-}
-
-func (c *client) shutLocked(code websocket.StatusCode, reason ...string) {
+// shutLocked is shut with c.mu held; it reports whether the client must be
+// pushed to the writers.
+func (c *client) shutLocked(code ws.StatusCode, reason string) bool {
 	if c.stopped {
-		return
+		return false
 	}
 	c.stopped = true
-	c.code = code
-	if len(reason) > 0 {
-		c.reason = reason[0]
+	c.queue, c.spare = nil, nil
+	if code != 0 {
+		c.closing = closeFrame(code, reason)
 	}
-	c.queue = nil
-	if c.ping != nil {
-		c.ping.Stop()
-	}
-	if !c.writing { // else the writer closes when its write returns
-		c.busy.Add(1)
-		go c.closeConn()
-	}
+	return c.scheduleLocked()
 }
 
-// closeConn closes the socket with the shut code (a close handshake of at
-// most five seconds).
-func (c *client) closeConn() {
-	defer c.busy.Done()
-	c.mu.Lock()
-	code, reason := c.code, c.reason
-	c.mu.Unlock()
-	_ = c.conn.Close(code, reason)
-}
+// closeWait bounds how long the hub waits for the client's answer to its
+// close frame.
+const closeWait = 5 * time.Second
 
-// drain writes queued messages until the queue is empty, then ends; when
-// the client is shut meanwhile, it closes the socket instead.
-func (c *client) drain() {
+// flush runs on a writer: it writes the queued frames until the queue is
+// empty. Of a stopped client it writes the close frame, then closes the
+// socket when the client's answer has come, or closeWait after. A failed
+// write closes the socket.
+func (c *client) flush() {
 	for {
 		c.mu.Lock()
 		if c.stopped {
+			frame := c.closing
+			c.closing, c.scheduled = nil, false
 			c.mu.Unlock()
-			c.closeConn() // takes over drain's busy count
+			sent := frame != nil && c.write(frame) == nil
+			c.mu.Lock()
+			c.written = true
+			now := c.readEnded || !sent
+			if !now && !c.gone {
+				c.closer = time.AfterFunc(closeWait, c.closeConn)
+			}
+			c.mu.Unlock()
+			if now {
+				c.closeConn()
+			}
 			return
 		}
 		batch := c.queue
-		c.queue = nil
 		if len(batch) == 0 {
-			c.writing = false
+			c.scheduled = false
 			c.mu.Unlock()
-			c.busy.Done()
 			return
 		}
+		c.queue = c.spare[:0]
+		c.spare = nil
 		c.mu.Unlock()
-		for _, q := range batch {
-			err := c.write(func(ctx context.Context) error { return c.conn.Write(ctx, websocket.MessageText, q.msg) })
-			if err != nil {
-				c.shut(websocket.StatusGoingAway, "write failed")
-				break
+
+		var err error
+		if len(batch) == 1 {
+			err = c.write(batch[0].frame)
+		} else {
+			bufs := make(net.Buffers, len(batch))
+			for i, q := range batch {
+				bufs[i] = q.frame
 			}
-			c.mu.Lock()
-			stopped := c.stopped
-			c.mu.Unlock()
-			if stopped {
-				break
-			}
+			err = c.writeBuffers(bufs)
+		}
+		clear(batch)
+		c.mu.Lock()
+		if !c.stopped {
+			c.spare = batch[:0]
+		}
+		c.mu.Unlock()
+		if err != nil {
+			// Part of a frame may have gone out: no close frame can follow.
+			c.h.log.Info("writing to a ui client failed; closing it", "client", c.id(), "err", err)
+			c.shut(0, "")
 		}
 	}
 }
 
-func (c *client) write(fn func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), c.h.opts.WriteTimeout)
-	defer cancel()
-	return fn(ctx)
+// write writes one frame within Options.WriteTimeout.
+func (c *client) write(frame []byte) error {
+	if err := c.armDeadline(); err != nil {
+		return err
+	}
+	_, err := c.conn.Write(frame)
+	return err
+}
+
+// writeBuffers writes several frames in one system call where it can.
+func (c *client) writeBuffers(bufs net.Buffers) error {
+	if err := c.armDeadline(); err != nil {
+		return err
+	}
+	_, err := bufs.WriteTo(c.conn)
+	return err
+}
+
+// armDeadline makes sure the socket's write deadline is at least half of
+// Options.WriteTimeout away (and at most all of it), moving it only when it
+// is nearer: most writes then skip the deadline's timer update. Only the
+// socket's one writer calls it.
+func (c *client) armDeadline() error {
+	now := time.Now()
+	if c.deadline.Sub(now) >= c.h.opts.WriteTimeout/2 {
+		return nil
+	}
+	c.deadline = now.Add(c.h.opts.WriteTimeout)
+	return c.conn.SetWriteDeadline(c.deadline)
 }
 
 // snapshot returns the client's info.
@@ -300,17 +342,16 @@ func truncate(s string, n int) string {
 
 // ServeWS accepts a browser on the hotreload/1 protocol (GET /ws).
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
-	conn := h.accept(w, r)
-	if conn == nil {
+	c := h.accept(w, r, protoHotreload)
+	if c == nil {
 		return
 	}
-	hello, err := readHello(r.Context(), conn)
+	hello, err := readHello(c, parseHello)
 	if err != nil {
 		h.log.Info("refused a ui client", "remote", r.RemoteAddr, "err", err)
-		closeNow(conn, CloseProtocol, "expected a hello with protocol "+Protocol)
+		c.refuse(CloseProtocol, "expected a hello with protocol "+Protocol)
 		return
 	}
-	c := newClient(h, conn, r, protoHotreload)
 	c.info.Page = truncate(hello.Page, 2048)
 	var version string
 	if hello.Update != nil {
@@ -319,7 +360,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	if !h.registerLocked(c, hello.ID) {
 		h.mu.Unlock()
-		closeNow(conn, closeGoingAway, "shutting down")
+		c.refuse(closeGoingAway, "shutting down")
 		return
 	}
 	c.info.Version = truncate(version, 128)
@@ -330,95 +371,109 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		Type: typeWelcome, Seq: h.seq, Protocol: Protocol, ID: c.id(), Epoch: h.epoch,
 		Entries: h.entriesLocked(), Errors: h.errors, Current: h.current,
 	})
-	c.enqueue(event{seq: h.seq, to: c.id(), key: typeWelcome, msg: welcome})
+	c.enqueue(event{seq: h.seq, to: c.id(), key: typeWelcome, frame: textFrame(welcome)})
 	h.resumeLocked(c, hello.Epoch, hello.Seq)
-	h.mu.Unlock()
-	go h.run(c, func(data []byte) {
+	c.onMessage = func(data []byte) {
 		var m wire
 		if json.Unmarshal(data, &m) == nil && m.Type == typeAck {
 			c.ack(m)
 		}
-	})
+	}
+	h.mu.Unlock()
+	h.writers.push(c)
+	h.startReading(c)
 }
 
 // ServeLiveReload accepts a LiveReload 7 client (GET /livereload): the
 // browser extensions and livereload.js.
 func (h *Hub) ServeLiveReload(w http.ResponseWriter, r *http.Request) {
-	conn := h.accept(w, r)
-	if conn == nil {
+	c := h.accept(w, r, protoLiveReload)
+	if c == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), helloTimeout)
-	var hello liveReload
-	_, data, err := conn.Read(ctx)
-	cancel()
-	if err == nil {
-		err = json.Unmarshal(data, &hello)
-	}
-	if err != nil || hello.Command != "hello" || !slices.Contains(hello.Protocols, LiveReloadProtocol) {
-		closeNow(conn, CloseProtocol, "expected a hello offering "+LiveReloadProtocol)
+	_, err := readHello(c, func(data []byte) (liveReload, error) {
+		var hello liveReload
+		if err := json.Unmarshal(data, &hello); err != nil || hello.Command != "hello" || !slices.Contains(hello.Protocols, LiveReloadProtocol) {
+			return hello, errors.New("expected a hello offering " + LiveReloadProtocol)
+		}
+		return hello, nil
+	})
+	if err != nil {
+		c.refuse(CloseProtocol, "expected a hello offering "+LiveReloadProtocol)
 		return
 	}
-	reply, _ := json.Marshal(liveReload{Command: "hello", Protocols: []string{LiveReloadProtocol}, ServerName: "hotreload"})
-	if err := writeNow(r.Context(), conn, reply, h.opts.WriteTimeout); err != nil {
-		conn.CloseNow()
-		return
-	}
-	c := newClient(h, conn, r, protoLiveReload)
-	h.mu.Lock()
-	ok := h.registerLocked(c, "")
-	h.mu.Unlock()
-	if !ok {
-		closeNow(conn, closeGoingAway, "shutting down")
-		return
-	}
-	go h.run(c, func(data []byte) {
+	c.onMessage = func(data []byte) {
 		var m liveReload
 		if json.Unmarshal(data, &m) == nil && m.Command == "info" && m.URL != "" {
 			c.mu.Lock()
 			c.info.Page = truncate(m.URL, 2048)
 			c.mu.Unlock()
 		}
-	})
-}
-
-// closeNow closes a socket no client owns yet: with a close handshake when
-// the peer answers, at once when it does not.
-func closeNow(conn *websocket.Conn, code websocket.StatusCode, reason string) {
-	if err := conn.Close(code, reason); err != nil {
-		conn.CloseNow()
 	}
+	reply, _ := json.Marshal(liveReload{Command: "hello", Protocols: []string{LiveReloadProtocol}, ServerName: "hotreload"})
+	if err := c.write(textFrame(reply)); err != nil {
+		c.conn.Close()
+		return
+	}
+	h.mu.Lock()
+	ok := h.registerLocked(c, "")
+	h.mu.Unlock()
+	if !ok {
+		c.refuse(closeGoingAway, "shutting down")
+		return
+	}
+	h.startReading(c)
 }
 
-func writeNow(ctx context.Context, conn *websocket.Conn, msg []byte, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	return conn.Write(ctx, websocket.MessageText, msg)
+// refuse closes a socket no writer knows yet with a close frame, on the
+// handler's goroutine.
+func (c *client) refuse(code ws.StatusCode, reason string) {
+	_ = c.write(closeFrame(code, reason))
+	c.conn.Close()
 }
 
 // accept authorizes and upgrades a request; it answers and returns nil on
 // failure.
-func (h *Hub) accept(w http.ResponseWriter, r *http.Request) *websocket.Conn {
+func (h *Hub) accept(w http.ResponseWriter, r *http.Request, protocol string) *client {
 	if !h.authorize(w, r) {
 		return nil
 	}
-	conn, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{OriginPatterns: h.opts.OriginPatterns})
+	conn, early, err := upgrade(w, r, h.opts.OriginPatterns)
 	if err != nil {
 		h.log.Info("refused a ui socket", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
 		return nil
 	}
-	conn.SetReadLimit(readLimit)
-	return conn
+	return newClient(h, conn, early, r, protocol)
 }
 
-func readHello(ctx context.Context, conn *websocket.Conn) (wire, error) {
-	ctx, cancel := context.WithTimeout(ctx, helloTimeout)
-	defer cancel()
-	_, data, err := conn.Read(ctx)
-	if err != nil {
-		return wire{}, err
+// readHello reads and parses the client's first message within
+// helloTimeout, on the handler's goroutine.
+func readHello[T any](c *client, parse func([]byte) (T, error)) (T, error) {
+	var zero T
+	var first []byte
+	got := func(m []byte) {
+		if first == nil {
+			first = append([]byte{}, m...)
+		}
 	}
-	return parseHello(data)
+	early := c.early
+	c.early = nil
+	if err := c.in.feed(early, got, func() {}); err != nil {
+		return zero, err
+	}
+	_ = c.conn.SetReadDeadline(time.Now().Add(helloTimeout))
+	buf := make([]byte, 1024)
+	for first == nil {
+		n, err := c.conn.Read(buf)
+		if ferr := c.in.feed(buf[:n], got, func() {}); ferr != nil {
+			return zero, ferr
+		}
+		if err != nil && first == nil {
+			return zero, err
+		}
+	}
+	_ = c.conn.SetReadDeadline(time.Time{})
+	return parse(first)
 }
 
 // parseHello decodes and checks a client's first message.
@@ -452,27 +507,106 @@ func (h *Hub) registerLocked(c *client, want string) bool {
 	return true
 }
 
-// run reads from a registered client until the socket ends, then
-// unregisters it. It runs on a goroutine of its own, so that the HTTP
-// handler returns and net/http frees the request and its goroutine.
-func (h *Hub) run(c *client, onMessage func([]byte)) {
-	defer h.wg.Done()
-	c.start()
-	ctx := context.Background()
+// startReading hands a registered client to the poller, or, where there
+// is none, to a reader goroutine of its own.
+func (h *Hub) startReading(c *client) {
+	h.startPings()
+	if p := h.poller(); p != nil && p.add(c) == nil {
+		return
+	}
+	h.mu.Lock()
+	closed := h.closed // Close waits for readers: none may start after
+	if !closed {
+		h.readers.Add(1)
+	}
+	h.mu.Unlock()
+	if !closed {
+		go h.readLoop(c)
+	}
+}
+
+// readLoop reads a client on a goroutine until the socket ends.
+func (h *Hub) readLoop(c *client) {
+	defer h.readers.Done()
+	buf := make([]byte, 1024)
 	for {
-		_, data, err := c.conn.Read(ctx)
-		if err != nil {
-			break
+		n, err := c.conn.Read(buf)
+		if n > 0 {
+			if ferr := c.received(buf[:n]); ferr != nil {
+				err = ferr
+			}
 		}
-		onMessage(data)
+		if err != nil {
+			c.readEnd(err)
+			return
+		}
+	}
+}
+
+// received handles bytes the client sent.
+func (c *client) received(data []byte) error {
+	return c.in.feed(data, c.onMessage, func() { c.send(event{key: "pong", frame: pongFrame, lrFrame: pongFrame}) })
+}
+
+// readEnd ends the read side of a client: at its close frame (answered
+// with the same code), a protocol violation (closed with its code), or a
+// socket that ended. The socket is closed once the writers are done with
+// it.
+func (c *client) readEnd(err error) {
+	h := c.h
+	h.mu.Lock()
+	if h.clients[c.id()] == c {
+		delete(h.clients, c.id())
+	}
+	h.mu.Unlock()
+	var code ws.StatusCode
+	var reason string
+	var closed peerClosed
+	var broke wireError
+	switch {
+	case errors.As(err, &closed):
+		code = closed.code
+	case errors.As(err, &broke):
+		h.log.Info("closing a ui client that broke the protocol", "client", c.id(), "err", err)
+		code, reason = broke.code, broke.Error()
+	}
+	c.mu.Lock()
+	c.readEnded = true
+	written := c.written
+	push := c.shutLocked(code, reason)
+	c.mu.Unlock()
+	if push {
+		h.writers.push(c)
+	}
+	if written {
+		c.closeConn()
+	}
+}
+
+// closeConn closes the socket once and unregisters the client.
+func (c *client) closeConn() {
+	c.mu.Lock()
+	if c.gone {
+		c.mu.Unlock()
+		return
+	}
+	c.gone = true
+	if c.closer != nil {
+		c.closer.Stop()
+	}
+	c.mu.Unlock()
+	h := c.h
+	if p := h.poller(); p != nil {
+		p.remove(c) // under the poller's lock: see remove
+	} else {
+		c.conn.Close()
 	}
 	h.mu.Lock()
 	if h.clients[c.id()] == c {
 		delete(h.clients, c.id())
 	}
 	h.mu.Unlock()
-	c.shut(websocket.StatusNormalClosure)
-	c.busy.Wait()
+	h.wg.Done()
 }
 
 func newID() string {
@@ -532,14 +666,34 @@ func (h *Hub) authorize(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// TokenFromRequest returns the bearer token of an Authorization header, or
-// else the "token" query parameter (the only way a browser's WebSocket can
-// carry one).
+// TokenFromRequest returns the bearer token of an Authorization header,
+// or else the token a browser offers as a subprotocol (SubprotocolToken).
+// A token in the URL is never read: URLs reach access logs.
 func TokenFromRequest(r *http.Request) string {
 	if v, ok := cutBearer(r.Header.Get("Authorization")); ok {
 		return v
 	}
-	return r.URL.Query().Get("token")
+	return SubprotocolToken(r)
+}
+
+// SubprotocolToken returns the token of a WebSocket upgrade request
+// offered as the subprotocol TokenSubprotocolPrefix + base64url(token), or
+// "" when there is none or it does not decode.
+func SubprotocolToken(r *http.Request) string {
+	for _, line := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(line, ",") {
+			enc, ok := strings.CutPrefix(strings.TrimSpace(p), TokenSubprotocolPrefix)
+			if !ok {
+				continue
+			}
+			tok, err := base64.RawURLEncoding.DecodeString(enc)
+			if err != nil {
+				return ""
+			}
+			return string(tok)
+		}
+	}
+	return ""
 }
 
 func cutBearer(h string) (string, bool) {

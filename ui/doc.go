@@ -19,15 +19,22 @@
 // # Concurrency and backpressure
 //
 // Every Hub method is safe for concurrent use and never blocks on a network
-// write: a broadcast encodes the message once, appends it to the ring and
-// puts it on each client's bounded queue under the hub lock, in O(clients).
-// Each client has its own writer goroutine. When a queued message has the
-// same key as a newer one (two edits of the same stylesheet), only the newer
-// one is kept. A client whose queue is still full is closed with
-// CloseResync (4000); it reconnects with its last sequence number and gets
-// the missed messages from the ring, or a snapshot of current versions when
-// the ring no longer holds them. A slow client therefore never slows the
-// others, the engine or the caller.
+// write: a broadcast encodes the message once as a WebSocket frame, appends
+// it to the ring and puts that same frame on each client's bounded queue
+// under the hub lock, in O(clients). A fixed pool of writer goroutines
+// (Options.Writers) flushes the queues, one writer per socket at a time,
+// each write bounded by Options.WriteTimeout; no goroutine, timer or
+// context is made per message. When a queued message has the same key as a
+// newer one (two edits of the same stylesheet), only the newer one is kept.
+// A client whose queue is still full is closed with CloseResync (4000); it
+// reconnects with its last sequence number and gets the missed messages
+// from the ring, or a snapshot of current versions when the ring no longer
+// holds them. A slow client therefore never slows the others, the engine or
+// the caller; a stuck one holds one writer for at most WriteTimeout.
+//
+// On Linux one poller goroutine reads every socket (epoll), so an idle
+// client holds no goroutine; elsewhere each client has a reader goroutine.
+// What a client sends is bounded: 64 KiB per message, a hello within 10 s.
 //
 // Assets follows the hotreload.Change contract: the engine calls Prepare,
 // Apply, Commit and Rollback from its single transaction goroutine; the live

@@ -22,8 +22,16 @@
   const base = new URL(script ? script.src : location.href, location.href);
   const socketURL = new URL((script && script.dataset.endpoint) || '/ws', base);
   socketURL.protocol = socketURL.protocol === 'https:' ? 'wss:' : 'ws:';
-  const token = (script && script.dataset.token) || base.searchParams.get('token');
-  if (token) socketURL.searchParams.set('token', token);
+  // The token travels as a second subprotocol (a browser's WebSocket can set
+  // no other header), never in a URL: URLs reach access logs. The hub
+  // selects only 'hotreload.v1'.
+  const protocols = ['hotreload.v1'];
+  const token = script && script.dataset.token;
+  if (token) {
+    const bytes = new TextEncoder().encode(token);
+    const b64 = btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    protocols.push('hotreload.token.' + b64);
+  }
 
   // Per-tab state survives full reloads through sessionStorage.
   const store = {
@@ -304,7 +312,7 @@
   // ---- connection with jittered backoff -----------------------------------
   let attempt = 0;
   function connect() {
-    const ws = new WebSocket(socketURL);
+    const ws = new WebSocket(socketURL, protocols);
     socket = ws;
     ws.onopen = () => {
       state.connected = true;

@@ -32,10 +32,20 @@ type Options struct {
 	// QueueSize bounds each client's send queue after merging; zero means
 	// 64. A client whose queue is full is closed with CloseResync.
 	QueueSize int
-	// WriteTimeout bounds one write to a client; zero means 5 s.
+	// WriteTimeout bounds one write to a client; zero means 5 s. A writer
+	// stays on a stuck socket at most this long (and at least half of it).
 	WriteTimeout time.Duration
+	// Writers is how many goroutines write to the sockets; zero means 8.
+	// Each takes the next client with frames queued, so a stuck socket
+	// holds one writer for at most WriteTimeout while the others go on.
+	Writers int
 	// PingInterval is how often an idle client is pinged; zero means 30 s.
 	PingInterval time.Duration
+	// Roots lists the watched folders (config, plugins; NewAssets adds its
+	// own). The overlay shows a file under one of them relative to it and
+	// any other absolute path by its base name, so that no server path
+	// reaches a browser.
+	Roots []string
 	// Logger logs connections and drops; nil discards.
 	Logger *slog.Logger
 }
@@ -51,21 +61,30 @@ type Hub struct {
 	seq     uint64
 	ring    []event // oldest first, at most opts.History
 	state   map[string]Update
-	current string // UI version of the last update carrying one
-	errors  []hotreload.FieldError
+	current string                 // UI version of the last update carrying one
+	errors  []hotreload.FieldError // as the overlay shows them
+	roots   roots
 	clients map[string]*client
 	closed  bool
-	wg      sync.WaitGroup // client goroutines
+	ping    *time.Timer    // pings every client; armed with the first one
+	wg      sync.WaitGroup // registered clients whose socket is open
+
+	pollOnce sync.Once
+	poll     *poller        // reads every client; nil where there is no epoll
+	noPoll   bool           // tests: read with a goroutine per client
+	readers  sync.WaitGroup // reader goroutines, without a poller
+
+	writers writers
 }
 
 // event is one numbered message in the ring, encoded once for every
-// protocol.
+// protocol as a frame ready for every socket.
 type event struct {
-	seq uint64
-	to  string // client id for a message to one client, "" for all
-	key string
-	msg []byte // hotreload/1
-	lr  []byte // LiveReload 7, nil when it has no equivalent
+	seq     uint64
+	to      string // client id for a message to one client, "" for all
+	key     string
+	frame   []byte // hotreload/1
+	lrFrame []byte // LiveReload 7, nil when it has no equivalent
 }
 
 // NewHub returns a hub with no clients.
@@ -82,17 +101,33 @@ func NewHub(opts Options) *Hub {
 	if opts.PingInterval <= 0 {
 		opts.PingInterval = 30 * time.Second
 	}
+	if opts.Writers <= 0 {
+		opts.Writers = 8
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{
+	h := &Hub{
 		opts:    opts,
 		log:     log,
 		epoch:   strconv.FormatInt(time.Now().UnixNano(), 36),
 		state:   map[string]Update{},
 		clients: map[string]*client{},
 	}
+	for _, dir := range opts.Roots {
+		h.roots.add(dir)
+	}
+	h.writers.n = opts.Writers
+	h.writers.cond.L = &h.writers.mu
+	return h
+}
+
+// addRoot adds a watched folder to Options.Roots.
+func (h *Hub) addRoot(dir string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.roots.add(dir)
 }
 
 // Broadcast sends an update to every client and records it as the current
@@ -145,14 +180,15 @@ func (h *Hub) ReloadPage() uint64 {
 }
 
 // Error shows the errors in every browser's overlay until Clear; an empty
-// list is the same as Clear.
+// list is the same as Clear. File names are shown relative to
+// Options.Roots.
 func (h *Hub) Error(errs []hotreload.FieldError) uint64 {
 	if len(errs) == 0 {
 		return h.Clear()
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.errors = slices.Clone(errs)
+	h.errors = h.roots.shown(errs)
 	return h.appendLocked("", typeKeyErrors, wire{Type: typeError, Errors: h.errors}, nil)
 }
 
@@ -210,7 +246,10 @@ func (h *Hub) appendLocked(to, key string, w wire, lr []byte) uint64 {
 	h.seq++
 	w.Seq = h.seq
 	msg, _ := json.Marshal(w) // strings, maps and checked JSON: cannot fail
-	ev := event{seq: h.seq, to: to, key: key, msg: msg, lr: lr}
+	ev := event{seq: h.seq, to: to, key: key, frame: textFrame(msg)}
+	if lr != nil {
+		ev.lrFrame = textFrame(lr)
+	}
 	if len(h.ring) == h.opts.History {
 		copy(h.ring, h.ring[1:])
 		h.ring = h.ring[:len(h.ring)-1]
@@ -221,14 +260,46 @@ func (h *Hub) appendLocked(to, key string, w wire, lr []byte) uint64 {
 	}
 	if to != "" {
 		if c := h.clients[to]; c != nil {
-			c.enqueue(ev)
+			c.send(ev)
 		}
 		return ev.seq
 	}
-	for _, c := range h.clients {
-		c.enqueue(ev)
-	}
+	h.sendAllLocked(ev)
 	return ev.seq
+}
+
+// sendAllLocked queues ev for every client and pushes those that need it
+// to the writers at once. h.mu must be held.
+func (h *Hub) sendAllLocked(ev event) {
+	push := make([]*client, 0, len(h.clients))
+	for _, c := range h.clients {
+		if c.enqueue(ev) {
+			push = append(push, c)
+		}
+	}
+	h.writers.push(push...)
+}
+
+// startPings arms the ping timer once.
+func (h *Hub) startPings() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ping == nil && !h.closed {
+		h.ping = time.AfterFunc(h.opts.PingInterval, h.pingAll)
+	}
+}
+
+// pingAll runs on the timer: it queues a ping for every client (a
+// connection that died unseen then fails its write and is closed) and
+// re-arms.
+func (h *Hub) pingAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	h.sendAllLocked(event{key: "ping", frame: pingFrame, lrFrame: pingFrame})
+	h.ping.Reset(h.opts.PingInterval)
 }
 
 // liveReloadOf encodes the LiveReload 7 equivalent of an update, or nil.
@@ -269,7 +340,7 @@ func (h *Hub) resumeLocked(c *client, epoch string, lastSeq uint64) {
 		return
 	}
 	msg, _ := json.Marshal(wire{Type: typeSnapshot, Seq: h.seq, Resync: true, Entries: h.entriesLocked(), Errors: h.errors, Current: h.current})
-	c.enqueue(event{seq: h.seq, to: c.id(), key: "snapshot", msg: msg})
+	c.enqueue(event{seq: h.seq, to: c.id(), key: "snapshot", frame: textFrame(msg)})
 }
 
 func (h *Hub) entriesLocked() []Update {
@@ -300,14 +371,46 @@ func (h *Hub) Seq() uint64 {
 }
 
 // Close closes every client with "going away" (they reconnect with backoff)
-// and refuses new ones. It waits for the client goroutines to end.
+// and refuses new ones. It waits for every socket to be closed (at most
+// WriteTimeout and closeWait) and for the poller and writer goroutines to
+// end.
 func (h *Hub) Close() error {
 	h.mu.Lock()
 	h.closed = true
+	if h.ping != nil {
+		h.ping.Stop()
+	}
+	cs := make([]*client, 0, len(h.clients))
 	for _, c := range h.clients {
-		c.shut(closeGoingAway)
+		cs = append(cs, c)
 	}
 	h.mu.Unlock()
+	for _, c := range cs {
+		c.shut(closeGoingAway, "")
+	}
 	h.wg.Wait()
+	h.readers.Wait()
+	h.pollOnce.Do(func() {}) // no poller starts after this
+	if h.poll != nil {
+		h.poll.close()
+	}
+	h.writers.close()
 	return nil
+}
+
+// poller returns the hub's poller, started on first use; nil where epoll
+// is not available.
+func (h *Hub) poller() *poller {
+	h.pollOnce.Do(func() {
+		if h.noPoll {
+			return
+		}
+		p, err := newPoller()
+		if err != nil {
+			h.log.Info("reading ui sockets with a goroutine each", "err", err)
+			return
+		}
+		h.poll = p
+	})
+	return h.poll
 }

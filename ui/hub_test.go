@@ -2,10 +2,12 @@ package ui
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -360,14 +362,40 @@ func TestTokenIsRequiredWhenAuthorizeIsSet(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, _, err := websocket.Dial(ctx, wsURL(srv, "/ws"), nil); err == nil {
-		t.Fatal("socket without token accepted")
+	for _, tc := range []struct {
+		name      string
+		url       string
+		protocols []string
+		ok        bool
+	}{
+		{"NoToken", "/ws", []string{Subprotocol}, false},
+		{"TokenInURLIsNotRead", "/ws?token=s3cret", []string{Subprotocol}, false},
+		{"WrongToken", "/ws", []string{Subprotocol, TokenSubprotocolPrefix + "d3Jvbmc"}, false},
+		{"BadBase64", "/ws", []string{Subprotocol, TokenSubprotocolPrefix + "!!"}, false},
+		{"TokenAsSubprotocol", "/ws", []string{Subprotocol, TokenSubprotocolPrefix + base64.RawURLEncoding.EncodeToString([]byte("s3cret"))}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, resp, err := websocket.Dial(ctx, wsURL(srv, tc.url), &websocket.DialOptions{Subprotocols: tc.protocols})
+			if !tc.ok {
+				if err == nil {
+					conn.CloseNow()
+					t.Fatal("socket accepted")
+				}
+				if resp == nil || resp.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("refused with %v, want 401", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("socket with token: %v", err)
+			}
+			defer conn.CloseNow()
+			// The hub selects hotreload.v1, never the token.
+			if got := conn.Subprotocol(); got != Subprotocol {
+				t.Fatalf("selected subprotocol %q, want %q", got, Subprotocol)
+			}
+		})
 	}
-	conn, _, err := websocket.Dial(ctx, wsURL(srv, "/ws?token=s3cret"), nil)
-	if err != nil {
-		t.Fatalf("socket with token: %v", err)
-	}
-	conn.CloseNow()
 }
 
 func TestAcksShowWhichVersionAClientRuns(t *testing.T) {
@@ -451,6 +479,36 @@ func TestErrorsAreShownAndCleared(t *testing.T) {
 	}
 	if seq := h.Seq(); h.Clear() != seq {
 		t.Fatal("Clear with nothing shown sent a message")
+	}
+}
+
+func TestOverlayShowsNoServerPath(t *testing.T) {
+	root := t.TempDir()
+	h, srv := testHub(t, Options{Roots: []string{filepath.Join(root, "config")}})
+	NewAssets(filepath.Join(root, "ui"), h, AssetsOptions{})
+	a := dial(t, srv, wire{})
+	a.welcome()
+	h.Observe(hotreload.Outcome{Result: hotreload.Rejected, Errors: []hotreload.FieldError{
+		{File: filepath.Join(root, "ui", "components", "x-a.js"), Line: 2, Column: 1, Message: "unclosed"},
+		{File: filepath.Join(root, "config", "app.yaml"), Line: 1, Message: "reading " + filepath.Join(root, "config", "app.yaml") + ": bad"},
+		{File: "/etc/hotreload/other.yaml", Message: "elsewhere"},
+		{File: "relative/app.css", Message: "kept"},
+		{File: filepath.Join(root, "ui") + "-evil/x.css", Message: "a sibling that shares the prefix"},
+	}})
+	m := a.next()
+	var got []string
+	for _, e := range m.Errors {
+		got = append(got, e.File+" "+e.Message)
+	}
+	want := []string{
+		"components/x-a.js unclosed",
+		"app.yaml reading app.yaml: bad",
+		"other.yaml elsewhere",
+		"relative/app.css kept",
+		"x.css a sibling that shares the prefix",
+	}
+	if !equal(got, want) {
+		t.Fatalf("overlay shows\n%q\nwant\n%q", got, want)
 	}
 }
 

@@ -10,6 +10,18 @@ import (
 // client announces it in its hello; the hub refuses any other.
 const Protocol = "hotreload/1"
 
+// Subprotocol is the WebSocket subprotocol (Sec-WebSocket-Protocol) of
+// hotreload/1. The hub selects it whenever a client offers it; the
+// browser client always does.
+const Subprotocol = "hotreload.v1"
+
+// TokenSubprotocolPrefix starts the second subprotocol a browser offers to
+// carry its token: "hotreload.token." followed by the token's UTF-8 bytes
+// in unpadded base64url. A browser's WebSocket can set no header but this
+// one, and unlike a query parameter it never reaches a URL, a proxy's
+// access log or a Referer. The hub never selects it.
+const TokenSubprotocolPrefix = "hotreload.token."
+
 // LiveReloadProtocol is the LiveReload protocol version the hub speaks at
 // /livereload.
 const LiveReloadProtocol = "http://livereload.com/protocols/official-7"

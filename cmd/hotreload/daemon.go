@@ -70,6 +70,9 @@ type daemonOptions struct {
 	// allowed to call the admin API and open the UI channel: the dev
 	// loop's app.
 	AllowedOrigins []string
+	// OverlayRoots are more watched folders (the dev loop's) that the
+	// browser overlay names files relative to.
+	OverlayRoots []string
 	// ChecksFile is the health checks file, hot-reloaded as a target.
 	ChecksFile string
 	// Window is the health gate's window; 0 picks the mode's default.
@@ -208,7 +211,15 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	} else if rep := d.audit.Opened(); !rep.OK() {
 		d.log.Error("the audit log was edited: see hotreload audit verify", "problems", len(rep.Problems), "first", rep.Problems[0].String())
 	}
-	d.ui = ui.NewHub(ui.Options{Logger: d.log, OriginPatterns: originHosts(opts.AllowedOrigins)})
+	// The overlay shows files relative to the folders they live in (the UI
+	// folder adds itself), never a server path.
+	roots := append([]string{opts.PluginsDir}, opts.OverlayRoots...)
+	for _, f := range append(slices.Clone(opts.ConfigFiles), opts.ChecksFile) {
+		if f != "" {
+			roots = append(roots, filepath.Dir(f))
+		}
+	}
+	d.ui = ui.NewHub(ui.Options{Logger: d.log, OriginPatterns: originHosts(opts.AllowedOrigins), Roots: roots})
 	d.engine = hotreload.New(hotreload.Options{
 		History:     d.secrets.History(d.history), // no plaintext in any record
 		Gate:        uiUngated{d},

@@ -130,6 +130,7 @@ func runDev(cmd *cobra.Command, f *devFlags, args []string) error {
 	d, err := newDaemon(ctx, daemonOptions{
 		DataDir: f.dataDir, Listen: f.ui, Mode: admin.Dev, Stderr: cmd.ErrOrStderr(),
 		AllowedOrigins: []string{"http://" + ln.Addr().String(), "http://localhost:" + port},
+		OverlayRoots:   f.watch,
 	})
 	if err != nil {
 		closeListeners()
