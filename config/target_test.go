@@ -628,3 +628,68 @@ func TestReadersNeverSeeAnInvalidConfig(t *testing.T) {
 		t.Fatal("the readers never read")
 	}
 }
+
+// Integers beyond 2^53 are never rounded on any path: a file or a merge
+// patch holding one that a float64 cannot hold exactly is rejected with
+// the digits it would lose, and those it can hold (2^53, round numbers)
+// stay exact through decode, validation, typed decode, the merge patch and
+// the write-back, in every format, with all their digits (never as
+// 1.152921504606847e+18).
+func TestLargeIntegersStayExactOrAreRefused(t *testing.T) {
+	type Big struct {
+		RPS  int64  `json:"rps"`
+		Huge uint64 `json:"huge"`
+	}
+	ctx := context.Background()
+	for _, tc := range []struct{ name, content string }{
+		{"app.yaml", "rps: 1\nhuge: 1\n"},
+		{"app.json", `{"rps": 1, "huge": 1}`},
+		{"app.toml", "rps = 1\nhuge = 1\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := writeFile(t, t.TempDir(), tc.name, tc.content)
+			schema, err := CompileSchema("big.json", []byte(`{"type": "object", "properties": {"rps": {"type": "integer", "minimum": 1}, "huge": {"type": "integer"}}}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			target, err := NewTarget(Options[Big]{Files: []string{file}, Schema: schema})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(target.Close)
+			load, err := target.Prepare(ctx, hotreload.Candidate{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			load.Apply(ctx)
+			load.Commit(ctx)
+			_, err = target.Prepare(ctx, hotreload.Candidate{Patch: []byte(`{"rps": 9007199254740993}`)})
+			if got := renderDetails(err); !strings.Contains(got, "patch:1:9: /rps: integer 9007199254740993 is beyond ±2^53 and cannot be held exactly (it would become 9007199254740992)") {
+				t.Fatalf("inexact patch: %q", got)
+			}
+			ch, err := target.Prepare(ctx, hotreload.Candidate{Patch: []byte(`{"rps": 9007199254740992, "huge": 1152921504606847000}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ch.Apply(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := ch.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if v := target.Store().Load(); v.RPS != 9007199254740992 || v.Huge != 1152921504606847000 {
+				t.Fatalf("typed value %+v", v)
+			}
+			written, _ := os.ReadFile(file)
+			if !strings.Contains(string(written), "9007199254740992") || !strings.Contains(string(written), "1152921504606847000") || strings.Contains(string(written), "e+") {
+				t.Fatalf("written back as\n%s", written)
+			}
+			// A file edited to an inexact integer is rejected, located.
+			os.WriteFile(file, []byte(strings.Replace(string(written), "9007199254740992", "9007199254740993", 1)), 0o644)
+			_, err = target.Prepare(ctx, hotreload.Candidate{})
+			if got := renderDetails(err); !strings.Contains(got, file+":") || !strings.Contains(got, "/rps: integer 9007199254740993 is beyond ±2^53") {
+				t.Fatalf("inexact file: %q", got)
+			}
+		})
+	}
+}
