@@ -34,10 +34,11 @@ type Limits struct {
 	AllowOutsideLinks bool
 }
 
-// DefaultMaxYAMLBytes is the default size limit of a YAML file: go-yaml
-// takes about 160 bytes of memory and a microsecond of CPU per byte of
-// input, so 2 MiB already cost about 300 MB at its peak.
-const DefaultMaxYAMLBytes = 2 << 20
+// DefaultMaxYAMLBytes is the default size limit of a YAML file, as
+// Kubernetes limits a ConfigMap: go-yaml takes about 160 bytes of memory
+// and a microsecond of CPU per byte of input, so 1 MiB already costs about
+// 160 MB at its peak.
+const DefaultMaxYAMLBytes = 1 << 20
 
 func (l Limits) decodeFiles(files ...string) ([]Document, error) {
 	var (

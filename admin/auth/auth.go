@@ -29,6 +29,7 @@ import (
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/atomicfile"
+	"github.com/cybercorp/hotreload/internal/inputfile"
 )
 
 // Role is what a token may do. Each role includes the ones below it.
@@ -131,9 +132,13 @@ func Parse(data []byte) (File, error) {
 	return f, nil
 }
 
+// maxFileBytes bounds an auth file: some ten thousand tokens.
+const maxFileBytes = 4 << 20
+
 // ReadFile reads and checks an auth file; a missing file is an empty one.
+// Only a regular file of at most 4 MiB is read (inputfile.Read).
 func ReadFile(path string) (File, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.Read(path, inputfile.Options{MaxBytes: maxFileBytes, AllowOutsideLinks: true})
 	if errors.Is(err, os.ErrNotExist) {
 		return File{}, nil
 	}

@@ -113,7 +113,7 @@ func serve(cmd *cobra.Command, opts daemonOptions, es *etcdSource) error {
 
 // addLimitFlags adds the flags that bound the config files read.
 func addLimitFlags(f *pflag.FlagSet, l *config.Limits) {
-	f.Int64Var(&l.MaxBytes, "max-config-bytes", 0, "largest config file read, in bytes; a larger one is rejected (0: 16 MiB, 2 MiB for YAML)")
+	f.Int64Var(&l.MaxBytes, "max-config-bytes", 0, "largest config file read, in bytes; a larger one is rejected (0: 16 MiB, 1 MiB for YAML)")
 	f.BoolVar(&l.AllowOutsideLinks, "allow-outside-links", false, "read config files whose symbolic links lead out of their directory (refused by default)")
 }
 
