@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/history"
 	"github.com/cybercorp/hotreload/hotreloadtest"
+	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -692,4 +694,34 @@ func TestLargeIntegersStayExactOrAreRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A cancelled Prepare returns at once, even in the middle of a decode the
+// parser cannot interrupt; the decode finishes on its own and is dropped.
+func TestPrepareReturnsWhenCancelled(t *testing.T) {
+	var b strings.Builder
+	for i := range 200_000 {
+		fmt.Fprintf(&b, "[t%d]\na = %d\n", i, i)
+	}
+	file := writeFile(t, t.TempDir(), "big.toml", b.String())
+	target, err := NewTarget(Options[any]{Files: []string{file}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(target.Close)
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		testwait.For(t, "the decode to start", testwait.D(10*time.Second), func() bool { return runtime.NumGoroutine() > before+1 }) // this one and the decode
+		cancel()
+	}()
+	start := time.Now()
+	_, err = target.Prepare(ctx, hotreload.Candidate{})
+	if hotreload.ErrorCode(err) != hotreload.CodeUnavailable || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Prepare = %v, want unavailable: canceled", err)
+	}
+	if d := time.Since(start); d > testwait.D(time.Second) {
+		t.Fatalf("returned %s after the start, want at once after the cancel", d)
+	}
+	testwait.For(t, "the dropped decode to end", testwait.D(time.Minute), func() bool { return runtime.NumGoroutine() <= before })
 }
