@@ -29,8 +29,8 @@ bench: ## Run the benchmarks of the bench module (peers side by side).
 	cd bench && go test -run '^$$' -bench . -benchmem -cpu 1,2 ./...
 
 .PHONY: fuzz
-fuzz: ## Fuzz every parser for 30 s each.
-	@for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+fuzz: ## Fuzz every parser for 30 s each, 4 GiB of address space per process.
+	@ulimit -v 4194304; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
 		for t in $$(grep -h '^func Fuzz' $$f/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
 			go test -run '^$$' -fuzz "^$$t$$" -fuzztime 30s ./$$f || exit 1; done; done
 

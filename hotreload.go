@@ -135,6 +135,7 @@ type Engine struct {
 	done chan struct{} // closed when Run returns
 
 	// Owned by the Run goroutine.
+	running   context.Context // Run's: done when the engine stops
 	targets   []Target
 	snapshots map[string][]byte // committed durable form per target
 	next      uint64            // next version to assign
@@ -249,6 +250,7 @@ var errStopped = &Error{Code: CodeUnavailable, Message: "the reload engine is st
 // CodeUnavailable.
 func (e *Engine) Run(ctx context.Context) error {
 	defer close(e.done)
+	e.running = ctx
 	if err := e.open(ctx); err != nil {
 		return err
 	}
@@ -1204,6 +1206,12 @@ func fromSource(c Candidate) bool { return len(c.Patch) == 0 && len(c.Snapshot) 
 // discards what it prepared and returns the rejected outcome.
 func (tx *transaction) prepare(ctx context.Context) (Outcome, bool) {
 	e := tx.e
+	// A transaction runs to its end when the engine stops, but a Prepare
+	// has changed nothing yet: stopping cancels it rather than wait for a
+	// decode of a large file.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(e.running, cancel)()
 	var all []*prepared
 	var errs []error
 	for _, c := range tx.candidates() {
@@ -1494,6 +1502,9 @@ func (e *Engine) bounded(ctx context.Context, what string, d time.Duration, step
 			late()
 		}
 	}()
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &Error{Code: CodeUnavailable, Message: what + " was cancelled: the engine is stopping", Err: ctx.Err()}
+	}
 	return &Error{Code: CodeUnavailable, Message: fmt.Sprintf("%s did not finish within %s", what, d), Err: errStepTimeout}
 }
 

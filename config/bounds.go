@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/token"
 )
 
 // checkSource refuses, before any parser sees it, a source that is not
@@ -151,10 +152,13 @@ func (s *nestScan) header(i int) int {
 }
 
 // lineLevels accounts for the levels a line opens by its start: in YAML
-// its indentation and its compact "- " entries, in TOML a dotted key.
+// its indentation and its compact "- " entries, in TOML a dotted key. In
+// YAML it counts them inside flow brackets too: a bracket in a plain
+// scalar ("a: x[") opens nothing, and must not hide the block nesting
+// after it; a multi-line flow collection merely counts a few levels twice.
 func (s *nestScan) lineLevels(i int) int {
-	if s.flow > 0 {
-		return -1 // inside a flow collection, indentation means nothing
+	if s.flow > 0 && s.f == TOML {
+		return -1 // inside an array or inline table, a line is no key
 	}
 	j := i
 	for j < len(s.src) && s.src[j] == ' ' {
@@ -281,4 +285,78 @@ func (c *aliasCount) size(n ast.Node, expand bool) int {
 		return k
 	}
 	return 1
+}
+
+// maxKeyCost bounds the sum, over a YAML document's block mappings, of the
+// square of each one's number of keys: go-yaml parses a block mapping in
+// time and memory quadratic in its keys (each key re-copies the ones after
+// it; goccy/go-yaml#889), so a file of a few hundred kilobytes of keys
+// would cost minutes and gigabytes. One mapping of 5,000 keys spends the
+// whole budget; flow mappings ({...}) and sequences cost linear time and
+// are not counted.
+const maxKeyCost = 5000 * 5000
+
+// checkBlockMappings refuses a YAML document, given as its tokens, whose
+// block mappings hold more keys than go-yaml parses in bounded time. A
+// key's mapping is told by its column, as the parser tells it: the column
+// of the first token of its line after any "- " or "? " indicators.
+func checkBlockMappings(file string, toks token.Tokens) error {
+	type level struct{ col, keys int }
+	var (
+		levels   []level
+		flow     int
+		cost     int
+		line     = -1
+		firstCol int  // column of the line's first token after indicators
+		counted  bool // the line's key is counted
+	)
+	for _, tk := range toks {
+		if tk.Position == nil || tk.Type == token.CommentType {
+			continue
+		}
+		p := tk.Position
+		if p.Line != line {
+			line, firstCol, counted = p.Line, 0, false
+		}
+		switch tk.Type {
+		case token.SequenceStartType, token.MappingStartType:
+			flow++
+		case token.SequenceEndType, token.MappingEndType:
+			flow = max(flow-1, 0)
+		case token.DocumentHeaderType, token.DocumentEndType:
+			levels, flow = levels[:0], 0
+		case token.SequenceEntryType, token.MappingKeyType:
+			if flow == 0 && firstCol == 0 {
+				for len(levels) > 0 && levels[len(levels)-1].col > p.Column {
+					levels = levels[:len(levels)-1]
+				}
+				continue // the line's key, if any, starts after it
+			}
+		case token.MappingValueType:
+			if flow > 0 || counted || firstCol == 0 {
+				break
+			}
+			counted = true
+			for len(levels) > 0 && levels[len(levels)-1].col > firstCol {
+				levels = levels[:len(levels)-1]
+			}
+			if n := len(levels); n > 0 && levels[n-1].col == firstCol {
+				levels[n-1].keys++
+				cost += 2*levels[n-1].keys - 1 // keys² grows by 2k-1
+			} else {
+				levels = append(levels, level{col: firstCol, keys: 1})
+				cost++
+			}
+			if cost > maxKeyCost {
+				return syntaxError(file, p.Line, firstCol, "", fmt.Sprintf(
+					"too many keys in block mappings for the YAML parser, whose time grows with the square of a mapping's keys "+
+						"(this mapping has %d; the document may hold one mapping of 5000 keys, or more smaller ones): "+
+						"split it, or write it as a flow mapping {...} or as JSON", levels[len(levels)-1].keys))
+			}
+		}
+		if firstCol == 0 {
+			firstCol = p.Column
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -119,6 +120,33 @@ func Decode(file string, src []byte, f Format) (Document, error) {
 		return Document{}, err
 	}
 	return doc, nil
+}
+
+// interruptible returns what f returns, or as soon as ctx is done an
+// error saying what was interrupted: the YAML and TOML parsers take no
+// context, so a large file cancelled mid-decode is left to finish on its
+// own (within the size limits) and its result is dropped. f must hold
+// nothing that needs releasing when its result is dropped.
+func interruptible[R any](ctx context.Context, what string, f func() (R, error)) (R, error) {
+	if ctx.Done() == nil {
+		return f()
+	}
+	type result struct {
+		r   R
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := f()
+		done <- result{r, err}
+	}()
+	select {
+	case res := <-done:
+		return res.r, res.err
+	case <-ctx.Done():
+		var zero R
+		return zero, hotreload.Errorf(hotreload.CodeUnavailable, "%s: %w", what, context.Cause(ctx))
+	}
 }
 
 // syntaxError builds the error of a document that does not parse.

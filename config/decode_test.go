@@ -6,9 +6,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/jsondiff"
+	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
 // MustDecode decodes src or fails tb.
@@ -334,5 +336,68 @@ func TestLargeNumbersRoundTrip(t *testing.T) {
 				t.Errorf("%s: %q", f, b)
 			}
 		}
+	}
+}
+
+// go-yaml parses a block mapping in time quadratic in its keys: a document
+// whose block mappings hold too many keys is refused before it is parsed,
+// while the same keys in flow style, in sequences or in smaller mappings
+// are fine.
+func TestYAMLKeyBudget(t *testing.T) {
+	keys := func(n int, indent, prefix string) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "%s%s%d: %d\n", indent, prefix, i, i)
+		}
+		return b.String()
+	}
+	for _, tc := range []struct{ name, src, at string }{
+		{"one mapping", keys(5001, "", "k"), "big.yaml:5001:1: "},
+		{"nested", "a:\n  b:\n" + keys(5001, "    ", "k"), "big.yaml:5002:5: "},
+		// go-yaml groups an anchor with its key: the mapping is the same.
+		{"anchored keys", strings.ReplaceAll(keys(5001, "", "k"), "k1", "&x1 k1"), "big.yaml:5001:1: "},
+		// One budget for the document: 30 mappings of 1,000 keys.
+		{"many mappings", func() string {
+			var b strings.Builder
+			for i := range 30 {
+				fmt.Fprintf(&b, "m%d:\n%s", i, keys(1000, "  ", "k"))
+			}
+			return b.String()
+		}(), "big.yaml:"},
+	} {
+		start := time.Now()
+		_, err := Decode("big.yaml", []byte(tc.src), YAML)
+		if got := renderDetails(err); !strings.HasPrefix(got, tc.at) || !strings.Contains(got, "too many keys in block mappings") {
+			t.Errorf("%s: got %.200q, want it at %s", tc.name, got, tc.at)
+		}
+		if d := time.Since(start); d > testwait.D(time.Second) {
+			t.Errorf("%s: refused after %s", tc.name, d)
+		}
+	}
+	for _, tc := range []struct{ name, src string }{
+		{"5000 keys", keys(5000, "", "k")},
+		{"a sequence of mappings", func() string {
+			var b strings.Builder
+			for i := range 20_000 {
+				fmt.Fprintf(&b, "- a: %d\n  b: %d\n", i, i)
+			}
+			return b.String()
+		}()},
+		{"flow mapping", "{" + strings.ReplaceAll(strings.TrimSuffix(keys(20_000, "", "k"), "\n"), "\n", ", ") + "}\n"},
+		{"block scalar", "cert: |\n" + keys(20_000, "  ", "line")},
+	} {
+		if _, err := Decode("ok.yaml", []byte(tc.src), YAML); err != nil {
+			t.Errorf("%s: %.300v", tc.name, err)
+		}
+	}
+}
+
+// A bracket that opens no flow collection (inside a plain scalar) does not
+// hide the block nesting after it.
+func TestYAMLNestingAfterStrayBracket(t *testing.T) {
+	src := "a: x[\nb:\n" + strings.Repeat("- ", 100_000) + "x\n"
+	_, err := Decode("deep.yaml", []byte(src), YAML)
+	if got := renderDetails(err); !strings.HasPrefix(got, "deep.yaml:3:") || !strings.Contains(got, "nested deeper than 1000 levels") {
+		t.Fatalf("got %.200q", got)
 	}
 }

@@ -25,13 +25,20 @@ func DecodeFile(file string) (Document, error) {
 
 // Limits bound what a config file may be.
 type Limits struct {
-	// MaxBytes is the largest file read; 16 MiB when zero.
+	// MaxBytes is the largest file read. When zero it is 16 MiB for JSON
+	// and TOML, and DefaultMaxYAMLBytes for YAML.
 	MaxBytes int64
 	// AllowOutsideLinks reads a file whose symbolic links lead out of the
 	// directory it is named in (refused by default; links inside it, as
 	// Kubernetes' ..data, are fine).
 	AllowOutsideLinks bool
 }
+
+// DefaultMaxYAMLBytes is the default size limit of a YAML file, as
+// Kubernetes limits a ConfigMap: go-yaml takes about 160 bytes of memory
+// and a microsecond of CPU per byte of input, so 1 MiB already costs about
+// 160 MB at its peak.
+const DefaultMaxYAMLBytes = 1 << 20
 
 func (l Limits) decodeFiles(files ...string) ([]Document, error) {
 	var (
@@ -72,7 +79,11 @@ func (l Limits) decodeFile(file string) (Document, error) {
 // read reads a config file within the limits; its error is located at the
 // file.
 func (l Limits) read(file string) ([]byte, error) {
-	src, err := inputfile.Read(file, inputfile.Options{MaxBytes: l.MaxBytes, AllowOutsideLinks: l.AllowOutsideLinks})
+	max := l.MaxBytes
+	if f, _ := FormatOf(file); max <= 0 && f == YAML {
+		max = DefaultMaxYAMLBytes
+	}
+	src, err := inputfile.Read(file, inputfile.Options{MaxBytes: max, AllowOutsideLinks: l.AllowOutsideLinks})
 	if err != nil {
 		msg := err.Error()
 		var pe *os.PathError

@@ -187,6 +187,11 @@ func (t *Target[T]) Close() { t.store.Close() }
 // Prepare reads, decodes and validates a candidate without touching the
 // live configuration.
 func (t *Target[T]) Prepare(ctx context.Context, c hotreload.Candidate) (hotreload.Change, error) {
+	return interruptible(ctx, "preparing config "+t.opts.Name, func() (hotreload.Change, error) { return t.prepare(c) })
+}
+
+// prepare is Prepare without the context, which the parsers do not take.
+func (t *Target[T]) prepare(c hotreload.Candidate) (hotreload.Change, error) {
 	t.mu.Lock()
 	live, validators, wrote := t.live, t.validators, t.wrote
 	t.mu.Unlock()

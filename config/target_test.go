@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/history"
 	"github.com/cybercorp/hotreload/hotreloadtest"
+	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -627,4 +629,99 @@ func TestReadersNeverSeeAnInvalidConfig(t *testing.T) {
 	if reads.Load() == 0 {
 		t.Fatal("the readers never read")
 	}
+}
+
+// Integers beyond 2^53 are never rounded on any path: a file or a merge
+// patch holding one that a float64 cannot hold exactly is rejected with
+// the digits it would lose, and those it can hold (2^53, round numbers)
+// stay exact through decode, validation, typed decode, the merge patch and
+// the write-back, in every format, with all their digits (never as
+// 1.152921504606847e+18).
+func TestLargeIntegersStayExactOrAreRefused(t *testing.T) {
+	type Big struct {
+		RPS  int64  `json:"rps"`
+		Huge uint64 `json:"huge"`
+	}
+	ctx := context.Background()
+	for _, tc := range []struct{ name, content string }{
+		{"app.yaml", "rps: 1\nhuge: 1\n"},
+		{"app.json", `{"rps": 1, "huge": 1}`},
+		{"app.toml", "rps = 1\nhuge = 1\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := writeFile(t, t.TempDir(), tc.name, tc.content)
+			schema, err := CompileSchema("big.json", []byte(`{"type": "object", "properties": {"rps": {"type": "integer", "minimum": 1}, "huge": {"type": "integer"}}}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			target, err := NewTarget(Options[Big]{Files: []string{file}, Schema: schema})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(target.Close)
+			load, err := target.Prepare(ctx, hotreload.Candidate{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			load.Apply(ctx)
+			load.Commit(ctx)
+			_, err = target.Prepare(ctx, hotreload.Candidate{Patch: []byte(`{"rps": 9007199254740993}`)})
+			if got := renderDetails(err); !strings.Contains(got, "patch:1:9: /rps: integer 9007199254740993 is beyond ±2^53 and cannot be held exactly (it would become 9007199254740992)") {
+				t.Fatalf("inexact patch: %q", got)
+			}
+			ch, err := target.Prepare(ctx, hotreload.Candidate{Patch: []byte(`{"rps": 9007199254740992, "huge": 1152921504606847000}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ch.Apply(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := ch.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if v := target.Store().Load(); v.RPS != 9007199254740992 || v.Huge != 1152921504606847000 {
+				t.Fatalf("typed value %+v", v)
+			}
+			written, _ := os.ReadFile(file)
+			if !strings.Contains(string(written), "9007199254740992") || !strings.Contains(string(written), "1152921504606847000") || strings.Contains(string(written), "e+") {
+				t.Fatalf("written back as\n%s", written)
+			}
+			// A file edited to an inexact integer is rejected, located.
+			os.WriteFile(file, []byte(strings.Replace(string(written), "9007199254740992", "9007199254740993", 1)), 0o644)
+			_, err = target.Prepare(ctx, hotreload.Candidate{})
+			if got := renderDetails(err); !strings.Contains(got, file+":") || !strings.Contains(got, "/rps: integer 9007199254740993 is beyond ±2^53") {
+				t.Fatalf("inexact file: %q", got)
+			}
+		})
+	}
+}
+
+// A cancelled Prepare returns at once, even in the middle of a decode the
+// parser cannot interrupt; the decode finishes on its own and is dropped.
+func TestPrepareReturnsWhenCancelled(t *testing.T) {
+	var b strings.Builder
+	for i := range 200_000 {
+		fmt.Fprintf(&b, "[t%d]\na = %d\n", i, i)
+	}
+	file := writeFile(t, t.TempDir(), "big.toml", b.String())
+	target, err := NewTarget(Options[any]{Files: []string{file}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(target.Close)
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		testwait.For(t, "the decode to start", testwait.D(10*time.Second), func() bool { return runtime.NumGoroutine() > before+1 }) // this one and the decode
+		cancel()
+	}()
+	start := time.Now()
+	_, err = target.Prepare(ctx, hotreload.Candidate{})
+	if hotreload.ErrorCode(err) != hotreload.CodeUnavailable || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Prepare = %v, want unavailable: canceled", err)
+	}
+	if d := time.Since(start); d > testwait.D(time.Second) {
+		t.Fatalf("returned %s after the start, want at once after the cancel", d)
+	}
+	testwait.For(t, "the dropped decode to end", testwait.D(time.Minute), func() bool { return runtime.NumGoroutine() <= before })
 }

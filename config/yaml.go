@@ -7,6 +7,7 @@ import (
 	"github.com/cybercorp/hotreload/internal/jsondiff"
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 )
@@ -15,7 +16,11 @@ import (
 // resolved by go-yaml; a value that comes from an alias or a merge key is
 // located at the alias or the merge key. An empty file is an empty object.
 func decodeYAML(file string, src []byte) (Document, error) {
-	f, err := parser.ParseBytes(src, 0)
+	toks := lexer.Tokenize(string(src))
+	if err := checkBlockMappings(file, toks); err != nil {
+		return Document{}, err
+	}
+	f, err := parser.Parse(toks, 0)
 	if err != nil {
 		return Document{}, yamlError(file, err)
 	}

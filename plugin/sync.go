@@ -16,6 +16,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/inputfile"
 )
 
 // scan lists the plugin modules in the directory: NAME.wasm for every valid
@@ -40,11 +41,14 @@ func (h *Host) scan() (map[string]string, error) {
 	return out, nil
 }
 
+// maxModuleBytes bounds a plugin's .wasm file.
+const maxModuleBytes = 256 << 20
+
 // readModule reads NAME.wasm and its manifest NAME.json (defaults when it
 // has none) from the directory.
 func (h *Host) readModule(name string) (wasm []byte, sum string, m Manifest, err error) {
 	path := filepath.Join(h.opts.Dir, name+".wasm")
-	wasm, err = os.ReadFile(path)
+	wasm, err = inputfile.Read(path, inputfile.Options{MaxBytes: maxModuleBytes, AllowOutsideLinks: true})
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, "", Manifest{}, hotreload.Errorf(hotreload.CodeNotFound, "no module %s", path)
 	}
@@ -52,7 +56,7 @@ func (h *Host) readModule(name string) (wasm []byte, sum string, m Manifest, err
 		return nil, "", Manifest{}, hotreload.Errorf(hotreload.CodeInternal, "reading the module: %w", err)
 	}
 	mpath := filepath.Join(h.opts.Dir, name+".json")
-	raw, err := os.ReadFile(mpath)
+	raw, err := inputfile.Read(mpath, inputfile.Options{MaxBytes: 1 << 20, AllowOutsideLinks: true})
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		m = defaultManifest(name)
@@ -95,7 +99,7 @@ func (h *Host) dirSet(cur setDoc) (setDoc, error) {
 }
 
 func fileDigest(path string) string {
-	b, err := os.ReadFile(path)
+	b, err := inputfile.Read(path, inputfile.Options{MaxBytes: maxModuleBytes, AllowOutsideLinks: true})
 	if err != nil {
 		return ""
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/atomicfile"
+	"github.com/cybercorp/hotreload/internal/inputfile"
 )
 
 // Prefix and Suffix enclose an encrypted value.
@@ -95,7 +96,7 @@ func LoadIdentities(path string) ([]age.Identity, error) {
 	var text string
 	switch {
 	case path != "":
-		data, err := os.ReadFile(path)
+		data, err := inputfile.Read(path, inputfile.Options{MaxBytes: 1 << 20, AllowOutsideLinks: true})
 		if err != nil {
 			return nil, fmt.Errorf("reading the age identity: %w", err)
 		}
@@ -143,7 +144,7 @@ func Keygen(path string) (recipient string, err error) {
 // It returns how many values were re-encrypted. The file is not touched
 // when any step fails.
 func Rotate(path string, identities []age.Identity, recipients []age.Recipient, verify []age.Identity) (int, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.Read(path, inputfile.Options{AllowOutsideLinks: true})
 	if err != nil {
 		return 0, fmt.Errorf("rotating: %w", err)
 	}

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/inputfile"
 )
 
 // ThemeFile is the file, at the root of the UI folder, that holds the
@@ -246,7 +246,7 @@ func readFolder(ctx context.Context, dir string, maxBytes int64) (map[string][]b
 		if d.IsDir() {
 			return nil
 		}
-		data, err := os.ReadFile(p)
+		data, err := inputfile.Read(p, inputfile.Options{MaxBytes: maxBytes, AllowOutsideLinks: true})
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil // removed while walking; the next event reloads again

@@ -27,6 +27,20 @@ func content(s string) func(*testing.T, string) {
 	return func(t *testing.T, path string) { writeFile(t, path, s) }
 }
 
+// sparse writes a file of n zero bytes that takes no room on disk.
+func sparse(n int64) func(*testing.T, string) {
+	return func(t *testing.T, path string) {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := f.Truncate(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func hostileCases() []hostileCase {
 	bomb := "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
 	for i := 1; i <= 8; i++ {
@@ -39,16 +53,16 @@ func hostileCases() []hostileCase {
 		{"deep TOML", "app.toml", content("a = " + strings.Repeat("[", 100_000)), "nested deeper than 1000 levels"},
 		{"dotted TOML header", "app.toml", content("[" + strings.Repeat("a.", 20_000) + "a]\n"), "nested deeper than 1000 levels"},
 		{"deep JSON", "app.json", content(strings.Repeat("[", 100_000)), "nested deeper than 1000 levels"},
-		{"50 MB file", "app.yaml", func(t *testing.T, path string) {
-			f, err := os.Create(path)
-			if err != nil {
-				t.Fatal(err)
+		{"stray bracket, then deep YAML", "app.yaml", content("a: x[\nb:\n" + strings.Repeat("- ", 100_000) + "x\n"), "nested deeper than 1000 levels"},
+		{"YAML mapping of 60,000 keys", "app.yaml", func(t *testing.T, path string) {
+			var b strings.Builder
+			for i := range 60_000 {
+				fmt.Fprintf(&b, "key%d: %d\n", i, i)
 			}
-			defer f.Close()
-			if err := f.Truncate(50 << 20); err != nil {
-				t.Fatal(err)
-			}
-		}, "more than the limit of 16.0 MiB"},
+			writeFile(t, path, b.String())
+		}, "too many keys in block mappings"},
+		{"50 MB YAML file", "app.yaml", sparse(50 << 20), "more than the limit of 1.0 MiB"},
+		{"50 MB JSON file", "app.json", sparse(50 << 20), "more than the limit of 16.0 MiB"},
 		{"FIFO", "app.yaml", func(t *testing.T, path string) {
 			if err := syscall.Mkfifo(path, 0o644); err != nil {
 				t.Fatal(err)
@@ -101,9 +115,11 @@ func TestHostileInputIsRefusedCheaply(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, tc.file)
 			tc.write(t, path)
-			// 4 GiB of address space (the Go runtime reserves several
-			// hundred MiB up front): a bomb fails the test, not the machine.
-			cmd := exec.Command("sh", "-c", `ulimit -v 4194304 && exec "$0" -f '%M' "$1" validate "$2"`, timeBin, bin, path)
+			// 2 GiB of address space (the Go runtime reserves about 780 MiB
+			// at start, and heap arenas ahead of use): a bomb fails the
+			// test, not the machine. GNU time measures the peak RSS, which
+			// must stay under 100 MiB.
+			cmd := exec.Command("sh", "-c", `ulimit -v 2097152 && exec "$0" -f '%M' "$1" validate "$2"`, timeBin, bin, path)
 			var stderr lockedBuffer
 			cmd.Stderr = &stderr
 			start := time.Now()
@@ -135,11 +151,13 @@ func TestHostileInputIsRefusedCheaply(t *testing.T) {
 
 // TestDaemonKeepsServingThroughHostileEdits saves each hostile file over a
 // served config: every one is a rejected transaction with its reason, and
-// the previous version keeps serving.
+// the previous version keeps serving. Restarted on each, the daemon does
+// not crash-loop: it serves the last known good version and says why.
 func TestDaemonKeepsServingThroughHostileEdits(t *testing.T) {
 	dir, file := workspace(t, "name: one\nrps: 5\n")
-	p := start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"),
-		"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0", "--health-window", "0s")
+	args := []string{"serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--data-dir", filepath.Join(dir, "data"),
+		"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0", "--health-window", "0s"}
+	p := start(t, args...)
 	admin := p.urls["admin"]
 	waitStatus(t, admin, "the start", func(s statusAnswer) bool { return s.Active == 1 })
 	for _, tc := range hostileCases() {
@@ -162,6 +180,24 @@ func TestDaemonKeepsServingThroughHostileEdits(t *testing.T) {
 		call(t, "GET", admin+"/api/v1/config", "", &cfg)
 		if cfg.Version != 1 || cfg.Data["name"] != "one" {
 			t.Fatalf("%s: config %+v, want version 1 serving", tc.name, cfg)
+		}
+	}
+	for _, tc := range hostileCases() {
+		if filepath.Ext(tc.file) != ".yaml" {
+			continue
+		}
+		stop(t, p)
+		os.Remove(file)
+		tc.write(t, file)
+		p = start(t, args...)
+		admin = p.urls["admin"]
+		var cfg configAnswer
+		call(t, "GET", admin+"/api/v1/config", "", &cfg)
+		if cfg.Data["name"] != "one" {
+			t.Fatalf("restarted on %s: config %+v, want the last known good", tc.name, cfg)
+		}
+		if st := waitStatus(t, admin, "the start", func(statusAnswer) bool { return true }); st.Last == nil || st.Last.Result != "rejected" || !strings.Contains(fmt.Sprint(st.Last.Errors), tc.want) {
+			t.Fatalf("restarted on %s: last %+v, want rejected with %q", tc.name, st.Last, tc.want)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cybercorp/hotreload/fleet"
+	"github.com/cybercorp/hotreload/internal/inputfile"
 )
 
 func init() { register(newRolloutCmd) }
@@ -45,7 +46,7 @@ exits once the rollout is published; follow it with "hotreload fleet status".`,
     --file app.json --canary 10% --step 2 --window 2m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			data, err := os.ReadFile(file)
+			data, err := inputfile.Read(file, inputfile.Options{AllowOutsideLinks: true})
 			if err != nil {
 				return fmt.Errorf("reading the candidate: %w", err)
 			}

@@ -13,7 +13,6 @@ import (
 	"github.com/cybercorp/hotreload/audit"
 	"github.com/cybercorp/hotreload/config"
 	"github.com/cybercorp/hotreload/health"
-	"github.com/cybercorp/hotreload/internal/inputfile"
 )
 
 func init() { register(newServeCmd) }
@@ -119,7 +118,7 @@ func serve(cmd *cobra.Command, opts daemonOptions, es *etcdSource) error {
 
 // addLimitFlags adds the flags that bound the config files read.
 func addLimitFlags(f *pflag.FlagSet, l *config.Limits) {
-	f.Int64Var(&l.MaxBytes, "max-config-bytes", inputfile.DefaultMaxBytes, "largest config file read; a larger one is rejected")
+	f.Int64Var(&l.MaxBytes, "max-config-bytes", 0, "largest config file read, in bytes; a larger one is rejected (0: 16 MiB, 1 MiB for YAML)")
 	f.BoolVar(&l.AllowOutsideLinks, "allow-outside-links", false, "read config files whose symbolic links lead out of their directory (refused by default)")
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/health"
+	"github.com/cybercorp/hotreload/internal/inputfile"
 )
 
 // Target is the checks file as a hotreload.Target: applying a new file
@@ -79,7 +79,7 @@ func (t *Target) Prepare(ctx context.Context, c hotreload.Candidate) (hotreload.
 	}
 	if content == nil {
 		var err error
-		if content, err = os.ReadFile(t.path); err != nil {
+		if content, err = inputfile.Read(t.path, inputfile.Options{AllowOutsideLinks: true}); err != nil {
 			return nil, hotreload.Errorf(hotreload.CodeInvalid, "reading checks file: %w", err)
 		}
 	}

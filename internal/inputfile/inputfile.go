@@ -40,7 +40,7 @@ func Read(path string, opts Options) ([]byte, error) {
 		max = DefaultMaxBytes
 	}
 	if !opts.AllowOutsideLinks {
-		if err := inside(path); err != nil {
+		if err := inside(path, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -50,6 +50,15 @@ func Read(path string, opts Options) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	if !opts.AllowOutsideLinks {
+		// A link swapped between the check and the open: check what was
+		// opened, as the kernel names it.
+		if opened, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd())); err == nil {
+			if err := inside(path, opened); err != nil {
+				return nil, err
+			}
+		}
+	}
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -76,8 +85,9 @@ func Read(path string, opts Options) ([]byte, error) {
 }
 
 // inside refuses a path whose symbolic links resolve outside the directory
-// it names. Links within it, such as Kubernetes' ..data, are fine.
-func inside(path string) error {
+// it names. Links within it, such as Kubernetes' ..data, are fine. real is
+// where path resolves, or empty to resolve it now.
+func inside(path, real string) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return err
@@ -86,9 +96,10 @@ func inside(path string) error {
 	if err != nil {
 		return nil // opening it says what is wrong
 	}
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return nil
+	if real == "" {
+		if real, err = filepath.EvalSymlinks(abs); err != nil {
+			return nil
+		}
 	}
 	if rel, err := filepath.Rel(dir, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return fmt.Errorf("%s is a symbolic link that leads out of its directory %s (to %s); allow it with --allow-outside-links", path, filepath.Dir(abs), real)

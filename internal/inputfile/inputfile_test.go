@@ -113,3 +113,17 @@ func TestCheckPrivate(t *testing.T) {
 		}
 	}
 }
+
+// A file swapped for a link out of its directory between the check of
+// its path and the open is refused by the check of what was opened.
+func TestInsideChecksWhatWasOpened(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.yaml")
+	must(t, os.WriteFile(path, []byte("a: 1\n"), 0o644))
+	if err := inside(path, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := inside(path, filepath.Join(t.TempDir(), "shadow")); err == nil || !strings.Contains(err.Error(), "leads out of its directory") {
+		t.Fatalf("opened outside: %v", err)
+	}
+}
