@@ -582,6 +582,9 @@ func TestStepDeadlines(t *testing.T) {
 			if got := e.Status().Stuck; !slices.Equal(got, []string{step + " of slow"}) {
 				t.Fatalf("Status.Stuck = %v", got)
 			}
+			if err := e.Check(context.Background()); err == nil || !strings.Contains(err.Error(), step+" of slow") {
+				t.Fatalf("Check while the step hangs = %v", err)
+			}
 			// The engine goes on with other work while the step hangs.
 			if o := reload(t, e, hotreload.Request{Source: "api", Candidates: []hotreload.Candidate{content("other", "o3")}}); o.Result != hotreload.Committed {
 				t.Fatalf("the next transaction: %s %s", o.Result, o.Reason)
@@ -590,6 +593,9 @@ func TestStepDeadlines(t *testing.T) {
 			testwait.For(t, "the stuck step to return and be undone", 5*time.Second, func() bool {
 				return len(e.Status().Stuck) == 0 && slow.Live() == "v1"
 			})
+			if err := e.Check(context.Background()); err != nil {
+				t.Fatalf("Check after the step returned = %v", err)
+			}
 			if other.Live() != "o3" {
 				t.Fatalf("other = %q", other.Live())
 			}

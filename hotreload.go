@@ -411,7 +411,7 @@ func (e *Engine) restoreLastGood(ctx context.Context, t Target) (bool, error) {
 			e.log.Warn("restored an older committed version: the last known good one is not intact",
 				"target", t.Name(), "version", rec.Version, "last_good", lkg.Version)
 			// The live state is that version's: say so, not last known good's.
-			e.setStatus(func(s *Status) { s.Active = min(s.Active, rec.Version) })
+			e.setStatus(func(s *Status) { s.Active, s.Live = min(s.Active, rec.Version), min(s.Live, rec.Version) })
 			delete(e.pins, t.Name()) // the pin was of the last known good state
 		}
 		e.snapshots[t.Name()] = snap
@@ -643,6 +643,16 @@ func (e *Engine) Status() Status {
 	s.Targets = slices.Clone(s.Targets)
 	s.Stuck = slices.Clone(s.Stuck)
 	return s
+}
+
+// Check is a health check of the engine itself: it fails while a step that
+// overran its deadline has not returned (Status.Stuck), so a readiness
+// probe says so until the step is undone.
+func (e *Engine) Check(context.Context) error {
+	if stuck := e.Status().Stuck; len(stuck) > 0 {
+		return fmt.Errorf("a transaction step overran its deadline and has not returned: %s", strings.Join(stuck, ", "))
+	}
+	return nil
 }
 
 func (e *Engine) setStatus(f func(*Status)) {

@@ -217,13 +217,19 @@ func TestSupervisorGoBuild(t *testing.T) {
 func TestSupervisorPluginEdit(t *testing.T) {
 	mod := tempModule(t, "app", "greet")
 	pluginDir := t.TempDir()
-	host, err := plugin.New(plugin.Options{Dir: pluginDir})
+	// The plugin host is a target of the supervisor's engine, as in hotreload dev.
+	engine := startEngine(t, hotreload.Options{})
+	host, err := plugin.New(plugin.Options{Dir: pluginDir, Submit: engine.Reload})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer host.Close(context.Background())
+	if _, err := engine.Add(context.Background(), host); err != nil {
+		t.Fatal(err)
+	}
 	ln := listenLocal(t)
 	s, rep := startSupervisor(t, Options{
+		Engine:   engine,
 		Dirs:     []string{mod},
 		Package:  "./app",
 		Debounce: 20 * time.Millisecond,

@@ -14,7 +14,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -699,12 +698,7 @@ func (d *daemon) newAdmin() error {
 	}
 	// A target step past its deadline that has not returned: /readyz says
 	// so (503) until it does.
-	engine := health.CheckFunc(func(context.Context) error {
-		if stuck := d.engine.Status().Stuck; len(stuck) > 0 {
-			return fmt.Errorf("a transaction step overran its deadline and has not returned: %s", strings.Join(stuck, ", "))
-		}
-		return nil
-	})
+	engine := health.CheckFunc(d.engine.Check)
 	return d.monitor.Add("engine", engine, health.CheckOptions{Critical: true, Interval: time.Second})
 }
 

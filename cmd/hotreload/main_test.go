@@ -71,6 +71,19 @@ const urlWait = 15 * time.Second
 // startEnv is start with extra environment variables.
 func startEnv(t *testing.T, env []string, args ...string) *daemonProc {
 	t.Helper()
+	return launch(t, env, urlWait, args)
+}
+
+// startWithin is start for a daemon that does a long step before its
+// banner, such as compiling the plugins already in its folder: it waits up
+// to the scaled wait.
+func startWithin(t *testing.T, wait time.Duration, args ...string) *daemonProc {
+	t.Helper()
+	return launch(t, nil, wait, args)
+}
+
+func launch(t *testing.T, env []string, wait time.Duration, args []string) *daemonProc {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), env...)
 	p := &daemonProc{cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
@@ -93,7 +106,7 @@ func startEnv(t *testing.T, env []string, args ...string) *daemonProc {
 			t.Logf("hotreload stdout:\n%s\nstderr:\n%s", p.stdout, p.stderr)
 		}
 	})
-	testwait.For(t, "hotreload's URLs on its standard output", urlWait, func() bool {
+	testwait.For(t, "hotreload's URLs on its standard output", wait, func() bool {
 		p.urls = bannerURLs(p.stdout.String())
 		_, demo := p.urls["app"]
 		return p.urls["admin"] != "" && (demo || !slices.Contains(args, "demo"))

@@ -70,7 +70,9 @@ func TestDemoPluginFaults(t *testing.T) {
 	plugintest.Build(t, "../../plugin/testdata/spin")
 	plugintest.Build(t, "../../plugin/testdata/picky")
 
-	p := start(t, "demo", "--dir", dir, "--listen", "127.0.0.1:0", "--app-listen", "127.0.0.1:0", "--health-window", "3s")
+	// The start transaction compiles the module already in the folder
+	// before the banner: a minute under the race detector on a busy machine.
+	p := startWithin(t, 2*time.Minute, "demo", "--dir", dir, "--listen", "127.0.0.1:0", "--app-listen", "127.0.0.1:0", "--health-window", "3s")
 	admin, app := p.urls["admin"], p.urls["app"]
 	var failed atomic.Int64
 	greeting := func() string {
