@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -78,6 +78,7 @@ func readSchemaFile(path string) ([]byte, error) {
 // schemaLoader loads the files a schema refers to with $ref: only regular
 // files inside the directory of the schema (after following symlinks), and
 // never anything over the network. The draft metaschemas are built in.
+// Without a directory it loads nothing.
 type schemaLoader struct {
 	dir     string
 	secrets bool // whether a loaded file marks a value secret
@@ -85,6 +86,9 @@ type schemaLoader struct {
 
 // Load implements jsonschema.URLLoader.
 func (l *schemaLoader) Load(url string) (any, error) {
+	if l.dir == "" {
+		return nil, fmt.Errorf("$ref %q is not loaded: this schema must stand alone (no files, no network)", url)
+	}
 	path, err := jsonschema.FileLoader{}.ToFile(url)
 	if err != nil {
 		return nil, fmt.Errorf("$ref %q is not loaded: hotreload never fetches a remote schema, only files in %s", url, l.dir)
@@ -115,8 +119,29 @@ func (l *schemaLoader) Load(url string) (any, error) {
 
 // CompileSchema compiles the schema src read from file. A property marked
 // "x-secret": true is a secret, like one marked "writeOnly": true. Errors
-// name the place in the schema file that is wrong.
+// name the place in the schema file that is wrong. A $ref may name files
+// in the schema's directory, never the network.
 func CompileSchema(file string, src []byte) (*Schema, error) {
+	loc := file
+	if abs, err := filepath.Abs(file); err == nil {
+		loc = abs
+	}
+	dir := filepath.Dir(loc)
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	return compileSchema(file, loc, src, &schemaLoader{dir: dir})
+}
+
+// CompileStandaloneSchema compiles a schema that refers to nothing outside
+// itself, such as a plugin manifest's config schema, named name in
+// messages: a $ref to a file or the network is refused. Secrets are marked
+// as for CompileSchema.
+func CompileStandaloneSchema(name string, src []byte) (*Schema, error) {
+	return compileSchema(name, "standalone:///"+url.PathEscape(name), src, &schemaLoader{})
+}
+
+func compileSchema(file, loc string, src []byte, loader *schemaLoader) (*Schema, error) {
 	f, err := FormatOf(file)
 	if err != nil {
 		f = JSON
@@ -125,24 +150,15 @@ func CompileSchema(file string, src []byte) (*Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	url := file
-	if abs, err := filepath.Abs(file); err == nil {
-		url = abs
-	}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
-	dir := filepath.Dir(url)
-	if real, err := filepath.EvalSymlinks(dir); err == nil {
-		dir = real
-	}
-	loader := &schemaLoader{dir: dir}
 	c.UseLoader(loader)
 	c.AssertFormat()
 	marked := markSecrets(doc.Value)
-	if err := c.AddResource(url, marked); err != nil {
+	if err := c.AddResource(loc, marked); err != nil {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "compiling schema %q: %w", file, err)
 	}
-	root, err := c.Compile(url)
+	root, err := c.Compile(loc)
 	if err != nil {
 		e := hotreload.Errorf(hotreload.CodeInvalid, "compiling schema %q: %w", file, err)
 		var sve *jsonschema.SchemaValidationError
@@ -253,7 +269,7 @@ func sortFieldErrors(errs []hotreload.FieldError) {
 // fieldError locates a problem at ptr; atKey prefers the key's position.
 func fieldError(doc Document, ptr, msg string, atKey bool) hotreload.FieldError {
 	p := doc.Positions.Locate(ptr)
-	switch valueAt(doc.Value, ptr).(type) {
+	switch jsondiff.At(doc.Value, ptr).(type) {
 	case map[string]any, []any:
 		atKey = true // a container is best shown by its key
 	}
@@ -299,7 +315,7 @@ func validationErrors(ve *jsonschema.ValidationError, doc Document, secrets []st
 // redactedAt returns the value at ptr in v with the values at the secret
 // paths replaced by Redacted, and whether any was.
 func redactedAt(v any, ptr string, secrets []string) (any, bool) {
-	found, hidden := valueAt(v, ptr), false
+	found, hidden := jsondiff.At(v, ptr), false
 	for _, p := range secrets {
 		switch {
 		case p == ptr || strings.HasPrefix(ptr, p+"/"):
@@ -395,23 +411,4 @@ func show(v any) string {
 		return string(b[:limit]) + "…"
 	}
 	return string(b)
-}
-
-// valueAt returns the value at ptr in v, or nil.
-func valueAt(v any, ptr string) any {
-	for _, tok := range jsondiff.Split(ptr) {
-		switch x := v.(type) {
-		case map[string]any:
-			v = x[tok]
-		case []any:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(x) {
-				return nil
-			}
-			v = x[i]
-		default:
-			return nil
-		}
-	}
-	return v
 }

@@ -12,8 +12,8 @@ import (
 // seal returns the patched source document doc with every secret it holds
 // in plaintext encrypted by Options.Encrypt, so that neither the file
 // written back nor history ever holds it (a value the patch leaves as it
-// was is left alone). A value is secret when the schema
-// marks it or when the live source had it encrypted. Without Encrypt, or
+// was is left alone). A value is secret when the schema or
+// Options.SecretPaths marks it, or when the live source had it encrypted. Without Encrypt, or
 // for a secret that is not a string, the patch is refused.
 func (t *Target[T]) seal(live *state[T], doc any) (any, error) {
 	var base any
@@ -24,11 +24,14 @@ func (t *Target[T]) seal(live *state[T], doc any) (any, error) {
 	if t.opts.Schema != nil {
 		paths = append(paths, t.opts.Schema.SecretPaths(doc)...)
 	}
+	if t.opts.SecretPaths != nil {
+		paths = append(paths, t.opts.SecretPaths(doc)...)
+	}
 	slices.Sort(paths)
 	for _, p := range slices.Compact(paths) {
-		v := valueAt(doc, p)
+		v := jsondiff.At(doc, p)
 		s, isString := v.(string)
-		if v == nil || isString && secret.IsEncrypted(s) || jsondiff.Equal(v, valueAt(base, p)) {
+		if v == nil || isString && secret.IsEncrypted(s) || jsondiff.Equal(v, jsondiff.At(base, p)) {
 			continue
 		}
 		if !isString {
@@ -51,7 +54,7 @@ func (t *Target[T]) seal(live *state[T], doc any) (any, error) {
 func (s *state[T]) encrypted() any {
 	doc := s.final.Value
 	for _, p := range encryptedPaths(s.source.Value, "") {
-		doc = setAt(doc, jsondiff.Split(p), valueAt(s.source.Value, p))
+		doc = setAt(doc, jsondiff.Split(p), jsondiff.At(s.source.Value, p))
 	}
 	return doc
 }

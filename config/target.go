@@ -73,6 +73,10 @@ type Options[T any] struct {
 	// Encrypt, when set, encrypts a secret that a merge patch sets in
 	// plaintext (see Target.seal); without it such a patch is refused.
 	Encrypt func(plaintext []byte) (string, error)
+	// SecretPaths, when set, names more secret values of a document than
+	// the schema marks (a plugin's settings its manifest marks secret):
+	// JSON Pointers that a patch seals like the schema's.
+	SecretPaths func(doc any) []string
 }
 
 // Target is the configuration as a hotreload.Target: it reads and merges
@@ -494,10 +498,10 @@ func (t *Target[T]) redactChanges(changes []hotreload.PathChange, prev, next any
 	for i, c := range changes {
 		out[i] = hotreload.PathChange{Path: c.Path}
 		if c.Old != nil {
-			out[i].Old = valueAt(rp, c.Path)
+			out[i].Old = jsondiff.At(rp, c.Path)
 		}
 		if c.New != nil {
-			out[i].New = valueAt(rn, c.Path)
+			out[i].New = jsondiff.At(rn, c.Path)
 		}
 	}
 	return out

@@ -20,6 +20,7 @@ import (
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/history"
 	"github.com/cybercorp/hotreload/hotreloadtest"
+	"github.com/cybercorp/hotreload/internal/jsondiff"
 	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
@@ -260,10 +261,10 @@ func TestTransformKeepsSecretsOutOfSnapshotsAndChanges(t *testing.T) {
 		t.Fatalf("changes %+v, want %+v", sum.Changes, want)
 	}
 	data := ch.(hotreload.DataChange).Data()
-	if valueAt(data, "/db/password") != "secret2" || valueAt(data, "/mode") != "dev" {
+	if jsondiff.At(data, "/db/password") != "secret2" || jsondiff.At(data, "/mode") != "dev" {
 		t.Fatalf("Data() = %v", data)
 	}
-	if got := target.Redacted(); valueAt(got, "/db/password") != Redacted {
+	if got := target.Redacted(); jsondiff.At(got, "/db/password") != Redacted {
 		t.Fatalf("Redacted() = %v", got)
 	}
 	if target.Store().Load().DB.Password != "secret1" {
@@ -321,7 +322,7 @@ func TestUntypedTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	hotreloadtest.MustApply(t, target, hotreload.Candidate{Content: []byte("name = 'x'\nlimits.rps = 2\n")})
-	if v := *target.Store().Load(); valueAt(v, "/limits/burst") != 10.0 {
+	if v := *target.Store().Load(); jsondiff.At(v, "/limits/burst") != 10.0 {
 		t.Fatalf("value %v", v)
 	}
 }
@@ -458,7 +459,7 @@ func TestOpen(t *testing.T) {
 		t.Fatalf("Update: %+v, %v", o, err)
 	}
 	var onDisk map[string]any
-	if b, _ := os.ReadFile(file); json.Unmarshal(b, &onDisk) != nil || valueAt(onDisk, "/limits/rps") != 2.0 {
+	if b, _ := os.ReadFile(file); json.Unmarshal(b, &onDisk) != nil || jsondiff.At(onDisk, "/limits/rps") != 2.0 {
 		t.Fatalf("file after Update: %s", b)
 	}
 
@@ -549,7 +550,7 @@ func TestCancelAndClose(t *testing.T) {
 	if want := map[string]int{"cancelled": 1, "closed": 2}; !reflect.DeepEqual(calls, want) {
 		t.Fatalf("calls %v, want %v", calls, want)
 	}
-	if s := target.Store().Snapshot(); s.Value.Name != "c" || valueAt(s.Data, "/name") != "c" {
+	if s := target.Store().Snapshot(); s.Value.Name != "c" || jsondiff.At(s.Data, "/name") != "c" {
 		t.Fatalf("snapshot after close: %+v", s)
 	}
 }

@@ -240,8 +240,8 @@ func TestManifestAndConfigErrors(t *testing.T) {
 	for _, e := range o.Errors {
 		paths[e.Path] = true
 	}
-	if !paths["/plugins/shout/suffix"] || !paths["/plugins/shout"] {
-		t.Fatalf("errors = %+v, want /plugins/shout/suffix and /plugins/shout (additional property)", o.Errors)
+	if !paths["/plugins/shout/suffix"] || !paths["/plugins/shout/loud"] {
+		t.Fatalf("errors = %+v, want /plugins/shout/suffix and /plugins/shout/loud (not allowed)", o.Errors)
 	}
 
 	f.setConfig("shout", map[string]any{})

@@ -9,7 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/cybercorp/hotreload/config"
+	"github.com/cybercorp/hotreload/internal/jsondiff"
 
 	"github.com/cybercorp/hotreload"
 )
@@ -159,51 +160,54 @@ func (m Manifest) check(file, name string) error {
 	return &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("invalid plugin manifest %s", file), Details: details}
 }
 
-// schema compiles the manifest's config schema; nil when it has none.
-func (m Manifest) schema() (*jsonschema.Schema, error) {
+// schema compiles the manifest's config schema, as config does a config's
+// (secrets marked, costly schemas refused) but standing alone: it refers to
+// no file and nothing on the network. Nil when it has none.
+func (m Manifest) schema() (*config.Schema, error) {
 	if len(m.ConfigSchema) == 0 {
 		return nil, nil
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(m.ConfigSchema))
-	if err != nil {
-		return nil, fmt.Errorf("reading the config schema: %w", err)
-	}
-	c := jsonschema.NewCompiler()
-	c.UseLoader(jsonschema.SchemeURLLoader{}) // a schema refers to nothing outside itself: no files, no network
-	loc := "plugin:///" + m.Name + "/config_schema.json"
-	if err := c.AddResource(loc, doc); err != nil {
-		return nil, fmt.Errorf("adding the config schema: %w", err)
-	}
-	s, err := c.Compile(loc)
-	if err != nil {
-		return nil, fmt.Errorf("compiling the config schema: %w", err)
-	}
-	return s, nil
+	return config.CompileStandaloneSchema(m.Name+".json config_schema", m.ConfigSchema)
 }
 
 // validateConfig checks a plugin's config (canonical JSON) against its
 // schema; path is where the section sits in the main config, for messages.
-func validateConfig(s *jsonschema.Schema, path string, config []byte) error {
+// A message about a value the schema marks secret shows [REDACTED].
+func validateConfig(s *config.Schema, path string, cfg []byte) error {
 	if s == nil {
 		return nil
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(config))
+	doc, err := config.Decode(path, cfg, config.JSON)
 	if err != nil {
 		return hotreload.Errorf(hotreload.CodeInvalid, "reading the config at %s: %w", path, err)
 	}
-	err = s.Validate(doc)
-	var verr *jsonschema.ValidationError
-	if !errors.As(err, &verr) {
-		return err
+	details := s.Validate(doc, false)
+	if len(details) == 0 {
+		return nil
 	}
-	var details []hotreload.FieldError
-	for _, u := range verr.BasicOutput().Errors {
-		if u.Error == nil {
-			continue
-		}
-		details = append(details, hotreload.FieldError{Path: path + u.InstanceLocation, Message: u.Error.String()})
+	for i, d := range details {
+		// Positions in the canonical JSON mean nothing to the reader.
+		details[i] = hotreload.FieldError{Path: path + d.Path, Message: d.Message}
 	}
 	return &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("the config at %s does not match the plugin's schema", path), Details: details}
+}
+
+// SecretPaths returns the JSON Pointers, in doc (the main config), of the
+// values that a live plugin's config schema marks secret ("writeOnly" or
+// "x-secret"), so that they are redacted and sealed like the config's own.
+func (h *Host) SecretPaths(doc any) []string {
+	var out []string
+	for _, s := range *h.slots.Load() {
+		v := s.live.Load()
+		if v == nil || v.schema == nil {
+			continue
+		}
+		at := h.configPath(s.name)
+		for _, p := range v.schema.SecretPaths(jsondiff.At(doc, at)) {
+			out = append(out, at+p)
+		}
+	}
+	return out
 }
 
 func manifestError(file, path, msg string) error {

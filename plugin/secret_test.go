@@ -2,42 +2,47 @@ package plugin_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
-	"filippo.io/age"
-
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/plugin"
+	"github.com/cybercorp/hotreload/plugin/plugintest"
 	"github.com/cybercorp/hotreload/secret"
 )
 
-// TestEncryptedSettingsStayEncrypted gives plugin p an encrypted setting:
-// the plugin gets the plaintext, the target's snapshot keeps it encrypted.
-func TestEncryptedSettingsStayEncrypted(t *testing.T) {
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
+// TestSecretSettings: a setting the manifest's schema marks secret is
+// named by SecretPaths (so the daemon redacts and seals it), and the
+// message about a value that fails its schema does not show the value.
+func TestSecretSettings(t *testing.T) {
+	f := newFixture(t, plugin.Options{})
+	f.setConfig("echo", map[string]any{"key": "fine"})
+	if err := os.WriteFile(filepath.Join(f.dir, "echo.wasm"), plugintest.Echo(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	const plain = "Plain-Tag-9:"
-	enc, err := secret.Encrypt([]byte(plain), id.Recipient())
-	if err != nil {
+	manifest := `{"name": "echo", "config_schema": {"type": "object", "properties": {"key": {"type": "string", "x-secret": true, "pattern": "^[a-z]+$"}}}}`
+	if err := os.WriteFile(filepath.Join(f.dir, "echo.json"), []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := newFixture(t, plugin.Options{Reveal: secret.NewDecrypter(id).Reveal})
-	f.install(faultyDir, "p", manifest("p", "1", ""))
-	f.setConfig("p", map[string]any{"tag": enc})
 	wantResult(t, f.sync(), hotreload.Committed)
-	f.mustCall("p", "x", plain+"x")
 
-	f.setConfig("p", map[string]any{"tag": enc, "other": "y"})
-	ch, err := f.host.Prepare(context.Background(), hotreload.Candidate{})
+	doc := map[string]any{"plugins": map[string]any{"echo": map[string]any{"key": "x"}}}
+	if got := f.host.SecretPaths(doc); !slices.Equal(got, []string{"/plugins/echo/key"}) {
+		t.Fatalf("SecretPaths = %v", got)
+	}
+
+	f.setConfig("echo", map[string]any{"key": "Leaky!Value"})
+	o, err := f.host.Reload(context.Background(), "echo", hotreload.Request{Source: "api"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ch.Rollback(context.Background())
-	snap := string(ch.Summary().Snapshot)
-	if strings.Contains(snap, plain) || !strings.Contains(snap, secret.Prefix) {
-		t.Fatalf("snapshot %s", snap)
+	if o.Result != hotreload.Rejected || len(o.Errors) != 1 {
+		t.Fatalf("outcome %s %+v, want one error", o.Result, o.Errors)
+	}
+	if e := o.Errors[0]; e.Path != "/plugins/echo/key" || !strings.Contains(e.Message, secret.Redacted) || strings.Contains(e.String(), "Leaky") {
+		t.Fatalf("error %+v, want it at /plugins/echo/key with the value %s", e, secret.Redacted)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/cybercorp/hotreload/config"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
@@ -23,7 +23,7 @@ type version struct {
 	name     string
 	sha256   string
 	manifest Manifest
-	schema   *jsonschema.Schema
+	schema   *config.Schema
 	loadedAt time.Time
 
 	rt   wazero.Runtime

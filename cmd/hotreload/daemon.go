@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -117,12 +118,15 @@ type daemon struct {
 	tokens  *auth.Store
 	config  configTarget
 	plugins *plugin.Host // nil without a plugin directory
-	ui      *ui.Hub
-	assets  *ui.Assets // nil without a UI folder
-	admin   *admin.Server
-	closers []func()
-	ungated map[string]bool // targets whose transactions skip the health gate
-	tempDir string          // the data dir of a session without one, removed by close
+	// secretPlugins is plugins for the engine goroutine, which may ask for
+	// the plugins' secret paths while the host is being set.
+	secretPlugins atomic.Pointer[plugin.Host]
+	ui            *ui.Hub
+	assets        *ui.Assets // nil without a UI folder
+	admin         *admin.Server
+	closers       []func()
+	ungated       map[string]bool // targets whose transactions skip the health gate
+	tempDir       string          // the data dir of a session without one, removed by close
 
 	engineDone chan error
 	stopEngine context.CancelFunc
@@ -273,15 +277,39 @@ func startDaemon[T any](ctx context.Context, opts daemonOptions, validators ...c
 	return d, t, ln, nil
 }
 
+// transform decrypts a config document's secrets, and makes the values
+// that the schema (if any) and the live plugins' manifests mark secret
+// redacted like decrypted ones.
+func (d *daemon) transform(schema *config.Schema) func(any) (any, error) {
+	return func(doc any) (any, error) {
+		if schema != nil {
+			d.secrets.AddPaths(schema.SecretPaths(doc)...)
+		}
+		d.secrets.AddPaths(d.pluginSecretPaths(doc)...)
+		return d.secrets.Transform(doc)
+	}
+}
+
+// pluginSecretPaths returns the values of the config doc that the live
+// plugins' manifests mark secret; none before the plugin host starts.
+func (d *daemon) pluginSecretPaths(doc any) []string {
+	if h := d.secretPlugins.Load(); h != nil {
+		return h.SecretPaths(doc)
+	}
+	return nil
+}
+
 func startConfig[T any](ctx context.Context, d *daemon, validators []config.Validator[T]) (*config.Target[T], error) {
 	o := config.Options[T]{
-		Files:      d.opts.ConfigFiles,
-		Limits:     d.opts.Limits,
-		Strict:     d.opts.Mode == admin.Prod,
-		Transform:  d.secrets.Transform,
-		Encrypt:    d.secrets.Encrypt,
-		Validators: validators,
-		Logger:     d.log,
+		Files:     d.opts.ConfigFiles,
+		Limits:    d.opts.Limits,
+		Strict:    d.opts.Mode == admin.Prod,
+		Transform: d.transform(nil),
+		Encrypt:   d.secrets.Encrypt,
+		// A plugin's settings its manifest marks secret are sealed too.
+		SecretPaths: d.pluginSecretPaths,
+		Validators:  validators,
+		Logger:      d.log,
 	}
 	if d.opts.SchemaFile != "" {
 		schema, err := config.LoadSchema(d.opts.SchemaFile)
@@ -289,11 +317,7 @@ func startConfig[T any](ctx context.Context, d *daemon, validators []config.Vali
 			return nil, err
 		}
 		o.Schema = schema
-		// Values the schema marks secret are redacted like decrypted ones.
-		o.Transform = func(doc any) (any, error) {
-			d.secrets.AddPaths(schema.SecretPaths(doc)...)
-			return d.secrets.Transform(doc)
-		}
+		o.Transform = d.transform(schema)
 	}
 	t, err := config.NewTarget(o)
 	if err != nil {
@@ -377,6 +401,7 @@ func (d *daemon) startPlugins(ctx context.Context, config func() any) error {
 		return fmt.Errorf("starting the plugin host: %w", err)
 	}
 	d.plugins = host
+	d.secretPlugins.Store(host)
 	d.metrics.Track(host.Name())
 	if _, err := d.engine.Add(ctx, host); err != nil {
 		return fmt.Errorf("loading the plugins: %w", err)

@@ -646,10 +646,20 @@ func TestZeroMeansWhatItSays(t *testing.T) {
 		p := start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--checks", checks,
 			"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0", "--health-window", "0s")
 		admin := p.urls["admin"]
-		base := waitStatus(t, admin, "the start", func(s statusAnswer) bool { return s.Active >= 2 && s.Applied == 0 }).Active
+		base := waitStatus(t, admin, "the start", func(s statusAnswer) bool { return s.Active >= 2 && s.State == "committed" }).Active
+		// The monitor's own first round probes the dependency too: count
+		// from after it.
+		testwait.Until(t, "the monitor's first round", 30*time.Second, func() error {
+			var h struct{ Unknown int }
+			call(t, "GET", admin+"/api/v1/health", "", &h)
+			if h.Unknown != 0 {
+				return fmt.Errorf("%d checks not run yet", h.Unknown)
+			}
+			return nil
+		})
 		before := probes.Load()
 		writeFile(t, file, "name: two\nrps: 5\n")
-		waitStatus(t, admin, "the edit committed", func(s statusAnswer) bool { return s.Active == base+1 && s.Applied == 0 })
+		waitStatus(t, admin, "the edit committed", func(s statusAnswer) bool { return s.Active == base+1 && s.State == "committed" })
 		if n := probes.Load() - before; n != 1 {
 			t.Fatalf("the gate probed the dependency %d times, want one round (the default window has %d)", n, 5)
 		}

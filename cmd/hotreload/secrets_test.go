@@ -52,12 +52,18 @@ func TestSecretsNeverInClear(t *testing.T) {
 		"patch":        "PlainPatchedPW99-" + unique,
 		"plugin":       "PluginSuffix77-" + unique,
 		"plugin diff":  "PluginSuffix88-" + unique,
+		// A plugin setting its manifest marks secret: a value that fails
+		// its pattern, and one PATCHed in plaintext.
+		"plugin schema error": "PluginKey!Bad-" + unique,
+		"plugin patch":        "PluginKeyPatched-" + unique,
 	}
 	plugins := filepath.Join(dir, "plugins")
 	if err := os.Mkdir(plugins, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(plugins, "echo.wasm"), string(plugintest.Echo()))
+	writeFile(t, filepath.Join(plugins, "echo.json"), `{"name": "echo", "config_schema": {"type": "object", "properties": {
+		"suffix": {"type": "string"}, "key": {"type": "string", "x-secret": true, "pattern": "^[A-Za-z0-9-]+$"}}}}`)
 	file := filepath.Join(dir, "app.yaml")
 	schema := filepath.Join(dir, "schema.json")
 	dataDir := filepath.Join(dir, "data")
@@ -98,11 +104,25 @@ func TestSecretsNeverInClear(t *testing.T) {
 	if code := call(t, "PATCH", admin+"/api/v1/config", `{"token": "`+leaks["patch"]+`"}`, &o); code != 200 || o.Result != "committed" {
 		t.Fatalf("PATCH: %d %+v", code, o)
 	}
+	// The same for a plugin setting its manifest marks secret; one that
+	// fails the manifest's pattern is refused without being shown.
+	var refused struct {
+		Errors []struct {
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if code := call(t, "PATCH", admin+"/api/v1/config", `{"plugins": {"echo": {"key": "`+leaks["plugin schema error"]+`"}}}`, &refused); code != 422 ||
+		len(refused.Errors) != 1 || !strings.Contains(refused.Errors[0].Message, secret.Redacted) {
+		t.Fatalf("PATCH of a plugin secret that fails its pattern: %d %+v", code, refused)
+	}
+	if code := call(t, "PATCH", admin+"/api/v1/config", `{"plugins": {"echo": {"key": "`+leaks["plugin patch"]+`"}}}`, &o); code != 200 || o.Result != "committed" {
+		t.Fatalf("PATCH of a plugin secret: %d %+v", code, o)
+	}
 	src, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`token: "?ENC\[age:`).Match(src) {
+	if !regexp.MustCompile(`token: "?ENC\[age:`).Match(src) || !regexp.MustCompile(`key: "?ENC\[age:`).Match(src) {
 		t.Fatalf("the config file was not written back encrypted:\n%s", src)
 	}
 
@@ -122,9 +142,9 @@ func TestSecretsNeverInClear(t *testing.T) {
 	// Every output, then.
 	outputs := map[string]string{"config file": string(src), "events": events.String(), "first run's logs": firstLogs, "stdout": p.stdout.String(), "stderr": p.stderr.String()}
 	paths := []string{"/api/v1/config", "/api/v1/status", "/api/v1/history", "/metrics", "/api/v1/audit"}
-	for a := 1; a <= 6; a++ {
+	for a := 1; a <= 9; a++ {
 		paths = append(paths, fmt.Sprintf("/api/v1/history/%d", a))
-		for b := a + 1; b <= 6; b++ {
+		for b := a + 1; b <= 9; b++ {
 			paths = append(paths, fmt.Sprintf("/api/v1/history/%d/diff/%d", a, b))
 		}
 	}

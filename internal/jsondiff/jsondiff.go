@@ -117,6 +117,25 @@ func Split(pointer string) []string {
 	return parts
 }
 
+// At returns the value at JSON Pointer ptr in v, or nil.
+func At(v any, ptr string) any {
+	for _, tok := range Split(ptr) {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[tok]
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
 // Covers reports whether path lies at or below prefix ("" and "/" cover
 // everything), comparing whole tokens: /limits covers /limits/rps but not
 // /limitsX.
