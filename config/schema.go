@@ -32,8 +32,9 @@ var messagePrinter = message.NewPrinter(language.English)
 type Schema struct {
 	root *jsonschema.Schema
 	// secrets is false when no subschema is marked secret, so that
-	// SecretPaths need not walk documents.
-	secrets bool
+	// SecretPaths need not walk documents; defaults is false when none has
+	// a default, so that Defaults need not either.
+	secrets, defaults bool
 }
 
 // LoadSchema reads and compiles the schema file at path, written in JSON,
@@ -80,8 +81,9 @@ func readSchemaFile(path string) ([]byte, error) {
 // never anything over the network. The draft metaschemas are built in.
 // Without a directory it loads nothing.
 type schemaLoader struct {
-	dir     string
-	secrets bool // whether a loaded file marks a value secret
+	dir      string
+	secrets  bool // whether a loaded file marks a value secret
+	defaults bool // whether a loaded file has a default
 }
 
 // Load implements jsonschema.URLLoader.
@@ -114,6 +116,7 @@ func (l *schemaLoader) Load(url string) (any, error) {
 	}
 	marked := markSecrets(doc.Value)
 	l.secrets = l.secrets || hasWriteOnly(marked)
+	l.defaults = l.defaults || hasDefault(marked)
 	return marked, nil
 }
 
@@ -169,25 +172,34 @@ func compileSchema(file, loc string, src []byte, loader *schemaLoader) (*Schema,
 		}
 		return nil, e
 	}
-	return &Schema{root: root, secrets: hasWriteOnly(marked) || loader.secrets}, nil
+	return &Schema{root: root, secrets: hasWriteOnly(marked) || loader.secrets, defaults: hasDefault(marked) || loader.defaults}, nil
 }
 
 // hasWriteOnly reports whether "writeOnly": true appears anywhere in a
 // schema document (an over-approximation of "some value is secret").
 func hasWriteOnly(v any) bool {
+	return hasKeyword(v, func(k string, e any) bool { return k == "writeOnly" && e == true })
+}
+
+// hasDefault reports whether a "default" keyword appears anywhere in a
+// schema document (an over-approximation of "some value has a default").
+func hasDefault(v any) bool {
+	return hasKeyword(v, func(k string, _ any) bool { return k == "default" })
+}
+
+// hasKeyword reports whether some member of an object anywhere in v
+// satisfies is.
+func hasKeyword(v any, is func(k string, e any) bool) bool {
 	switch x := v.(type) {
 	case map[string]any:
-		if x["writeOnly"] == true {
-			return true
-		}
-		for _, e := range x {
-			if hasWriteOnly(e) {
+		for k, e := range x {
+			if is(k, e) || hasKeyword(e, is) {
 				return true
 			}
 		}
 	case []any:
 		for _, e := range x {
-			if hasWriteOnly(e) {
+			if hasKeyword(e, is) {
 				return true
 			}
 		}

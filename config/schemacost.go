@@ -89,7 +89,12 @@ func (w *costWalk) closure(s *jsonschema.Schema) (map[*jsonschema.Schema]uint64,
 // value counts the evaluations on v of the schemas reaching it, and below
 // it; it reports false as soon as the budget is spent.
 func (w *costWalk) value(reach map[*jsonschema.Schema]uint64, v any) bool {
-	all := map[*jsonschema.Schema]uint64{}
+	_, isObject := v.(map[string]any)
+	_, isArray := v.([]any)
+	var all map[*jsonschema.Schema]uint64 // what reaches v's members, for a container
+	if isObject || isArray {
+		all = map[*jsonschema.Schema]uint64{}
+	}
 	for s, m := range reach {
 		c, ok := w.closure(s)
 		if !ok {
@@ -97,34 +102,35 @@ func (w *costWalk) value(reach map[*jsonschema.Schema]uint64, v any) bool {
 		}
 		for t, n := range c {
 			k := satMul(m, n)
-			all[t] = satAdd(all[t], k)
+			if all != nil {
+				all[t] = satAdd(all[t], k)
+			}
 			w.total = satAdd(w.total, k)
 		}
 		if w.total > w.budget {
 			return false
 		}
 	}
+	if all == nil {
+		return true
+	}
+	next := map[*jsonschema.Schema]uint64{} // reused: value keeps no reach
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
-			next := map[*jsonschema.Schema]uint64{}
+			clear(next)
 			for s, m := range all {
-				add := func(c *jsonschema.Schema) {
-					if c != nil {
-						next[c] = satAdd(next[c], m)
-					}
-				}
-				add(s.Properties[k])
+				reachWith(next, m, s.Properties[k])
 				for re, p := range s.PatternProperties {
 					if re.MatchString(k) {
-						add(p)
+						reachWith(next, m, p)
 					}
 				}
 				if a, ok := s.AdditionalProperties.(*jsonschema.Schema); ok {
-					add(a)
+					reachWith(next, m, a)
 				}
-				add(s.UnevaluatedProperties)
-				add(s.PropertyNames)
+				reachWith(next, m, s.UnevaluatedProperties)
+				reachWith(next, m, s.PropertyNames)
 			}
 			if !w.value(next, e) {
 				return false
@@ -132,30 +138,25 @@ func (w *costWalk) value(reach map[*jsonschema.Schema]uint64, v any) bool {
 		}
 	case []any:
 		for i, e := range x {
-			next := map[*jsonschema.Schema]uint64{}
+			clear(next)
 			for s, m := range all {
-				add := func(c *jsonschema.Schema) {
-					if c != nil {
-						next[c] = satAdd(next[c], m)
-					}
-				}
 				if i < len(s.PrefixItems) {
-					add(s.PrefixItems[i])
+					reachWith(next, m, s.PrefixItems[i])
 				}
-				add(s.Items2020)
+				reachWith(next, m, s.Items2020)
 				switch items := s.Items.(type) {
 				case *jsonschema.Schema:
-					add(items)
+					reachWith(next, m, items)
 				case []*jsonschema.Schema:
 					if i < len(items) {
-						add(items[i])
+						reachWith(next, m, items[i])
 					}
 				}
 				if a, ok := s.AdditionalItems.(*jsonschema.Schema); ok {
-					add(a)
+					reachWith(next, m, a)
 				}
-				add(s.Contains)
-				add(s.UnevaluatedItems)
+				reachWith(next, m, s.Contains)
+				reachWith(next, m, s.UnevaluatedItems)
 			}
 			if !w.value(next, e) {
 				return false
@@ -163,6 +164,13 @@ func (w *costWalk) value(reach map[*jsonschema.Schema]uint64, v any) bool {
 		}
 	}
 	return true
+}
+
+// reachWith adds m ways of reaching schema c (if any) to next.
+func reachWith(next map[*jsonschema.Schema]uint64, m uint64, c *jsonschema.Schema) {
+	if c != nil {
+		next[c] = satAdd(next[c], m)
+	}
 }
 
 func satAdd(a, b uint64) uint64 {

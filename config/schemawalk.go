@@ -196,25 +196,38 @@ func (s *Schema) SecretPaths(doc any) []string {
 // encryptedPaths returns the JSON Pointers of the ENC[age:...] values in
 // v, a source document: once decrypted, they are secrets.
 func encryptedPaths(v any, ptr string) []string {
-	switch x := v.(type) {
-	case string:
-		if secret.IsEncrypted(x) {
-			return []string{ptr}
+	var out []string
+	found := func(tokens []string) {
+		p := ptr
+		for _, t := range tokens {
+			p = jsondiff.Join(p, t)
 		}
-	case map[string]any:
-		var out []string
-		for k, e := range x {
-			out = append(out, encryptedPaths(e, jsondiff.Join(ptr, k))...)
-		}
-		return out
-	case []any:
-		var out []string
-		for i, e := range x {
-			out = append(out, encryptedPaths(e, jsondiff.JoinIndex(ptr, i))...)
-		}
-		return out
+		out = append(out, p)
 	}
-	return nil
+	// The pointer is built only for a secret found: a walk of a large
+	// document allocates next to nothing.
+	var walk func(v any, tokens []string)
+	walk = func(v any, tokens []string) {
+		switch x := v.(type) {
+		case string:
+			if secret.IsEncrypted(x) {
+				found(tokens)
+			}
+		case map[string]any:
+			for k, e := range x {
+				walk(e, append(tokens, k))
+			}
+		case []any:
+			for i, e := range x {
+				if s, ok := e.(string); ok && !secret.IsEncrypted(s) {
+					continue
+				}
+				walk(e, append(tokens, strconv.Itoa(i)))
+			}
+		}
+	}
+	walk(v, make([]string, 0, 32))
+	return out
 }
 
 // Redact returns doc with every secret value replaced by [Redacted]; doc
@@ -265,7 +278,7 @@ const maxDefaultValues = 100_000
 // created again inside itself (a recursive schema), and a schema whose
 // defaults would add more than 100,000 values is an error.
 func (s *Schema) Defaults(doc any) (any, error) {
-	if s == nil {
+	if s == nil || !s.defaults {
 		return doc, nil
 	}
 	f := filler{sections: map[string]section{}, building: map[string]bool{}}

@@ -253,7 +253,7 @@ func (t *Target[T]) prepare(c hotreload.Candidate) (hotreload.Change, error) {
 		sum := sha256.Sum256(write.data)
 		disk, from = &sum, write.from
 	}
-	snapshot, err := json.Marshal(source.Value)
+	snapshot, err := jsondiff.Marshal(source.Value)
 	if err != nil {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "encoding the config snapshot: %w", err)
 	}
@@ -348,7 +348,7 @@ func (t *Target[T]) ReadSource(context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(doc.Value)
+	return jsondiff.Marshal(doc.Value)
 }
 
 // writable reports whether a patch or a rollback is written back to the
@@ -466,7 +466,7 @@ func decodeTyped[T any](doc Document, encoded []byte) (*T, error) {
 	b := encoded
 	if b == nil {
 		var err error
-		if b, err = json.Marshal(doc.Value); err != nil {
+		if b, err = jsondiff.Marshal(doc.Value); err != nil {
 			return nil, hotreload.Errorf(hotreload.CodeInvalid, "encoding the config: %w", err)
 		}
 	}
