@@ -18,6 +18,7 @@ import (
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/atomicfile"
+	"github.com/cybercorp/hotreload/internal/progress"
 	"github.com/cybercorp/hotreload/ui"
 	"github.com/cybercorp/hotreload/watch"
 )
@@ -225,6 +226,7 @@ func New(opts Options) (*Supervisor, error) {
 	if s.build == nil {
 		s.build = GoBuild(opts.BuildDir, opts.Package, nil)
 	}
+	s.build = s.saying("program", s.build)
 	popts.Build = s.buildProgram
 	if popts.Dir == "" {
 		popts.Dir = opts.BuildDir
@@ -434,6 +436,22 @@ func (s *Supervisor) discardBuilds() {
 	s.discardLater(claimed)
 }
 
+// buildProgressEvery is how often the terminal hears that a build is still
+// running: a first build on a cold build cache compiles the standard library
+// and takes a minute.
+var buildProgressEvery = 10 * time.Second
+
+// saying wraps build so that the terminal hears, every buildProgressEvery,
+// that the build of unit is still running.
+func (s *Supervisor) saying(unit string, build func(ctx context.Context, out string) error) func(ctx context.Context, out string) error {
+	return func(ctx context.Context, out string) error {
+		defer progress.Every(buildProgressEvery, func(d time.Duration) {
+			fmt.Fprintf(s.opts.Terminal, "hotreload: %s: still building (%s so far)\n", unit, d.Round(time.Second))
+		})()
+		return build(ctx, out)
+	}
+}
+
 // buildProgram is the Process's build: it takes the build the last batch
 // of changes started, or builds now (the start, a reload from the API).
 func (s *Supervisor) buildProgram(ctx context.Context, out string) error {
@@ -569,7 +587,7 @@ func (s *Supervisor) buildPlugin(ctx context.Context, pl PluginSource, result *h
 	}
 	defer os.RemoveAll(tmp)
 	out := filepath.Join(tmp, pl.Name+".wasm")
-	if err := GoBuild(pl.Dir, ".", wasmEnv, "-buildmode=c-shared")(ctx, out); err != nil {
+	if err := s.saying("plugin "+pl.Name, GoBuild(pl.Dir, ".", wasmEnv, "-buildmode=c-shared"))(ctx, out); err != nil {
 		return err
 	}
 	wasm, err := os.ReadFile(out)

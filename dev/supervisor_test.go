@@ -394,3 +394,30 @@ func TestSupervisorBuildsFromTheFirstChange(t *testing.T) {
 	default:
 	}
 }
+
+// TestSupervisorSaysABuildIsStillRunning: while a build runs long, the
+// terminal hears every buildProgressEvery that it is still running.
+func TestSupervisorSaysABuildIsStillRunning(t *testing.T) {
+	defer func(d time.Duration) { buildProgressEvery = d }(buildProgressEvery)
+	buildProgressEvery = 20 * time.Millisecond
+	term := &lockedBuffer{}
+	const line = "hotreload: program: still building ("
+	_, rep := startSupervisor(t, Options{
+		Dirs:     []string{t.TempDir()},
+		Terminal: term,
+		Process: ProcessOptions{Listener: listenLocal(t), Build: func(ctx context.Context, out string) error {
+			// A long build: it ends when the terminal has said so twice.
+			for deadline := time.Now().Add(testwait.D(30 * time.Second)); strings.Count(term.String(), line) < 2; {
+				if time.Now().After(deadline) {
+					return errors.New("no progress line within 30 s")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			stampedApp(t, "v0", out)
+			return nil
+		}},
+	})
+	if r := rep.next(t, "program"); r.Result != hotreload.Committed {
+		t.Fatalf("the build: %+v\nterminal:\n%s", r, term.String())
+	}
+}

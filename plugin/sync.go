@@ -17,6 +17,7 @@ import (
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/inputfile"
+	"github.com/cybercorp/hotreload/internal/progress"
 )
 
 // scan lists the plugin modules in the directory: NAME.wasm for every valid
@@ -154,6 +155,9 @@ func (h *Host) precompile(ctx context.Context, name string) (release func()) {
 		return release
 	}
 	start := time.Now()
+	defer progress.Every(15*time.Second, func(d time.Duration) {
+		h.log.Info("still compiling plugin: a first compile without a cache takes a while", "plugin", name, "so_far", d.Round(time.Second))
+	})()
 	rt := wazero.NewRuntimeWithConfig(ctx, h.rc.WithMemoryLimitPages(m.Limits.MemoryPages))
 	release = func() { _ = rt.Close(context.WithoutCancel(ctx)) }
 	workers := experimental.WithCompilationWorkers(ctx, max(2, runtime.GOMAXPROCS(0)))

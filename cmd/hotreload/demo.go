@@ -23,6 +23,7 @@ import (
 	"github.com/cybercorp/hotreload/events"
 	"github.com/cybercorp/hotreload/examples/demo"
 	"github.com/cybercorp/hotreload/health"
+	"github.com/cybercorp/hotreload/internal/progress"
 	"github.com/cybercorp/hotreload/plugin"
 	"github.com/cybercorp/hotreload/ui"
 )
@@ -258,20 +259,9 @@ func buildPlugin(ctx context.Context, w io.Writer, src, wasm string) bool {
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	start := time.Now()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		tick := time.NewTicker(15 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				fmt.Fprintf(w, "still building plugin %s (%s so far)\n", name, time.Since(start).Round(time.Second))
-			}
-		}
-	}()
+	defer progress.Every(15*time.Second, func(d time.Duration) {
+		fmt.Fprintf(w, "still building plugin %s (%s so far)\n", name, d.Round(time.Second))
+	})()
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		return false

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cybercorp/hotreload/fleet"
 	"github.com/cybercorp/hotreload/internal/inputfile"
+	"github.com/cybercorp/hotreload/internal/progress"
 )
 
 func init() { register(newRolloutCmd) }
@@ -111,26 +112,13 @@ func followRollout(ctx context.Context, out io.Writer, period time.Duration, wat
 	say := func(r *fleet.Rollout) {
 		fmt.Fprintf(out, "%s  %s\n", time.Now().Format(time.TimeOnly), rolloutLine(r, time.Now()))
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(period)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				mu.Lock()
-				if last != nil && !last.Done() {
-					say(last)
-				}
-				mu.Unlock()
-			}
+	defer progress.Every(period, func(time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if last != nil && !last.Done() {
+			say(last)
 		}
-	})
-	defer wg.Wait()
-	defer close(done)
+	})()
 	return watch(ctx, func(r *fleet.Rollout) {
 		mu.Lock()
 		defer mu.Unlock()
