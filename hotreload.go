@@ -96,7 +96,8 @@ func (r Request) Automatic() bool {
 type Options struct {
 	// History stores every transaction durably.
 	History History
-	// Gate is the health gate; nil commits at once after apply.
+	// Gate is the health gate; nil commits at once after apply. A
+	// transaction whose every target is Ungated skips it.
 	Gate Gate
 	// Publisher receives events; nil publishes nothing.
 	Publisher Publisher
@@ -861,10 +862,10 @@ func (e *Engine) transact(ctx context.Context, r Request, t *Ticket) bool {
 		return true
 	}
 
-	// health gate: a first load has nothing to roll back to, so it is not
-	// gated. The gate runs on its own goroutine; Run concludes the
+	// health gate: a first load has nothing to roll back to, and an
+	// ungated change has nothing to watch, so neither is gated. The gate runs on its own goroutine; Run concludes the
 	// transaction when it answers, or a newer candidate supersedes it.
-	if e.opts.Gate != nil && tx.replacesLiveState() {
+	if e.opts.Gate != nil && tx.replacesLiveState() && !tx.ungated() {
 		gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opts.GateTimeout)
 		w := &window{tx: tx, version: version, start: e.opts.Now(), cancel: cancel, verdict: make(chan error, 1)}
 		gt := Transaction{Version: version, Source: tx.req.Source, Targets: tx.changedNames()}
@@ -1376,6 +1377,13 @@ func (tx *transaction) replacesLiveState() bool {
 		}
 	}
 	return false
+}
+
+// ungated reports whether every target the transaction changes is
+// Ungated.
+func (tx *transaction) ungated() bool {
+	all := tx.all()
+	return len(all) > 0 && !slices.ContainsFunc(all, func(p *prepared) bool { return !ungated(p.target) })
 }
 
 // changedNames lists the targets the transaction changes, with those its

@@ -111,6 +111,10 @@ type ProcessOptions struct {
 	// binary of a crashed live child again: with the new pid, or the
 	// error (another attempt follows, after a longer delay).
 	OnRestart func(pid int, err error)
+	// Ungated makes the Process's transactions skip the health gate (the
+	// dev loop: a save must not wait a window, and a crash restarts the
+	// program); serve --exec gates them.
+	Ungated bool
 	// Logger logs starts, swaps and stops; nil discards.
 	Logger *slog.Logger
 }
@@ -260,6 +264,9 @@ func NewProcess(opts ProcessOptions) (*Process, error) {
 
 // Name returns the target's name.
 func (p *Process) Name() string { return p.opts.Name }
+
+// Ungated implements hotreload.Ungated: ProcessOptions.Ungated.
+func (p *Process) Ungated() bool { return p.opts.Ungated }
 
 // Kind returns hotreload.KindProcess.
 func (p *Process) Kind() hotreload.Kind { return hotreload.KindProcess }

@@ -334,6 +334,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 }
 
+// Watch is Run, so that the Supervisor is the dev loop's
+// hotreload.Trigger: it adds its Process and reloads it through
+// Options.Engine (the first transaction is an Add), not through submit.
+func (s *Supervisor) Watch(ctx context.Context, _ hotreload.SubmitFunc) error { return s.Run(ctx) }
+
 // deps returns the last listing of the program ("") or a plugin.
 func (s *Supervisor) deps(plugin string) *deps {
 	s.mu.Lock()

@@ -62,7 +62,7 @@ func startUI(t *testing.T, dir, dataDir, addr string, extra ...func(*http.ServeM
 		t.Fatal(err)
 	}
 	hub := ui.NewHub(ui.Options{})
-	assets := ui.NewAssets(dir, hub, ui.AssetsOptions{})
+	assets := ui.NewAssets(dir, hub, ui.AssetsOptions{Debounce: 30 * time.Millisecond})
 	engine := hotreload.New(hotreload.Options{History: store, Observer: hub})
 	ran := make(chan struct{})
 	go func() { engine.Run(ctx); close(ran) }()
@@ -70,7 +70,7 @@ func startUI(t *testing.T, dir, dataDir, addr string, extra ...func(*http.ServeM
 		t.Fatalf("adding the UI target: %v", err)
 	}
 	watched := make(chan error, 1)
-	go func() { watched <- assets.Watch(ctx, 30*time.Millisecond, engine.Reload) }()
+	go func() { watched <- assets.Watch(ctx, engine.Reload) }()
 
 	mux := http.NewServeMux()
 	hub.Register(mux)

@@ -42,6 +42,9 @@ type AssetsOptions struct {
 	// MaxBytes bounds the folder's total size (the snapshot history keeps
 	// holds every file); zero means 32 MiB.
 	MaxBytes int64
+	// Debounce is the quiet time Watch waits after a change before it
+	// reloads; zero means watch.DefaultDebounce, watch.Off reloads at once.
+	Debounce time.Duration
 	// Logger logs what Watch cannot submit; nil discards.
 	Logger *slog.Logger
 }

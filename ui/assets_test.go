@@ -312,12 +312,12 @@ func TestWatchReloadsThroughTheEngine(t *testing.T) {
 	engine := hotreload.New(hotreload.Options{History: store})
 	ran := make(chan struct{})
 	go func() { engine.Run(ctx); close(ran) }()
-	a := NewAssets(dir, NewHub(Options{}), AssetsOptions{})
+	a := NewAssets(dir, NewHub(Options{}), AssetsOptions{Debounce: 20 * time.Millisecond})
 	if _, err := engine.Add(ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	watched := make(chan error, 1)
-	go func() { watched <- a.Watch(ctx, 20*time.Millisecond, engine.Reload) }()
+	go func() { watched <- a.Watch(ctx, engine.Reload) }()
 	defer func() {
 		cancel()
 		if err := <-watched; err != nil {

@@ -370,6 +370,7 @@ func (d *daemon) startPlugins(ctx context.Context, config func() any) error {
 		Reveal:       d.secrets.Reveal,
 		ConfigTarget: d.config.Name(),
 		Submit:       d.engine.Reload,
+		Debounce:     d.opts.Debounce,
 		// Failed plugin calls count in the health gate's exception rate.
 		ReportException: d.traffic.ReportException,
 		Logger:          d.log,
@@ -386,7 +387,7 @@ func (d *daemon) startPlugins(ctx context.Context, config func() any) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := host.Watch(wctx, d.opts.Debounce); err != nil {
+		if err := host.Watch(wctx, d.engine.Submit); err != nil {
 			d.log.Error("watching the plugin directory", "err", err)
 		}
 	}()
@@ -396,7 +397,7 @@ func (d *daemon) startPlugins(ctx context.Context, config func() any) error {
 
 // startUI serves the UI folder and live-reloads it in the browsers.
 func (d *daemon) startUI(ctx context.Context) error {
-	d.assets = ui.NewAssets(d.opts.UIDir, d.ui, ui.AssetsOptions{Logger: d.log})
+	d.assets = ui.NewAssets(d.opts.UIDir, d.ui, ui.AssetsOptions{Logger: d.log, Debounce: d.opts.Debounce})
 	d.ungated[d.assets.Name()] = true
 	d.metrics.Track(d.assets.Name())
 	if _, err := d.engine.Add(ctx, d.assets); err != nil {
@@ -406,7 +407,7 @@ func (d *daemon) startUI(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := d.assets.Watch(wctx, d.opts.Debounce, d.engine.Submit); err != nil {
+		if err := d.assets.Watch(wctx, d.engine.Submit); err != nil {
 			d.log.Error("watching the UI folder", "err", err)
 		}
 	}()
