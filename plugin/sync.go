@@ -189,11 +189,6 @@ func (h *Host) Unload(ctx context.Context, name string, r hotreload.Request) (ho
 // events in the directory. The error reports transactions that could not
 // run; rejected ones are in the outcomes.
 func (h *Host) Sync(ctx context.Context) ([]hotreload.Outcome, error) {
-	return h.sync(ctx, h.submit)
-}
-
-// sync is Sync with the transactions submitted through submit.
-func (h *Host) sync(ctx context.Context, submit hotreload.SubmitFunc) ([]hotreload.Outcome, error) {
 	files, err := h.scan()
 	if err != nil {
 		return nil, err
@@ -227,7 +222,7 @@ func (h *Host) sync(ctx context.Context, submit hotreload.SubmitFunc) ([]hotrelo
 			release := h.precompile(ctx, name)
 			defer release()
 		}
-		o, err := submit(ctx, hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{c}})
+		o, err := h.submit(ctx, hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{c}})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("plugin %q: %w", name, err))
 			continue
