@@ -16,6 +16,8 @@ import (
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/testwait"
 	"github.com/cybercorp/hotreload/plugin"
+	"github.com/cybercorp/hotreload/plugin/plugintest"
+	"github.com/cybercorp/hotreload/supervise"
 )
 
 // startSupervisor starts s.Run, on an engine of its own unless opts has
@@ -77,7 +79,7 @@ func TestSupervisorEditsWithoutFailedRequests(t *testing.T) {
 	_, rep := startSupervisor(t, Options{
 		Dirs:     []string{root},
 		Debounce: 20 * time.Millisecond,
-		Process: ProcessOptions{
+		Process: supervise.Options{
 			Listener: ln,
 			Build: func(ctx context.Context, out string) error {
 				b, err := os.ReadFile(src)
@@ -130,7 +132,7 @@ func TestSupervisorGoBuild(t *testing.T) {
 	s, rep := startSupervisor(t, Options{
 		Dirs:     []string{app},
 		Debounce: 20 * time.Millisecond,
-		Process:  ProcessOptions{Listener: ln},
+		Process:  supervise.Options{Listener: ln},
 	})
 	if r := rep.next(t, "program"); r.Result != hotreload.Committed {
 		t.Fatalf("first build: %+v", r)
@@ -217,11 +219,8 @@ func TestSupervisorGoBuild(t *testing.T) {
 func TestSupervisorPluginEdit(t *testing.T) {
 	mod := tempModule(t, "app", "greet")
 	pluginDir := t.TempDir()
-	host, err := plugin.New(plugin.Options{Dir: pluginDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer host.Close(context.Background())
+	// The host runs its transactions on an engine of its own.
+	host := plugintest.NewHost(t, plugin.Options{Dir: pluginDir}, nil).Host
 	ln := listenLocal(t)
 	s, rep := startSupervisor(t, Options{
 		Dirs:     []string{mod},
@@ -229,7 +228,7 @@ func TestSupervisorPluginEdit(t *testing.T) {
 		Debounce: 20 * time.Millisecond,
 		// The program's packages are listed for real; its build is a copy
 		// of the prebuilt app.
-		Process: ProcessOptions{Listener: ln, Build: func(ctx context.Context, out string) error {
+		Process: supervise.Options{Listener: ln, Build: func(ctx context.Context, out string) error {
 			stampedApp(t, "", out)
 			return nil
 		}},
@@ -291,7 +290,7 @@ func TestSupervisorGitignore(t *testing.T) {
 	_, rep := startSupervisor(t, Options{
 		Dirs:     []string{root},
 		Debounce: 20 * time.Millisecond,
-		Process: ProcessOptions{Listener: listenLocal(t), Build: func(ctx context.Context, out string) error {
+		Process: supervise.Options{Listener: listenLocal(t), Build: func(ctx context.Context, out string) error {
 			builds++
 			stampedApp(t, fmt.Sprint(builds), out)
 			return nil
@@ -329,7 +328,7 @@ func TestSupervisorBuildsFromTheFirstChange(t *testing.T) {
 	_, rep := startSupervisor(t, Options{
 		Dirs:     []string{root},
 		Debounce: 2 * time.Second,
-		Process: ProcessOptions{Listener: ln, Build: func(ctx context.Context, out string) error {
+		Process: supervise.Options{Listener: ln, Build: func(ctx context.Context, out string) error {
 			b, err := os.ReadFile(src)
 			if err != nil {
 				return err
