@@ -14,6 +14,7 @@ type Config[T any] struct {
 	*Store[T]
 	target *Target[T]
 	engine *hotreload.Engine
+	stop   func() // Watch's: stops the watch and the engine it owns
 }
 
 // Open creates a Target from opts and adds it to the engine, which must be
@@ -59,10 +60,15 @@ func (c *Config[T]) Rollback(ctx context.Context, version uint64, author string)
 }
 
 // Close removes the target from the engine and ends its subscriptions; the
-// last value stays readable.
+// last value stays readable. A Config from Watch also stops its watch and
+// engine and releases its history.
 func (c *Config[T]) Close(ctx context.Context) error {
 	c.target.Close()
-	return c.engine.Remove(ctx, c.target.Name())
+	err := c.engine.Remove(ctx, c.target.Name())
+	if c.stop != nil {
+		c.stop()
+	}
+	return err
 }
 
 // outcomeError turns a rejected or rolled-back outcome into an error too.
