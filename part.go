@@ -50,7 +50,7 @@ type Route struct {
 	// "GET /api/v1/plugins/{name}".
 	Pattern string
 	// Role is the weakest role allowed to call it.
-	Role Role
+	Role    Role
 	Handler http.Handler
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/supervise"
 )
 
 // TestSupervisorThroughEngine: each edit is a version in the engine's
@@ -30,7 +31,7 @@ func TestSupervisorThroughEngine(t *testing.T) {
 	url := "http://" + ln.Addr().String() + "/"
 	_, rep := startSupervisor(t, Options{
 		Engine: e, Dirs: []string{root}, Debounce: 20 * time.Millisecond,
-		Process: ProcessOptions{Name: "app", Listener: ln, Build: func(ctx context.Context, out string) error {
+		Process: supervise.Options{Name: "app", Listener: ln, Build: func(ctx context.Context, out string) error {
 			b, err := os.ReadFile(src)
 			if err != nil {
 				return err
@@ -100,7 +101,7 @@ func TestSupervisorReportsRollback(t *testing.T) {
 	var term lockedBuffer
 	_, rep := startSupervisor(t, Options{
 		Engine: e, Dirs: []string{root}, Debounce: 20 * time.Millisecond, Terminal: &term,
-		Process: ProcessOptions{Name: "app", Listener: ln, Build: func(ctx context.Context, out string) error {
+		Process: supervise.Options{Name: "app", Listener: ln, Build: func(ctx context.Context, out string) error {
 			b, err := os.ReadFile(src)
 			if err != nil {
 				return err

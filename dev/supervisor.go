@@ -18,6 +18,7 @@ import (
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/atomicfile"
+	"github.com/cybercorp/hotreload/supervise"
 	"github.com/cybercorp/hotreload/ui"
 	"github.com/cybercorp/hotreload/watch"
 )
@@ -66,7 +67,7 @@ type Options struct {
 	Package string
 	// Process configures the program: its Listener, Mode, Args, ... A nil
 	// Process.Build means GoBuild(BuildDir, Package, nil).
-	Process ProcessOptions
+	Process supervise.Options
 	// Plugins are Wasm plugins built from source with GOOS=wasip1
 	// GOARCH=wasm go build -buildmode=c-shared into PluginDir/NAME.wasm.
 	Plugins []PluginSource
@@ -141,7 +142,7 @@ type Report struct {
 type Supervisor struct {
 	opts    Options
 	log     *slog.Logger
-	proc    *Process
+	proc    *supervise.Process
 	build   func(ctx context.Context, out string) error // the program's own build
 	w       *watch.Watcher
 	ignores map[string]*Ignore // by watched dir
@@ -232,7 +233,7 @@ func New(opts Options) (*Supervisor, error) {
 	popts.OnExit = s.crashed(popts.OnExit)
 	popts.OnRestart = s.restarted(popts.OnRestart)
 	var err error
-	if s.proc, err = NewProcess(popts); err != nil {
+	if s.proc, err = supervise.New(popts); err != nil {
 		return nil, err
 	}
 	// Every change is reported at once: the build starts at the first one,
@@ -256,7 +257,7 @@ func within(dir, path string) bool {
 
 // Process returns the supervised program, the target Run adds to the
 // engine.
-func (s *Supervisor) Process() *Process { return s.proc }
+func (s *Supervisor) Process() *supervise.Process { return s.proc }
 
 // Run builds the plugins, adds the program's Process to the engine (its
 // start transaction builds and starts it), then rebuilds on every change
@@ -395,7 +396,7 @@ func (b *earlyBuild) discard() {
 // a previous change started: the next Prepare of the program takes it
 // rather than building again.
 func (s *Supervisor) startBuild(ctx context.Context) {
-	f, err := os.CreateTemp(s.proc.opts.BinDir, "early-*")
+	f, err := os.CreateTemp(s.proc.BinDir(), "early-*")
 	if err != nil {
 		s.log.Warn("starting a build", "err", err) // Prepare builds instead
 		return
@@ -497,7 +498,7 @@ func (s *Supervisor) reloadProgram(ctx context.Context, pkgs []string, saved tim
 	} else {
 		c := hotreload.Candidate{Target: s.proc.Name()}
 		if len(pkgs) > 0 {
-			c.Meta = map[string]string{MetaPackages: strings.Join(pkgs, ",")}
+			c.Meta = map[string]string{supervise.MetaPackages: strings.Join(pkgs, ",")}
 		}
 		// A stop lets the transaction finish (Run waits for it): the
 		// program is then stopped from a consistent state, and nothing

@@ -1,6 +1,6 @@
 //go:build linux
 
-package dev
+package supervise
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func TestProcessContract(t *testing.T) {
 	}
 	hotreloadtest.Run(t, hotreloadtest.Harness{
 		New: func(tb testing.TB) hotreload.Target {
-			p, err := NewProcess(ProcessOptions{
+			p, err := New(Options{
 				Listener: listenLocal(tb), Mode: ModeProxy, BinDir: bins, Keep: 100,
 				Build: func(_ context.Context, out string) error {
 					stampedApp(tb, "contract-source", out)

@@ -1,6 +1,6 @@
 //go:build linux
 
-package dev
+package supervise
 
 import (
 	"context"
@@ -41,7 +41,7 @@ const (
 	ModeProxy Mode = "proxy"
 )
 
-// Defaults for zero ProcessOptions fields.
+// Defaults for zero Options fields.
 const (
 	DefaultReadyTimeout = 30 * time.Second
 	DefaultDrainTimeout = 10 * time.Second
@@ -57,8 +57,8 @@ const (
 	stableRun       = 10 * time.Second
 )
 
-// ProcessOptions configure a Process.
-type ProcessOptions struct {
+// Options configure a Process.
+type Options struct {
 	// Name is the target's name; default "process".
 	Name string
 	// Binary is the program to run when Build is nil (hotreload serve
@@ -139,7 +139,7 @@ type ProcessOptions struct {
 // on its own goroutine and swaps under the same lock as Apply. Live, Close
 // and the proxy are safe for concurrent use.
 type Process struct {
-	opts   ProcessOptions
+	opts   Options
 	log    *slog.Logger
 	mon    *monitor
 	socket *os.File // socket mode: the dup passed to children
@@ -183,9 +183,9 @@ func (rt *proxyRoute) retire(timeout time.Duration) {
 	rt.transport.CloseIdleConnections()
 }
 
-// NewProcess checks opts and takes the listener. No child runs until the
+// New checks opts and takes the listener. No child runs until the
 // first Prepare and Apply (Start does both).
-func NewProcess(opts ProcessOptions) (*Process, error) {
+func New(opts Options) (*Process, error) {
 	if opts.Name == "" {
 		opts.Name = "process"
 	}
@@ -193,16 +193,16 @@ func NewProcess(opts ProcessOptions) (*Process, error) {
 		opts.Mode = ModeSocket
 	}
 	if opts.Mode != ModeSocket && opts.Mode != ModeProxy {
-		return nil, hotreload.Errorf(hotreload.CodeInvalid, "dev: unknown mode %q (want socket or proxy)", opts.Mode)
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "supervise: unknown mode %q (want socket or proxy)", opts.Mode)
 	}
 	if opts.Listener == nil {
-		return nil, hotreload.Errorf(hotreload.CodeInvalid, "dev: a Process needs a Listener")
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "supervise: a Process needs a Listener")
 	}
 	if opts.Build == nil && opts.Binary == "" {
-		return nil, hotreload.Errorf(hotreload.CodeInvalid, "dev: a Process needs a Binary or a Build function")
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "supervise: a Process needs a Binary or a Build function")
 	}
 	if opts.HealthPath != "" && opts.Mode != ModeProxy {
-		return nil, hotreload.Errorf(hotreload.CodeInvalid, "dev: a health path needs proxy mode: in socket mode a request may reach the old child; send READY=1 instead")
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "supervise: a health path needs proxy mode: in socket mode a request may reach the old child; send READY=1 instead")
 	}
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = DefaultReadyTimeout
@@ -229,8 +229,8 @@ func NewProcess(opts ProcessOptions) (*Process, error) {
 		p.log = slog.New(slog.DiscardHandler)
 	}
 	var err error
-	if p.runDir, err = os.MkdirTemp("", "hotreload-dev-"); err != nil {
-		return nil, fmt.Errorf("dev: %w", err)
+	if p.runDir, err = os.MkdirTemp("", "hotreload-process-"); err != nil {
+		return nil, fmt.Errorf("supervise: %w", err)
 	}
 	if p.mon, err = newMonitor(); err != nil {
 		os.RemoveAll(p.runDir)
@@ -242,7 +242,7 @@ func NewProcess(opts ProcessOptions) (*Process, error) {
 	if err := os.MkdirAll(p.opts.BinDir, 0o755); err != nil {
 		p.mon.close()
 		os.RemoveAll(p.runDir)
-		return nil, fmt.Errorf("dev: creating the binary directory: %w", err)
+		return nil, fmt.Errorf("supervise: creating the binary directory: %w", err)
 	}
 	if opts.Mode == ModeSocket {
 		if p.socket, err = listenerFile(opts.Listener); err != nil {
@@ -265,7 +265,11 @@ func NewProcess(opts ProcessOptions) (*Process, error) {
 // Name returns the target's name.
 func (p *Process) Name() string { return p.opts.Name }
 
-// Ungated implements hotreload.Ungated: ProcessOptions.Ungated.
+// BinDir is the directory the Process keeps its binaries in; a build
+// written there is renamed into place without a copy.
+func (p *Process) BinDir() string { return p.opts.BinDir }
+
+// Ungated implements hotreload.Ungated: Options.Ungated.
 func (p *Process) Ungated() bool { return p.opts.Ungated }
 
 // Kind returns hotreload.KindProcess.

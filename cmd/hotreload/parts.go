@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+
+	"github.com/cybercorp/hotreload/admin"
+	"github.com/cybercorp/hotreload/config"
+	"github.com/cybercorp/hotreload/health/checkfile"
+	"github.com/cybercorp/hotreload/plugin"
+	"github.com/cybercorp/hotreload/ui"
+	"github.com/cybercorp/hotreload/watch"
+)
+
+// The parts the commands' lists are made of. Each command writes its list
+// (serveParts, demoParts, dev's in runDev); startDaemon adds them.
+
+// newConfig builds the config target of type T on the config files, with
+// the schema and validators, as the daemon's config part.
+func newConfig[T any](s *services, validators ...config.Validator[T]) (*config.Target[T], error) {
+	o := config.Options[T]{
+		Files:      s.opts.ConfigFiles,
+		Limits:     s.opts.Limits,
+		Strict:     s.opts.Mode == admin.Prod,
+		Transform:  s.secrets.Transform,
+		Encrypt:    s.secrets.Encrypt,
+		Validators: validators,
+		Logger:     s.log,
+	}
+	if s.opts.SchemaFile != "" {
+		schema, err := config.LoadSchema(s.opts.SchemaFile)
+		if err != nil {
+			return nil, err
+		}
+		o.Schema = schema
+		// Values the schema marks secret are redacted like decrypted ones.
+		o.Transform = func(doc any) (any, error) {
+			s.secrets.AddPaths(schema.SecretPaths(doc)...)
+			return s.secrets.Transform(doc)
+		}
+	}
+	t, err := config.NewTarget(o)
+	if err != nil {
+		return nil, err
+	}
+	s.config = t
+	return t, nil
+}
+
+// fileParts are the parts every config-driven daemon (serve, demo) has
+// besides its config target t: the plugin host, the app of --exec, the UI
+// folder, the health checks, and a watch of the config and checks files
+// when asked.
+func fileParts[T any](ctx context.Context, s *services, t *config.Target[T]) (parts []any, err error) {
+	o := s.opts
+	if o.PluginsDir != "" {
+		host, err := newPluginHost(s, t.Encrypted)
+		if err != nil {
+			return parts, err
+		}
+		parts = append(parts, host)
+	}
+	if o.Exec != "" {
+		p, err := execParts(ctx, s, o.Exec, o.AppListen)
+		parts = append(parts, p...)
+		if err != nil {
+			return parts, err
+		}
+	}
+	if o.UIDir != "" {
+		parts = append(parts, ui.NewAssets(o.UIDir, s.hub, ui.AssetsOptions{Logger: s.log, Debounce: o.Debounce}))
+	}
+	if o.ChecksFile != "" {
+		parts = append(parts, checkfile.NewTarget("checks", o.ChecksFile, s.monitor, s.gate))
+	}
+	if o.Watch {
+		w, err := s.watchFiles(t.Name(), o.ConfigFiles)
+		if err != nil {
+			return parts, err
+		}
+		parts = append(parts, w)
+		if o.ChecksFile != "" {
+			w, err := s.watchFiles("checks", []string{o.ChecksFile})
+			if err != nil {
+				return parts, err
+			}
+			parts = append(parts, w)
+		}
+	}
+	return parts, nil
+}
+
+// newPluginHost hosts the Wasm plugins of the plugin directory as one target
+// that follows the config (a plugin's settings are its section under
+// /plugins; config returns it encrypted) and keeps them in line with the
+// directory.
+func newPluginHost(s *services, config func() any) (*plugin.Host, error) {
+	host, err := plugin.New(plugin.Options{
+		Dir:          s.opts.PluginsDir,
+		DataDir:      filepath.Join(s.opts.DataDir, "plugins"),
+		Config:       config, // encrypted: Reveal decrypts
+		Reveal:       s.secrets.Reveal,
+		ConfigTarget: s.config.Name(),
+		Submit:       s.engine.Reload,
+		Debounce:     s.opts.Debounce,
+		Author: func(r *http.Request) string {
+			id, _ := admin.IdentityFrom(r.Context())
+			return id.Name
+		},
+		// Failed plugin calls count in the health gate's exception rate.
+		ReportException: s.traffic.ReportException,
+		Logger:          s.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the plugin host: %w", err)
+	}
+	return host, nil
+}
+
+// watchFiles is the trigger that reloads the named target whenever one of
+// its files changes.
+func (s *services) watchFiles(target string, files []string) (*watch.Trigger, error) {
+	w, err := watch.NewTrigger(target, watch.Options{
+		Files:    files,
+		Debounce: s.opts.Debounce,
+		OnError:  func(error) { s.metrics.WatcherError(target) },
+	}, s.log)
+	if err != nil {
+		return nil, fmt.Errorf("watching the files of %s: %w", target, err)
+	}
+	return w, nil
+}
