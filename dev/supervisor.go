@@ -651,15 +651,15 @@ func (s *Supervisor) print(r Report) {
 	t := s.opts.Terminal
 	switch {
 	case r.Crashed:
-		fmt.Fprintf(t, "hotreload: %s: %s; nothing serves: restarting the last good build in %s\n", r.Unit, firstLine(r.Err), r.RestartIn)
+		fmt.Fprintf(t, "hotreload: %s: %s; nothing serves: restarting the last good build in %s\n", r.Unit, hotreload.FirstLine(r.Err.Error()), r.RestartIn)
 	case r.Restarted && r.Err != nil:
-		fmt.Fprintf(t, "hotreload: %s: restarting the last good build failed: %s; trying again\n", r.Unit, firstLine(r.Err))
+		fmt.Fprintf(t, "hotreload: %s: restarting the last good build failed: %s; trying again\n", r.Unit, hotreload.FirstLine(r.Err.Error()))
 	case r.Restarted:
 		fmt.Fprintf(t, "hotreload: %s: restarted the last good build (pid %d)\n", r.Unit, r.PID)
 	case r.Err != nil && r.Result == hotreload.RolledBack:
-		fmt.Fprintf(t, "hotreload: %s: %s (rolled back: the previous version serves again)\n", r.Unit, firstLine(r.Err))
+		fmt.Fprintf(t, "hotreload: %s: %s (rolled back: the previous version serves again)\n", r.Unit, hotreload.FirstLine(r.Err.Error()))
 	case r.Err != nil:
-		fmt.Fprintf(t, "hotreload: %s: %s (the previous version keeps serving)\n", r.Unit, firstLine(r.Err))
+		fmt.Fprintf(t, "hotreload: %s: %s (the previous version keeps serving)\n", r.Unit, hotreload.FirstLine(r.Err.Error()))
 	case r.Result == hotreload.Committed:
 		fmt.Fprintf(t, "hotreload: %s: serving the new build (pid %d) %s after the save\n", r.Unit, r.PID, r.Took.Round(time.Millisecond))
 	case r.Result == hotreload.Unchanged && r.Unit == "program":
@@ -670,11 +670,6 @@ func (s *Supervisor) print(r Report) {
 			fmt.Fprintf(t, "  %s\n", d.String())
 		}
 	}
-}
-
-func firstLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
 }
 
 // Close stops the watcher and the program (SIGTERM, drain, SIGKILL of its

@@ -92,7 +92,7 @@ func TestCrashChild(t *testing.T) {
 			}
 		}
 		for name, content := range snaps {
-			rec.Targets = append(rec.Targets, hotreload.TargetState{Target: name, Digest: digest(content), Changed: true})
+			rec.Targets = append(rec.Targets, hotreload.TargetState{Target: name, Digest: hotreload.Digest(content), Changed: true})
 		}
 		if v%7 == 0 {
 			rec.Result, rec.Reason = hotreload.Rejected, "invalid"

@@ -155,7 +155,7 @@ func (s *Store) loadObjects() error {
 		case strings.HasPrefix(name, tempPrefix):
 			s.removeTemp(filepath.Join(s.objectsDir, name))
 			dirty = true
-		case isDigest(name):
+		case hotreload.IsDigest(name):
 			s.objects[name] = true
 		default:
 			s.report(fmt.Errorf("%s: unexpected file in the objects directory, ignored", filepath.Join(s.objectsDir, name)))

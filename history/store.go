@@ -201,7 +201,7 @@ func (s *Store) writeObjects(rec *hotreload.Record, snapshots map[string][]byte)
 		if i < 0 {
 			return written, hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: a snapshot is given for target %q, which the record does not list", rec.Version, name)
 		}
-		d := digest(content)
+		d := hotreload.Digest(content)
 		switch rec.Targets[i].Digest {
 		case "":
 			rec.Targets[i].Digest = d
@@ -419,7 +419,7 @@ func (s *Store) Snapshot(ctx context.Context, version uint64, target string) ([]
 		}
 		return nil, hotreload.Errorf(hotreload.CodeInternal, "history: reading version %d of target %q: %w", version, target, err)
 	}
-	if got := digest(data); got != d {
+	if got := hotreload.Digest(data); got != d {
 		return nil, hotreload.Errorf(hotreload.CodeInternal, "history: reading version %d of target %q: %s is corrupt: its content hashes to sha256 %s",
 			version, target, path, got)
 	}

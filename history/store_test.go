@@ -43,7 +43,7 @@ func attempt(v uint64, r hotreload.Result, snapshots map[string][]byte) hotreloa
 	}
 	for _, name := range slices.Sorted(maps.Keys(snapshots)) {
 		rec.Targets = append(rec.Targets, hotreload.TargetState{
-			Target: name, Kind: hotreload.KindConfig, Digest: digest(snapshots[name]), Changed: true,
+			Target: name, Kind: hotreload.KindConfig, Digest: hotreload.Digest(snapshots[name]), Changed: true,
 			Meta: map[string]string{"etcd_revision": fmt.Sprint(v * 10)},
 		})
 	}
@@ -164,7 +164,7 @@ func TestPut(t *testing.T) {
 		{
 			name: "ErrDigestMismatch", rec: attempt(1, hotreload.Committed, a1),
 			snaps:    map[string][]byte{"app": []byte("other")},
-			wantCode: hotreload.CodeInvalid, wantErr: `the snapshot of target "app" hashes to sha256 ` + digest([]byte("other")),
+			wantCode: hotreload.CodeInvalid, wantErr: `the snapshot of target "app" hashes to sha256 ` + hotreload.Digest([]byte("other")),
 		},
 		{
 			name: "ErrSnapshotOfUnlistedTarget", rec: attempt(1, hotreload.Committed, a1),
@@ -351,7 +351,7 @@ func TestRetention(t *testing.T) {
 		rec := attempt(v, hotreload.Committed, snaps)
 		// The plugin target is untouched after version 1: same digest, no
 		// snapshot given again.
-		rec.Targets = append(rec.Targets, hotreload.TargetState{Target: "plugin", Kind: hotreload.KindPlugin, Digest: digest(plugin), Changed: v == 1})
+		rec.Targets = append(rec.Targets, hotreload.TargetState{Target: "plugin", Kind: hotreload.KindPlugin, Digest: hotreload.Digest(plugin), Changed: v == 1})
 		if v == 1 {
 			snaps["plugin"] = plugin
 		}
@@ -505,12 +505,12 @@ func TestCorruptFilesAreSkippedAndReported(t *testing.T) {
 		dir := t.TempDir()
 		s := mustOpen(t, dir)
 		mustCommit(t, s, 1)
-		obj := filepath.Join(dir, "objects", digest(appJSON(1)))
+		obj := filepath.Join(dir, "objects", hotreload.Digest(appJSON(1)))
 		if err := os.WriteFile(obj, []byte(`{"version":666}`), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		_, err := s.Snapshot(ctx, 1, "app")
-		wantCode(t, err, hotreload.CodeInternal, obj+" is corrupt: its content hashes to sha256 "+digest([]byte(`{"version":666}`)))
+		wantCode(t, err, hotreload.CodeInternal, obj+" is corrupt: its content hashes to sha256 "+hotreload.Digest([]byte(`{"version":666}`)))
 		os.Remove(obj)
 		_, err = s.Snapshot(ctx, 1, "app")
 		wantCode(t, err, hotreload.CodeInternal, "no such file")
@@ -532,7 +532,7 @@ func TestTornTempFilesAreRemoved(t *testing.T) {
 		}
 	}
 	// An object no record names: written just before a crash.
-	orphan := filepath.Join(dir, "objects", digest([]byte("orphan")))
+	orphan := filepath.Join(dir, "objects", hotreload.Digest([]byte("orphan")))
 	os.WriteFile(orphan, []byte("orphan"), 0o600)
 
 	s = mustOpen(t, dir)
@@ -680,13 +680,13 @@ func TestFailedPutLeavesNoContentBehind(t *testing.T) {
 	s := mustOpen(t, dir)
 	snaps := map[string][]byte{"a": []byte("stored first"), "b": []byte("b")}
 	rec := attempt(1, hotreload.Pending, snaps)
-	rec.Targets[1].Digest = digest([]byte("something else"))
+	rec.Targets[1].Digest = hotreload.Digest([]byte("something else"))
 	err := s.Put(context.Background(), rec, snaps)
 	wantCode(t, err, hotreload.CodeInvalid, `the snapshot of target "b" hashes to`)
 
 	mustCommit(t, s, 2)
 	objs, _ := os.ReadDir(filepath.Join(dir, "objects"))
-	if len(objs) != 1 || objs[0].Name() != digest(appJSON(2)) {
+	if len(objs) != 1 || objs[0].Name() != hotreload.Digest(appJSON(2)) {
 		t.Errorf("objects/ = %v, want only the committed content", objs)
 	}
 }

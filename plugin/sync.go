@@ -17,6 +17,7 @@ import (
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/inputfile"
+	"github.com/cybercorp/hotreload/internal/jsondiff"
 )
 
 // scan lists the plugin modules in the directory: NAME.wasm for every valid
@@ -67,7 +68,7 @@ func (h *Host) readModule(name string) (wasm []byte, sum string, m Manifest, err
 			return nil, "", Manifest{}, err
 		}
 	}
-	return wasm, digestOf(wasm), m, nil
+	return wasm, hotreload.Digest(wasm), m, nil
 }
 
 // dirSet is the set the directory asks for: every module, except those
@@ -103,7 +104,7 @@ func fileDigest(path string) string {
 	if err != nil {
 		return ""
 	}
-	return digestOf(b)
+	return hotreload.Digest(b)
 }
 
 // LoadCandidate returns the candidate that loads plugin name from the
@@ -255,7 +256,7 @@ func (h *Host) upToDate(name string, now time.Time) bool {
 		return true
 	}
 	v := s.live.Load()
-	return v != nil && v.sha256 == sum && bytes.Equal(mustJSON(&v.manifest), mustJSON(&m))
+	return v != nil && v.sha256 == sum && bytes.Equal(jsondiff.MustMarshal(&v.manifest), jsondiff.MustMarshal(&m))
 }
 
 // submit runs a transaction through Options.Submit: the engine is the only

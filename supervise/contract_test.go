@@ -11,6 +11,7 @@ import (
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/history"
 	"github.com/cybercorp/hotreload/hotreloadtest"
+	"github.com/cybercorp/hotreload/internal/jsondiff"
 )
 
 // TestProcessContract runs the Target contract on a Process in proxy mode:
@@ -29,7 +30,7 @@ func TestProcessContract(t *testing.T) {
 			t.Fatal(err)
 		}
 		stampedApp(t, stamp, filepath.Join(bins, id))
-		valid = append(valid, hotreload.Candidate{Target: "process", Snapshot: mustJSON(snapshotDoc{Binary: id})})
+		valid = append(valid, hotreload.Candidate{Target: "process", Snapshot: jsondiff.MustMarshal(snapshotDoc{Binary: id})})
 	}
 	hotreloadtest.Run(t, hotreloadtest.Harness{
 		New: func(tb testing.TB) hotreload.Target {

@@ -4,7 +4,6 @@ package supervise
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/jsondiff"
 )
 
 // Mode says how a Process hands its clients to the program.
@@ -319,7 +319,7 @@ func (p *Process) Prepare(ctx context.Context, c hotreload.Candidate) (hotreload
 	}
 	summary := hotreload.Summary{
 		Kind:     hotreload.KindProcess,
-		Snapshot: mustJSON(snapshotDoc{Binary: id}),
+		Snapshot: jsondiff.MustMarshal(snapshotDoc{Binary: id}),
 		Changes:  []hotreload.PathChange{{Path: "/binary", Old: nullable(oldID), New: id}},
 		Modules:  packagesOf(c.Meta),
 		Meta:     c.Meta,
@@ -361,19 +361,11 @@ func nullable(s string) any {
 	return s
 }
 
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // only fixed struct types are marshalled
-	}
-	return b
-}
-
 // binary puts the candidate's program into BinDir and returns its digest.
 func (p *Process) binary(ctx context.Context, snapshot []byte) (string, error) {
 	if len(snapshot) > 0 {
 		var d snapshotDoc
-		if err := json.Unmarshal(snapshot, &d); err != nil || !isDigest(d.Binary) {
+		if err := json.Unmarshal(snapshot, &d); err != nil || !hotreload.IsDigest(d.Binary) {
 			return "", hotreload.Errorf(hotreload.CodeInvalid, "%s: snapshot %q does not name a binary digest", p.Name(), snapshot)
 		}
 		if _, err := os.Stat(p.binPath(d.Binary)); err != nil {
@@ -408,14 +400,6 @@ func (p *Process) binary(ctx context.Context, snapshot []byte) (string, error) {
 }
 
 func (p *Process) binPath(id string) string { return filepath.Join(p.opts.BinDir, id) }
-
-func isDigest(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	_, err := hex.DecodeString(s)
-	return err == nil
-}
 
 func copyFile(from, to string) error {
 	src, err := os.Open(from)
@@ -623,7 +607,7 @@ func (p *Process) prune() {
 	p.mu.Unlock()
 	for _, e := range ents {
 		info, err := e.Info()
-		if err != nil || !isDigest(e.Name()) || e.Name() == live {
+		if err != nil || !hotreload.IsDigest(e.Name()) || e.Name() == live {
 			continue
 		}
 		bins = append(bins, kept{e.Name(), info.ModTime()})
