@@ -43,10 +43,9 @@ type Auditor interface {
 
 // Request asks the engine for one transaction.
 type Request struct {
-	// Source names the trigger: "watch", "api", "signal", "etcd",
-	// "builder", "start". Automatic sources freeze after too many
+	// Source names the trigger. Automatic sources freeze after too many
 	// rollbacks; see Options.MaxRollbacks.
-	Source string
+	Source Source
 	// Author is who asked, where known.
 	Author string
 	// Remote is where the request came from (an address), where known.
@@ -69,7 +68,7 @@ type Request struct {
 // (a watcher, etcd, the builder) rather than a person.
 func (r Request) Automatic() bool {
 	switch r.Source {
-	case "watch", "etcd", "builder":
+	case SourceWatch, SourceEtcd, SourceBuilder:
 		return true
 	}
 	return false
@@ -341,7 +340,7 @@ func (e *Engine) Add(ctx context.Context, t Target) (Outcome, error) {
 		if err != nil {
 			return Outcome{}, err
 		}
-		r := Request{Source: "start", Targets: []string{name}}
+		r := Request{Source: SourceStart, Targets: []string{name}}
 		if err := e.audit(ctx, r); err != nil {
 			return Outcome{}, err
 		}

@@ -13,6 +13,6 @@ type Gate interface {
 // Transaction describes the transaction being gated.
 type Transaction struct {
 	Version uint64
-	Source  string
+	Source  Source
 	Targets []string
 }

@@ -16,7 +16,7 @@ type Record struct {
 	Time time.Time `json:"time"`
 	// Source is the trigger: "watch", "api", "signal", "etcd", "builder",
 	// "rollback", "start".
-	Source string `json:"source"`
+	Source Source `json:"source"`
 	// Author is who asked, where known (a token name, a user).
 	Author string `json:"author,omitempty"`
 	// Result is the outcome; Pending while the transaction runs.

@@ -356,7 +356,7 @@ func (s *Server) recordRefusal(r *http.Request, id auth.Identity, pattern string
 		return
 	}
 	e := audit.Entry{
-		Kind: audit.KindDenied, Source: "api", Actor: id.Name, Remote: r.RemoteAddr,
+		Kind: audit.KindDenied, Source: hotreload.SourceAPI, Actor: id.Name, Remote: r.RemoteAddr,
 		Action: pattern, Result: string(hotreload.ErrorCode(err)), Reason: err.Error(),
 		VersionBefore: s.opts.Engine.Status().Active,
 	}

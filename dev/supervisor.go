@@ -503,7 +503,7 @@ func (s *Supervisor) reloadProgram(ctx context.Context, pkgs []string, saved tim
 		// A stop lets the transaction finish (Run waits for it): the
 		// program is then stopped from a consistent state, and nothing
 		// fails for the stop's sake.
-		o, err = s.opts.Engine.Reload(context.WithoutCancel(ctx), hotreload.Request{Source: "builder", Author: "dev", Candidates: []hotreload.Candidate{c}})
+		o, err = s.opts.Engine.Reload(context.WithoutCancel(ctx), hotreload.Request{Source: hotreload.SourceBuilder, Author: "dev", Candidates: []hotreload.Candidate{c}})
 	}
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return false // the start, cut short by a stop: nothing to tell

@@ -60,7 +60,7 @@ func (h *Host) Handler(author func(*http.Request) string) http.Handler {
 			httpjson.WriteError(w, hotreload.Errorf(hotreload.CodeInvalid, "%q is not a valid plugin name", name))
 			return
 		}
-		req := hotreload.Request{Source: "api", Remote: r.RemoteAddr}
+		req := hotreload.Request{Source: hotreload.SourceAPI, Remote: r.RemoteAddr}
 		if author != nil {
 			req.Author = author(r)
 		}

@@ -223,7 +223,7 @@ func (h *Host) Sync(ctx context.Context) ([]hotreload.Outcome, error) {
 			release := h.precompile(ctx, name)
 			defer release()
 		}
-		o, err := h.submit(ctx, hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{c}})
+		o, err := h.submit(ctx, hotreload.Request{Source: hotreload.SourceWatch, Candidates: []hotreload.Candidate{c}})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("plugin %q: %w", name, err))
 			continue

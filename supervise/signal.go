@@ -13,7 +13,7 @@ import (
 // typically submits an engine transaction for the Process target:
 //
 //	go dev.ReloadOnSignal(ctx, syscall.SIGUSR2, func(ctx context.Context) {
-//		e.Reload(ctx, hotreload.Request{Source: "signal", Targets: []string{proc.Name()}})
+//		e.Reload(ctx, hotreload.Request{Source: hotreload.SourceSignal, Targets: []string{proc.Name()}})
 //	})
 func ReloadOnSignal(ctx context.Context, sig os.Signal, reload func(context.Context)) {
 	c := make(chan os.Signal, 1)

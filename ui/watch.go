@@ -28,7 +28,7 @@ func (a *Assets) Watch(ctx context.Context, submit hotreload.SubmitFunc) error {
 	}
 	defer w.Close()
 	reload := func() {
-		if _, err := submit(ctx, hotreload.Request{Source: "watch", Targets: []string{a.opts.Name}}); err != nil && ctx.Err() == nil {
+		if _, err := submit(ctx, hotreload.Request{Source: hotreload.SourceWatch, Targets: []string{a.opts.Name}}); err != nil && ctx.Err() == nil {
 			a.log.Error("reloading the UI folder", "dir", a.dir, "err", err)
 		}
 	}

@@ -39,7 +39,7 @@ func NewTrigger(target string, opts Options, log *slog.Logger) (*Trigger, error)
 func (t *Trigger) Watch(ctx context.Context, submit hotreload.SubmitFunc) error {
 	defer t.w.Close()
 	t.w.Follow(ctx, func(Batch) {
-		o, err := submit(ctx, hotreload.Request{Source: "watch", Targets: []string{t.target}})
+		o, err := submit(ctx, hotreload.Request{Source: hotreload.SourceWatch, Targets: []string{t.target}})
 		switch {
 		case errors.Is(err, context.Canceled):
 		case err != nil:

@@ -452,7 +452,7 @@ func loadIdentities(path string) ([]age.Identity, error) {
 
 // submitLogged submits a reload from source of the named target and logs
 // what came of it.
-func submitLogged(ctx context.Context, log *slog.Logger, submit hotreload.SubmitFunc, source, target string) {
+func submitLogged(ctx context.Context, log *slog.Logger, submit hotreload.SubmitFunc, source hotreload.Source, target string) {
 	o, err := submit(ctx, hotreload.Request{Source: source, Targets: []string{target}})
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -466,7 +466,7 @@ func submitLogged(ctx context.Context, log *slog.Logger, submit hotreload.Submit
 }
 
 // reloadAll reloads every target from its source in one transaction.
-func (d *daemon) reloadAll(ctx context.Context, source string) {
+func (d *daemon) reloadAll(ctx context.Context, source hotreload.Source) {
 	o, err := d.engine.Submit(ctx, hotreload.Request{Source: source})
 	if err != nil {
 		d.log.Error("reload refused", "source", source, "err", err)
@@ -532,7 +532,7 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-hup:
-			d.reloadAll(ctx, "signal")
+			d.reloadAll(ctx, hotreload.SourceSignal)
 		case err = <-srvErr:
 			break loop
 		}

@@ -60,7 +60,7 @@ func execParts(_ context.Context, s *services, command, addr string) ([]any, err
 	log.Info("app starting", "addr", ln.Addr().String(), "command", command)
 	sigusr2 := hotreload.TriggerFunc(func(ctx context.Context, submit hotreload.SubmitFunc) error {
 		supervise.ReloadOnSignal(ctx, syscall.SIGUSR2, func(ctx context.Context) {
-			submitLogged(ctx, log, submit, "signal", proc.Name())
+			submitLogged(ctx, log, submit, hotreload.SourceSignal, proc.Name())
 		})
 		return nil
 	})
