@@ -12,7 +12,7 @@ import (
 // coalesced into one more reload. Run it on its own goroutine; reload
 // typically submits an engine transaction for the Process target:
 //
-//	go dev.ReloadOnSignal(ctx, syscall.SIGUSR2, func(ctx context.Context) {
+//	go supervise.ReloadOnSignal(ctx, syscall.SIGUSR2, func(ctx context.Context) {
 //		e.Reload(ctx, hotreload.Request{Source: hotreload.SourceSignal, Targets: []string{proc.Name()}})
 //	})
 func ReloadOnSignal(ctx context.Context, sig os.Signal, reload func(context.Context)) {
