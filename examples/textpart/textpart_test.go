@@ -26,7 +26,9 @@ func TestContract(t *testing.T) {
 			tb.Cleanup(func() { _ = p.Close() })
 			return p
 		},
-		Valid:   func(testing.TB) []hotreload.Candidate { return []hotreload.Candidate{snap("one"), snap("two"), snap("three")} },
+		Valid: func(testing.TB) []hotreload.Candidate {
+			return []hotreload.Candidate{snap("one"), snap("two"), snap("three")}
+		},
 		Invalid: func(testing.TB) []hotreload.Candidate { return []hotreload.Candidate{snap("\xff\xfe")} },
 		Live:    func(_ testing.TB, t hotreload.Target) any { return string(t.(*textpart.Part).Text()) },
 		History: func(tb testing.TB) hotreload.History {
