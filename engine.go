@@ -394,7 +394,7 @@ func (e *Engine) restoreLastGood(ctx context.Context, t Target) (bool, error) {
 			e.log.Warn("restored an older committed version: the last known good one is not intact",
 				"target", t.Name(), "version", rec.Version, "last_good", lkg.Version)
 			// The live state is that version's: say so, not last known good's.
-			e.setStatus(func(s *Status) { s.Active = min(s.Active, rec.Version) })
+			e.setStatus(func(s *Status) { s.Active, s.Live = min(s.Active, rec.Version), min(s.Live, rec.Version) })
 			delete(e.pins, t.Name()) // the pin was of the last known good state
 		}
 		e.snapshots[t.Name()] = snap
