@@ -118,9 +118,9 @@ func (e *Engine) transact(ctx context.Context, r Request, t *Ticket) bool {
 		gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opts.GateTimeout)
 		w := &window{tx: tx, version: version, start: e.opts.Now(), cancel: cancel, verdict: make(chan error, 1)}
 		gt := Transaction{Version: version, Source: tx.req.Source, Targets: tx.changedNames()}
-		go func() { w.verdict <- e.opts.Gate.Watch(gctx, gt) }()
 		e.pending = w
-		e.setStatus(func(s *Status) { s.Applied = version })
+		e.setStatus(func(s *Status) { s.Applied = version }) // before the gate can look
+		go func() { w.verdict <- e.opts.Gate.Watch(gctx, gt) }()
 		o := tx.outcome(Pending, version, "", nil)
 		o.Active = e.activeVersion()
 		e.publishPending(tx, o)
