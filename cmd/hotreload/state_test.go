@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -407,17 +409,26 @@ func TestRollbackPinsAReadOnlySource(t *testing.T) {
 // TestHungTargetCannotFreezeTheEngine: a target whose step hangs fails its
 // transaction at the step deadline; the engine goes on with other requests,
 // /readyz answers 503 naming the step until it returns, and 200 again
-// afterwards. The hung target is real: ui.Assets reads the UI folder with
-// os.ReadFile, which blocks on a FIFO until a writer comes (should the UI
-// folder learn to skip FIFOs, this test needs another way to hang a step).
+// afterwards. The hung target is real: serve --exec's app reads its binary
+// on every reload from source, and a FIFO put in the binary's place blocks
+// that read until a writer comes. (Config, plugin and UI files are read
+// only when they are regular files, so they cannot hang a step.)
 func TestHungTargetCannotFreezeTheEngine(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("serve --exec needs Linux")
+	}
 	dir, file := workspace(t, "name: one\nrps: 5\n")
-	ui := filepath.Join(dir, "ui")
-	if err := os.Mkdir(ui, 0o755); err != nil {
+	bin := filepath.Join(dir, "app")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../dev/testdata/app").CombinedOutput(); err != nil {
+		t.Fatalf("building the app: %v\n%s", err, out)
+	}
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(ui, "style.css"), "body { color: black; }\n")
-	p := start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--ui", ui,
+	appAddr := probe.Addr().String()
+	probe.Close()
+	p := start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--exec", bin, "--app-listen", appAddr,
 		"--mode", "dev", "--watch=false", "--listen", "127.0.0.1:0", "--health-window", "0s", "--step-timeout", "2s")
 	admin := p.urls["admin"]
 	readyz := func() (int, string) {
@@ -431,8 +442,11 @@ func TestHungTargetCannotFreezeTheEngine(t *testing.T) {
 		return nil
 	})
 
-	fifo := filepath.Join(ui, "hang.css")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+	fifo := bin
+	if err := os.Remove(bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(fifo, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	var o struct {
@@ -440,13 +454,13 @@ func TestHungTargetCannotFreezeTheEngine(t *testing.T) {
 		Reason string `json:"reason"`
 	}
 	t0 := time.Now()
-	code, _, body := request(t, "POST", admin+"/api/v1/reload", `{"targets": ["ui"]}`, nil, &o)
-	if code != 422 || o.Result != "rejected" || !strings.Contains(o.Reason, "prepare of ui did not finish within 2s") {
+	code, _, body := request(t, "POST", admin+"/api/v1/reload", `{"targets": ["app"]}`, nil, &o)
+	if code != 422 || o.Result != "rejected" || !strings.Contains(o.Reason, "prepare of app did not finish within 2s") {
 		t.Fatalf("reload of the hung target: %d %s", code, body)
 	}
 	t.Logf("the hung step failed its transaction after %s (step deadline 2s)", time.Since(t0))
 	testwait.Until(t, "/readyz naming the hung step", 30*time.Second, func() error {
-		if code, body := readyz(); code != 503 || !strings.Contains(body, "prepare of ui") {
+		if code, body := readyz(); code != 503 || !strings.Contains(body, "prepare of app") {
 			return fmt.Errorf("/readyz %d %s", code, body)
 		}
 		return nil
