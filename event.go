@@ -145,7 +145,7 @@ func (o Outcome) HTTPStatus() int {
 type TargetOutcome struct {
 	Target  string       `json:"target"`
 	Kind    Kind         `json:"kind"`
-	Digest  string       `json:"digest,omitempty"`
+	Digest  string       `json:"sha256,omitempty"` // the candidate's Digest, keyed as in TargetStatus and TargetState
 	Changes []PathChange `json:"changes,omitempty"`
 	Modules []string     `json:"modules,omitempty"`
 }
