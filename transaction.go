@@ -38,7 +38,7 @@ type window struct {
 // rolled it back: the new candidate was prepared against a state that is
 // gone and must be prepared again. Otherwise it is superseded.
 func (e *Engine) transact(ctx context.Context, r Request, t *Ticket) bool {
-	tx := &transaction{e: e, req: r, ticket: t, start: e.opts.Now(), timings: map[string]time.Duration{}, kinds: map[string]Kind{}}
+	tx := &transaction{e: e, req: r, ticket: t, start: e.opts.Now(), kinds: map[string]Kind{}}
 	e.publishStart(tx)
 
 	// validate
@@ -92,7 +92,10 @@ func (e *Engine) transact(ctx context.Context, r Request, t *Ticket) bool {
 	// apply (subscribers are notified by each target as it applies)
 	t0 = e.opts.Now()
 	for i, p := range tx.changes {
-		if err := e.apply(ctx, p, version); err != nil {
+		t1 := e.opts.Now()
+		err := e.apply(ctx, p, version)
+		tx.step("apply."+p.target.Name(), t1)
+		if err != nil {
 			// A failed Apply may have done part of its work; one that
 			// overran is rolled back when it returns.
 			p.applied = !errors.Is(err, errStepTimeout)
@@ -105,7 +108,7 @@ func (e *Engine) transact(ctx context.Context, r Request, t *Ticket) bool {
 	e.setLive(version, StatePending)
 	tx.step("apply", t0)
 	err := <-backup
-	tx.timings["backup"] = backupTook
+	tx.took("backup", backupTook)
 	if err != nil {
 		e.complete(ctx, tx, tx.rollback(ctx, version, "history", fmt.Errorf("recording the candidate in history: %w", err)))
 		return true
@@ -221,8 +224,8 @@ func (e *Engine) finish(r Request, o Outcome, tx *transaction) {
 	}
 	attrs := []any{"result", o.Result, "version", o.Version, "active", o.Active, "source", r.Source,
 		"duration", o.Duration.Round(time.Microsecond)}
-	for step, d := range tx.timings {
-		attrs = append(attrs, step, d.Round(time.Microsecond))
+	for _, t := range tx.timings {
+		attrs = append(attrs, t.step, t.took.Round(time.Microsecond))
 	}
 	switch o.Result {
 	case Committed, Unchanged, Superseded:
@@ -293,7 +296,7 @@ type transaction struct {
 	req     Request
 	ticket  *Ticket // nil for none
 	start   time.Time
-	timings map[string]time.Duration
+	timings []timing // in the order the steps ended
 	kinds   map[string]Kind
 	changes []*prepared
 	// inherited are the applied changes of the superseded transactions
@@ -314,8 +317,26 @@ func (tx *transaction) names() []string {
 	return out
 }
 
-func (tx *transaction) step(name string, t0 time.Time) {
-	tx.timings[name] = tx.e.opts.Now().Sub(t0)
+// timing is how long one step took, for the log: "validate", "apply",
+// "backup", "health", "commit", "rollback", and per target
+// "validate.NAME", "apply.NAME".
+type timing struct {
+	step string
+	took time.Duration
+}
+
+func (tx *transaction) step(name string, t0 time.Time) { tx.took(name, tx.e.opts.Now().Sub(t0)) }
+
+// took records how long a step took; a step that ends twice keeps its
+// last time and its first place.
+func (tx *transaction) took(name string, d time.Duration) {
+	for i := range tx.timings {
+		if tx.timings[i].step == name {
+			tx.timings[i].took = d
+			return
+		}
+	}
+	tx.timings = append(tx.timings, timing{name, d})
 }
 
 func (tx *transaction) candidates() []Candidate {
@@ -468,6 +489,7 @@ func (tx *transaction) prepare(ctx context.Context) (Outcome, bool) {
 		t := e.target(c.Target)
 		tx.kinds[c.Target] = kindOf(t)
 		var ch Change
+		t1 := e.opts.Now()
 		err := e.bounded(ctx, "prepare of "+c.Target, e.opts.StepTimeout, func(ctx context.Context) error {
 			var err error
 			ch, err = t.Prepare(ctx, c)
@@ -477,6 +499,7 @@ func (tx *transaction) prepare(ctx context.Context) (Outcome, bool) {
 				_ = ch.Rollback(context.Background())
 			}
 		})
+		tx.step("validate."+c.Target, t1)
 		if err == nil && ch == nil {
 			err = Errorf(CodeInternal, "%s: Prepare returned neither a change nor an error", c.Target)
 		}
