@@ -64,6 +64,17 @@ type Request struct {
 	restoredFrom uint64
 }
 
+// Actor is who asked for a transaction: the trigger, the person, and from
+// where.
+type Actor struct {
+	Source Source
+	Author string
+	Remote string
+}
+
+// Actor returns who made the request.
+func (r Request) Actor() Actor { return Actor{Source: r.Source, Author: r.Author, Remote: r.Remote} }
+
 // Automatic reports whether the request comes from an automatic trigger
 // (a watcher, etcd, the builder) rather than a person.
 func (r Request) Automatic() bool {
@@ -496,16 +507,15 @@ func (e *Engine) Start(ctx context.Context, r Request) (*Ticket, error) {
 // new transaction (which the health gate checks like any other), and waits
 // for its outcome. Version 0 means the committed version before the live
 // one: the last committed version while a change is pending, else the one
-// before it. Of r, only Source ("rollback" when empty), Author and Remote
-// are used.
+// before it. who's Source is SourceRollback when empty.
 //
 // A target that can write its source (a single config file) writes the
 // restored state back to it; for any other target that can read its source
 // (SourceReader), the rollback pins the version: the engine ignores what the
 // source holds until it changes, across restarts, and TargetStatus.Pinned
 // says so.
-func (e *Engine) Rollback(ctx context.Context, version uint64, r Request) (Outcome, error) {
-	t, err := e.StartRollback(ctx, version, r)
+func (e *Engine) Rollback(ctx context.Context, version uint64, who Actor) (Outcome, error) {
+	t, err := e.StartRollback(ctx, version, who)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -514,11 +524,11 @@ func (e *Engine) Rollback(ctx context.Context, version uint64, r Request) (Outco
 
 // StartRollback is Rollback that returns as soon as the engine has taken the
 // request, as Start does.
-func (e *Engine) StartRollback(ctx context.Context, version uint64, r Request) (*Ticket, error) {
+func (e *Engine) StartRollback(ctx context.Context, version uint64, who Actor) (*Ticket, error) {
 	return e.start(ctx, func(ctx context.Context) (Request, error) {
-		r := Request{Source: r.Source, Author: r.Author, Remote: r.Remote}
+		r := Request{Source: who.Source, Author: who.Author, Remote: who.Remote}
 		if r.Source == "" {
-			r.Source = "rollback"
+			r.Source = SourceRollback
 		}
 		to, err := e.rollbackTarget(ctx, version)
 		if err != nil {

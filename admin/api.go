@@ -201,7 +201,7 @@ func (s *Server) postRollback(w http.ResponseWriter, r *http.Request, id auth.Id
 	if err := s.decodeStrict(w, r, &req, true); err != nil {
 		return err
 	}
-	t, err := s.opts.Engine.StartRollback(r.Context(), req.Version, hotreload.Request{Source: hotreload.SourceRollback, Author: id.Name, Remote: r.RemoteAddr})
+	t, err := s.opts.Engine.StartRollback(r.Context(), req.Version, hotreload.Actor{Source: hotreload.SourceRollback, Author: id.Name, Remote: r.RemoteAddr})
 	if err != nil {
 		return err
 	}

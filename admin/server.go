@@ -23,7 +23,7 @@ import (
 // (*hotreload.Engine implements it).
 type Engine interface {
 	Start(ctx context.Context, r hotreload.Request) (*hotreload.Ticket, error)
-	StartRollback(ctx context.Context, version uint64, r hotreload.Request) (*hotreload.Ticket, error)
+	StartRollback(ctx context.Context, version uint64, who hotreload.Actor) (*hotreload.Ticket, error)
 	Status() hotreload.Status
 	View(fn func(hotreload.Status))
 }

@@ -56,7 +56,7 @@ func (c *Config[T]) Update(ctx context.Context, patch []byte, author string) (ho
 // Rollback restores the committed version given (0 for the one before the
 // active one), as a new transaction.
 func (c *Config[T]) Rollback(ctx context.Context, version uint64, author string) (hotreload.Outcome, error) {
-	return outcomeError(c.engine.Rollback(ctx, version, hotreload.Request{Source: hotreload.SourceRollback, Author: author}))
+	return outcomeError(c.engine.Rollback(ctx, version, hotreload.Actor{Source: hotreload.SourceRollback, Author: author}))
 }
 
 // Close removes the target from the engine and ends its subscriptions; the

@@ -67,7 +67,7 @@ func TestSupervisorThroughEngine(t *testing.T) {
 		t.Fatalf("broken edit: %+v", r)
 	}
 
-	o, err := e.Rollback(context.Background(), first, hotreload.Request{Source: "test"})
+	o, err := e.Rollback(context.Background(), first, hotreload.Actor{Source: "test"})
 	if err != nil || o.Result != hotreload.Committed {
 		t.Fatalf("rollback to version %d: %+v, %v", first, o, err)
 	}

@@ -190,7 +190,7 @@ func TestEngineRollbackRestoresPluginVersion(t *testing.T) {
 	if err := os.Remove(filepath.Join(s.dir, "p.wasm")); err != nil {
 		t.Fatal(err)
 	}
-	o, err := s.engine.Rollback(context.Background(), v1, hotreload.Request{Source: "test", Author: "tester"})
+	o, err := s.engine.Rollback(context.Background(), v1, hotreload.Actor{Source: "test", Author: "tester"})
 	if err != nil || o.Result != hotreload.Committed {
 		t.Fatalf("Rollback = %+v, %v", o, err)
 	}
