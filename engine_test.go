@@ -99,7 +99,7 @@ type faultyHistory struct {
 
 func newHistory(t testing.TB) *faultyHistory {
 	t.Helper()
-	s, err := history.Open(t.TempDir())
+	s, err := history.Open(history.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func Example() {
 	}`))
 
 	ctx, cancel := context.WithCancel(context.Background())
-	hist, _ := history.Open(filepath.Join(dir, "history"))
+	hist, _ := history.Open(history.Options{Dir: filepath.Join(dir, "history")})
 	engine := hotreload.New(hotreload.Options{History: hist})
 	done := make(chan error, 1)
 	go func() { done <- engine.Run(ctx) }()

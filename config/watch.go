@@ -31,16 +31,12 @@ type WatchOptions struct {
 func Watch[T any](ctx context.Context, opts Options[T], w WatchOptions) (*Config[T], error) {
 	var (
 		hist *history.Store
-		ho   []history.Option
 		err  error
 	)
-	if opts.Logger != nil {
-		ho = append(ho, history.WithLogger(opts.Logger))
-	}
 	if w.HistoryDir == "" {
-		hist, err = history.Memory(ho...)
+		hist, err = history.Memory(history.Options{Logger: opts.Logger})
 	} else {
-		hist, err = history.Open(w.HistoryDir, ho...)
+		hist, err = history.Open(history.Options{Dir: w.HistoryDir, Logger: opts.Logger})
 	}
 	if err != nil {
 		return nil, err

@@ -91,7 +91,7 @@ func stampedApp(tb testing.TB, stamp, out string) {
 // test ends.
 func startEngine(t *testing.T, opts hotreload.Options) *hotreload.Engine {
 	t.Helper()
-	store, err := history.Memory()
+	store, err := history.Memory(history.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 
 func TestDiff(t *testing.T) {
 	ctx := context.Background()
-	s := mustOpen(t, t.TempDir(), WithRetain(3))
+	s := mustOpen(t, t.TempDir(), Options{Retain: 3})
 	commit := func(v uint64, snaps map[string][]byte) {
 		t.Helper()
 		mustPut(t, s, attempt(v, hotreload.Committed, snaps), snaps)

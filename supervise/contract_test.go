@@ -62,7 +62,7 @@ func TestProcessContract(t *testing.T) {
 			return bin + " " + reply
 		},
 		History: func(tb testing.TB) hotreload.History {
-			s, err := history.Open(tb.TempDir())
+			s, err := history.Open(history.Options{Dir: tb.TempDir()})
 			if err != nil {
 				tb.Fatal(err)
 			}

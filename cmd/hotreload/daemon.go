@@ -264,13 +264,13 @@ func (d *daemon) openHistory(context.Context) error {
 		}
 		d.life.Defer(func() { os.RemoveAll(tmp) })
 		d.auditDir = tmp
-		d.history, err = history.Memory(history.WithLogger(d.log))
+		d.history, err = history.Memory(history.Options{Logger: d.log})
 		if err != nil {
 			return fmt.Errorf("opening history: %w", err)
 		}
 	} else {
 		d.auditDir = d.opts.DataDir
-		if d.history, err = history.Open(filepath.Join(d.opts.DataDir, "history"), history.WithLogger(d.log)); err != nil {
+		if d.history, err = history.Open(history.Options{Dir: filepath.Join(d.opts.DataDir, "history"), Logger: d.log}); err != nil {
 			return fmt.Errorf("opening history: %w", err)
 		}
 	}

@@ -70,10 +70,10 @@ func fileParts[T any](ctx context.Context, s *services, t *config.Target[T]) (pa
 		}
 	}
 	if o.UIDir != "" {
-		parts = append(parts, ui.NewAssets(o.UIDir, s.hub, ui.AssetsOptions{Logger: s.log, Debounce: o.Debounce}))
+		parts = append(parts, ui.NewAssets(ui.AssetsOptions{Dir: o.UIDir, Hub: s.hub, Logger: s.log, Debounce: o.Debounce}))
 	}
 	if o.ChecksFile != "" {
-		parts = append(parts, checkfile.NewTarget("checks", o.ChecksFile, s.monitor, s.gate))
+		parts = append(parts, checkfile.NewTarget(checkfile.TargetOptions{Path: o.ChecksFile, Monitor: s.monitor, Gate: s.gate}))
 	}
 	if o.Watch {
 		w, err := s.watchFiles(t.Name(), o.ConfigFiles)

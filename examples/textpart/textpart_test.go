@@ -32,7 +32,7 @@ func TestContract(t *testing.T) {
 		Invalid: func(testing.TB) []hotreload.Candidate { return []hotreload.Candidate{snap("\xff\xfe")} },
 		Live:    func(_ testing.TB, t hotreload.Target) any { return string(t.(*textpart.Part).Text()) },
 		History: func(tb testing.TB) hotreload.History {
-			h, err := history.Memory()
+			h, err := history.Memory(history.Options{})
 			if err != nil {
 				tb.Fatal(err)
 			}
