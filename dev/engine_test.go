@@ -49,7 +49,7 @@ func TestSupervisorThroughEngine(t *testing.T) {
 	}
 	first := e.Status().Active
 	l := startLoader(url, 4, 2*time.Minute)
-	defer l.finish(t)
+	defer l.Finish(t)
 
 	writeFile(t, src, "package main\n\nconst version = \"v2\"\n")
 	if r := rep.next(t, "program"); r.Result != hotreload.Committed {
@@ -119,7 +119,7 @@ func TestSupervisorReportsRollback(t *testing.T) {
 	if r.Result != hotreload.RolledBack || r.Err == nil || !strings.Contains(r.Err.Error(), "unhealthy") {
 		t.Fatalf("report %+v, want rolled back for the injected failure", r)
 	}
-	l.finish(t)
+	l.Finish(t)
 	if got := mustGet(t, url); !strings.HasPrefix(got, "v0v1") {
 		t.Fatalf("reply %q after the rollback, want v1", got)
 	}

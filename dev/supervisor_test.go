@@ -112,7 +112,7 @@ func TestSupervisorEditsWithoutFailedRequests(t *testing.T) {
 		}
 		pids = append(pids, r.PID)
 	}
-	l.finish(t)
+	l.Finish(t)
 	for i := 1; i < len(pids); i++ {
 		if pids[i] == pids[i-1] {
 			t.Errorf("edits %d and %d ran in the same process %d", i, i+1, pids[i])
@@ -141,7 +141,7 @@ func TestSupervisorGoBuild(t *testing.T) {
 		t.Fatalf("first reply %q", got)
 	}
 	l := startLoader(url, 2, 3*time.Minute)
-	defer l.finish(t)
+	defer l.Finish(t)
 
 	writeFile(t, filepath.Join(app, "version.go"), "package main\n\nconst version = \"v1\"\n")
 	r := rep.next(t, "program")

@@ -101,7 +101,7 @@ func Test50RestartsLeakNothing(t *testing.T) {
 					t.Fatalf("restart %d: reply %q", i, got)
 				}
 			}
-			l.finish(t)
+			l.Finish(t)
 			if left := descendants(t, os.Getpid(), nil); len(left) != 1 {
 				t.Errorf("children before Close: %q, want the live one only", left)
 			}
@@ -175,7 +175,7 @@ func TestProcessRollback(t *testing.T) {
 	reload(t, p)
 	pid1, bin1 := p.Live()
 	l := startLoader(url, 4, time.Minute)
-	defer l.finish(t)
+	defer l.Finish(t)
 
 	t.Run("BeforeApply", func(t *testing.T) {
 		ch, err := p.Prepare(context.Background(), hotreload.Candidate{})
@@ -319,7 +319,7 @@ func TestProcessRestartsAfterCrash(t *testing.T) {
 		return len(descendants(t, -1, map[int]bool{pid: true})) == 2
 	})
 	l := startLoader(url, 4, 2*time.Minute)
-	testwait.For(t, "requests before the kill", testwait.D(10*time.Second), func() bool { return l.ok.Load() > 50 })
+	testwait.For(t, "requests before the kill", testwait.D(10*time.Second), func() bool { return l.OK() > 50 })
 	if err := syscallKill(pid); err != nil {
 		t.Fatal(err)
 	}
@@ -350,9 +350,9 @@ func TestProcessRestartsAfterCrash(t *testing.T) {
 	if live, liveBin := p.Live(); live != now || now == pid || liveBin != bin {
 		t.Fatalf("live %d %s after the restart, want a new process %d of %s", live, liveBin, now, bin)
 	}
-	served := l.ok.Load()
-	testwait.For(t, "requests after the restart", testwait.D(10*time.Second), func() bool { return l.ok.Load() > served+50 })
-	l.finish(t)
+	served := l.OK()
+	testwait.For(t, "requests after the restart", testwait.D(10*time.Second), func() bool { return l.OK() > served+50 })
+	l.Finish(t)
 	if got := mustGet(t, url); !strings.Contains(got, fmt.Sprintf("pid=%d", now)) {
 		t.Fatalf("reply %q, want pid %d", got, now)
 	}
