@@ -99,7 +99,7 @@ type faultyHistory struct {
 
 func newHistory(t testing.TB) *faultyHistory {
 	t.Helper()
-	s, err := history.Open(t.TempDir())
+	s, err := history.Open(history.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func TestRollback(t *testing.T) {
 	reload(t, e, hotreload.Request{Source: "api", Candidates: []hotreload.Candidate{content("a", "a4"), content("b", "b4")}})
 
 	t.Run("Previous", func(t *testing.T) {
-		o, err := e.Rollback(context.Background(), 0, hotreload.Request{Source: "api", Author: "ann"})
+		o, err := e.Rollback(context.Background(), 0, hotreload.Actor{Source: "api", Author: "ann"})
 		if err != nil || o.Result != hotreload.Committed || o.Version != 5 {
 			t.Fatalf("outcome %+v, err %v", o, err)
 		}
@@ -391,7 +391,7 @@ func TestRollback(t *testing.T) {
 		}
 	})
 	t.Run("ToVersion", func(t *testing.T) {
-		o, err := e.Rollback(context.Background(), 2, hotreload.Request{Source: "api", Author: "ann"})
+		o, err := e.Rollback(context.Background(), 2, hotreload.Actor{Source: "api", Author: "ann"})
 		if err != nil || o.Result != hotreload.Committed {
 			t.Fatalf("outcome %+v, err %v", o, err)
 		}
@@ -400,7 +400,7 @@ func TestRollback(t *testing.T) {
 		}
 	})
 	t.Run("ErrNotFound", func(t *testing.T) {
-		if _, err := e.Rollback(context.Background(), 99, hotreload.Request{Source: "api"}); hotreload.ErrorCode(err) != hotreload.CodeNotFound {
+		if _, err := e.Rollback(context.Background(), 99, hotreload.Actor{Source: "api"}); hotreload.ErrorCode(err) != hotreload.CodeNotFound {
 			t.Fatalf("err %v", err)
 		}
 	})

@@ -24,11 +24,28 @@ const (
 	Pending Result = "pending"
 )
 
+// Source names what started a transaction: a trigger, a person through the
+// API, the engine's own start.
+type Source string
+
+// The sources of transactions. Watch, etcd and the builder are automatic
+// (Request.Automatic).
+const (
+	SourceWatch      Source = "watch"      // a file watcher
+	SourceAPI        Source = "api"        // the admin API or a library call
+	SourceSignal     Source = "signal"     // SIGHUP, SIGUSR2
+	SourceEtcd       Source = "etcd"       // an etcd key
+	SourceBuilder    Source = "builder"    // the dev loop's builds
+	SourceStart      Source = "start"      // Engine.Add loading a target
+	SourceRollback   Source = "rollback"   // an explicit rollback
+	SourceQuarantine Source = "quarantine" // a plugin back to its last good module
+)
+
 // Event header fields shared by every event: its type, when and from where.
 type Header struct {
 	Type   string    `json:"type"`
 	Time   time.Time `json:"time"`
-	Source string    `json:"source"`
+	Source Source    `json:"source"`
 }
 
 // Event types published on the bus.
@@ -128,7 +145,7 @@ func (o Outcome) HTTPStatus() int {
 type TargetOutcome struct {
 	Target  string       `json:"target"`
 	Kind    Kind         `json:"kind"`
-	Digest  string       `json:"digest,omitempty"`
+	Digest  string       `json:"sha256,omitempty"` // the candidate's Digest, keyed as in TargetStatus and TargetState
 	Changes []PathChange `json:"changes,omitempty"`
 	Modules []string     `json:"modules,omitempty"`
 }

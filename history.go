@@ -16,7 +16,7 @@ type Record struct {
 	Time time.Time `json:"time"`
 	// Source is the trigger: "watch", "api", "signal", "etcd", "builder",
 	// "rollback", "start".
-	Source string `json:"source"`
+	Source Source `json:"source"`
 	// Author is who asked, where known (a token name, a user).
 	Author string `json:"author,omitempty"`
 	// Result is the outcome; Pending while the transaction runs.
@@ -61,19 +61,4 @@ type History interface {
 	Snapshot(ctx context.Context, version uint64, target string) ([]byte, error)
 	// LastGood returns the last committed record, or ok false when none.
 	LastGood(ctx context.Context) (rec Record, ok bool, err error)
-}
-
-// Gate is the health gate: after every target of a transaction is applied,
-// the engine calls Watch, commits on nil and rolls back on an error whose
-// message is the reason. The health package provides the real one; with no
-// gate the engine commits at once.
-type Gate interface {
-	Watch(ctx context.Context, tx Transaction) error
-}
-
-// Transaction describes the transaction being gated.
-type Transaction struct {
-	Version uint64
-	Source  string
-	Targets []string
 }

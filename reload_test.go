@@ -42,7 +42,7 @@ func writeFile(tb testing.TB, path, content string) {
 
 // openPair starts an engine on a history in dir with a pair config in file.
 func openPair(ctx context.Context, dir, file string) (*hotreload.Engine, *config.Config[pair], func(), error) {
-	h, err := history.Open(filepath.Join(dir, "history"))
+	h, err := history.Open(history.Options{Dir: filepath.Join(dir, "history")})
 	if err != nil {
 		return nil, nil, nil, err
 	}

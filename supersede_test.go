@@ -164,7 +164,7 @@ func TestRollbackPinsAnUnwrittenSource(t *testing.T) {
 	mustAdd(t, e, a)
 	a.setSource("s2")
 	reload(t, e, hotreload.Request{Source: "watch"})
-	if o, err := e.Rollback(context.Background(), 0, hotreload.Request{}); err != nil || o.Result != hotreload.Committed {
+	if o, err := e.Rollback(context.Background(), 0, hotreload.Actor{}); err != nil || o.Result != hotreload.Committed {
 		t.Fatalf("rollback %+v %v", o, err)
 	}
 	pinned := func(e *hotreload.Engine) bool {

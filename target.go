@@ -33,7 +33,11 @@ type Change interface {
 	// candidate). After Rollback the target serves exactly what it served
 	// before Prepare.
 	Rollback(ctx context.Context) error
-	// Commit releases the old state; the candidate becomes last known good.
+	// Commit releases the old state; the candidate becomes last known
+	// good. It is called after history recorded the commit, and may make
+	// the candidate durable where the target keeps it (config.Target
+	// writes a merge patch or a rollback back to its file). An error is
+	// logged: the transaction stays committed.
 	Commit(ctx context.Context) error
 }
 

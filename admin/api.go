@@ -154,7 +154,7 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, id auth.Ide
 		return hotreload.Errorf(hotreload.CodeInvalid, "a merge patch must be a JSON object")
 	}
 	t, err := s.opts.Engine.Start(r.Context(), hotreload.Request{
-		Source: "api", Author: id.Name, Remote: r.RemoteAddr, Check: check,
+		Source: hotreload.SourceAPI, Author: id.Name, Remote: r.RemoteAddr, Check: check,
 		Candidates: []hotreload.Candidate{{Target: s.opts.ConfigTarget, Patch: body}},
 	})
 	if err != nil {
@@ -178,7 +178,7 @@ func (s *Server) postReload(w http.ResponseWriter, r *http.Request, id auth.Iden
 	if err := s.decodeStrict(w, r, &req, true); err != nil {
 		return err
 	}
-	t, err := s.opts.Engine.Start(r.Context(), hotreload.Request{Source: "api", Author: id.Name, Remote: r.RemoteAddr, Targets: req.Targets})
+	t, err := s.opts.Engine.Start(r.Context(), hotreload.Request{Source: hotreload.SourceAPI, Author: id.Name, Remote: r.RemoteAddr, Targets: req.Targets})
 	if err != nil {
 		return err
 	}
@@ -201,7 +201,7 @@ func (s *Server) postRollback(w http.ResponseWriter, r *http.Request, id auth.Id
 	if err := s.decodeStrict(w, r, &req, true); err != nil {
 		return err
 	}
-	t, err := s.opts.Engine.StartRollback(r.Context(), req.Version, hotreload.Request{Source: "rollback", Author: id.Name, Remote: r.RemoteAddr})
+	t, err := s.opts.Engine.StartRollback(r.Context(), req.Version, hotreload.Actor{Source: hotreload.SourceRollback, Author: id.Name, Remote: r.RemoteAddr})
 	if err != nil {
 		return err
 	}

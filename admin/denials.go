@@ -96,7 +96,7 @@ func (s *Server) summariseDenials(now time.Time) {
 			parts = append(parts, fmt.Sprintf("%d answered 429", c.limited))
 		}
 		e := audit.Entry{
-			Kind: audit.KindDenied, Source: "api", Remote: remote, Action: "refused requests",
+			Kind: audit.KindDenied, Source: hotreload.SourceAPI, Remote: remote, Action: "refused requests",
 			Result: "denied", Reason: fmt.Sprintf("%d requests refused in %s: %s", c.n, took.Round(time.Second), strings.Join(parts, ", ")),
 			VersionBefore: s.opts.Engine.Status().Active,
 		}

@@ -19,7 +19,7 @@ type stubEngine struct{}
 func (stubEngine) Start(context.Context, hotreload.Request) (*hotreload.Ticket, error) {
 	return nil, nil
 }
-func (stubEngine) StartRollback(context.Context, uint64, hotreload.Request) (*hotreload.Ticket, error) {
+func (stubEngine) StartRollback(context.Context, uint64, hotreload.Actor) (*hotreload.Ticket, error) {
 	return nil, nil
 }
 func (stubEngine) Status() hotreload.Status       { return hotreload.Status{} }

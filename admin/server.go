@@ -23,7 +23,7 @@ import (
 // (*hotreload.Engine implements it).
 type Engine interface {
 	Start(ctx context.Context, r hotreload.Request) (*hotreload.Ticket, error)
-	StartRollback(ctx context.Context, version uint64, r hotreload.Request) (*hotreload.Ticket, error)
+	StartRollback(ctx context.Context, version uint64, who hotreload.Actor) (*hotreload.Ticket, error)
 	Status() hotreload.Status
 	View(fn func(hotreload.Status))
 }
@@ -356,7 +356,7 @@ func (s *Server) recordRefusal(r *http.Request, id auth.Identity, pattern string
 		return
 	}
 	e := audit.Entry{
-		Kind: audit.KindDenied, Source: "api", Actor: id.Name, Remote: r.RemoteAddr,
+		Kind: audit.KindDenied, Source: hotreload.SourceAPI, Actor: id.Name, Remote: r.RemoteAddr,
 		Action: pattern, Result: string(hotreload.ErrorCode(err)), Reason: err.Error(),
 		VersionBefore: s.opts.Engine.Status().Active,
 	}

@@ -84,7 +84,7 @@ func newStack(t testing.TB, so stackOptions) *stack {
 	s := &stack{t: t, dir: t.TempDir(), tokens: map[auth.Role]string{}, gate: &failGate{}, logs: &bytes.Buffer{}}
 	s.file = filepath.Join(s.dir, "app.json")
 	must(t, os.WriteFile(s.file, []byte(so.config), 0o600))
-	hist, err := history.Open(filepath.Join(s.dir, "history"))
+	hist, err := history.Open(history.Options{Dir: filepath.Join(s.dir, "history")})
 	must(t, err)
 	s.history = hist
 	s.bus = events.New()

@@ -10,6 +10,8 @@ import (
 	"hash"
 	"strconv"
 	"time"
+
+	"github.com/cybercorp/hotreload"
 )
 
 // Kinds of records.
@@ -32,7 +34,7 @@ type Entry struct {
 	// Kind is attempt, result, denied, gap, action or rotate.
 	Kind string `json:"kind"`
 	// Source is the trigger: api, signal, watch, rollback, etcd, ...
-	Source string `json:"source"`
+	Source hotreload.Source `json:"source"`
 	// Actor is who asked: a token name, "anonymous", or empty when the
 	// trigger is automatic.
 	Actor string `json:"actor,omitempty"`

@@ -138,7 +138,7 @@ func startHotreload(tb testing.TB, path string, applied func(int)) (func() (int,
 	if err != nil {
 		tb.Fatal(err)
 	}
-	hist, err := history.Open(filepath.Join(tb.TempDir(), "history"))
+	hist, err := history.Open(history.Options{Dir: filepath.Join(tb.TempDir(), "history")})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func Example() {
 	}`))
 
 	ctx, cancel := context.WithCancel(context.Background())
-	hist, _ := history.Open(filepath.Join(dir, "history"))
+	hist, _ := history.Open(history.Options{Dir: filepath.Join(dir, "history")})
 	engine := hotreload.New(hotreload.Options{History: hist})
 	done := make(chan error, 1)
 	go func() { done <- engine.Run(ctx) }()
@@ -75,4 +75,26 @@ func Example() {
 	// rps: 20
 	// limits changed: /limits/rps
 	// rps: 10
+}
+
+// ExampleWatch is the library's happy path: one call gives a typed,
+// validated config reloaded on every save, with history in memory.
+func ExampleWatch() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, "app.yaml")
+	_ = os.WriteFile(file, []byte("name: shop\nlimits:\n  rps: 10\n"), 0o644)
+	cfg, err := config.Watch(context.Background(), config.Options[AppConfig]{Files: []string{file}}, config.WatchOptions{})
+	if err != nil {
+		panic(err)
+	}
+	defer cfg.Close(context.Background())
+	fmt.Println("rps:", cfg.Load().Limits.RPS)
+	saved := make(chan int, 1)
+	cfg.Subscribe("/limits", func(u config.Update[AppConfig]) { saved <- u.New.Value.Limits.RPS })
+	_ = os.WriteFile(file, []byte("name: shop\nlimits:\n  rps: 20\n"), 0o644)
+	fmt.Println("rps after the save:", <-saved)
+	// Output:
+	// rps: 10
+	// rps after the save: 20
 }

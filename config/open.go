@@ -14,6 +14,7 @@ type Config[T any] struct {
 	*Store[T]
 	target *Target[T]
 	engine *hotreload.Engine
+	stop   func() // Watch's: stops the watch and the engine it owns
 }
 
 // Open creates a Target from opts and adds it to the engine, which must be
@@ -41,28 +42,33 @@ func (c *Config[T]) Target() *Target[T] { return c.target }
 // outcome says what happened; the error is non-nil when the reload did not
 // commit (it carries the precise problems of a rejected candidate).
 func (c *Config[T]) Reload(ctx context.Context, author string) (hotreload.Outcome, error) {
-	return outcomeError(c.engine.Reload(ctx, hotreload.Request{Source: "api", Author: author, Targets: []string{c.target.Name()}}))
+	return outcomeError(c.engine.Reload(ctx, hotreload.Request{Source: hotreload.SourceAPI, Author: author, Targets: []string{c.target.Name()}}))
 }
 
 // Update applies a JSON merge patch (RFC 7396) to the live configuration
 // through the same pipeline; with a single file, the file is rewritten on
 // commit (see Options.ReadOnlyFiles).
 func (c *Config[T]) Update(ctx context.Context, patch []byte, author string) (hotreload.Outcome, error) {
-	return outcomeError(c.engine.Reload(ctx, hotreload.Request{Source: "api", Author: author,
+	return outcomeError(c.engine.Reload(ctx, hotreload.Request{Source: hotreload.SourceAPI, Author: author,
 		Candidates: []hotreload.Candidate{{Target: c.target.Name(), Patch: patch}}}))
 }
 
 // Rollback restores the committed version given (0 for the one before the
 // active one), as a new transaction.
 func (c *Config[T]) Rollback(ctx context.Context, version uint64, author string) (hotreload.Outcome, error) {
-	return outcomeError(c.engine.Rollback(ctx, version, hotreload.Request{Source: "rollback", Author: author}))
+	return outcomeError(c.engine.Rollback(ctx, version, hotreload.Actor{Source: hotreload.SourceRollback, Author: author}))
 }
 
 // Close removes the target from the engine and ends its subscriptions; the
-// last value stays readable.
+// last value stays readable. A Config from Watch also stops its watch and
+// engine and releases its history.
 func (c *Config[T]) Close(ctx context.Context) error {
 	c.target.Close()
-	return c.engine.Remove(ctx, c.target.Name())
+	err := c.engine.Remove(ctx, c.target.Name())
+	if c.stop != nil {
+		c.stop()
+	}
+	return err
 }
 
 // outcomeError turns a rejected or rolled-back outcome into an error too.

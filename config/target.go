@@ -424,16 +424,11 @@ func (t *Target[T]) build(source Document, snapshot []byte, validators []Validat
 // invalid wraps an error of Transform, locating its details. The cause is
 // kept only when it has no details, which would otherwise be listed twice.
 func (t *Target[T]) invalid(doc Document, doing string, err error) error {
-	e := &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("%s %q: %v", doing, t.opts.Name, firstLine(err)), Details: locate(doc, err)}
+	e := &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("%s %q: %v", doing, t.opts.Name, hotreload.FirstLine(err.Error())), Details: locate(doc, err)}
 	if len(hotreload.ErrorDetails(err)) == 0 {
 		e.Err = err
 	}
 	return e
-}
-
-func firstLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
 }
 
 // locate turns an error into located problems: the details of a

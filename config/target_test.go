@@ -39,7 +39,7 @@ func writeFile(tb testing.TB, dir, name, content string) string {
 // MustHistory opens a history store in a temporary directory.
 func MustHistory(tb testing.TB) hotreload.History {
 	tb.Helper()
-	h, err := history.Open(tb.TempDir())
+	h, err := history.Open(history.Options{Dir: tb.TempDir()})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/supervise"
 )
 
 // TestSupervisorThroughEngine: each edit is a version in the engine's
@@ -30,7 +31,7 @@ func TestSupervisorThroughEngine(t *testing.T) {
 	url := "http://" + ln.Addr().String() + "/"
 	_, rep := startSupervisor(t, Options{
 		Engine: e, Dirs: []string{root}, Debounce: 20 * time.Millisecond,
-		Process: ProcessOptions{Name: "app", Listener: ln, Build: func(ctx context.Context, out string) error {
+		Process: supervise.Options{Name: "app", Listener: ln, Build: func(ctx context.Context, out string) error {
 			b, err := os.ReadFile(src)
 			if err != nil {
 				return err
@@ -48,7 +49,7 @@ func TestSupervisorThroughEngine(t *testing.T) {
 	}
 	first := e.Status().Active
 	l := startLoader(url, 4, 2*time.Minute)
-	defer l.finish(t)
+	defer l.Finish(t)
 
 	writeFile(t, src, "package main\n\nconst version = \"v2\"\n")
 	if r := rep.next(t, "program"); r.Result != hotreload.Committed {
@@ -66,7 +67,7 @@ func TestSupervisorThroughEngine(t *testing.T) {
 		t.Fatalf("broken edit: %+v", r)
 	}
 
-	o, err := e.Rollback(context.Background(), first, hotreload.Request{Source: "test"})
+	o, err := e.Rollback(context.Background(), first, hotreload.Actor{Source: "test"})
 	if err != nil || o.Result != hotreload.Committed {
 		t.Fatalf("rollback to version %d: %+v, %v", first, o, err)
 	}
@@ -100,7 +101,7 @@ func TestSupervisorReportsRollback(t *testing.T) {
 	var term lockedBuffer
 	_, rep := startSupervisor(t, Options{
 		Engine: e, Dirs: []string{root}, Debounce: 20 * time.Millisecond, Terminal: &term,
-		Process: ProcessOptions{Name: "app", Listener: ln, Build: func(ctx context.Context, out string) error {
+		Process: supervise.Options{Name: "app", Listener: ln, Build: func(ctx context.Context, out string) error {
 			b, err := os.ReadFile(src)
 			if err != nil {
 				return err
@@ -118,7 +119,7 @@ func TestSupervisorReportsRollback(t *testing.T) {
 	if r.Result != hotreload.RolledBack || r.Err == nil || !strings.Contains(r.Err.Error(), "unhealthy") {
 		t.Fatalf("report %+v, want rolled back for the injected failure", r)
 	}
-	l.finish(t)
+	l.Finish(t)
 	if got := mustGet(t, url); !strings.HasPrefix(got, "v0v1") {
 		t.Fatalf("reply %q after the rollback, want v1", got)
 	}

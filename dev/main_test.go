@@ -3,95 +3,43 @@
 package dev
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/history"
+	"github.com/cybercorp/hotreload/internal/proctest"
 )
-
-// placeholder is the stamp the sample app is linked with; stampedApp
-// overwrites it in a copy of the binary, which gives a distinct binary per
-// stamp without linking again (the machine is shared and slow).
-const placeholder = "@@stamp-placeholder-0123456789@@"
 
 var (
 	repoRoot  string // the module's root, for temporary modules' replace
 	sampleApp string // the sample app, linked once with the placeholder stamp
-	binDir    string
 )
 
 func TestMain(m *testing.M) {
-	code := func() int {
-		var err error
-		if repoRoot, err = filepath.Abs(".."); err != nil {
-			panic(err)
-		}
-		if binDir, err = os.MkdirTemp("", "dev-test-"); err != nil {
-			panic(err)
-		}
-		defer os.RemoveAll(binDir)
-		sampleApp = filepath.Join(binDir, "app")
-		cmd := exec.Command("go", "build", "-ldflags", "-X main.stamp="+placeholder, "-o", sampleApp, "./testdata/app")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building the sample app: %v\n%s", err, out)
-			return 1
-		}
-		return m.Run()
-	}()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			code = 1
-		}
+	var err error
+	if repoRoot, err = filepath.Abs(".."); err != nil {
+		panic(err)
 	}
-	os.Exit(code)
+	proctest.Main(m, "./testdata/app", func(app string) { sampleApp = app })
 }
 
 // stampedApp writes a copy of the sample app whose replies end with stamp
-// (at most len(placeholder) bytes, padded with '.') to out.
-func stampedApp(tb testing.TB, stamp, out string) {
-	tb.Helper()
-	bin, err := os.ReadFile(sampleApp)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if len(stamp) > len(placeholder) {
-		tb.Fatalf("stamp %q is longer than the placeholder", stamp)
-	}
-	i := bytes.Index(bin, []byte(placeholder))
-	if i < 0 {
-		tb.Fatal("the sample app has no placeholder stamp")
-	}
-	copy(bin[i:], stamp+strings.Repeat(".", len(placeholder)-len(stamp)))
-	if err := os.WriteFile(out, bin, 0o755); err != nil {
-		tb.Fatal(err)
-	}
-}
+// to out.
+func stampedApp(tb testing.TB, stamp, out string) { proctest.Stamp(tb, sampleApp, stamp, out) }
 
 // startEngine runs an engine with opts on history kept in memory until the
 // test ends.
 func startEngine(t *testing.T, opts hotreload.Options) *hotreload.Engine {
 	t.Helper()
-	store, err := history.Memory()
+	store, err := history.Memory(history.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,109 +58,13 @@ func startEngine(t *testing.T, opts hotreload.Options) *hotreload.Engine {
 	return e
 }
 
-// listenLocal returns a listener on a free loopback port.
-func listenLocal(tb testing.TB) net.Listener {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return ln
-}
-
-// get fetches url with a fresh connection and returns the body.
-func get(url string) (string, error) {
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get(url)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("status %d: %s", resp.StatusCode, b)
-	}
-	return string(b), nil
-}
-
-// mustGet is get that fails the test on error.
-func mustGet(tb testing.TB, url string) string {
-	tb.Helper()
-	body, err := get(url)
-	if err != nil {
-		tb.Fatalf("GET %s: %v", url, err)
-	}
-	return body
-}
-
-// loader sends requests from several goroutines, each in a tight loop over
-// keep-alive connections, until stopped or its deadline passes. It counts
-// every failed request.
-type loader struct {
-	ok, failed atomic.Int64
-	mu         sync.Mutex
-	errs       []string
-	stop       chan struct{}
-	wg         sync.WaitGroup
-	transport  *http.Transport
-}
-
-func startLoader(url string, workers int, maxDuration time.Duration) *loader {
-	l := &loader{stop: make(chan struct{}), transport: &http.Transport{MaxIdleConnsPerHost: workers}}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: l.transport}
-	deadline := time.Now().Add(maxDuration)
-	for range workers {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			for time.Now().Before(deadline) {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				resp, err := client.Get(url)
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if err == nil && resp.StatusCode != http.StatusOK {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
-					l.failed.Add(1)
-					l.mu.Lock()
-					if len(l.errs) < 10 {
-						l.errs = append(l.errs, time.Now().Format("15:04:05.000 ")+err.Error())
-					}
-					l.mu.Unlock()
-					continue
-				}
-				l.ok.Add(1)
-				runtime.Gosched()
-			}
-		}()
-	}
-	return l
-}
-
-// finish stops the loader and fails the test if any request failed.
-func (l *loader) finish(tb testing.TB) {
-	tb.Helper()
-	close(l.stop)
-	l.wg.Wait()
-	l.transport.CloseIdleConnections()
-	tb.Logf("loader: %d requests served, %d failed", l.ok.Load(), l.failed.Load())
-	if n := l.failed.Load(); n > 0 {
-		tb.Errorf("%d requests failed, first errors: %q", n, l.errs)
-	}
-	if l.ok.Load() == 0 {
-		tb.Error("the loader sent no successful request")
-	}
-}
+// The helpers shared with the other package's tests (internal/proctest).
+var (
+	listenLocal = proctest.ListenLocal
+	mustGet     = proctest.MustGet
+	startLoader = proctest.StartLoader
+	writeFile   = proctest.WriteFile
+)
 
 // reports collects a Supervisor's reports.
 type reports chan Report
@@ -232,18 +84,6 @@ func (r reports) next(tb testing.TB, unit string) Report {
 		case <-timeout:
 			tb.Fatalf("no report for %s after 90s", unit)
 		}
-	}
-}
-
-// writeFile writes a source file the way an editor's atomic save does.
-func writeFile(tb testing.TB, path, content string) {
-	tb.Helper()
-	tmp := path + ".swp"
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		tb.Fatal(err)
 	}
 }
 
@@ -289,61 +129,6 @@ func tempModule(tb testing.TB, dirs ...string) string {
 		tb.Fatalf("preparing the temporary module: %v\n%s", err, out)
 	}
 	return root
-}
-
-// descendants returns the pids of live processes whose parent is pid, and
-// of every process in one of the process groups pgids.
-func descendants(tb testing.TB, pid int, pgids map[int]bool) []string {
-	tb.Helper()
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue // exited meanwhile
-		}
-		// pid (comm) state ppid pgrp ...; comm may hold spaces.
-		rest := string(stat[bytes.LastIndexByte(stat, ')')+2:])
-		f := strings.Fields(rest)
-		if len(f) < 3 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		pgrp, _ := strconv.Atoi(f[2])
-		if ppid == pid || pgids[pgrp] {
-			out = append(out, fmt.Sprintf("pid %d state %s ppid %d pgrp %d", p, f[0], ppid, pgrp))
-		}
-	}
-	return out
-}
-
-// openFDs counts this process's open descriptors.
-func openFDs(tb testing.TB) int {
-	tb.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return len(ents)
-}
-
-// waitFor polls cond until it holds or 10 s pass.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // syscallKill kills pid with SIGKILL.

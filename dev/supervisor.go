@@ -19,6 +19,7 @@ import (
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/atomicfile"
 	"github.com/cybercorp/hotreload/internal/progress"
+	"github.com/cybercorp/hotreload/supervise"
 	"github.com/cybercorp/hotreload/ui"
 	"github.com/cybercorp/hotreload/watch"
 )
@@ -67,7 +68,7 @@ type Options struct {
 	Package string
 	// Process configures the program: its Listener, Mode, Args, ... A nil
 	// Process.Build means GoBuild(BuildDir, Package, nil).
-	Process ProcessOptions
+	Process supervise.Options
 	// Plugins are Wasm plugins built from source with GOOS=wasip1
 	// GOARCH=wasm go build -buildmode=c-shared into PluginDir/NAME.wasm.
 	Plugins []PluginSource
@@ -142,7 +143,7 @@ type Report struct {
 type Supervisor struct {
 	opts    Options
 	log     *slog.Logger
-	proc    *Process
+	proc    *supervise.Process
 	build   func(ctx context.Context, out string) error // the program's own build
 	w       *watch.Watcher
 	ignores map[string]*Ignore // by watched dir
@@ -234,7 +235,7 @@ func New(opts Options) (*Supervisor, error) {
 	popts.OnExit = s.crashed(popts.OnExit)
 	popts.OnRestart = s.restarted(popts.OnRestart)
 	var err error
-	if s.proc, err = NewProcess(popts); err != nil {
+	if s.proc, err = supervise.New(popts); err != nil {
 		return nil, err
 	}
 	// Every change is reported at once: the build starts at the first one,
@@ -258,7 +259,7 @@ func within(dir, path string) bool {
 
 // Process returns the supervised program, the target Run adds to the
 // engine.
-func (s *Supervisor) Process() *Process { return s.proc }
+func (s *Supervisor) Process() *supervise.Process { return s.proc }
 
 // Run builds the plugins, adds the program's Process to the engine (its
 // start transaction builds and starts it), then rebuilds on every change
@@ -336,6 +337,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 }
 
+// Watch is Run, so that the Supervisor is the dev loop's
+// hotreload.Trigger: it adds its Process and reloads it through
+// Options.Engine (the first transaction is an Add), not through submit.
+func (s *Supervisor) Watch(ctx context.Context, _ hotreload.SubmitFunc) error { return s.Run(ctx) }
+
 // deps returns the last listing of the program ("") or a plugin.
 func (s *Supervisor) deps(plugin string) *deps {
 	s.mu.Lock()
@@ -392,7 +398,7 @@ func (b *earlyBuild) discard() {
 // a previous change started: the next Prepare of the program takes it
 // rather than building again.
 func (s *Supervisor) startBuild(ctx context.Context) {
-	f, err := os.CreateTemp(s.proc.opts.BinDir, "early-*")
+	f, err := os.CreateTemp(s.proc.BinDir(), "early-*")
 	if err != nil {
 		s.log.Warn("starting a build", "err", err) // Prepare builds instead
 		return
@@ -510,12 +516,12 @@ func (s *Supervisor) reloadProgram(ctx context.Context, pkgs []string, saved tim
 	} else {
 		c := hotreload.Candidate{Target: s.proc.Name()}
 		if len(pkgs) > 0 {
-			c.Meta = map[string]string{MetaPackages: strings.Join(pkgs, ",")}
+			c.Meta = map[string]string{supervise.MetaPackages: strings.Join(pkgs, ",")}
 		}
 		// A stop lets the transaction finish (Run waits for it): the
 		// program is then stopped from a consistent state, and nothing
 		// fails for the stop's sake.
-		o, err = s.opts.Engine.Reload(context.WithoutCancel(ctx), hotreload.Request{Source: "builder", Author: "dev", Candidates: []hotreload.Candidate{c}})
+		o, err = s.opts.Engine.Reload(context.WithoutCancel(ctx), hotreload.Request{Source: hotreload.SourceBuilder, Author: "dev", Candidates: []hotreload.Candidate{c}})
 	}
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return false // the start, cut short by a stop: nothing to tell
@@ -663,15 +669,15 @@ func (s *Supervisor) print(r Report) {
 	t := s.opts.Terminal
 	switch {
 	case r.Crashed:
-		fmt.Fprintf(t, "hotreload: %s: %s; nothing serves: restarting the last good build in %s\n", r.Unit, firstLine(r.Err), r.RestartIn)
+		fmt.Fprintf(t, "hotreload: %s: %s; nothing serves: restarting the last good build in %s\n", r.Unit, hotreload.FirstLine(r.Err.Error()), r.RestartIn)
 	case r.Restarted && r.Err != nil:
-		fmt.Fprintf(t, "hotreload: %s: restarting the last good build failed: %s; trying again\n", r.Unit, firstLine(r.Err))
+		fmt.Fprintf(t, "hotreload: %s: restarting the last good build failed: %s; trying again\n", r.Unit, hotreload.FirstLine(r.Err.Error()))
 	case r.Restarted:
 		fmt.Fprintf(t, "hotreload: %s: restarted the last good build (pid %d)\n", r.Unit, r.PID)
 	case r.Err != nil && r.Result == hotreload.RolledBack:
-		fmt.Fprintf(t, "hotreload: %s: %s (rolled back: the previous version serves again)\n", r.Unit, firstLine(r.Err))
+		fmt.Fprintf(t, "hotreload: %s: %s (rolled back: the previous version serves again)\n", r.Unit, hotreload.FirstLine(r.Err.Error()))
 	case r.Err != nil:
-		fmt.Fprintf(t, "hotreload: %s: %s (the previous version keeps serving)\n", r.Unit, firstLine(r.Err))
+		fmt.Fprintf(t, "hotreload: %s: %s (the previous version keeps serving)\n", r.Unit, hotreload.FirstLine(r.Err.Error()))
 	case r.Result == hotreload.Committed:
 		fmt.Fprintf(t, "hotreload: %s: serving the new build (pid %d) %s after the save\n", r.Unit, r.PID, r.Took.Round(time.Millisecond))
 	case r.Result == hotreload.Unchanged && r.Unit == "program":
@@ -682,11 +688,6 @@ func (s *Supervisor) print(r Report) {
 			fmt.Fprintf(t, "  %s\n", d.String())
 		}
 	}
-}
-
-func firstLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
 }
 
 // Close stops the watcher and the program (SIGTERM, drain, SIGKILL of its

@@ -16,6 +16,7 @@ import (
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/testwait"
 	"github.com/cybercorp/hotreload/plugin"
+	"github.com/cybercorp/hotreload/supervise"
 )
 
 // startSupervisor starts s.Run, on an engine of its own unless opts has
@@ -77,7 +78,7 @@ func TestSupervisorEditsWithoutFailedRequests(t *testing.T) {
 	_, rep := startSupervisor(t, Options{
 		Dirs:     []string{root},
 		Debounce: 20 * time.Millisecond,
-		Process: ProcessOptions{
+		Process: supervise.Options{
 			Listener: ln,
 			Build: func(ctx context.Context, out string) error {
 				b, err := os.ReadFile(src)
@@ -110,7 +111,7 @@ func TestSupervisorEditsWithoutFailedRequests(t *testing.T) {
 		}
 		pids = append(pids, r.PID)
 	}
-	l.finish(t)
+	l.Finish(t)
 	for i := 1; i < len(pids); i++ {
 		if pids[i] == pids[i-1] {
 			t.Errorf("edits %d and %d ran in the same process %d", i, i+1, pids[i])
@@ -130,7 +131,7 @@ func TestSupervisorGoBuild(t *testing.T) {
 	s, rep := startSupervisor(t, Options{
 		Dirs:     []string{app},
 		Debounce: 20 * time.Millisecond,
-		Process:  ProcessOptions{Listener: ln},
+		Process:  supervise.Options{Listener: ln},
 	})
 	if r := rep.next(t, "program"); r.Result != hotreload.Committed {
 		t.Fatalf("first build: %+v", r)
@@ -139,7 +140,7 @@ func TestSupervisorGoBuild(t *testing.T) {
 		t.Fatalf("first reply %q", got)
 	}
 	l := startLoader(url, 2, 3*time.Minute)
-	defer l.finish(t)
+	defer l.Finish(t)
 
 	writeFile(t, filepath.Join(app, "version.go"), "package main\n\nconst version = \"v1\"\n")
 	r := rep.next(t, "program")
@@ -235,7 +236,7 @@ func TestSupervisorPluginEdit(t *testing.T) {
 		Debounce: 20 * time.Millisecond,
 		// The program's packages are listed for real; its build is a copy
 		// of the prebuilt app.
-		Process: ProcessOptions{Listener: ln, Build: func(ctx context.Context, out string) error {
+		Process: supervise.Options{Listener: ln, Build: func(ctx context.Context, out string) error {
 			stampedApp(t, "", out)
 			return nil
 		}},
@@ -297,7 +298,7 @@ func TestSupervisorGitignore(t *testing.T) {
 	_, rep := startSupervisor(t, Options{
 		Dirs:     []string{root},
 		Debounce: 20 * time.Millisecond,
-		Process: ProcessOptions{Listener: listenLocal(t), Build: func(ctx context.Context, out string) error {
+		Process: supervise.Options{Listener: listenLocal(t), Build: func(ctx context.Context, out string) error {
 			builds++
 			stampedApp(t, fmt.Sprint(builds), out)
 			return nil
@@ -335,7 +336,7 @@ func TestSupervisorBuildsFromTheFirstChange(t *testing.T) {
 	_, rep := startSupervisor(t, Options{
 		Dirs:     []string{root},
 		Debounce: 2 * time.Second,
-		Process: ProcessOptions{Listener: ln, Build: func(ctx context.Context, out string) error {
+		Process: supervise.Options{Listener: ln, Build: func(ctx context.Context, out string) error {
 			b, err := os.ReadFile(src)
 			if err != nil {
 				return err
@@ -405,7 +406,7 @@ func TestSupervisorSaysABuildIsStillRunning(t *testing.T) {
 	_, rep := startSupervisor(t, Options{
 		Dirs:     []string{t.TempDir()},
 		Terminal: term,
-		Process: ProcessOptions{Listener: listenLocal(t), Build: func(ctx context.Context, out string) error {
+		Process: supervise.Options{Listener: listenLocal(t), Build: func(ctx context.Context, out string) error {
 			// A long build: it ends when the terminal has said so twice.
 			for deadline := time.Now().Add(testwait.D(30 * time.Second)); strings.Count(term.String(), line) < 2; {
 				if time.Now().After(deadline) {

@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/supervise"
 	"github.com/cybercorp/hotreload/ui"
 )
 
@@ -47,7 +48,7 @@ func TestSupervisorTellsTheBrowser(t *testing.T) {
 	url := "http://" + ln.Addr().String() + "/"
 	s, rep := startSupervisor(t, Options{
 		Dirs: []string{root}, Debounce: 20 * time.Millisecond, UI: hub,
-		Process: ProcessOptions{Listener: ln, Build: func(ctx context.Context, out string) error {
+		Process: supervise.Options{Listener: ln, Build: func(ctx context.Context, out string) error {
 			b, err := os.ReadFile(src)
 			if err != nil {
 				return err

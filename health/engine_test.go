@@ -120,7 +120,7 @@ func newTestApp(t *testing.T) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := history.Open(t.TempDir())
+	store, err := history.Open(history.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

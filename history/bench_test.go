@@ -14,7 +14,7 @@ import (
 // BenchmarkCommit measures one transaction as the engine records it: a
 // pending record with a 1 KB snapshot, then the committed record.
 func BenchmarkCommit(b *testing.B) {
-	s := mustOpen(b, b.TempDir())
+	s := mustOpen(b, b.TempDir(), Options{})
 	pad := bytes.Repeat([]byte("x"), 1000)
 	var v uint64
 	for b.Loop() {
@@ -28,7 +28,7 @@ func BenchmarkCommit(b *testing.B) {
 // BenchmarkSnapshot measures reading and verifying a 100 KB snapshot.
 func BenchmarkSnapshot(b *testing.B) {
 	ctx := context.Background()
-	s := mustOpen(b, b.TempDir())
+	s := mustOpen(b, b.TempDir(), Options{})
 	content := fmt.Appendf(nil, `{"pad":%q}`, bytes.Repeat([]byte("x"), 100_000))
 	snaps := map[string][]byte{"app": content}
 	mustPut(b, s, attempt(1, hotreload.Committed, snaps), snaps)
@@ -43,7 +43,7 @@ func BenchmarkSnapshot(b *testing.B) {
 // BenchmarkOpen measures opening a store holding 10,000 attempt records.
 func BenchmarkOpen(b *testing.B) {
 	dir := b.TempDir()
-	s := mustOpen(b, dir)
+	s := mustOpen(b, dir, Options{})
 	mustCommit(b, s, 1)
 	s.Close()
 	// The fixture is written without fsync, which Open does not need.
@@ -57,7 +57,7 @@ func BenchmarkOpen(b *testing.B) {
 		}
 	}
 	for b.Loop() {
-		s, err := Open(dir)
+		s, err := Open(Options{Dir: dir})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -44,7 +44,7 @@ func TestCrashChild(t *testing.T) {
 		}
 	}
 	ack("opening", 0)
-	s, err := Open(dir, WithRetain(crashRetain))
+	s, err := Open(Options{Dir: dir, Retain: crashRetain})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestCrashChild(t *testing.T) {
 			}
 		}
 		for name, content := range snaps {
-			rec.Targets = append(rec.Targets, hotreload.TargetState{Target: name, Digest: digest(content), Changed: true})
+			rec.Targets = append(rec.Targets, hotreload.TargetState{Target: name, Digest: hotreload.Digest(content), Changed: true})
 		}
 		if v%7 == 0 {
 			rec.Result, rec.Reason = hotreload.Rejected, "invalid"
@@ -233,7 +233,7 @@ func runChildUntilKilled(t *testing.T, dir, from string, d time.Duration) []ack 
 func checkAfterCrash(t *testing.T, i int, dir string, acks []ack, lastCommit uint64) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := Open(dir, WithRetain(crashRetain))
+	s, err := Open(Options{Dir: dir, Retain: crashRetain})
 	if err != nil {
 		t.Fatalf("run %d: reopening after the kill: %v", i, err)
 	}

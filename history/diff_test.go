@@ -10,7 +10,7 @@ import (
 
 func TestDiff(t *testing.T) {
 	ctx := context.Background()
-	s := mustOpen(t, t.TempDir(), WithRetain(3))
+	s := mustOpen(t, t.TempDir(), Options{Retain: 3})
 	commit := func(v uint64, snaps map[string][]byte) {
 		t.Helper()
 		mustPut(t, s, attempt(v, hotreload.Committed, snaps), snaps)
@@ -29,21 +29,21 @@ func TestDiff(t *testing.T) {
 			name: "OK", a: 1, b: 2,
 			want: []TargetDiff{
 				{Target: "app", Kind: hotreload.KindConfig,
-					OldDigest: digest([]byte(`{"limits":{"rps":10},"name":"a"}`)),
-					NewDigest: digest([]byte(`{"limits":{"rps":20},"name":"a","debug":true}`)),
+					OldDigest: hotreload.Digest([]byte(`{"limits":{"rps":10},"name":"a"}`)),
+					NewDigest: hotreload.Digest([]byte(`{"limits":{"rps":20},"name":"a","debug":true}`)),
 					Changes: []hotreload.PathChange{
 						{Path: "/debug", New: true},
 						{Path: "/limits/rps", Old: 10.0, New: 20.0},
 					}},
-				{Target: "plugin", Kind: hotreload.KindConfig, OldDigest: digest([]byte("\x00v1")), NewDigest: digest([]byte("\x00v2")),
+				{Target: "plugin", Kind: hotreload.KindConfig, OldDigest: hotreload.Digest([]byte("\x00v1")), NewDigest: hotreload.Digest([]byte("\x00v2")),
 					Reason: "the content of version 1 is not JSON; the content of version 2 is not JSON"},
 			},
 		},
 		{
 			name: "TargetsAddedAndRemoved", a: 2, b: 3,
 			want: []TargetDiff{
-				{Target: "plugin", Kind: hotreload.KindConfig, OldDigest: digest([]byte("\x00v2")), Reason: "the content of version 2 is not JSON"},
-				{Target: "ui", Kind: hotreload.KindConfig, NewDigest: digest([]byte(`"dark"`)),
+				{Target: "plugin", Kind: hotreload.KindConfig, OldDigest: hotreload.Digest([]byte("\x00v2")), Reason: "the content of version 2 is not JSON"},
+				{Target: "ui", Kind: hotreload.KindConfig, NewDigest: hotreload.Digest([]byte(`"dark"`)),
 					Changes: []hotreload.PathChange{{Path: "/", New: "dark"}}},
 			},
 		},
@@ -52,10 +52,10 @@ func TestDiff(t *testing.T) {
 			name: "ContentNotKept", a: 3, b: 4,
 			want: []TargetDiff{
 				{Target: "app", Kind: hotreload.KindConfig,
-					OldDigest: digest([]byte(`{"limits":{"rps":20},"name":"a","debug":true}`)),
-					NewDigest: digest([]byte(`{"limits":{"rps":0}}`)),
+					OldDigest: hotreload.Digest([]byte(`{"limits":{"rps":20},"name":"a","debug":true}`)),
+					NewDigest: hotreload.Digest([]byte(`{"limits":{"rps":0}}`)),
 					Reason:    "the content of version 4 is not kept"},
-				{Target: "ui", Kind: hotreload.KindConfig, OldDigest: digest([]byte(`"dark"`)),
+				{Target: "ui", Kind: hotreload.KindConfig, OldDigest: hotreload.Digest([]byte(`"dark"`)),
 					Changes: []hotreload.PathChange{{Path: "/", Old: "dark"}}},
 			},
 		},

@@ -74,7 +74,7 @@ func decodeRecord(data []byte) (hotreload.Record, error) {
 // lower-case hex SHA-256: digests name files in the objects directory.
 func checkDigests(targets []hotreload.TargetState) error {
 	for _, t := range targets {
-		if t.Digest != "" && !isDigest(t.Digest) {
+		if t.Digest != "" && !hotreload.IsDigest(t.Digest) {
 			return fmt.Errorf("target %q: digest %q is not a lower-case hex SHA-256", t.Target, t.Digest)
 		}
 	}
@@ -101,26 +101,6 @@ func parseRecordName(name string) (uint64, bool) {
 	}
 	seq, err := strconv.ParseUint(digits, 10, 64)
 	return seq, err == nil
-}
-
-// isDigest reports whether name is a lower-case hex SHA-256, the name of an
-// object file.
-func isDigest(name string) bool {
-	if len(name) != 2*sha256.Size {
-		return false
-	}
-	for _, c := range name {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// digest returns the hex SHA-256 of b.
-func digest(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 // writeFile durably replaces dir/name with data: it writes a temporary file

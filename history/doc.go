@@ -52,13 +52,13 @@
 //
 // # Retention
 //
-// The content of the last 10 committed versions is kept (WithRetain), and
+// The content of the last 10 committed versions is kept (Options.Retain), and
 // the content a pending record names until its transaction ends. Other
 // content is deleted after each Put; the records stay, and Snapshot answers
 // CodeNotFound for versions beyond retention and for versions that were not
 // committed. The newest committed version, the last
 // known good, is always within the retained ones. Attempt records are kept
-// up to the last 10,000 (WithMaxRecords); older ones are deleted, except the
+// up to the last 10,000 (Options.MaxRecords); older ones are deleted, except the
 // records of retained versions.
 //
 // # Concurrency

@@ -13,8 +13,8 @@ import (
 // one in memory and requires the same answers from both.
 func TestMemoryAnswersLikeDisk(t *testing.T) {
 	ctx := context.Background()
-	disk := mustOpen(t, t.TempDir(), WithRetain(3), WithMaxRecords(8))
-	mem, err := Memory(WithRetain(3), WithMaxRecords(8))
+	disk := mustOpen(t, t.TempDir(), Options{Retain: 3, MaxRecords: 8})
+	mem, err := Memory(Options{Retain: 3, MaxRecords: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,13 +55,13 @@ func TestMemoryAnswersLikeDisk(t *testing.T) {
 	_, err = mem.Snapshot(ctx, 8, "app")
 	wantCode(t, err, hotreload.CodeUnavailable, "closed")
 
-	_, err = Memory(WithRetain(0))
+	_, err = Memory(Options{Retain: -1})
 	wantCode(t, err, hotreload.CodeInvalid, "retain must be at least 1")
 }
 
 func TestMemorySnapshotsAreCopies(t *testing.T) {
 	ctx := context.Background()
-	s, err := Memory()
+	s, err := Memory(Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,8 @@ import (
 // pending as rolled back, and deletes what retention no longer keeps.
 // Unreadable files do not stop it: they are skipped and listed by Problems.
 // It fails with CodeUnavailable when another Store holds dir.
-func Open(dir string, opts ...Option) (*Store, error) {
+func Open(opts Options) (*Store, error) {
+	dir := opts.Dir
 	if dir == "" {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: no data directory given")
 	}
@@ -52,7 +53,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 // durability: for tests, the dev loop and programs that need no history
 // across restarts. Retention bounds its memory. It holds no lock; Close
 // releases nothing and makes later calls fail.
-func Memory(opts ...Option) (*Store, error) {
+func Memory(opts Options) (*Store, error) {
 	s, err := newStore(opts)
 	if err != nil {
 		return nil, err
@@ -62,10 +63,16 @@ func Memory(opts ...Option) (*Store, error) {
 }
 
 // newStore validates opts and returns an empty Store.
-func newStore(opts []Option) (*Store, error) {
-	o := options{retain: DefaultRetain, maxRecords: DefaultMaxRecords, logger: slog.New(slog.DiscardHandler)}
-	for _, opt := range opts {
-		opt(&o)
+func newStore(opts Options) (*Store, error) {
+	o := options{retain: opts.Retain, maxRecords: opts.MaxRecords, logger: opts.Logger}
+	if o.retain == 0 {
+		o.retain = DefaultRetain
+	}
+	if o.maxRecords == 0 {
+		o.maxRecords = max(DefaultMaxRecords, o.retain)
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
 	}
 	if o.retain < 1 {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: retain must be at least 1, got %d", o.retain)
@@ -155,7 +162,7 @@ func (s *Store) loadObjects() error {
 		case strings.HasPrefix(name, tempPrefix):
 			s.removeTemp(filepath.Join(s.objectsDir, name))
 			dirty = true
-		case isDigest(name):
+		case hotreload.IsDigest(name):
 			s.objects[name] = true
 		default:
 			s.report(fmt.Errorf("%s: unexpected file in the objects directory, ignored", filepath.Join(s.objectsDir, name)))

@@ -17,11 +17,11 @@ import (
 )
 
 // DefaultRetain is how many committed versions keep their content unless
-// WithRetain says otherwise.
+// Options.Retain says otherwise.
 const DefaultRetain = 10
 
 // DefaultMaxRecords is how many attempt records are kept unless
-// WithMaxRecords says otherwise.
+// Options.MaxRecords says otherwise.
 const DefaultMaxRecords = 10_000
 
 // maxProblems bounds the problems a Store remembers.
@@ -30,28 +30,28 @@ const maxProblems = 100
 // interruptedReason is the reason given to a record found pending at Open.
 const interruptedReason = "interrupted: the process stopped before this transaction ended (found pending when the history was opened)"
 
-// options holds what Open was told.
+// Options configure a Store. Open needs Dir; Memory ignores it.
+type Options struct {
+	// Dir is the data directory.
+	Dir string
+	// Retain is how many of the newest committed versions keep their
+	// content (at least 1); zero means DefaultRetain.
+	Retain int
+	// MaxRecords is how many attempt records are kept (at least Retain);
+	// zero means DefaultMaxRecords. Records of retained versions and
+	// pending records are kept beyond it.
+	MaxRecords int
+	// Logger logs the problems the Store skips and the files it prunes;
+	// nil discards.
+	Logger *slog.Logger
+}
+
+// options holds what Open was told, defaults filled.
 type options struct {
 	retain     int
 	maxRecords int
 	logger     *slog.Logger
 }
-
-// Option configures Open.
-type Option func(*options)
-
-// WithRetain sets how many of the newest committed versions keep their
-// content (at least 1; default DefaultRetain).
-func WithRetain(n int) Option { return func(o *options) { o.retain = n } }
-
-// WithMaxRecords sets how many attempt records are kept (at least the
-// retain count; default DefaultMaxRecords). Records of retained versions and
-// pending records are kept beyond it.
-func WithMaxRecords(n int) Option { return func(o *options) { o.maxRecords = n } }
-
-// WithLogger sets where the Store logs the problems it skips and the files
-// it prunes (default: nowhere).
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // entry is one record in the index with the number of its file.
 type entry struct {
@@ -201,7 +201,7 @@ func (s *Store) writeObjects(rec *hotreload.Record, snapshots map[string][]byte)
 		if i < 0 {
 			return written, hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: a snapshot is given for target %q, which the record does not list", rec.Version, name)
 		}
-		d := digest(content)
+		d := hotreload.Digest(content)
 		switch rec.Targets[i].Digest {
 		case "":
 			rec.Targets[i].Digest = d
@@ -419,7 +419,7 @@ func (s *Store) Snapshot(ctx context.Context, version uint64, target string) ([]
 		}
 		return nil, hotreload.Errorf(hotreload.CodeInternal, "history: reading version %d of target %q: %w", version, target, err)
 	}
-	if got := digest(data); got != d {
+	if got := hotreload.Digest(data); got != d {
 		return nil, hotreload.Errorf(hotreload.CodeInternal, "history: reading version %d of target %q: %s is corrupt: its content hashes to sha256 %s",
 			version, target, path, got)
 	}

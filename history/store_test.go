@@ -16,9 +16,10 @@ import (
 )
 
 // mustOpen opens a Store on dir and closes it when the test ends.
-func mustOpen(tb testing.TB, dir string, opts ...Option) *Store {
+func mustOpen(tb testing.TB, dir string, opts Options) *Store {
 	tb.Helper()
-	s, err := Open(dir, opts...)
+	opts.Dir = dir
+	s, err := Open(opts)
 	if err != nil {
 		tb.Fatalf("Open(%s): %v", dir, err)
 	}
@@ -43,7 +44,7 @@ func attempt(v uint64, r hotreload.Result, snapshots map[string][]byte) hotreloa
 	}
 	for _, name := range slices.Sorted(maps.Keys(snapshots)) {
 		rec.Targets = append(rec.Targets, hotreload.TargetState{
-			Target: name, Kind: hotreload.KindConfig, Digest: digest(snapshots[name]), Changed: true,
+			Target: name, Kind: hotreload.KindConfig, Digest: hotreload.Digest(snapshots[name]), Changed: true,
 			Meta: map[string]string{"etcd_revision": fmt.Sprint(v * 10)},
 		})
 	}
@@ -83,19 +84,20 @@ func wantCode(tb testing.TB, err error, code hotreload.Code, parts ...string) {
 func TestOpenOptions(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		opts []Option
+		opts Options
 		want string
 	}{
-		{"ErrRetainZero", []Option{WithRetain(0)}, "retain must be at least 1, got 0"},
-		{"ErrMaxRecordsBelowRetain", []Option{WithRetain(5), WithMaxRecords(4)}, "max records (4) must be at least retain (5)"},
+		{"ErrRetainNegative", Options{Retain: -1}, "retain must be at least 1, got -1"},
+		{"ErrMaxRecordsBelowRetain", Options{Retain: 5, MaxRecords: 4}, "max records (4) must be at least retain (5)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Open(t.TempDir(), tc.opts...)
+			tc.opts.Dir = t.TempDir()
+			_, err := Open(tc.opts)
 			wantCode(t, err, hotreload.CodeInvalid, tc.want)
 		})
 	}
 	t.Run("ErrNoDir", func(t *testing.T) {
-		_, err := Open("")
+		_, err := Open(Options{})
 		wantCode(t, err, hotreload.CodeInvalid, "no data directory given")
 	})
 }
@@ -164,7 +166,7 @@ func TestPut(t *testing.T) {
 		{
 			name: "ErrDigestMismatch", rec: attempt(1, hotreload.Committed, a1),
 			snaps:    map[string][]byte{"app": []byte("other")},
-			wantCode: hotreload.CodeInvalid, wantErr: `the snapshot of target "app" hashes to sha256 ` + digest([]byte("other")),
+			wantCode: hotreload.CodeInvalid, wantErr: `the snapshot of target "app" hashes to sha256 ` + hotreload.Digest([]byte("other")),
 		},
 		{
 			name: "ErrSnapshotOfUnlistedTarget", rec: attempt(1, hotreload.Committed, a1),
@@ -181,7 +183,7 @@ func TestPut(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := mustOpen(t, t.TempDir())
+			s := mustOpen(t, t.TempDir(), Options{})
 			if tc.puts != nil {
 				tc.puts(t, s)
 			}
@@ -227,7 +229,7 @@ func TestPut(t *testing.T) {
 func TestReopenKeepsEverything(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s := mustOpen(t, dir)
+	s := mustOpen(t, dir, Options{})
 	mustCommit(t, s, 1)
 	rej := attempt(2, hotreload.Rejected, nil)
 	rej.Reason = "schema"
@@ -239,7 +241,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s = mustOpen(t, dir)
+	s = mustOpen(t, dir, Options{})
 	after, err := s.List(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -268,7 +270,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 
 func TestGetAndSnapshotErrors(t *testing.T) {
 	ctx := context.Background()
-	s := mustOpen(t, t.TempDir())
+	s := mustOpen(t, t.TempDir(), Options{})
 	mustCommit(t, s, 1)
 	snaps := map[string][]byte{"app": appJSON(2)}
 	mustPut(t, s, attempt(2, hotreload.RolledBack, snaps), snaps)
@@ -300,7 +302,7 @@ func TestGetAndSnapshotErrors(t *testing.T) {
 
 func TestLastGoodMovesOnlyOnCommit(t *testing.T) {
 	ctx := context.Background()
-	s := mustOpen(t, t.TempDir())
+	s := mustOpen(t, t.TempDir(), Options{})
 	if _, ok, err := s.LastGood(ctx); ok || err != nil {
 		t.Fatalf("LastGood of an empty store = ok %v, %v; want none", ok, err)
 	}
@@ -344,14 +346,14 @@ func TestLastGoodMovesOnlyOnCommit(t *testing.T) {
 func TestRetention(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s := mustOpen(t, dir, WithRetain(3))
+	s := mustOpen(t, dir, Options{Retain: 3})
 	plugin := []byte("\x00wasm module, never changed")
 	for v := uint64(1); v <= 6; v++ {
 		snaps := map[string][]byte{"app": appJSON(v)}
 		rec := attempt(v, hotreload.Committed, snaps)
 		// The plugin target is untouched after version 1: same digest, no
 		// snapshot given again.
-		rec.Targets = append(rec.Targets, hotreload.TargetState{Target: "plugin", Kind: hotreload.KindPlugin, Digest: digest(plugin), Changed: v == 1})
+		rec.Targets = append(rec.Targets, hotreload.TargetState{Target: "plugin", Kind: hotreload.KindPlugin, Digest: hotreload.Digest(plugin), Changed: v == 1})
 		if v == 1 {
 			snaps["plugin"] = plugin
 		}
@@ -382,13 +384,13 @@ func TestRetention(t *testing.T) {
 	}
 	check(s)
 	s.Close()
-	check(mustOpen(t, dir, WithRetain(3)))
+	check(mustOpen(t, dir, Options{Retain: 3}))
 }
 
 func TestMaxRecords(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s := mustOpen(t, dir, WithRetain(1), WithMaxRecords(5))
+	s := mustOpen(t, dir, Options{Retain: 1, MaxRecords: 5})
 	mustCommit(t, s, 1)
 	for v := uint64(2); v <= 20; v++ {
 		mustPut(t, s, attempt(v, hotreload.Rejected, nil), nil)
@@ -417,14 +419,14 @@ func TestMaxRecords(t *testing.T) {
 func TestPendingAtOpenIsRolledBack(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s := mustOpen(t, dir)
+	s := mustOpen(t, dir, Options{})
 	mustCommit(t, s, 1)
 	snaps := map[string][]byte{"app": appJSON(2)}
 	mustPut(t, s, attempt(2, hotreload.Pending, snaps), snaps)
 	s.Close() // as if the process died mid-transaction
 
 	for range 2 { // the second open reads what the first rewrote
-		s = mustOpen(t, dir)
+		s = mustOpen(t, dir, Options{})
 		r, err := s.Get(ctx, 2)
 		if err != nil {
 			t.Fatal(err)
@@ -476,7 +478,7 @@ func TestCorruptFilesAreSkippedAndReported(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			s := mustOpen(t, dir)
+			s := mustOpen(t, dir, Options{})
 			mustCommit(t, s, 1)
 			s.Close()
 			path := filepath.Join(dir, "records", tc.file)
@@ -484,7 +486,7 @@ func TestCorruptFilesAreSkippedAndReported(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			s = mustOpen(t, dir)
+			s = mustOpen(t, dir, Options{})
 			problems := s.Problems()
 			if len(problems) != 1 {
 				t.Fatalf("Problems() = %v, want one", problems)
@@ -503,14 +505,14 @@ func TestCorruptFilesAreSkippedAndReported(t *testing.T) {
 
 	t.Run("ErrCorruptObject", func(t *testing.T) {
 		dir := t.TempDir()
-		s := mustOpen(t, dir)
+		s := mustOpen(t, dir, Options{})
 		mustCommit(t, s, 1)
-		obj := filepath.Join(dir, "objects", digest(appJSON(1)))
+		obj := filepath.Join(dir, "objects", hotreload.Digest(appJSON(1)))
 		if err := os.WriteFile(obj, []byte(`{"version":666}`), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		_, err := s.Snapshot(ctx, 1, "app")
-		wantCode(t, err, hotreload.CodeInternal, obj+" is corrupt: its content hashes to sha256 "+digest([]byte(`{"version":666}`)))
+		wantCode(t, err, hotreload.CodeInternal, obj+" is corrupt: its content hashes to sha256 "+hotreload.Digest([]byte(`{"version":666}`)))
 		os.Remove(obj)
 		_, err = s.Snapshot(ctx, 1, "app")
 		wantCode(t, err, hotreload.CodeInternal, "no such file")
@@ -519,7 +521,7 @@ func TestCorruptFilesAreSkippedAndReported(t *testing.T) {
 
 func TestTornTempFilesAreRemoved(t *testing.T) {
 	dir := t.TempDir()
-	s := mustOpen(t, dir)
+	s := mustOpen(t, dir, Options{})
 	mustCommit(t, s, 1)
 	s.Close()
 	torn := []string{
@@ -532,10 +534,10 @@ func TestTornTempFilesAreRemoved(t *testing.T) {
 		}
 	}
 	// An object no record names: written just before a crash.
-	orphan := filepath.Join(dir, "objects", digest([]byte("orphan")))
+	orphan := filepath.Join(dir, "objects", hotreload.Digest([]byte("orphan")))
 	os.WriteFile(orphan, []byte("orphan"), 0o600)
 
-	s = mustOpen(t, dir)
+	s = mustOpen(t, dir, Options{})
 	for _, p := range append(torn, orphan) {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s is still there after Open (%v)", p, err)
@@ -551,18 +553,18 @@ func TestTornTempFilesAreRemoved(t *testing.T) {
 
 func TestOneStorePerDirectory(t *testing.T) {
 	dir := t.TempDir()
-	s := mustOpen(t, dir)
-	_, err := Open(dir)
+	s := mustOpen(t, dir, Options{})
+	_, err := Open(Options{Dir: dir})
 	wantCode(t, err, hotreload.CodeUnavailable, "held by another process")
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	mustOpen(t, dir).Close()
+	mustOpen(t, dir, Options{}).Close()
 }
 
 func TestClosed(t *testing.T) {
 	ctx := context.Background()
-	s := mustOpen(t, t.TempDir())
+	s := mustOpen(t, t.TempDir(), Options{})
 	mustCommit(t, s, 1)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -584,7 +586,7 @@ func TestClosed(t *testing.T) {
 
 func TestReturnedRecordsAreCopies(t *testing.T) {
 	ctx := context.Background()
-	s := mustOpen(t, t.TempDir())
+	s := mustOpen(t, t.TempDir(), Options{})
 	mustCommit(t, s, 1)
 	r, _ := s.Get(ctx, 1)
 	r.Targets[0].Digest = "x"
@@ -599,7 +601,7 @@ func TestReturnedRecordsAreCopies(t *testing.T) {
 // commits, rejects and prunes; run it with -race.
 func TestConcurrentReadersDuringWrites(t *testing.T) {
 	ctx := context.Background()
-	s := mustOpen(t, t.TempDir(), WithRetain(3), WithMaxRecords(50))
+	s := mustOpen(t, t.TempDir(), Options{Retain: 3, MaxRecords: 50})
 	const versions = 80
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -677,16 +679,16 @@ func TestConcurrentReadersDuringWrites(t *testing.T) {
 
 func TestFailedPutLeavesNoContentBehind(t *testing.T) {
 	dir := t.TempDir()
-	s := mustOpen(t, dir)
+	s := mustOpen(t, dir, Options{})
 	snaps := map[string][]byte{"a": []byte("stored first"), "b": []byte("b")}
 	rec := attempt(1, hotreload.Pending, snaps)
-	rec.Targets[1].Digest = digest([]byte("something else"))
+	rec.Targets[1].Digest = hotreload.Digest([]byte("something else"))
 	err := s.Put(context.Background(), rec, snaps)
 	wantCode(t, err, hotreload.CodeInvalid, `the snapshot of target "b" hashes to`)
 
 	mustCommit(t, s, 2)
 	objs, _ := os.ReadDir(filepath.Join(dir, "objects"))
-	if len(objs) != 1 || objs[0].Name() != digest(appJSON(2)) {
+	if len(objs) != 1 || objs[0].Name() != hotreload.Digest(appJSON(2)) {
 		t.Errorf("objects/ = %v, want only the committed content", objs)
 	}
 }

@@ -57,12 +57,12 @@ func copyFolder(t *testing.T) string {
 func startUI(t *testing.T, dir, dataDir, addr string, extra ...func(*http.ServeMux)) *uiServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	store, err := history.Open(dataDir)
+	store, err := history.Open(history.Options{Dir: dataDir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hub := ui.NewHub(ui.Options{})
-	assets := ui.NewAssets(dir, hub, ui.AssetsOptions{})
+	assets := ui.NewAssets(ui.AssetsOptions{Dir: dir, Hub: hub, Debounce: 30 * time.Millisecond})
 	engine := hotreload.New(hotreload.Options{History: store, Observer: hub})
 	ran := make(chan struct{})
 	go func() { engine.Run(ctx); close(ran) }()
@@ -70,7 +70,7 @@ func startUI(t *testing.T, dir, dataDir, addr string, extra ...func(*http.ServeM
 		t.Fatalf("adding the UI target: %v", err)
 	}
 	watched := make(chan error, 1)
-	go func() { watched <- assets.Watch(ctx, 30*time.Millisecond, engine.Reload) }()
+	go func() { watched <- assets.Watch(ctx, engine.Reload) }()
 
 	mux := http.NewServeMux()
 	hub.Register(mux)

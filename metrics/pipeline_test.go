@@ -59,7 +59,7 @@ func TestPipeline(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	hist, err := history.Open(filepath.Join(dir, "data"))
+	hist, err := history.Open(history.Options{Dir: filepath.Join(dir, "data")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func newSystem(t *testing.T) *system {
 		t.Fatal(err)
 	}
 	s.config = ct
-	hist, err := history.Open(t.TempDir())
+	hist, err := history.Open(history.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestEngineRollbackRestoresPluginVersion(t *testing.T) {
 	if err := os.Remove(filepath.Join(s.dir, "p.wasm")); err != nil {
 		t.Fatal(err)
 	}
-	o, err := s.engine.Rollback(context.Background(), v1, hotreload.Request{Source: "test", Author: "tester"})
+	o, err := s.engine.Rollback(context.Background(), v1, hotreload.Actor{Source: "test", Author: "tester"})
 	if err != nil || o.Result != hotreload.Committed {
 		t.Fatalf("Rollback = %+v, %v", o, err)
 	}
@@ -330,7 +330,7 @@ func TestContract(t *testing.T) {
 			return live
 		},
 		History: func(tb testing.TB) hotreload.History {
-			h, err := history.Open(tb.TempDir())
+			h, err := history.Open(history.Options{Dir: tb.TempDir()})
 			if err != nil {
 				tb.Fatal(err)
 			}

@@ -26,7 +26,7 @@ func ExampleHost() {
 	if err := os.WriteFile(filepath.Join(dir, "echo.wasm"), plugintest.Echo(), 0o644); err != nil {
 		log.Fatal(err)
 	}
-	hist, err := history.Memory()
+	hist, err := history.Memory(history.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -49,6 +50,12 @@ type Options struct {
 	// quarantine's return to the last good module use it; without it they
 	// fail with CodeUnavailable (the host still serves as a target).
 	Submit func(ctx context.Context, r hotreload.Request) (hotreload.Outcome, error)
+	// Debounce is the quiet time Watch waits after a change in Dir; zero
+	// means watch.DefaultDebounce.
+	Debounce time.Duration
+	// Author, when set, names who made a request to the routes (from the
+	// mounting server's authentication), for history and audit.
+	Author func(*http.Request) string
 	// ReportException, when set, is told every failed call of a loaded
 	// plugin: a crash, a timeout, or a call refused by the quarantine (not
 	// an error the plugin itself returned, nor the caller's cancellation).

@@ -7,6 +7,17 @@ import (
 	"github.com/cybercorp/hotreload/internal/httpjson"
 )
 
+// Routes serves Handler(Options.Author): listing for viewers, control for
+// operators.
+func (h *Host) Routes() []hotreload.Route {
+	a := h.Handler(h.opts.Author)
+	return []hotreload.Route{
+		{Pattern: "GET /api/v1/plugins", Role: hotreload.Viewer, Handler: a},
+		{Pattern: "GET /api/v1/plugins/{name}", Role: hotreload.Viewer, Handler: a},
+		{Pattern: "POST /api/v1/plugins/{name}/{action}", Role: hotreload.Operator, Handler: a},
+	}
+}
+
 // Handler serves the plugin API:
 //
 //	GET  /api/v1/plugins                        {"plugins": [Info, ...]}
@@ -49,7 +60,7 @@ func (h *Host) Handler(author func(*http.Request) string) http.Handler {
 			httpjson.WriteError(w, hotreload.Errorf(hotreload.CodeInvalid, "%q is not a valid plugin name", name))
 			return
 		}
-		req := hotreload.Request{Source: "api", Remote: r.RemoteAddr}
+		req := hotreload.Request{Source: hotreload.SourceAPI, Remote: r.RemoteAddr}
 		if author != nil {
 			req.Author = author(r)
 		}

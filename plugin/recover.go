@@ -43,9 +43,9 @@ func (h *Host) returnToGood(s *slot, bad *version, why error) {
 		return
 	}
 	var from, to any
-	_ = json.Unmarshal(mustJSON(entryOf(bad)), &from)
-	_ = json.Unmarshal(mustJSON(*good), &to)
-	patch := mustJSON(map[string]any{"plugins": map[string]any{s.name: mergeDiff(from, to)}})
+	_ = json.Unmarshal(jsondiff.MustMarshal(entryOf(bad)), &from)
+	_ = json.Unmarshal(jsondiff.MustMarshal(*good), &to)
+	patch := jsondiff.MustMarshal(map[string]any{"plugins": map[string]any{s.name: mergeDiff(from, to)}})
 	r := hotreload.Request{
 		Source: SourceQuarantine,
 		Candidates: []hotreload.Candidate{{Target: h.Name(), Patch: patch,

@@ -1,8 +1,6 @@
 package plugin
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,11 +18,6 @@ type blobStore struct {
 	dir string
 	mu  sync.Mutex
 	mem map[string][]byte
-}
-
-func digestOf(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 func (s *blobStore) path(sum string) string { return filepath.Join(s.dir, sum+".wasm") }
@@ -69,7 +62,7 @@ func (s *blobStore) get(sum string) ([]byte, error) {
 	if wasm == nil {
 		return nil, hotreload.Errorf(hotreload.CodeNotFound, "module sha256 %s is not in the plugin store", sum)
 	}
-	if got := digestOf(wasm); got != sum {
+	if got := hotreload.Digest(wasm); got != sum {
 		return nil, hotreload.Errorf(hotreload.CodeInternal, "stored module %s is corrupt: its sha256 is %s", sum, got)
 	}
 	return wasm, nil

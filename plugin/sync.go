@@ -17,6 +17,7 @@ import (
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/inputfile"
+	"github.com/cybercorp/hotreload/internal/jsondiff"
 	"github.com/cybercorp/hotreload/internal/progress"
 )
 
@@ -68,7 +69,7 @@ func (h *Host) readModule(name string) (wasm []byte, sum string, m Manifest, err
 			return nil, "", Manifest{}, err
 		}
 	}
-	return wasm, digestOf(wasm), m, nil
+	return wasm, hotreload.Digest(wasm), m, nil
 }
 
 // dirSet is the set the directory asks for: every module, except those
@@ -104,7 +105,7 @@ func fileDigest(path string) string {
 	if err != nil {
 		return ""
 	}
-	return digestOf(b)
+	return hotreload.Digest(b)
 }
 
 // LoadCandidate returns the candidate that loads plugin name from the
@@ -226,7 +227,7 @@ func (h *Host) Sync(ctx context.Context) ([]hotreload.Outcome, error) {
 			release := h.precompile(ctx, name)
 			defer release()
 		}
-		o, err := h.submit(ctx, hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{c}})
+		o, err := h.submit(ctx, hotreload.Request{Source: hotreload.SourceWatch, Candidates: []hotreload.Candidate{c}})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("plugin %q: %w", name, err))
 			continue
@@ -259,7 +260,7 @@ func (h *Host) upToDate(name string, now time.Time) bool {
 		return true
 	}
 	v := s.live.Load()
-	return v != nil && v.sha256 == sum && bytes.Equal(mustJSON(&v.manifest), mustJSON(&m))
+	return v != nil && v.sha256 == sum && bytes.Equal(jsondiff.MustMarshal(&v.manifest), jsondiff.MustMarshal(&m))
 }
 
 // submit runs a transaction through Options.Submit: the engine is the only

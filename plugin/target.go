@@ -380,7 +380,7 @@ func (h *Host) prepareOne(ctx context.Context, s *slot, old entry, live bool, e 
 		return nil, entry{}, err
 	}
 	got := entry{SHA256: sum, Manifest: &m, Config: cfg}
-	sameCode := live && old.SHA256 == sum && bytes.Equal(mustJSON(old.Manifest), mustJSON(&m))
+	sameCode := live && old.SHA256 == sum && bytes.Equal(jsondiff.MustMarshal(old.Manifest), jsondiff.MustMarshal(&m))
 	if sameCode && bytes.Equal(old.Config, cfg) {
 		return nil, got, nil
 	}
@@ -442,7 +442,7 @@ func (h *Host) stored(name, sum string) ([]byte, error) {
 	if hotreload.ErrorCode(err) != hotreload.CodeNotFound {
 		return wasm, err
 	}
-	if b, rerr := os.ReadFile(filepath.Join(h.opts.Dir, name+".wasm")); rerr == nil && digestOf(b) == sum {
+	if b, rerr := os.ReadFile(filepath.Join(h.opts.Dir, name+".wasm")); rerr == nil && hotreload.Digest(b) == sum {
 		return b, nil
 	}
 	return nil, err
@@ -470,11 +470,6 @@ func (h *Host) liveConfig() any {
 		return nil
 	}
 	return h.opts.Config()
-}
-
-func mustJSON(v any) []byte {
-	b, _ := json.Marshal(v)
-	return b
 }
 
 // trial checks that config starts a fresh instance of v, outside the pool.

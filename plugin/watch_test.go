@@ -19,11 +19,11 @@ import (
 // directory, a new module loads, a changed one reloads, a removed one
 // unloads, and the watch goroutine ends with its context.
 func TestWatchFollowsTheDirectory(t *testing.T) {
-	f := newFixture(t, plugin.Options{})
+	f := newFixture(t, plugin.Options{Debounce: 20 * time.Millisecond})
 	opt := goleak.IgnoreCurrent() // the engine runs until the test ends
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- f.host.Watch(ctx, 20*time.Millisecond) }()
+	go func() { done <- f.host.Watch(ctx, f.Engine.Submit) }()
 	waitFor := func(what string, ok func(plugin.Info) bool) {
 		t.Helper()
 		testwait.Until(t, what, 30*time.Second, func() error {

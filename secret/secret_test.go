@@ -271,7 +271,7 @@ func TestHistoryScrubsRecords(t *testing.T) {
 	if _, err := d.Transform(map[string]any{"pw": enc}); err != nil {
 		t.Fatal(err)
 	}
-	store, err := history.Open(t.TempDir())
+	store, err := history.Open(history.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

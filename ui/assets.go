@@ -32,8 +32,13 @@ const ThemeFile = "theme.json"
 // (components/x-counter.js defines <x-counter>).
 const ComponentDir = "components"
 
-// AssetsOptions configure Assets.
+// AssetsOptions configure Assets. Only Dir is required.
 type AssetsOptions struct {
+	// Dir is the UI folder.
+	Dir string
+	// Hub is told what changed (nil tells nobody); Dir is added to its
+	// Roots.
+	Hub *Hub
 	// Name is the target's name; empty means "ui".
 	Name string
 	// Prefix is the URL path the folder is served under, ending in "/";
@@ -42,6 +47,9 @@ type AssetsOptions struct {
 	// MaxBytes bounds the folder's total size (the snapshot history keeps
 	// holds every file); zero means 32 MiB.
 	MaxBytes int64
+	// Debounce is the quiet time Watch waits after a change before it
+	// reloads; zero means watch.DefaultDebounce, watch.Off reloads at once.
+	Debounce time.Duration
 	// Logger logs what Watch cannot submit; nil discards.
 	Logger *slog.Logger
 }
@@ -82,10 +90,10 @@ type snapshotDoc struct {
 	Files map[string][]byte `json:"files"`
 }
 
-// NewAssets returns the target for the folder dir, which notifies hub (nil
-// notifies nothing) and is added to the hub's Roots. It serves nothing
+// NewAssets returns the target of the folder opts.Dir. It serves nothing
 // until the engine applies a first version.
-func NewAssets(dir string, hub *Hub, opts AssetsOptions) *Assets {
+func NewAssets(opts AssetsOptions) *Assets {
+	dir, hub := opts.Dir, opts.Hub
 	if opts.Name == "" {
 		opts.Name = "ui"
 	}

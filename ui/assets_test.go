@@ -48,7 +48,7 @@ func snapshotOf(t testing.TB, files map[string]string) []byte {
 	t.Helper()
 	dir := t.TempDir()
 	writeFolder(t, dir, files)
-	ch, err := NewAssets(dir, nil, AssetsOptions{}).Prepare(context.Background(), hotreload.Candidate{})
+	ch, err := NewAssets(AssetsOptions{Dir: dir}).Prepare(context.Background(), hotreload.Candidate{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func with(base map[string]string, kv ...string) map[string]string {
 func TestAssetsContract(t *testing.T) {
 	hotreloadtest.Run(t, hotreloadtest.Harness{
 		New: func(t testing.TB) hotreload.Target {
-			return NewAssets(t.TempDir(), NewHub(Options{}), AssetsOptions{})
+			return NewAssets(AssetsOptions{Dir: t.TempDir(), Hub: NewHub(Options{})})
 		},
 		Valid: func(t testing.TB) []hotreload.Candidate {
 			return []hotreload.Candidate{
@@ -100,7 +100,7 @@ func TestAssetsContract(t *testing.T) {
 			return out
 		},
 		History: func(t testing.TB) hotreload.History {
-			h, err := history.Open(t.TempDir())
+			h, err := history.Open(history.Options{Dir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,7 +117,7 @@ func b64(s string) string {
 func TestAssetsValidationErrorsHavePositions(t *testing.T) {
 	dir := t.TempDir()
 	writeFolder(t, dir, with(baseFolder, "app.css", "body {\n  color: red;\n", "theme.json", `{"accent": "x"}`))
-	_, err := NewAssets(dir, nil, AssetsOptions{}).Prepare(context.Background(), hotreload.Candidate{})
+	_, err := NewAssets(AssetsOptions{Dir: dir}).Prepare(context.Background(), hotreload.Candidate{})
 	if hotreload.ErrorCode(err) != hotreload.CodeInvalid {
 		t.Fatalf("Prepare = %v, want invalid", err)
 	}
@@ -159,7 +159,7 @@ func TestAssetsApplyTellsBrowsersWhatToReload(t *testing.T) {
 	h, srv := testHub(t, Options{})
 	dir := t.TempDir()
 	writeFolder(t, dir, baseFolder)
-	a := NewAssets(dir, h, AssetsOptions{})
+	a := NewAssets(AssetsOptions{Dir: dir, Hub: h})
 	ctx := context.Background()
 	hotreloadtest.MustApply(t, a, hotreload.Candidate{Target: "ui"})
 
@@ -222,7 +222,7 @@ func TestAssetsApplyTellsBrowsersWhatToReload(t *testing.T) {
 func TestAssetsServeTheLiveFiles(t *testing.T) {
 	dir := t.TempDir()
 	writeFolder(t, dir, baseFolder)
-	a := NewAssets(dir, nil, AssetsOptions{Prefix: "/ui"})
+	a := NewAssets(AssetsOptions{Dir: dir, Prefix: "/ui"})
 	srv := httptest.NewServer(a)
 	defer srv.Close()
 	get := func(path, etag string) (*http.Response, string) {
@@ -274,7 +274,7 @@ func FuzzAssets(f *testing.F) {
 	f.Add([]byte(`{"files":null}`), "/ui/")
 	f.Add([]byte(`[]`), "//ui//")
 	f.Fuzz(func(t *testing.T, snap []byte, path string) {
-		a := NewAssets(t.TempDir(), nil, AssetsOptions{})
+		a := NewAssets(AssetsOptions{Dir: t.TempDir()})
 		ch, err := a.Prepare(context.Background(), hotreload.Candidate{Snapshot: snap})
 		if err != nil {
 			if hotreload.ErrorCode(err) != hotreload.CodeInvalid {
@@ -303,7 +303,7 @@ func FuzzAssets(f *testing.F) {
 func TestWatchReloadsThroughTheEngine(t *testing.T) {
 	dir := t.TempDir()
 	writeFolder(t, dir, baseFolder)
-	store, err := history.Open(t.TempDir())
+	store, err := history.Open(history.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,12 +312,12 @@ func TestWatchReloadsThroughTheEngine(t *testing.T) {
 	engine := hotreload.New(hotreload.Options{History: store})
 	ran := make(chan struct{})
 	go func() { engine.Run(ctx); close(ran) }()
-	a := NewAssets(dir, NewHub(Options{}), AssetsOptions{})
+	a := NewAssets(AssetsOptions{Dir: dir, Hub: NewHub(Options{}), Debounce: 20 * time.Millisecond})
 	if _, err := engine.Add(ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	watched := make(chan error, 1)
-	go func() { watched <- a.Watch(ctx, 20*time.Millisecond, engine.Reload) }()
+	go func() { watched <- a.Watch(ctx, engine.Reload) }()
 	defer func() {
 		cancel()
 		if err := <-watched; err != nil {

@@ -25,11 +25,11 @@ func Example() {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	store, _ := history.Open(filepath.Join(dir, ".history"))
+	store, _ := history.Open(history.Options{Dir: filepath.Join(dir, ".history")})
 	defer store.Close()
 	hub := ui.NewHub(ui.Options{})
 	defer hub.Close()
-	assets := ui.NewAssets(dir, hub, ui.AssetsOptions{})
+	assets := ui.NewAssets(ui.AssetsOptions{Dir: dir, Hub: hub})
 	engine := hotreload.New(hotreload.Options{History: store, Observer: hub})
 	go engine.Run(ctx)
 	engine.Add(ctx, assets)

@@ -485,7 +485,7 @@ func TestErrorsAreShownAndCleared(t *testing.T) {
 func TestOverlayShowsNoServerPath(t *testing.T) {
 	root := t.TempDir()
 	h, srv := testHub(t, Options{Roots: []string{filepath.Join(root, "config")}})
-	NewAssets(filepath.Join(root, "ui"), h, AssetsOptions{})
+	NewAssets(AssetsOptions{Dir: filepath.Join(root, "ui"), Hub: h})
 	a := dial(t, srv, wire{})
 	a.welcome()
 	h.Observe(hotreload.Outcome{Result: hotreload.Rejected, Errors: []hotreload.FieldError{

@@ -32,46 +32,21 @@ import (
 	"github.com/cybercorp/hotreload/internal/inputfile"
 )
 
-// Role is what a token may do. Each role includes the ones below it.
-type Role int
+// Role is what a token may do (hotreload.Role). Each role includes the
+// ones below it.
+type Role = hotreload.Role
 
 // The roles, weakest first. Public is not a token role: it marks endpoints
 // that need no token at all.
 const (
-	Public   Role = iota // no token needed (/healthz, /readyz)
-	Viewer               // read status, config, history, health, events, metrics
-	Operator             // also reload, patch, rollback, plugin control
-	Admin                // also the audit log and key management
+	Public   = hotreload.Public
+	Viewer   = hotreload.Viewer
+	Operator = hotreload.Operator
+	Admin    = hotreload.Admin
 )
 
-var roleNames = []string{"public", "viewer", "operator", "admin"}
-
-// String returns the role's name.
-func (r Role) String() string {
-	if r < 0 || int(r) >= len(roleNames) {
-		return fmt.Sprintf("role(%d)", int(r))
-	}
-	return roleNames[r]
-}
-
 // ParseRole parses a token role: viewer, operator or admin.
-func ParseRole(s string) (Role, error) {
-	i := slices.Index(roleNames, s)
-	if i <= int(Public) {
-		return 0, hotreload.Errorf(hotreload.CodeInvalid, "unknown role %q (want viewer, operator or admin)", s)
-	}
-	return Role(i), nil
-}
-
-// MarshalText encodes the role by name.
-func (r Role) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
-
-// UnmarshalText decodes a role name.
-func (r *Role) UnmarshalText(b []byte) error {
-	v, err := ParseRole(string(b))
-	*r = v
-	return err
-}
+func ParseRole(s string) (Role, error) { return hotreload.ParseRole(s) }
 
 // Identity is who made a request.
 type Identity struct {

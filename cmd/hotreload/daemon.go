@@ -28,7 +28,6 @@ import (
 	"github.com/cybercorp/hotreload/config"
 	"github.com/cybercorp/hotreload/events"
 	"github.com/cybercorp/hotreload/health"
-	"github.com/cybercorp/hotreload/health/checkfile"
 	"github.com/cybercorp/hotreload/history"
 	"github.com/cybercorp/hotreload/internal/httpjson"
 	"github.com/cybercorp/hotreload/internal/inputfile"
@@ -93,55 +92,147 @@ type daemonOptions struct {
 	Stderr        io.Writer
 }
 
+// services are what every part may be built from: the engine and what
+// surrounds it. A command's list of parts (serve, demo, dev) gets them;
+// nothing else of the daemon is reachable from a list.
+type services struct {
+	opts    daemonOptions
+	log     *slog.Logger
+	engine  *hotreload.Engine
+	bus     *events.Bus
+	monitor *health.Monitor
+	gate    *health.Gate
+	traffic *health.Traffic
+	secrets *secret.Decrypter
+	metrics *metrics.Metrics
+	hub     *ui.Hub
+	// addr is the admin API's address; "" when it is not served.
+	addr string
+	// config is the config part (newConfig sets it): the admin API's
+	// GET and PATCH /api/v1/config.
+	config configTarget
+	// plugins is the plugin host (newPluginHost sets it), read by the
+	// engine goroutine for the plugins' secret paths.
+	plugins atomic.Pointer[plugin.Host]
+}
+
 // configTarget is the config target the daemon serves, whatever its type.
 type configTarget interface {
 	hotreload.Target
 	Redacted() any
-	Close()
 }
 
-// daemon is the control plane: one engine and everything around it.
+// partsFunc writes a command's list of parts. Each part is a
+// hotreload.Target, a hotreload.Trigger or both, and may be a
+// hotreload.Router; the daemon adds the targets to the engine in list
+// order, runs each trigger once its part is added, and mounts every route.
+// A part with a Close method is closed after the engine stops, in reverse
+// list order. On error the function returns the parts built so far with
+// the error, and the daemon closes them.
+type partsFunc func(ctx context.Context, s *services) ([]any, error)
+
+// daemon is the control plane: the services, history and the audit log, the
+// admin API, and the parts of one list.
 type daemon struct {
-	opts    daemonOptions
-	log     *slog.Logger
-	history *history.Store
-	bus     *events.Bus
-	engine  *hotreload.Engine
-	monitor *health.Monitor
-	gate    *health.Gate
-	notify  *sdnotify.Notifier // nil unless systemd watches us
-	traffic *health.Traffic
-	secrets *secret.Decrypter
-	audit   *audit.Log
-	metrics *metrics.Metrics
-	alerts  *alert.Evaluator
-	tokens  *auth.Store
-	config  configTarget
-	plugins *plugin.Host // nil without a plugin directory
-	// secretPlugins is plugins for the engine goroutine, which may ask for
-	// the plugins' secret paths while the host is being set.
-	secretPlugins atomic.Pointer[plugin.Host]
-	ui            *ui.Hub
-	assets        *ui.Assets // nil without a UI folder
-	admin         *admin.Server
-	closers       []func()
-	ungated       map[string]bool // targets whose transactions skip the health gate
-	tempDir       string          // the data dir of a session without one, removed by close
-
-	engineDone chan error
-	stopEngine context.CancelFunc
+	services
+	history  *history.Store
+	audit    *audit.Log
+	alerts   *alert.Evaluator
+	admin    *admin.Server // nil when the admin API is not served
+	ln       net.Listener  // the admin API's; nil when not served
+	notify   *sdnotify.Notifier
+	parts    []any
+	life     group  // starts and stops everything
+	auditDir string // the data dir, or a temporary folder without one
 }
 
-// newDaemon builds the parts that do not depend on targets, opens history
-// and the audit log, and starts the engine (see startDaemon).
-func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
+// startFault, when set (by tests), is called before each start step; an
+// error it returns fails the start there.
+var startFault func(step string) error
+
+// step is called before each start step.
+func step(name string) error {
+	if startFault != nil {
+		return startFault(name)
+	}
+	return nil
+}
+
+// startDaemon builds the services, opens history and the audit log, starts
+// the engine, then adds the parts list writes: for each, engine.Add when it
+// is a target, its trigger in the daemon's group, its routes in the admin
+// API, served on ln (nil serves none). It owns ln from the call on. On
+// error it stops whatever it started, each piece once, and returns nil.
+func startDaemon(ctx context.Context, opts daemonOptions, ln net.Listener, list partsFunc) (_ *daemon, err error) {
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
 	}
-	d := &daemon{opts: opts, bus: events.New(), traffic: &health.Traffic{}, ungated: map[string]bool{}}
+	if opts.Debounce == 0 {
+		opts.Debounce = watch.Off
+	}
+	d := &daemon{services: services{opts: opts, traffic: &health.Traffic{}}}
+	defer func() {
+		if err != nil {
+			d.life.Stop()
+		}
+	}()
+	if ln != nil {
+		ol := &onceListener{Listener: ln}
+		d.ln, d.addr = ol, ln.Addr().String()
+		d.life.Defer(func() { _ = ol.Close() })
+	}
+	for _, st := range []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"secrets", d.openSecrets},
+		{"history", d.openHistory},
+		{"audit", d.openAudit},
+		{"health", d.buildHealth},
+		{"engine", d.startEngine},
+	} {
+		if err := step(st.name); err != nil {
+			return nil, err
+		}
+		if err := st.run(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := step("parts"); err != nil {
+		return nil, err
+	}
+	parts, err := list(ctx, &d.services)
+	d.parts = parts
+	if err != nil {
+		return nil, err
+	}
+	var routes []hotreload.Route
+	for _, p := range parts {
+		if err := d.addPart(ctx, p); err != nil {
+			return nil, err
+		}
+		if r, ok := p.(hotreload.Router); ok {
+			routes = append(routes, r.Routes()...)
+		}
+	}
+	if d.ln != nil {
+		if err := step("admin"); err != nil {
+			return nil, err
+		}
+		if err := d.newAdmin(routes); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// openSecrets checks the permissions of what the daemon reads, loads the
+// age identity and builds the logger, which redacts every secret.
+func (d *daemon) openSecrets(context.Context) error {
+	opts := d.opts
 	if opts.DataDir != "" {
 		if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("creating the data dir: %w", err)
+			return fmt.Errorf("creating the data dir: %w", err)
 		}
 	}
 	identity := opts.AgeIdentity
@@ -150,94 +241,200 @@ func newDaemon(ctx context.Context, opts daemonOptions) (*daemon, error) {
 	}
 	for _, path := range []string{opts.DataDir, identity, opts.AuthFile} {
 		if err := d.checkPrivate(path); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	ids, err := loadIdentities(identity)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	d.secrets = secret.NewDecrypter(ids...)
 	d.log = slog.New(d.secrets.LogHandler(admin.LogHandler(opts.Stderr, opts.Mode)))
 	if opts.InsecurePermissions {
 		d.log.Warn("--insecure-permissions: the auth file, the age identity and the data dir are not checked for write access by other users")
 	}
-	d.metrics = metrics.New()
-	d.alerts, err = alert.New(alert.Options{Publisher: d.bus, Logger: d.log})
+	return nil
+}
+
+// openHistory opens history in the data dir, or in memory without one
+// (hotreload dev), with the audit log in a temporary folder then.
+func (d *daemon) openHistory(context.Context) error {
+	var err error
+	if d.opts.DataDir == "" {
+		tmp, err := os.MkdirTemp("", "hotreload-")
+		if err != nil {
+			return fmt.Errorf("creating a temporary data dir: %w", err)
+		}
+		d.life.Defer(func() { os.RemoveAll(tmp) })
+		d.auditDir = tmp
+		d.history, err = history.Memory(history.Options{Logger: d.log})
+		if err != nil {
+			return fmt.Errorf("opening history: %w", err)
+		}
+	} else {
+		d.auditDir = d.opts.DataDir
+		if d.history, err = history.Open(history.Options{Dir: filepath.Join(d.opts.DataDir, "history"), Logger: d.log}); err != nil {
+			return fmt.Errorf("opening history: %w", err)
+		}
+	}
+	d.life.Defer(func() {
+		if err := d.history.Close(); err != nil {
+			d.log.Error("closing history", "err", err)
+		}
+	})
+	for _, p := range d.history.Problems() {
+		d.log.Warn("history", "problem", p)
+	}
+	return nil
+}
+
+// openAudit opens the audit log and says if it is not intact.
+func (d *daemon) openAudit(ctx context.Context) error {
+	var err error
+	d.audit, err = audit.Open(audit.Options{Dir: d.auditDir, State: func() hotreload.Status { return d.engine.Status() }, Redact: d.secrets.Scrub,
+		MaxSize: d.opts.AuditMaxBytes, Keep: d.opts.AuditKeep})
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("opening the audit log: %w", err)
+	}
+	d.life.Defer(func() {
+		if err := d.audit.Close(); err != nil {
+			d.log.Error("closing the audit log", "err", err)
+		}
+	})
+	if err := d.audit.Check(ctx); err != nil {
+		d.log.Error("the audit log is not intact: serving, refusing every mutation", "err", err)
+	} else if rep := d.audit.Opened(); !rep.OK() {
+		d.log.Error("the audit log was edited: see hotreload audit verify", "problems", len(rep.Problems), "first", rep.Problems[0].String())
+	}
+	return nil
+}
+
+// buildHealth builds the event bus, the metrics, the alert evaluator, the
+// health monitor with the daemon's own critical checks, and the gate.
+func (d *daemon) buildHealth(context.Context) error {
+	d.bus = events.New()
+	d.life.Defer(d.bus.Close)
+	d.metrics = metrics.New()
+	var err error
+	if d.alerts, err = alert.New(alert.Options{Publisher: d.bus, Logger: d.log}); err != nil {
+		return err
 	}
 	d.monitor = health.NewMonitor(health.MonitorOptions{
 		Publisher: d.bus,
 		OnFailure: func(check string, _ error) { d.metrics.CheckFailed(check) },
 		Logger:    d.log,
 	})
-	window := opts.Window
+	window := d.opts.Window
 	if window == 0 {
 		window = health.ProductionWindow
-		if opts.Mode == admin.Dev {
+		if d.opts.Mode == admin.Dev {
 			window = health.DevWindow
 		}
 	}
-	d.gate, err = health.NewGate(d.monitor, health.GateOptions{Window: window, Traffic: d.traffic, IgnorePreexisting: true, Logger: d.log})
-	if err != nil {
-		return nil, err
+	if d.gate, err = health.NewGate(d.monitor, health.GateOptions{Window: window, Traffic: d.traffic, IgnorePreexisting: true, Logger: d.log}); err != nil {
+		return err
 	}
-	auditDir := opts.DataDir
-	if opts.DataDir == "" {
-		// No data dir (hotreload dev): history in memory, the audit log in
-		// a temporary folder; nothing outlives the session.
-		if d.tempDir, err = os.MkdirTemp("", "hotreload-"); err != nil {
-			return nil, fmt.Errorf("creating a temporary data dir: %w", err)
-		}
-		auditDir = d.tempDir
-		d.history, err = history.Memory(history.WithLogger(d.log))
-	} else {
-		d.history, err = history.Open(filepath.Join(opts.DataDir, "history"), history.WithLogger(d.log))
+	if err := d.monitor.Add("audit", health.CheckFunc(d.audit.Check), health.CheckOptions{Critical: true}); err != nil {
+		return err
 	}
-	if err != nil {
-		os.RemoveAll(d.tempDir)
-		return nil, fmt.Errorf("opening history: %w", err)
-	}
-	for _, p := range d.history.Problems() {
-		d.log.Warn("history", "problem", p)
-	}
-	d.audit, err = audit.Open(audit.Options{Dir: auditDir, State: func() hotreload.Status { return d.engine.Status() }, Redact: d.secrets.Scrub,
-		MaxSize: opts.AuditMaxBytes, Keep: opts.AuditKeep})
-	if err != nil {
-		d.history.Close()
-		os.RemoveAll(d.tempDir)
-		return nil, fmt.Errorf("opening the audit log: %w", err)
-	}
-	if err := d.audit.Check(ctx); err != nil {
-		d.log.Error("the audit log is not intact: serving, refusing every mutation", "err", err)
-	} else if rep := d.audit.Opened(); !rep.OK() {
-		d.log.Error("the audit log was edited: see hotreload audit verify", "problems", len(rep.Problems), "first", rep.Problems[0].String())
-	}
+	// A target step past its deadline that has not returned: /readyz says
+	// so (503) until it does.
+	engine := health.CheckFunc(d.engine.Check)
+	return d.monitor.Add("engine", engine, health.CheckOptions{Critical: true, Interval: time.Second})
+}
+
+// startEngine builds the UI hub and the engine, and runs the engine. The
+// parts close after the engine stops.
+func (d *daemon) startEngine(ctx context.Context) error {
 	// The overlay shows files relative to the folders they live in (the UI
 	// folder adds itself), never a server path.
-	roots := append([]string{opts.PluginsDir}, opts.OverlayRoots...)
-	for _, f := range append(slices.Clone(opts.ConfigFiles), opts.ChecksFile) {
+	roots := append([]string{d.opts.PluginsDir}, d.opts.OverlayRoots...)
+	for _, f := range append(slices.Clone(d.opts.ConfigFiles), d.opts.ChecksFile) {
 		if f != "" {
 			roots = append(roots, filepath.Dir(f))
 		}
 	}
-	d.ui = ui.NewHub(ui.Options{Logger: d.log, OriginPatterns: originHosts(opts.AllowedOrigins), Roots: roots})
+	d.hub = ui.NewHub(ui.Options{Logger: d.log, OriginPatterns: originHosts(d.opts.AllowedOrigins), Roots: roots})
+	d.life.Defer(func() {
+		if err := d.hub.Close(); err != nil {
+			d.log.Error("closing the UI hub", "err", err)
+		}
+	})
+	d.life.Defer(d.closeParts)
 	d.engine = hotreload.New(hotreload.Options{
 		History:     d.secrets.History(d.history), // no plaintext in any record
-		Gate:        uiUngated{d},
-		Publisher:   d.secrets.Publisher(d.bus), // no decrypted value in any event
-		Observer:    hotreload.Observers{d.metrics, d.alerts, d.ui},
+		Gate:        d.gate,                       // ungated targets skip it (hotreload.Ungated)
+		Publisher:   d.secrets.Publisher(d.bus),   // no decrypted value in any event
+		Observer:    hotreload.Observers{d.metrics, d.alerts, d.hub},
 		Auditor:     d.audit,
 		Logger:      d.log,
-		StepTimeout: opts.StepTimeout,
+		StepTimeout: d.opts.StepTimeout,
 	})
-	ectx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	d.stopEngine = stop
-	d.engineDone = make(chan error, 1)
-	go func() { d.engineDone <- d.engine.Run(ectx) }()
-	return d, nil
+	d.life.Go(ctx, func(ctx context.Context) { _ = d.engine.Run(ctx) })
+	return nil
 }
+
+// addPart adds p to the engine when it is a target (an invalid source then
+// serves last known good, and says so) and runs its trigger.
+func (d *daemon) addPart(ctx context.Context, p any) error {
+	if t, ok := p.(hotreload.Target); ok {
+		name := t.Name()
+		if err := step("add " + name); err != nil {
+			return err
+		}
+		d.metrics.Track(name)
+		o, err := d.engine.Add(ctx, t)
+		if err != nil {
+			return fmt.Errorf("loading %s: %w", name, err)
+		}
+		if o.Result == hotreload.Rejected {
+			fmt.Fprintf(d.opts.Stderr, "%s is invalid; serving the last known good version %d:\n", name, o.Active)
+			for _, e := range o.Errors {
+				fmt.Fprintln(d.opts.Stderr, "  "+e.String())
+			}
+		}
+	}
+	if tr, ok := p.(hotreload.Trigger); ok {
+		if err := step(fmt.Sprintf("trigger %T", p)); err != nil {
+			return err
+		}
+		d.life.Go(ctx, func(ctx context.Context) {
+			if err := tr.Watch(ctx, d.engine.Submit); err != nil && ctx.Err() == nil {
+				d.log.Error("a trigger stopped", "part", fmt.Sprintf("%T", p), "err", err)
+			}
+		})
+	}
+	return nil
+}
+
+// closeParts closes every part that has a Close method, in reverse list
+// order.
+func (d *daemon) closeParts() {
+	for i := len(d.parts) - 1; i >= 0; i-- {
+		var err error
+		switch c := d.parts[i].(type) {
+		case interface{ Close(context.Context) error }:
+			err = c.Close(context.Background())
+		case interface{ Close() error }:
+			err = c.Close()
+		case interface{ Close() }:
+			c.Close()
+		}
+		if err != nil {
+			d.log.Error("closing a part", "part", fmt.Sprintf("%T", d.parts[i]), "err", err)
+		}
+	}
+}
+
+// closeFunc is a part that only needs closing (an etcd client).
+type closeFunc func() error
+
+func (f closeFunc) Close() error { return f() }
+
+// routes is a part that only serves admin endpoints.
+type routes []hotreload.Route
+
+func (r routes) Routes() []hotreload.Route { return r }
 
 // loadIdentities reads the age identity file at path; none when empty.
 func loadIdentities(path string) ([]age.Identity, error) {
@@ -251,242 +448,23 @@ func loadIdentities(path string) ([]age.Identity, error) {
 	return ids, nil
 }
 
-// startDaemon opens the daemon with a config target of type T on the
-// config files, watches them when asked, builds the admin API and listens
-// on opts.Listen. On error it closes whatever it opened.
-func startDaemon[T any](ctx context.Context, opts daemonOptions, validators ...config.Validator[T]) (*daemon, *config.Target[T], net.Listener, error) {
-	if opts.Debounce == 0 {
-		opts.Debounce = watch.Off
-	}
-	// The port first: a busy one fails before anything is loaded or built.
-	ln, err := net.Listen("tcp", opts.Listen)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("listening for the admin API: %w", err)
-	}
-	d, err := newDaemon(ctx, opts)
-	if err != nil {
-		ln.Close()
-		return nil, nil, nil, err
-	}
-	t, err := startConfig(ctx, d, validators)
-	if err != nil {
-		ln.Close()
-		d.close()
-		return nil, nil, nil, err
-	}
-	return d, t, ln, nil
-}
-
-// transform decrypts a config document's secrets, and makes the values
-// that the schema (if any) and the live plugins' manifests mark secret
-// redacted like decrypted ones.
-func (d *daemon) transform(schema *config.Schema) func(any) (any, error) {
-	return func(doc any) (any, error) {
-		if schema != nil {
-			d.secrets.AddPaths(schema.SecretPaths(doc)...)
-		}
-		d.secrets.AddPaths(d.pluginSecretPaths(doc)...)
-		return d.secrets.Transform(doc)
-	}
-}
-
-// pluginSecretPaths returns the values of the config doc that the live
-// plugins' manifests mark secret; none before the plugin host starts.
-func (d *daemon) pluginSecretPaths(doc any) []string {
-	if h := d.secretPlugins.Load(); h != nil {
-		return h.SecretPaths(doc)
-	}
-	return nil
-}
-
-func startConfig[T any](ctx context.Context, d *daemon, validators []config.Validator[T]) (*config.Target[T], error) {
-	o := config.Options[T]{
-		Files:     d.opts.ConfigFiles,
-		Limits:    d.opts.Limits,
-		Strict:    d.opts.Mode == admin.Prod,
-		Transform: d.transform(nil),
-		Encrypt:   d.secrets.Encrypt,
-		// A plugin's settings its manifest marks secret are sealed too.
-		SecretPaths: d.pluginSecretPaths,
-		Validators:  validators,
-		Logger:      d.log,
-	}
-	if d.opts.SchemaFile != "" {
-		schema, err := config.LoadSchema(d.opts.SchemaFile)
-		if err != nil {
-			return nil, err
-		}
-		o.Schema = schema
-		o.Transform = d.transform(schema)
-	}
-	t, err := config.NewTarget(o)
-	if err != nil {
-		return nil, err
-	}
-	if err := d.addConfig(ctx, t); err != nil {
-		t.Close()
-		return nil, err
-	}
-	if d.opts.PluginsDir != "" {
-		if err := d.startPlugins(ctx, t.Encrypted); err != nil {
-			return nil, err
-		}
-	}
-	if d.opts.Exec != "" {
-		if err := d.startExec(ctx, d.opts.Exec, d.opts.AppListen); err != nil {
-			return nil, err
-		}
-	}
-	if d.opts.UIDir != "" {
-		if err := d.startUI(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if d.opts.ChecksFile != "" {
-		checks := checkfile.NewTarget("checks", d.opts.ChecksFile, d.monitor, d.gate)
-		if _, err := d.engine.Add(ctx, checks); err != nil {
-			return nil, fmt.Errorf("loading the health checks: %w", err)
-		}
-	}
-	if d.opts.Watch {
-		if err := d.watchTarget(ctx, t.Name(), d.opts.ConfigFiles); err != nil {
-			return nil, err
-		}
-		if d.opts.ChecksFile != "" {
-			if err := d.watchTarget(ctx, "checks", []string{d.opts.ChecksFile}); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if err := d.newAdmin(); err != nil {
-		return nil, err
-	}
-	return t, nil
-}
-
-// addConfig registers the config target: it serves last known good if its
-// files are invalid, and fails when there is nothing to serve.
-func (d *daemon) addConfig(ctx context.Context, t configTarget) error {
-	d.config = t
-	d.metrics.Track(t.Name())
-	o, err := d.engine.Add(ctx, t)
-	if err != nil {
-		return err
-	}
-	if o.Result == hotreload.Rejected {
-		fmt.Fprintf(d.opts.Stderr, "config is invalid; serving the last known good version %d:\n", o.Active)
-		for _, e := range o.Errors {
-			fmt.Fprintln(d.opts.Stderr, "  "+e.String())
-		}
-	}
-	return nil
-}
-
-// startPlugins hosts the Wasm plugins of the plugin directory as one target
-// that follows the config (a plugin's settings are its section under
-// /plugins), and keeps them in line with the directory.
-func (d *daemon) startPlugins(ctx context.Context, config func() any) error {
-	host, err := plugin.New(plugin.Options{
-		Dir:          d.opts.PluginsDir,
-		DataDir:      filepath.Join(d.opts.DataDir, "plugins"),
-		Config:       config, // encrypted: Reveal decrypts
-		Reveal:       d.secrets.Reveal,
-		ConfigTarget: d.config.Name(),
-		Submit:       d.engine.Reload,
-		// Failed plugin calls count in the health gate's exception rate.
-		ReportException: d.traffic.ReportException,
-		Logger:          d.log,
-	})
-	if err != nil {
-		return fmt.Errorf("starting the plugin host: %w", err)
-	}
-	d.plugins = host
-	d.secretPlugins.Store(host)
-	d.metrics.Track(host.Name())
-	if _, err := d.engine.Add(ctx, host); err != nil {
-		return fmt.Errorf("loading the plugins: %w", err)
-	}
-	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := host.Watch(wctx, d.opts.Debounce); err != nil {
-			d.log.Error("watching the plugin directory", "err", err)
-		}
-	}()
-	d.closers = append(d.closers, func() { stop(); <-done })
-	return nil
-}
-
-// startUI serves the UI folder and live-reloads it in the browsers.
-func (d *daemon) startUI(ctx context.Context) error {
-	d.assets = ui.NewAssets(d.opts.UIDir, d.ui, ui.AssetsOptions{Logger: d.log})
-	d.ungated[d.assets.Name()] = true
-	d.metrics.Track(d.assets.Name())
-	if _, err := d.engine.Add(ctx, d.assets); err != nil {
-		return fmt.Errorf("loading the UI folder: %w", err)
-	}
-	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := d.assets.Watch(wctx, d.opts.Debounce, d.engine.Submit); err != nil {
-			d.log.Error("watching the UI folder", "err", err)
-		}
-	}()
-	d.closers = append(d.closers, func() { stop(); <-done })
-	return nil
-}
-
-// uiUngated is the daemon's health gate: transactions of ungated targets
-// only skip it: the UI folder (no health check observes a stylesheet) and
-// the dev loop's program (a save must not wait a window; a crash restarts
-// it). Every other transaction is gated.
-type uiUngated struct{ d *daemon }
-
-// Watch implements hotreload.Gate.
-func (g uiUngated) Watch(ctx context.Context, tx hotreload.Transaction) error {
-	if len(tx.Targets) > 0 && !slices.ContainsFunc(tx.Targets, func(t string) bool { return !g.d.ungated[t] }) {
-		return nil
-	}
-	return g.d.gate.Watch(ctx, tx)
-}
-
-// watchTarget reloads the named target whenever one of its files changes.
-func (d *daemon) watchTarget(ctx context.Context, name string, files []string) error {
-	w, err := watch.New(watch.Options{
-		Files:    files,
-		Debounce: d.opts.Debounce,
-		OnError:  func(error) { d.metrics.WatcherError(name) },
-	})
-	if err != nil {
-		return fmt.Errorf("watching the files of %s: %w", name, err)
-	}
-	d.closers = append(d.closers, func() { _ = w.Close() })
-	go w.Follow(ctx, func(watch.Batch) { d.reload(ctx, "watch", name) },
-		func(err error) { d.log.Warn("watch", "target", name, "err", err) })
-	return nil
-}
-
-// reload runs a reload from source of the named target and logs what came
-// of it. It returns once the candidate is live, not after its health
-// window, so that the next change reaches the engine at once and
-// supersedes it.
-func (d *daemon) reload(ctx context.Context, source, target string) {
-	o, err := d.engine.Submit(ctx, hotreload.Request{Source: source, Targets: []string{target}})
+// submitLogged submits a reload from source of the named target and logs
+// what came of it.
+func submitLogged(ctx context.Context, log *slog.Logger, submit hotreload.SubmitFunc, source hotreload.Source, target string) {
+	o, err := submit(ctx, hotreload.Request{Source: source, Targets: []string{target}})
 	switch {
 	case errors.Is(err, context.Canceled):
 	case err != nil:
-		d.log.Error("reload refused", "source", source, "target", target, "err", err)
+		log.Error("reload refused", "source", source, "target", target, "err", err)
 	case o.Result == hotreload.Rejected:
 		for _, e := range o.Errors {
-			d.log.Warn("invalid candidate", "target", target, "error", e.String())
+			log.Warn("invalid candidate", "target", target, "error", e.String())
 		}
 	}
 }
 
 // reloadAll reloads every target from its source in one transaction.
-func (d *daemon) reloadAll(ctx context.Context, source string) {
+func (d *daemon) reloadAll(ctx context.Context, source hotreload.Source) {
 	o, err := d.engine.Submit(ctx, hotreload.Request{Source: source})
 	if err != nil {
 		d.log.Error("reload refused", "source", source, "err", err)
@@ -502,12 +480,27 @@ func (d *daemon) reloadAll(ctx context.Context, source string) {
 	}
 }
 
-// run serves HTTP on ln and reloads on SIGHUP until ctx is done, then shuts
-// everything down in order.
-func (d *daemon) run(ctx context.Context, ln net.Listener, handler http.Handler) error {
-	srv := admin.NewHTTPServer(ln.Addr().String(), handler)
-	srvErr := make(chan error, 1)
-	go func() { srvErr <- srv.Serve(ln) }()
+// run serves the admin API (when there is one) and reloads on SIGHUP until
+// ctx is done, then stops everything, in reverse order of start.
+func (d *daemon) run(ctx context.Context) error {
+	defer d.life.Stop()
+	var srvErr chan error
+	var shutdownErr error
+	if d.ln != nil {
+		srv := admin.NewHTTPServer(d.addr, d.admin)
+		srvErr = make(chan error, 1)
+		exited := make(chan struct{})
+		go func() {
+			defer close(exited)
+			srvErr <- srv.Serve(d.ln)
+		}()
+		d.life.Defer(func() {
+			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			shutdownErr = srv.Shutdown(shutdown)
+			<-exited
+		})
+	}
 
 	// systemd's notify-reload protocol; a no-op without NOTIFY_SOCKET.
 	notify, err := sdnotify.New()
@@ -517,81 +510,39 @@ func (d *daemon) run(ctx context.Context, ln net.Listener, handler http.Handler)
 	if notify != nil && notify.Enabled() {
 		d.notify = notify
 		sub := events.Subscribe[any](d.bus)
-		d.closers = append(d.closers, sub.Close)
-		go notify.Follow(ctx, sub)
+		d.life.Defer(sub.Close)
+		d.life.Go(ctx, func(ctx context.Context) { notify.Follow(ctx, sub) })
 		if err := notify.Ready(fmt.Sprintf("serving version %d", d.engine.Status().Active)); err != nil {
 			d.log.Warn("notifying systemd", "err", err)
 		}
-		defer func() { _ = notify.Stopping() }()
+		d.life.Defer(func() { _ = notify.Stopping() })
 	}
-
-	monCtx, stopMon := context.WithCancel(ctx)
-	monDone := make(chan error, 2)
-	go func() { monDone <- d.monitor.Run(monCtx) }()
-	go func() { monDone <- d.alerts.Run(monCtx) }()
+	d.life.Go(ctx, func(ctx context.Context) { _ = d.monitor.Run(ctx) })
+	d.life.Go(ctx, func(ctx context.Context) { _ = d.alerts.Run(ctx) })
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-
+	err = nil
 loop:
 	for {
 		select {
 		case <-ctx.Done():
 			break loop
 		case <-hup:
-			d.reloadAll(ctx, "signal")
+			d.reloadAll(ctx, hotreload.SourceSignal)
 		case err = <-srvErr:
 			break loop
 		}
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if serr := srv.Shutdown(shutdown); serr != nil && err == nil {
-		err = serr
+	d.life.Stop()
+	if err == nil {
+		err = shutdownErr
 	}
-	stopMon()
-	<-monDone
-	<-monDone
-	d.close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
-}
-
-// close stops the triggers (watchers, sources), then the engine, then
-// releases what the daemon holds, so no trigger meets a stopped engine.
-func (d *daemon) close() {
-	for i := len(d.closers) - 1; i >= 0; i-- {
-		d.closers[i]()
-	}
-	d.stopEngine()
-	<-d.engineDone
-	if d.admin != nil {
-		d.admin.Close()
-	}
-	if d.plugins != nil {
-		if err := d.plugins.Close(context.Background()); err != nil {
-			d.log.Error("closing the plugin host", "err", err)
-		}
-	}
-	if d.config != nil {
-		d.config.Close()
-	}
-	if err := d.audit.Close(); err != nil {
-		d.log.Error("closing the audit log", "err", err)
-	}
-	if err := d.ui.Close(); err != nil {
-		d.log.Error("closing the UI hub", "err", err)
-	}
-	d.bus.Close()
-	if err := d.history.Close(); err != nil {
-		d.log.Error("closing history", "err", err)
-	}
-	if d.tempDir != "" {
-		os.RemoveAll(d.tempDir)
-	}
 }
 
 // originHosts turns origins (scheme://host:port) into the host patterns
@@ -619,112 +570,109 @@ func (d *daemon) checkPrivate(path string) error {
 	return nil
 }
 
-// configName is the config target's name, "" without one (hotreload dev).
-func (d *daemon) configName() string {
-	if d.config == nil {
-		return ""
-	}
-	return d.config.Name()
-}
-
-// newAdmin builds the admin API with the daemon's parts mounted: health
-// probes, and what the caller adds afterwards with d.admin.Mount.
-func (d *daemon) newAdmin() error {
+// newAdmin builds the admin API, with the auth file watched for new tokens,
+// and mounts every route of the daemon and its parts.
+func (d *daemon) newAdmin(partRoutes []hotreload.Route) error {
+	var tokens *auth.Store
 	if d.opts.AuthFile != "" {
 		var strict []auth.Option
 		if !d.opts.InsecurePermissions {
 			strict = append(strict, auth.Private()) // checked on the file read, at every reload
 		}
-		tokens, err := auth.Open(d.opts.AuthFile, strict...)
-		if err != nil {
+		var err error
+		if tokens, err = auth.Open(d.opts.AuthFile, strict...); err != nil {
 			return fmt.Errorf("reading the auth file: %w", err)
 		}
-		d.tokens = tokens
 		w, err := watch.New(watch.Options{Files: []string{d.opts.AuthFile}, Debounce: 100 * time.Millisecond})
 		if err != nil {
 			return fmt.Errorf("watching the auth file: %w", err)
 		}
-		d.closers = append(d.closers, func() { _ = w.Close() })
-		go w.Follow(context.Background(), func(watch.Batch) {
-			var np *inputfile.NotPrivateError
-			if err := tokens.Reload(); errors.As(err, &np) {
-				d.log.Error("auth file refused; keeping the previous tokens", "err", err)
-			} else if err != nil {
-				d.log.Error("auth file is invalid; keeping the previous tokens", "err", err)
-			} else {
-				d.log.Info("auth file reloaded", "tokens", tokens.Len())
-			}
-		}, nil)
+		d.life.Defer(func() { _ = w.Close() })
+		d.life.Go(context.Background(), func(ctx context.Context) {
+			w.Follow(ctx, func(watch.Batch) {
+				var np *inputfile.NotPrivateError
+				if err := tokens.Reload(); errors.As(err, &np) {
+					d.log.Error("auth file refused; keeping the previous tokens", "err", err)
+				} else if err != nil {
+					d.log.Error("auth file is invalid; keeping the previous tokens", "err", err)
+				} else {
+					d.log.Info("auth file reloaded", "tokens", tokens.Len())
+				}
+			}, nil)
+		})
 	}
-	parts := map[string]func(context.Context) any{
+	status := map[string]func(context.Context) any{
 		"health": func(context.Context) any { return d.monitor.Summary() },
 		"alerts": func(context.Context) any { return d.alerts.Active() },
 		"audit":  func(ctx context.Context) any { return auditStatus(ctx, d.audit) },
 	}
-	if d.plugins != nil {
-		parts["plugins"] = func(context.Context) any { l, _ := d.plugins.List(); return l }
+	for _, p := range d.parts {
+		if h, ok := p.(*plugin.Host); ok {
+			status["plugins"] = func(context.Context) any { l, _ := h.List(); return l }
+		}
+	}
+	configName := ""
+	if d.config != nil {
+		configName = d.config.Name()
 	}
 	srv, err := admin.New(admin.Options{
 		Mode:           d.opts.Mode,
-		Listen:         d.opts.Listen,
+		Listen:         d.addr,
 		Engine:         d.engine,
 		History:        d.history,
 		Config:         d.config,
-		ConfigTarget:   d.configName(),
+		ConfigTarget:   configName,
 		Bus:            d.bus,
-		Tokens:         d.tokens,
+		Tokens:         tokens,
 		AllowedHosts:   d.opts.AllowedHosts,
 		AllowedOrigins: d.opts.AllowedOrigins,
 		Audit:          d.audit,
 		Redact:         d.secrets.Redact,
 		RedactChanges:  func(_ string, c []hotreload.PathChange) []hotreload.PathChange { return d.secrets.RedactChanges(c) },
 		Scrub:          d.secrets.Scrub,
-		StatusParts:    parts,
+		StatusParts:    status,
 		Logger:         d.log,
 	})
 	if err != nil {
 		return err
 	}
 	d.admin = srv
-	srv.Mount("GET /{$}", auth.Public, dashboard.Handler()) // the page holds no data; its API calls are authorised
-	srv.Mount("GET "+dashboard.Prefix, auth.Public, dashboard.Handler())
-	srv.Mount("GET /metrics", auth.Viewer, d.metrics.Handler())
-	// The browser UI channel: the session cookie or a token authorises the
-	// sockets; the client script is public.
-	srv.Mount("GET /ws", auth.Viewer, http.HandlerFunc(d.ui.ServeWS))
-	srv.Mount("GET /livereload", auth.Viewer, http.HandlerFunc(d.ui.ServeLiveReload))
-	srv.Mount("GET /hotreload.js", auth.Public, ui.Script)
-	srv.Mount("GET /livereload.js", auth.Public, ui.Script)
-	srv.Mount("GET /api/v1/ui/clients", auth.Viewer, http.HandlerFunc(d.ui.ServeClients))
-	if d.assets != nil {
-		srv.Mount("GET /ui/", auth.Public, d.assets)
+	d.life.Defer(func() { _ = srv.Close() })
+	for _, r := range append(d.routes(), partRoutes...) {
+		srv.Mount(r.Pattern, r.Role, r.Handler)
 	}
-	if d.plugins != nil {
-		h := d.plugins.Handler(func(r *http.Request) string {
-			id, _ := admin.IdentityFrom(r.Context())
-			return id.Name
-		})
-		srv.Mount("GET /api/v1/plugins", auth.Viewer, h)
-		srv.Mount("GET /api/v1/plugins/{name}", auth.Viewer, h)
-		srv.Mount("POST /api/v1/plugins/{name}/{action}", auth.Operator, h)
-	}
-	srv.Mount("POST /api/v1/unfreeze", auth.Operator, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return nil
+}
+
+// routes are the admin routes the daemon serves beside the admin API's own
+// (admin.Server: status, config, reload, rollback, history, events,
+// session, audit) and those of its parts (ui.Assets: /ui/; plugin.Host:
+// /api/v1/plugins; the fleet: /api/v1/fleet; any Router in the list).
+func (d *daemon) routes() []hotreload.Route {
+	unfreeze := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := d.engine.Unfreeze(r.Context()); err != nil {
 			httpjson.WriteError(w, err)
 			return
 		}
 		httpjson.Write(w, http.StatusOK, map[string]bool{"frozen": false})
-	}))
-	srv.Mount("GET /api/v1/health", auth.Viewer, http.HandlerFunc(d.monitor.ServeHealth))
-	srv.Mount("GET /healthz", auth.Public, http.HandlerFunc(d.monitor.ServeLive))
-	srv.Mount("GET /readyz", auth.Public, http.HandlerFunc(d.monitor.ServeReady))
-	if err := d.monitor.Add("audit", health.CheckFunc(d.audit.Check), health.CheckOptions{Critical: true}); err != nil {
-		return err
+	})
+	return []hotreload.Route{
+		// The dashboard's page holds no data; its API calls are authorised.
+		{Pattern: "GET /{$}", Role: auth.Public, Handler: dashboard.Handler()},
+		{Pattern: "GET " + dashboard.Prefix, Role: auth.Public, Handler: dashboard.Handler()},
+		{Pattern: "GET /metrics", Role: auth.Viewer, Handler: d.metrics.Handler()},
+		// The browser UI channel: the session cookie or a token authorises
+		// the sockets; the client script is public.
+		{Pattern: "GET /ws", Role: auth.Viewer, Handler: http.HandlerFunc(d.hub.ServeWS)},
+		{Pattern: "GET /livereload", Role: auth.Viewer, Handler: http.HandlerFunc(d.hub.ServeLiveReload)},
+		{Pattern: "GET /hotreload.js", Role: auth.Public, Handler: ui.Script},
+		{Pattern: "GET /livereload.js", Role: auth.Public, Handler: ui.Script},
+		{Pattern: "GET /api/v1/ui/clients", Role: auth.Viewer, Handler: http.HandlerFunc(d.hub.ServeClients)},
+		{Pattern: "POST /api/v1/unfreeze", Role: auth.Operator, Handler: unfreeze},
+		{Pattern: "GET /api/v1/health", Role: auth.Viewer, Handler: http.HandlerFunc(d.monitor.ServeHealth)},
+		{Pattern: "GET /healthz", Role: auth.Public, Handler: http.HandlerFunc(d.monitor.ServeLive)},
+		{Pattern: "GET /readyz", Role: auth.Public, Handler: http.HandlerFunc(d.monitor.ServeReady)},
 	}
-	// A target step past its deadline that has not returned: /readyz says
-	// so (503) until it does.
-	engine := health.CheckFunc(d.engine.Check)
-	return d.monitor.Add("engine", engine, health.CheckOptions{Critical: true, Interval: time.Second})
 }
 
 // auditStatus is the audit part of GET /api/v1/status: whether the log was

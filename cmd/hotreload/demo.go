@@ -69,17 +69,25 @@ An existing --dir is reused as it is, so your edits survive a restart.`,
 
 func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Duration) error {
 	ctx := cmd.Context()
+	// Both ports first: a busy one fails before anything is built.
 	appLn, err := net.Listen("tcp", appListen)
 	if err != nil {
 		return fmt.Errorf("listening for the demo app: %w", err)
 	}
-	defer appLn.Close()
+	app := &onceListener{Listener: appLn}
+	defer app.Close()
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listening for the admin API: %w", err)
+	}
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "hotreload-demo-"); err != nil {
+			ln.Close()
 			return err
 		}
 	}
 	if err := writeWorkspace(dir, appLn.Addr().String()); err != nil {
+		ln.Close()
 		return err
 	}
 	out := &syncWriter{w: cmd.OutOrStdout()}
@@ -97,69 +105,14 @@ func runDemo(cmd *cobra.Command, dir, listen, appListen string, window time.Dura
 		Window:      window,
 		Stderr:      cmd.ErrOrStderr(),
 	}
-	d, target, ln, err := startDaemon(ctx, opts, demo.Validate)
+	var engine *hotreload.Engine
+	d, err := startDaemon(ctx, opts, ln, func(ctx context.Context, s *services) ([]any, error) {
+		engine = s.engine
+		return demoParts(ctx, s, app, out, build)
+	})
 	if err != nil {
 		return err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			_ = ln.Close()
-			d.close()
-		}
-	}()
-	if build != nil {
-		// The plugin joins through the plugin directory's watcher, in a
-		// transaction of its own, when it is built.
-		bctx, stop := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		defer wg.Wait()
-		defer stop()
-		// Subscribed before the build, so the plugin's transaction is seen.
-		loaded := events.Subscribe[hotreload.CodeReloadEvent](d.bus)
-		defer loaded.Close()
-		wg.Go(func() {
-			if build(bctx, out) {
-				reportPluginLoad(bctx, out, loaded, d.plugins.Name(), demoPlugin)
-			}
-		})
-	}
-	store := target.Store()
-	app := &demo.App{
-		ScriptURL: "/hotreload.js",
-		Config:    store.Load,
-		Version:   func() uint64 { return d.engine.Status().Live }, // the version of what is live, pending or not
-		Client:    &http.Client{Timeout: 5 * time.Second},
-		// A plugin that is not loaded, quarantined or failing leaves the
-		// greeting as it was (FilterReply returns it unchanged); the host
-		// reports each failed call to the health gate as an exception.
-		Decorate: func(ctx context.Context, s string) string {
-			r, _ := d.plugins.FilterReply(ctx, demoPlugin, plugin.Reply{Status: http.StatusOK, Body: s})
-			return r.Body
-		},
-	}
-	upstream := health.CheckFunc(func(ctx context.Context) error {
-		return health.HTTPCheck{URL: store.Load().Upstream.URL, MaxLatency: 2 * time.Second}.Check(ctx)
-	})
-	if err := d.monitor.Add("upstream", upstream, health.CheckOptions{Critical: true, Interval: 5 * time.Second, Timeout: 2 * time.Second}); err != nil {
-		return err
-	}
-
-	appMux := http.NewServeMux()
-	appMux.Handle("GET /upstream", demo.Upstream())
-	// The page's live-reload channel, same-origin with the page.
-	appMux.Handle("GET /hotreload.js", ui.Script)
-	appMux.HandleFunc("GET /ws", d.ui.ServeWS)
-	appMux.Handle("GET /ui/", d.assets)
-	appMux.Handle("/", d.traffic.Middleware(app))
-	appSrv := admin.NewHTTPServer(appLn.Addr().String(), appMux)
-	go func() {
-		if err := appSrv.Serve(appLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.log.Error("demo app", "err", err)
-		}
-	}()
-	defer appSrv.Close()
-
 	fmt.Fprintf(out, `hotreload demo is running (version %d).
 
   demo app     http://%s/   (JSON: http://%s/api/greeting)
@@ -172,9 +125,86 @@ Edit the files in %s
   ui/          style.css, theme.json and components/: open pages change in place
   plugins/     the Wasm plugin %q that decorates the greeting; %s
 Press Ctrl-C to stop.
-`, d.engine.Status().Active, appLn.Addr(), appLn.Addr(), ln.Addr(), ln.Addr(), ln.Addr(), dir, demoPlugin, pluginNote)
-	ok = true
-	return d.run(ctx, ln, d.admin)
+`, engine.Status().Active, appLn.Addr(), appLn.Addr(), ln.Addr(), ln.Addr(), ln.Addr(), dir, demoPlugin, pluginNote)
+	return d.run(ctx)
+}
+
+// demoParts is the demo's list: serve's parts on the workspace (config,
+// plugins, UI, watches), the demo app on appLn with its upstream check, and
+// the plugin's first build when it has to be built.
+func demoParts(ctx context.Context, s *services, appLn net.Listener, out io.Writer, build func(context.Context, io.Writer) bool) (parts []any, err error) {
+	target, err := newConfig(s, demo.Validate)
+	if err != nil {
+		return nil, err
+	}
+	parts = append(parts, target)
+	more, err := fileParts(ctx, s, target)
+	parts = append(parts, more...)
+	if err != nil {
+		return parts, err
+	}
+	var (
+		host   *plugin.Host
+		assets *ui.Assets
+	)
+	for _, p := range parts {
+		switch p := p.(type) {
+		case *plugin.Host:
+			host = p
+		case *ui.Assets:
+			assets = p
+		}
+	}
+	store := target.Store()
+	app := &demo.App{
+		ScriptURL: "/hotreload.js",
+		Config:    store.Load,
+		Version:   func() uint64 { return s.engine.Status().Live }, // the version of what is live, pending or not
+		Client:    &http.Client{Timeout: 5 * time.Second},
+		// A plugin that is not loaded, quarantined or failing leaves the
+		// greeting as it was (FilterReply returns it unchanged); the host
+		// reports each failed call to the health gate as an exception.
+		Decorate: func(ctx context.Context, str string) string {
+			r, _ := host.FilterReply(ctx, demoPlugin, plugin.Reply{Status: http.StatusOK, Body: str})
+			return r.Body
+		},
+	}
+	upstream := health.CheckFunc(func(ctx context.Context) error {
+		return health.HTTPCheck{URL: store.Load().Upstream.URL, MaxLatency: 2 * time.Second}.Check(ctx)
+	})
+	if err := s.monitor.Add("upstream", upstream, health.CheckOptions{Critical: true, Interval: 5 * time.Second, Timeout: 2 * time.Second}); err != nil {
+		return parts, err
+	}
+	appMux := http.NewServeMux()
+	appMux.Handle("GET /upstream", demo.Upstream())
+	// The page's live-reload channel, same-origin with the page.
+	appMux.Handle("GET /hotreload.js", ui.Script)
+	appMux.HandleFunc("GET /ws", s.hub.ServeWS)
+	appMux.Handle("GET /ui/", assets)
+	appMux.Handle("/", s.traffic.Middleware(app))
+	serveApp := hotreload.TriggerFunc(func(ctx context.Context, _ hotreload.SubmitFunc) error {
+		srv := admin.NewHTTPServer(appLn.Addr().String(), appMux)
+		go func() { <-ctx.Done(); srv.Close() }()
+		if err := srv.Serve(appLn); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("demo app: %w", err)
+		}
+		return nil
+	})
+	parts = append(parts, serveApp)
+	if build != nil {
+		// The plugin joins through the plugin directory's watcher, in a
+		// transaction of its own, when it is built.
+		parts = append(parts, hotreload.TriggerFunc(func(ctx context.Context, _ hotreload.SubmitFunc) error {
+			// Subscribed before the build, so the plugin's transaction is seen.
+			loaded := events.Subscribe[hotreload.CodeReloadEvent](s.bus)
+			defer loaded.Close()
+			if build(ctx, out) {
+				reportPluginLoad(ctx, out, loaded, host.Name(), demoPlugin)
+			}
+			return nil
+		}))
+	}
+	return parts, nil
 }
 
 // writeWorkspace copies the embedded workspace into dir, leaving files that

@@ -15,6 +15,7 @@ import (
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/admin"
 	"github.com/cybercorp/hotreload/dev"
+	"github.com/cybercorp/hotreload/supervise"
 )
 
 func init() { register(newDevCmd) }
@@ -87,15 +88,15 @@ again (100 ms, then doubling up to 5 s while it keeps crashing).`,
 	fl.StringVar(&f.pkg, "pkg", ".", "the program's main package, relative to the first --watch folder")
 	fl.StringVar(&f.build, "build", "", `shell command that builds the program into "$OUT" (default: go build of --pkg)`)
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:7070", "address the program is served on")
-	fl.StringVar(&f.mode, "mode", string(dev.ModeSocket), "socket: pass the socket as fd 3; proxy: run each build on $PORT behind a reverse proxy")
+	fl.StringVar(&f.mode, "mode", string(supervise.ModeSocket), "socket: pass the socket as fd 3; proxy: run each build on $PORT behind a reverse proxy")
 	fl.StringVar(&f.health, "health", "", "proxy mode: URL path that must answer 2xx before a build is swapped in")
 	fl.StringVar(&f.ui, "ui", "127.0.0.1:7071", `address of the dashboard, the admin API and the browser channel (/hotreload.js, /ws); "off" serves none of them`)
 	fl.StringVar(&f.dataDir, "data-dir", "", "keep history, the audit log and the builds here across sessions (default: history in memory, nothing kept)")
 	fl.StringArrayVar(&f.plugins, "plugin", nil, "NAME=DIR: a Go Wasm plugin to rebuild into --plugin-dir (repeatable)")
 	fl.StringVar(&f.pluginDir, "plugin-dir", "", "folder the rebuilt plugins are written to")
 	positiveDuration(fl, &f.debounce, "debounce", dev.DefaultDebounce, "quiet time after a save before rebuilding")
-	positiveDuration(fl, &f.drain, "drain", dev.DefaultDrainTimeout, "how long the old process may drain after SIGTERM before SIGKILL")
-	positiveDuration(fl, &f.ready, "ready-timeout", dev.DefaultReadyTimeout, "how long a new build may take to be ready")
+	positiveDuration(fl, &f.drain, "drain", supervise.DefaultDrainTimeout, "how long the old process may drain after SIGTERM before SIGKILL")
+	positiveDuration(fl, &f.ready, "ready-timeout", supervise.DefaultReadyTimeout, "how long a new build may take to be ready")
 	return cmd
 }
 
@@ -117,75 +118,59 @@ func runDev(cmd *cobra.Command, f *devFlags, args []string) error {
 			return fmt.Errorf("listening for the dashboard and browsers on %s: %w", f.ui, err)
 		}
 	}
-	closeListeners := func() {
-		ln.Close()
-		if adminLn != nil {
-			adminLn.Close()
+	// The program's listener is the Process's once dev.New took it;
+	// startDaemon owns adminLn.
+	taken := false
+	defer func() {
+		if !taken {
+			ln.Close()
 		}
-	}
-	// The same daemon as serve, with the program as its one target: each
+	}()
+	// The same daemon as serve, with the dev loop as its one part: each
 	// build is a transaction in history (in memory unless --data-dir),
 	// with its events, metrics and audit record.
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	d, err := newDaemon(ctx, daemonOptions{
+	opts := daemonOptions{
 		DataDir: f.dataDir, Listen: f.ui, Mode: admin.Dev, Stderr: cmd.ErrOrStderr(),
 		AllowedOrigins: []string{"http://" + ln.Addr().String(), "http://localhost:" + port},
 		OverlayRoots:   f.watch,
-	})
-	if err != nil {
-		closeListeners()
-		return err
 	}
-	opts := dev.Options{
-		Engine: d.engine, UI: d.ui,
-		Dirs: f.watch, Include: f.include, Exclude: f.exclude, Debounce: f.debounce, Package: f.pkg,
-		Plugins: plugins, PluginDir: f.pluginDir, Terminal: cmd.ErrOrStderr(),
-		Process: dev.ProcessOptions{
-			Name: "app", Args: args, Listener: ln, Mode: dev.Mode(f.mode), HealthPath: f.health,
-			ReadyTimeout: f.ready, DrainTimeout: f.drain,
-			Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(),
-		},
-		Logger: d.log,
-	}
-	if f.dataDir != "" {
-		opts.Process.BinDir = filepath.Join(f.dataDir, "process") // history can restore any kept build
-	}
-	if f.build != "" {
-		opts.Process.Build = dev.ShellBuild(f.watch[0], f.build)
-	}
-	s, err := dev.New(opts)
-	if err != nil {
-		closeListeners()
-		d.close()
-		return err
-	}
-	d.ungated[s.Process().Name()] = true
-	d.metrics.Track(s.Process().Name())
-	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan error, 1)
-	go func() { done <- s.Run(sctx) }()
-	d.closers = append(d.closers, func() {
-		stop()
-		<-done
-		closeCtx, cancel := context.WithTimeout(context.Background(), f.drain+5*time.Second)
-		defer cancel()
-		if err := s.Close(closeCtx); err != nil {
-			d.log.Error("stopping the program", "err", err)
+	d, err := startDaemon(ctx, opts, adminLn, func(_ context.Context, s *services) ([]any, error) {
+		o := dev.Options{
+			Engine: s.engine, UI: s.hub,
+			Dirs: f.watch, Include: f.include, Exclude: f.exclude, Debounce: f.debounce, Package: f.pkg,
+			Plugins: plugins, PluginDir: f.pluginDir, Terminal: cmd.ErrOrStderr(),
+			Process: supervise.Options{
+				Name: "app", Args: args, Listener: ln, Mode: supervise.Mode(f.mode), HealthPath: f.health,
+				ReadyTimeout: f.ready, DrainTimeout: f.drain, Ungated: true,
+				Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(),
+			},
+			Logger: s.log,
 		}
+		if f.dataDir != "" {
+			o.Process.BinDir = filepath.Join(f.dataDir, "process") // history can restore any kept build
+		}
+		if f.build != "" {
+			o.Process.Build = dev.ShellBuild(f.watch[0], f.build)
+		}
+		sup, err := dev.New(o)
+		if err != nil {
+			return nil, err
+		}
+		taken = true
+		// The Supervisor adds its Process to the engine at the first good
+		// build; its trigger is the dev loop.
+		s.metrics.Track(sup.Process().Name())
+		return []any{sup}, nil
 	})
-	fmt.Fprintf(cmd.ErrOrStderr(), "hotreload dev: serving http://%s (%s mode), watching %s\n", ln.Addr(), f.mode, strings.Join(f.watch, ", "))
-	if adminLn == nil {
-		<-ctx.Done()
-		d.close()
-		return nil
-	}
-	if err := d.newAdmin(); err != nil {
-		adminLn.Close()
-		d.close()
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "hotreload dev: dashboard and admin API on http://%s/; browsers reload through <script src=\"http://%s/hotreload.js\"></script>\n", adminLn.Addr(), adminLn.Addr())
-	return d.run(ctx, adminLn, d.admin)
+	fmt.Fprintf(cmd.ErrOrStderr(), "hotreload dev: serving http://%s (%s mode), watching %s\n", ln.Addr(), f.mode, strings.Join(f.watch, ", "))
+	if adminLn != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "hotreload dev: dashboard and admin API on http://%s/; browsers reload through <script src=\"http://%s/hotreload.js\"></script>\n", adminLn.Addr(), adminLn.Addr())
+	}
+	return d.run(ctx)
 }
 
 // parsePlugins reads NAME=DIR flags.

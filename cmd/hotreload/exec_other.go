@@ -8,7 +8,7 @@ import (
 	"github.com/cybercorp/hotreload"
 )
 
-// startExec is Linux-only: process supervision needs pidfds.
-func (d *daemon) startExec(context.Context, string, string) error {
-	return hotreload.Errorf(hotreload.CodeInvalid, "--exec needs Linux")
+// execParts is Linux-only: process supervision needs pidfds.
+func execParts(context.Context, *services, string, string) ([]any, error) {
+	return nil, hotreload.Errorf(hotreload.CodeInvalid, "--exec needs Linux")
 }

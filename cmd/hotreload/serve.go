@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"time"
 
@@ -59,7 +61,7 @@ token from --auth-file (create one with "hotreload token add").`,
 			}
 			opts.Mode = m
 			opts.Watch = watch || (m == admin.Dev && !cmd.Flags().Changed("watch"))
-			es, err := prepareEtcd(cmd, &opts, eo)
+			es, err := prepareEtcd(&opts, eo)
 			if err != nil {
 				return err
 			}
@@ -102,18 +104,48 @@ token from --auth-file (create one with "hotreload token add").`,
 // serve runs the daemon on the config files until the command's context
 // ends.
 func serve(cmd *cobra.Command, opts daemonOptions, es *etcdSource) error {
-	d, target, ln, err := startDaemon[map[string]any](cmd.Context(), opts)
+	ctx := cmd.Context()
+	// The port first: a busy one fails before anything is loaded or built.
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return fmt.Errorf("listening for the admin API: %w", err)
+	}
+	d, err := startDaemon(ctx, opts, ln, serveParts(es))
 	if err != nil {
 		return err
 	}
-	if err := es.start(cmd.Context(), d, target, ln); err != nil {
-		_ = ln.Close()
-		d.close()
-		return err
-	}
 	fmt.Fprintf(cmd.OutOrStdout(), "hotreload serving %s (mode %s, version %d) on http://%s/\n",
-		target.Name(), opts.Mode, d.engine.Status().Active, ln.Addr())
-	return d.run(cmd.Context(), ln, d.admin)
+		d.config.Name(), opts.Mode, d.engine.Status().Active, ln.Addr())
+	return d.run(ctx)
+}
+
+// serveParts is serve's list: the etcd client when the config comes from
+// etcd, the config, what the flags ask for (see fileParts), then the etcd
+// source and the fleet.
+func serveParts(es *etcdSource) partsFunc {
+	return func(ctx context.Context, s *services) (parts []any, err error) {
+		if es != nil {
+			// The mirror of the etcd value must be in place before the
+			// config target reads it.
+			c, err := es.connect(ctx)
+			if err != nil {
+				return nil, err
+			}
+			parts = append(parts, c)
+		}
+		target, err := newConfig[map[string]any](s)
+		if err != nil {
+			return parts, err
+		}
+		parts = append(parts, target)
+		more, err := fileParts(ctx, s, target)
+		parts = append(parts, more...)
+		if err != nil || es == nil {
+			return parts, err
+		}
+		more, err = es.parts(s, target)
+		return append(parts, more...), err
+	}
 }
 
 // addLimitFlags adds the flags that bound the config files read.

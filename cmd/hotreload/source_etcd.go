@@ -9,10 +9,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -76,11 +74,9 @@ type etcdSource struct {
 
 // prepareEtcd checks the flags and, with --source, makes the mirror of the
 // etcd value in the data dir the daemon's config file: a reload from source
-// reads it. On the first start it copies the current value there; later
-// starts begin from the last value committed (without waiting for etcd) and
-// the source then applies every change made since, in order. It returns nil
-// without --source.
-func prepareEtcd(cmd *cobra.Command, opts *daemonOptions, o etcdOptions) (*etcdSource, error) {
+// reads it. It returns nil without --source. Nothing is connected until
+// the daemon's list calls connect.
+func prepareEtcd(opts *daemonOptions, o etcdOptions) (*etcdSource, error) {
 	if o.Source == "" {
 		switch {
 		case o.Fleet != "":
@@ -101,24 +97,33 @@ func prepareEtcd(cmd *cobra.Command, opts *daemonOptions, o etcdOptions) (*etcdS
 		opts.DataDir = ".hotreload"
 	}
 	o.Client.Endpoints = u.Endpoints
-	c, err := connectEtcd(o.Client)
+	s := &etcdSource{opts: o, url: u, mirror: filepath.Join(opts.DataDir, "etcd", "config"+formatExt(u.Key))}
+	opts.ConfigFiles = []string{s.mirror}
+	opts.Watch = false // the etcd watch replaces the file watch
+	return s, nil
+}
+
+// connect connects to etcd and, on the first start, copies the current
+// value to the mirror; later starts begin from the last value committed
+// (without waiting for etcd) and the source then applies every change made
+// since, in order. The part it returns closes the client.
+func (s *etcdSource) connect(ctx context.Context) (closeFunc, error) {
+	c, err := connectEtcd(s.opts.Client)
 	if err != nil {
 		return nil, err
 	}
-	s := &etcdSource{opts: o, url: u, client: c, mirror: filepath.Join(opts.DataDir, "etcd", "config"+formatExt(u.Key))}
+	s.client = c
 	if s.resume, err = etcd.ReadCheckpoint(s.mirror); err != nil {
 		c.Close()
 		return nil, err
 	}
 	if _, statErr := os.Stat(s.mirror); s.resume == 0 || statErr != nil {
-		if err := s.fetch(cmd.Context()); err != nil {
+		if err := s.fetch(ctx); err != nil {
 			c.Close()
 			return nil, err
 		}
 	}
-	opts.ConfigFiles = []string{s.mirror}
-	opts.Watch = false // the etcd watch replaces the file watch
-	return s, nil
+	return c.Close, nil
 }
 
 // formatExt returns the config file extension a key's name implies, .json
@@ -150,68 +155,56 @@ func (s *etcdSource) fetch(ctx context.Context) error {
 	return etcd.WriteCheckpoint(s.mirror, s.resume)
 }
 
-// start (a no-op on a nil s) follows the key (and, with --fleet, the instance's desired key),
-// registers the instance and mounts GET /api/v1/fleet. Everything it
-// starts stops at the daemon's shutdown. On error it stops what it started.
-func (s *etcdSource) start(ctx context.Context, d *daemon, t *config.Target[map[string]any], ln net.Listener) error {
-	if s == nil {
-		return nil
-	}
+// parts are the triggers that follow the key (and, with --fleet, the
+// instance's desired key) for the config target t, the fleet registration,
+// and GET /api/v1/fleet. The client is closed by connect's part.
+func (s *etcdSource) parts(sv *services, t *config.Target[map[string]any]) ([]any, error) {
 	if s.opts.CheckURLAt != "" {
-		if err := addURLCheck(d, t, s.opts.CheckURLAt); err != nil {
-			s.client.Close()
-			return err
+		if err := addURLCheck(sv, t, s.opts.CheckURLAt); err != nil {
+			return nil, err
 		}
 	}
 	src := etcd.Options{
-		Client: s.client, Key: s.url.Key, Target: t.Name(), Engine: d.engine, Mirror: s.mirror, Resume: s.resume, Logger: d.log,
+		Client: s.client, Key: s.url.Key, Target: t.Name(), Engine: sv.engine, Mirror: s.mirror, Resume: s.resume, Logger: sv.log,
 	}
-	var member *fleet.Member
+	var parts []any
 	if s.opts.Fleet != "" {
 		id := s.opts.InstanceID
 		if id == "" {
 			host, _ := os.Hostname()
-			_, port, _ := net.SplitHostPort(ln.Addr().String())
+			_, port, _ := net.SplitHostPort(sv.addr)
 			id = strings.ReplaceAll(host, "/", "-") + "-" + port
 		}
 		m, err := fleet.NewMember(fleet.MemberOptions{
-			Client: s.client, Prefix: s.opts.Fleet, ID: id, Addr: ln.Addr().String(), Key: s.url.Key,
-			Local: func() fleet.Local { return localState(d, t.Name()) }, Coordinate: true,
-			TTL: s.opts.FleetTTL, Logger: d.log,
+			Client: s.client, Prefix: s.opts.Fleet, ID: id, Addr: sv.addr, Key: s.url.Key,
+			Local: func() fleet.Local { return localState(sv, t.Name()) }, Coordinate: true,
+			TTL: s.opts.FleetTTL, Logger: sv.log,
 		})
 		if err != nil {
-			s.client.Close()
-			return err
+			return nil, err
 		}
-		member = m
 		// The attempt's reason goes into the fleet's keys: no plaintext.
 		src.Override, src.OnAttempt = m.DesiredKey(), func(a etcd.Attempt) {
-			a.Reason = d.secrets.Scrub(a.Reason)
+			a.Reason = sv.secrets.Scrub(a.Reason)
 			m.Attempted(a)
 		}
-		d.admin.Mount("GET /api/v1/fleet", auth.Viewer, fleet.Handler(s.client, s.opts.Fleet))
+		parts = append(parts, runTrigger(m.Run), routes{{Pattern: "GET /api/v1/fleet", Role: auth.Viewer, Handler: fleet.Handler(s.client, s.opts.Fleet)}})
 	}
 	source, err := etcd.New(src)
 	if err != nil {
-		s.client.Close()
-		return err
+		return nil, err
 	}
-	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = source.Run(runCtx) })
-	if member != nil {
-		wg.Go(func() { _ = member.Run(runCtx) })
-	}
-	d.closers = append(d.closers, func() {
-		stop()
-		wg.Wait()
-		_ = s.client.Close()
-	})
-	return nil
+	return append(parts, runTrigger(source.Run)), nil
+}
+
+// runTrigger is a trigger that runs until its context ends and submits through
+// an engine of its own (etcd.Options.Engine).
+func runTrigger(fn func(context.Context) error) hotreload.TriggerFunc {
+	return func(ctx context.Context, _ hotreload.SubmitFunc) error { return fn(ctx) }
 }
 
 // localState is what the fleet registration says about this daemon.
-func localState(d *daemon, target string) fleet.Local {
+func localState(d *services, target string) fleet.Local {
 	st := d.engine.Status()
 	l := fleet.Local{Version: st.Active, Frozen: st.Frozen, Health: string(d.monitor.Summary().State)}
 	for _, ts := range st.Targets {
@@ -224,7 +217,7 @@ func localState(d *daemon, target string) fleet.Local {
 
 // addURLCheck adds the critical "config-url" check: a GET of the URL the
 // live config holds at pointer.
-func addURLCheck(d *daemon, t *config.Target[map[string]any], pointer string) error {
+func addURLCheck(d *services, t *config.Target[map[string]any], pointer string) error {
 	if pointer != "" && !strings.HasPrefix(pointer, "/") {
 		return hotreload.Errorf(hotreload.CodeInvalid, "--check-url-at %q: want a JSON pointer such as /upstream/url", pointer)
 	}

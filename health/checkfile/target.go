@@ -36,11 +36,23 @@ type Target struct {
 
 var _ hotreload.Target = (*Target)(nil)
 
-// NewTarget returns the target of the checks file at path, named name
-// ("checks" when empty). gate may be nil; its options when NewTarget is
-// called are the base the file's gate settings apply over. Nothing is read
-// until the engine prepares the first candidate.
-func NewTarget(name, path string, m *health.Monitor, g *health.Gate) *Target {
+// TargetOptions configure a Target. Path and Monitor are required.
+type TargetOptions struct {
+	// Name is the target's name; "checks" when empty.
+	Name string
+	// Path is the checks file.
+	Path string
+	// Monitor runs the file's checks.
+	Monitor *health.Monitor
+	// Gate, when set, takes the file's gate settings; its options when
+	// NewTarget is called are the base they apply over.
+	Gate *health.Gate
+}
+
+// NewTarget returns the target of the checks file opts.Path. Nothing is
+// read until the engine prepares the first candidate.
+func NewTarget(opts TargetOptions) *Target {
+	name, path, m, g := opts.Name, opts.Path, opts.Monitor, opts.Gate
 	if name == "" {
 		name = "checks"
 	}

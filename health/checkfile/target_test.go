@@ -45,7 +45,7 @@ func newFixture(tb testing.TB, content string) *fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &fixture{mon: m, gate: g, target: NewTarget("", path, m, g), path: path}
+	return &fixture{mon: m, gate: g, target: NewTarget(TargetOptions{Path: path, Monitor: m, Gate: g}), path: path}
 }
 
 func lowMemory(context.Context) (health.MemoryUsage, error) {
@@ -86,7 +86,7 @@ func TestTargetContract(t *testing.T) {
 		},
 		Live: func(_ testing.TB, target hotreload.Target) any { return fixtures[target.(*Target)].live() },
 		History: func(tb testing.TB) hotreload.History {
-			s, err := history.Open(tb.TempDir())
+			s, err := history.Open(history.Options{Dir: tb.TempDir()})
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -126,7 +126,7 @@ func TestTargetGateSettings(t *testing.T) {
 	if err := f.gate.SetOptions(health.GateOptions{Window: time.Minute, IgnorePreexisting: true, Memory: lowMemory}); err != nil {
 		t.Fatal(err)
 	}
-	f.target = NewTarget("", f.path, f.mon, f.gate) // the base: what the daemon set
+	f.target = NewTarget(TargetOptions{Path: f.path, Monitor: f.mon, Gate: f.gate}) // the base: what the daemon set
 	hotreloadtest.MustApply(t, f.target, hotreload.Candidate{Content: []byte("gate: {window: 2s, max_memory: 0.8}\n")})
 	o := f.gate.Options()
 	if o.Window != 2*time.Second || o.MaxMemory != 0.8 || !o.IgnorePreexisting || o.Rounds != health.DefaultRounds {
@@ -207,7 +207,7 @@ func TestEngineRollsBackBadChecksFile(t *testing.T) {
 	defer upstream.Close()
 	good := fmt.Sprintf("gate: {window: 300ms, rounds: 3}\nchecks:\n  - {name: upstream, kind: http, url: %q, critical: true}\n", upstream.URL)
 	f := newFixture(t, good)
-	store, err := history.Open(t.TempDir())
+	store, err := history.Open(history.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@
 package jsondiff
 
 import (
+	"encoding/json"
 	"maps"
 	"reflect"
 	"slices"
@@ -232,4 +233,14 @@ func RewriteMembers(x map[string]any, fn func(k string, e any) (any, bool)) (any
 		return x, false
 	}
 	return out, true
+}
+
+// MustMarshal returns the JSON encoding of v, a value of a type that always
+// encodes (a fixed struct, a map of strings); it panics otherwise.
+func MustMarshal(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

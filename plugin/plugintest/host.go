@@ -24,7 +24,7 @@ type Hosted struct {
 // and the host stop when the test ends.
 func NewHost(tb testing.TB, opts plugin.Options, gate hotreload.Gate) Hosted {
 	tb.Helper()
-	hist, err := history.Memory()
+	hist, err := history.Memory(history.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}

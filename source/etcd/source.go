@@ -280,7 +280,7 @@ func (s *Source) propose(ctx context.Context, kv *mvccpb.KeyValue) error {
 	if len(kv.Value) == 0 {
 		a.Result, a.Reason = hotreload.Rejected, "the etcd value is empty"
 	} else {
-		o, err := s.opts.Engine.Reload(ctx, hotreload.Request{Source: "etcd", Candidates: []hotreload.Candidate{{
+		o, err := s.opts.Engine.Reload(ctx, hotreload.Request{Source: hotreload.SourceEtcd, Candidates: []hotreload.Candidate{{
 			Target:  s.opts.Target,
 			Content: kv.Value,
 			Meta:    map[string]string{MetaKey: key, MetaRevision: strconv.FormatInt(kv.ModRevision, 10)},

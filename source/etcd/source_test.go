@@ -49,7 +49,7 @@ func newRig(t *testing.T, client *clientv3.Client, initial, override string) *ri
 	if err := os.WriteFile(r.mirror, []byte(initial), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h, err := history.Open(filepath.Join(dir, "history"))
+	h, err := history.Open(history.Options{Dir: filepath.Join(dir, "history")})
 	if err != nil {
 		t.Fatal(err)
 	}

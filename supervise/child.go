@@ -1,6 +1,6 @@
 //go:build linux
 
-package dev
+package supervise
 
 import (
 	"bufio"
@@ -330,7 +330,7 @@ func (t *tailBuffer) lines() []string {
 }
 
 // errNoSocket reports a socket-mode Process without a listener.
-var errNoSocket = errors.New("dev: socket mode needs a TCP or Unix listener")
+var errNoSocket = errors.New("supervise: socket mode needs a TCP or Unix listener")
 
 // listenerFile returns a close-on-exec dup of ln's descriptor to pass to
 // children. It is made with dup(2) and os.NewFile rather than ln.File():
@@ -345,15 +345,15 @@ func listenerFile(ln net.Listener) (*os.File, error) {
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return nil, fmt.Errorf("dev: the listening socket: %w", err)
+		return nil, fmt.Errorf("supervise: the listening socket: %w", err)
 	}
 	var fd int
 	var dupErr error
 	if err := rc.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return nil, fmt.Errorf("dev: the listening socket: %w", err)
+		return nil, fmt.Errorf("supervise: the listening socket: %w", err)
 	}
 	if dupErr != nil {
-		return nil, fmt.Errorf("dev: duplicating the listening socket: %w", dupErr)
+		return nil, fmt.Errorf("supervise: duplicating the listening socket: %w", dupErr)
 	}
 	return os.NewFile(uintptr(fd), "listener"), nil
 }

@@ -1,10 +1,9 @@
 //go:build linux
 
-package dev
+package supervise
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/jsondiff"
 )
 
 // Mode says how a Process hands its clients to the program.
@@ -41,7 +41,7 @@ const (
 	ModeProxy Mode = "proxy"
 )
 
-// Defaults for zero ProcessOptions fields.
+// Defaults for zero Options fields.
 const (
 	DefaultReadyTimeout = 30 * time.Second
 	DefaultDrainTimeout = 10 * time.Second
@@ -57,8 +57,8 @@ const (
 	stableRun       = 10 * time.Second
 )
 
-// ProcessOptions configure a Process.
-type ProcessOptions struct {
+// Options configure a Process.
+type Options struct {
 	// Name is the target's name; default "process".
 	Name string
 	// Binary is the program to run when Build is nil (hotreload serve
@@ -111,6 +111,10 @@ type ProcessOptions struct {
 	// binary of a crashed live child again: with the new pid, or the
 	// error (another attempt follows, after a longer delay).
 	OnRestart func(pid int, err error)
+	// Ungated makes the Process's transactions skip the health gate (the
+	// dev loop: a save must not wait a window, and a crash restarts the
+	// program); serve --exec gates them.
+	Ungated bool
 	// Logger logs starts, swaps and stops; nil discards.
 	Logger *slog.Logger
 }
@@ -135,7 +139,7 @@ type ProcessOptions struct {
 // on its own goroutine and swaps under the same lock as Apply. Live, Close
 // and the proxy are safe for concurrent use.
 type Process struct {
-	opts   ProcessOptions
+	opts   Options
 	log    *slog.Logger
 	mon    *monitor
 	socket *os.File // socket mode: the dup passed to children
@@ -179,9 +183,9 @@ func (rt *proxyRoute) retire(timeout time.Duration) {
 	rt.transport.CloseIdleConnections()
 }
 
-// NewProcess checks opts and takes the listener. No child runs until the
+// New checks opts and takes the listener. No child runs until the
 // first Prepare and Apply (Start does both).
-func NewProcess(opts ProcessOptions) (*Process, error) {
+func New(opts Options) (*Process, error) {
 	if opts.Name == "" {
 		opts.Name = "process"
 	}
@@ -189,16 +193,16 @@ func NewProcess(opts ProcessOptions) (*Process, error) {
 		opts.Mode = ModeSocket
 	}
 	if opts.Mode != ModeSocket && opts.Mode != ModeProxy {
-		return nil, hotreload.Errorf(hotreload.CodeInvalid, "dev: unknown mode %q (want socket or proxy)", opts.Mode)
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "supervise: unknown mode %q (want socket or proxy)", opts.Mode)
 	}
 	if opts.Listener == nil {
-		return nil, hotreload.Errorf(hotreload.CodeInvalid, "dev: a Process needs a Listener")
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "supervise: a Process needs a Listener")
 	}
 	if opts.Build == nil && opts.Binary == "" {
-		return nil, hotreload.Errorf(hotreload.CodeInvalid, "dev: a Process needs a Binary or a Build function")
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "supervise: a Process needs a Binary or a Build function")
 	}
 	if opts.HealthPath != "" && opts.Mode != ModeProxy {
-		return nil, hotreload.Errorf(hotreload.CodeInvalid, "dev: a health path needs proxy mode: in socket mode a request may reach the old child; send READY=1 instead")
+		return nil, hotreload.Errorf(hotreload.CodeInvalid, "supervise: a health path needs proxy mode: in socket mode a request may reach the old child; send READY=1 instead")
 	}
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = DefaultReadyTimeout
@@ -225,8 +229,8 @@ func NewProcess(opts ProcessOptions) (*Process, error) {
 		p.log = slog.New(slog.DiscardHandler)
 	}
 	var err error
-	if p.runDir, err = os.MkdirTemp("", "hotreload-dev-"); err != nil {
-		return nil, fmt.Errorf("dev: %w", err)
+	if p.runDir, err = os.MkdirTemp("", "hotreload-process-"); err != nil {
+		return nil, fmt.Errorf("supervise: %w", err)
 	}
 	if p.mon, err = newMonitor(); err != nil {
 		os.RemoveAll(p.runDir)
@@ -238,7 +242,7 @@ func NewProcess(opts ProcessOptions) (*Process, error) {
 	if err := os.MkdirAll(p.opts.BinDir, 0o755); err != nil {
 		p.mon.close()
 		os.RemoveAll(p.runDir)
-		return nil, fmt.Errorf("dev: creating the binary directory: %w", err)
+		return nil, fmt.Errorf("supervise: creating the binary directory: %w", err)
 	}
 	if opts.Mode == ModeSocket {
 		if p.socket, err = listenerFile(opts.Listener); err != nil {
@@ -260,6 +264,13 @@ func NewProcess(opts ProcessOptions) (*Process, error) {
 
 // Name returns the target's name.
 func (p *Process) Name() string { return p.opts.Name }
+
+// BinDir is the directory the Process keeps its binaries in; a build
+// written there is renamed into place without a copy.
+func (p *Process) BinDir() string { return p.opts.BinDir }
+
+// Ungated implements hotreload.Ungated: Options.Ungated.
+func (p *Process) Ungated() bool { return p.opts.Ungated }
 
 // Kind returns hotreload.KindProcess.
 func (p *Process) Kind() hotreload.Kind { return hotreload.KindProcess }
@@ -308,7 +319,7 @@ func (p *Process) Prepare(ctx context.Context, c hotreload.Candidate) (hotreload
 	}
 	summary := hotreload.Summary{
 		Kind:     hotreload.KindProcess,
-		Snapshot: mustJSON(snapshotDoc{Binary: id}),
+		Snapshot: jsondiff.MustMarshal(snapshotDoc{Binary: id}),
 		Changes:  []hotreload.PathChange{{Path: "/binary", Old: nullable(oldID), New: id}},
 		Modules:  packagesOf(c.Meta),
 		Meta:     c.Meta,
@@ -350,19 +361,11 @@ func nullable(s string) any {
 	return s
 }
 
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // only fixed struct types are marshalled
-	}
-	return b
-}
-
 // binary puts the candidate's program into BinDir and returns its digest.
 func (p *Process) binary(ctx context.Context, snapshot []byte) (string, error) {
 	if len(snapshot) > 0 {
 		var d snapshotDoc
-		if err := json.Unmarshal(snapshot, &d); err != nil || !isDigest(d.Binary) {
+		if err := json.Unmarshal(snapshot, &d); err != nil || !hotreload.IsDigest(d.Binary) {
 			return "", hotreload.Errorf(hotreload.CodeInvalid, "%s: snapshot %q does not name a binary digest", p.Name(), snapshot)
 		}
 		if _, err := os.Stat(p.binPath(d.Binary)); err != nil {
@@ -397,14 +400,6 @@ func (p *Process) binary(ctx context.Context, snapshot []byte) (string, error) {
 }
 
 func (p *Process) binPath(id string) string { return filepath.Join(p.opts.BinDir, id) }
-
-func isDigest(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	_, err := hex.DecodeString(s)
-	return err == nil
-}
 
 func copyFile(from, to string) error {
 	src, err := os.Open(from)
@@ -612,7 +607,7 @@ func (p *Process) prune() {
 	p.mu.Unlock()
 	for _, e := range ents {
 		info, err := e.Info()
-		if err != nil || !isDigest(e.Name()) || e.Name() == live {
+		if err != nil || !hotreload.IsDigest(e.Name()) || e.Name() == live {
 			continue
 		}
 		bins = append(bins, kept{e.Name(), info.ModTime()})

@@ -1,6 +1,6 @@
 //go:build linux
 
-package dev
+package supervise
 
 import (
 	"errors"
@@ -28,7 +28,7 @@ type monitor struct {
 func newMonitor() (*monitor, error) {
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
-		return nil, fmt.Errorf("dev: creating the monitor's pipe: %w", err)
+		return nil, fmt.Errorf("supervise: creating the monitor's pipe: %w", err)
 	}
 	m := &monitor{wakeR: p[0], wakeW: p[1], children: map[*child]bool{}, done: make(chan struct{})}
 	go m.run()
@@ -111,7 +111,7 @@ func (m *monitor) run() {
 		}
 		m.mu.Unlock()
 		if _, err := unix.Poll(fds, -1); err != nil && !errors.Is(err, unix.EINTR) {
-			panic(fmt.Sprintf("dev: poll: %v", err)) // only EINTR, EFAULT, EINVAL, ENOMEM: bugs
+			panic(fmt.Sprintf("supervise: poll: %v", err)) // only EINTR, EFAULT, EINVAL, ENOMEM: bugs
 		}
 		for i, pfd := range fds {
 			if pfd.Revents == 0 {

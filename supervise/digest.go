@@ -1,12 +1,12 @@
-package dev
+package supervise
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"debug/elf"
-	"encoding/hex"
 	"fmt"
 	"os"
+
+	"github.com/cybercorp/hotreload"
 )
 
 // maxBinary bounds the size of a program binaryDigest reads.
@@ -43,6 +43,5 @@ func binaryDigest(path string) (string, error) {
 			clear(data[s.Offset : s.Offset+s.Size])
 		}
 	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
+	return hotreload.Digest(data), nil
 }

@@ -1,4 +1,4 @@
-package dev
+package supervise
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 // coalesced into one more reload. Run it on its own goroutine; reload
 // typically submits an engine transaction for the Process target:
 //
-//	go dev.ReloadOnSignal(ctx, syscall.SIGUSR2, func(ctx context.Context) {
-//		e.Reload(ctx, hotreload.Request{Source: "signal", Targets: []string{proc.Name()}})
+//	go supervise.ReloadOnSignal(ctx, syscall.SIGUSR2, func(ctx context.Context) {
+//		e.Reload(ctx, hotreload.Request{Source: hotreload.SourceSignal, Targets: []string{proc.Name()}})
 //	})
 func ReloadOnSignal(ctx context.Context, sig os.Signal, reload func(context.Context)) {
 	c := make(chan os.Signal, 1)

@@ -1,6 +1,6 @@
 //go:build linux
 
-package dev
+package supervise
 
 import (
 	"context"
@@ -29,7 +29,7 @@ func stampBuilds(t *testing.T) (func(context.Context, string) error, *atomic.Int
 	}, &n
 }
 
-func newProcess(t *testing.T, opts ProcessOptions) *Process {
+func newProcess(t *testing.T, opts Options) *Process {
 	t.Helper()
 	if opts.Listener == nil {
 		opts.Listener = listenLocal(t)
@@ -37,7 +37,7 @@ func newProcess(t *testing.T, opts ProcessOptions) *Process {
 	if opts.Stdout == nil {
 		opts.Stdout, opts.Stderr = testWriter{t}, testWriter{t}
 	}
-	p, err := NewProcess(opts)
+	p, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,13 +72,21 @@ func reload(t *testing.T, p *Process) {
 // 15 times in proxy mode) under load, then closes it: no request failed, no
 // child, zombie or process of a child's group is left, and this process
 // holds no more descriptors than before.
+// testWriter sends output to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Logf("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
 func Test50RestartsLeakNothing(t *testing.T) {
 	for mode, restarts := range map[Mode]int{ModeSocket: 50, ModeProxy: 15} {
 		t.Run(string(mode), func(t *testing.T) {
 			fds := openFDs(t)
 			build, _ := stampBuilds(t)
 			ln := listenLocal(t)
-			p, err := NewProcess(ProcessOptions{Listener: ln, Mode: mode, Build: build, Stdout: testWriter{t}, Stderr: testWriter{t}, Keep: 2})
+			p, err := New(Options{Listener: ln, Mode: mode, Build: build, Stdout: testWriter{t}, Stderr: testWriter{t}, Keep: 2})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,7 +101,7 @@ func Test50RestartsLeakNothing(t *testing.T) {
 					t.Fatalf("restart %d: reply %q", i, got)
 				}
 			}
-			l.finish(t)
+			l.Finish(t)
 			if left := descendants(t, os.Getpid(), nil); len(left) != 1 {
 				t.Errorf("children before Close: %q, want the live one only", left)
 			}
@@ -116,7 +124,7 @@ func Test50RestartsLeakNothing(t *testing.T) {
 // interrupted when it drains (a stop would then wait for DrainTimeout).
 func TestSocketStaysNonBlocking(t *testing.T) {
 	build, _ := stampBuilds(t)
-	p := newProcess(t, ProcessOptions{Build: build, DrainTimeout: time.Minute})
+	p := newProcess(t, Options{Build: build, DrainTimeout: time.Minute})
 	for range 3 {
 		reload(t, p)
 		flags, err := unix.FcntlInt(p.socket.Fd(), unix.F_GETFL, 0)
@@ -147,7 +155,7 @@ func TestProcessGrandchildrenKilled(t *testing.T) {
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p := newProcess(t, ProcessOptions{Binary: script, DrainTimeout: 2 * time.Second})
+	p := newProcess(t, Options{Binary: script, DrainTimeout: 2 * time.Second})
 	reload(t, p)
 	pid, _ := p.Live()
 	waitFor(t, "the helper to start", func() bool { return len(descendants(t, -1, map[int]bool{pid: true})) == 2 })
@@ -162,12 +170,12 @@ func TestProcessGrandchildrenKilled(t *testing.T) {
 // served throughout.
 func TestProcessRollback(t *testing.T) {
 	build, _ := stampBuilds(t)
-	p := newProcess(t, ProcessOptions{Build: build})
+	p := newProcess(t, Options{Build: build})
 	url := "http://" + p.Addr().String() + "/"
 	reload(t, p)
 	pid1, bin1 := p.Live()
 	l := startLoader(url, 4, time.Minute)
-	defer l.finish(t)
+	defer l.Finish(t)
 
 	t.Run("BeforeApply", func(t *testing.T) {
 		ch, err := p.Prepare(context.Background(), hotreload.Candidate{})
@@ -233,12 +241,14 @@ func TestProcessFailedCandidates(t *testing.T) {
 	os.WriteFile(silent, []byte("#!/bin/sh\nexec sleep 300\n"), 0o755)
 	var next atomic.Value
 	next.Store("app")
-	p := newProcess(t, ProcessOptions{Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)), ReadyTimeout: time.Second, Build: func(ctx context.Context, out string) error {
+	p := newProcess(t, Options{Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)), ReadyTimeout: time.Second, Build: func(ctx context.Context, out string) error {
 		switch next.Load() {
 		case "app":
 			stampedApp(t, "good", out)
 		case "broken":
-			return BuildError(dir, "go build", []byte("# example.com/app\n./main.go:3:7: undefined: x\n"), fmt.Errorf("exit status 1"))
+			e := hotreload.Errorf(hotreload.CodeInvalid, "go build: exit status 1")
+			e.Details = []hotreload.FieldError{{Path: "main.go", Line: 3, Column: 7, Message: "undefined: x"}}
+			return e
 		default:
 			return copyFile(filepath.Join(dir, next.Load().(string)), out)
 		}
@@ -287,7 +297,7 @@ func TestProcessRestartsAfterCrash(t *testing.T) {
 	}
 	exits := make(chan error, 2)
 	restarts := make(chan int, 2)
-	p := newProcess(t, ProcessOptions{
+	p := newProcess(t, Options{
 		Binary: script,
 		OnExit: func(pid int, err error, in time.Duration) {
 			if in != minRestartDelay {
@@ -309,7 +319,7 @@ func TestProcessRestartsAfterCrash(t *testing.T) {
 		return len(descendants(t, -1, map[int]bool{pid: true})) == 2
 	})
 	l := startLoader(url, 4, 2*time.Minute)
-	testwait.For(t, "requests before the kill", testwait.D(10*time.Second), func() bool { return l.ok.Load() > 50 })
+	testwait.For(t, "requests before the kill", testwait.D(10*time.Second), func() bool { return l.OK() > 50 })
 	if err := syscallKill(pid); err != nil {
 		t.Fatal(err)
 	}
@@ -340,9 +350,9 @@ func TestProcessRestartsAfterCrash(t *testing.T) {
 	if live, liveBin := p.Live(); live != now || now == pid || liveBin != bin {
 		t.Fatalf("live %d %s after the restart, want a new process %d of %s", live, liveBin, now, bin)
 	}
-	served := l.ok.Load()
-	testwait.For(t, "requests after the restart", testwait.D(10*time.Second), func() bool { return l.ok.Load() > served+50 })
-	l.finish(t)
+	served := l.OK()
+	testwait.For(t, "requests after the restart", testwait.D(10*time.Second), func() bool { return l.OK() > served+50 })
+	l.Finish(t)
 	if got := mustGet(t, url); !strings.Contains(got, fmt.Sprintf("pid=%d", now)) {
 		t.Fatalf("reply %q, want pid %d", got, now)
 	}
@@ -358,7 +368,7 @@ func TestProcessRestartsAfterCrash(t *testing.T) {
 // and Close ends the restarts.
 func TestProcessCrashLoopBacksOff(t *testing.T) {
 	delays := make(chan time.Duration, 10)
-	p := newProcess(t, ProcessOptions{
+	p := newProcess(t, Options{
 		Binary: sampleApp, Env: append(os.Environ(), "APP_EXIT_AFTER=300ms"),
 		OnExit: func(_ int, _ error, in time.Duration) { delays <- in },
 	})
@@ -391,7 +401,7 @@ func TestProcessCrashLoopBacksOff(t *testing.T) {
 // TestProxyModeHealthPath: in proxy mode a child is ready once its health
 // URL answers, and requests go through the proxy.
 func TestProxyModeHealthPath(t *testing.T) {
-	p := newProcess(t, ProcessOptions{Binary: sampleApp, Mode: ModeProxy, HealthPath: "/healthz"})
+	p := newProcess(t, Options{Binary: sampleApp, Mode: ModeProxy, HealthPath: "/healthz"})
 	reload(t, p)
 	if got := mustGet(t, "http://"+p.Addr().String()+"/x"); !strings.HasPrefix(got, "v0") {
 		t.Fatalf("reply %q", got)
@@ -401,14 +411,14 @@ func TestProxyModeHealthPath(t *testing.T) {
 func TestNewProcessErrors(t *testing.T) {
 	ln := listenLocal(t)
 	defer ln.Close()
-	for name, opts := range map[string]ProcessOptions{
+	for name, opts := range map[string]Options{
 		"ErrNoListener":       {Binary: "x"},
 		"ErrNoBinary":         {Listener: ln},
 		"ErrMode":             {Listener: ln, Binary: "x", Mode: "magic"},
 		"ErrHealthSocketMode": {Listener: ln, Binary: "x", HealthPath: "/healthz"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := NewProcess(opts); hotreload.ErrorCode(err) != hotreload.CodeInvalid {
+			if _, err := New(opts); hotreload.ErrorCode(err) != hotreload.CodeInvalid {
 				t.Fatalf("got %v, want an invalid error", err)
 			}
 		})

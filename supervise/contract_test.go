@@ -1,6 +1,6 @@
 //go:build linux
 
-package dev
+package supervise
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/history"
 	"github.com/cybercorp/hotreload/hotreloadtest"
+	"github.com/cybercorp/hotreload/internal/jsondiff"
 )
 
 // TestProcessContract runs the Target contract on a Process in proxy mode:
@@ -29,11 +30,11 @@ func TestProcessContract(t *testing.T) {
 			t.Fatal(err)
 		}
 		stampedApp(t, stamp, filepath.Join(bins, id))
-		valid = append(valid, hotreload.Candidate{Target: "process", Snapshot: mustJSON(snapshotDoc{Binary: id})})
+		valid = append(valid, hotreload.Candidate{Target: "process", Snapshot: jsondiff.MustMarshal(snapshotDoc{Binary: id})})
 	}
 	hotreloadtest.Run(t, hotreloadtest.Harness{
 		New: func(tb testing.TB) hotreload.Target {
-			p, err := NewProcess(ProcessOptions{
+			p, err := New(Options{
 				Listener: listenLocal(tb), Mode: ModeProxy, BinDir: bins, Keep: 100,
 				Build: func(_ context.Context, out string) error {
 					stampedApp(tb, "contract-source", out)
@@ -61,7 +62,7 @@ func TestProcessContract(t *testing.T) {
 			return bin + " " + reply
 		},
 		History: func(tb testing.TB) hotreload.History {
-			s, err := history.Open(tb.TempDir())
+			s, err := history.Open(history.Options{Dir: tb.TempDir()})
 			if err != nil {
 				tb.Fatal(err)
 			}
