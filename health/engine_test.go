@@ -14,6 +14,7 @@ import (
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/health"
 	"github.com/cybercorp/hotreload/history"
+	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
 // mode is a reloadable setting of the test app: its value decides how the
@@ -114,7 +115,8 @@ func newTestApp(t *testing.T) *testApp {
 		return health.MemoryUsage{Used: 40, Limit: 100, Source: "cgroup"}, nil
 	}
 	gate, err := health.NewGate(mon, health.GateOptions{
-		Window: 400 * time.Millisecond, Rounds: 4, Memory: memory, Traffic: a.traffic,
+		// Scaled: on a busy machine the load must get requests in.
+		Window: testwait.D(400 * time.Millisecond), Rounds: 4, Memory: memory, Traffic: a.traffic,
 		MaxLatency: 100 * time.Millisecond, MinSamples: 10,
 	})
 	if err != nil {

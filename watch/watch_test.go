@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/cybercorp/hotreload/internal/testwait"
 	"github.com/cybercorp/hotreload/watch/watchtest"
 )
 
@@ -390,9 +391,13 @@ func TestPollOnly(t *testing.T) {
 			t.Fatalf("batch %+v", b)
 		}
 	}
-	if st := w.Stats(); st.PollCatches != 3 {
-		t.Errorf("Stats.PollCatches = %d, want 3", st.PollCatches)
-	}
+	// The count may be taken just after the batch is delivered.
+	testwait.Until(t, "three poll catches counted", 10*time.Second, func() error {
+		if st := w.Stats(); st.PollCatches != 3 {
+			return fmt.Errorf("Stats.PollCatches = %d, want 3", st.PollCatches)
+		}
+		return nil
+	})
 }
 
 // TestPollCatchesLostEvents removes the inotify watch behind the
