@@ -1,6 +1,7 @@
 package events
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -154,6 +155,21 @@ func Subscribe[T any](b *Bus, opts ...Option) *Subscription[T] {
 // C returns the channel the events arrive on, in publish order. It is closed
 // when the subscription closes; Err then says why.
 func (s *Subscription[T]) C() <-chan T { return s.ch }
+
+// Each calls fn with each event until fn returns false, ctx ends or the
+// subscription closes.
+func (s *Subscription[T]) Each(ctx context.Context, fn func(T) bool) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-s.ch:
+			if !ok || !fn(ev) {
+				return
+			}
+		}
+	}
+}
 
 // Dropped returns how many events this subscription lost because its queue
 // was full.

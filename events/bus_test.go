@@ -1,8 +1,10 @@
 package events_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -383,4 +385,25 @@ func BenchmarkPublish(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestEach: Each hands over the events in order until fn says stop, and
+// returns when its context ends.
+func TestEach(t *testing.T) {
+	b := events.New()
+	sub := events.Subscribe[int](b)
+	defer sub.Close()
+	for i := 1; i <= 3; i++ {
+		b.Publish(i)
+	}
+	var got []int
+	sub.Each(context.Background(), func(n int) bool { got = append(got, n); return n < 2 })
+	if !slices.Equal(got, []int{1, 2}) {
+		t.Fatalf("Each saw %v, want [1 2]", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	sub2 := events.Subscribe[int](b)
+	defer sub2.Close()
+	sub2.Each(ctx, func(int) bool { t.Error("an event after the context ended"); return true })
 }

@@ -310,25 +310,17 @@ func buildPlugin(ctx context.Context, w io.Writer, src, wasm string) bool {
 // reportPluginLoad waits for the transaction of target that loads plugin
 // name and says on w how it ended.
 func reportPluginLoad(ctx context.Context, w io.Writer, sub *events.Subscription[hotreload.CodeReloadEvent], target, name string) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-sub.C():
-			if !ok {
-				return
-			}
-			if ev.Target != target || !slices.Contains(ev.Modules, name) {
-				continue
-			}
-			if ev.Result == hotreload.Committed {
-				fmt.Fprintf(w, "plugin %s loaded (version %d): the greeting goes through it now\n", name, ev.Version)
-			} else {
-				fmt.Fprintf(w, "plugin %s not loaded (%s): %s\n", name, ev.Result, ev.Reason)
-			}
-			return
+	sub.Each(ctx, func(ev hotreload.CodeReloadEvent) bool {
+		if ev.Target != target || !slices.Contains(ev.Modules, name) {
+			return true
 		}
-	}
+		if ev.Result == hotreload.Committed {
+			fmt.Fprintf(w, "plugin %s loaded (version %d): the greeting goes through it now\n", name, ev.Version)
+		} else {
+			fmt.Fprintf(w, "plugin %s not loaded (%s): %s\n", name, ev.Result, ev.Reason)
+		}
+		return false
+	})
 }
 
 // syncWriter serialises writes from several goroutines.

@@ -110,17 +110,7 @@ func (n *Notifier) Publish(event any) {
 // starting it (events.Subscribe[any](bus)) so that no reload is missed.
 func (n *Notifier) Follow(ctx context.Context, sub *events.Subscription[any]) {
 	defer sub.Close()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-sub.C():
-			if !ok {
-				return
-			}
-			n.Publish(ev)
-		}
-	}
+	sub.Each(ctx, func(ev any) bool { n.Publish(ev); return true })
 }
 
 // StatusLine renders the STATUS= text after a transaction.
