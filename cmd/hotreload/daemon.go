@@ -339,7 +339,8 @@ func (d *daemon) buildHealth(context.Context) error {
 	}
 	// A target step past its deadline that has not returned: /readyz says
 	// so (503) until it does.
-	engine := health.CheckFunc(d.engine.Check)
+	// (A closure: the engine is built after the checks.)
+	engine := health.CheckFunc(func(ctx context.Context) error { return d.engine.Check(ctx) })
 	return d.monitor.Add("engine", engine, health.CheckOptions{Critical: true, Interval: time.Second})
 }
 
