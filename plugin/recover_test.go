@@ -138,15 +138,19 @@ func TestQuarantineAfterCommitReturnsToLastGood(t *testing.T) {
 	if out, err := h.Call(context.Background(), "p", []byte(`"boom"`)); err != nil || string(out) != `"boom"` {
 		t.Fatalf("call after the return: %q, %v", out, err)
 	}
-	recs, err := sys.History.List(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	last := recs[len(recs)-1]
-	if last.Source != plugin.SourceQuarantine || last.Result != hotreload.Committed || len(last.Targets) != 1 ||
-		last.Targets[0].Meta[plugin.MetaQuarantined] != "p "+bad.SHA256 {
-		t.Fatalf("last history record = %+v, want the committed return from quarantine", last)
-	}
+	// The module serves from its apply; the commit record follows.
+	testwait.Until(t, "the committed return from quarantine in history", 30*time.Second, func() error {
+		recs, err := sys.History.List(context.Background())
+		if err != nil {
+			return err
+		}
+		last := recs[len(recs)-1]
+		if last.Source != plugin.SourceQuarantine || last.Result != hotreload.Committed || len(last.Targets) != 1 ||
+			last.Targets[0].Meta[plugin.MetaQuarantined] != "p "+bad.SHA256 {
+			return fmt.Errorf("last history record = %+v", last)
+		}
+		return nil
+	})
 	mu.Lock()
 	if len(exceptions) != 3 || !strings.Contains(exceptions[0], "picky: cannot take") {
 		t.Errorf("exceptions reported = %q, want the 3 crashes", exceptions)
