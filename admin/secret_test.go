@@ -10,9 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/cybercorp/hotreload/internal/testwait"
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/admin"
@@ -21,24 +22,6 @@ import (
 	"github.com/cybercorp/hotreload/config"
 	"github.com/cybercorp/hotreload/secret"
 )
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
-}
 
 // TestSecretsNeverLeave wires the daemon the way serve does (decrypting
 // transform, redacting publisher, scrubbing logs, redacting API answers)
@@ -65,7 +48,7 @@ func TestSecretsNeverLeave(t *testing.T) {
 	must(t, err)
 
 	dec := secret.NewDecrypter(ids...)
-	logs := &syncBuffer{}
+	logs := &testwait.Output{}
 	logger := slog.New(dec.LogHandler(admin.LogHandler(logs, admin.Dev)))
 	schema, err := config.CompileSchema("schema.json", []byte(`{"type": "object", "properties": {
 		"api_key": {"type": "string", "writeOnly": true},
@@ -147,7 +130,7 @@ func TestSecretsNeverLeave(t *testing.T) {
 	outputs := map[string]string{
 		"API answers": strings.Join(answers, "\n"),
 		"events":      events,
-		"logs":        string(logs.Bytes()),
+		"logs":        logs.String(),
 		"audit log":   string(auditLog),
 	}
 	for name, out := range outputs {

@@ -3,16 +3,16 @@
 package dev
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/cybercorp/hotreload/internal/testwait"
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/supervise"
@@ -98,7 +98,7 @@ func TestSupervisorReportsRollback(t *testing.T) {
 	writeFile(t, src, "package main\n\nconst version = \"v1\"\n")
 	ln := listenLocal(t)
 	url := "http://" + ln.Addr().String() + "/"
-	var term lockedBuffer
+	var term testwait.Output
 	_, rep := startSupervisor(t, Options{
 		Engine: e, Dirs: []string{root}, Debounce: 20 * time.Millisecond, Terminal: &term,
 		Process: supervise.Options{Name: "app", Listener: ln, Build: func(ctx context.Context, out string) error {
@@ -126,22 +126,4 @@ func TestSupervisorReportsRollback(t *testing.T) {
 	if !strings.Contains(term.String(), "(rolled back: the previous version serves again)") {
 		t.Errorf("terminal:\n%s", term.String())
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -401,7 +401,7 @@ func TestSupervisorBuildsFromTheFirstChange(t *testing.T) {
 func TestSupervisorSaysABuildIsStillRunning(t *testing.T) {
 	defer func(d time.Duration) { buildProgressEvery = d }(buildProgressEvery)
 	buildProgressEvery = 20 * time.Millisecond
-	term := &lockedBuffer{}
+	term := &testwait.Output{}
 	const line = "hotreload: program: still building ("
 	_, rep := startSupervisor(t, Options{
 		Dirs:     []string{t.TempDir()},

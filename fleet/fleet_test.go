@@ -15,10 +15,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cybercorp/hotreload/internal/testwait"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/goleak"
@@ -64,7 +65,7 @@ type instance struct {
 	id   string
 	args []string
 	addr string
-	log  *lockedBuffer
+	log  *testwait.Output
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -76,7 +77,7 @@ var banner = regexp.MustCompile(`on http://([0-9.:]+)/`)
 // test ends.
 func startInstance(t *testing.T, id string, endpoints []string) *instance {
 	t.Helper()
-	in := &instance{id: id, log: &lockedBuffer{}, args: []string{
+	in := &instance{id: id, log: &testwait.Output{}, args: []string{
 		"serve", "--mode", "dev",
 		"--source", "etcd://" + strings.Join(endpoints, ",") + key,
 		"--fleet", prefix, "--instance-id", id, "--fleet-ttl", "2s",
@@ -87,7 +88,7 @@ func startInstance(t *testing.T, id string, endpoints []string) *instance {
 	t.Cleanup(func() {
 		in.stop()
 		if t.Failed() {
-			t.Logf("instance %s log (last 4000 bytes):\n%s", id, in.log.tail(4000))
+			t.Logf("instance %s log (last 4000 bytes):\n%s", id, in.log.Tail(4000))
 		}
 	})
 	return in
@@ -127,9 +128,9 @@ func (in *instance) start(t *testing.T) {
 			in.args = append(in.args, "--listen", a)
 		}
 	case <-in.done:
-		t.Fatalf("instance %s exited at start:\n%s", in.id, in.log.tail(4000))
+		t.Fatalf("instance %s exited at start:\n%s", in.id, in.log.Tail(4000))
 	case <-time.After(30 * time.Second):
-		t.Fatalf("instance %s printed no banner in 30 s:\n%s", in.id, in.log.tail(4000))
+		t.Fatalf("instance %s printed no banner in 30 s:\n%s", in.id, in.log.Tail(4000))
 	}
 }
 
@@ -546,26 +547,4 @@ func put(t *testing.T, c *clientv3.Client, k, v string) int64 {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// lockedBuffer collects a process's output for the test to read.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.b.Bytes()
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
 }

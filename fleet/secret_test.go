@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cybercorp/hotreload/internal/testwait"
+
 	"filippo.io/age"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -46,7 +48,7 @@ func TestFleetKeysHoldNoSecret(t *testing.T) {
 	}
 	leak := "FleetLeak-" + strings.ReplaceAll(filepath.Base(dir), "Test", "")
 	put(t, client, key, fmt.Sprintf(`{"v": 0, "password": %q}`, encrypt("good")))
-	in := &instance{id: "s1", log: &lockedBuffer{}, args: []string{
+	in := &instance{id: "s1", log: &testwait.Output{}, args: []string{
 		"serve", "--mode", "dev", "--source", "etcd://" + strings.Join(eps, ",") + key,
 		"--fleet", prefix, "--instance-id", "s1", "--fleet-ttl", "2s", "--schema", schema, "--age-identity", keyFile,
 		"--data-dir", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--health-window", "0s",
@@ -69,14 +71,14 @@ func TestFleetKeysHoldNoSecret(t *testing.T) {
 		for _, kv := range resp.Kvs {
 			all += string(kv.Key) + " " + string(kv.Value) + "\n"
 		}
-		if strings.Contains(all, leak) || strings.Contains(in.log.tail(1<<20), leak) {
+		if strings.Contains(all, leak) || strings.Contains(in.log.Tail(1<<20), leak) {
 			t.Fatalf("the plaintext of the secret is in the fleet's keys or the log:\n%s", all)
 		}
 		if strings.Contains(all, "rejected") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no rejected attempt in the fleet's keys within 30 s:\n%s\nlog:\n%s", all, in.log.tail(4000))
+			t.Fatalf("no rejected attempt in the fleet's keys within 30 s:\n%s\nlog:\n%s", all, in.log.Tail(4000))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

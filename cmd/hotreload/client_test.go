@@ -16,29 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cybercorp/hotreload/internal/testwait"
+
 	"github.com/cybercorp/hotreload/admin/auth"
 	"github.com/cybercorp/hotreload/secret"
 )
 
 var updateClient = flag.Bool("update-client", false, "rewrite testdata/client/*.golden from the current output")
-
-// lockedBuffer collects a running command's output.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // run executes the hotreload command line in-process and returns its
 // standard output, standard error and exit status.
@@ -86,7 +70,7 @@ func startServe(t *testing.T) *daemonUnderTest {
 		d.tokens[r] = strings.TrimSpace(out)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout := &lockedBuffer{}
+	stdout := &testwait.Output{}
 	root := newRootCmd()
 	root.SetArgs([]string{"serve", "--mode", "prod", "--config", d.config, "--data-dir", filepath.Join(d.dir, "data"),
 		"--auth-file", authFile, "--listen", "127.0.0.1:0", "--health-window", "10ms"})

@@ -57,7 +57,7 @@ func TestDevCommand(t *testing.T) {
 	}
 
 	addr, adminAddr := freeAddr(t), freeAddr(t)
-	var out lockedBuffer
+	var out testwait.Output
 	cmd := newDevCmd()
 	cmd.SetArgs([]string{"--watch", dir, "--listen", addr, "--ui", adminAddr, "--debounce", "20ms"})
 	cmd.SetOut(&out)

@@ -120,7 +120,7 @@ func TestHostileInputIsRefusedCheaply(t *testing.T) {
 			// test, not the machine. GNU time measures the peak RSS, which
 			// must stay under 100 MiB.
 			cmd := exec.Command("sh", "-c", `ulimit -v 2097152 && exec "$0" -f '%M' "$1" validate "$2"`, timeBin, bin, path)
-			var stderr lockedBuffer
+			var stderr testwait.Output
 			cmd.Stderr = &stderr
 			start := time.Now()
 			stdout, err := cmd.Output()

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -51,8 +50,8 @@ func TestMain(m *testing.M) {
 type daemonProc struct {
 	cmd    *exec.Cmd
 	urls   map[string]string // "admin", "app" from its banner
-	stdout *lockedBuffer     // everything it printed, banner included
-	stderr *lockedBuffer
+	stdout *testwait.Output  // everything it printed, banner included
+	stderr *testwait.Output
 }
 
 var urlLine = regexp.MustCompile(`(on|dashboard|demo app)\s+(http://[0-9.:]+)/`)
@@ -86,7 +85,7 @@ func launch(t *testing.T, env []string, wait time.Duration, args []string) *daem
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), env...)
-	p := &daemonProc{cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
+	p := &daemonProc{cmd: cmd, stdout: &testwait.Output{}, stderr: &testwait.Output{}}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -125,24 +124,6 @@ func bannerURLs(out string) map[string]string {
 		}
 	}
 	return urls
-}
-
-// lockedBuffer is a buffer written by a child process and read by tests.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(b)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // call sends a request to the admin API and decodes the JSON answer into

@@ -196,7 +196,7 @@ func reloads(t *testing.T, admin string) int {
 }
 
 // follow reads an event stream into a buffer until the test ends.
-func follow(t *testing.T, url string) *lockedBuffer {
+func follow(t *testing.T, url string) *testwait.Output {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
@@ -207,7 +207,7 @@ func follow(t *testing.T, url string) *lockedBuffer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf := &lockedBuffer{}
+	buf := &testwait.Output{}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -75,7 +75,7 @@ func TestSecretsNeverInClear(t *testing.T) {
 		"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0", "--health-window", "100ms"}
 	p := start(t, args...)
 	admin := p.urls["admin"]
-	events, eventsDone := &lockedBuffer{}, make(chan struct{})
+	events, eventsDone := &testwait.Output{}, make(chan struct{})
 	resp, err := http.Get(admin + "/api/v1/events")
 	if err != nil {
 		t.Fatal(err)

@@ -50,7 +50,7 @@ func slowConfig(t *testing.T) string {
 func runUntilSignal(t *testing.T, sig syscall.Signal, args ...string) (time.Duration, int, string) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
-	var stderr lockedBuffer
+	var stderr testwait.Output
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

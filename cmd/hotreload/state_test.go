@@ -133,7 +133,7 @@ func TestConfigShowsThePendingVersion(t *testing.T) {
 	p := start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"),
 		"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0", "--health-window", "4s")
 	admin := p.urls["admin"]
-	events := &lockedBuffer{}
+	events := &testwait.Output{}
 	resp, err := http.Get(admin + "/api/v1/events")
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +275,7 @@ func TestMutationsAnswerPromptly(t *testing.T) {
 	})
 
 	cmd := exec.Command(binary, "rollback", "--addr", admin)
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testwait.Output
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("hotreload rollback: %v\n%s%s", err, &stdout, &stderr)

@@ -2,6 +2,7 @@ package testwait
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 )
@@ -59,3 +60,28 @@ type fakeTB struct {
 func (f *fakeTB) Helper() {}
 
 func (f *fakeTB) Fatalf(string, ...any) { f.failed = true }
+
+func TestOutputIsSafeForConcurrentUse(t *testing.T) {
+	var o Output
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				o.Write([]byte("ab"))
+				_ = o.Tail(3)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := len(o.String()); got != 800 {
+		t.Errorf("wrote 800 bytes, read %d", got)
+	}
+	if got := o.Tail(3); got != "bab" {
+		t.Errorf("Tail(3) = %q, want %q", got, "bab")
+	}
+	if got := o.Tail(1000); got != o.String() {
+		t.Errorf("Tail beyond the length is not everything")
+	}
+}

@@ -5,7 +5,6 @@
 package etcdtest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cybercorp/hotreload/internal/testwait"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -49,7 +50,7 @@ type Member struct {
 	Addr string
 	bin  string
 	args []string
-	log  *syncBuffer
+	log  *testwait.Output
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -70,7 +71,7 @@ func Start(tb testing.TB, n int) *Cluster {
 	}
 	token := fmt.Sprintf("hotreload-test-%d", time.Now().UnixNano())
 	for i := range n {
-		m := &Member{Name: fmt.Sprintf("m%d", i), Addr: freeAddr(tb), bin: bin, log: &syncBuffer{}}
+		m := &Member{Name: fmt.Sprintf("m%d", i), Addr: freeAddr(tb), bin: bin, log: &testwait.Output{}}
 		m.args = []string{
 			"--name", m.Name,
 			"--data-dir", tb.TempDir(),
@@ -92,7 +93,7 @@ func Start(tb testing.TB, n int) *Cluster {
 		}
 		if tb.Failed() {
 			for _, m := range c.Members {
-				tb.Logf("etcd %s log (last 3000 bytes):\n%s", m.Name, m.log.tail(3000))
+				tb.Logf("etcd %s log (last 3000 bytes):\n%s", m.Name, m.log.Tail(3000))
 			}
 		}
 	})
@@ -221,27 +222,4 @@ func freeAddr(tb testing.TB) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writers and the
-// test's reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) tail(n int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.b.Bytes()
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
 }
