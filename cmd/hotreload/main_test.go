@@ -554,22 +554,32 @@ func TestDemoTour(t *testing.T) {
 	}
 }
 
-// TestServeHealthGateRollsBack runs serve with a checks file whose critical
-// HTTP check fails while a change is gated: the change rolls back by itself.
-func TestServeHealthGateRollsBack(t *testing.T) {
-	var healthy atomic.Bool
+// serveGatedOnDependency starts serve in dev mode on the config
+// "name: one" whose changes are gated (gate, as in a checks file) by one
+// critical HTTP check, run every interval, of a dependency that answers 503
+// once healthy is set to false.
+func serveGatedOnDependency(t *testing.T, gate, interval string) (p *daemonProc, file string, healthy *atomic.Bool) {
+	t.Helper()
+	healthy = new(atomic.Bool)
 	healthy.Store(true)
 	dep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !healthy.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 		}
 	}))
-	defer dep.Close()
+	t.Cleanup(dep.Close)
 	dir, file := workspace(t, "name: one\nrps: 5\n")
 	checks := filepath.Join(dir, "checks.yaml")
-	writeFile(t, checks, fmt.Sprintf("gate: {window: 300ms, rounds: 3}\nchecks:\n  - name: dependency\n    kind: http\n    url: %s/\n    critical: true\n    interval: 10s\n    timeout: 1s\n", dep.URL))
-	p := start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--checks", checks,
+	writeFile(t, checks, fmt.Sprintf("gate: %s\nchecks:\n  - name: dependency\n    kind: http\n    url: %s/\n    critical: true\n    interval: %s\n    timeout: 1s\n", gate, dep.URL, interval))
+	p = start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--checks", checks,
 		"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0")
+	return p, file, healthy
+}
+
+// TestServeHealthGateRollsBack runs serve with a checks file whose critical
+// HTTP check fails while a change is gated: the change rolls back by itself.
+func TestServeHealthGateRollsBack(t *testing.T) {
+	p, file, healthy := serveGatedOnDependency(t, "{window: 300ms, rounds: 3}", "10s")
 	admin := p.urls["admin"]
 
 	writeFile(t, file, "name: two\nrps: 5\n")

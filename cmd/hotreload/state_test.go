@@ -6,13 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -207,19 +205,7 @@ func TestNewerSaveSupersedesPending(t *testing.T) {
 // one and then fails its health window: both are undone, and the last
 // committed version is live again.
 func TestSupersedingFailureRollsBackToCommitted(t *testing.T) {
-	var healthy atomic.Bool
-	healthy.Store(true)
-	dep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !healthy.Load() {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-		}
-	}))
-	defer dep.Close()
-	dir, file := workspace(t, "name: one\nrps: 5\n")
-	checks := filepath.Join(dir, "checks.yaml")
-	writeFile(t, checks, fmt.Sprintf("gate: {window: 4s, rounds: 4}\nchecks:\n  - name: dependency\n    kind: http\n    url: %s/\n    critical: true\n    interval: 1h\n    timeout: 1s\n", dep.URL))
-	p := start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--checks", checks,
-		"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0")
+	p, file, healthy := serveGatedOnDependency(t, "{window: 4s, rounds: 4}", "1h")
 	admin := p.urls["admin"]
 	base := getLive(t, admin).Active // the config's and the checks' start
 
