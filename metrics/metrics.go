@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -15,7 +16,7 @@ import (
 // durationBuckets are the upper bounds, in seconds, of the reload duration
 // histogram. The bucket at 30 lets the slow-reload rule count reloads over
 // 30 s exactly.
-var durationBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}
+var durationBuckets = [...]float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}
 
 // rollbackCauses are the values of the reason label of
 // hotreload_rollbacks_total: the Cause of a rolled back Outcome.
@@ -38,6 +39,9 @@ type Metrics struct {
 	activeVersion      *prometheus.GaugeVec
 	watcherErrors      *prometheus.CounterVec
 
+	trends trends           // the record of recent transactions (Trends)
+	now    func() time.Time // the record's clock
+
 	mu      sync.Mutex
 	tracked map[string]bool // targets whose series exist
 }
@@ -54,7 +58,7 @@ func New() *Metrics {
 		reloadDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "hotreload_reload_duration_seconds",
 			Help:    "Duration of reload transactions, from trigger to commit or rollback.",
-			Buckets: durationBuckets,
+			Buckets: durationBuckets[:],
 		}, []string{"target"}),
 		rollbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hotreload_rollbacks_total",
@@ -81,6 +85,7 @@ func New() *Metrics {
 			Help: "Errors of the source watchers (inotify overflow, lost watch, poll failure), by target.",
 		}, []string{"target"}),
 		tracked: map[string]bool{},
+		now:     time.Now,
 	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
@@ -125,16 +130,20 @@ func (m *Metrics) Track(target string) {
 // Observe records one transaction's outcome. It implements
 // hotreload.Observer. Each target in o.Targets counts once: reloads by
 // result, the duration, and for rolled back outcomes a rollback by o.Cause,
-// for rejected ones a validation failure. The last-successful and
+// for rejected ones a validation failure; the record of recent
+// transactions (Trends) counts the same. The last-successful and
 // active-version gauges of those targets are set. An outcome that lists no
 // target (an unchanged reload of nothing, or a rejection before any target
 // was prepared) counts under an empty target label and sets no gauge.
 func (m *Metrics) Observe(o hotreload.Outcome) {
 	targets := Targets(o)
+	for i, t := range targets {
+		targets[i] = label(t)
+	}
+	m.trends.observe(m.now(), targets, o)
 	result, cause := label(string(o.Result)), label(o.Cause)
 	seconds := o.Duration.Seconds()
 	for _, t := range targets {
-		t = label(t)
 		m.Track(t)
 		m.reloads.WithLabelValues(t, result).Inc()
 		m.reloadDuration.WithLabelValues(t).Observe(seconds)
