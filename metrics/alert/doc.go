@@ -11,6 +11,11 @@
 //   - HotreloadValidationFailuresFrequent (warning): more than
 //     ValidationFailures (5) rejected candidates in ValidationWindow (10m).
 //
+// Rules returns each rule's current value beside its threshold and window,
+// firing or not (the dashboard shows them). The thresholds have one source,
+// DefaultThresholds, and a test checks that the Prometheus rules file
+// states the same ones.
+//
 // # Counting
 //
 // An Evaluator consumes the same Outcomes as package metrics and counts the
@@ -24,7 +29,7 @@
 //
 // # Concurrency and delivery
 //
-// Observe, Active and SetThresholds are safe for concurrent use; each
+// Observe, Active, Rules and SetThresholds are safe for concurrent use; each
 // evaluates the rules at the clock's current time under one lock, and
 // publishes a FiredEvent or ResolvedEvent and logs a line for each change,
 // in order, while holding it (hotreload.Publisher must not block; the events

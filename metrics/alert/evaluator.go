@@ -257,6 +257,37 @@ func (e *Evaluator) Active() []Alert {
 	return out
 }
 
+// Rule is one rule's current value beside its threshold.
+type Rule struct {
+	// Name and Severity are the rule's.
+	Name     string   `json:"name"`
+	Severity Severity `json:"severity"`
+	// Value is what the rule measures now (see Alert.Value: for
+	// ReloadSlow the longest reload over the threshold, 0 when none);
+	// Threshold is
+	// the value it fires above, in the same unit (a fraction, seconds or
+	// a count).
+	Value     float64 `json:"value"`
+	Threshold float64 `json:"threshold"`
+	// Window is the span the value is measured over, in nanoseconds.
+	Window time.Duration `json:"window_ns"`
+	// Firing is set while the rule fires.
+	Firing bool `json:"firing"`
+}
+
+// Rules evaluates the rules now and returns each one's value beside its
+// threshold, in the order of the Prometheus rules file.
+func (e *Evaluator) Rules() []Rule {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.evaluate(e.now())
+	out := make([]Rule, 0, 4)
+	for _, s := range e.states() {
+		out = append(out, Rule{Name: s.name, Severity: s.severity, Value: s.value, Threshold: s.threshold, Window: s.window, Firing: s.firing})
+	}
+	return out
+}
+
 // Run resolves alerts on time: it sleeps until the oldest outcome of a window
 // expires, evaluates, and repeats until ctx is done, then returns nil.
 func (e *Evaluator) Run(ctx context.Context) error {
@@ -305,7 +336,10 @@ type state struct {
 	severity Severity
 	firing   bool
 	value    float64
-	summary  func() string // formatted only when the alert fires or resolves
+	// threshold and window are the rule's, in value's unit.
+	threshold float64
+	window    time.Duration
+	summary   func() string // formatted only when the alert fires or resolves
 }
 
 // evaluate expires old values, computes every rule and reports the changes.
@@ -314,15 +348,25 @@ func (e *Evaluator) evaluate(now time.Time) {
 	for _, w := range e.windows() {
 		w.expire(now)
 	}
+	for _, s := range e.states() {
+		e.report(now, s)
+	}
+	e.rewrite = false
+}
+
+// states computes every rule's condition from the windows, which evaluate
+// has expired. The caller holds mu.
+func (e *Evaluator) states() []state {
 	t := e.th
 	ratio := 0.0
 	if e.attempts.sum > 0 {
 		ratio = e.failures.sum / e.attempts.sum
 	}
-	for _, s := range []state{
+	return []state{
 		{
 			name: ReloadFailureRateHigh, severity: Warning,
 			firing: e.attempts.sum > 0 && ratio > t.FailureRatio, value: ratio,
+			threshold: t.FailureRatio, window: t.FailureWindow,
 			summary: func() string {
 				return fmt.Sprintf("%.4g%% of reloads failed in the last %s (threshold %.4g%%)", 100*ratio, span(t.FailureWindow), 100*t.FailureRatio)
 			},
@@ -330,6 +374,7 @@ func (e *Evaluator) evaluate(now time.Time) {
 		{
 			name: ReloadSlow, severity: Warning,
 			firing: len(e.slow.entries) > 0, value: e.slow.max(),
+			threshold: t.SlowReload.Seconds(), window: t.SlowWindow,
 			summary: func() string {
 				return fmt.Sprintf("a reload took %.4gs in the last %s (threshold %s)", e.slow.max(), span(t.SlowWindow), t.SlowReload)
 			},
@@ -337,6 +382,7 @@ func (e *Evaluator) evaluate(now time.Time) {
 		{
 			name: RollbacksFrequent, severity: Critical,
 			firing: e.rollbacks.sum > float64(t.Rollbacks), value: e.rollbacks.sum,
+			threshold: float64(t.Rollbacks), window: t.RollbackWindow,
 			summary: func() string {
 				return fmt.Sprintf("%g automatic rollbacks in the last %s (threshold %d)", e.rollbacks.sum, span(t.RollbackWindow), t.Rollbacks)
 			},
@@ -344,14 +390,12 @@ func (e *Evaluator) evaluate(now time.Time) {
 		{
 			name: ValidationFailuresFrequent, severity: Warning,
 			firing: e.validations.sum > float64(t.ValidationFailures), value: e.validations.sum,
+			threshold: float64(t.ValidationFailures), window: t.ValidationWindow,
 			summary: func() string {
 				return fmt.Sprintf("%g candidates failed validation in the last %s (threshold %d)", e.validations.sum, span(t.ValidationWindow), t.ValidationFailures)
 			},
 		},
-	} {
-		e.report(now, s)
 	}
-	e.rewrite = false
 }
 
 // report updates the active alert of one rule, publishing and logging when

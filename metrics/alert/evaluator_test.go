@@ -401,3 +401,72 @@ func BenchmarkObserve(b *testing.B) {
 		ev.Observe(o)
 	}
 }
+
+// TestRulesShowValueAndThreshold: every rule has its value beside its
+// threshold and window, firing or not.
+func TestRulesShowValueAndThreshold(t *testing.T) {
+	f := newFixture(t, alert.Thresholds{})
+	f.observe(2, hotreload.Committed, time.Millisecond, "app")
+	f.observe(1, hotreload.Rejected, time.Millisecond, "app")
+	f.observe(1, hotreload.RolledBack, 40*time.Second, "app")
+	got := map[string]alert.Rule{}
+	var order []string
+	for _, r := range f.ev.Rules() {
+		got[r.Name] = r
+		order = append(order, r.Name)
+	}
+	want := []alert.Rule{
+		{Name: alert.ReloadFailureRateHigh, Severity: alert.Warning, Value: 0.5, Threshold: 0.1, Window: time.Hour, Firing: true},
+		{Name: alert.ReloadSlow, Severity: alert.Warning, Value: 40, Threshold: 30, Window: time.Hour, Firing: true},
+		{Name: alert.RollbacksFrequent, Severity: alert.Critical, Value: 1, Threshold: 3, Window: time.Hour},
+		{Name: alert.ValidationFailuresFrequent, Severity: alert.Warning, Value: 1, Threshold: 5, Window: 10 * time.Minute},
+	}
+	if len(order) != len(want) {
+		t.Fatalf("rules %v, want 4", order)
+	}
+	for i, w := range want {
+		if order[i] != w.Name || got[w.Name] != w {
+			t.Errorf("rule %d: %+v, want %+v", i, got[order[i]], w)
+		}
+	}
+}
+
+// TestThresholdsMatchPrometheusFile: DefaultThresholds, which the
+// dashboard shows beside each rule's value, are the thresholds and windows
+// the Prometheus rules file states.
+func TestThresholdsMatchPrometheusFile(t *testing.T) {
+	rules, err := os.ReadFile("../../deploy/prometheus/hotreload-rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := alert.DefaultThresholds()
+	for _, r := range []struct {
+		name, window, threshold string
+	}{
+		{alert.ReloadFailureRateHigh, span(th.FailureWindow), fmt.Sprintf("%.2f", th.FailureRatio)},
+		{alert.ReloadSlow, span(th.SlowWindow), "0"},
+		{alert.RollbacksFrequent, span(th.RollbackWindow), fmt.Sprint(th.Rollbacks)},
+		{alert.ValidationFailuresFrequent, span(th.ValidationWindow), fmt.Sprint(th.ValidationFailures)},
+	} {
+		m := regexp.MustCompile(`(?s)- alert: ` + r.name + `\n\s+(?:#[^\n]*\n\s+)*expr: \|\n(.*?)\n\s+labels:`).FindSubmatch(rules)
+		if m == nil {
+			t.Fatalf("no rule %s in the rules file", r.name)
+		}
+		expr := string(m[1])
+		if !strings.Contains(expr, "["+r.window+"]") || !strings.HasSuffix(strings.TrimSpace(expr), "> "+r.threshold) {
+			t.Errorf("%s: the rules file says\n%s\nwant window [%s] and threshold > %s", r.name, expr, r.window, r.threshold)
+		}
+	}
+	// The slow rule counts the reloads not in the bucket of SlowReload.
+	if !strings.Contains(string(rules), fmt.Sprintf(`le=~"%g(\\.0)?"`, th.SlowReload.Seconds())) {
+		t.Errorf("the slow rule does not count the le=%q bucket", fmt.Sprint(th.SlowReload.Seconds()))
+	}
+}
+
+// span writes a window as PromQL does: 1h, 10m.
+func span(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return fmt.Sprintf("%dm", d/time.Minute)
+}
