@@ -179,6 +179,8 @@ type Gate struct {
 	monitor *Monitor
 	opts    atomic.Pointer[GateOptions]
 
+	window atomic.Pointer[Window] // the window in progress, nil between windows
+
 	mu     sync.Mutex      // held for a whole window
 	mark   TrafficSnapshot // traffic when the last window closed: the baseline's start
 	markOf *Traffic        // the Traffic mark was taken of
@@ -216,6 +218,32 @@ func (g *Gate) SetOptions(opts GateOptions) error {
 	return nil
 }
 
+// Window is a health window in progress: what GET /api/v1/status shows
+// as "window" while a change is pending.
+type Window struct {
+	// Version is the version the window watches.
+	Version uint64 `json:"version"`
+	// Started is when the window opened, Length how long it lasts.
+	Started time.Time     `json:"started"`
+	Length  time.Duration `json:"length_ns"`
+	// Round is how many rounds of checks passed, of Rounds.
+	Round  int `json:"round"`
+	Rounds int `json:"rounds"`
+	// Checks are the checks every remaining round runs, with their state
+	// after the last round (before the first, when the window opened).
+	Checks []Status `json:"checks"`
+}
+
+// Window returns the window in progress, or nil between windows. The
+// value is not changed after it is returned.
+func (g *Gate) Window() *Window { return g.window.Load() }
+
+// progress publishes the window after round rounds with the checks' states.
+func (g *Gate) progress(w Window, round int, checks []Status) {
+	w.Round, w.Checks = round, checks
+	g.window.Store(&w)
+}
+
 // Watch runs every check Rounds times over the window and returns nil when
 // no trigger fired, or at the first trigger a CodeConflict *hotreload.Error
 // whose message is the reason and which wraps a *Violation (see
@@ -248,6 +276,9 @@ func (g *Gate) Watch(ctx context.Context, tx hotreload.Transaction) error {
 	every := opts.Window / time.Duration(opts.Rounds)
 	ticker := time.NewTicker(every)
 	defer ticker.Stop()
+	w := Window{Version: tx.Version, Started: time.Now(), Length: opts.Window, Rounds: opts.Rounds}
+	g.progress(w, 0, g.monitor.Summary().Checks)
+	defer g.window.Store(nil)
 	for round := 1; round <= opts.Rounds; round++ {
 		select {
 		case <-ctx.Done():
@@ -269,6 +300,7 @@ func (g *Gate) Watch(ctx context.Context, tx hotreload.Transaction) error {
 				return g.fail(opts, tx, v)
 			}
 		}
+		g.progress(w, round, sum.Checks)
 		opts.Logger.Debug("health gate round passed", "version", tx.Version, "round", round,
 			"passing", sum.Passing, "failing", sum.Failing, "unknown", sum.Unknown)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
 // lowMemory is a memory reading that never triggers.
@@ -336,5 +337,40 @@ func TestGateOptions(t *testing.T) {
 	}
 	if err := g.SetOptions(GateOptions{Window: time.Second}); err != nil || g.Options().Window != time.Second || g.Options().Rounds != 5 {
 		t.Errorf("SetOptions: %v, options %+v", err, g.Options())
+	}
+}
+
+// TestGateWindow: while Watch runs, Window says which version it watches,
+// since when, for how long, how many rounds passed and each check's state;
+// after it, nil.
+func TestGateWindow(t *testing.T) {
+	leakCheck(t)
+	m := NewMonitor(MonitorOptions{})
+	release := make(chan struct{})
+	mustAdd(t, m, "a", pass, CheckOptions{Critical: true})
+	mustAdd(t, m, "slow", CheckFunc(func(ctx context.Context) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	}), CheckOptions{Timeout: time.Minute})
+	g := mustGate(t, m, GateOptions{Window: 20 * time.Millisecond, Rounds: 2})
+	if w := g.Window(); w != nil {
+		t.Fatalf("before a window: %+v", w)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Watch(t.Context(), tx) }()
+	var w *Window
+	testwait.For(t, "the window to open", testwait.D(5*time.Second), func() bool { w = g.Window(); return w != nil })
+	if w.Version != 7 || w.Length != 20*time.Millisecond || w.Rounds != 2 || w.Round != 0 || len(w.Checks) != 2 || w.Started.IsZero() {
+		t.Errorf("window %+v, want version 7, 20ms, round 0 of 2, checks a and slow", w)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if w := g.Window(); w != nil {
+		t.Errorf("after the window: %+v, want nil", w)
 	}
 }
