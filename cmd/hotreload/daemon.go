@@ -605,6 +605,8 @@ func (d *daemon) newAdmin(partRoutes []hotreload.Route) error {
 	status := map[string]func(context.Context) any{
 		"health": func(context.Context) any { return d.monitor.Summary() },
 		"alerts": func(context.Context) any { return d.alerts.Active() },
+		"rules":  func(context.Context) any { return d.alerts.Rules() },
+		"window": func(context.Context) any { return d.gate.Window() },
 		"audit":  func(ctx context.Context) any { return auditStatus(ctx, d.audit) },
 	}
 	for _, p := range d.parts {
@@ -651,6 +653,10 @@ func (d *daemon) newAdmin(partRoutes []hotreload.Route) error {
 // /api/v1/plugins; the fleet: /api/v1/fleet; any Router in the list).
 func (d *daemon) routes() []hotreload.Route {
 	unfreeze := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := d.auditUnfreeze(r); err != nil {
+			httpjson.WriteError(w, err)
+			return
+		}
 		if err := d.engine.Unfreeze(r.Context()); err != nil {
 			httpjson.WriteError(w, err)
 			return
@@ -670,10 +676,29 @@ func (d *daemon) routes() []hotreload.Route {
 		{Pattern: "GET /livereload.js", Role: auth.Public, Handler: ui.Script},
 		{Pattern: "GET /api/v1/ui/clients", Role: auth.Viewer, Handler: http.HandlerFunc(d.hub.ServeClients)},
 		{Pattern: "POST /api/v1/unfreeze", Role: auth.Operator, Handler: unfreeze},
+		{Pattern: "GET /api/v1/trends", Role: auth.Viewer, Handler: d.metrics.TrendsHandler(d.secrets.Scrub)},
 		{Pattern: "GET /api/v1/health", Role: auth.Viewer, Handler: http.HandlerFunc(d.monitor.ServeHealth)},
 		{Pattern: "GET /healthz", Role: auth.Public, Handler: http.HandlerFunc(d.monitor.ServeLive)},
 		{Pattern: "GET /readyz", Role: auth.Public, Handler: http.HandlerFunc(d.monitor.ServeReady)},
 	}
+}
+
+// auditUnfreeze records an unfreeze in the audit log before it is made:
+// like every mutation, none is made that the log did not take.
+func (d *daemon) auditUnfreeze(r *http.Request) error {
+	id, _ := admin.IdentityFrom(r.Context())
+	st := d.engine.Status()
+	e := audit.Entry{Kind: audit.KindAction, Source: hotreload.SourceAPI, Actor: id.Name, Remote: r.RemoteAddr,
+		Action: "unfreeze", VersionBefore: st.Active, Reason: st.FrozenReason}
+	if id.Name != "" {
+		e.Role = id.Role.String()
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), audit.DefaultTimeout)
+	defer cancel()
+	if err := d.audit.Append(ctx, e); err != nil {
+		return hotreload.Errorf(hotreload.CodeUnavailable, "unfreeze refused: the audit log did not record it: %v", err)
+	}
+	return nil
 }
 
 // auditStatus is the audit part of GET /api/v1/status: whether the log was
