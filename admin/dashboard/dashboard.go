@@ -1,12 +1,17 @@
 // Package dashboard serves the operator's dashboard of the hotreload daemon
 // (GET /): a single page of embedded HTML, CSS and JavaScript that needs no
-// network beyond the daemon itself. It shows targets and versions, health,
-// alerts, plugins, the UI clients and the versions they acknowledged, the
-// live event stream and the history with diffs, and has reload and
-// rollback buttons.
+// network beyond the daemon itself. It shows targets and versions, what is
+// happening now (a change pending in its health window with the window's
+// progress and checks, a frozen engine with an unfreeze button), trends of
+// the last hour or day drawn as inline SVG (reload durations, results,
+// rollbacks with their reasons), the alert rules' values beside their
+// thresholds, health, plugins, the UI clients and the versions they
+// acknowledged, the fleet when the daemon is a member, the live event
+// stream and the history with diffs, and has reload and rollback buttons.
 //
-// The page reads the admin API (/api/v1/status, /history,
-// /history/{A}/diff/{B}, /health, /plugins, /events, /ui/clients) and
+// The page reads the admin API (/api/v1/status, /trends, /history,
+// /history/{A}/diff/{B}, /health, /plugins, /fleet, /events, /ui/clients,
+// POST /unfreeze) and
 // signs in through POST /api/v1/session, whose cookie also carries the
 // token for the event stream. The files hold no data, so the handler is
 // meant to be mounted public; every request the page makes is authorised

@@ -47,9 +47,11 @@ function notice(text, bad) {
 
 // ---- rendering -------------------------------------------------------------
 let active = 0;
+let live = 0;
 
 function renderStatus(st) {
   active = st.active || 0;
+  live = st.live || active;
   $('#active-version').textContent = active ? 'v' + active : '–';
   // The live version: the committed one, or a pending one in its health window.
   const pendingLive = st.state === 'pending';
@@ -58,6 +60,12 @@ function renderStatus(st) {
   $('#mode').textContent = st.mode || 'unknown';
   $('#frozen').hidden = !st.frozen;
   if (st.frozen) $('#frozen').title = st.frozen_reason || '';
+  $('#frozen-box').hidden = !st.frozen;
+  $('#frozen-reason').textContent = st.frozen_reason || '';
+  $('#stuck').hidden = !(st.stuck && st.stuck.length);
+  $('#stuck').textContent = st.stuck && st.stuck.length ? 'Stuck: ' + st.stuck.join(', ') : '';
+  renderWindow(pendingLive ? st.window : null);
+  renderRules(st.rules);
   const last = st.last;
   $('#last').replaceChildren(...(last ? [
     'Last transaction: ',
@@ -71,6 +79,46 @@ function renderStatus(st) {
   )));
   if (st.health) renderHealth(st.health);
   renderAlerts(st.alerts);
+}
+
+// window is the health window in progress (GET /api/v1/status "window"),
+// whose progress bar advances between refreshes.
+let window_ = null;
+function renderWindow(w) {
+  window_ = w && w.length_ns ? w : null;
+  $('#pending').hidden = !window_;
+  if (!window_) return;
+  $('#window-checks').replaceChildren(...(w.checks || []).map((c) => el('li', { 'data-check': c.name, class: stateClass(c.state) },
+    `${c.name}${c.critical ? ' (critical)' : ''}: ${c.state}`)));
+  tickWindow();
+}
+
+function tickWindow() {
+  const w = window_;
+  if (!w) return;
+  const length = w.length_ns / 1e6;
+  const elapsed = Math.min(Math.max(Date.now() - new Date(w.started).getTime(), 0), length);
+  $('#window-progress').value = elapsed / length;
+  $('#pending-text').textContent = `v${w.version} in its health window: ${(elapsed / 1000).toFixed(1)} s of ${(length / 1000).toFixed(1)} s, ` +
+    `${w.round} of ${w.rounds} rounds of checks passed; waiting on ${(w.checks || []).length} checks`;
+}
+
+// The rules' values are in their unit: a fraction, seconds or a count.
+const ruleUnit = { HotreloadReloadFailureRateHigh: (v) => (100 * v).toFixed(1) + ' %', HotreloadReloadSlow: (v) => v.toFixed(1) + ' s' };
+const fmtRule = (name, v) => (ruleUnit[name] || ((x) => String(x)))(v);
+const span = (ns) => (ns % 36e11 === 0 ? ns / 36e11 + 'h' : ns / 6e10 + 'm');
+
+function renderRules(rules) {
+  $('#rules tbody').replaceChildren(...(rules || []).map((r) => {
+    const fill = r.threshold > 0 ? Math.min(r.value / r.threshold, 1) : (r.value > 0 ? 1 : 0);
+    const bar = el('span');
+    bar.style.width = (100 * fill).toFixed(0) + '%';
+    return el('tr', { 'data-rule': r.name, 'data-value': r.value, 'data-threshold': r.threshold, class: r.firing ? 'bad' : null },
+      el('td', { title: `${r.name} (${r.severity})` }, r.name.replace(/^Hotreload/, '')),
+      el('td', { class: 'value' }, fmtRule(r.name, r.value)),
+      el('td', { class: 'threshold' }, `> ${fmtRule(r.name, r.threshold)} in ${span(r.window_ns)}`),
+      el('td', null, el('div', { class: 'gauge' + (r.firing ? ' over' : ''), title: r.firing ? 'firing' : 'ok' }, bar)));
+  }));
 }
 
 function renderHealth(h) {
@@ -126,16 +174,35 @@ function renderHistory(h) {
     if (r.result !== 'committed') continue;
     for (const t of r.targets || []) if (t.kind === 'ui') versionOfDigest.set(t.sha256, r.version);
   }
-  const versions = [...((h && h.versions) || [])].reverse();
-  $('#history tbody').replaceChildren(...versions.map((r) => el('tr', { 'data-version': r.version, class: r.version === h.active ? 'active' : null },
+  // An unchanged attempt carries the version it left alone: it folds into
+  // that version's row as a count and the time of the last one.
+  const rows = [];
+  const byVersion = new Map();
+  for (const r of (h && h.versions) || []) {
+    if (r.result === 'unchanged' && byVersion.has(r.version)) {
+      const row = byVersion.get(r.version);
+      row.unchanged = (row.unchanged || 0) + 1;
+      row.lastUnchanged = r.time;
+      continue;
+    }
+    const row = { ...r };
+    byVersion.set(r.version, row);
+    rows.push(row);
+  }
+  rows.reverse();
+  $('#history tbody').replaceChildren(...rows.map((r) => el('tr', { 'data-version': r.version, 'data-result': r.result, class: r.version === h.active ? 'active' : null },
     el('td', null, 'v' + r.version, r.restored_from ? el('span', { class: 'muted' }, ` (restores v${r.restored_from})`) : null),
     el('td', { class: 'muted' }, new Date(r.time).toLocaleString()),
     el('td', null, r.source || ''),
     el('td', null, r.author || ''),
-    el('td', { class: stateClass(r.result) }, r.result),
-    el('td', { class: 'muted' }, [r.reason || '', ...(r.errors || []).map(fieldError)].filter(Boolean).join('\n')),
+    el('td', { class: stateClass(r.result) }, r.result,
+      r.unchanged ? el('div', { class: 'muted unchanged' }, `+ ${r.unchanged} unchanged, last ${when(r.lastUnchanged)}`) : null),
+    el('td', { class: 'muted' }, r.reason || '',
+      r.errors && r.errors.length ? el('ul', { class: 'errors mono' }, ...r.errors.map((e) => el('li', null, fieldError(e)))) : null),
     el('td', null,
       r.version > 1 ? el('button', { class: 'diff', onclick: () => showDiff(r.version - 1, r.version) }, 'diff') : null,
+      r.result === 'rejected' && live && live !== r.version
+        ? el('button', { class: 'diff-live', title: `diff against the live v${live}`, onclick: () => showDiff(live, r.version) }, 'diff vs live') : null,
       r.result === 'committed' && r.version !== h.active
         ? el('button', { class: 'rollback', 'data-version': r.version, onclick: () => rollback(r.version) }, 'roll back here') : null),
   )));
@@ -181,6 +248,124 @@ function addEvent(type, data) {
   while (list.children.length > 200) list.lastChild.remove();
 }
 
+// ---- trends ------------------------------------------------------------------
+const SVGNS = 'http://www.w3.org/2000/svg';
+function svg(tag, attrs, ...children) {
+  const e = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) if (v !== undefined && v !== null) e.setAttribute(k, v);
+  e.append(...children.map((c) => (c instanceof Node ? c : document.createTextNode(String(c)))));
+  return e;
+}
+const W = 600, H = 140, PAD = 28;
+const results = ['committed', 'unchanged', 'rejected', 'rolled_back', 'superseded'];
+const seconds = (v) => (v >= 1 ? v.toFixed(2) + ' s' : (v * 1000).toFixed(v >= 0.01 ? 0 : 1) + ' ms');
+const clock = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+
+// axis draws the time labels under a chart of n steps.
+function axis(t) {
+  return [svg('line', { class: 'axis', x1: PAD, y1: H - 14, x2: W, y2: H - 14 }),
+    svg('text', { x: PAD, y: H - 2 }, clock(t.from)),
+    svg('text', { x: W, y: H - 2, 'text-anchor': 'end' }, 'now')];
+}
+
+function durationChart(t) {
+  const n = t.results.length;
+  const x = (i) => PAD + ((W - PAD) * (i + 0.5)) / n;
+  let top = 0.01;
+  for (const tt of t.targets) for (const p of tt.points) if (p.count) top = Math.max(top, p.p99);
+  const lo = Math.log10(0.001), hi = Math.log10(top * 1.5);
+  const y = (v) => H - 14 - ((H - 24) * (Math.log10(Math.max(v, 0.001)) - lo)) / (hi - lo);
+  const parts = [svg('text', { x: 0, y: 10 }, seconds(top * 1.5)), svg('text', { x: 0, y: H - 16 }, '1 ms'), ...axis(t)];
+  t.targets.forEach((tt, k) => {
+    const pts = tt.points.map((p, i) => ({ p, i })).filter(({ p }) => p.count);
+    for (const q of ['p99', 'p50']) {
+      parts.push(svg('polyline', { class: `s${k % 4} ${q}`, points: pts.map(({ p, i }) => `${x(i).toFixed(1)},${y(p[q]).toFixed(1)}`).join(' ') }));
+    }
+    for (const { p, i } of pts) {
+      parts.push(svg('circle', { class: `pt s${k % 4}`, cx: x(i).toFixed(1), cy: y(p.p99).toFixed(1), r: 2.5,
+        'data-target': tt.target, 'data-i': i, 'data-count': p.count, 'data-p50': p.p50, 'data-p99': p.p99 },
+      svg('title', null, `${tt.target || '(none)'} ${clock(p.time)}: ${p.count} reloads, p50 ${seconds(p.p50)}, p99 ${seconds(p.p99)}`)));
+    }
+  });
+  return svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'reload duration' }, ...parts);
+}
+
+function resultsChart(t) {
+  const n = t.results.length;
+  const bw = (W - PAD) / n;
+  let top = 1;
+  for (const p of t.results) top = Math.max(top, results.reduce((a, r) => a + (p.results[r] || 0), 0));
+  const parts = [svg('text', { x: 0, y: 10 }, String(top)), svg('text', { x: 0, y: H - 16 }, '0'), ...axis(t)];
+  t.results.forEach((p, i) => {
+    let base = H - 14;
+    for (const r of results) {
+      const c = p.results[r] || 0;
+      if (!c) continue;
+      const h = ((H - 24) * c) / top;
+      base -= h;
+      parts.push(svg('rect', { class: `bar r-${r}`, x: (PAD + i * bw + bw * 0.1).toFixed(1), y: base.toFixed(1), width: Math.max(bw * 0.8, 1).toFixed(1), height: h.toFixed(1),
+        'data-i': i, 'data-result': r, 'data-count': c }, svg('title', null, `${clock(p.time)}: ${c} ${r}`)));
+    }
+  });
+  return svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'results over time' }, ...parts);
+}
+
+let trendWindow = '1h';
+function renderTrends(t) {
+  if (!t) { $('#trends').hidden = true; return; }
+  $('#trends').dataset.window = t.window;
+  $('#chart-duration').replaceChildren(durationChart(t));
+  $('#chart-results').replaceChildren(resultsChart(t));
+  $('#trend-targets tbody').replaceChildren(...(t.targets.length ? t.targets.map((tt, k) => el('tr', { 'data-target': tt.target },
+    el('td', { class: `s${k % 4} target` }, tt.target || '(none)'), String(tt.count), seconds(tt.p50), seconds(tt.p99)))
+    : [row(el('td', { class: 'muted', colspan: 4 }, 'no reload in this window'))]));
+  const totals = {};
+  for (const p of t.results) for (const [r, c] of Object.entries(p.results)) totals[r] = (totals[r] || 0) + c;
+  $('#trend-totals').replaceChildren(...results.filter((r) => totals[r] || r !== 'superseded').map((r) => el('li', { 'data-result': r, 'data-count': totals[r] || 0 },
+    el('span', { class: `swatch r-${r}` }), `${r.replace('_', ' ')}: ${totals[r] || 0}`)));
+  $('#trend-rollbacks').replaceChildren(...(t.rollbacks.length ? t.rollbacks.map((r) => el('li', { 'data-version': r.version, class: 'warn' },
+    `${when(r.time)} v${r.version} ${(r.targets || []).join(', ')} (${r.cause}): `, el('span', { class: 'muted reason' }, r.reason || '')))
+    : [el('li', { class: 'muted' }, 'no rollback in this window')]));
+}
+const loadTrends = () => load('/api/v1/trends?window=' + trendWindow, renderTrends);
+
+// ---- fleet -------------------------------------------------------------------
+const ago = (t) => { const s = Math.max(0, Math.round((Date.now() - new Date(t).getTime()) / 1000)); return s < 120 ? s + ' s ago' : Math.round(s / 60) + ' min ago'; };
+
+function renderFleet(f) {
+  $('#fleet-card').hidden = !f;
+  if (!f) return false;
+  $('#fleet-prefix').textContent = f.prefix || '';
+  $('#fleet tbody').replaceChildren(...(f.instances || []).map((i) => el('tr', { 'data-instance': i.id },
+    el('td', { class: 'mono' }, i.id, i.coordinator ? el('span', { class: 'muted' }, ' (coordinator)') : null),
+    el('td', { class: 'mono' }, i.addr || ''),
+    el('td', { class: 'version' }, 'v' + i.version),
+    el('td', { class: i.state === 'serving' ? 'ok' : 'bad' }, i.state, i.last && i.last.reason ? el('div', { class: 'muted' }, i.last.reason) : null),
+    el('td', { class: stateClass(i.health) }, i.health || ''),
+    el('td', { class: 'muted', title: i.updated }, ago(i.updated)))));
+  const r = f.rollout;
+  $('#rollout').replaceChildren(...(r ? [
+    el('p', { id: 'rollout-state', 'data-state': r.state, class: r.state === 'halted' ? 'bad' : r.state === 'completed' ? 'ok' : 'warn' },
+      `Rollout ${r.id}: ${r.state}`, r.state === 'running' ? `, wave ${r.wave} of ${r.waves.length} ${r.phase || ''}` : '',
+      r.reason ? el('span', { class: 'reason' }, ' — ' + r.reason) : ''),
+    el('ol', { class: 'plain', id: 'waves' }, ...r.waves.map((ids, k) => el('li', {
+      'data-wave': k + 1, class: r.state === 'completed' || k + 1 < r.wave ? 'ok' : k + 1 === r.wave ? (r.state === 'halted' ? 'bad' : 'warn') : 'muted' },
+    `${k === 0 ? 'canary' : 'wave ' + (k + 1)}: ${ids.join(', ')}`))),
+  ] : [el('p', { class: 'muted' }, 'no rollout yet')]));
+  return true;
+}
+
+// The fleet is polled every second while this daemon is a fleet member;
+// a 404 (not a member) hides the panel and stops the polling.
+let fleetTimer = null;
+async function pollFleet() {
+  try {
+    renderFleet(await api('GET', '/api/v1/fleet'));
+  } catch (e) {
+    if (e.status === 404) { renderFleet(null); clearInterval(fleetTimer); }
+  }
+}
+
 // ---- actions ---------------------------------------------------------------
 async function act(what, method, path, body) {
   try {
@@ -215,6 +400,7 @@ function refresh() {
     load('/api/v1/history', renderHistory);
     load('/api/v1/plugins', renderPlugins);
     load('/api/v1/health', renderHealth);
+    loadTrends();
   }, 30);
 }
 
@@ -236,6 +422,22 @@ function connectEvents() {
   }
 }
 
+$('#unfreeze').addEventListener('click', async () => {
+  try {
+    await api('POST', '/api/v1/unfreeze');
+    notice('Unfreeze: automatic reloads run again');
+  } catch (e) {
+    notice('Unfreeze: ' + e.message, true);
+  }
+  refresh();
+});
+for (const b of document.querySelectorAll('button.window')) {
+  b.addEventListener('click', () => {
+    trendWindow = b.dataset.window;
+    for (const o of document.querySelectorAll('button.window')) o.setAttribute('aria-pressed', String(o === b));
+    loadTrends();
+  });
+}
 $('#reload').addEventListener('click', () => act('Reload', 'POST', '/api/v1/reload'));
 $('#rollback-lkg').addEventListener('click', () => act('Rollback', 'POST', '/api/v1/rollback'));
 $('#diff-form').addEventListener('submit', (ev) => {
@@ -266,4 +468,7 @@ connectEvents();
 refresh();
 setInterval(() => load('/api/v1/ui/clients', renderClients), 1000);
 setInterval(refresh, 10000);
+setInterval(tickWindow, 250);
+fleetTimer = setInterval(pollFleet, 1000);
+pollFleet();
 load('/api/v1/ui/clients', renderClients);
