@@ -317,7 +317,7 @@ function renderTrends(t) {
   $('#chart-duration').replaceChildren(durationChart(t));
   $('#chart-results').replaceChildren(resultsChart(t));
   $('#trend-targets tbody').replaceChildren(...(t.targets.length ? t.targets.map((tt, k) => el('tr', { 'data-target': tt.target },
-    el('td', { class: `s${k % 4} target` }, tt.target || '(none)'), String(tt.count), seconds(tt.p50), seconds(tt.p99)))
+    el('td', { class: `s${k % 4} target` }, tt.target || '(none)'), el('td', null, tt.count), el('td', null, seconds(tt.p50)), el('td', null, seconds(tt.p99))))
     : [row(el('td', { class: 'muted', colspan: 4 }, 'no reload in this window'))]));
   const totals = {};
   for (const p of t.results) for (const [r, c] of Object.entries(p.results)) totals[r] = (totals[r] || 0) + c;
