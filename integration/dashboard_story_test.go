@@ -112,6 +112,8 @@ func TestDashboardTellsTheStory(t *testing.T) {
 		"--mode", "dev", "--watch=false")
 	ctx := tabPlain(t, d.URL+"/")
 	waitTrue(t, ctx, `document.getElementById('stream').textContent === 'live'`, testwait.D(5*time.Second))
+	// Not a fleet member: GET /api/v1/fleet answers 404 and the panel stays hidden.
+	waitTrue(t, ctx, `document.getElementById('fleet-card').hidden && document.getElementById('chart-results').childElementCount === 1`, testwait.D(time.Second))
 
 	type outcome struct {
 		Result  string `json:"result"`

@@ -345,11 +345,11 @@ function renderFleet(f) {
     el('td', { class: 'muted', title: i.updated }, ago(i.updated)))));
   const r = f.rollout;
   $('#rollout').replaceChildren(...(r ? [
-    el('p', { id: 'rollout-state', 'data-state': r.state, class: r.state === 'halted' ? 'bad' : r.state === 'completed' ? 'ok' : 'warn' },
+    el('p', { id: 'rollout-state', 'data-state': r.state, 'data-wave': r.wave, class: r.state === 'halted' ? 'bad' : r.state === 'completed' ? 'ok' : 'warn' },
       `Rollout ${r.id}: ${r.state}`, r.state === 'running' ? `, wave ${r.wave} of ${r.waves.length} ${r.phase || ''}` : '',
       r.reason ? el('span', { class: 'reason' }, ' — ' + r.reason) : ''),
     el('ol', { class: 'plain', id: 'waves' }, ...r.waves.map((ids, k) => el('li', {
-      'data-wave': k + 1, class: r.state === 'completed' || k + 1 < r.wave ? 'ok' : k + 1 === r.wave ? (r.state === 'halted' ? 'bad' : 'warn') : 'muted' },
+      'data-wave': k + 1, 'data-instances': ids.join(' '), class: r.state === 'completed' || k + 1 < r.wave ? 'ok' : k + 1 === r.wave ? (r.state === 'halted' ? 'bad' : 'warn') : 'muted' },
     `${k === 0 ? 'canary' : 'wave ' + (k + 1)}: ${ids.join(', ')}`))),
   ] : [el('p', { class: 'muted' }, 'no rollout yet')]));
   return true;
