@@ -55,7 +55,19 @@ const (
 	TypeCodeReload   = "code_reload"    // CodeReloadEvent
 	TypeReloadStart  = "reload_start"   // ReloadStartEvent
 	TypePending      = "reload_pending" // PendingEvent
+	TypeProgress     = "progress"       // ProgressEvent
 )
+
+// ProgressEvent reports that a long step outside any transaction (a plugin
+// compiling, a build of the dev loop) is still running, every few seconds,
+// and, with Done, that it ended. Step names it, the same for every event of
+// one run.
+type ProgressEvent struct {
+	Header
+	Step    string        `json:"step"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+	Done    bool          `json:"done,omitempty"`
+}
 
 // ReloadStartEvent reports that a transaction began (systemd's RELOADING=1).
 type ReloadStartEvent struct {

@@ -88,6 +88,9 @@ type Options struct {
 	// Terminal receives one line per report and the error details; nil
 	// means os.Stderr.
 	Terminal io.Writer
+	// Publisher receives a hotreload.ProgressEvent while a build runs
+	// (every buildProgressEvery, then done); nil publishes none.
+	Publisher hotreload.Publisher
 	// Logger logs watcher errors; nil discards.
 	Logger *slog.Logger
 }
@@ -447,11 +450,11 @@ func (s *Supervisor) discardBuilds() {
 // and takes a minute.
 var buildProgressEvery = 10 * time.Second
 
-// saying wraps build so that the terminal hears, every buildProgressEvery,
-// that the build of unit is still running.
+// saying wraps build so that the terminal (and the Publisher) hears,
+// every buildProgressEvery, that the build of unit is still running.
 func (s *Supervisor) saying(unit string, build func(ctx context.Context, out string) error) func(ctx context.Context, out string) error {
 	return func(ctx context.Context, out string) error {
-		defer progress.Every(buildProgressEvery, func(d time.Duration) {
+		defer progress.Report(s.opts.Publisher, hotreload.SourceBuilder, "build of "+unit, buildProgressEvery, func(d time.Duration) {
 			fmt.Fprintf(s.opts.Terminal, "hotreload: %s: still building (%s so far)\n", unit, d.Round(time.Second))
 		})()
 		return build(ctx, out)

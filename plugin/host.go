@@ -77,6 +77,9 @@ type Options struct {
 	DisableCompilationCache bool
 	// Logger logs loads, unloads and failures; nil discards.
 	Logger *slog.Logger
+	// Publisher receives a hotreload.ProgressEvent while a module compiles
+	// (every 15 s, then done); nil publishes none.
+	Publisher hotreload.Publisher
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

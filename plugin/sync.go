@@ -156,7 +156,7 @@ func (h *Host) precompile(ctx context.Context, name string) (release func()) {
 		return release
 	}
 	start := time.Now()
-	defer progress.Every(15*time.Second, func(d time.Duration) {
+	defer progress.Report(h.opts.Publisher, hotreload.SourceWatch, "compile of plugin "+name, 15*time.Second, func(d time.Duration) {
 		h.log.Info("still compiling plugin: a first compile without a cache takes a while", "plugin", name, "so_far", d.Round(time.Second))
 	})()
 	rt := wazero.NewRuntimeWithConfig(ctx, h.rc.WithMemoryLimitPages(m.Limits.MemoryPages))

@@ -132,7 +132,7 @@ Press Ctrl-C to stop.
 // demoParts is the demo's list: serve's parts on the workspace (config,
 // plugins, UI, watches), the demo app on appLn with its upstream check, and
 // the plugin's first build when it has to be built.
-func demoParts(ctx context.Context, s *services, appLn net.Listener, out io.Writer, build func(context.Context, io.Writer) bool) (parts []any, err error) {
+func demoParts(ctx context.Context, s *services, appLn net.Listener, out io.Writer, build func(context.Context, io.Writer, hotreload.Publisher) bool) (parts []any, err error) {
 	target, err := newConfig(s, demo.Validate)
 	if err != nil {
 		return nil, err
@@ -198,7 +198,7 @@ func demoParts(ctx context.Context, s *services, appLn net.Listener, out io.Writ
 			// Subscribed before the build, so the plugin's transaction is seen.
 			loaded := events.Subscribe[hotreload.CodeReloadEvent](s.bus)
 			defer loaded.Close()
-			if build(ctx, out) {
+			if build(ctx, out, s.bus) {
 				reportPluginLoad(ctx, out, loaded, host.Name(), demoPlugin)
 			}
 			return nil
@@ -245,7 +245,7 @@ const demoPlugin = "shout"
 // repository into the workspace's plugins folder, unless the module is there
 // already. It returns the build to run (nil when there is none) and a note
 // for the banner: how to rebuild, or why the demo runs without the plugin.
-func prepareDemoPlugin(dir string) (build func(context.Context, io.Writer) bool, note string) {
+func prepareDemoPlugin(dir string) (build func(context.Context, io.Writer, hotreload.Publisher) bool, note string) {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
 	root := strings.TrimSpace(string(out))
 	if err != nil || !strings.Contains(root, string(filepath.Separator)) {
@@ -268,14 +268,17 @@ func prepareDemoPlugin(dir string) (build func(context.Context, io.Writer) bool,
 	if err != nil {
 		return nil, "cannot copy its manifest: " + err.Error()
 	}
-	return func(ctx context.Context, w io.Writer) bool { return buildPlugin(ctx, w, src, wasm) }, "it is being built (see below); then " + rebuild
+	return func(ctx context.Context, w io.Writer, pub hotreload.Publisher) bool {
+		return buildPlugin(ctx, w, pub, src, wasm)
+	}, "it is being built (see below); then " + rebuild
 }
 
 // buildPlugin builds the Go plugin in src for wasip1 into wasm, saying on w
-// what it does and how long it has been at it. The module is built beside
+// what it does and how long it has been at it (and pub, for the
+// dashboard). The module is built beside
 // the plugins folder and renamed into it, so the folder's watcher sees one
 // complete file. It reports whether the module is in place.
-func buildPlugin(ctx context.Context, w io.Writer, src, wasm string) bool {
+func buildPlugin(ctx context.Context, w io.Writer, pub hotreload.Publisher, src, wasm string) bool {
 	name := strings.TrimSuffix(filepath.Base(wasm), ".wasm")
 	fmt.Fprintf(w, "building plugin %s for wasip1: the first build compiles the Go runtime for Wasm, about a minute; later builds take seconds\n", name)
 	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Dir(wasm)), ".build-")
@@ -289,7 +292,7 @@ func buildPlugin(ctx context.Context, w io.Writer, src, wasm string) bool {
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	start := time.Now()
-	defer progress.Every(15*time.Second, func(d time.Duration) {
+	defer progress.Report(pub, hotreload.SourceBuilder, "build of plugin "+name, 15*time.Second, func(d time.Duration) {
 		fmt.Fprintf(w, "still building plugin %s (%s so far)\n", name, d.Round(time.Second))
 	})()
 	out, err := cmd.CombinedOutput()

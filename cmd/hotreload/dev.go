@@ -139,7 +139,7 @@ func runDev(cmd *cobra.Command, f *devFlags, args []string) error {
 		o := dev.Options{
 			Engine: s.engine, UI: s.hub,
 			Dirs: f.watch, Include: f.include, Exclude: f.exclude, Debounce: f.debounce, Package: f.pkg,
-			Plugins: plugins, PluginDir: f.pluginDir, Terminal: cmd.ErrOrStderr(),
+			Plugins: plugins, PluginDir: f.pluginDir, Terminal: cmd.ErrOrStderr(), Publisher: s.bus,
 			Process: supervise.Options{
 				Name: "app", Args: args, Listener: ln, Mode: supervise.Mode(f.mode), HealthPath: f.health,
 				ReadyTimeout: f.ready, DrainTimeout: f.drain, Ungated: true,

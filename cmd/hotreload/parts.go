@@ -132,6 +132,7 @@ func newPluginHost(s *services, config func() any) (*plugin.Host, error) {
 		// Failed plugin calls count in the health gate's exception rate.
 		ReportException: s.traffic.ReportException,
 		Logger:          s.log,
+		Publisher:       s.bus,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the plugin host: %w", err)

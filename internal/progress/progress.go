@@ -1,10 +1,14 @@
 // Package progress tells a user that a long step is still running: a
-// build, a compile, a wait for a fleet.
+// build, a compile, a wait for a fleet. Report also tells the daemon's
+// event bus, so the dashboard shows the step.
 package progress
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/cybercorp/hotreload"
 )
 
 // Every calls say with the time elapsed since the call to Every, once every
@@ -35,5 +39,32 @@ func Every(period time.Duration, say func(elapsed time.Duration)) (stop func()) 
 	return func() {
 		once.Do(func() { close(done) })
 		wg.Wait()
+	}
+}
+
+// Report is Every that also publishes a hotreload.ProgressEvent for step
+// (from source) on pub at each period, and, when it published any, one
+// with Done when stop is called; a nil pub publishes nothing. pub must not
+// block (the events bus never does).
+func Report(pub hotreload.Publisher, source hotreload.Source, step string, period time.Duration, say func(elapsed time.Duration)) (stop func()) {
+	if pub == nil {
+		return Every(period, say)
+	}
+	start := time.Now()
+	var told atomic.Bool
+	publish := func(d time.Duration, done bool) {
+		pub.Publish(hotreload.ProgressEvent{Header: hotreload.Header{Type: hotreload.TypeProgress, Time: time.Now(), Source: source},
+			Step: step, Elapsed: d, Done: done})
+	}
+	stopEvery := Every(period, func(d time.Duration) {
+		say(d)
+		told.Store(true)
+		publish(d, false)
+	})
+	return func() {
+		stopEvery()
+		if told.CompareAndSwap(true, false) {
+			publish(time.Since(start), true)
+		}
 	}
 }

@@ -1,12 +1,15 @@
 package progress
 
 import (
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
@@ -33,5 +36,54 @@ func TestEvery(t *testing.T) {
 	stop() // again: harmless
 	if last.Load() <= 0 {
 		t.Fatal("elapsed was never positive")
+	}
+}
+
+// publisher keeps what it is told.
+type publisher struct {
+	mu     sync.Mutex
+	events []hotreload.ProgressEvent
+}
+
+func (p *publisher) Publish(e any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = append(p.events, e.(hotreload.ProgressEvent))
+}
+
+func (p *publisher) copy() []hotreload.ProgressEvent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.events)
+}
+
+// TestReport: each period says and publishes the step's progress; stop
+// publishes it done, once, and nothing after.
+func TestReport(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	pub := &publisher{}
+	var said atomic.Int64
+	stop := Report(pub, hotreload.SourceBuilder, "build of app", time.Millisecond, func(time.Duration) { said.Add(1) })
+	testwait.For(t, "two progress events", time.Second, func() bool { return len(pub.copy()) >= 2 })
+	stop()
+	stop()
+	events := pub.copy()
+	last := events[len(events)-1]
+	if !last.Done || last.Step != "build of app" || last.Type != hotreload.TypeProgress || last.Source != hotreload.SourceBuilder {
+		t.Fatalf("last event %+v, want the step done", last)
+	}
+	for i, e := range events[:len(events)-1] {
+		if e.Done || e.Elapsed <= 0 || (i > 0 && e.Elapsed < events[i-1].Elapsed) {
+			t.Errorf("event %d: %+v, want a growing elapsed time, not done", i, e)
+		}
+	}
+	if int(said.Load()) != len(events)-1 {
+		t.Errorf("said %d times, published %d progress events", said.Load(), len(events)-1)
+	}
+
+	quick := &publisher{}
+	Report(quick, hotreload.SourceBuilder, "quick", time.Hour, func(time.Duration) {})()
+	if n := len(quick.copy()); n != 0 {
+		t.Errorf("a step shorter than its period published %d events, want none", n)
 	}
 }

@@ -248,6 +248,20 @@ function addEvent(type, data) {
   while (list.children.length > 200) list.lastChild.remove();
 }
 
+// steps are the long steps running (a plugin compiling, a build of the dev
+// loop), by name, from the progress events; one not heard of for a minute
+// is dropped (its process may be gone).
+const steps = new Map();
+function renderStep(data) {
+  if (data && data.step) {
+    if (data.done) steps.delete(data.step);
+    else steps.set(data.step, { elapsed: data.elapsed_ns, source: data.source, at: Date.now() });
+  }
+  for (const [name, st] of steps) if (Date.now() - st.at > 60000) steps.delete(name);
+  $('#steps').replaceChildren(...[...steps].map(([name, st]) => el('li', { 'data-step': name, class: 'warn' },
+    `${name}: still running, ${Math.round((st.elapsed + (Date.now() - st.at) * 1e6) / 1e9)} s so far`)));
+}
+
 // ---- trends ------------------------------------------------------------------
 const SVGNS = 'http://www.w3.org/2000/svg';
 function svg(tag, attrs, ...children) {
@@ -404,7 +418,7 @@ function refresh() {
   }, 30);
 }
 
-const eventTypes = ['reload', 'reload_start', 'reload_pending', 'config_reload', 'code_reload', 'health_check', 'alert_fired', 'alert_resolved', 'resync', 'message'];
+const eventTypes = ['reload', 'reload_start', 'reload_pending', 'config_reload', 'code_reload', 'health_check', 'alert_fired', 'alert_resolved', 'progress', 'resync', 'message'];
 let stream = null;
 function connectEvents() {
   if (stream) stream.close();
@@ -416,6 +430,7 @@ function connectEvents() {
     stream.addEventListener(type, (ev) => {
       let data = null;
       try { data = JSON.parse(ev.data); } catch { /* keep null */ }
+      if (type === 'progress') { renderStep(data); return; }
       if (type !== 'resync') addEvent(type, data);
       if (type !== 'reload_start') refresh();
     });
@@ -469,6 +484,7 @@ refresh();
 setInterval(() => load('/api/v1/ui/clients', renderClients), 1000);
 setInterval(refresh, 10000);
 setInterval(tickWindow, 250);
+setInterval(renderStep, 1000);
 fleetTimer = setInterval(pollFleet, 1000);
 pollFleet();
 load('/api/v1/ui/clients', renderClients);
