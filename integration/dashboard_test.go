@@ -232,6 +232,8 @@ func TestDashboardSignsInWithATokenInProd(t *testing.T) {
 	}
 	waitTrue(t, ctx, `document.getElementById('active-version').textContent === 'v1'`, 5*time.Second)
 	waitTrue(t, ctx, `document.getElementById('who').textContent.includes('ops')`, 2*time.Second)
+	// The panels added for trends and rules read their endpoints with the session too.
+	waitTrue(t, ctx, `document.querySelector('#trend-targets tr[data-target="config"]') && document.querySelectorAll('#rules tr[data-rule]').length === 4`, 2*time.Second)
 
 	// The reload button runs a reload from the source as the signed-in operator.
 	writeFile(t, cfg, "greeting: hi\n")
