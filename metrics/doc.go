@@ -13,4 +13,11 @@
 // Track (or its first outcome) on, at zero, so that rate() and increase()
 // see its first increment. The in-process evaluation of the same alerting
 // rules is package metrics/alert.
+//
+// Beside the collectors, Observe feeds a record of recent transactions
+// (Trends, served by TrendsHandler as GET /api/v1/trends): per target and
+// per minute for 24 hours, the same counts and duration buckets, so the
+// dashboard draws what /metrics says. Its memory is bounded (TrendMinutes
+// slots per target, MaxRecentRollbacks rollbacks); one lock guards it, held
+// for a few map updates per outcome and one pass over the window per read.
 package metrics
