@@ -15,7 +15,9 @@
 // several times within a window and returns the reason to roll back on the
 // first trigger (a critical check failing, more than half of the checks
 // failing, memory above 90 %, the app's exception rate or response time
-// above its threshold and worse than before the reload). A Traffic records
+// above its threshold and worse than before the reload). Its Window tells
+// the window in progress (version, start, length, rounds passed, checks),
+// for the status and the dashboard. A Traffic records
 // what the last two are measured from: its Middleware times the app's own
 // handlers and counts 5xx answers, and ReportException counts exceptions.
 //
