@@ -58,10 +58,10 @@ const (
 	TypeProgress     = "progress"       // ProgressEvent
 )
 
-// ProgressEvent reports that a long step outside any transaction (a plugin
-// compiling, a build of the dev loop) is still running, every few seconds,
-// and, with Done, that it ended. Step names it, the same for every event of
-// one run.
+// ProgressEvent reports a long step outside any transaction (a plugin
+// compiling, a build of the dev loop): that it started (Elapsed 0), that it
+// is still running, every few seconds, and, with Done, that it ended after
+// Elapsed. Step names it, the same for every event of one run.
 type ProgressEvent struct {
 	Header
 	Step    string        `json:"step"`

@@ -89,7 +89,7 @@ type Options struct {
 	// means os.Stderr.
 	Terminal io.Writer
 	// Publisher receives a hotreload.ProgressEvent while a build runs
-	// (every buildProgressEvery, then done); nil publishes none.
+	// (at its start, every buildProgressEvery, then done); nil publishes none.
 	Publisher hotreload.Publisher
 	// Logger logs watcher errors; nil discards.
 	Logger *slog.Logger

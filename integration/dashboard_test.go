@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
 // daemon is a `hotreload serve` process.
@@ -97,8 +98,8 @@ func startDaemon(t *testing.T, bin string, args ...string) *daemon {
 	}()
 	select {
 	case d.URL = <-found:
-	case <-time.After(30 * time.Second):
-		t.Fatal("hotreload serve did not print its address within 30 s")
+	case <-time.After(testwait.D(30 * time.Second)):
+		t.Fatalf("hotreload serve did not print its address within %s", testwait.D(30*time.Second))
 	}
 	return d
 }

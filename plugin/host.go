@@ -78,7 +78,7 @@ type Options struct {
 	// Logger logs loads, unloads and failures; nil discards.
 	Logger *slog.Logger
 	// Publisher receives a hotreload.ProgressEvent while a module compiles
-	// (every 15 s, then done); nil publishes none.
+	// (at its start, every 15 s, then done); nil publishes none.
 	Publisher hotreload.Publisher
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time

@@ -5,7 +5,6 @@ package progress
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cybercorp/hotreload"
@@ -42,29 +41,28 @@ func Every(period time.Duration, say func(elapsed time.Duration)) (stop func()) 
 	}
 }
 
-// Report is Every that also publishes a hotreload.ProgressEvent for step
-// (from source) on pub at each period, and, when it published any, one
-// with Done when stop is called; a nil pub publishes nothing. pub must not
-// block (the events bus never does).
+// Report is Every that also publishes hotreload.ProgressEvents for step
+// (from source) on pub: one at once, one at each period and one with Done
+// when stop is called, so a dashboard lists the step from its start and
+// says how long it took; a nil pub publishes nothing. pub must not block
+// (the events bus never does).
 func Report(pub hotreload.Publisher, source hotreload.Source, step string, period time.Duration, say func(elapsed time.Duration)) (stop func()) {
 	if pub == nil {
 		return Every(period, say)
 	}
 	start := time.Now()
-	var told atomic.Bool
 	publish := func(d time.Duration, done bool) {
 		pub.Publish(hotreload.ProgressEvent{Header: hotreload.Header{Type: hotreload.TypeProgress, Time: time.Now(), Source: source},
 			Step: step, Elapsed: d, Done: done})
 	}
+	publish(0, false)
 	stopEvery := Every(period, func(d time.Duration) {
 		say(d)
-		told.Store(true)
 		publish(d, false)
 	})
+	var once sync.Once
 	return func() {
 		stopEvery()
-		if told.CompareAndSwap(true, false) {
-			publish(time.Since(start), true)
-		}
+		once.Do(func() { publish(time.Since(start), true) })
 	}
 }

@@ -57,33 +57,39 @@ func (p *publisher) copy() []hotreload.ProgressEvent {
 	return slices.Clone(p.events)
 }
 
-// TestReport: each period says and publishes the step's progress; stop
-// publishes it done, once, and nothing after.
+// TestReport: the step is published at once, then at each period with what
+// is said, and done when stop is called, once, and nothing after.
 func TestReport(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	pub := &publisher{}
 	var said atomic.Int64
 	stop := Report(pub, hotreload.SourceBuilder, "build of app", time.Millisecond, func(time.Duration) { said.Add(1) })
-	testwait.For(t, "two progress events", time.Second, func() bool { return len(pub.copy()) >= 2 })
+	testwait.For(t, "three progress events", time.Second, func() bool { return len(pub.copy()) >= 3 })
 	stop()
 	stop()
 	events := pub.copy()
-	last := events[len(events)-1]
+	first, last := events[0], events[len(events)-1]
+	if first.Done || first.Elapsed != 0 || first.Step != "build of app" {
+		t.Fatalf("first event %+v, want the step starting", first)
+	}
 	if !last.Done || last.Step != "build of app" || last.Type != hotreload.TypeProgress || last.Source != hotreload.SourceBuilder {
 		t.Fatalf("last event %+v, want the step done", last)
 	}
-	for i, e := range events[:len(events)-1] {
-		if e.Done || e.Elapsed <= 0 || (i > 0 && e.Elapsed < events[i-1].Elapsed) {
-			t.Errorf("event %d: %+v, want a growing elapsed time, not done", i, e)
+	for i, e := range events[1 : len(events)-1] {
+		if e.Done || e.Elapsed <= 0 || e.Elapsed < events[i].Elapsed {
+			t.Errorf("event %d: %+v, want a growing elapsed time, not done", i+1, e)
 		}
 	}
-	if int(said.Load()) != len(events)-1 {
-		t.Errorf("said %d times, published %d progress events", said.Load(), len(events)-1)
+	if last.Elapsed < events[len(events)-2].Elapsed {
+		t.Errorf("done after %s, less than the last progress %s", last.Elapsed, events[len(events)-2].Elapsed)
+	}
+	if int(said.Load()) != len(events)-2 {
+		t.Errorf("said %d times, published %d progress events between start and done", said.Load(), len(events)-2)
 	}
 
 	quick := &publisher{}
-	Report(quick, hotreload.SourceBuilder, "quick", time.Hour, func(time.Duration) {})()
-	if n := len(quick.copy()); n != 0 {
-		t.Errorf("a step shorter than its period published %d events, want none", n)
+	Report(quick, hotreload.SourceBuilder, "quick", time.Hour, func(time.Duration) { t.Error("a step shorter than its period said something") })()
+	if ev := quick.copy(); len(ev) != 2 || ev[0].Done || !ev[1].Done {
+		t.Errorf("a step shorter than its period published %+v, want its start and its end", ev)
 	}
 }

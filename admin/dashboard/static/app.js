@@ -248,18 +248,18 @@ function addEvent(type, data) {
   while (list.children.length > 200) list.lastChild.remove();
 }
 
-// steps are the long steps running (a plugin compiling, a build of the dev
-// loop), by name, from the progress events; one not heard of for a minute
-// is dropped (its process may be gone).
+// steps are the long steps (a plugin compiling, a build of the dev loop),
+// by name, from the progress events: running, with the time so far, or done,
+// with the time it took. A step done, or not heard of (its process may be
+// gone), for a minute is dropped.
 const steps = new Map();
 function renderStep(data) {
-  if (data && data.step) {
-    if (data.done) steps.delete(data.step);
-    else steps.set(data.step, { elapsed: data.elapsed_ns, source: data.source, at: Date.now() });
-  }
+  if (data && data.step) steps.set(data.step, { elapsed: data.elapsed_ns, done: !!data.done, at: Date.now() });
   for (const [name, st] of steps) if (Date.now() - st.at > 60000) steps.delete(name);
-  $('#steps').replaceChildren(...[...steps].map(([name, st]) => el('li', { 'data-step': name, class: 'warn' },
-    `${name}: still running, ${Math.round((st.elapsed + (Date.now() - st.at) * 1e6) / 1e9)} s so far`)));
+  const secs = ns => (ns / 1e9).toFixed(1);
+  $('#steps').replaceChildren(...[...steps].map(([name, st]) => st.done
+    ? el('li', { 'data-step': name, 'data-done': '' }, `${name}: done in ${secs(st.elapsed)} s`)
+    : el('li', { 'data-step': name, class: 'warn' }, `${name}: running, ${secs(st.elapsed + (Date.now() - st.at) * 1e6)} s so far`)));
 }
 
 // ---- trends ------------------------------------------------------------------
