@@ -1,21 +1,38 @@
 // Package wasmloop instruments a WebAssembly module so that its host can
-// stop it at any loop: it appends a mutable i32 global, the stop flag,
-// exports it, and inserts at the head of every loop
+// stop it at any loop, and so that a loop never keeps the Go runtime from
+// stopping the world. It appends two mutable i32 globals, the stop flag
+// (exported as StopExport) and a tick counter, and inserts at the head of
+// every loop
 //
 //	global.get $stop
 //	if
 //	  unreachable
 //	end
+//	global.get $ticks  i32.const 1  i32.add  global.set $ticks
+//	global.get $ticks  i32.const YieldEvery-1  i32.and  i32.eqz
+//	if
+//	  i32.const 0  memory.grow  drop
+//	end
 //
-// A running call then traps (unreachable) at its next loop iteration once
-// the host sets the flag to a non-zero value, which is how a plugin host
-// stops an endless loop in compiled code without asking the runtime to
-// check a context at every loop (wazero's WithCloseOnContextDone, which
-// costs a goroutine per call).
+// A running call traps (unreachable) at its next loop iteration once the
+// host sets the flag to a non-zero value. That is how a plugin host stops
+// an endless loop in compiled code without wazero's WithCloseOnContextDone,
+// which costs a goroutine per call.
+//
+// The second check matters as much: compiled Wasm code cannot be preempted
+// by the Go runtime, so a loop that never leaves it holds up every
+// stop-the-world (a garbage collection, runtime.Stack of all goroutines)
+// until it ends, and the stalled world includes the goroutine that would
+// set the flag: an endless loop would freeze the process. wazero's
+// memory.grow leaves compiled code for Go (the same way
+// WithCloseOnContextDone's check at every loop header does), and growing by
+// zero pages changes nothing, so every YieldEvery loop iterations the code
+// passes through Go, where the runtime can stop it. A module must therefore
+// have a memory (every plugin exports one).
 //
 // Only the global, export and code sections change, and the start section
 // when there is one: defined globals follow the imported ones, so the new
-// global moves no index, and no function index moves either. A start
+// globals move no index, and no function index moves either. A start
 // section is removed and its function exported instead (see StartExport),
 // so that the host runs it as a call it can stop. Custom sections that
 // point into the code by offset (DWARF, ".debug_*") would be wrong after the
@@ -40,6 +57,10 @@ import (
 // StopExport is the name under which Instrument exports the stop flag.
 const StopExport = "hotreload.stop"
 
+// YieldEvery is how many loop iterations (of all loops of an instance)
+// pass between two trips through Go; a power of two.
+const YieldEvery = 1 << 14
+
 // StartExport is the name under which Instrument exports the function of a
 // start section it removed.
 const StartExport = "hotreload.start"
@@ -49,6 +70,7 @@ const StartExport = "hotreload.start"
 const (
 	secCustom    = 0
 	secImport    = 2
+	secMemory    = 5
 	secGlobal    = 6
 	secExport    = 7
 	secStart     = 8
@@ -114,8 +136,7 @@ func Instrument(module []byte) ([]byte, error) {
 		r.pos += int(size)
 	}
 
-	var imported uint32
-	var defined uint32
+	var imported, defined, memories uint32
 	var exports *section
 	start := -1
 	for i := range secs {
@@ -123,7 +144,11 @@ func Instrument(module []byte) ([]byte, error) {
 		var err error
 		switch s.id {
 		case secImport:
-			imported, err = importedGlobals(s)
+			imported, memories, err = importedGlobals(s)
+		case secMemory:
+			var n uint32
+			n, err = vecLen(s)
+			memories += n
 		case secGlobal:
 			defined, err = vecLen(s)
 		case secExport:
@@ -137,7 +162,10 @@ func Instrument(module []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	stop := imported + defined
+	stop := imported + defined // then ticks, stop+1
+	if memories == 0 {
+		return nil, &Error{8, "the module has no memory, which its loops need to yield to the Go runtime (memory.grow)"}
+	}
 
 	var names []string
 	if exports != nil {
@@ -152,7 +180,7 @@ func Instrument(module []byte) ([]byte, error) {
 		}
 	}
 
-	global := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // mutable i32, initially 0
+	global := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b} // two mutable i32, initially 0
 	export := appendName(nil, StopExport)
 	export = append(export, 0x03)
 	export = appendU32(export, stop)
@@ -184,7 +212,7 @@ func Instrument(module []byte) ([]byte, error) {
 	}
 	addBefore := func(k int) {
 		if !hasGlobal && k > rank[secGlobal] {
-			put(secGlobal, appendU32(nil, 1), global)
+			put(secGlobal, appendU32(nil, 2), global)
 			hasGlobal = true
 		}
 		if !hasExport && k > rank[secExport] {
@@ -202,7 +230,7 @@ func Instrument(module []byte) ([]byte, error) {
 		addBefore(rank[s.id])
 		switch s.id {
 		case secGlobal:
-			put(secGlobal, appendU32(nil, defined+1), skipU32(s.payload), global)
+			put(secGlobal, appendU32(nil, defined+2), skipU32(s.payload), global)
 		case secExport:
 			put(secExport, appendU32(nil, uint32(len(names))+added), skipU32(s.payload), export)
 		case secStart:
@@ -229,11 +257,10 @@ func customDropped(s section) bool {
 	return r.err == nil && strings.HasPrefix(n, ".debug_")
 }
 
-// importedGlobals counts the globals among the imports of s.
-func importedGlobals(s *section) (uint32, error) {
+// importedGlobals counts the globals and memories among the imports of s.
+func importedGlobals(s *section) (globals, memories uint32, err error) {
 	r := reader{b: s.payload, base: s.at}
 	n := r.u32()
-	var globals uint32
 	for range n {
 		r.name()
 		r.name()
@@ -246,6 +273,7 @@ func importedGlobals(s *section) (uint32, error) {
 			r.limits(false)
 		case 0x02: // memory: limits
 			r.limits(true)
+			memories++
 		case 0x03: // global: value type, mutability
 			r.valType()
 			r.mutability()
@@ -254,10 +282,10 @@ func importedGlobals(s *section) (uint32, error) {
 			r.fail(at, fmt.Sprintf("import kind %#x is not supported", kind))
 		}
 		if r.err != nil {
-			return 0, r.error()
+			return 0, 0, r.error()
 		}
 	}
-	return globals, r.end()
+	return globals, memories, r.end()
 }
 
 // vecLen reads the length of the vector that s holds.
@@ -283,12 +311,23 @@ func exportNames(s *section) ([]string, error) {
 	return names, r.end()
 }
 
-// instrumentCode rewrites the code section s, checking global stop at every
-// loop header.
+// instrumentCode rewrites the code section s, checking global stop and
+// counting global stop+1 at every loop header (see the package comment).
 func instrumentCode(s section, stop uint32) ([]byte, error) {
-	check := []byte{0x23}
-	check = appendU32(check, stop)
-	check = append(check, 0x04, 0x40, 0x00, 0x0b)
+	getStop := appendU32([]byte{0x23}, stop)
+	getTicks := appendU32([]byte{0x23}, stop+1)
+	setTicks := appendU32([]byte{0x24}, stop+1)
+	var check []byte
+	check = append(check, getStop...)
+	check = append(check, 0x04, 0x40, 0x00, 0x0b) // if unreachable end
+	check = append(check, getTicks...)
+	check = append(check, 0x41, 0x01, 0x6a) // i32.const 1 i32.add
+	check = append(check, setTicks...)
+	check = append(check, getTicks...)
+	check = append(check, 0x41)
+	check = appendS32(check, YieldEvery-1)
+	check = append(check, 0x71, 0x45)                                     // i32.and i32.eqz
+	check = append(check, 0x04, 0x40, 0x41, 0x00, 0x40, 0x00, 0x1a, 0x0b) // if (memory.grow 0) drop end
 
 	r := reader{b: s.payload, base: s.at}
 	n := r.u32()
@@ -368,6 +407,15 @@ func appendU32(b []byte, v uint32) []byte {
 		v >>= 7
 	}
 	return append(b, byte(v))
+}
+
+// appendS32 appends v as a signed LEB128.
+func appendS32(b []byte, v int32) []byte {
+	for v < -64 || v >= 64 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v)&0x7f)
 }
 
 func appendName(b []byte, s string) []byte {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -83,10 +84,12 @@ func compile(t testing.TB, rt wazero.Runtime, wasm []byte) wazero.CompiledModule
 	return code
 }
 
-// TestStopsAnEndlessLoop runs an endless loop in compiled code and stops it
-// by setting the exported flag from another goroutine: the call traps with
-// unreachable. Run it with -race: the flag's store is the only thing the
-// two goroutines share.
+// TestStopsAnEndlessLoop runs an endless loop in compiled code, collects
+// garbage meanwhile (a stop of the world, which compiled code would hold up
+// for ever if it never passed through Go), and stops the loop by setting the
+// exported flag from another goroutine: the call traps with unreachable. Run
+// it with -race: the flag's store is the only thing the two goroutines
+// share.
 func TestStopsAnEndlessLoop(t *testing.T) {
 	ctx := context.Background()
 	loop := []byte{0x03, 0x40, 0x0c, 0, end, end} // loop br 0 end
@@ -110,6 +113,13 @@ func TestStopsAnEndlessLoop(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("the loop returned before it was stopped: %v", err)
 	case <-time.After(testwait.D(20 * time.Millisecond)): // a bound on a loop that must not end: no condition to wait for
+	}
+	collected := make(chan struct{})
+	go func() { runtime.GC(); close(collected) }()
+	select {
+	case <-collected:
+	case <-time.After(testwait.D(10 * time.Second)):
+		t.Fatal("a garbage collection did not finish while the loop ran: the loop never yields to the Go runtime")
 	}
 	stop.Set(1)
 	select {
@@ -272,6 +282,7 @@ func TestRefuses(t *testing.T) {
 		{"MultiMemory", "multi-memory", module(nil, []byte{0x3f, 1, 0x1a, end})},
 		{"UnendedBody", "ends inside an expression", module(nil, []byte{0x03, 0x40, end})},
 		{"TrailingBytes", "continues after its final end", module(nil, []byte{end, 0x01})},
+		{"NoMemory", "has no memory", module(map[byte][]byte{5: nil}, []byte{end})},
 		{"LongLEB", "too long", module(nil, []byte{0x41, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x1a, end})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
