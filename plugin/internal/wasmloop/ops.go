@@ -84,9 +84,16 @@ var simdUnused = map[uint32]bool{154: true, 162: true, 165: true, 166: true, 175
 	208: true, 210: true, 211: true, 212: true, 226: true, 238: true}
 
 // simd reads a 0xFD instruction (fixed-width SIMD; relaxed SIMD is
-// refused).
+// refused). The specification encodes the opcode as a LEB128, two bytes
+// from 128 on (the second one 0x01); wazero 1.12 reads one byte and then
+// the 0x01 as a nop. Both read the instruction alike only in that
+// encoding, so any other is refused.
 func (r *reader) simd(at int) {
-	switch sub := r.u32(); {
+	sub := uint32(r.byte())
+	if sub >= 0x80 && r.byte() != 0x01 && r.err == nil {
+		r.fail(at, "a SIMD opcode encoding that wazero reads otherwise than the specification")
+	}
+	switch {
 	case r.err != nil:
 	case sub <= 11, sub == 92, sub == 93: // v128 loads and stores
 		r.memarg()

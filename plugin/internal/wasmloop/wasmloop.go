@@ -61,6 +61,10 @@ const StopExport = "hotreload.stop"
 // pass between two trips through Go; a power of two.
 const YieldEvery = 1 << 14
 
+// maxLocals is the most locals a function may declare, the limit browsers
+// set (wazero allows 2³², and allocates them all before it compiles).
+const maxLocals = 50_000
+
 // StartExport is the name under which Instrument exports the function of a
 // start section it removed.
 const StartExport = "hotreload.start"
@@ -132,7 +136,11 @@ func Instrument(module []byte) ([]byte, error) {
 		if uint64(size) > uint64(len(module)-r.pos) {
 			return nil, &Error{start, fmt.Sprintf("section %d: size %d runs past the end of the module", id, size)}
 		}
-		secs = append(secs, section{id: id, payload: module[r.pos : r.pos+int(size)], at: r.pos})
+		s := section{id: id, payload: module[r.pos : r.pos+int(size)], at: r.pos}
+		if err := s.checkCount(); err != nil {
+			return nil, err
+		}
+		secs = append(secs, s)
 		r.pos += int(size)
 	}
 
@@ -249,6 +257,23 @@ func Instrument(module []byte) ([]byte, error) {
 	return out, nil
 }
 
+// checkCount refuses a section that is a vector of more items than it has
+// bytes (each takes one at least): wazero 1.12 makes a slice of the count
+// before it reads an item, so 19 bytes could make it ask for 49 GB and
+// crash the process (fatal out of memory).
+func (s section) checkCount() error {
+	switch s.id {
+	case secCustom, secStart, secDataCount:
+		return nil
+	}
+	r := reader{b: s.payload, base: s.at}
+	n := r.u32()
+	if r.err == nil && uint64(n) > uint64(len(s.payload)-r.pos) {
+		r.fail(0, fmt.Sprintf("section %d: %d items in %d bytes", s.id, n, len(s.payload)-r.pos))
+	}
+	return r.error()
+}
+
 // customDropped reports whether custom section s holds code offsets
 // (DWARF), which the rewrite invalidates.
 func customDropped(s section) bool {
@@ -363,8 +388,12 @@ func instrumentCode(s section, stop uint32) ([]byte, error) {
 // with check after every loop's block type.
 func instrumentBody(out []byte, r *reader, check []byte) ([]byte, error) {
 	from := r.pos
+	var locals uint64
 	for groups := r.u32(); groups > 0 && r.err == nil; groups-- {
-		r.u32()
+		at := r.pos
+		if locals += uint64(r.u32()); locals > maxLocals {
+			r.fail(at, fmt.Sprintf("more than %d locals in a function", maxLocals))
+		}
 		r.valType()
 	}
 	depth := 1

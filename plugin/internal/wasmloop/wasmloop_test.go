@@ -176,6 +176,7 @@ func TestSections(t *testing.T) {
 		{name: "DefinedGlobal", extra: map[byte][]byte{6: ownGlobal}, stopAt: 1},
 		{name: "ImportedAndDefined", extra: map[byte][]byte{2: importGlobal, 6: ownGlobal}, stopAt: 2},
 		{name: "NoExports", extra: map[byte][]byte{7: nil}, stopAt: 0},
+		{name: "ImportedMemory", extra: map[byte][]byte{2: vec(cat(name("env"), name("m"), []byte{0x02, 0x00, 1})), 5: nil}, stopAt: 0},
 		{name: "StartSection", extra: map[byte][]byte{8: uleb(0)}, stopAt: 0, start: true},
 		{name: "DebugSectionDropped", extra: map[byte][]byte{0: cat(name(".debug_line"), []byte{1, 2, 3})}, droppedC: ".debug_line"},
 	} {
@@ -277,12 +278,15 @@ func TestRefuses(t *testing.T) {
 		{"TailCall", "opcode 0x12 (tail calls)", module(nil, []byte{0x12, 0, end})},
 		{"Threads", "opcode 0xfe (threads)", module(nil, []byte{0xfe, 0, end})},
 		{"UnassignedSIMD", "opcode 0xfd 154", module(nil, []byte{0xfd, 0x9a, 0x01, end})},
-		{"RelaxedSIMD", "opcode 0xfd 256", module(nil, []byte{0xfd, 0x80, 0x02, end})},
+		{"RelaxedSIMD", "wazero reads otherwise", module(nil, []byte{0xfd, 0x80, 0x02, end})},
+		{"SIMDOpcodeWazeroMisreads", "wazero reads otherwise", module(nil, []byte{0xfd, 0x88, 0x1a, end})},
 		{"SharedMemory", "memory limits flag 0x3", module(map[byte][]byte{2: vec(cat(name("env"), name("m"), []byte{0x02, 0x03, 1, 1}))}, []byte{end})},
 		{"MultiMemory", "multi-memory", module(nil, []byte{0x3f, 1, 0x1a, end})},
 		{"UnendedBody", "ends inside an expression", module(nil, []byte{0x03, 0x40, end})},
 		{"TrailingBytes", "continues after its final end", module(nil, []byte{end, 0x01})},
 		{"NoMemory", "has no memory", module(map[byte][]byte{5: nil}, []byte{end})},
+		{"HugeTableCount", "section 4: 9874778 items in 0 bytes", []byte("\x00asm\x01\x00\x00\x00\x04\x04\xda\xda\xda\x04")},
+		{"TooManyLocals", "more than 50000 locals", module(map[byte][]byte{10: vec([]byte{8, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x7f, end})}, []byte{end})},
 		{"LongLEB", "too long", module(nil, []byte{0x41, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x1a, end})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
