@@ -15,12 +15,12 @@ import (
 )
 
 // FuzzInstrument puts the fuzzer's bytes in a function body of a small
-// module (and also takes them as a whole module): Instrument must never
-// panic, must accept every module wazero compiles (WebAssembly 2.0; but a
-// SIMD opcode encoding wazero misreads, see simd), what
-// it returns must compile too, and it must behave the same: the function
-// returns or traps alike and leaves the same memory (when the original ends
-// within a bound; an endless one is left out).
+// module, and also takes them as a whole module. Instrument must never
+// panic, must accept every module wazero compiles (WebAssembly 2.0, but for
+// the SIMD opcode encodings wazero misreads, see simd), what it returns
+// must compile too, and it must behave the same: the function returns or
+// traps alike and leaves the same memory (when the original ends within a
+// bound; an endless one is left out).
 func FuzzInstrument(f *testing.F) {
 	for _, b := range [][]byte{
 		{end},
@@ -45,13 +45,11 @@ func FuzzInstrument(f *testing.F) {
 		return err
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if out, err := wasmloop.Instrument(b); err == nil {
-			if compiles(b) == nil {
-				if err := compiles(out); err != nil {
-					t.Fatalf("the module compiles, instrumented it does not: %v", err)
-				}
-			}
-		}
+		// Whole modules only go through Instrument: wazero 1.12's decoder
+		// trusts the counts of the sections Instrument passes through (a
+		// type's parameters, a data segment's bytes, the name section), and
+		// a few bytes can make it allocate gigabytes and kill the process.
+		_, _ = wasmloop.Instrument(b)
 		in := module(nil, b)
 		out, err := wasmloop.Instrument(in)
 		if compiles(in) != nil {
