@@ -75,12 +75,13 @@ func FuzzInstrument(f *testing.F) {
 }
 
 // run calls f0 of wasm in a fresh runtime and says how it ended and what it
-// left in memory. A call of the original is given 100 ms (through
-// WithCloseOnContextDone); one of an instrumented module is stopped through
-// its flag after 5 s. ok is false when the call was stopped.
+// left in memory (16 pages at most). A call of the original is given
+// 100 ms (through WithCloseOnContextDone); one of an instrumented module is
+// stopped through its flag after 5 s. ok is false when the call was
+// stopped.
 func run(t *testing.T, wasm []byte, instrumented bool) (outcome string, ok bool) {
 	ctx := context.Background()
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(!instrumented))
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(!instrumented).WithMemoryLimitPages(16))
 	defer rt.Close(ctx)
 	mod, err := rt.Instantiate(ctx, wasm)
 	if err != nil {
