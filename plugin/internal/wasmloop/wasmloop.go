@@ -69,8 +69,7 @@ const maxLocals = 50_000
 // start section it removed.
 const StartExport = "hotreload.start"
 
-// Section ids, in the binary format's order (the data count section, 12,
-// sits between element and code; the tag section, 13, before global).
+// The ids of the sections Instrument reads or writes.
 const (
 	secCustom    = 0
 	secImport    = 2
@@ -80,17 +79,18 @@ const (
 	secStart     = 8
 	secCode      = 10
 	secDataCount = 12
-	secTag       = 13
 )
 
-// rank is the order in which sections must appear.
+// rank is the order in which sections must appear, by id: the data count
+// section (12) sits between element (9) and code (10), the tag section
+// (13) between memory (5) and global (6).
 var rank = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
 
 // Error is what Instrument returns for a module it cannot rewrite: Offset
 // is the byte offset in the module where it stopped.
 type Error struct {
-	Offset int
-	Msg    string
+	Offset int    // where in the module
+	Msg    string // what is wrong or not supported
 }
 
 func (e *Error) Error() string {
