@@ -2,11 +2,14 @@ package wasmloop_test
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/cybercorp/hotreload/plugin/internal/wasmloop"
+	"github.com/cybercorp/hotreload/plugin/plugintest"
 )
 
 // BenchmarkLoop measures what the instrumentation costs inside a loop: the
@@ -53,6 +56,69 @@ func BenchmarkLoop(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/iterations, "ns/iteration")
+		})
+	}
+}
+
+// BenchmarkShoutCall measures the instrumentation in a real plugin call:
+// the shout example (Go: JSON decoded, upper-cased, encoded), called
+// straight through wazero as it is, instrumented, and as it is under
+// WithCloseOnContextDone.
+//
+//	go test -run '^$' -bench ShoutCall -benchtime 1s -count 3 ./plugin/internal/wasmloop
+func BenchmarkShoutCall(b *testing.B) {
+	plain, err := os.ReadFile(plugintest.Build(b, "../../../examples/plugins/shout"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	instrumented, err := wasmloop.Instrument(plain)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cache, err := wazero.NewCompilationCacheWithDir(plugintest.CacheDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer plugintest.Remove()
+	input := []byte(`{"status":200,"body":"hello, world"}`)
+	for _, tc := range []struct {
+		name        string
+		wasm        []byte
+		closeOnDone bool
+	}{
+		{"plain", plain, false},
+		{"instrumented", instrumented, false},
+		{"plain-close-on-done", plain, true},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			ctx := context.Background()
+			rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(tc.closeOnDone).WithCompilationCache(cache))
+			defer rt.Close(ctx)
+			wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+			code := compile(b, rt, tc.wasm)
+			mod, err := rt.InstantiateModule(ctx, code, wazero.NewModuleConfig().WithStartFunctions("_initialize"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			config := []byte(`{"suffix":"!"}`)
+			res, err := mod.ExportedFunction("alloc").Call(ctx, 4096)
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf := uint32(res[0])
+			mod.Memory().Write(buf, config)
+			if _, err := mod.ExportedFunction("initialize").Call(ctx, uint64(buf), uint64(len(config))); err != nil {
+				b.Fatal(err)
+			}
+			call := mod.ExportedFunction("call")
+			var stack [2]uint64
+			for b.Loop() {
+				mod.Memory().Write(buf, input)
+				stack[0], stack[1] = uint64(buf), uint64(len(input))
+				if err := call.CallWithStack(ctx, stack[:]); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }
