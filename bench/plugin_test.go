@@ -108,7 +108,8 @@ func BenchmarkPluginCall(b *testing.B) {
 	// The floor: the same echo module called straight through wazero, the
 	// input written and the result copied out as the host does, without
 	// and with the runtime's CloseOnContextDone (wazero's own way to stop
-	// an endless loop, which starts a goroutine per call).
+	// an endless loop, which starts a goroutine per call; the host used it
+	// before it instrumented modules, see docs/benchmarks.md).
 	for _, closeOnDone := range []bool{false, true} {
 		name := "bare-wazero"
 		if closeOnDone {

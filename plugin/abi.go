@@ -130,24 +130,25 @@ func isCrash(err error) bool {
 
 // classify turns an error from a wazero call into a *crash with a precise
 // message: the Go panic or fatal error line the module printed, the trap, or
-// why the call was stopped (cause: errTimedOut, or the caller's error).
+// why the call was stopped. A non-nil cause says the watchdog stopped the
+// call (errTimedOut, or the caller's error): whatever wazero reports then
+// (the unreachable trap at a loop header, see wasmloop) is that stop.
 func classify(err error, cause error, timeout string, output string) *crash {
 	var c *crash
 	if errors.As(err, &c) {
 		return c
 	}
+	switch {
+	case cause == nil:
+	case errors.Is(cause, errTimedOut):
+		return &crash{timeout: true, msg: fmt.Sprintf("exceeded its time limit of %s and was stopped", timeout)}
+	case errors.Is(cause, context.DeadlineExceeded):
+		return &crash{cancelled: true, msg: "stopped: the caller's deadline passed"}
+	default:
+		return &crash{cancelled: true, msg: "stopped: the caller cancelled"}
+	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
-		switch exit.ExitCode() {
-		case sys.ExitCodeDeadlineExceeded, sys.ExitCodeContextCanceled:
-			switch {
-			case errors.Is(cause, errTimedOut):
-				return &crash{timeout: true, msg: fmt.Sprintf("exceeded its time limit of %s and was stopped", timeout)}
-			case errors.Is(cause, context.DeadlineExceeded):
-				return &crash{cancelled: true, msg: "stopped: the caller's deadline passed"}
-			}
-			return &crash{cancelled: true, msg: "stopped: the caller cancelled"}
-		}
 		if line := fatalLine(output); line != "" {
 			return &crash{msg: fmt.Sprintf("%s (the instance exited with code %d)", line, exit.ExitCode())}
 		}

@@ -175,7 +175,7 @@ func New(opts Options) (*Host, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	h.rc = wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+	h.rc = wazero.NewRuntimeConfig()
 	switch {
 	case opts.DisableCompilationCache:
 	case opts.CompilationCache != nil:

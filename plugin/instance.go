@@ -13,6 +13,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/cybercorp/hotreload/plugin/internal/wasmloop"
 )
 
 // outputTail keeps the module's stdout and stderr of the current function
@@ -52,45 +54,58 @@ type instance struct {
 	maxPages uint32
 	stack    [2]uint64
 
-	// ctx is the context of every call, made once; the watchdog wd
-	// cancels it (with the cause) to stop an overdue call, which closes
-	// the module.
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	wd     *watchdog
+	// stop is the module's stop flag (wasmloop.StopExport): the watchdog
+	// wd sets it to stop an overdue call, which then traps at its next
+	// loop header.
+	stop api.MutableGlobal
+	wd   *watchdog
 	// wmu guards the call's state, shared with the watchdog.
-	wmu      sync.Mutex
-	busy     bool
-	stopped  bool // ctx was cancelled: the instance is done for
-	caller   context.Context
-	deadline time.Time
+	wmu       sync.Mutex
+	busy      bool
+	stopCause error // why the watchdog stopped the instance: it is done for
+	caller    context.Context
+	deadline  time.Time
 }
 
-// instantiate creates an instance of code in rt (running _initialize),
-// watched by wd.
+// instantiate creates an instance of code (instrumented by compile) in rt
+// and runs its start functions, watched by wd.
 func instantiate(ctx context.Context, wd *watchdog, rt wazero.Runtime, code wazero.CompiledModule, l Limits) (*instance, error) {
 	in := &instance{maxPages: l.MemoryPages, wd: wd}
-	timeout := time.Duration(l.InitTimeout)
 	cfg := wazero.NewModuleConfig().
 		WithName("").
-		WithStartFunctions(startFunction).
+		WithStartFunctions(). // run below, where the watchdog can stop them
 		WithStdout(&in.output).
 		WithStderr(&in.output).
 		WithSysWalltime().
 		WithSysNanotime().
 		WithRandSource(rand.Reader)
-	limit, cancel := context.WithTimeoutCause(ctx, timeout, errTimedOut)
-	defer cancel()
-	mod, err := rt.InstantiateModule(limit, code, cfg)
+	mod, err := rt.InstantiateModule(ctx, code, cfg)
 	if err != nil {
 		if mod != nil {
 			_ = mod.Close(context.WithoutCancel(ctx))
 		}
-		return nil, fmt.Errorf("instantiating: %w", in.explain(classify(err, context.Cause(limit), timeout.String(), in.output.String())))
+		return nil, fmt.Errorf("instantiating: %w", in.explain(classify(err, nil, "", in.output.String())))
 	}
-	in.ctx, in.cancel = context.WithCancelCause(context.Background())
-	wd.add(in)
 	in.mod = mod
+	in.stop = mod.ExportedGlobal(wasmloop.StopExport).(api.MutableGlobal)
+	wd.add(in)
+	timeout := time.Duration(l.InitTimeout)
+	for _, name := range []string{wasmloop.StartExport, startFunction} {
+		fn := mod.ExportedFunction(name)
+		if fn == nil {
+			continue
+		}
+		in.begin(ctx, timeout)
+		err := fn.CallWithStack(ctx, nil)
+		cause := in.end()
+		if err != nil || cause != nil {
+			if err == nil {
+				err = cause // it returned as it was stopped: it is done for all the same
+			}
+			in.close(ctx)
+			return nil, fmt.Errorf("instantiating: %w", in.explain(classify(err, cause, timeout.String(), in.output.String())))
+		}
+	}
 	in.mem = mod.ExportedMemory(exportMemory)
 	in.fns = make(map[string]api.Function, len(abiExports))
 	for _, e := range abiExports {
@@ -104,17 +119,18 @@ func instantiate(ctx context.Context, wd *watchdog, rt wazero.Runtime, code waze
 // *pluginError means the plugin returned an error; a *crash means the
 // instance is dead and must be closed.
 //
-// The call runs under the instance's own context; the host's watchdog
-// stops it at timeout, or when ctx ends, and the instance is then done for
-// (a *crash, or, when the call returned just in time, dead is set).
+// The host's watchdog stops the call at timeout, or when ctx ends, and the
+// instance is then done for (a *crash, or, when the call returned just in
+// time, dead is set).
 func (in *instance) invoke(ctx context.Context, fn string, arg []byte, timeout time.Duration) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err // not started: the instance stays usable
 	}
 	in.output.reset()
 	in.begin(ctx, timeout)
-	out, err := in.run(fn, arg)
-	if in.end() {
+	out, err := in.run(ctx, fn, arg)
+	cause := in.end()
+	if cause != nil {
 		in.dead = true
 	}
 	in.pages.Store(in.mem.Size() / 65536)
@@ -124,15 +140,15 @@ func (in *instance) invoke(ctx context.Context, fn string, arg []byte, timeout t
 	if pe := (*pluginError)(nil); errors.As(err, &pe) {
 		return nil, err
 	}
-	return nil, in.explain(classify(err, context.Cause(in.ctx), timeout.String(), in.output.String()))
+	return nil, in.explain(classify(err, cause, timeout.String(), in.output.String()))
 }
 
 // run is invoke's part inside the watched window: errors from wazero come
 // back as they are, for classify.
-func (in *instance) run(fn string, arg []byte) ([]byte, error) {
+func (in *instance) run(ctx context.Context, fn string, arg []byte) ([]byte, error) {
 	if n := uint32(len(arg)); n > in.bufSize {
 		in.stack[0] = uint64(n)
-		if err := in.fns[exportAlloc].CallWithStack(in.ctx, in.stack[:]); err != nil {
+		if err := in.fns[exportAlloc].CallWithStack(ctx, in.stack[:]); err != nil {
 			return nil, err
 		}
 		in.buf, in.bufSize = uint32(in.stack[0]), n
@@ -141,7 +157,7 @@ func (in *instance) run(fn string, arg []byte) ([]byte, error) {
 		return nil, &crash{msg: fmt.Sprintf("alloc returned %d bytes at %#x, outside the module's memory", in.bufSize, in.buf)}
 	}
 	in.stack[0], in.stack[1] = uint64(in.buf), uint64(len(arg))
-	if err := in.fns[fn].CallWithStack(in.ctx, in.stack[:]); err != nil {
+	if err := in.fns[fn].CallWithStack(ctx, in.stack[:]); err != nil {
 		return nil, err
 	}
 	ptr, size := uint32(in.stack[0]>>32), uint32(in.stack[0])
@@ -213,6 +229,5 @@ func (in *instance) status(ctx context.Context, timeout time.Duration) (status, 
 // close closes the module; it always succeeds.
 func (in *instance) close(ctx context.Context) {
 	in.wd.remove(in)
-	in.cancel(nil)
 	_ = in.mod.Close(context.WithoutCancel(ctx))
 }

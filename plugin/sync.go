@@ -162,7 +162,7 @@ func (h *Host) precompile(ctx context.Context, name string) (release func()) {
 	rt := wazero.NewRuntimeWithConfig(ctx, h.rc.WithMemoryLimitPages(m.Limits.MemoryPages))
 	release = func() { _ = rt.Close(context.WithoutCancel(ctx)) }
 	workers := experimental.WithCompilationWorkers(ctx, max(2, runtime.GOMAXPROCS(0)))
-	if _, err := rt.CompileModule(workers, wasm); err == nil {
+	if _, err := compile(workers, rt, wasm); err == nil {
 		h.log.Info("plugin compiled", "plugin", name, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return release

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cybercorp/hotreload/config"
+	"github.com/cybercorp/hotreload/plugin/internal/wasmloop"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
@@ -72,7 +73,7 @@ func newVersion(ctx context.Context, rc wazero.RuntimeConfig, wd *watchdog, name
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, v.rt); err != nil {
 		return nil, fmt.Errorf("preparing WASI: %w", err)
 	}
-	if v.code, err = v.rt.CompileModule(ctx, wasm); err != nil {
+	if v.code, err = compile(ctx, v.rt, wasm); err != nil {
 		return nil, fmt.Errorf("compiling: %w", err)
 	}
 	if err := checkExports(v.code); err != nil {
@@ -86,6 +87,17 @@ func newVersion(ctx context.Context, rc wazero.RuntimeConfig, wd *watchdog, name
 		v.idle <- in
 	}
 	return v, nil
+}
+
+// compile instruments wasm so that the watchdog can stop its calls at any
+// loop (wasmloop) and compiles it in rt. Every compile of a module goes
+// through here, so the compilation cache keeps instrumented modules only.
+func compile(ctx context.Context, rt wazero.Runtime, wasm []byte) (wazero.CompiledModule, error) {
+	wasm, err := wasmloop.Instrument(wasm)
+	if err != nil {
+		return nil, err
+	}
+	return rt.CompileModule(ctx, wasm)
 }
 
 func (v *version) callTimeout() time.Duration { return time.Duration(v.manifest.Limits.CallTimeout) }

@@ -17,14 +17,23 @@ const watchdogTick = 5 * time.Millisecond
 var errTimedOut = errors.New("the call exceeded its time limit")
 
 // watchdog is the one goroutine that stops every overdue call of a host's
-// instances, instead of a context, a timer and a goroutine of ours per call.
-// Each instance runs its calls under a context of its own, made once; wazero
-// (WithCloseOnContextDone) closes the module when that context ends, which
-// stops even an endless loop. A call marks its instance busy with its
-// deadline and its caller's context; every watchdogTick the watchdog cancels
-// the context of each busy instance whose deadline passed (cause
-// errTimedOut) or whose caller went away (the caller's error). With no call
+// instances, instead of a context, a timer and a goroutine per call. Every
+// module is instrumented at load (wasmloop): each loop header checks the
+// module's stop flag and traps when it is set, which stops even an endless
+// loop in compiled code. A call marks its instance busy with its deadline
+// and its caller's context; every watchdogTick the watchdog sets the flag of
+// each busy instance whose deadline passed (cause errTimedOut) or whose
+// caller went away (the caller's error), and records the cause. With no call
 // running it parks until the next call starts.
+//
+// The flag is a Wasm global that wazero's compiler keeps in the instance's
+// memory and loads afresh at every loop header (a loop header has a back
+// edge, so no earlier load can stand for it). The watchdog's store
+// (api.MutableGlobal.Set, a plain 8-byte store) is therefore seen by the
+// running code at its next iteration. No Go code reads the flag (wazero
+// writes it once, at instantiation, before the watchdog knows the instance),
+// and the race detector does not see compiled Wasm code: the store races
+// with nothing it could report.
 type watchdog struct {
 	mu    sync.Mutex
 	insts map[*instance]struct{}
@@ -111,9 +120,9 @@ func (w *watchdog) sweep(now time.Time) (busy bool) {
 			} else if err := in.caller.Err(); err != nil {
 				cause = err
 			}
-			if cause != nil && !in.stopped {
-				in.stopped = true
-				in.cancel(cause)
+			if cause != nil && in.stopCause == nil {
+				in.stopCause = cause
+				in.stop.Set(1)
 			}
 		}
 		in.wmu.Unlock()
@@ -129,12 +138,12 @@ func (in *instance) begin(caller context.Context, timeout time.Duration) {
 	in.wd.started()
 }
 
-// end marks in idle; it reports whether the watchdog stopped it meanwhile
-// (the instance's context is then done: it cannot be used again).
-func (in *instance) end() (stopped bool) {
+// end marks in idle; it returns why the watchdog stopped it meanwhile, if
+// it did (its stop flag is then set: it cannot be used again).
+func (in *instance) end() (cause error) {
 	in.wmu.Lock()
 	in.busy, in.caller = false, nil
-	stopped = in.stopped
+	cause = in.stopCause
 	in.wmu.Unlock()
-	return stopped
+	return cause
 }
