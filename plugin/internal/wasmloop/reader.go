@@ -3,12 +3,13 @@ package wasmloop
 import "fmt"
 
 // reader reads the binary format from b, starting at pos; base is the
-// offset of b in the module, for errors. The first error sticks: every
-// read after it returns zero.
+// offset of b in the module, and what names what b is (a section), for
+// errors. The first error sticks: every read after it returns zero.
 type reader struct {
 	b    []byte
 	pos  int
 	base int
+	what string
 	err  *Error
 }
 
@@ -16,6 +17,9 @@ func (r *reader) done() bool { return r.err != nil || r.pos >= len(r.b) }
 
 func (r *reader) fail(at int, msg string) {
 	if r.err == nil {
+		if r.what != "" {
+			msg = r.what + ": " + msg
+		}
 		r.err = &Error{r.base + at, msg}
 	}
 	r.pos = len(r.b)
@@ -93,16 +97,36 @@ func (r *reader) leb(bits uint, signed bool) uint64 {
 
 func (r *reader) u32() uint32 { return uint32(r.leb(32, false)) }
 
-func (r *reader) name() string {
+// count reads the count or byte length of a vector of what, and refuses
+// one larger than the bytes that remain (an item takes one at least):
+// wazero 1.12 allocates for a count before it reads the items.
+func (r *reader) count(what string) uint32 {
+	at := r.pos
 	n := r.u32()
-	if uint64(n) > uint64(len(r.b)-r.pos) {
-		r.fail(r.pos, "name runs past the end")
-		return ""
+	if left := len(r.b) - r.pos; r.err == nil && uint64(n) > uint64(left) {
+		r.fail(at, fmt.Sprintf("%s: %d claimed, %d bytes remain", what, n, left))
+		return 0
 	}
-	s := string(r.b[r.pos : r.pos+int(n)])
-	r.pos += int(n)
-	return s
+	return n
 }
+
+// vec reads a vector of what, calling item for each of its items until an
+// error.
+func (r *reader) vec(what string, item func()) {
+	for n := r.count(what); n > 0 && r.err == nil; n-- {
+		item()
+	}
+}
+
+// bytes reads a vector of bytes (a name, a data segment's contents).
+func (r *reader) bytes(what string) []byte {
+	n := int(r.count(what))
+	b := r.b[r.pos : r.pos+n]
+	r.pos += n
+	return b
+}
+
+func (r *reader) name() string { return string(r.bytes("name length")) }
 
 // Value and reference types of WebAssembly 2.0.
 const (

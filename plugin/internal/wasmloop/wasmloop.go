@@ -137,7 +137,7 @@ func Instrument(module []byte) ([]byte, error) {
 			return nil, &Error{start, fmt.Sprintf("section %d: size %d runs past the end of the module", id, size)}
 		}
 		s := section{id: id, payload: module[r.pos : r.pos+int(size)], at: r.pos}
-		if err := s.checkCount(); err != nil {
+		if err := s.check(); err != nil {
 			return nil, err
 		}
 		secs = append(secs, s)
@@ -162,7 +162,7 @@ func Instrument(module []byte) ([]byte, error) {
 		case secExport:
 			exports = s
 		case secStart:
-			sr := reader{b: s.payload, base: s.at}
+			sr := s.reader()
 			start = int(sr.u32())
 			err = sr.end()
 		}
@@ -257,35 +257,18 @@ func Instrument(module []byte) ([]byte, error) {
 	return out, nil
 }
 
-// checkCount refuses a section that is a vector of more items than it has
-// bytes (each takes one at least): wazero 1.12 makes a slice of the count
-// before it reads an item, so 19 bytes could make it ask for 49 GB and
-// crash the process (fatal out of memory).
-func (s section) checkCount() error {
-	switch s.id {
-	case secCustom, secStart, secDataCount:
-		return nil
-	}
-	r := reader{b: s.payload, base: s.at}
-	n := r.u32()
-	if r.err == nil && uint64(n) > uint64(len(s.payload)-r.pos) {
-		r.fail(0, fmt.Sprintf("section %d: %d items in %d bytes", s.id, n, len(s.payload)-r.pos))
-	}
-	return r.error()
-}
-
 // customDropped reports whether custom section s holds code offsets
 // (DWARF), which the rewrite invalidates.
 func customDropped(s section) bool {
-	r := reader{b: s.payload, base: s.at}
+	r := s.reader()
 	n := r.name()
 	return r.err == nil && strings.HasPrefix(n, ".debug_")
 }
 
 // importedGlobals counts the globals and memories among the imports of s.
 func importedGlobals(s *section) (globals, memories uint32, err error) {
-	r := reader{b: s.payload, base: s.at}
-	n := r.u32()
+	r := s.reader()
+	n := r.count("imports")
 	for range n {
 		r.name()
 		r.name()
@@ -315,15 +298,15 @@ func importedGlobals(s *section) (globals, memories uint32, err error) {
 
 // vecLen reads the length of the vector that s holds.
 func vecLen(s *section) (uint32, error) {
-	r := reader{b: s.payload, base: s.at}
+	r := s.reader()
 	n := r.u32()
 	return n, r.error()
 }
 
 // exportNames reads the names of the export section s.
 func exportNames(s *section) ([]string, error) {
-	r := reader{b: s.payload, base: s.at}
-	n := r.u32()
+	r := s.reader()
+	n := r.count("exports")
 	var names []string
 	for range n {
 		names = append(names, r.name())
@@ -354,22 +337,20 @@ func instrumentCode(s section, stop uint32) ([]byte, error) {
 	check = append(check, 0x71, 0x45)                                     // i32.and i32.eqz
 	check = append(check, 0x04, 0x40, 0x41, 0x00, 0x40, 0x00, 0x1a, 0x0b) // if (memory.grow 0) drop end
 
-	r := reader{b: s.payload, base: s.at}
-	n := r.u32()
+	r := s.reader()
+	n := r.count("function bodies")
 	if r.err != nil {
 		return nil, r.error()
 	}
 	out := appendU32(make([]byte, 0, len(s.payload)+len(s.payload)/16), n)
 	var body []byte
 	for range n {
-		size := r.u32()
+		size := r.count("function body bytes")
 		if r.err != nil {
 			return nil, r.error()
 		}
-		if uint64(size) > uint64(len(r.b)-r.pos) {
-			return nil, &Error{s.at + r.pos, fmt.Sprintf("function body of %d bytes runs past the code section", size)}
-		}
-		fr := reader{b: r.b[:r.pos+int(size)], pos: r.pos, base: s.at}
+		fr := r
+		fr.b = r.b[:r.pos+int(size)]
 		var err error
 		if body, err = instrumentBody(body[:0], &fr, check); err != nil {
 			return nil, err
@@ -389,7 +370,7 @@ func instrumentCode(s section, stop uint32) ([]byte, error) {
 func instrumentBody(out []byte, r *reader, check []byte) ([]byte, error) {
 	from := r.pos
 	var locals uint64
-	for groups := r.u32(); groups > 0 && r.err == nil; groups-- {
+	for groups := r.count("local groups"); groups > 0 && r.err == nil; groups-- {
 		at := r.pos
 		if locals += uint64(r.u32()); locals > maxLocals {
 			r.fail(at, fmt.Sprintf("more than %d locals in a function", maxLocals))

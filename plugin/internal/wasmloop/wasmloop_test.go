@@ -285,7 +285,7 @@ func TestRefuses(t *testing.T) {
 		{"UnendedBody", "ends inside an expression", module(nil, []byte{0x03, 0x40, end})},
 		{"TrailingBytes", "continues after its final end", module(nil, []byte{end, 0x01})},
 		{"NoMemory", "has no memory", module(map[byte][]byte{5: nil}, []byte{end})},
-		{"HugeTableCount", "section 4: 9874778 items in 0 bytes", []byte("\x00asm\x01\x00\x00\x00\x04\x04\xda\xda\xda\x04")},
+		{"HugeTableCount", "table section: tables: 9874778 claimed, 0 bytes remain", []byte("\x00asm\x01\x00\x00\x00\x04\x04\xda\xda\xda\x04")},
 		{"TooManyLocals", "more than 50000 locals", module(map[byte][]byte{10: vec([]byte{8, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x7f, end})}, []byte{end})},
 		{"LongLEB", "too long", module(nil, []byte{0x41, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x1a, end})},
 	} {
