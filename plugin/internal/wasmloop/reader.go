@@ -103,7 +103,11 @@ func (r *reader) u32() uint32 { return uint32(r.leb(32, false)) }
 func (r *reader) count(what string) uint32 {
 	at := r.pos
 	n := r.u32()
-	if left := len(r.b) - r.pos; r.err == nil && uint64(n) > uint64(left) {
+	left := len(r.b) - r.pos
+	switch {
+	case r.err != nil:
+		return 0 // leb may return bits it refused
+	case uint64(n) > uint64(left):
 		r.fail(at, fmt.Sprintf("%s: %d claimed, %d bytes remain", what, n, left))
 		return 0
 	}
