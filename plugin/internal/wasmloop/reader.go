@@ -81,6 +81,7 @@ func (r *reader) leb(bits uint, signed bool) uint64 {
 				rest := c &^ 0x80 >> used
 				if !signed && rest != 0 || signed && rest != 0 && rest != 0x7f>>used {
 					r.fail(at, fmt.Sprintf("integer too large for %d bits", bits))
+					return 0
 				}
 			}
 			if signed && shift < 64 && c&0x40 != 0 {
@@ -103,11 +104,7 @@ func (r *reader) u32() uint32 { return uint32(r.leb(32, false)) }
 func (r *reader) count(what string) uint32 {
 	at := r.pos
 	n := r.u32()
-	left := len(r.b) - r.pos
-	switch {
-	case r.err != nil:
-		return 0 // leb may return bits it refused
-	case uint64(n) > uint64(left):
+	if left := len(r.b) - r.pos; uint64(n) > uint64(left) {
 		r.fail(at, fmt.Sprintf("%s: %d claimed, %d bytes remain", what, n, left))
 		return 0
 	}
