@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -146,6 +147,57 @@ func TestHostileInputIsRefusedCheaply(t *testing.T) {
 				t.Errorf("peak RSS %d MiB, want under 100", rss)
 			}
 		})
+	}
+	t.Run("a_plugin_module_claiming_a_huge_count", func(t *testing.T) {
+		hostilePlugin(t, bin)
+	})
+}
+
+// hostilePlugin starts the daemon, under the same address-space limit,
+// with a module of 21 bytes in its plugins folder: a memory, and a
+// function type claiming 2³²-1 parameters, for which wazero 1.12 would
+// allocate 32 GiB before reading one (a fatal out of memory: the daemon
+// would crash-loop on it). The daemon refuses the module with the count
+// and its offset within a second of its start, and keeps serving its
+// config; its peak RSS stays under 100 MiB.
+func hostilePlugin(t *testing.T, bin string) {
+	dir, file := workspace(t, "name: one\nrps: 5\n")
+	plugins := filepath.Join(dir, "plugins")
+	if err := os.Mkdir(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(plugins, "bomb.wasm"), "\x00asm\x01\x00\x00\x00"+
+		"\x01\x07\x01\x60\xff\xff\xff\xff\x0f"+ // type section: (2³²-1 parameters)
+		"\x05\x03\x01\x00\x01") // memory section: one memory of 1 page
+	cmd := exec.Command("sh", "-c", `ulimit -v 2097152 && exec "$0" "$@"`, bin, "serve", "--config", file,
+		"--schema", filepath.Join(dir, "schema.json"), "--data-dir", filepath.Join(dir, "data"), "--plugins", plugins,
+		"--mode", "dev", "--listen", "127.0.0.1:0", "--debounce", "0", "--health-window", "0s")
+	start := time.Now()
+	p := launchCmd(t, cmd, urlWait, false)
+	const want = `plugin \"bomb\": compiling: instrumenting loops: at offset 0xc: type section: parameters: 4294967295 claimed, 0 bytes remain`
+	testwait.For(t, "the module's refusal in the log", 10*time.Second, func() bool { return strings.Contains(p.stderr.String(), want) })
+	took := time.Since(start)
+	var cfg configAnswer
+	call(t, "GET", p.urls["admin"]+"/api/v1/config", "", &cfg)
+	if cfg.Data["name"] != "one" {
+		t.Fatalf("config %+v, want the file's, served", cfg)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)) // the shell exec'd the daemon
+	if err != nil {
+		t.Fatal(err)
+	}
+	peak := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(status)
+	if peak == nil {
+		t.Fatalf("no VmHWM in\n%s", status)
+	}
+	peakKiB, _ := strconv.Atoi(string(peak[1]))
+	rss := peakKiB / 1024
+	t.Logf("figures: a plugin module claiming a huge count: refused %.0f ms after the start, %d MiB peak RSS", took.Seconds()*1000, rss)
+	if bound := testwait.D(time.Second); took > bound {
+		t.Errorf("refused %s after the start, want within %s", took, bound)
+	}
+	if rss > 100 {
+		t.Errorf("peak RSS %d MiB, want under 100", rss)
 	}
 }
 

@@ -85,6 +85,14 @@ func launch(t *testing.T, env []string, wait time.Duration, args []string) *daem
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), env...)
+	return launchCmd(t, cmd, wait, slices.Contains(args, "demo"))
+}
+
+// launchCmd starts cmd, a daemon (the demo's when demo is true), as
+// launch does: for a daemon run under a wrapper that execs it, such as a
+// shell that sets a limit first.
+func launchCmd(t *testing.T, cmd *exec.Cmd, wait time.Duration, demo bool) *daemonProc {
+	t.Helper()
 	p := &daemonProc{cmd: cmd, stdout: &testwait.Output{}, stderr: &testwait.Output{}}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	if err := cmd.Start(); err != nil {
@@ -107,8 +115,8 @@ func launch(t *testing.T, env []string, wait time.Duration, args []string) *daem
 	})
 	testwait.For(t, "hotreload's URLs on its standard output", wait, func() bool {
 		p.urls = bannerURLs(p.stdout.String())
-		_, demo := p.urls["app"]
-		return p.urls["admin"] != "" && (demo || !slices.Contains(args, "demo"))
+		_, app := p.urls["app"]
+		return p.urls["admin"] != "" && (app || !demo)
 	})
 	return p
 }
