@@ -38,6 +38,14 @@
 // point into the code by offset (DWARF, ".debug_*") would be wrong after the
 // rewrite and are dropped; the "name" section stays.
 //
+// Before anything else, Instrument reads every section that wazero
+// decodes, item by item (see walks), and refuses a count or length that
+// claims more than the bytes left in its section: wazero 1.12 allocates for
+// a count before it reads the items, and a module of a few dozen bytes
+// could otherwise kill the process with a fatal out of memory. The "name"
+// section is read the same way; a tag section (exception handling) is
+// refused.
+//
 // Instrument reads the instructions of every function body fully: the
 // WebAssembly 2.0 instruction set (MVP, sign extension, non-trapping
 // float-to-int, bulk memory, reference types, multi-value, fixed-width
