@@ -23,7 +23,7 @@ var walks = map[byte]func(r *reader){
 	0: (*reader).customSection,
 	1: func(r *reader) { r.vec("types", r.funcType) },
 	3: func(r *reader) { r.vec("functions", func() { r.u32() }) },
-	4: func(r *reader) { r.vec("tables", func() { r.refType(); r.limits(false) }) },
+	4: func(r *reader) { r.vec("tables", r.table) },
 	5: func(r *reader) { r.vec("memories", func() { r.limits(true) }) },
 	6: func(r *reader) { r.vec("globals", func() { r.valType(); r.mutability(); r.constExpr() }) },
 	9: func(r *reader) { r.vec("element segments", r.elementSegment) },
@@ -57,6 +57,21 @@ func (s section) check() error {
 	r := s.reader()
 	walk(&r)
 	return r.end()
+}
+
+// maxTableElements is the most elements a table may start with: wazero
+// 1.12 allocates a table's minimum, 8 bytes an element, at every
+// instantiation. A Go program's table holds one element per function
+// called indirectly.
+const maxTableElements = 1 << 20
+
+// table reads a table type, refusing a minimum beyond maxTableElements.
+func (r *reader) table() {
+	r.refType()
+	at := r.pos
+	if min := r.limits(false); r.err == nil && min > maxTableElements {
+		r.fail(at, fmt.Sprintf("table minimum of %d elements is more than %d", min, maxTableElements))
+	}
 }
 
 // funcType reads a function type: 0x60, its parameter types, its result

@@ -170,15 +170,15 @@ func (r *reader) mutability() {
 	}
 }
 
-// limits reads a table's or memory's limits; shared memories (threads) and
-// 64-bit ones are refused.
-func (r *reader) limits(memory bool) {
+// limits reads a table's or memory's limits and returns the minimum;
+// shared memories (threads) and 64-bit ones are refused.
+func (r *reader) limits(memory bool) (min uint32) {
 	at := r.pos
 	switch flag := r.byte(); flag {
 	case 0x00:
-		r.u32()
+		min = r.u32()
 	case 0x01:
-		r.u32()
+		min = r.u32()
 		r.u32()
 	default:
 		if r.err == nil {
@@ -189,6 +189,7 @@ func (r *reader) limits(memory bool) {
 			r.fail(at, fmt.Sprintf("%s limits flag %#x (shared or 64-bit) is not supported", what, flag))
 		}
 	}
+	return min
 }
 
 // blockType reads the block type of block, loop or if: empty, one value
