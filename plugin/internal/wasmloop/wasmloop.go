@@ -81,6 +81,7 @@ const StartExport = "hotreload.start"
 const (
 	secCustom    = 0
 	secImport    = 2
+	secTable     = 4
 	secMemory    = 5
 	secGlobal    = 6
 	secExport    = 7
@@ -251,6 +252,8 @@ func Instrument(module []byte) ([]byte, error) {
 			put(secExport, appendU32(nil, uint32(len(names))+added), skipU32(s.payload), export)
 		case secStart:
 			// Dropped: the host calls its function as StartExport.
+		case secTable:
+			put(secTable, capTables(s))
 		case secCode:
 			p, err := instrumentCode(s, stop)
 			if err != nil {
@@ -446,4 +449,26 @@ func skipU32(b []byte) []byte {
 	r := reader{b: b}
 	r.u32()
 	return b[r.pos:]
+}
+
+// capTables returns the table section s with every table's maximum at most
+// maxTableElements: wazero 1.12 allocates a table.grow's elements at once,
+// and a table without a maximum (Go's) could be grown by 2^32-2 elements.
+// Beyond the cap table.grow returns -1, as the specification allows any
+// growth to fail. s has been checked.
+func capTables(s section) []byte {
+	r := s.reader()
+	n := r.u32()
+	out := appendU32(nil, n)
+	for range n {
+		out = append(out, r.byte()) // reference type
+		flag, least := r.byte(), r.u32()
+		most := uint32(maxTableElements)
+		if flag == 0x01 {
+			most = min(most, r.u32())
+		}
+		out = appendU32(append(out, 0x01), least)
+		out = appendU32(out, most)
+	}
+	return out
 }

@@ -299,3 +299,40 @@ func TestRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestTableGrowthIsCapped: a table without a maximum gets maxTableElements
+// as its maximum, so a table.grow by 2^31-1 elements fails with -1 (as the
+// specification allows) instead of wazero allocating 16 GiB at once and
+// killing the process.
+func TestTableGrowthIsCapped(t *testing.T) {
+	ctx := context.Background()
+	grow := []byte{
+		0x41, 0x00, // i32.const 0 (address)
+		0xd0, 0x70, // ref.null func
+		0x41, 0xff, 0xff, 0xff, 0xff, 0x07, // i32.const 2^31-1
+		0xfc, 0x0f, 0x00, // table.grow 0
+		0x36, 0x02, 0x00, // i32.store
+		0x41, 0x04, // i32.const 4
+		0xfc, 0x10, 0x00, // table.size 0
+		0x36, 0x02, 0x00, // i32.store
+		end,
+	}
+	wasm, err := wasmloop.Instrument(module(nil, grow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	mod, err := rt.InstantiateModule(ctx, compile(t, rt, wasm), wazero.NewModuleConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mod.ExportedFunction("f0").Call(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := mod.Memory().ReadUint32Le(0)
+	size, _ := mod.Memory().ReadUint32Le(4)
+	if got != 0xffffffff || size != 1 {
+		t.Fatalf("table.grow returned %#x and the table has %d elements; want -1 and 1", got, size)
+	}
+}
