@@ -228,11 +228,37 @@ func TestCrashKeepsEveryAcknowledgedCommit(t *testing.T) {
 			t.Fatalf("round %d: restart serves a=%d, but %d was acknowledged", round, p.A, lastAcked)
 		}
 		lastAcked = p.A
+		// Without a gate, a commit writes one record: a kill leaves no
+		// pending record behind to be read as interrupted.
+		if rec, ok := interrupted(t, filepath.Join(dir, "history")); ok {
+			t.Fatalf("round %d: a record was left pending by the kill: %+v", round, rec)
+		}
 	}
 	if lastAcked < rounds/4 {
 		t.Fatalf("only %d commits acknowledged in %d rounds: the kills came too early to test anything", lastAcked, rounds)
 	}
 	t.Logf("%d rounds, %d commits acknowledged, none lost", rounds, lastAcked)
+}
+
+// interrupted returns a record of the history in dir that a crash left
+// pending (Open reads it as rolled back), if any.
+func interrupted(tb testing.TB, dir string) (hotreload.Record, bool) {
+	tb.Helper()
+	h, err := history.Open(history.Options{Dir: dir})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer h.Close()
+	recs, err := h.List(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.Result == hotreload.RolledBack {
+			return r, true
+		}
+	}
+	return hotreload.Record{}, false
 }
 
 // crashChild commits pair values in a loop, printing each acknowledged one.

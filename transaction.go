@@ -74,20 +74,29 @@ func (e *Engine) transact(ctx context.Context, r Request, t *Ticket) bool {
 	}
 	version := e.next
 	e.next++
+	gated := tx.gated()
 
 	// backup: the live state is durable already; record the candidate. The
 	// write and its fsync overlap the apply: the record must be durable
 	// before the health gate and the commit, not before the candidate goes
 	// live, since a crash in between loses nothing anyone was told.
-	rec := tx.record(version, Pending, "")
-	candidates := tx.candidateSnapshots()
+	//
+	// A change the gate will not watch is folded: it writes no pending
+	// record, only the committed one, which carries the candidates'
+	// snapshots (commit). A crash before that record is durable leaves no
+	// trace of the version in history, and start-up restores the last
+	// committed version, which is all anyone was told.
 	backup := make(chan error, 1)
 	var backupTook time.Duration // written before the send, read after the receive
-	go func(t0 time.Time) {
-		err := e.opts.History.Put(ctx, rec, candidates)
-		backupTook = e.opts.Now().Sub(t0)
-		backup <- err
-	}(e.opts.Now())
+	if gated {
+		rec := tx.record(version, Pending, "")
+		candidates := tx.candidateSnapshots()
+		go func(t0 time.Time) {
+			err := e.opts.History.Put(ctx, rec, candidates)
+			backupTook = e.opts.Now().Sub(t0)
+			backup <- err
+		}(e.opts.Now())
+	}
 
 	// apply (subscribers are notified by each target as it applies)
 	t0 = e.opts.Now()
@@ -100,13 +109,19 @@ func (e *Engine) transact(ctx context.Context, r Request, t *Ticket) bool {
 			// overran is rolled back when it returns.
 			p.applied = !errors.Is(err, errStepTimeout)
 			tx.discard(ctx, i+1)
-			<-backup // no other history write races the backup
+			if gated {
+				<-backup // no other history write races the backup
+			}
 			e.complete(ctx, tx, tx.rollback(ctx, version, "apply", fmt.Errorf("applying %s: %w", p.target.Name(), err)))
 			return true
 		}
 	}
 	e.setLive(version, StatePending)
 	tx.step("apply", t0)
+	if !gated {
+		e.complete(ctx, tx, tx.commit(ctx, version))
+		return true
+	}
 	err := <-backup
 	tx.took("backup", backupTook)
 	if err != nil {
@@ -114,25 +129,20 @@ func (e *Engine) transact(ctx context.Context, r Request, t *Ticket) bool {
 		return true
 	}
 
-	// health gate: a first load has nothing to roll back to, and an
-	// ungated change has nothing to watch, so neither is gated. The gate runs on its own goroutine; Run concludes the
-	// transaction when it answers, or a newer candidate supersedes it.
-	if e.opts.Gate != nil && tx.replacesLiveState() && !tx.ungated() {
-		gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opts.GateTimeout)
-		w := &window{tx: tx, version: version, start: e.opts.Now(), cancel: cancel, verdict: make(chan error, 1)}
-		gt := Transaction{Version: version, Source: tx.req.Source, Targets: tx.changedNames()}
-		e.pending = w
-		e.setStatus(func(s *Status) { s.Applied = version }) // before the gate can look
-		go func() { w.verdict <- e.opts.Gate.Watch(gctx, gt) }()
-		o := tx.outcome(Pending, version, "", nil)
-		o.Active = e.activeVersion()
-		e.publishPending(tx, o)
-		if tx.ticket != nil {
-			tx.ticket.pend(o)
-		}
-		return true
+	// health gate: on its own goroutine; Run concludes the transaction
+	// when it answers, or a newer candidate supersedes it.
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opts.GateTimeout)
+	w := &window{tx: tx, version: version, start: e.opts.Now(), cancel: cancel, verdict: make(chan error, 1)}
+	gt := Transaction{Version: version, Source: tx.req.Source, Targets: tx.changedNames()}
+	e.pending = w
+	e.setStatus(func(s *Status) { s.Applied = version }) // before the gate can look
+	go func() { w.verdict <- e.opts.Gate.Watch(gctx, gt) }()
+	o := tx.outcome(Pending, version, "", nil)
+	o.Active = e.activeVersion()
+	e.publishPending(tx, o)
+	if tx.ticket != nil {
+		tx.ticket.pend(o)
 	}
-	e.complete(ctx, tx, tx.commit(ctx, version))
 	return true
 }
 
@@ -358,20 +368,26 @@ func (tx *transaction) all() []*prepared {
 }
 
 // commit makes the transaction's version, with what it inherited, last
-// known good: durable first, then the old states are released.
+// known good: durable first, then the old states are released. Its record
+// carries every target's snapshot, so a transaction that was not gated
+// needs no other (no pending record before it). Nothing says the version
+// is committed (outcome, events, status, pins) before the record is
+// durable; if it cannot be written, the transaction is rolled back.
 func (tx *transaction) commit(ctx context.Context, version uint64) Outcome {
 	e := tx.e
 	t0 := e.opts.Now()
 	snaps := maps.Clone(e.snapshots)
 	for _, p := range tx.all() {
 		snaps[p.target.Name()] = p.summary.Snapshot
-		if tx.req.restoredFrom == 0 {
-			delete(e.pins, p.target.Name()) // a change other than a rollback ends a pin
-		}
 	}
 	rec := tx.record(version, Committed, "")
 	if err := e.opts.History.Put(ctx, rec, snaps); err != nil {
 		return tx.rollback(ctx, version, "history", fmt.Errorf("recording the commit in history: %w", err))
+	}
+	for _, p := range tx.all() {
+		if tx.endsPin(p.target.Name()) {
+			delete(e.pins, p.target.Name())
+		}
 	}
 	for _, p := range tx.all() {
 		if err := p.change.Commit(ctx); err != nil {
@@ -637,6 +653,13 @@ func (e *Engine) undo(ctx context.Context, p *prepared, below []*prepared) error
 	return err
 }
 
+// gated reports whether the health gate watches the transaction: a first
+// load has nothing to roll back to, and an ungated change has nothing to
+// watch, so neither is gated.
+func (tx *transaction) gated() bool {
+	return tx.e.opts.Gate != nil && tx.replacesLiveState() && !tx.ungated()
+}
+
 // replacesLiveState reports whether any change replaces a state that was
 // live before the transaction.
 func (tx *transaction) replacesLiveState() bool {
@@ -678,6 +701,12 @@ func (tx *transaction) candidateSnapshots() map[string][]byte {
 	return out
 }
 
+// endsPin reports whether committing the transaction ends the pin of the
+// target name: a change other than a rollback does.
+func (tx *transaction) endsPin(name string) bool {
+	return tx.req.restoredFrom == 0 && slices.ContainsFunc(tx.all(), func(p *prepared) bool { return p.target.Name() == name })
+}
+
 // metaPinned is the TargetState.Meta key that carries a pin: the digest of
 // the source's snapshot that a rollback pinned against.
 const metaPinned = "pinned_source"
@@ -700,7 +729,7 @@ func (tx *transaction) record(version uint64, result Result, reason string) Reco
 				st.Kind, st.Digest, st.Changed, st.Meta = p.summary.Kind, Digest(p.summary.Snapshot), true, p.summary.Meta
 			}
 		}
-		if pin, ok := tx.e.pins[name]; ok && result == Committed {
+		if pin, ok := tx.e.pins[name]; ok && result == Committed && !tx.endsPin(name) {
 			st.Meta = maps.Clone(st.Meta)
 			if st.Meta == nil {
 				st.Meta = map[string]string{}

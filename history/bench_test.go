@@ -11,18 +11,31 @@ import (
 	"github.com/cybercorp/hotreload"
 )
 
-// BenchmarkCommit measures one transaction as the engine records it: a
-// pending record with a 1 KB snapshot, then the committed record.
+// BenchmarkCommit measures one transaction with a 1 KB snapshot as the
+// engine records it: Gated, a pending record with the snapshot, then the
+// committed record; Folded (a change the health gate does not watch), one
+// committed record with the snapshot.
 func BenchmarkCommit(b *testing.B) {
-	s := mustOpen(b, b.TempDir(), Options{})
 	pad := bytes.Repeat([]byte("x"), 1000)
-	var v uint64
-	for b.Loop() {
-		v++
-		snaps := map[string][]byte{"app": fmt.Appendf(nil, `{"version":%d,"pad":%q}`, v, pad)}
-		mustPut(b, s, attempt(v, hotreload.Pending, snaps), snaps)
-		mustPut(b, s, attempt(v, hotreload.Committed, snaps), nil)
-	}
+	b.Run("Gated", func(b *testing.B) {
+		s := mustOpen(b, b.TempDir(), Options{})
+		var v uint64
+		for b.Loop() {
+			v++
+			snaps := map[string][]byte{"app": fmt.Appendf(nil, `{"version":%d,"pad":%q}`, v, pad)}
+			mustPut(b, s, attempt(v, hotreload.Pending, snaps), snaps)
+			mustPut(b, s, attempt(v, hotreload.Committed, snaps), nil)
+		}
+	})
+	b.Run("Folded", func(b *testing.B) {
+		s := mustOpen(b, b.TempDir(), Options{})
+		var v uint64
+		for b.Loop() {
+			v++
+			snaps := map[string][]byte{"app": fmt.Appendf(nil, `{"version":%d,"pad":%q}`, v, pad)}
+			mustPut(b, s, attempt(v, hotreload.Committed, snaps), snaps)
+		}
+	})
 }
 
 // BenchmarkSnapshot measures reading and verifying a 100 KB snapshot.

@@ -20,10 +20,12 @@
 // # Records and versions
 //
 // Put of a version that already has a record replaces that record in place
-// (the engine writes a pending record at backup and the final one at the
-// end). An Unchanged record is the exception: it repeats the active version,
-// so each one is appended as an attempt of its own and never replaces, nor
-// is replaced by, the record that created the version. Get returns the
+// (the engine writes a pending record at backup of a change the health gate
+// watches, and the final one at the end; a change the gate does not watch
+// gets only its final record, which carries its snapshots). An Unchanged
+// record is the exception: it repeats the active version, so each one is
+// appended as an attempt of its own and never replaces, nor is replaced by,
+// the record that created the version. Get returns the
 // record that created the version, or the latest unchanged attempt when
 // there is none.
 //
