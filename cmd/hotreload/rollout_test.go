@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,7 +38,7 @@ func TestRolloutLine(t *testing.T) {
 // TestFollowRolloutRepeatsWhileItWaits: a wave that waits long prints its
 // progress line again every period, and a change prints at once.
 func TestFollowRolloutRepeatsWhileItWaits(t *testing.T) {
-	var out lockedOut
+	var out testwait.Output
 	waves := [][]string{{"a"}, {"b"}}
 	applying := &fleet.Rollout{State: fleet.Running, Waves: waves, Wave: 1, Phase: fleet.Applying, WaveStarted: time.Now()}
 	end := &fleet.Rollout{State: fleet.Completed, Waves: waves, Wave: 2, Phase: fleet.Watching}
@@ -58,22 +56,4 @@ func TestFollowRolloutRepeatsWhileItWaits(t *testing.T) {
 	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); !strings.HasSuffix(lines[len(lines)-1], "completed wave 2/2 watching") {
 		t.Fatalf("the last line is not the end of the rollout:\n%s", out.String())
 	}
-}
-
-// lockedOut is a buffer written and read by several goroutines.
-type lockedOut struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedOut) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(b)
-}
-
-func (l *lockedOut) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }

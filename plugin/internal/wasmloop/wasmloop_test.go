@@ -135,7 +135,6 @@ func TestStopsAnEndlessLoop(t *testing.T) {
 // TestKeepsBehaviour instruments a module and checks that, with the flag
 // clear, each function returns what it did before.
 func TestKeepsBehaviour(t *testing.T) {
-	ctx := context.Background()
 	// f0 counts to 1000 in a loop and stores the count at address 0.
 	count := []byte{
 		0x03, 0x40, // loop
@@ -143,20 +142,8 @@ func TestKeepsBehaviour(t *testing.T) {
 		0x41, 0, 0x28, 2, 0, 0x41, 0xe8, 0x07, 0x49, 0x0d, 0, // br_if 0 (mem[0] < 1000)
 		end, end,
 	}
-	wasm, err := wasmloop.Instrument(module(nil, count))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt := wazero.NewRuntime(ctx)
-	defer rt.Close(ctx)
-	mod, err := rt.InstantiateModule(ctx, compile(t, rt, wasm), wazero.NewModuleConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := mod.ExportedFunction("f0").Call(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if v, _ := mod.Memory().ReadUint32Le(0); v != 1000 {
+	mem := callF0(t, count)
+	if v, _ := mem.ReadUint32Le(0); v != 1000 {
 		t.Fatalf("count = %d, want 1000", v)
 	}
 }
@@ -305,7 +292,6 @@ func TestRefuses(t *testing.T) {
 // specification allows) instead of wazero allocating 16 GiB at once and
 // killing the process.
 func TestTableGrowthIsCapped(t *testing.T) {
-	ctx := context.Background()
 	grow := []byte{
 		0x41, 0x00, // i32.const 0 (address)
 		0xd0, 0x70, // ref.null func
@@ -317,12 +303,25 @@ func TestTableGrowthIsCapped(t *testing.T) {
 		0x36, 0x02, 0x00, // i32.store
 		end,
 	}
-	wasm, err := wasmloop.Instrument(module(nil, grow))
+	mem := callF0(t, grow)
+	got, _ := mem.ReadUint32Le(0)
+	size, _ := mem.ReadUint32Le(4)
+	if got != 0xffffffff || size != 1 {
+		t.Fatalf("table.grow returned %#x and the table has %d elements; want -1 and 1", got, size)
+	}
+}
+
+// callF0 instruments module(nil, body), calls its f0 with the flag clear and
+// returns the instance's memory; the runtime closes when the test ends.
+func callF0(t *testing.T, body []byte) api.Memory {
+	t.Helper()
+	ctx := context.Background()
+	wasm, err := wasmloop.Instrument(module(nil, body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	rt := wazero.NewRuntime(ctx)
-	defer rt.Close(ctx)
+	t.Cleanup(func() { rt.Close(ctx) })
 	mod, err := rt.InstantiateModule(ctx, compile(t, rt, wasm), wazero.NewModuleConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -330,9 +329,5 @@ func TestTableGrowthIsCapped(t *testing.T) {
 	if _, err := mod.ExportedFunction("f0").Call(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := mod.Memory().ReadUint32Le(0)
-	size, _ := mod.Memory().ReadUint32Le(4)
-	if got != 0xffffffff || size != 1 {
-		t.Fatalf("table.grow returned %#x and the table has %d elements; want -1 and 1", got, size)
-	}
+	return mod.Memory()
 }
