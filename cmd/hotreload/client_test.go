@@ -291,3 +291,26 @@ func TestSecretCommands(t *testing.T) {
 		t.Fatalf("after rotation the value decrypts to %q, %v", p, err)
 	}
 }
+
+// TestStatusPrintsTheWindowAndRules: status prints an open health window
+// with its checks, and the rules as a table; a null part is left out.
+func TestStatusPrintsTheWindowAndRules(t *testing.T) {
+	var out bytes.Buffer
+	raw := `{"active": 1, "window": {"version": 4, "started": "2026-12-04T06:00:00Z", "length_ns": 30000000000, "round": 2, "rounds": 6,
+		"checks": [{"name": "upstream", "state": "passing"}]},
+		"rules": [{"name": "HotreloadReloadSlow", "value": 31.5, "threshold": 30, "window_ns": 3600000000000, "firing": true}],
+		"alerts": null}`
+	if err := printParts(&apiClient{stdout: &out}, []byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+RULE                 VALUE  THRESHOLD  WINDOW  FIRING
+HotreloadReloadSlow  31.5   30         1h0m0s  true
+
+window:  version 4, round 2 of 6, 30s long
+  upstream: passing
+`
+	if out.String() != want {
+		t.Fatalf("printed\n%s\nwant\n%s", out.String(), want)
+	}
+}
