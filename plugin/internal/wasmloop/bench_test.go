@@ -32,15 +32,7 @@ func BenchmarkLoop(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, tc := range []struct {
-		name        string
-		wasm        []byte
-		closeOnDone bool
-	}{
-		{"plain", plain, false},
-		{"instrumented", instrumented, false},
-		{"plain-close-on-done", plain, true},
-	} {
+	for _, tc := range variants(plain, instrumented) {
 		b.Run(tc.name, func(b *testing.B) {
 			ctx := context.Background()
 			rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(tc.closeOnDone))
@@ -81,15 +73,7 @@ func BenchmarkShoutCall(b *testing.B) {
 	}
 	defer plugintest.Remove()
 	input := []byte(`{"status":200,"body":"hello, world"}`)
-	for _, tc := range []struct {
-		name        string
-		wasm        []byte
-		closeOnDone bool
-	}{
-		{"plain", plain, false},
-		{"instrumented", instrumented, false},
-		{"plain-close-on-done", plain, true},
-	} {
+	for _, tc := range variants(plain, instrumented) {
 		b.Run(tc.name, func(b *testing.B) {
 			ctx := context.Background()
 			rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(tc.closeOnDone).WithCompilationCache(cache))
@@ -120,5 +104,22 @@ func BenchmarkShoutCall(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// variant is one way of running a module in the benchmarks.
+type variant struct {
+	name        string
+	wasm        []byte
+	closeOnDone bool
+}
+
+// variants are the module as it was, instrumented, and as it was under
+// wazero's WithCloseOnContextDone, which instrumentation replaces.
+func variants(plain, instrumented []byte) []variant {
+	return []variant{
+		{"plain", plain, false},
+		{"instrumented", instrumented, false},
+		{"plain-close-on-done", plain, true},
 	}
 }
