@@ -62,7 +62,9 @@ func (s section) check() error {
 // maxTableElements is the most elements a table may start with: wazero
 // 1.12 allocates a table's minimum, 8 bytes an element, at every
 // instantiation. A Go program's table holds one element per function
-// called indirectly.
+// called indirectly. An imported table is allocated by the module that
+// exports it (the host exports none), but its minimum is held to the same
+// bound, so one rule covers every table a module declares.
 const maxTableElements = 1 << 20
 
 // table reads a table type, refusing a minimum beyond maxTableElements.

@@ -288,8 +288,7 @@ func importedGlobals(s *section) (globals, memories uint32, err error) {
 		case 0x00: // function: type index
 			r.u32()
 		case 0x01: // table: reference type, limits
-			r.refType()
-			r.limits(false)
+			r.table()
 		case 0x02: // memory: limits
 			r.limits(true)
 			memories++

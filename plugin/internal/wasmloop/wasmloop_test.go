@@ -274,6 +274,7 @@ func TestRefuses(t *testing.T) {
 		{"NoMemory", "has no memory", module(map[byte][]byte{5: nil}, []byte{end})},
 		{"HugeTableCount", "table section: tables: 9874778 claimed, 0 bytes remain", []byte("\x00asm\x01\x00\x00\x00\x04\x04\xda\xda\xda\x04")},
 		{"TableTooLarge", "table section: table minimum of 134217728 elements is more than 1048576", module(map[byte][]byte{4: vec(cat([]byte{0x70, 0}, uleb(1<<27)))}, []byte{end})},
+		{"ImportedTableTooLarge", "import section: table minimum of 134217728 elements is more than 1048576", module(map[byte][]byte{2: vec(cat(name("env"), name("t"), []byte{0x01, 0x70, 0}, uleb(1<<27)))}, []byte{end})},
 		{"TooManyLocals", "more than 50000 locals", module(map[byte][]byte{10: vec([]byte{8, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x7f, end})}, []byte{end})},
 		{"LongLEB", "too long", module(nil, []byte{0x41, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x1a, end})},
 	} {
