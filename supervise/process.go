@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/inputfile"
 	"github.com/cybercorp/hotreload/internal/jsondiff"
 )
 
@@ -401,17 +402,16 @@ func (p *Process) binary(ctx context.Context, snapshot []byte) (string, error) {
 
 func (p *Process) binPath(id string) string { return filepath.Join(p.opts.BinDir, id) }
 
+// copyFile copies the program at from into to, which exists.
 func copyFile(from, to string) error {
-	src, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
 	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_TRUNC, 0o755)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(dst, src); err != nil {
+	// A program is read only when it is a regular file of at most
+	// maxBinary bytes: a named pipe in its place would hang the step, and
+	// a device such as /dev/zero would fill the disk.
+	if err := inputfile.Copy(dst, from, inputfile.Options{MaxBytes: maxBinary, AllowOutsideLinks: true}); err != nil {
 		dst.Close()
 		return err
 	}

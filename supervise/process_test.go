@@ -424,3 +424,52 @@ func TestNewProcessErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestProgramMustBeARegularFile: serve --exec reads its program on every
+// reload from source. A named pipe put in its place is refused at once
+// (reading it would hang the step until a writer came), and so is a
+// device such as /dev/zero (copying it would fill the disk); the live
+// program keeps serving.
+func TestProgramMustBeARegularFile(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "app")
+	stampedApp(t, "good", bin)
+	p := newProcess(t, Options{Binary: bin})
+	reload(t, p)
+	pid, _ := p.Live()
+	if err := os.Remove(bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	zero := filepath.Join(dir, "zero")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ binary, want string }{
+		{bin, "is a named pipe (FIFO), not a regular file"},
+		{zero, "is a character device, not a regular file"},
+	} {
+		p.opts.Binary = tc.binary
+		done := make(chan error, 1)
+		go func() {
+			_, err := p.Prepare(context.Background(), hotreload.Candidate{})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Prepare with the program at %s: %v; want an error saying it %s", tc.binary, err, tc.want)
+			}
+		case <-time.After(testwait.D(10 * time.Second)):
+			t.Fatalf("Prepare with the program at %s did not return", tc.binary)
+		}
+		if now, _ := p.Live(); now != pid {
+			t.Fatalf("live pid %d, want %d", now, pid)
+		}
+	}
+	if got := mustGet(t, "http://"+p.Addr().String()+"/"); !strings.Contains(got, "good") {
+		t.Fatalf("reply %q, want the live program's", got)
+	}
+}

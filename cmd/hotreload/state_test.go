@@ -4,12 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -389,88 +387,5 @@ func TestRollbackPinsAReadOnlySource(t *testing.T) {
 	waitLive(t, admin, "the next real change", func(l live) bool { return l.Data["rps"] == 8.0 && l.State == "committed" })
 	if pinned(admin) {
 		t.Fatalf("still pinned after a change of the source: %+v", getStatus(t, admin))
-	}
-}
-
-// TestHungTargetCannotFreezeTheEngine: a target whose step hangs fails its
-// transaction at the step deadline; the engine goes on with other requests,
-// /readyz answers 503 naming the step until it returns, and 200 again
-// afterwards. The hung target is real: serve --exec's app reads its binary
-// on every reload from source, and a FIFO put in the binary's place blocks
-// that read until a writer comes. (Config, plugin and UI files are read
-// only when they are regular files, so they cannot hang a step.)
-func TestHungTargetCannotFreezeTheEngine(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("serve --exec needs Linux")
-	}
-	dir, file := workspace(t, "name: one\nrps: 5\n")
-	bin := filepath.Join(dir, "app")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../dev/testdata/app").CombinedOutput(); err != nil {
-		t.Fatalf("building the app: %v\n%s", err, out)
-	}
-	probe, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	appAddr := probe.Addr().String()
-	probe.Close()
-	p := start(t, "serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--exec", bin, "--app-listen", appAddr,
-		"--mode", "dev", "--watch=false", "--listen", "127.0.0.1:0", "--health-window", "0s", "--step-timeout", "2s")
-	admin := p.urls["admin"]
-	readyz := func() (int, string) {
-		code, _, body := request(t, "GET", admin+"/readyz?verbose", "", nil, nil)
-		return code, string(body)
-	}
-	testwait.Until(t, "/readyz ready at start", 30*time.Second, func() error {
-		if code, body := readyz(); code != 200 {
-			return fmt.Errorf("/readyz %d %s", code, body)
-		}
-		return nil
-	})
-
-	fifo := bin
-	if err := os.Remove(bin); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mkfifo(fifo, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var o struct {
-		Result string `json:"result"`
-		Reason string `json:"reason"`
-	}
-	t0 := time.Now()
-	code, _, body := request(t, "POST", admin+"/api/v1/reload", `{"targets": ["app"]}`, nil, &o)
-	if code != 422 || o.Result != "rejected" || !strings.Contains(o.Reason, "prepare of app did not finish within 2s") {
-		t.Fatalf("reload of the hung target: %d %s", code, body)
-	}
-	t.Logf("the hung step failed its transaction after %s (step deadline 2s)", time.Since(t0))
-	testwait.Until(t, "/readyz naming the hung step", 30*time.Second, func() error {
-		if code, body := readyz(); code != 503 || !strings.Contains(body, "prepare of app") {
-			return fmt.Errorf("/readyz %d %s", code, body)
-		}
-		return nil
-	})
-	if code, _, body := request(t, "PATCH", admin+"/api/v1/config", `{"rps": 6}`, nil, nil); code != 200 {
-		t.Fatalf("PATCH while a step hangs: %d %s", code, body)
-	}
-
-	// A writer comes and goes: the hung read returns, and is undone.
-	w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(fifo); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	testwait.Until(t, "/readyz ready again", 30*time.Second, func() error {
-		if code, body := readyz(); code != 200 {
-			return fmt.Errorf("/readyz %d %s", code, body)
-		}
-		return nil
-	})
-	if l := getLive(t, admin); l.Data["rps"] != 6.0 {
-		t.Fatalf("config after the hang %+v", l)
 	}
 }

@@ -35,53 +35,99 @@ type Options struct {
 // Read returns the content of the regular file at path within the bounds
 // of opts. Its errors say what the file is and what was expected.
 func Read(path string, opts Options) ([]byte, error) {
-	max := opts.MaxBytes
-	if max <= 0 {
-		max = DefaultMaxBytes
-	}
-	if !opts.AllowOutsideLinks {
-		if err := inside(path, ""); err != nil {
-			return nil, err
-		}
-	}
-	// O_NONBLOCK: opening a named pipe must not wait for a writer.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, limit, err := open(path, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, grew(path, limit)
+	}
+	return b, nil
+}
+
+// Copy writes the content of the regular file at path to w, within the
+// bounds of opts, without holding it in memory: for programs, which may be
+// far larger than a config. Its errors are Read's; w may have received
+// part of the file when it fails.
+func Copy(w io.Writer, path string, opts Options) error {
+	f, limit, err := open(path, opts)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n, err := io.Copy(w, io.LimitReader(f, limit+1))
+	if err != nil {
+		return err
+	}
+	if n > limit {
+		return grew(path, limit)
+	}
+	return nil
+}
+
+func grew(path string, limit int64) error {
+	return fmt.Errorf("%s grew past the limit of %s while it was read", path, size(limit))
+}
+
+// open opens the regular file at path for reading after the checks of
+// opts, without blocking on a named pipe, and returns it with the size
+// limit in force: the reader stops after limit+1 bytes and refuses the
+// file if it got them (the file may grow after the check).
+func open(path string, opts Options) (f *os.File, limit int64, err error) {
+	limit = opts.MaxBytes
+	if limit <= 0 {
+		limit = DefaultMaxBytes
+	}
+	if !opts.AllowOutsideLinks {
+		if err := inside(path, ""); err != nil {
+			return nil, 0, err
+		}
+	}
+	// O_NONBLOCK: opening a named pipe must not wait for a writer.
+	f, err = os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := check(f, path, limit, opts); err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, limit, nil
+}
+
+// check refuses the opened file f unless it is a regular file within the
+// bounds of opts.
+func check(f *os.File, path string, limit int64, opts Options) error {
 	if !opts.AllowOutsideLinks {
 		// A link swapped between the check and the open: check what was
 		// opened, as the kernel names it.
 		if opened, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd())); err == nil {
 			if err := inside(path, opened); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is %s, not a regular file", path, kind(fi.Mode()))
+		return fmt.Errorf("%s is %s, not a regular file", path, kind(fi.Mode()))
 	}
 	if opts.Private {
 		if err := private(path, fi); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if fi.Size() > max {
-		return nil, fmt.Errorf("%s is %s, more than the limit of %s", path, size(fi.Size()), size(max))
+	if fi.Size() > limit {
+		return fmt.Errorf("%s is %s, more than the limit of %s", path, size(fi.Size()), size(limit))
 	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s grew past the limit of %s while it was read", path, size(max))
-	}
-	return b, nil
+	return nil
 }
 
 // inside refuses a path whose symbolic links resolve outside the directory

@@ -1,6 +1,7 @@
 package inputfile
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -66,9 +67,17 @@ func TestRead(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "root:x") {
 			t.Errorf("error quotes the file: %v", err)
 		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("Read(%s) took %s", tc.path, d)
+		var copied bytes.Buffer
+		if err := Copy(&copied, tc.path, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) || copied.Len() > 0 {
+			t.Errorf("Copy(%s) = %d bytes, %v; want nothing and an error containing %q", tc.path, copied.Len(), err, tc.want)
 		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("Read and Copy of %s took %s", tc.path, d)
+		}
+	}
+	var copied bytes.Buffer
+	if err := Copy(&copied, good, Options{}); err != nil || copied.String() != "a: 1\n" {
+		t.Fatalf("Copy = %q, %v", copied.String(), err)
 	}
 	if b, err := Read(filepath.Join(dir, "out.yaml"), Options{AllowOutsideLinks: true}); err != nil || string(b) != "root:x:0:0\n" {
 		t.Fatalf("allowed outside link: %q, %v", b, err)
