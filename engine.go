@@ -257,14 +257,18 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			if w := e.pending; w != nil {
+			switch w := e.pending; {
+			case w == nil:
+			case w.durable:
+				e.waitDurable(bg)
+			default:
 				w.cancel()
 				<-w.verdict
 				e.conclude(bg, errors.New("the engine stopped during the health window"), "stopped")
 			}
 			return ctx.Err()
 		case err := <-verdict:
-			e.conclude(bg, err, "health")
+			e.conclude(bg, err, "health") // a durable window's cause is history
 		case fn := <-e.reqs:
 			fn(bg)
 		}
@@ -473,9 +477,11 @@ func (e *Engine) Reload(ctx context.Context, r Request) (Outcome, error) {
 
 // Submit runs one transaction and waits until its candidate is live: it
 // returns the final outcome, or one with Result Pending while the candidate
-// is in its health window. Triggers that must not wait a window (file
-// watchers) use it, so that their next change reaches the engine at once
-// and supersedes the pending one.
+// is in its health window or, for a change the gate does not watch, while
+// its record is being made durable. Triggers that must not wait a window
+// (file watchers) use it, so that their next change reaches the engine at
+// once: it supersedes a pending change, and it is prepared while the
+// previous record is written.
 func (e *Engine) Submit(ctx context.Context, r Request) (Outcome, error) {
 	t, err := e.Start(ctx, r)
 	if err != nil {

@@ -201,3 +201,143 @@ func toldCommitted(rec *recorder, v uint64) string {
 	}
 	return ""
 }
+
+// preparingTarget tells each Prepare it runs on prepared, then prepares as
+// its valueTarget does.
+type preparingTarget struct {
+	*valueTarget
+	prepared chan hotreload.Candidate
+}
+
+func (t preparingTarget) Prepare(ctx context.Context, c hotreload.Candidate) (hotreload.Change, error) {
+	t.prepared <- c
+	return t.valueTarget.Prepare(ctx, c)
+}
+
+// TestNextPrepareOverlapsTheRecord: while the committed record of a change
+// without a gate is written, the change is live and Submit has returned
+// (Pending), and the engine prepares the next candidate; it applies that
+// candidate only once the record is durable, so history stays in order and
+// a save never waits for the previous record before being validated. If
+// the record cannot be written, that version is rolled back and the next
+// candidate is prepared again on the state before it.
+func TestNextPrepareOverlapsTheRecord(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		result error // how the first held write ends
+	}{
+		{"Committed", nil},
+		{"ErrWriteFailed", errors.New("injected disk failure")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			h := &heldHistory{faultyHistory: newHistory(t)}
+			e := startEngine(t, hotreload.Options{History: h})
+			a := preparingTarget{newValueTarget("a", "a1"), make(chan hotreload.Candidate, 4)}
+			mustAdd(t, e, a)
+			<-a.prepared
+			held := h.hold()
+			within := func(what string, ch <-chan struct{}) {
+				t.Helper()
+				select {
+				case <-ch:
+				case <-time.After(testwait.D(10 * time.Second)):
+					t.Fatalf("%s did not happen", what)
+				}
+			}
+			receive := func(what string) chan error {
+				t.Helper()
+				select {
+				case r := <-held:
+					return r
+				case <-time.After(testwait.D(10 * time.Second)):
+					t.Fatalf("%s was never written", what)
+					return nil
+				}
+			}
+
+			// Submit is Start, then a wait for Live.
+			tk2, err := e.Start(ctx, hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{content("a", "a2")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			release2 := receive("the record of version 2")
+			within("version 2 going live while its record is written", tk2.Live())
+			if o, err := tk2.Outcome(); err != nil || o.Result != hotreload.Pending || o.Version != 2 {
+				t.Fatalf("outcome while the record is written: %+v, %v; want pending version 2", o, err)
+			}
+			if a.Live() != "a2" {
+				t.Fatalf("live %q, want a2", a.Live())
+			}
+			<-a.prepared
+			tk3, err := e.Start(ctx, hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{content("a", "a3")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case c := <-a.prepared:
+				if string(c.Content) != "a3" {
+					t.Fatalf("prepared %q, want a3", c.Content)
+				}
+			case <-time.After(testwait.D(10 * time.Second)):
+				t.Fatal("the next candidate was not prepared while the record was written")
+			}
+			if a.Live() != "a2" || len(h.results(3)) > 0 {
+				t.Fatalf("the next candidate applied (live %q) or recorded (%v) before the previous record was durable", a.Live(), h.results(3))
+			}
+			select {
+			case <-tk3.Live():
+				t.Fatal("the next candidate is live before the previous record was durable")
+			default:
+			}
+
+			release2 <- tc.result
+			if tc.result != nil {
+				select {
+				case c := <-a.prepared:
+					if string(c.Content) != "a3" {
+						t.Fatalf("prepared again %q, want a3", c.Content)
+					}
+				case <-time.After(testwait.D(10 * time.Second)):
+					t.Fatal("the next candidate was not prepared again after the rollback beneath it")
+				}
+			}
+			o2, err := tk2.Wait(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]hotreload.Result{true: hotreload.Committed, false: hotreload.RolledBack}[tc.result == nil]; o2.Result != want {
+				t.Fatalf("version 2 ended %+v, want %s", o2, want)
+			}
+			release3 := receive("the record of the next candidate")
+			within("the next candidate going live", tk3.Live())
+			if a.Live() != "a3" {
+				t.Fatalf("live %q, want a3", a.Live())
+			}
+			release3 <- nil
+			o3, err := tk3.Wait(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o3.Result != hotreload.Committed || o3.Version != 3 || e.Status().Active != 3 {
+				t.Fatalf("next outcome %+v, active %d; want version 3 committed", o3, e.Status().Active)
+			}
+			want2 := []hotreload.Result{hotreload.Committed}
+			if tc.result != nil {
+				want2 = []hotreload.Result{hotreload.Committed, hotreload.RolledBack}
+			}
+			if got := h.results(2); !slices.Equal(got, want2) {
+				t.Fatalf("version 2 wrote %v, want %v", got, want2)
+			}
+			h.mu.Lock()
+			last := h.puts[len(h.puts)-1]
+			h.mu.Unlock()
+			if last.Version != 3 || last.Result != hotreload.Committed {
+				t.Fatalf("the last record written is %d %s, want 3 committed: history out of order", last.Version, last.Result)
+			}
+			if snap, err := h.Snapshot(ctx, 3, "a"); err != nil || string(snap) != "a3" {
+				t.Fatalf("snapshot of version 3: %q, %v", snap, err)
+			}
+		})
+	}
+}

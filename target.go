@@ -12,7 +12,10 @@ type Target interface {
 	// Prepare validates a candidate without touching live state. A Change it
 	// returns holds whatever Prepare built (a decoded config, an
 	// instantiated module) until Apply or Rollback releases it. Its errors
-	// name the target and, for bad input, carry FieldErrors.
+	// name the target and, for bad input, carry FieldErrors. The live state
+	// it prepares against is the last change applied, which may not be
+	// committed yet (in its health window, or while its record is written):
+	// a target keeps its live state from Apply, not from Commit.
 	Prepare(ctx context.Context, c Candidate) (Change, error)
 }
 

@@ -21,8 +21,10 @@ func newTicket() *Ticket {
 	return &Ticket{live: make(chan struct{}), done: make(chan struct{})}
 }
 
-// Live is closed once the candidate is live in its health window (the
-// outcome is then Pending, with its version), or the transaction ended.
+// Live is closed once the candidate is live in its health window, or live
+// while its committed record is written (a change the gate does not
+// watch): the outcome is then Pending, with its version. It is also closed
+// when the transaction ended.
 func (t *Ticket) Live() <-chan struct{} { return t.live }
 
 // Done is closed when the transaction ended.

@@ -20,13 +20,19 @@ type prepared struct {
 	version   uint64 // the version that applied it
 }
 
-// window is a transaction applied and in its health window.
+// window is a transaction applied and in its health window; or, when
+// durable is set, a transaction the gate does not watch, applied and
+// waiting for its committed record to be durable. A durable window is never
+// superseded, since its record may be on disk already: the next transaction
+// prepares while the record is written, then waits for it (waitDurable).
 type window struct {
 	tx      *transaction
 	version uint64
 	start   time.Time
 	cancel  context.CancelFunc
-	verdict chan error // the gate's answer, buffered
+	verdict chan error // the gate's answer, or the record write's; buffered
+	durable bool
+	snaps   map[string][]byte // durable: the snapshots its record carries
 }
 
 // transact runs one transaction up to its health window, or to its end
@@ -48,6 +54,10 @@ func (e *Engine) transact(ctx context.Context, r Request, t *Ticket) bool {
 		return true
 	}
 	tx.step("validate", t0)
+	if !e.waitDurable(ctx) {
+		tx.discard(ctx, 0)
+		return false
+	}
 	if len(tx.changes) == 0 {
 		live := e.liveVersion()
 		if err := e.opts.History.Put(ctx, tx.record(live, Unchanged, ""), nil); err != nil {
@@ -83,9 +93,10 @@ func (e *Engine) transact(ctx context.Context, r Request, t *Ticket) bool {
 	//
 	// A change the gate will not watch is folded: it writes no pending
 	// record, only the committed one, which carries the candidates'
-	// snapshots (commit). A crash before that record is durable leaves no
-	// trace of the version in history, and start-up restores the last
-	// committed version, which is all anyone was told.
+	// snapshots (writeCommit), while the engine takes the next request. A
+	// crash before that record is durable leaves no trace of the version in
+	// history, and start-up restores the last committed version, which is
+	// all anyone was told.
 	backup := make(chan error, 1)
 	var backupTook time.Duration // written before the send, read after the receive
 	if gated {
@@ -119,7 +130,7 @@ func (e *Engine) transact(ctx context.Context, r Request, t *Ticket) bool {
 	e.setLive(version, StatePending)
 	tx.step("apply", t0)
 	if !gated {
-		e.complete(ctx, tx, tx.commit(ctx, version))
+		e.writeCommit(ctx, tx, version)
 		return true
 	}
 	err := <-backup
@@ -169,12 +180,55 @@ func (e *Engine) setLive(version uint64, state string) {
 	e.view.Unlock()
 }
 
-// conclude ends the pending transaction with its gate's verdict: commit on
-// nil, else roll back for cause.
+// writeCommit starts writing the committed record of a transaction the
+// gate does not watch, which carries every target's snapshot, and leaves
+// the transaction in a durable window until the write ends: its ticket is
+// live at once (Submit returns), and the engine takes the next request,
+// whose Prepare overlaps the write.
+func (e *Engine) writeCommit(ctx context.Context, tx *transaction, version uint64) {
+	w := &window{tx: tx, version: version, start: e.opts.Now(), cancel: func() {}, verdict: make(chan error, 1),
+		durable: true, snaps: tx.snapshots()}
+	rec := tx.record(version, Committed, "")
+	go func() { w.verdict <- e.opts.History.Put(ctx, rec, w.snaps) }()
+	e.pending = w
+	if tx.ticket != nil {
+		o := tx.outcome(Pending, version, "", nil)
+		o.Active = e.activeVersion()
+		tx.ticket.pend(o)
+	}
+}
+
+// waitDurable waits for the record of a durable window, if one is open, and
+// concludes it: before the next transaction writes history or applies, so
+// that history stays in order and every change applies on a committed
+// state. It reports false when the record could not be written: that
+// version was rolled back, and a candidate prepared on top of it must be
+// prepared again.
+func (e *Engine) waitDurable(ctx context.Context) bool {
+	w := e.pending
+	if w == nil || !w.durable {
+		return true
+	}
+	e.conclude(ctx, <-w.verdict, "history")
+	return e.activeVersion() == w.version
+}
+
+// conclude ends the pending transaction with its verdict: the gate's, or
+// for a durable window its record write's. It commits on nil, else rolls
+// back for cause (always "history" for a durable window).
 func (e *Engine) conclude(ctx context.Context, verdict error, cause string) {
 	w := e.pending
 	e.pending = nil
 	w.cancel()
+	if w.durable {
+		w.tx.step("commit", w.start)
+		if verdict != nil {
+			e.complete(ctx, w.tx, w.tx.rollback(ctx, w.version, "history", fmt.Errorf("recording the commit in history: %w", verdict)))
+			return
+		}
+		e.complete(ctx, w.tx, w.tx.committed(ctx, w.version, w.snaps))
+		return
+	}
 	w.tx.step("health", w.start)
 	e.setStatus(func(s *Status) { s.Applied = 0 })
 	if verdict != nil {
@@ -376,14 +430,29 @@ func (tx *transaction) all() []*prepared {
 func (tx *transaction) commit(ctx context.Context, version uint64) Outcome {
 	e := tx.e
 	t0 := e.opts.Now()
-	snaps := maps.Clone(e.snapshots)
-	for _, p := range tx.all() {
-		snaps[p.target.Name()] = p.summary.Snapshot
-	}
+	snaps := tx.snapshots()
 	rec := tx.record(version, Committed, "")
 	if err := e.opts.History.Put(ctx, rec, snaps); err != nil {
 		return tx.rollback(ctx, version, "history", fmt.Errorf("recording the commit in history: %w", err))
 	}
+	o := tx.committed(ctx, version, snaps)
+	tx.step("commit", t0)
+	return o
+}
+
+// snapshots returns every target's snapshot in the transaction's version:
+// the committed ones, with those it changes replaced.
+func (tx *transaction) snapshots() map[string][]byte {
+	snaps := maps.Clone(tx.e.snapshots)
+	for _, p := range tx.all() {
+		snaps[p.target.Name()] = p.summary.Snapshot
+	}
+	return snaps
+}
+
+// committed finishes a commit whose record, carrying snaps, is durable.
+func (tx *transaction) committed(ctx context.Context, version uint64, snaps map[string][]byte) Outcome {
+	e := tx.e
 	for _, p := range tx.all() {
 		if tx.endsPin(p.target.Name()) {
 			delete(e.pins, p.target.Name())
@@ -400,7 +469,6 @@ func (tx *transaction) commit(ctx context.Context, version uint64) Outcome {
 			e.log.Error("recording the pin of a rollback in history", "version", version, "err", err)
 		}
 	}
-	tx.step("commit", t0)
 	changed := tx.changedNames()
 	e.view.Lock()
 	e.setStatus(func(s *Status) {
@@ -550,6 +618,7 @@ func (tx *transaction) prepare(ctx context.Context) (Outcome, bool) {
 	}
 	if len(errs) > 0 {
 		tx.discard(ctx, 0)
+		e.waitDurable(ctx) // history in order
 		version := e.next
 		e.next++
 		err := errors.Join(errs...)

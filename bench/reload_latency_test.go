@@ -157,12 +157,15 @@ func startHotreload(tb testing.TB, path string, applied func(int)) (func() (int,
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// The glue submits as the daemon's file triggers do (Engine.Submit): it
+	// waits until the candidate is live, not for its record, so the next
+	// save is prepared while that record is written.
 	glueDone := make(chan struct{})
 	go func() {
 		defer close(glueDone)
 		for b := range w.Events() {
 			for _, p := range b.Paths {
-				e.Reload(ctx, hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{{
+				e.Submit(ctx, hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{{
 					Target: c.Target().Name(), Content: b.Contents[p], Meta: map[string]string{"file": p},
 				}}})
 			}

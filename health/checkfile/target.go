@@ -29,9 +29,8 @@ type Target struct {
 	base health.GateOptions
 
 	mu      sync.Mutex // guards the fields below; the engine calls one method at a time
-	live    map[string]*Built
-	content []byte
-	gateSet GateSettings // the live file's gate settings
+	live    map[string]*Built // the checks of the applied file
+	gateSet GateSettings      // the applied file's gate settings
 }
 
 var _ hotreload.Target = (*Target)(nil)
@@ -143,7 +142,9 @@ func (t *Target) Prepare(ctx context.Context, c hotreload.Candidate) (hotreload.
 }
 
 // change is one prepared checks file. added are built here and owned by
-// the change until Commit; removed are the live checks it replaces.
+// the change until Commit; removed are the live checks it replaces. It is
+// prepared against the applied file, which may not be committed yet (the
+// engine prepares the next candidate while the last one is recorded).
 type change struct {
 	t        *Target
 	content  []byte
@@ -155,6 +156,9 @@ type change struct {
 	removed  []*Built
 	summary  hotreload.Summary
 	applied  bool
+	// prevLive and prevGateSet are the target's, kept by Apply for Rollback.
+	prevLive    map[string]*Built
+	prevGateSet GateSettings
 }
 
 func (c *change) Summary() hotreload.Summary { return c.summary }
@@ -212,6 +216,8 @@ func (c *change) Apply(ctx context.Context) error {
 			return err
 		}
 	}
+	c.prevLive, c.prevGateSet = t.live, t.gateSet
+	t.live, t.gateSet = c.next, c.gateSet
 	c.applied = true
 	return nil
 }
@@ -239,17 +245,16 @@ func (c *change) Rollback(ctx context.Context) error {
 		if t.gate != nil {
 			_ = t.gate.SetOptions(c.prevGate)
 		}
+		t.live, t.gateSet = c.prevLive, c.prevGateSet
 		c.applied = false
 	}
 	return closeBuilt(c.added)
 }
 
-// Commit makes the file live and closes what the removed checks owned.
+// Commit closes what the removed checks owned.
 func (c *change) Commit(ctx context.Context) error {
-	t := c.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.live, t.content, t.gateSet = c.next, c.content, c.gateSet
+	c.t.mu.Lock()
+	defer c.t.mu.Unlock()
 	return closeBuilt(c.removed)
 }
 
