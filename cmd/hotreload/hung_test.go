@@ -40,24 +40,8 @@ func TestHungTargetCannotFreezeTheEngine(t *testing.T) {
 	hung := &hangingPart{release: make(chan struct{})}
 	opts := daemonOptions{ConfigFiles: []string{file}, DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0",
 		Mode: admin.Dev, Window: health.NoWindow, StepTimeout: 2 * time.Second, Stderr: io.Discard}
-	withHung := func(ctx context.Context, s *services) ([]any, error) {
-		parts, err := serveParts(nil)(ctx, s)
-		return append(parts, hung), err
-	}
-	d, err := startDaemon(context.Background(), opts, ln, withHung)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- d.run(ctx) }()
-	defer func() {
-		close(hung.release) // a Prepare still hung returns, whatever failed
-		cancel()
-		if err := <-ran; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
+	serveWithPart(t, opts, ln, hung)
+	t.Cleanup(func() { close(hung.release) }) // a Prepare still hung returns, whatever failed; before the daemon stops
 	base := "http://" + ln.Addr().String()
 	call := func(method, path, body string) (int, string) {
 		req, err := http.NewRequest(method, base+path, strings.NewReader(body))

@@ -36,27 +36,11 @@ func TestToyPartThroughServe(t *testing.T) {
 	}
 	opts := daemonOptions{ConfigFiles: []string{filepath.Join(dir, "app.yaml")}, DataDir: filepath.Join(dir, "data"),
 		Listen: "127.0.0.1:0", Mode: admin.Dev, Watch: true, Stderr: io.Discard}
-	withText := func(ctx context.Context, s *services) ([]any, error) {
-		parts, err := serveParts(nil)(ctx, s)
-		if err != nil {
-			return parts, err
-		}
-		p, err := textpart.New("motd", text)
-		return append(parts, p), err
-	}
-	d, err := startDaemon(context.Background(), opts, ln, withText)
+	p, err := textpart.New("motd", text)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- d.run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-ran; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
+	serveWithPart(t, opts, ln, p)
 	get := func(path string) string {
 		resp, err := http.Get("http://" + ln.Addr().String() + path)
 		if err != nil {
@@ -90,4 +74,27 @@ func TestToyPartThroughServe(t *testing.T) {
 	if got := get("/api/v1/motd"); got != "second" {
 		t.Fatalf("after an invalid edit: serving %q, want the last good text", got)
 	}
+}
+
+// serveWithPart runs serve's parts and part, as a command whose list has
+// one more entry would, on ln until the test ends.
+func serveWithPart(t *testing.T, opts daemonOptions, ln net.Listener, part any) {
+	t.Helper()
+	withPart := func(ctx context.Context, s *services) ([]any, error) {
+		parts, err := serveParts(nil)(ctx, s)
+		return append(parts, part), err
+	}
+	d, err := startDaemon(context.Background(), opts, ln, withPart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- d.run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
 }
