@@ -106,11 +106,23 @@ func parseRecordName(name string) (uint64, bool) {
 // writeFile durably replaces dir/name with data: it writes a temporary file
 // in dir, fsyncs it and renames it over name. The caller fsyncs dir.
 func writeFile(dir, name string, data []byte) error {
+	tmp, err := stageFile(dir, data)
+	if err == nil {
+		err = publishFile(tmp, dir, name)
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", filepath.Join(dir, name), err)
+	}
+	return nil
+}
+
+// stageFile writes data to a new temporary file in dir and fsyncs it; it
+// returns the file's path, or an error and no file.
+func stageFile(dir string, data []byte) (string, error) {
 	f, err := os.CreateTemp(dir, tempPrefix+"*")
 	if err != nil {
-		return err
+		return "", err
 	}
-	tmp := f.Name()
 	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
@@ -118,14 +130,21 @@ func writeFile(dir, name string, data []byte) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
 	}
+	return f.Name(), nil
+}
+
+// publishFile renames the staged file tmp over dir/name, or removes it if
+// that fails. The caller fsyncs dir.
+func publishFile(tmp, dir, name string) error {
+	err := os.Rename(tmp, filepath.Join(dir, name))
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", filepath.Join(dir, name), err)
 	}
-	return nil
+	return err
 }
 
 // syncDir fsyncs a directory so that the renames and removals in it are

@@ -38,7 +38,9 @@
 // Every file is written to a temporary ".tmp-*" file in its final
 // directory, fsynced, renamed over its final name, and the directory is
 // fsynced. Put writes the snapshot objects first and the record last, so
-// the record is the commit point: when Put returns, the record and the
+// the record is the commit point (the record's temporary file is written
+// and fsynced beside the objects, and renamed once they are durable, which
+// saves a serial fsync): when Put returns, the record and the
 // content it names survive a crash (kill -9, power loss on a disk that
 // honours fsync). A crash earlier leaves at most unreferenced objects and
 // temporary files, which Open removes; a Put that fails leaves at most

@@ -137,23 +137,9 @@ func (s *Store) Put(ctx context.Context, rec hotreload.Record, snapshots map[str
 		return hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: %w", rec.Version, err)
 	}
 	rec.Targets = slices.Clone(rec.Targets)
-	written, err := s.writeObjects(&rec, snapshots)
-	// Objects written before a failure are known from here on, so that
-	// the next prune deletes them if no record comes to name them.
-	s.mu.Lock()
-	maps.Copy(s.objects, written)
-	s.mu.Unlock()
+	digests, err := fillDigests(&rec, snapshots)
 	if err != nil {
 		return err
-	}
-	if rec.Result == hotreload.Committed {
-		for _, t := range rec.Targets {
-			if t.Digest != "" && !s.objects[t.Digest] {
-				return hotreload.Errorf(hotreload.CodeInvalid,
-					"history: recording version %d: target %q names content sha256 %s that was never stored: a committed version must be restorable",
-					rec.Version, t.Target, t.Digest)
-			}
-		}
 	}
 	seq := s.nextSeq
 	if prev, ok := s.main[rec.Version]; ok && rec.Result != hotreload.Unchanged {
@@ -167,8 +153,36 @@ func (s *Store) Put(ctx context.Context, rec hotreload.Record, snapshots map[str
 	if err != nil {
 		return hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: reading back the encoded record: %w", rec.Version, err)
 	}
-	if err := s.writeRecord(seq, data); err != nil {
-		return hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", rec.Version, err)
+	// The record file is written and fsynced while the objects are: only
+	// its rename, once they are durable, puts it in history.
+	staged := s.stageRecord(data)
+	written, err := s.writeObjects(rec.Version, digests, snapshots)
+	// Objects written before a failure are known from here on, so that
+	// the next prune deletes them if no record comes to name them.
+	s.mu.Lock()
+	maps.Copy(s.objects, written)
+	s.mu.Unlock()
+	tmp, serr := staged()
+	if err == nil && rec.Result == hotreload.Committed {
+		for _, t := range rec.Targets {
+			if t.Digest != "" && !s.objects[t.Digest] {
+				err = hotreload.Errorf(hotreload.CodeInvalid,
+					"history: recording version %d: target %q names content sha256 %s that was never stored: a committed version must be restorable",
+					rec.Version, t.Target, t.Digest)
+				break
+			}
+		}
+	}
+	if err == nil && serr == nil {
+		serr = s.publishRecord(tmp, seq)
+	} else if tmp != "" {
+		os.Remove(tmp)
+	}
+	if err != nil {
+		return err
+	}
+	if serr != nil {
+		return hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: writing %s: %w", rec.Version, filepath.Join(s.recordsDir, recordName(seq)), serr)
 	}
 	s.mu.Lock()
 	s.index(seq, stored)
@@ -178,28 +192,49 @@ func (s *Store) Put(ctx context.Context, rec hotreload.Record, snapshots map[str
 	return nil
 }
 
-// writeRecord durably writes the record file numbered seq; a Store in
-// memory keeps only its index.
-func (s *Store) writeRecord(seq uint64, data []byte) error {
+// stageRecord starts writing the record file data to a temporary file in
+// the records directory, fsynced, and returns a function that waits for it
+// and returns its path. A Store in memory writes nothing.
+func (s *Store) stageRecord(data []byte) func() (string, error) {
+	if s.mem != nil {
+		return func() (string, error) { return "", nil }
+	}
+	type result struct {
+		tmp string
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		tmp, err := stageFile(s.recordsDir, data)
+		ch <- result{tmp, err}
+	}()
+	return func() (string, error) {
+		r := <-ch
+		return r.tmp, r.err
+	}
+}
+
+// publishRecord durably renames the staged record file tmp to the file of
+// record seq; a Store in memory keeps only its index.
+func (s *Store) publishRecord(tmp string, seq uint64) error {
 	if s.mem != nil {
 		return nil
 	}
-	if err := writeFile(s.recordsDir, recordName(seq), data); err != nil {
+	if err := publishFile(tmp, s.recordsDir, recordName(seq)); err != nil {
 		return err
 	}
 	return syncDir(s.recordsDir)
 }
 
-// writeObjects checks the snapshots against rec.Targets, fills in empty
-// digests, and durably writes the content the store does not hold yet. It
-// returns the digests it wrote, even when it fails part way.
-func (s *Store) writeObjects(rec *hotreload.Record, snapshots map[string][]byte) (map[string]bool, error) {
-	written := map[string]bool{}
+// fillDigests checks the snapshots against rec.Targets and fills in empty
+// digests; it returns each snapshot's digest by target name.
+func fillDigests(rec *hotreload.Record, snapshots map[string][]byte) (map[string]string, error) {
+	digests := make(map[string]string, len(snapshots))
 	for _, name := range slices.Sorted(maps.Keys(snapshots)) {
 		content := snapshots[name]
 		i := slices.IndexFunc(rec.Targets, func(t hotreload.TargetState) bool { return t.Target == name })
 		if i < 0 {
-			return written, hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: a snapshot is given for target %q, which the record does not list", rec.Version, name)
+			return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: a snapshot is given for target %q, which the record does not list", rec.Version, name)
 		}
 		d := hotreload.Digest(content)
 		switch rec.Targets[i].Digest {
@@ -207,27 +242,39 @@ func (s *Store) writeObjects(rec *hotreload.Record, snapshots map[string][]byte)
 			rec.Targets[i].Digest = d
 		case d:
 		default:
-			return written, hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: the snapshot of target %q hashes to sha256 %s but the record says %s",
+			return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: the snapshot of target %q hashes to sha256 %s but the record says %s",
 				rec.Version, name, d, rec.Targets[i].Digest)
 		}
+		digests[name] = d
+	}
+	return digests, nil
+}
+
+// writeObjects durably writes the snapshots the store does not hold yet,
+// named by their digests. It returns the digests it wrote, even when it
+// fails part way.
+func (s *Store) writeObjects(version uint64, digests map[string]string, snapshots map[string][]byte) (map[string]bool, error) {
+	written := map[string]bool{}
+	for _, name := range slices.Sorted(maps.Keys(snapshots)) {
+		d := digests[name]
 		if s.objects[d] || written[d] {
 			continue
 		}
 		if s.mem != nil {
 			s.mu.Lock()
-			s.mem[d] = slices.Clone(content)
+			s.mem[d] = slices.Clone(snapshots[name])
 			s.mu.Unlock()
 			written[d] = true
 			continue
 		}
-		if err := writeFile(s.objectsDir, d, content); err != nil {
-			return written, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: storing the snapshot of target %q: %w", rec.Version, name, err)
+		if err := writeFile(s.objectsDir, d, snapshots[name]); err != nil {
+			return written, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: storing the snapshot of target %q: %w", version, name, err)
 		}
 		written[d] = true
 	}
 	if len(written) > 0 && s.mem == nil {
 		if err := syncDir(s.objectsDir); err != nil {
-			return written, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", rec.Version, err)
+			return written, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", version, err)
 		}
 	}
 	return written, nil
