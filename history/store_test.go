@@ -692,3 +692,37 @@ func TestFailedPutLeavesNoContentBehind(t *testing.T) {
 		t.Errorf("objects/ = %v, want only the committed content", objs)
 	}
 }
+
+// TestFailedObjectWriteLeavesNoRecord: the record's file is written beside
+// the objects; when an object cannot be written, the record never reaches
+// its name and its temporary file is removed.
+func TestFailedObjectWriteLeavesNoRecord(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{})
+	mustCommit(t, s, 1)
+	objects := filepath.Join(dir, "objects")
+	aside := filepath.Join(dir, "objects-aside")
+	if err := os.Rename(objects, aside); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(objects, nil, 0o600); err != nil { // not a directory: every write in it fails
+		t.Fatal(err)
+	}
+	snaps := map[string][]byte{"app": appJSON(2)}
+	err := s.Put(context.Background(), attempt(2, hotreload.Committed, snaps), snaps)
+	wantCode(t, err, hotreload.CodeInternal, `storing the snapshot of target "app"`)
+	files, _ := os.ReadDir(filepath.Join(dir, "records"))
+	if len(files) != 1 {
+		t.Fatalf("records/ holds %v after the failed Put, want the first record alone", files)
+	}
+	if _, err := s.Get(context.Background(), 2); hotreload.ErrorCode(err) != hotreload.CodeNotFound {
+		t.Fatalf("Get(2) after the failed Put: %v, want not found", err)
+	}
+	if err := os.Remove(objects); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(aside, objects); err != nil {
+		t.Fatal(err)
+	}
+	mustCommit(t, s, 2)
+}
