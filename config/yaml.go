@@ -42,7 +42,7 @@ func decodeYAML(file string, src []byte) (Document, error) {
 	if err := checkAliases(file, body); err != nil {
 		return Document{}, err
 	}
-	v, pos, err := yamlTree(file, body)
+	v, pos, err := yamlTree(file, body, len(toks)/2)
 	if err != nil {
 		return Document{}, err
 	}
@@ -56,9 +56,10 @@ func decodeYAML(file string, src []byte) (Document, error) {
 // walk when body holds only plain mappings, sequences and scalars (the
 // common case), else through go-yaml's NodeToValue, which resolves
 // anchors, aliases, merge keys, tags and non-string keys, and a walk for
-// the positions.
-func yamlTree(file string, body ast.Node) (any, Positions, error) {
-	w := yamlWalk{file: file, pos: Positions{}}
+// the positions. hint, about the number of values in body (half its
+// tokens), sizes the positions map.
+func yamlTree(file string, body ast.Node, hint int) (any, Positions, error) {
+	w := yamlWalk{file: file, pos: make(Positions, hint)}
 	v, ok, err := w.value(body, "", Position{})
 	if ok {
 		return v, w.pos, err

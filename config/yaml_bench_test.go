@@ -70,7 +70,7 @@ func benchYAMLPhases(b *testing.B, src []byte, oneWalk bool) {
 		}
 		t = lap(4, t)
 		if oneWalk {
-			if _, _, err := yamlTree("b.yaml", body); err != nil {
+			if _, _, err := yamlTree("b.yaml", body, len(toks)/2); err != nil {
 				b.Fatal(err)
 			}
 			lap(5, t)
