@@ -42,21 +42,128 @@ func decodeYAML(file string, src []byte) (Document, error) {
 	if err := checkAliases(file, body); err != nil {
 		return Document{}, err
 	}
+	v, pos, err := yamlTree(file, body, len(toks)/2)
+	if err != nil {
+		return Document{}, err
+	}
+	if v == nil {
+		v = map[string]any{}
+	}
+	return Document{Value: v, Positions: pos}, nil
+}
+
+// yamlTree returns the normalized value of body and its positions: in one
+// walk when body holds only plain mappings, sequences and scalars (the
+// common case), else through go-yaml's NodeToValue, which resolves
+// anchors, aliases, merge keys, tags and non-string keys, and a walk for
+// the positions. hint, about the number of values in body (half its
+// tokens), sizes the positions map.
+func yamlTree(file string, body ast.Node, hint int) (any, Positions, error) {
+	w := yamlWalk{file: file, pos: make(Positions, hint)}
+	v, ok, err := w.value(body, "", Position{})
+	if ok {
+		return v, w.pos, err
+	}
+	return yamlTreeGeneral(file, body)
+}
+
+// yamlTreeGeneral is yamlTree through NodeToValue and normalize.
+func yamlTreeGeneral(file string, body ast.Node) (any, Positions, error) {
 	var raw any
 	if err := yaml.NodeToValue(body, &raw); err != nil {
-		return Document{}, yamlError(file, err)
+		return nil, nil, yamlError(file, err)
 	}
 	pos := Positions{}
 	yamlPositions(file, body, "", Position{}, pos)
 	v, ptr, err := normalize(raw, "")
 	if err != nil {
 		p := pos.Locate(ptr)
-		return Document{}, syntaxError(file, p.Line, p.Column, ptr, err.Error())
+		return nil, nil, syntaxError(file, p.Line, p.Column, ptr, err.Error())
 	}
-	if v == nil {
-		v = map[string]any{}
+	return v, pos, nil
+}
+
+// yamlWalk builds the normalized value of a plain YAML tree and its
+// positions together, as NodeToValue, yamlPositions and normalize would.
+type yamlWalk struct {
+	file string
+	pos  Positions
+}
+
+// value converts n, found at ptr, whose key is at key. ok is false when n
+// holds a node the walk leaves to yamlTreeGeneral; err is a value JSON
+// cannot hold.
+func (w *yamlWalk) value(n ast.Node, ptr string, key Position) (v any, ok bool, err error) {
+	p := key
+	p.File = w.file
+	p.Line, p.Column = nodePosition(n)
+	w.pos[ptr] = p
+	switch t := n.(type) {
+	case *ast.MappingNode:
+		m := make(map[string]any, len(t.Values))
+		for _, mv := range t.Values {
+			if ok, err := w.pair(mv, ptr, m); !ok || err != nil {
+				return nil, ok, err
+			}
+		}
+		return m, true, nil
+	case *ast.MappingValueNode:
+		m := make(map[string]any, 1)
+		ok, err := w.pair(t, ptr, m)
+		return m, ok, err
+	case *ast.SequenceNode:
+		s := make([]any, len(t.Values))
+		for i, e := range t.Values {
+			if s[i], ok, err = w.value(e, jsondiff.JoinIndex(ptr, i), Position{}); !ok || err != nil {
+				return nil, ok, err
+			}
+		}
+		return s, true, nil
+	case *ast.StringNode:
+		return t.Value, true, nil
+	case *ast.LiteralNode:
+		if t.Value == nil {
+			return nil, false, nil
+		}
+		return t.Value.Value, true, nil
+	case *ast.NullNode:
+		return nil, true, nil
+	case *ast.BoolNode:
+		return t.Value, true, nil
+	case *ast.IntegerNode:
+		return w.scalar(t.Value, ptr, p)
+	case *ast.FloatNode:
+		return w.scalar(t.Value, ptr, p)
+	case *ast.InfinityNode:
+		return w.scalar(t.Value, ptr, p)
+	case *ast.NanNode:
+		return w.scalar(t.GetValue(), ptr, p)
 	}
-	return Document{Value: v, Positions: pos}, nil
+	return nil, false, nil
+}
+
+// pair adds one key and its value to m; its key must be a plain string.
+func (w *yamlWalk) pair(mv *ast.MappingValueNode, ptr string, m map[string]any) (bool, error) {
+	k, isString := mv.Key.(*ast.StringNode)
+	if !isString || mv.Value == nil {
+		return false, nil
+	}
+	var key Position
+	key.KeyLine, key.KeyColumn = tokenPosition(k.GetToken())
+	v, ok, err := w.value(mv.Value, jsondiff.Join(ptr, k.Value), key)
+	if ok && err == nil {
+		m[k.Value] = v
+	}
+	return ok, err
+}
+
+// scalar normalizes a number found at ptr, written at p.
+func (w *yamlWalk) scalar(x any, ptr string, p Position) (any, bool, error) {
+	v, _, err := normalize(x, ptr)
+	if err != nil {
+		return nil, true, syntaxError(w.file, p.Line, p.Column, ptr, err.Error())
+	}
+	return v, true, nil
 }
 
 // yamlError converts a go-yaml error into a positioned one.

@@ -1,0 +1,262 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cybercorp/hotreload/config"
+)
+
+// The YAML decoders of issue 15, side by side: each decodes the same
+// document with the line and column of every key and value.
+
+// yamlBenchDocument is config's benchmark document (a version, items
+// {id, name, weight}, a tail) written as block YAML of about size bytes.
+func yamlBenchDocument(size, v int) []byte {
+	out := fmt.Appendf(nil, "version: %d\nitems:\n", v)
+	for i := 0; len(out) < size-16; i++ {
+		out = fmt.Appendf(out, "  - id: %d\n    name: item-%08d\n    weight: %d.5\n", i, i, i%100)
+	}
+	return fmt.Appendf(out, "tail: %d\n", v)
+}
+
+// jsonBenchDocument is the same content as JSON of about size bytes.
+func jsonBenchDocument(size, v int) []byte {
+	out := fmt.Appendf(nil, `{"version":%d,"items":[`, v)
+	for i := 0; len(out) < size-16; i++ {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = fmt.Appendf(out, `{"id":%d,"name":"item-%08d","weight":%d.5}`, i, i, i%100)
+	}
+	return fmt.Appendf(out, `],"tail":%d}`, v)
+}
+
+// BenchmarkYAMLDecoders decodes the document at 1 KB, 100 KB and 1 MB
+// through each candidate: config.Decode of JSON (the reference),
+// config.Decode of YAML (goccy/go-yaml, with its checks), and
+// go.yaml.in/yaml/v3's Node converted to a value tree and positions, and
+// the parse into a yaml.Node alone (yamlv3-node: not a decoder, the floor
+// of any decoder built on it).
+func BenchmarkYAMLDecoders(b *testing.B) {
+	for _, size := range []struct {
+		name  string
+		bytes int
+	}{{"1KB", 1 << 10}, {"100KB", 100 << 10}, {"1MB", 1 << 20}} {
+		js, ys := jsonBenchDocument(size.bytes, 2), yamlBenchDocument(size.bytes, 2)
+		want, err := config.Decode("bench.json", js, config.JSON)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range []struct {
+			name   string
+			src    []byte
+			decode func([]byte) (config.Document, error)
+		}{
+			{"json", js, func(src []byte) (config.Document, error) { return config.Decode("bench.json", src, config.JSON) }},
+			{"goccy", ys, func(src []byte) (config.Document, error) { return config.Decode("bench.yaml", src, config.YAML) }},
+			{"yamlv3", ys, func(src []byte) (config.Document, error) { return decodeYAMLv3("bench.yaml", src) }},
+			{"yamlv3-node", ys, func(src []byte) (config.Document, error) {
+				var n yaml.Node
+				return config.Document{}, yaml.Unmarshal(src, &n)
+			}},
+		} {
+			b.Run(size.name+"/"+c.name, func(b *testing.B) {
+				doc, err := c.decode(c.src)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if c.name == "goccy" || c.name == "yamlv3" {
+					checkSameDocument(b, want, doc)
+				}
+				b.SetBytes(int64(len(c.src)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := c.decode(c.src); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// checkSameDocument checks that a YAML candidate decoded the JSON
+// reference's content (the YAML document has fewer items at the same
+// size, so only the items it has are compared) and located every value.
+func checkSameDocument(tb testing.TB, want, got config.Document) {
+	tb.Helper()
+	w, g := want.Value.(map[string]any), got.Value.(map[string]any)
+	wi, gi := w["items"].([]any), g["items"].([]any)
+	if len(gi) == 0 || len(gi) > len(wi) || g["version"] != w["version"] || g["tail"] != w["tail"] {
+		tb.Fatalf("decoded %d items, version %v, tail %v", len(gi), g["version"], g["tail"])
+	}
+	for i, e := range gi {
+		if fmt.Sprint(e) != fmt.Sprint(wi[i]) {
+			tb.Fatalf("item %d: %v, want %v", i, e, wi[i])
+		}
+	}
+	last := fmt.Sprintf("/items/%d/weight", len(gi)-1)
+	for _, ptr := range []string{"", "/version", "/items", "/items/0/id", last, "/tail"} {
+		if p := got.Positions[ptr]; p.Line == 0 || p.Column == 0 {
+			tb.Fatalf("%q has no position: %+v", ptr, p)
+		}
+	}
+	if p := got.Positions["/tail"]; p.KeyLine == 0 {
+		tb.Fatalf("/tail has no key position: %+v", p)
+	}
+}
+
+// decodeYAMLv3 decodes one YAML document with go.yaml.in/yaml/v3 into a
+// yaml.Node and converts it in one walk to what config.Decode returns.
+// It resolves aliases and merge keys and refuses duplicate keys, but does
+// not bound alias expansion: a port would need config's checkAliases
+// rewritten for yaml.Node.
+func decodeYAMLv3(file string, src []byte) (config.Document, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(src, &root); err != nil {
+		return config.Document{}, err
+	}
+	c := v3conv{file: file, pos: config.Positions{}}
+	if len(root.Content) == 0 {
+		c.pos[""] = config.Position{File: file, Line: 1, Column: 1}
+		return config.Document{Value: map[string]any{}, Positions: c.pos}, nil
+	}
+	v, err := c.value(root.Content[0], "", config.Position{File: file})
+	if err != nil {
+		return config.Document{}, err
+	}
+	return config.Document{Value: v, Positions: c.pos}, nil
+}
+
+type v3conv struct {
+	file string
+	pos  config.Positions
+}
+
+// value converts n, found at ptr, and records its position (at is the
+// key's position, if any); positions below an alias are not recorded
+// again: they are located at the alias.
+func (c *v3conv) value(n *yaml.Node, ptr string, at config.Position) (any, error) {
+	at.Line, at.Column = n.Line, n.Column
+	if c.pos != nil {
+		c.pos[ptr] = at
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		saved := c.pos
+		c.pos = nil
+		v, err := c.value(n.Alias, ptr, at)
+		c.pos = saved
+		return v, err
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2)
+		if err := c.mapping(n, ptr, out, nil); err != nil {
+			return nil, err
+		}
+		return out, nil
+	case yaml.SequenceNode:
+		out := make([]any, len(n.Content))
+		for i, e := range n.Content {
+			v, err := c.value(e, ptr+"/"+strconv.Itoa(i), config.Position{File: c.file})
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		return c.scalar(n, ptr)
+	}
+	return nil, fmt.Errorf("%s:%d:%d: unsupported node", c.file, n.Line, n.Column)
+}
+
+// mapping adds the pairs of n to out; merged is set while merging, where
+// explicit keys win and positions stay at the merge key.
+func (c *v3conv) mapping(n *yaml.Node, ptr string, out map[string]any, merged map[string]bool) error {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	explicit := map[string]bool{}
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			merges = append(merges, v)
+			continue
+		}
+		name := k.Value
+		if explicit[name] {
+			return fmt.Errorf("%s:%d:%d: mapping key %q already defined", c.file, k.Line, k.Column, name)
+		}
+		explicit[name] = true
+		if merged != nil && merged[name] {
+			continue
+		}
+		saved := c.pos
+		if merged != nil {
+			c.pos = nil
+		}
+		val, err := c.value(v, ptr+"/"+escape(name), config.Position{File: c.file, KeyLine: k.Line, KeyColumn: k.Column})
+		c.pos = saved
+		if err != nil {
+			return err
+		}
+		out[name] = val
+		if merged != nil {
+			merged[name] = true
+		}
+	}
+	for _, m := range merges {
+		for m.Kind == yaml.AliasNode {
+			m = m.Alias
+		}
+		srcs := []*yaml.Node{m}
+		if m.Kind == yaml.SequenceNode {
+			srcs = m.Content
+		}
+		seen := explicit
+		for _, s := range srcs {
+			if err := c.mapping(s, ptr, out, seen); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// scalar resolves a scalar as config's normalize would leave it.
+func (c *v3conv) scalar(n *yaml.Node, ptr string) (any, error) {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil, nil
+	case "!!bool":
+		return strings.EqualFold(n.Value, "true"), nil
+	case "!!int":
+		i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
+		if err != nil || math.Abs(float64(i)) >= 1<<53 {
+			return nil, fmt.Errorf("%s:%d:%d: %s: integer %s", c.file, n.Line, n.Column, ptr, n.Value)
+		}
+		return float64(i), nil
+	case "!!float":
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return nil, fmt.Errorf("%s:%d:%d: %s: %s is not a JSON number", c.file, n.Line, n.Column, ptr, n.Value)
+		}
+		return f, nil
+	}
+	return n.Value, nil
+}
+
+func escape(token string) string {
+	if strings.ContainsAny(token, "~/") {
+		token = strings.ReplaceAll(token, "~", "~0")
+		token = strings.ReplaceAll(token, "/", "~1")
+	}
+	return token
+}
