@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -12,29 +13,52 @@ import (
 )
 
 // jsonScanner reads a JSON document that json.Valid accepted, building its
-// value and recording where each key and value starts, in one pass without
-// a tokenizer. What valid JSON can still get wrong for a config — a
-// duplicate key, a number beyond float64, too deep a nesting — it reports
-// with its position.
+// value in one pass without a tokenizer. What valid JSON can still get
+// wrong for a config — a duplicate key, a number beyond float64, too deep a
+// nesting — it reports. With lines set it also records where each key and
+// value starts, and locates what it reports; without, it records nothing
+// and reports errUnlocated.
 type jsonScanner struct {
 	file  string
 	src   []byte
 	i     int
 	depth int
-	lines *lineIndex
+	lines *lineIndex // nil: nothing recorded
 	pos   Positions
 }
 
+// errUnlocated is what a scan that records no position reports: the scan
+// that records them says what and where.
+var errUnlocated = errors.New("invalid config")
+
+// scanJSON decodes src without recording positions: the document computes
+// them, by a second scan of a copy of src, when first asked for; a
+// document that is valid (the usual case) never is. The error of a
+// document that is not valid comes from that second scan too.
 func scanJSON(file string, src []byte) (Document, error) {
+	s := &jsonScanner{src: src}
+	v, err := s.value("", Position{})
+	if err != nil {
+		_, err = scanJSONPositions(file, src)
+		return Document{}, err
+	}
+	src = bytes.Clone(src) // the caller may reuse its buffer
+	return lazily(v, func() Positions {
+		pos, _ := scanJSONPositions(file, src)
+		return pos
+	}), nil
+}
+
+// scanJSONPositions scans src recording the position of every key and
+// value, and returns them with the located error of a document that is not
+// valid.
+func scanJSONPositions(file string, src []byte) (Positions, error) {
 	// Every value but the first follows a ',' or opens a container: sizing
 	// the index from them up front saves growing it.
 	n := bytes.Count(src, []byte(",")) + bytes.Count(src, []byte("{")) + bytes.Count(src, []byte("[")) + 1
 	s := &jsonScanner{file: file, src: src, lines: newLineIndex(src), pos: make(Positions, n)}
-	v, err := s.value("", Position{})
-	if err != nil {
-		return Document{}, err
-	}
-	return Document{Value: v, Positions: s.pos}, nil
+	_, err := s.value("", Position{})
+	return s.pos, err
 }
 
 func (s *jsonScanner) skipSpace() {
@@ -49,6 +73,9 @@ func (s *jsonScanner) skipSpace() {
 }
 
 func (s *jsonScanner) errorAt(off int, ptr, msg string) error {
+	if s.lines == nil {
+		return errUnlocated
+	}
 	line, col := s.lines.at(off)
 	return syntaxError(s.file, line, col, ptr, msg)
 }
@@ -57,10 +84,12 @@ func (s *jsonScanner) errorAt(off int, ptr, msg string) error {
 func (s *jsonScanner) value(ptr string, key Position) (any, error) {
 	s.skipSpace()
 	start := s.i
-	pos := key
-	pos.File = s.file
-	pos.Line, pos.Column = s.lines.at(start)
-	s.pos[ptr] = pos
+	if s.lines != nil {
+		pos := key
+		pos.File = s.file
+		pos.Line, pos.Column = s.lines.at(start)
+		s.pos[ptr] = pos
+	}
 	switch s.src[start] {
 	case '{', '[':
 		if s.depth++; s.depth > maxNesting {
@@ -117,14 +146,19 @@ func (s *jsonScanner) object(ptr string) (any, error) {
 		}
 		keyStart := s.i
 		k := s.string()
-		child := jsondiff.Join(ptr, k)
+		var (
+			child string
+			key   Position
+		)
+		if s.lines != nil {
+			child = jsondiff.Join(ptr, k)
+			key.KeyLine, key.KeyColumn = s.lines.at(keyStart)
+		}
 		if _, dup := obj[k]; dup {
 			return nil, s.errorAt(keyStart, child, fmt.Sprintf("duplicate key %q", k))
 		}
 		s.skipSpace()
 		s.i++ // ':'
-		var key Position
-		key.KeyLine, key.KeyColumn = s.lines.at(keyStart)
 		v, err := s.value(child, key)
 		if err != nil {
 			return nil, err
@@ -145,7 +179,11 @@ func (s *jsonScanner) array(ptr string) (any, error) {
 		if s.src[s.i] == ',' {
 			s.i++
 		}
-		v, err := s.value(jsondiff.JoinIndex(ptr, len(arr)), Position{})
+		var child string
+		if s.lines != nil {
+			child = jsondiff.JoinIndex(ptr, len(arr))
+		}
+		v, err := s.value(child, Position{})
 		if err != nil {
 			return nil, err
 		}

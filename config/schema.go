@@ -280,13 +280,14 @@ func sortFieldErrors(errs []hotreload.FieldError) {
 
 // fieldError locates a problem at ptr; atKey prefers the key's position.
 func fieldError(doc Document, ptr, msg string, atKey bool) hotreload.FieldError {
-	p := doc.Positions.Locate(ptr)
+	pos := doc.Positions()
+	p := pos.Locate(ptr)
 	switch jsondiff.At(doc.Value, ptr).(type) {
 	case map[string]any, []any:
 		atKey = true // a container is best shown by its key
 	}
 	if atKey {
-		p = doc.Positions.locateKey(ptr)
+		p = pos.locateKey(ptr)
 	}
 	return hotreload.FieldError{File: p.File, Line: p.Line, Column: p.Column, Path: ptr, Message: msg}
 }

@@ -377,7 +377,9 @@ func (t *Target[T]) patch(live *state[T], patch []byte) (Document, error) {
 		base = live.source
 	}
 	v := jsondiff.MergePatch(base.Value, p.Value)
-	return Document{Value: v, Positions: mergePositions(v, base.Positions, p.Positions)}, nil
+	// Located now, not lazily: a lazy document would hold on to the live
+	// one, which holds on to the one it was patched from, and so on.
+	return located(v, mergePositions(v, base.Positions(), p.Positions())), nil
 }
 
 // build turns a source document, encoded as snapshot, into a validated
@@ -394,7 +396,7 @@ func (t *Target[T]) build(source Document, snapshot []byte, validators []Validat
 	if err != nil {
 		return nil, err
 	}
-	final := Document{Value: filled, Positions: source.Positions}
+	final := source.withValue(filled)
 	if t.opts.Schema != nil {
 		if errs := t.opts.Schema.validate(final, t.opts.Strict, encryptedPaths(source.Value, "")); len(errs) > 0 {
 			return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("config %q does not match its schema", t.opts.Name), Details: errs}

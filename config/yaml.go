@@ -37,7 +37,7 @@ func decodeYAML(file string, src []byte) (Document, error) {
 		body = d.Body
 	}
 	if body == nil {
-		return Document{Value: map[string]any{}, Positions: Positions{"": {File: file, Line: 1, Column: 1}}}, nil
+		return located(map[string]any{}, Positions{"": {File: file, Line: 1, Column: 1}}), nil
 	}
 	if err := checkAliases(file, body); err != nil {
 		return Document{}, err
@@ -56,7 +56,7 @@ func decodeYAML(file string, src []byte) (Document, error) {
 	if v == nil {
 		v = map[string]any{}
 	}
-	return Document{Value: v, Positions: pos}, nil
+	return located(v, pos), nil
 }
 
 // yamlError converts a go-yaml error into a positioned one.
