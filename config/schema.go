@@ -35,6 +35,9 @@ type Schema struct {
 	// SecretPaths need not walk documents; defaults is false when none has
 	// a default, so that Defaults need not either.
 	secrets, defaults bool
+	// linear is true when no document can make the schema too costly (see
+	// linear), so that validate need not count evaluations first.
+	linear bool
 }
 
 // LoadSchema reads and compiles the schema file at path, written in JSON,
@@ -172,7 +175,7 @@ func compileSchema(file, loc string, src []byte, loader *schemaLoader) (*Schema,
 		}
 		return nil, e
 	}
-	return &Schema{root: root, secrets: hasWriteOnly(marked) || loader.secrets, defaults: hasDefault(marked) || loader.defaults}, nil
+	return &Schema{root: root, secrets: hasWriteOnly(marked) || loader.secrets, defaults: hasDefault(marked) || loader.defaults, linear: linear(root)}, nil
 }
 
 // hasWriteOnly reports whether "writeOnly": true appears anywhere in a
@@ -234,7 +237,8 @@ func markSecrets(v any) any {
 // through doc's positions, in the order they appear in the files. In strict
 // mode a key the schema does not declare is a problem too. A schema that
 // would take more than maxEvaluations evaluations on doc (counted first, in
-// time linear in doc and the schema) is one problem, and is not run. A
+// time linear in doc and the schema, unless the schema is shown at compile
+// time never to take that many) is one problem, and is not run. A
 // message about a secret value, or a value holding one, shows [REDACTED]
 // in its place.
 func (s *Schema) Validate(doc Document, strict bool) []hotreload.FieldError {
@@ -245,7 +249,7 @@ func (s *Schema) Validate(doc Document, strict bool) []hotreload.FieldError {
 // in the source (see Target.build).
 func (s *Schema) validate(doc Document, strict bool, secrets []string) []hotreload.FieldError {
 	secrets = append(s.SecretPaths(doc.Value), secrets...)
-	if !evaluationsWithin(s.root, doc.Value) {
+	if !s.linear && !evaluationsWithin(s.root, doc.Value) {
 		return []hotreload.FieldError{fieldError(doc, "", fmt.Sprintf("the schema is too costly to validate this config: it applies its subschemas more than %d times (plus %d per value); a $ref or allOf applies the same subschema many times over", maxEvaluations, maxEvaluationsPerValue), false)}
 	}
 	var out []hotreload.FieldError
