@@ -245,10 +245,10 @@ func (s *Schema) Validate(doc Document, strict bool) []hotreload.FieldError {
 	return s.validate(doc, strict, nil)
 }
 
-// validate is Validate with more secret paths: values that were encrypted
-// in the source (see Target.build).
-func (s *Schema) validate(doc Document, strict bool, secrets []string) []hotreload.FieldError {
-	secrets = append(s.SecretPaths(doc.Value), secrets...)
+// validate is Validate with more secrets: the values that were encrypted
+// in source, the document before Transform (see Target.build). Secrets are
+// looked for only when a message could show one.
+func (s *Schema) validate(doc Document, strict bool, source any) []hotreload.FieldError {
 	if !s.linear && !evaluationsWithin(s.root, doc.Value) {
 		return []hotreload.FieldError{fieldError(doc, "", fmt.Sprintf("the schema is too costly to validate this config: it applies its subschemas more than %d times (plus %d per value); a $ref or allOf applies the same subschema many times over", maxEvaluations, maxEvaluationsPerValue), false)}
 	}
@@ -256,7 +256,7 @@ func (s *Schema) validate(doc Document, strict bool, secrets []string) []hotrelo
 	err := s.root.Validate(doc.Value)
 	var ve *jsonschema.ValidationError
 	if errors.As(err, &ve) {
-		out = validationErrors(ve, doc, secrets)
+		out = validationErrors(ve, doc, append(s.SecretPaths(doc.Value), encryptedPaths(source, "")...))
 	} else if err != nil {
 		out = append(out, fieldError(doc, "", err.Error(), false))
 	}

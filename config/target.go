@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -398,12 +397,12 @@ func (t *Target[T]) build(source Document, snapshot []byte, validators []Validat
 	}
 	final := source.withValue(filled)
 	if t.opts.Schema != nil {
-		if errs := t.opts.Schema.validate(final, t.opts.Strict, encryptedPaths(source.Value, "")); len(errs) > 0 {
+		if errs := t.opts.Schema.validate(final, t.opts.Strict, source.Value); len(errs) > 0 {
 			return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("config %q does not match its schema", t.opts.Name), Details: errs}
 		}
 	}
 	encoded := snapshot // what the typed value is decoded from
-	if t.opts.Transform != nil || !jsondiff.Equal(final.Value, source.Value) {
+	if t.opts.Transform != nil || t.opts.Schema.hasDefaults() && !jsondiff.Equal(final.Value, source.Value) {
 		encoded = nil
 	}
 	value, err := decodeTyped[T](final, encoded)
@@ -467,7 +466,7 @@ func decodeTyped[T any](doc Document, encoded []byte) (*T, error) {
 			return nil, hotreload.Errorf(hotreload.CodeInvalid, "encoding the config: %w", err)
 		}
 	}
-	if err := json.NewDecoder(bytes.NewReader(b)).Decode(value); err != nil {
+	if err := json.Unmarshal(b, value); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			ptr := ""
