@@ -25,6 +25,7 @@ type jsonScanner struct {
 	depth int
 	lines *lineIndex // nil: nothing recorded
 	pos   Positions
+	keys  map[string]string // the plain keys read so far, to share
 }
 
 // errUnlocated is what a scan that records no position reports: the scan
@@ -145,7 +146,7 @@ func (s *jsonScanner) object(ptr string) (any, error) {
 			s.skipSpace()
 		}
 		keyStart := s.i
-		k := s.string()
+		k := s.key()
 		var (
 			child string
 			key   Position
@@ -194,6 +195,40 @@ func (s *jsonScanner) array(ptr string) (any, error) {
 // string reads the string at s.i. A plain one is copied as is; one with
 // escapes or invalid UTF-8 is decoded by encoding/json, as Unmarshal would.
 func (s *jsonScanner) string() string {
+	raw, plain := s.rawString()
+	if plain {
+		return string(raw[1 : len(raw)-1])
+	}
+	return unquote(raw)
+}
+
+// key reads the key at s.i like string, but a plain key the document
+// already holds is shared, not copied again: a config repeats the same few
+// keys in every element of its arrays.
+func (s *jsonScanner) key() string {
+	raw, plain := s.rawString()
+	if !plain {
+		return unquote(raw)
+	}
+	if k, ok := s.keys[string(raw[1:len(raw)-1])]; ok {
+		return k
+	}
+	k := string(raw[1 : len(raw)-1])
+	if len(s.keys) < maxSharedKeys {
+		if s.keys == nil {
+			s.keys = map[string]string{}
+		}
+		s.keys[k] = k
+	}
+	return k
+}
+
+// maxSharedKeys bounds the distinct keys a scan shares.
+const maxSharedKeys = 1024
+
+// rawString reads the string at s.i and returns it with its quotes, and
+// whether it is plain: valid UTF-8 without escapes.
+func (s *jsonScanner) rawString() ([]byte, bool) {
 	start := s.i
 	j, plain := start+1, true
 	for s.src[j] != '"' {
@@ -205,9 +240,12 @@ func (s *jsonScanner) string() string {
 	}
 	s.i = j + 1
 	raw := s.src[start:s.i]
-	if plain && utf8.Valid(raw) {
-		return string(raw[1 : len(raw)-1])
-	}
+	return raw, plain && utf8.Valid(raw)
+}
+
+// unquote decodes a string with escapes or invalid UTF-8 as Unmarshal
+// would.
+func unquote(raw []byte) string {
 	var out string
 	_ = json.Unmarshal(raw, &out) // cannot fail: json.Valid accepted the document
 	return out
