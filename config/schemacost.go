@@ -24,6 +24,7 @@ const (
 type costWalk struct {
 	closures map[*jsonschema.Schema]map[*jsonschema.Schema]uint64
 	onStack  map[*jsonschema.Schema]bool
+	looped   bool // a closure left a loop out
 	total    uint64
 	budget   uint64
 }
@@ -50,15 +51,16 @@ func newCostWalk(budget uint64) *costWalk {
 // members or items (as costWalk.value counts them). Then every value is
 // reached by at most one schema once, and a document of n values costs at
 // most maxEvaluationsPerValue*n evaluations. A schema with a reference the
-// walk resolves statically ($dynamicRef, $recursiveRef), or subschemas it
+// walk resolves statically ($dynamicRef, $recursiveRef), subschemas it
 // does not count (draft-7 schema dependencies, contentSchema, extensions),
-// is not linear: its documents are walked.
+// or a loop of schemas applied in place (which the walk counts in the order
+// it meets them) is not linear: its documents are walked.
 func linear(root *jsonschema.Schema) bool {
 	w := newCostWalk(0)
 	seen := map[*jsonschema.Schema]bool{root: true}
 	for queue := []*jsonschema.Schema{root}; len(queue) > 0; queue = queue[1:] {
 		c, ok := w.closure(queue[0])
-		if !ok {
+		if !ok || w.looped {
 			return false
 		}
 		var evaluations, members, items uint64
@@ -170,6 +172,7 @@ func (w *costWalk) closure(s *jsonschema.Schema) (map[*jsonschema.Schema]uint64,
 		return c, c != nil
 	}
 	if w.onStack[s] {
+		w.looped = true
 		return map[*jsonschema.Schema]uint64{}, true
 	}
 	w.onStack[s] = true

@@ -173,6 +173,7 @@ func TestLinearSchemas(t *testing.T) {
 		"MetaschemaRef":              {hostileSchemas["MetaschemaRef"], false},
 		"DynamicRefLoop":             {hostileSchemas["DynamicRefLoop"], false},
 		"PatternsAndItems":           {`{"items": {"patternProperties": {"^a": {"type": "string"}, "^b": {"type": "string"}}}}`, false},
+		"InPlaceLoop":                {`{"$defs": {"a": {"allOf": [{"$ref": "#/$defs/b"}]}, "b": {"$ref": "#/$defs/a"}}, "properties": {"x": {"$ref": "#/$defs/a"}}}`, false},
 		"PrefixAndItems":             {`{"prefixItems": [{"type": "string"}], "items": {"items": {"type": "string"}}}`, false},
 	} {
 		t.Run(name, func(t *testing.T) {
