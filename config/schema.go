@@ -38,6 +38,9 @@ type Schema struct {
 	// linear is true when no document can make the schema too costly (see
 	// linear), so that validate need not count evaluations first.
 	linear bool
+	// incremental is true when the validator need only see what changed
+	// since a valid document (see incremental).
+	incremental bool
 }
 
 // LoadSchema reads and compiles the schema file at path, written in JSON,
@@ -175,7 +178,8 @@ func compileSchema(file, loc string, src []byte, loader *schemaLoader) (*Schema,
 		}
 		return nil, e
 	}
-	return &Schema{root: root, secrets: hasWriteOnly(marked) || loader.secrets, defaults: hasDefault(marked) || loader.defaults, linear: linear(root)}, nil
+	return &Schema{root: root, secrets: hasWriteOnly(marked) || loader.secrets, defaults: hasDefault(marked) || loader.defaults,
+		linear: linear(root), incremental: incremental(root)}, nil
 }
 
 // hasWriteOnly reports whether "writeOnly": true appears anywhere in a
@@ -242,21 +246,29 @@ func markSecrets(v any) any {
 // message about a secret value, or a value holding one, shows [REDACTED]
 // in its place.
 func (s *Schema) Validate(doc Document, strict bool) []hotreload.FieldError {
-	return s.validate(doc, strict, nil)
+	return s.validate(doc, strict, nil, nil)
 }
 
-// validate is Validate with more secrets: the values that were encrypted
-// in source, the document before Transform (see Target.build). Secrets are
-// looked for only when a message could show one.
-func (s *Schema) validate(doc Document, strict bool, source any) []hotreload.FieldError {
+// validate is Validate with more secrets, the values that were encrypted
+// in source, the document before Transform (see Target.build), looked for
+// only when a message could show one; and, unless nil, valid: a document
+// this schema accepted, whose values the validator is not shown again
+// where doc holds them unchanged when the schema is incremental.
+func (s *Schema) validate(doc Document, strict bool, source, valid any) []hotreload.FieldError {
 	if !s.linear && !evaluationsWithin(s.root, doc.Value) {
 		return []hotreload.FieldError{fieldError(doc, "", fmt.Sprintf("the schema is too costly to validate this config: it applies its subschemas more than %d times (plus %d per value); a $ref or allOf applies the same subschema many times over", maxEvaluations, maxEvaluationsPerValue), false)}
 	}
+	v := doc.Value
+	if s.incremental && valid != nil {
+		v, _ = pruned(v, valid)
+	}
 	var out []hotreload.FieldError
-	err := s.root.Validate(doc.Value)
+	err := s.root.Validate(v)
 	var ve *jsonschema.ValidationError
 	if errors.As(err, &ve) {
-		out = validationErrors(ve, doc, append(s.SecretPaths(doc.Value), encryptedPaths(source, "")...))
+		if ve = withoutUnchanged(ve, v); ve != nil {
+			out = validationErrors(ve, doc, append(s.SecretPaths(doc.Value), encryptedPaths(source, "")...))
+		}
 	} else if err != nil {
 		out = append(out, fieldError(doc, "", err.Error(), false))
 	}

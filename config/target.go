@@ -256,7 +256,7 @@ func (t *Target[T]) prepare(c hotreload.Candidate) (hotreload.Change, error) {
 	if err != nil {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "encoding the config snapshot: %w", err)
 	}
-	next, err := t.build(source, snapshot, validators)
+	next, err := t.build(source, snapshot, validators, live)
 	if err != nil {
 		return nil, err
 	}
@@ -382,8 +382,9 @@ func (t *Target[T]) patch(live *state[T], patch []byte) (Document, error) {
 }
 
 // build turns a source document, encoded as snapshot, into a validated
-// state: Transform, defaults, schema, typed decoding, validators.
-func (t *Target[T]) build(source Document, snapshot []byte, validators []Validator[T]) (*state[T], error) {
+// state: Transform, defaults, schema, typed decoding, validators. live,
+// unless nil, is the live state, which the schema accepted.
+func (t *Target[T]) build(source Document, snapshot []byte, validators []Validator[T], live *state[T]) (*state[T], error) {
 	doc := source.Value
 	if t.opts.Transform != nil {
 		var err error
@@ -397,7 +398,11 @@ func (t *Target[T]) build(source Document, snapshot []byte, validators []Validat
 	}
 	final := source.withValue(filled)
 	if t.opts.Schema != nil {
-		if errs := t.opts.Schema.validate(final, t.opts.Strict, source.Value); len(errs) > 0 {
+		var valid any
+		if live != nil {
+			valid = live.final.Value
+		}
+		if errs := t.opts.Schema.validate(final, t.opts.Strict, source.Value, valid); len(errs) > 0 {
 			return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("config %q does not match its schema", t.opts.Name), Details: errs}
 		}
 	}
