@@ -79,43 +79,56 @@ func TestIncrementalSchemas(t *testing.T) {
 // documents, that validating against what a valid document held reports
 // exactly what validating the whole document reports.
 func TestValidateSinceValidDocument(t *testing.T) {
-	s, err := CompileSchema("s.json", []byte(incrementalSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !s.incremental {
-		t.Fatal("the schema is not incremental")
-	}
-	valid := MustDecode(t, "c.json", `{"name": "app", "mode": "dev", "version": 2, "tls": true, "cert": "https://x/c",
-		"servers": [{"host": "a", "port": 80, "weights": [0.5, 1, 2], "x-note": "n"}, {"host": "b"}], "labels": {"k": "v"}}`)
-	if errs := s.Validate(valid, true); len(errs) > 0 {
-		t.Fatalf("the valid document is not: %v", errs)
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	invalid := 0
-	for i := range 3000 {
-		v := randomEdit(rng, valid.Value, 1+rng.IntN(3))
-		b, err := jsondiff.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc := MustDecode(t, "c.json", string(b))
-		for _, strict := range []bool{false, true} {
-			whole := s.validate(doc, strict, nil, nil)
-			since := s.validate(doc, strict, nil, valid.Value)
-			if !reflect.DeepEqual(whole, since) {
-				t.Fatalf("edit %d of the valid document: %s\nwhole document: %v\nsince the valid one: %v", i, b, whole, since)
+	for name, tc := range map[string]struct{ schema, valid string }{
+		"Keywords": {incrementalSchema, `{"name": "app", "mode": "dev", "version": 2, "tls": true, "cert": "https://x/c",
+			"servers": [{"host": "a", "port": 80, "weights": [0.5, 1, 2], "x-note": "n"}, {"host": "b"}], "labels": {"k": "v"}}`},
+		"Bench": {benchSchema, string(benchDocument(300, 1))},
+		"Recursive": {`{"$ref": "#/$defs/node", "$defs": {"node": {"type": "object", "required": ["n"],
+			"properties": {"left": {"$ref": "#/$defs/node"}, "right": {"$ref": "#/$defs/node"}, "n": {"type": "integer", "maximum": 5}}}}}`,
+			`{"n": 1, "left": {"n": 2, "right": {"n": 3}}}`},
+		"Draft7": {`{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "additionalProperties": false,
+			"properties": {"list": {"type": "array", "items": [{"type": "string"}], "additionalItems": {"type": "integer"}}, "a": {"type": "string"}, "b": {"type": "number"}},
+			"dependencies": {"a": ["b"]}}`, `{"list": ["x", 1, 2], "a": "s", "b": 1}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, err := CompileSchema("s.json", []byte(tc.schema))
+			if err != nil {
+				t.Fatal(err)
 			}
-			if len(whole) > 0 {
-				invalid++
+			if !s.incremental {
+				t.Fatal("the schema is not incremental")
 			}
-		}
-		if len(s.Validate(doc, true)) == 0 {
-			valid = doc // edit on from there
-		}
-	}
-	if invalid < 1000 {
-		t.Fatalf("only %d invalid edits", invalid)
+			valid := MustDecode(t, "c.json", tc.valid)
+			if errs := s.Validate(valid, true); len(errs) > 0 {
+				t.Fatalf("the valid document is not: %v", errs)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			invalid := 0
+			for i := range 1500 {
+				v := randomEdit(rng, valid.Value, 1+rng.IntN(3))
+				b, err := jsondiff.Marshal(v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				doc := MustDecode(t, "c.json", string(b))
+				for _, strict := range []bool{false, true} {
+					whole := s.validate(doc, strict, nil, nil)
+					since := s.validate(doc, strict, nil, valid.Value)
+					if !reflect.DeepEqual(whole, since) {
+						t.Fatalf("edit %d of the valid document: %s\nwhole document: %v\nsince the valid one: %v", i, b, whole, since)
+					}
+					if len(whole) > 0 {
+						invalid++
+					}
+				}
+				if len(s.Validate(doc, true)) == 0 {
+					valid = doc // edit on from there
+				}
+			}
+			if invalid < 300 {
+				t.Fatalf("only %d invalid results", invalid)
+			}
+		})
 	}
 }
 
@@ -129,7 +142,8 @@ func randomEdit(rng *rand.Rand, v any, n int) any {
 		ptr := all[rng.IntN(len(all))]
 		switch x := jsondiff.At(v, ptr).(type) {
 		case map[string]any:
-			keys := []string{"name", "host", "port", "x-a", "weights", "mode", "tls", "cert", "k", "longer-key", "zz"}
+			keys := []string{"name", "host", "port", "x-a", "weights", "mode", "tls", "cert", "k", "longer-key", "zz",
+				"id", "weight", "version", "tail", "items", "n", "left", "right", "list", "a", "b"}
 			if k := keys[rng.IntN(len(keys))]; rng.IntN(2) == 0 {
 				x[k] = randomValue(rng)
 			} else {
