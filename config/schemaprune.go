@@ -37,6 +37,7 @@ func incremental(root *jsonschema.Schema) bool {
 	return true
 }
 
+// scalar reports whether v is no object or array.
 func scalar(v any) bool {
 	switch v.(type) {
 	case map[string]any, []any:
@@ -45,6 +46,7 @@ func scalar(v any) bool {
 	return true
 }
 
+// allScalar reports whether every one of vs is scalar.
 func allScalar(vs []any) bool {
 	for _, v := range vs {
 		if !scalar(v) {
