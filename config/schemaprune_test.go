@@ -1,11 +1,14 @@
 package config
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/jsondiff"
 )
 
@@ -212,4 +215,40 @@ func randomValue(rng *rand.Rand) any {
 		return fmt.Sprint("h", rng.IntN(3))
 	}
 	return []any{map[string]any{"host": "d"}}
+}
+
+// TestTargetValidatesSinceLive checks that a target reports a candidate's
+// problems alike whether or not a live document lets it validate only
+// what changed.
+func TestTargetValidatesSinceLive(t *testing.T) {
+	schema, err := CompileSchema("bench.json", []byte(benchSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	bad := []byte(strings.Replace(strings.Replace(string(benchDocument(2000, 1)), `"id":7,`, `"id":-7,`, 1), `"name":"item-00000003"`, `"name":""`, 1))
+	var got []string
+	for _, live := range []bool{false, true} {
+		target, err := NewTarget(Options[benchConfig]{Name: "bench", Files: []string{"bench.json"}, Schema: schema})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if live {
+			ch, err := target.Prepare(ctx, hotreload.Candidate{Content: benchDocument(2000, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ch.Apply(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = target.Prepare(ctx, hotreload.Candidate{Content: bad, Meta: map[string]string{"file": "bench.json"}})
+		if err == nil {
+			t.Fatal("a bad candidate was accepted")
+		}
+		got = append(got, err.Error()+fmt.Sprint(hotreload.ErrorDetails(err)))
+	}
+	if got[0] != got[1] || !strings.Contains(got[0], "/items/7/id") || !strings.Contains(got[0], "/items/3/name") {
+		t.Fatalf("without a live document:\n%s\nwith one:\n%s", got[0], got[1])
+	}
 }
