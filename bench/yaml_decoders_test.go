@@ -103,11 +103,11 @@ func checkSameDocument(tb testing.TB, want, got config.Document) {
 	}
 	last := fmt.Sprintf("/items/%d/weight", len(gi)-1)
 	for _, ptr := range []string{"", "/version", "/items", "/items/0/id", last, "/tail"} {
-		if p := got.Positions[ptr]; p.Line == 0 || p.Column == 0 {
+		if p := got.Positions()[ptr]; p.Line == 0 || p.Column == 0 {
 			tb.Fatalf("%q has no position: %+v", ptr, p)
 		}
 	}
-	if p := got.Positions["/tail"]; p.KeyLine == 0 {
+	if p := got.Positions()["/tail"]; p.KeyLine == 0 {
 		tb.Fatalf("/tail has no key position: %+v", p)
 	}
 }

@@ -89,8 +89,19 @@ func excerpt(s string) string {
 // string, float64, bool or nil, as encoding/json produces) and the position
 // of each of its keys and values. A Document is never modified once built.
 type Document struct {
-	Value     any
-	Positions Positions
+	Value any
+	pos   *lazyPositions // nil: no positions
+}
+
+// Positions returns the position of each key and value of the document, or
+// nil when it has none. Only error messages and edits of the file need
+// them, so a JSON document (or a merge of documents) computes them from its
+// source on the first call.
+func (d Document) Positions() Positions {
+	if d.pos == nil {
+		return nil
+	}
+	return d.pos.get()
 }
 
 // Decode decodes src, read from the file named file, in format f. A syntax

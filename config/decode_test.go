@@ -44,7 +44,7 @@ type where struct{ line, col, keyLine, keyCol int }
 func checkPositions(t *testing.T, d Document, want map[string]where) {
 	t.Helper()
 	for ptr, w := range want {
-		p, ok := d.Positions[ptr]
+		p, ok := d.Positions()[ptr]
 		if !ok {
 			t.Errorf("%s: no position", ptr)
 			continue
@@ -56,7 +56,7 @@ func checkPositions(t *testing.T, d Document, want map[string]where) {
 	var all []string
 	pointers(d.Value, "", &all)
 	for _, ptr := range all {
-		if _, ok := d.Positions[ptr]; !ok {
+		if _, ok := d.Positions()[ptr]; !ok {
 			t.Errorf("%s: value has no position", ptr)
 		}
 	}
@@ -74,6 +74,34 @@ func TestDecodeJSONPositions(t *testing.T) {
 		"/b/c":         {3, 14, 3, 9},
 		"/b/c/1":       {3, 21, 0, 0},
 		"/b/c/2/d~0~1": {3, 35, 3, 28},
+	})
+}
+
+// TestDecodeJSONPositionsLater checks that the positions a JSON document
+// computes when first asked for come from the source as it was decoded,
+// whatever the caller did with its buffer since, and are computed once
+// however many goroutines ask.
+func TestDecodeJSONPositionsLater(t *testing.T) {
+	src := []byte("{\n  \"a\": [1,\n    2]}\n")
+	d, err := Decode("a.json", src, JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range src {
+		src[i] = '['
+	}
+	got := make(chan Positions, 2)
+	for range 2 {
+		go func() { got <- d.Positions() }()
+	}
+	p := <-got
+	if q := <-got; reflect.ValueOf(p).Pointer() != reflect.ValueOf(q).Pointer() {
+		t.Fatal("positions computed twice")
+	}
+	checkPositions(t, d, map[string]where{
+		"":     {1, 1, 0, 0},
+		"/a":   {2, 8, 2, 3},
+		"/a/1": {3, 5, 0, 0},
 	})
 }
 
@@ -114,13 +142,13 @@ empty:
 		"/b/e/1":   {8, 7, 0, 0},
 		"/b/f/g":   {11, 8, 11, 5},
 	} {
-		p := d.Positions[ptr]
+		p := d.Positions()[ptr]
 		if got := (where{p.Line, p.Column, p.KeyLine, p.KeyColumn}); got != w {
 			t.Errorf("%s: at %+v, want %+v", ptr, got, w)
 		}
 	}
 	// A merged key is located at the mapping that merged it.
-	if p := d.Positions.Locate("/b/f/timeout"); p.Line != 10 || p.KeyLine != 9 {
+	if p := d.Positions().Locate("/b/f/timeout"); p.Line != 10 || p.KeyLine != 9 {
 		t.Errorf("/b/f/timeout located at %+v", p)
 	}
 }

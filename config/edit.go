@@ -33,7 +33,7 @@ func editSource(file string, src []byte, f Format, next any) (out []byte, ok boo
 	if err != nil {
 		return nil, false
 	}
-	e := &editor{f: f, src: src, pos: doc.Positions, lines: newLineIndex(src).start}
+	e := &editor{f: f, src: src, pos: doc.Positions(), lines: newLineIndex(src).start}
 	if e.diff("", doc.Value, next) != nil {
 		return nil, false
 	}

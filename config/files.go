@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/cybercorp/hotreload"
 	"github.com/cybercorp/hotreload/internal/inputfile"
@@ -103,11 +104,17 @@ func Merge(docs ...Document) Document {
 	if len(docs) == 1 {
 		return docs[0]
 	}
+	docs = slices.Clone(docs)
 	values := make([]any, len(docs))
-	layers := make([]Positions, len(docs))
 	for i, d := range docs {
-		values[i], layers[i] = d.Value, d.Positions
+		values[i] = d.Value
 	}
 	v := jsondiff.Merge(values...)
-	return Document{Value: v, Positions: mergePositions(v, layers...)}
+	return lazily(v, func() Positions {
+		layers := make([]Positions, len(docs))
+		for i, d := range docs {
+			layers[i] = d.Positions()
+		}
+		return mergePositions(v, layers...)
+	})
 }

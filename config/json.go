@@ -46,7 +46,7 @@ func tokenJSON(file string, src []byte) (Document, error) {
 	if off := d.next(); off < len(src) {
 		return Document{}, d.errorAt(off, "", "unexpected data after the end of the document")
 	}
-	return Document{Value: v, Positions: d.pos}, nil
+	return located(v, d.pos), nil
 }
 
 // next returns the offset of the next token, skipping the blanks and the

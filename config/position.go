@@ -2,6 +2,7 @@ package config
 
 import (
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/cybercorp/hotreload/internal/jsondiff"
@@ -21,6 +22,36 @@ type Position struct {
 // Positions maps the JSON Pointer of every key and value of a document to
 // the place it was written.
 type Positions map[string]Position
+
+// lazyPositions are the positions of a document, computed by build on the
+// first call of get; a document and its copies share them.
+type lazyPositions struct {
+	once  sync.Once
+	build func() Positions
+	pos   Positions
+}
+
+func (l *lazyPositions) get() Positions {
+	l.once.Do(func() { l.pos, l.build = l.build(), nil })
+	return l.pos
+}
+
+// located returns a document of v with the positions pos.
+func located(v any, pos Positions) Document {
+	return Document{Value: v, pos: &lazyPositions{pos: pos, build: func() Positions { return pos }}}
+}
+
+// lazily returns a document of v whose positions build computes when they
+// are first asked for.
+func lazily(v any, build func() Positions) Document {
+	return Document{Value: v, pos: &lazyPositions{build: build}}
+}
+
+// withValue returns a document of v, a value derived from d's (defaults
+// filled, transformed), located by d's positions.
+func (d Document) withValue(v any) Document {
+	return Document{Value: v, pos: d.pos}
+}
 
 // Locate returns the position of the value at pointer, or of its nearest
 // ancestor that has one (a value filled from a default has none of its own).

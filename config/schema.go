@@ -35,6 +35,12 @@ type Schema struct {
 	// SecretPaths need not walk documents; defaults is false when none has
 	// a default, so that Defaults need not either.
 	secrets, defaults bool
+	// linear is true when no document can make the schema too costly (see
+	// linear), so that validate need not count evaluations first.
+	linear bool
+	// incremental is true when the validator need only see what changed
+	// since a valid document (see incremental).
+	incremental bool
 }
 
 // LoadSchema reads and compiles the schema file at path, written in JSON,
@@ -172,7 +178,8 @@ func compileSchema(file, loc string, src []byte, loader *schemaLoader) (*Schema,
 		}
 		return nil, e
 	}
-	return &Schema{root: root, secrets: hasWriteOnly(marked) || loader.secrets, defaults: hasDefault(marked) || loader.defaults}, nil
+	return &Schema{root: root, secrets: hasWriteOnly(marked) || loader.secrets, defaults: hasDefault(marked) || loader.defaults,
+		linear: linear(root), incremental: incremental(root)}, nil
 }
 
 // hasWriteOnly reports whether "writeOnly": true appears anywhere in a
@@ -234,25 +241,34 @@ func markSecrets(v any) any {
 // through doc's positions, in the order they appear in the files. In strict
 // mode a key the schema does not declare is a problem too. A schema that
 // would take more than maxEvaluations evaluations on doc (counted first, in
-// time linear in doc and the schema) is one problem, and is not run. A
+// time linear in doc and the schema, unless the schema is shown at compile
+// time never to take that many) is one problem, and is not run. A
 // message about a secret value, or a value holding one, shows [REDACTED]
 // in its place.
 func (s *Schema) Validate(doc Document, strict bool) []hotreload.FieldError {
-	return s.validate(doc, strict, nil)
+	return s.validate(doc, strict, nil, nil)
 }
 
-// validate is Validate with more secret paths: values that were encrypted
-// in the source (see Target.build).
-func (s *Schema) validate(doc Document, strict bool, secrets []string) []hotreload.FieldError {
-	secrets = append(s.SecretPaths(doc.Value), secrets...)
-	if !evaluationsWithin(s.root, doc.Value) {
+// validate is Validate with more secrets, the values that were encrypted
+// in source, the document before Transform (see Target.build), looked for
+// only when a message could show one; and, unless nil, valid: a document
+// this schema accepted, whose values the validator is not shown again
+// where doc holds them unchanged when the schema is incremental.
+func (s *Schema) validate(doc Document, strict bool, source, valid any) []hotreload.FieldError {
+	if !s.linear && !evaluationsWithin(s.root, doc.Value) {
 		return []hotreload.FieldError{fieldError(doc, "", fmt.Sprintf("the schema is too costly to validate this config: it applies its subschemas more than %d times (plus %d per value); a $ref or allOf applies the same subschema many times over", maxEvaluations, maxEvaluationsPerValue), false)}
 	}
+	v := doc.Value
+	if s.incremental && valid != nil {
+		v, _ = pruned(v, valid)
+	}
 	var out []hotreload.FieldError
-	err := s.root.Validate(doc.Value)
+	err := s.root.Validate(v)
 	var ve *jsonschema.ValidationError
 	if errors.As(err, &ve) {
-		out = validationErrors(ve, doc, secrets)
+		if ve = withoutUnchanged(ve, v); ve != nil {
+			out = validationErrors(ve, doc, append(s.SecretPaths(doc.Value), encryptedPaths(source, "")...))
+		}
 	} else if err != nil {
 		out = append(out, fieldError(doc, "", err.Error(), false))
 	}
@@ -280,13 +296,14 @@ func sortFieldErrors(errs []hotreload.FieldError) {
 
 // fieldError locates a problem at ptr; atKey prefers the key's position.
 func fieldError(doc Document, ptr, msg string, atKey bool) hotreload.FieldError {
-	p := doc.Positions.Locate(ptr)
+	pos := doc.Positions()
+	p := pos.Locate(ptr)
 	switch jsondiff.At(doc.Value, ptr).(type) {
 	case map[string]any, []any:
 		atKey = true // a container is best shown by its key
 	}
 	if atKey {
-		p = doc.Positions.locateKey(ptr)
+		p = pos.locateKey(ptr)
 	}
 	return hotreload.FieldError{File: p.File, Line: p.Line, Column: p.Column, Path: ptr, Message: msg}
 }

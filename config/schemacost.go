@@ -24,6 +24,7 @@ const (
 type costWalk struct {
 	closures map[*jsonschema.Schema]map[*jsonschema.Schema]uint64
 	onStack  map[*jsonschema.Schema]bool
+	looped   bool // a closure left a loop out
 	total    uint64
 	budget   uint64
 }
@@ -31,12 +32,120 @@ type costWalk struct {
 // evaluationsWithin reports whether validating v against root takes at
 // most the budget for a document of v's size.
 func evaluationsWithin(root *jsonschema.Schema, v any) bool {
-	w := costWalk{
+	w := newCostWalk(maxEvaluations + maxEvaluationsPerValue*uint64(valueCount(v)))
+	return w.value(map[*jsonschema.Schema]uint64{root: 1}, v)
+}
+
+func newCostWalk(budget uint64) *costWalk {
+	return &costWalk{
 		closures: map[*jsonschema.Schema]map[*jsonschema.Schema]uint64{},
 		onStack:  map[*jsonschema.Schema]bool{},
-		budget:   maxEvaluations + maxEvaluationsPerValue*uint64(valueCount(v)),
+		budget:   budget,
 	}
-	return w.value(map[*jsonschema.Schema]uint64{root: 1}, v)
+}
+
+// linear reports whether evaluationsWithin holds for root and every
+// document, so that no document need be walked: each schema that can reach
+// a value applies at most maxEvaluationsPerValue schemas to it (as closure
+// counts them) and, through them, at most one schema to each of its
+// members or items (as costWalk.value counts them). Then every value is
+// reached by at most one schema once, and a document of n values costs at
+// most maxEvaluationsPerValue*n evaluations. A schema with a reference the
+// walk resolves statically ($dynamicRef, $recursiveRef), subschemas it
+// does not count (draft-7 schema dependencies, contentSchema, extensions),
+// or a loop of schemas applied in place (which the walk counts in the order
+// it meets them) is not linear: its documents are walked.
+func linear(root *jsonschema.Schema) bool {
+	w := newCostWalk(0)
+	seen := map[*jsonschema.Schema]bool{root: true}
+	for queue := []*jsonschema.Schema{root}; len(queue) > 0; queue = queue[1:] {
+		c, ok := w.closure(queue[0])
+		if !ok || w.looped {
+			return false
+		}
+		var evaluations, members, items uint64
+		for t, n := range c {
+			if !counted(t) {
+				return false
+			}
+			ms, mostMembers := memberSchemas(t)
+			is, mostItems := itemSchemas(t)
+			evaluations = satAdd(evaluations, n)
+			members = satAdd(members, satMul(n, mostMembers))
+			items = satAdd(items, satMul(n, mostItems))
+			for _, u := range append(ms, is...) {
+				if !seen[u] {
+					seen[u] = true
+					queue = append(queue, u)
+				}
+			}
+		}
+		if evaluations > maxEvaluationsPerValue || members > 1 || items > 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// counted reports whether the cost walk counts exactly what s applies.
+func counted(s *jsonschema.Schema) bool {
+	for _, d := range s.Dependencies {
+		if _, ok := d.(*jsonschema.Schema); ok {
+			return false
+		}
+	}
+	return s.DynamicRef == nil && s.RecursiveRef == nil && s.ContentSchema == nil && len(s.Extensions) == 0
+}
+
+// memberSchemas returns the schemas s may apply to the members of an
+// object, and the most of them costWalk.value applies to one member.
+func memberSchemas(s *jsonschema.Schema) ([]*jsonschema.Schema, uint64) {
+	var out []*jsonschema.Schema
+	for _, p := range s.Properties {
+		out = append(out, p)
+	}
+	most := min(len(out), 1)
+	for _, p := range s.PatternProperties {
+		out = append(out, p)
+		most++
+	}
+	if a, ok := s.AdditionalProperties.(*jsonschema.Schema); ok {
+		out = append(out, a)
+		most++
+	}
+	for _, p := range []*jsonschema.Schema{s.UnevaluatedProperties, s.PropertyNames} {
+		if p != nil {
+			out = append(out, p)
+			most++
+		}
+	}
+	return out, uint64(most)
+}
+
+// itemSchemas returns the schemas s may apply to the items of an array,
+// and the most of them costWalk.value applies to one item.
+func itemSchemas(s *jsonschema.Schema) ([]*jsonschema.Schema, uint64) {
+	out := append([]*jsonschema.Schema(nil), s.PrefixItems...)
+	most := min(len(out), 1)
+	switch items := s.Items.(type) {
+	case *jsonschema.Schema:
+		out = append(out, items)
+		most++
+	case []*jsonschema.Schema:
+		out = append(out, items...)
+		most += min(len(items), 1)
+	}
+	if a, ok := s.AdditionalItems.(*jsonschema.Schema); ok {
+		out = append(out, a)
+		most++
+	}
+	for _, p := range []*jsonschema.Schema{s.Items2020, s.Contains, s.UnevaluatedItems} {
+		if p != nil {
+			out = append(out, p)
+			most++
+		}
+	}
+	return out, uint64(most)
 }
 
 // inPlace returns the subschemas s applies to the same value.
@@ -63,6 +172,7 @@ func (w *costWalk) closure(s *jsonschema.Schema) (map[*jsonschema.Schema]uint64,
 		return c, c != nil
 	}
 	if w.onStack[s] {
+		w.looped = true
 		return map[*jsonschema.Schema]uint64{}, true
 	}
 	w.onStack[s] = true

@@ -278,7 +278,7 @@ const maxDefaultValues = 100_000
 // created again inside itself (a recursive schema), and a schema whose
 // defaults would add more than 100,000 values is an error.
 func (s *Schema) Defaults(doc any) (any, error) {
-	if s == nil || !s.defaults {
+	if !s.hasDefaults() {
 		return doc, nil
 	}
 	f := filler{sections: map[string]section{}, building: map[string]bool{}}
@@ -289,6 +289,10 @@ func (s *Schema) Defaults(doc any) (any, error) {
 	}
 	return v, nil
 }
+
+// hasDefaults reports whether Defaults may add anything: without, it
+// returns its argument as it is.
+func (s *Schema) hasDefaults() bool { return s != nil && s.defaults }
 
 // filler fills the defaults of one document. The section created for a
 // missing property depends only on the schemas that apply to it, so it is

@@ -35,7 +35,7 @@ func TestHostileSchemaWalksAreLinear(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.Validate(Document{Value: filled, Positions: doc.Positions}, true)
+			s.Validate(doc.withValue(filled), true)
 			s.Redact(filled)
 			if d := time.Since(start); d > 5*time.Second {
 				t.Fatalf("took %v", d)
@@ -122,15 +122,86 @@ func TestSchemaRefRefusesOddFiles(t *testing.T) {
 	}
 }
 
-func TestValidateRefusesFanOut(t *testing.T) {
-	// allOf of two $refs to the next level, 40 levels deep: the validator
-	// would evaluate the last level 2^40 times.
+// fanOutSchema is allOf of two $refs to the next level, 40 levels deep:
+// the validator would evaluate the last level 2^40 times.
+func fanOutSchema() string {
 	var defs []string
 	for i := range 40 {
 		defs = append(defs, fmt.Sprintf(`"d%d": {"allOf": [{"$ref": "#/$defs/d%d"}, {"$ref": "#/$defs/d%d"}]}`, i, i+1, i+1))
 	}
 	defs = append(defs, `"d40": {"type": "object"}`)
-	s, err := CompileSchema("fan.json", []byte(`{"$ref": "#/$defs/d0", "$defs": {`+strings.Join(defs, ",")+`}}`))
+	return `{"$ref": "#/$defs/d0", "$defs": {` + strings.Join(defs, ",") + `}}`
+}
+
+// fanOutAcrossValuesSchema reaches the next level's member twice at each
+// level (once directly, once through allOf), so the value at depth k is
+// evaluated 2^k times.
+func fanOutAcrossValuesSchema() string {
+	var defs []string
+	for i := range 40 {
+		defs = append(defs, fmt.Sprintf(`"d%d": {"properties": {"a": {"$ref": "#/$defs/d%d"}}, "allOf": [{"properties": {"a": {"$ref": "#/$defs/d%d"}}}]}`, i, i+1, i+1))
+	}
+	defs = append(defs, `"d40": true`)
+	return `{"$ref": "#/$defs/d0", "$defs": {` + strings.Join(defs, ",") + `}}`
+}
+
+func mustRead(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestLinearSchemas checks which schemas validate without the cost walk
+// (Schema.linear): those that apply one schema to each value, whatever the
+// document, and never a schema whose documents the walk refuses.
+func TestLinearSchemas(t *testing.T) {
+	for name, tc := range map[string]struct {
+		src    string
+		linear bool
+	}{
+		"Bench":                      {benchSchema, true},
+		"Refs":                       {`{"$defs": {"port": {"type": "integer", "minimum": 1}}, "properties": {"a": {"$ref": "#/$defs/port"}, "b": {"items": {"$ref": "#/$defs/port"}}}, "additionalProperties": false}`, true},
+		"Map":                        {`{"additionalProperties": {"allOf": [{"type": "string"}, {"minLength": 1}]}}`, true},
+		"Recursive":                  {hostileSchemas["RecursiveDefaults"], true},
+		"Testdata":                   {mustRead(t, "testdata/schema.json"), true},
+		"PropertiesBesideAdditional": {`{"properties": {"a": {"type": "object"}}, "additionalProperties": {"type": "object"}}`, false},
+		"FanOut":                     {fanOutSchema(), false},
+		"FanOutAcrossValues":         {fanOutAcrossValuesSchema(), false},
+		"MetaschemaRef":              {hostileSchemas["MetaschemaRef"], false},
+		"DynamicRefLoop":             {hostileSchemas["DynamicRefLoop"], false},
+		"PatternsAndItems":           {`{"items": {"patternProperties": {"^a": {"type": "string"}, "^b": {"type": "string"}}}}`, false},
+		"InPlaceLoop":                {`{"$defs": {"a": {"allOf": [{"$ref": "#/$defs/b"}]}, "b": {"$ref": "#/$defs/a"}}, "properties": {"x": {"$ref": "#/$defs/a"}}}`, false},
+		"PrefixAndItems":             {`{"prefixItems": [{"type": "string"}], "items": {"items": {"type": "string"}}}`, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, err := CompileSchema("s.json", []byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.linear != tc.linear {
+				t.Fatalf("linear = %v, want %v", s.linear, tc.linear)
+			}
+		})
+	}
+	// A linear schema passes the walk on any document it could be given.
+	s, err := CompileSchema("s.json", []byte(hostileSchemas["RecursiveDefaults"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := map[string]any{}
+	for range maxNesting - 1 {
+		doc = map[string]any{"left": doc, "right": map[string]any{}, "n": 1.0}
+	}
+	if !s.linear || !evaluationsWithin(s.root, doc) {
+		t.Fatal("a deep document under a linear schema is too costly")
+	}
+}
+
+func TestValidateRefusesFanOut(t *testing.T) {
+	s, err := CompileSchema("fan.json", []byte(fanOutSchema()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,14 +216,7 @@ func TestValidateRefusesFanOut(t *testing.T) {
 }
 
 func TestValidateCountsFanOutAcrossValues(t *testing.T) {
-	// Each level reaches the next level's member twice (once directly, once
-	// through allOf), so the value at depth k is evaluated 2^k times.
-	var defs []string
-	for i := range 40 {
-		defs = append(defs, fmt.Sprintf(`"d%d": {"properties": {"a": {"$ref": "#/$defs/d%d"}}, "allOf": [{"properties": {"a": {"$ref": "#/$defs/d%d"}}}]}`, i, i+1, i+1))
-	}
-	defs = append(defs, `"d40": true`)
-	s, err := CompileSchema("fan.json", []byte(`{"$ref": "#/$defs/d0", "$defs": {`+strings.Join(defs, ",")+`}}`))
+	s, err := CompileSchema("fan.json", []byte(fanOutAcrossValuesSchema()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +248,7 @@ func BenchmarkHostileSchemas(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				s.Validate(Document{Value: filled, Positions: doc.Positions}, true)
+				s.Validate(doc.withValue(filled), true)
 				s.Redact(filled)
 			}
 		})

@@ -114,7 +114,7 @@ func TestJSONSchemaTestSuite(t *testing.T) {
 					filled, err := s.Defaults(doc.Value)
 					if err != nil {
 						problem = err.Error()
-					} else if errs := s.Validate(Document{Value: filled, Positions: doc.Positions}, false); len(errs) > 0 {
+					} else if errs := s.Validate(doc.withValue(filled), false); len(errs) > 0 {
 						problem = errs[0].String()
 					} else {
 						valid = true

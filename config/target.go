@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -257,7 +256,7 @@ func (t *Target[T]) prepare(c hotreload.Candidate) (hotreload.Change, error) {
 	if err != nil {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "encoding the config snapshot: %w", err)
 	}
-	next, err := t.build(source, snapshot, validators)
+	next, err := t.build(source, snapshot, validators, live)
 	if err != nil {
 		return nil, err
 	}
@@ -377,12 +376,15 @@ func (t *Target[T]) patch(live *state[T], patch []byte) (Document, error) {
 		base = live.source
 	}
 	v := jsondiff.MergePatch(base.Value, p.Value)
-	return Document{Value: v, Positions: mergePositions(v, base.Positions, p.Positions)}, nil
+	// Located now, not lazily: a lazy document would hold on to the live
+	// one, which holds on to the one it was patched from, and so on.
+	return located(v, mergePositions(v, base.Positions(), p.Positions())), nil
 }
 
 // build turns a source document, encoded as snapshot, into a validated
-// state: Transform, defaults, schema, typed decoding, validators.
-func (t *Target[T]) build(source Document, snapshot []byte, validators []Validator[T]) (*state[T], error) {
+// state: Transform, defaults, schema, typed decoding, validators. live,
+// unless nil, is the live state, which the schema accepted.
+func (t *Target[T]) build(source Document, snapshot []byte, validators []Validator[T], live *state[T]) (*state[T], error) {
 	doc := source.Value
 	if t.opts.Transform != nil {
 		var err error
@@ -394,14 +396,18 @@ func (t *Target[T]) build(source Document, snapshot []byte, validators []Validat
 	if err != nil {
 		return nil, err
 	}
-	final := Document{Value: filled, Positions: source.Positions}
+	final := source.withValue(filled)
 	if t.opts.Schema != nil {
-		if errs := t.opts.Schema.validate(final, t.opts.Strict, encryptedPaths(source.Value, "")); len(errs) > 0 {
+		var valid any
+		if live != nil {
+			valid = live.final.Value
+		}
+		if errs := t.opts.Schema.validate(final, t.opts.Strict, source.Value, valid); len(errs) > 0 {
 			return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("config %q does not match its schema", t.opts.Name), Details: errs}
 		}
 	}
 	encoded := snapshot // what the typed value is decoded from
-	if t.opts.Transform != nil || !jsondiff.Equal(final.Value, source.Value) {
+	if t.opts.Transform != nil || t.opts.Schema.hasDefaults() && !jsondiff.Equal(final.Value, source.Value) {
 		encoded = nil
 	}
 	value, err := decodeTyped[T](final, encoded)
@@ -465,7 +471,7 @@ func decodeTyped[T any](doc Document, encoded []byte) (*T, error) {
 			return nil, hotreload.Errorf(hotreload.CodeInvalid, "encoding the config: %w", err)
 		}
 	}
-	if err := json.NewDecoder(bytes.NewReader(b)).Decode(value); err != nil {
+	if err := json.Unmarshal(b, value); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			ptr := ""

@@ -26,7 +26,7 @@ func decodeTOML(file string, src []byte) (Document, error) {
 		p := pos.Locate(ptr)
 		return Document{}, syntaxError(file, p.Line, p.Column, ptr, err.Error())
 	}
-	return Document{Value: v, Positions: pos}, nil
+	return located(v, pos), nil
 }
 
 // tomlKeyPointer turns the dotted key of a TOML parse error into a JSON

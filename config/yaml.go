@@ -37,7 +37,7 @@ func decodeYAML(file string, src []byte) (Document, error) {
 		body = d.Body
 	}
 	if body == nil {
-		return Document{Value: map[string]any{}, Positions: Positions{"": {File: file, Line: 1, Column: 1}}}, nil
+		return located(map[string]any{}, Positions{"": {File: file, Line: 1, Column: 1}}), nil
 	}
 	if err := checkAliases(file, body); err != nil {
 		return Document{}, err
@@ -49,7 +49,7 @@ func decodeYAML(file string, src []byte) (Document, error) {
 	if v == nil {
 		v = map[string]any{}
 	}
-	return Document{Value: v, Positions: pos}, nil
+	return located(v, pos), nil
 }
 
 // yamlTree returns the normalized value of body and its positions: in one

@@ -28,7 +28,8 @@ func appendValue(b []byte, v any) ([]byte, error) {
 	case float64:
 		return appendFloat(b, x)
 	case map[string]any:
-		keys := make([]string, 0, len(x))
+		var small [16]string // the keys of most objects, without allocating
+		keys := small[:0]
 		for k := range x {
 			keys = append(keys, k)
 		}
