@@ -160,6 +160,11 @@ func inPlace(s *jsonschema.Schema) []*jsonschema.Schema {
 	for _, d := range s.DependentSchemas {
 		out = append(out, d)
 	}
+	for _, d := range s.Dependencies { // draft-07: a schema, or a list of required keys
+		if d, ok := d.(*jsonschema.Schema); ok {
+			out = append(out, d)
+		}
+	}
 	return slices.DeleteFunc(out, func(s *jsonschema.Schema) bool { return s == nil })
 }
 

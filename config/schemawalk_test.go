@@ -254,3 +254,28 @@ func BenchmarkHostileSchemas(b *testing.B) {
 		})
 	}
 }
+
+// TestValidateCountsDraft07Dependencies: draft-07's dependencies apply a
+// schema to the object that has a key, in place, as dependentSchemas do;
+// the cost walk counts them, so a fan-out through them is refused before
+// the validator runs (2^40 evaluations otherwise).
+func TestValidateCountsDraft07Dependencies(t *testing.T) {
+	var defs []string
+	for i := range 40 {
+		defs = append(defs, fmt.Sprintf(`"d%d": {"dependencies": {"a": {"$ref": "#/definitions/d%d"}, "b": {"$ref": "#/definitions/d%d"}}}`, i, i+1, i+1))
+	}
+	defs = append(defs, `"d40": {"type": "object"}`)
+	src := `{"$schema": "http://json-schema.org/draft-07/schema#", "$ref": "#/definitions/d0", "definitions": {` + strings.Join(defs, ",") + `}}`
+	s, err := CompileSchema("deps.json", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	errs := s.Validate(MustDecode(t, "c.yaml", "a: 1\nb: 1\n"), false)
+	if len(errs) != 1 || !strings.Contains(errs[0].String(), "the schema is too costly to validate") {
+		t.Fatalf("Validate = %v", errs)
+	}
+	if d := time.Since(start); d > testwait.D(5*time.Second) {
+		t.Fatalf("took %v", d)
+	}
+}
