@@ -147,8 +147,10 @@ func startHotreload(tb testing.TB, path string, applied func(int)) (func() (int,
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- e.Run(ctx) }()
 	// The save patterns name the file config.yaml; its content is JSON, so
-	// candidates are decoded as JSON (the format a JSON config would have).
-	c, _, err := config.Open(ctx, e, config.Options[latencyConfig]{Files: []string{path}, Schema: schema, Format: config.JSON})
+	// candidates are decoded as JSON (the format a JSON config would have),
+	// and the file's size limit is JSON's (a .yaml file's is 1 MiB).
+	c, _, err := config.Open(ctx, e, config.Options[latencyConfig]{Files: []string{path}, Schema: schema, Format: config.JSON,
+		Limits: config.Limits{MaxBytes: 16 << 20}})
 	if err != nil {
 		tb.Fatal(err)
 	}
