@@ -28,7 +28,7 @@ type Target struct {
 	gate *health.Gate // may be nil
 	base health.GateOptions
 
-	mu      sync.Mutex // guards the fields below; the engine calls one method at a time
+	mu      sync.Mutex        // guards the fields below; the engine calls one method at a time
 	live    map[string]*Built // the checks of the applied file
 	gateSet GateSettings      // the applied file's gate settings
 }
