@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -175,12 +176,7 @@ func (tr *trends) report(now time.Time, w TrendWindow) Trends {
 	}
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	names := make([]string, 0, len(tr.targets))
-	for name := range tr.targets {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(tr.targets)) {
 		ring := tr.targets[name]
 		tt := TargetTrend{Target: name, Results: map[string]uint64{}, Rollbacks: map[string]uint64{}, Points: make([]DurationPoint, steps)}
 		var total histogram

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -69,12 +70,7 @@ func (t *Target) Name() string { return t.name }
 func (t *Target) Checks() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]string, 0, len(t.live))
-	for n := range t.live {
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(t.live))
 }
 
 // Prepare parses the candidate (its Snapshot or Content, else the file on
