@@ -241,7 +241,8 @@ var errStopped = &Error{Code: CodeUnavailable, Message: "the reload engine is st
 // ctx's error. While a transaction is in its health window Run takes the
 // next request at once (a newer candidate supersedes the pending one; see
 // Start). When ctx ends during a window, the pending transaction is rolled
-// back before Run returns. Requests made after Run returns fail with
+// back before Run returns; one whose committed record is being written
+// ends as that write does. Requests made after Run returns fail with
 // CodeUnavailable.
 func (e *Engine) Run(ctx context.Context) error {
 	defer close(e.done)
