@@ -341,3 +341,43 @@ func TestNextPrepareOverlapsTheRecord(t *testing.T) {
 		})
 	}
 }
+
+// TestStopWaitsForTheRecord stops the engine while the committed record of
+// a change without a gate is written: Run returns only once the write
+// ended, and the change ends as the write did, committed.
+func TestStopWaitsForTheRecord(t *testing.T) {
+	h := &heldHistory{faultyHistory: newHistory(t)}
+	e := hotreload.New(hotreload.Options{History: h})
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- e.Run(ctx) }()
+	a := newValueTarget("a", "a1")
+	mustAdd(t, e, a)
+	held := h.hold()
+	tk, err := e.Start(context.Background(), hotreload.Request{Source: "api", Candidates: []hotreload.Candidate{content("a", "a2")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var release chan error
+	select {
+	case release = <-held:
+	case <-time.After(testwait.D(10 * time.Second)):
+		t.Fatal("the committed record was never written")
+	}
+	cancel()
+	select {
+	case err := <-ran:
+		t.Fatalf("Run returned (%v) while the record was written", err)
+	case <-time.After(100 * time.Millisecond): // a return would come at once
+	}
+	release <- nil
+	select {
+	case <-ran:
+	case <-time.After(testwait.D(10 * time.Second)):
+		t.Fatal("Run did not return after the write")
+	}
+	o, err := tk.Outcome()
+	if err != nil || o.Result != hotreload.Committed || o.Version != 2 || a.Live() != "a2" {
+		t.Fatalf("outcome %+v, %v, live %q; want version 2 committed", o, err, a.Live())
+	}
+}
