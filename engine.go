@@ -137,6 +137,12 @@ type Engine struct {
 	rollbacks []time.Time       // rollbacks within the window
 	pending   *window           // the transaction in its health window
 	pins      map[string]string // pinned target -> digest of its source's snapshot
+	// recordings are the durable windows, oldest first; the first writing
+	// of them are those of the Put in flight, whose verdict arrives on
+	// written (nil when no Put is in flight).
+	recordings []*recording
+	writing    int
+	written    chan error
 
 	// view is held for writing while a config change is applied or rolled
 	// back together with the status's live version, so View never sees a
@@ -258,18 +264,17 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			switch w := e.pending; {
-			case w == nil:
-			case w.durable:
-				e.waitDurable(bg)
-			default:
+			e.waitDurable(bg)
+			if w := e.pending; w != nil {
 				w.cancel()
 				<-w.verdict
 				e.conclude(bg, errors.New("the engine stopped during the health window"), "stopped")
 			}
 			return ctx.Err()
 		case err := <-verdict:
-			e.conclude(bg, err, "health") // a durable window's cause is history
+			e.conclude(bg, err, "health")
+		case err := <-e.written:
+			e.recorded(bg, err)
 		case fn := <-e.reqs:
 			fn(bg)
 		}
@@ -334,6 +339,7 @@ func do[T any](ctx context.Context, e *Engine, fn func(context.Context) (T, erro
 // commits or rolls it back: requests other than transactions (Add, Remove)
 // run on a settled engine.
 func (e *Engine) settle(ctx context.Context) {
+	e.waitDurable(ctx)
 	if w := e.pending; w != nil {
 		e.conclude(ctx, <-w.verdict, "health")
 	}

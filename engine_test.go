@@ -107,11 +107,11 @@ func newHistory(t testing.TB) *faultyHistory {
 	return &faultyHistory{History: s}
 }
 
-func (h *faultyHistory) Put(ctx context.Context, rec hotreload.Record, snaps map[string][]byte) error {
+func (h *faultyHistory) Put(ctx context.Context, entries ...hotreload.Entry) error {
 	if h.failPut.Load() {
 		return errors.New("injected disk failure")
 	}
-	return h.History.Put(ctx, rec, snaps)
+	return h.History.Put(ctx, entries...)
 }
 
 // recorder is a Publisher and Observer that keeps what it is told.

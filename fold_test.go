@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,28 +15,43 @@ import (
 )
 
 // heldHistory is a real history store that notes every Put and can hold
-// the next committed write until the test says how it ends: the fault
+// the next committed writes until the test says how they end: the fault
 // injection of a slow or failing disk.
 type heldHistory struct {
 	*faultyHistory
-	mu   sync.Mutex
-	puts []hotreload.Record
-	held chan chan error // receives a release channel per held write; nil holds nothing
+	mu      sync.Mutex
+	puts    []hotreload.Record
+	batches [][]uint64      // the versions of each Put, in order
+	held    chan chan error // receives a release channel per held write; nil holds nothing
 }
 
-func (h *heldHistory) Put(ctx context.Context, rec hotreload.Record, snaps map[string][]byte) error {
+func (h *heldHistory) Put(ctx context.Context, entries ...hotreload.Entry) error {
 	h.mu.Lock()
-	h.puts = append(h.puts, rec)
+	var versions []uint64
+	committed := false
+	for _, en := range entries {
+		h.puts = append(h.puts, en.Record)
+		versions = append(versions, en.Record.Version)
+		committed = committed || en.Record.Result == hotreload.Committed
+	}
+	h.batches = append(h.batches, versions)
 	held := h.held
 	h.mu.Unlock()
-	if held != nil && rec.Result == hotreload.Committed {
+	if held != nil && committed {
 		release := make(chan error)
 		held <- release
 		if err := <-release; err != nil {
 			return err
 		}
 	}
-	return h.faultyHistory.Put(ctx, rec, snaps)
+	return h.faultyHistory.Put(ctx, entries...)
+}
+
+// lastBatch returns the versions of the last Put.
+func (h *heldHistory) lastBatch() []uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.batches[len(h.batches)-1]
 }
 
 // hold makes the next committed writes wait; each one sends its release
@@ -214,14 +230,14 @@ func (t preparingTarget) Prepare(ctx context.Context, c hotreload.Candidate) (ho
 	return t.valueTarget.Prepare(ctx, c)
 }
 
-// TestNextPrepareOverlapsTheRecord: while the committed record of a change
-// without a gate is written, the change is live and Submit has returned
-// (Pending), and the engine prepares the next candidate; it applies that
-// candidate only once the record is durable, so history stays in order and
-// a save never waits for the previous record before being validated. If
-// the record cannot be written, that version is rolled back and the next
-// candidate is prepared again on the state before it.
-func TestNextPrepareOverlapsTheRecord(t *testing.T) {
+// TestChangesApplyWhileTheRecordIsWritten: while the committed record of
+// a change without a gate is written, the next such changes are prepared
+// and applied at once (Submit returns for each), none is told "committed"
+// before its own record is durable, and their records are written
+// together in the next Put (group commit), after the first, so history
+// stays in order. If the first record cannot be written, every change
+// applied since rolls back too, newest first, to the last committed state.
+func TestChangesApplyWhileTheRecordIsWritten(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		result error // how the first held write ends
@@ -231,20 +247,12 @@ func TestNextPrepareOverlapsTheRecord(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
+			rec := &recorder{}
 			h := &heldHistory{faultyHistory: newHistory(t)}
-			e := startEngine(t, hotreload.Options{History: h})
-			a := preparingTarget{newValueTarget("a", "a1"), make(chan hotreload.Candidate, 4)}
+			e := startEngine(t, hotreload.Options{History: h, Observer: rec, Publisher: rec})
+			a := newValueTarget("a", "a1")
 			mustAdd(t, e, a)
-			<-a.prepared
 			held := h.hold()
-			within := func(what string, ch <-chan struct{}) {
-				t.Helper()
-				select {
-				case <-ch:
-				case <-time.After(testwait.D(10 * time.Second)):
-					t.Fatalf("%s did not happen", what)
-				}
-			}
 			receive := func(what string) chan error {
 				t.Helper()
 				select {
@@ -255,90 +263,153 @@ func TestNextPrepareOverlapsTheRecord(t *testing.T) {
 					return nil
 				}
 			}
-
-			// Submit is Start, then a wait for Live.
-			tk2, err := e.Start(ctx, hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{content("a", "a2")}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			release2 := receive("the record of version 2")
-			within("version 2 going live while its record is written", tk2.Live())
-			if o, err := tk2.Outcome(); err != nil || o.Result != hotreload.Pending || o.Version != 2 {
-				t.Fatalf("outcome while the record is written: %+v, %v; want pending version 2", o, err)
-			}
-			if a.Live() != "a2" {
-				t.Fatalf("live %q, want a2", a.Live())
-			}
-			<-a.prepared
-			tk3, err := e.Start(ctx, hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{content("a", "a3")}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case c := <-a.prepared:
-				if string(c.Content) != "a3" {
-					t.Fatalf("prepared %q, want a3", c.Content)
+			submit := func(v string) *hotreload.Ticket {
+				t.Helper()
+				tk, err := e.Start(ctx, hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{content("a", v)}})
+				if err != nil {
+					t.Fatal(err)
 				}
-			case <-time.After(testwait.D(10 * time.Second)):
-				t.Fatal("the next candidate was not prepared while the record was written")
+				select {
+				case <-tk.Live():
+				case <-time.After(testwait.D(10 * time.Second)):
+					t.Fatalf("%s did not go live while a record was written", v)
+				}
+				if a.Live() != v {
+					t.Fatalf("live %q, want %s", a.Live(), v)
+				}
+				return tk
 			}
-			if a.Live() != "a2" || len(h.results(3)) > 0 {
-				t.Fatalf("the next candidate applied (live %q) or recorded (%v) before the previous record was durable", a.Live(), h.results(3))
+
+			tk2 := submit("a2")
+			release2 := receive("the record of version 2")
+			tk3 := submit("a3")
+			tk4 := submit("a4")
+			for i, tk := range []*hotreload.Ticket{tk2, tk3, tk4} {
+				if o, err := tk.Outcome(); err != nil || o.Result != hotreload.Pending || o.Version != uint64(i+2) {
+					t.Fatalf("outcome while the records are written: %+v, %v; want pending version %d", o, err, i+2)
+				}
+				if told := toldCommitted(rec, uint64(i+2)); told != "" {
+					t.Fatalf("before its record was durable: %s", told)
+				}
 			}
-			select {
-			case <-tk3.Live():
-				t.Fatal("the next candidate is live before the previous record was durable")
-			default:
+			if st := e.Status(); st.Active != 1 || st.Live != 4 || st.State != hotreload.StatePending {
+				t.Fatalf("status while the records are written: active %d, live %d, state %s; want 1, 4, pending", st.Active, st.Live, st.State)
+			}
+			if got := h.lastBatch(); !slices.Equal(got, []uint64{2}) {
+				t.Fatalf("records %v written while version 2's was, want only 2's", got)
 			}
 
 			release2 <- tc.result
 			if tc.result != nil {
-				select {
-				case c := <-a.prepared:
-					if string(c.Content) != "a3" {
-						t.Fatalf("prepared again %q, want a3", c.Content)
+				for i, tk := range []*hotreload.Ticket{tk2, tk3, tk4} {
+					o, err := tk.Wait(ctx)
+					if err != nil || o.Result != hotreload.RolledBack || o.Cause != "history" {
+						t.Fatalf("version %d ended %+v, %v; want rolled back for history", i+2, o, err)
 					}
-				case <-time.After(testwait.D(10 * time.Second)):
-					t.Fatal("the next candidate was not prepared again after the rollback beneath it")
+					if i > 0 && !strings.Contains(o.Reason, "applied on version 2, whose commit could not be recorded") {
+						t.Fatalf("version %d's reason %q does not name version 2", i+2, o.Reason)
+					}
+				}
+				if a.Live() != "a1" {
+					t.Fatalf("live %q after the failed write, want a1", a.Live())
+				}
+				if st := e.Status(); st.Active != 1 || st.Live != 1 || st.State != hotreload.StateCommitted {
+					t.Fatalf("status after the failed write: %+v", st)
+				}
+				for v, want := range map[uint64][]hotreload.Result{
+					2: {hotreload.Committed, hotreload.RolledBack}, // the attempt, then the rollback
+					3: {hotreload.RolledBack},
+					4: {hotreload.RolledBack},
+				} {
+					if got := h.results(v); !slices.Equal(got, want) {
+						t.Fatalf("version %d wrote %v, want %v", v, got, want)
+					}
+					if told := toldCommitted(rec, v); told != "" {
+						t.Fatalf("after the failed write: %s", told)
+					}
+				}
+				if lkg, _, _ := h.LastGood(ctx); lkg.Version != 1 {
+					t.Fatalf("last known good %d, want 1", lkg.Version)
+				}
+				return
+			}
+			release34 := receive("the records of versions 3 and 4")
+			if got := h.lastBatch(); !slices.Equal(got, []uint64{3, 4}) {
+				t.Fatalf("the next Put wrote %v, want 3 and 4 together", got)
+			}
+			if o, err := tk2.Wait(ctx); err != nil || o.Result != hotreload.Committed {
+				t.Fatalf("version 2 ended %+v, %v", o, err)
+			}
+			if st := e.Status(); st.Active != 2 || st.Live != 4 || st.State != hotreload.StatePending {
+				t.Fatalf("status while 3 and 4 are written: active %d, live %d, state %s; want 2, 4, pending", st.Active, st.Live, st.State)
+			}
+			release34 <- nil
+			for i, tk := range []*hotreload.Ticket{tk3, tk4} {
+				if o, err := tk.Wait(ctx); err != nil || o.Result != hotreload.Committed || o.Version != uint64(i+3) {
+					t.Fatalf("version %d ended %+v, %v", i+3, o, err)
 				}
 			}
-			o2, err := tk2.Wait(ctx)
+			if st := e.Status(); st.Active != 4 || st.Live != 4 || st.State != hotreload.StateCommitted {
+				t.Fatalf("status at the end: %+v", st)
+			}
+			recs, err := h.List(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := map[bool]hotreload.Result{true: hotreload.Committed, false: hotreload.RolledBack}[tc.result == nil]; o2.Result != want {
-				t.Fatalf("version 2 ended %+v, want %s", o2, want)
+			var order []uint64
+			for _, r := range recs {
+				order = append(order, r.Version)
 			}
-			release3 := receive("the record of the next candidate")
-			within("the next candidate going live", tk3.Live())
-			if a.Live() != "a3" {
-				t.Fatalf("live %q, want a3", a.Live())
+			if !slices.Equal(order, []uint64{1, 2, 3, 4}) {
+				t.Fatalf("history in the order %v", order)
 			}
-			release3 <- nil
-			o3, err := tk3.Wait(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if o3.Result != hotreload.Committed || o3.Version != 3 || e.Status().Active != 3 {
-				t.Fatalf("next outcome %+v, active %d; want version 3 committed", o3, e.Status().Active)
-			}
-			want2 := []hotreload.Result{hotreload.Committed}
-			if tc.result != nil {
-				want2 = []hotreload.Result{hotreload.Committed, hotreload.RolledBack}
-			}
-			if got := h.results(2); !slices.Equal(got, want2) {
-				t.Fatalf("version 2 wrote %v, want %v", got, want2)
-			}
-			h.mu.Lock()
-			last := h.puts[len(h.puts)-1]
-			h.mu.Unlock()
-			if last.Version != 3 || last.Result != hotreload.Committed {
-				t.Fatalf("the last record written is %d %s, want 3 committed: history out of order", last.Version, last.Result)
-			}
-			if snap, err := h.Snapshot(ctx, 3, "a"); err != nil || string(snap) != "a3" {
-				t.Fatalf("snapshot of version 3: %q, %v", snap, err)
+			for v, want := range map[uint64]string{3: "a3", 4: "a4"} {
+				if snap, err := h.Snapshot(ctx, v, "a"); err != nil || string(snap) != want {
+					t.Fatalf("snapshot of version %d: %q, %v", v, snap, err)
+				}
 			}
 		})
+	}
+}
+
+// TestDurableWindowsAreBounded: at most hotreload.MaxRecordings changes
+// apply on records still being written; the next waits for them.
+func TestDurableWindowsAreBounded(t *testing.T) {
+	ctx := context.Background()
+	h := &heldHistory{faultyHistory: newHistory(t)}
+	e := startEngine(t, hotreload.Options{History: h})
+	a := newValueTarget("a", "v0")
+	mustAdd(t, e, a)
+	held := h.hold()
+	var tickets []*hotreload.Ticket
+	for i := range hotreload.MaxRecordings + 1 {
+		tk, err := e.Start(ctx, hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{content("a", fmt.Sprint("v", i+1))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tickets = append(tickets, tk)
+	}
+	release := <-held // the first change's record
+	for _, tk := range tickets[:hotreload.MaxRecordings] {
+		select {
+		case <-tk.Live():
+		case <-time.After(testwait.D(10 * time.Second)):
+			t.Fatal("a change within the bound did not go live")
+		}
+	}
+	last := tickets[hotreload.MaxRecordings]
+	select {
+	case <-last.Live():
+		t.Fatal("a change beyond the bound went live before the records were written")
+	case <-time.After(100 * time.Millisecond): // it would go live at once
+	}
+	h.mu.Lock()
+	h.held = nil
+	h.mu.Unlock()
+	release <- nil
+	o, err := last.Wait(ctx)
+	if err != nil || o.Result != hotreload.Committed || a.Live() != fmt.Sprint("v", hotreload.MaxRecordings+1) {
+		t.Fatalf("the change beyond the bound ended %+v, %v, live %q", o, err, a.Live())
 	}
 }
 

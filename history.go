@@ -44,14 +44,23 @@ type TargetState struct {
 	Meta map[string]string `json:"meta,omitempty"`
 }
 
+// Entry is one record for History.Put with the snapshots (target name to
+// bytes) stored beside it.
+type Entry struct {
+	Record    Record
+	Snapshots map[string][]byte
+}
+
 // History is the durable version store the engine writes every transaction
 // to. Implementations must be safe for concurrent use; the engine is the only
 // writer.
 type History interface {
-	// Put creates or replaces the record of rec.Version and stores the
-	// given snapshots (target name to bytes) beside it. It is durable when
-	// it returns: a crash afterwards loses nothing it wrote.
-	Put(ctx context.Context, rec Record, snapshots map[string][]byte) error
+	// Put creates or replaces the record of each entry's version, in the
+	// order given, and stores the entry's snapshots beside it. It is
+	// durable when it returns: a crash afterwards loses nothing it wrote.
+	// Entries put together are written as one, at about the cost of one
+	// (group commit); when Put fails, none of them is in history.
+	Put(ctx context.Context, entries ...Entry) error
 	// Get returns the record of a version, or a CodeNotFound error.
 	Get(ctx context.Context, version uint64) (Record, error)
 	// List returns every record, oldest first.

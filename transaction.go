@@ -20,20 +20,32 @@ type prepared struct {
 	version   uint64 // the version that applied it
 }
 
-// window is a transaction applied and in its health window; or, when
-// durable is set, a transaction the gate does not watch, applied and
-// waiting for its committed record to be durable. A durable window is never
-// superseded, since its record may be on disk already: the next transaction
-// prepares while the record is written, then waits for it (waitDurable).
+// window is a transaction applied and in its health window.
 type window struct {
 	tx      *transaction
 	version uint64
 	start   time.Time
 	cancel  context.CancelFunc
-	verdict chan error // the gate's answer, or the record write's; buffered
-	durable bool
-	snaps   map[string][]byte // durable: the snapshots its record carries
+	verdict chan error // the gate's answer; buffered
 }
+
+// recording is a transaction the gate does not watch, applied and waiting
+// for its committed record to be durable (a durable window). It is never
+// superseded, since its record may be on disk already. The next change the
+// gate would not watch either applies on top of it at once, and its record
+// is written in the same or the next Put (group commit); any other request
+// waits for every record first (waitDurable).
+type recording struct {
+	tx      *transaction
+	version uint64
+	start   time.Time
+	rec     Record
+	snaps   map[string][]byte // every target's snapshot in the version
+}
+
+// maxRecordings bounds the durable windows open at once; one more change
+// waits for their records.
+const maxRecordings = 64
 
 // transact runs one transaction up to its health window, or to its end
 // when it is not gated; conclude ends a gated one. Every target ends either
@@ -54,13 +66,16 @@ func (e *Engine) transact(ctx context.Context, r Request, t *Ticket) bool {
 		return true
 	}
 	tx.step("validate", t0)
-	if !e.waitDurable(ctx) {
+	// A change the gate would not watch applies on top of the durable
+	// windows; anything else waits for their records.
+	onTop := len(tx.changes) > 0 && e.pending == nil && !tx.gated() && len(e.recordings) < maxRecordings
+	if !onTop && !e.waitDurable(ctx) {
 		tx.discard(ctx, 0)
 		return false
 	}
 	if len(tx.changes) == 0 {
 		live := e.liveVersion()
-		if err := e.opts.History.Put(ctx, tx.record(live, Unchanged, ""), nil); err != nil {
+		if err := e.opts.History.Put(ctx, Entry{Record: tx.record(live, Unchanged, "")}); err != nil {
 			e.log.Error("recording an unchanged attempt in history", "err", err)
 		}
 		o := tx.outcome(Unchanged, live, "", nil)
@@ -93,7 +108,7 @@ func (e *Engine) transact(ctx context.Context, r Request, t *Ticket) bool {
 	//
 	// A change the gate will not watch is folded: it writes no pending
 	// record, only the committed one, which carries the candidates'
-	// snapshots (writeCommit), while the engine takes the next request. A
+	// snapshots (recordCommit), while the engine takes the next request. A
 	// crash before that record is durable leaves no trace of the version in
 	// history, and start-up restores the last committed version, which is
 	// all anyone was told.
@@ -103,7 +118,7 @@ func (e *Engine) transact(ctx context.Context, r Request, t *Ticket) bool {
 		rec := tx.record(version, Pending, "")
 		candidates := tx.candidateSnapshots()
 		go func(t0 time.Time) {
-			err := e.opts.History.Put(ctx, rec, candidates)
+			err := e.opts.History.Put(ctx, Entry{Record: rec, Snapshots: candidates})
 			backupTook = e.opts.Now().Sub(t0)
 			backup <- err
 		}(e.opts.Now())
@@ -130,7 +145,7 @@ func (e *Engine) transact(ctx context.Context, r Request, t *Ticket) bool {
 	e.setLive(version, StatePending)
 	tx.step("apply", t0)
 	if !gated {
-		e.writeCommit(ctx, tx, version)
+		e.recordCommit(ctx, tx, version)
 		return true
 	}
 	err := <-backup
@@ -180,17 +195,17 @@ func (e *Engine) setLive(version uint64, state string) {
 	e.view.Unlock()
 }
 
-// writeCommit starts writing the committed record of a transaction the
-// gate does not watch, which carries every target's snapshot, and leaves
-// the transaction in a durable window until the write ends: its ticket is
-// live at once (Submit returns), and the engine takes the next request,
-// whose Prepare overlaps the write.
-func (e *Engine) writeCommit(ctx context.Context, tx *transaction, version uint64) {
-	w := &window{tx: tx, version: version, start: e.opts.Now(), cancel: func() {}, verdict: make(chan error, 1),
-		durable: true, snaps: tx.snapshots()}
-	rec := tx.record(version, Committed, "")
-	go func() { w.verdict <- e.opts.History.Put(ctx, rec, w.snaps) }()
-	e.pending = w
+// recordCommit opens a durable window for a transaction the gate does not
+// watch: its committed record, which carries every target's snapshot, is
+// written by the Put in flight's successor, or by a new Put when none is in
+// flight. Its ticket is live at once (Submit returns), and the engine takes
+// the next request.
+func (e *Engine) recordCommit(ctx context.Context, tx *transaction, version uint64) {
+	r := &recording{tx: tx, version: version, start: e.opts.Now(), snaps: tx.snapshots(), rec: tx.record(version, Committed, "")}
+	e.recordings = append(e.recordings, r)
+	if e.written == nil {
+		e.writeRecords(ctx)
+	}
 	if tx.ticket != nil {
 		o := tx.outcome(Pending, version, "", nil)
 		o.Active = e.activeVersion()
@@ -198,37 +213,74 @@ func (e *Engine) writeCommit(ctx context.Context, tx *transaction, version uint6
 	}
 }
 
-// waitDurable waits for the record of a durable window, if one is open, and
-// concludes it: before the next transaction writes history or applies, so
-// that history stays in order and every change applies on a committed
-// state. It reports false when the record could not be written: that
-// version was rolled back, and a candidate prepared on top of it must be
-// prepared again.
-func (e *Engine) waitDurable(ctx context.Context) bool {
-	w := e.pending
-	if w == nil || !w.durable {
-		return true
+// writeRecords starts one Put of the records of every durable window not
+// being written yet; its verdict arrives on e.written.
+func (e *Engine) writeRecords(ctx context.Context) {
+	entries := make([]Entry, 0, len(e.recordings)-e.writing)
+	for _, r := range e.recordings[e.writing:] {
+		entries = append(entries, Entry{Record: r.rec, Snapshots: r.snaps})
 	}
-	e.conclude(ctx, <-w.verdict, "history")
-	return e.activeVersion() == w.version
+	e.writing = len(e.recordings)
+	written := make(chan error, 1)
+	e.written = written
+	go func() { written <- e.opts.History.Put(ctx, entries...) }()
 }
 
-// conclude ends the pending transaction with its verdict: the gate's, or
-// for a durable window its record write's. It commits on nil, else rolls
-// back for cause (always "history" for a durable window).
+// recorded ends the Put in flight with its verdict. On nil, the durable
+// windows it wrote commit, oldest first, and the next Put starts for those
+// opened since. Otherwise every durable window rolls back, newest first:
+// those opened since were applied on top of the ones it failed to write.
+func (e *Engine) recorded(ctx context.Context, err error) {
+	n := e.writing
+	e.writing, e.written = 0, nil
+	if err != nil {
+		failed := e.recordings[0].version
+		for i := len(e.recordings) - 1; i >= 0; i-- {
+			r := e.recordings[i]
+			e.recordings = e.recordings[:i] // the windows still beneath r
+			cause := fmt.Errorf("recording the commit in history: %w", err)
+			if i >= n {
+				cause = fmt.Errorf("applied on version %d, whose commit could not be recorded in history: %w", failed, err)
+			}
+			r.tx.step("commit", r.start)
+			e.complete(ctx, r.tx, r.tx.rollback(ctx, r.version, "history", cause))
+		}
+		return
+	}
+	for range n {
+		r := e.recordings[0]
+		e.recordings = e.recordings[1:]
+		r.tx.step("commit", r.start)
+		e.complete(ctx, r.tx, r.tx.committed(ctx, r.version, r.snaps))
+	}
+	if len(e.recordings) == 0 {
+		e.recordings = nil
+		return
+	}
+	e.writeRecords(ctx)
+}
+
+// waitDurable waits until every durable window has ended: before a request
+// that writes history other than by recordCommit, or that applies on a
+// committed state. It reports false when a record could not be written:
+// those versions were rolled back, and a candidate prepared on top of them
+// must be prepared again.
+func (e *Engine) waitDurable(ctx context.Context) bool {
+	ok := true
+	for e.written != nil {
+		err := <-e.written
+		ok = ok && err == nil
+		e.recorded(ctx, err)
+	}
+	return ok
+}
+
+// conclude ends the pending transaction with its gate's verdict: it
+// commits on nil, else rolls back for cause.
 func (e *Engine) conclude(ctx context.Context, verdict error, cause string) {
 	w := e.pending
 	e.pending = nil
 	w.cancel()
-	if w.durable {
-		w.tx.step("commit", w.start)
-		if verdict != nil {
-			e.complete(ctx, w.tx, w.tx.rollback(ctx, w.version, "history", fmt.Errorf("recording the commit in history: %w", verdict)))
-			return
-		}
-		e.complete(ctx, w.tx, w.tx.committed(ctx, w.version, w.snaps))
-		return
-	}
 	w.tx.step("health", w.start)
 	e.setStatus(func(s *Status) { s.Applied = 0 })
 	if verdict != nil {
@@ -249,7 +301,7 @@ func (e *Engine) supersede(ctx context.Context, w *window, next *transaction) {
 	e.setStatus(func(s *Status) { s.Applied = 0 })
 	by := e.next // the version next gets
 	reason := fmt.Sprintf("superseded by version %d before its health window ended", by)
-	if err := e.opts.History.Put(ctx, w.tx.record(w.version, Superseded, reason), nil); err != nil {
+	if err := e.opts.History.Put(ctx, Entry{Record: w.tx.record(w.version, Superseded, reason)}); err != nil {
 		e.log.Error("recording a superseded version in history", "version", w.version, "err", err)
 	}
 	next.inherited = append(slices.Clone(w.tx.inherited), w.tx.changes...)
@@ -432,7 +484,7 @@ func (tx *transaction) commit(ctx context.Context, version uint64) Outcome {
 	t0 := e.opts.Now()
 	snaps := tx.snapshots()
 	rec := tx.record(version, Committed, "")
-	if err := e.opts.History.Put(ctx, rec, snaps); err != nil {
+	if err := e.opts.History.Put(ctx, Entry{Record: rec, Snapshots: snaps}); err != nil {
 		return tx.rollback(ctx, version, "history", fmt.Errorf("recording the commit in history: %w", err))
 	}
 	o := tx.committed(ctx, version, snaps)
@@ -441,9 +493,9 @@ func (tx *transaction) commit(ctx context.Context, version uint64) Outcome {
 }
 
 // snapshots returns every target's snapshot in the transaction's version:
-// the committed ones, with those it changes replaced.
+// those it applied on (base), with those it changes replaced.
 func (tx *transaction) snapshots() map[string][]byte {
-	snaps := maps.Clone(tx.e.snapshots)
+	snaps := maps.Clone(tx.e.base())
 	for _, p := range tx.all() {
 		snaps[p.target.Name()] = p.summary.Snapshot
 	}
@@ -451,6 +503,7 @@ func (tx *transaction) snapshots() map[string][]byte {
 }
 
 // committed finishes a commit whose record, carrying snaps, is durable.
+// The live version stays that of a durable window opened on top of it.
 func (tx *transaction) committed(ctx context.Context, version uint64, snaps map[string][]byte) Outcome {
 	e := tx.e
 	for _, p := range tx.all() {
@@ -465,7 +518,7 @@ func (tx *transaction) committed(ctx context.Context, version uint64, snaps map[
 	}
 	e.snapshots = snaps
 	if tx.req.restoredFrom != 0 && tx.pin(ctx) {
-		if err := e.opts.History.Put(ctx, tx.record(version, Committed, ""), nil); err != nil {
+		if err := e.opts.History.Put(ctx, Entry{Record: tx.record(version, Committed, "")}); err != nil {
 			e.log.Error("recording the pin of a rollback in history", "version", version, "err", err)
 		}
 	}
@@ -473,6 +526,9 @@ func (tx *transaction) committed(ctx context.Context, version uint64, snaps map[
 	e.view.Lock()
 	e.setStatus(func(s *Status) {
 		s.Active, s.Live, s.State = version, version, StateCommitted
+		if n := len(e.recordings); n > 0 {
+			s.Live, s.State = e.recordings[n-1].version, StatePending
+		}
 		for i := range s.Targets {
 			if slices.Contains(changed, s.Targets[i].Name) {
 				s.Targets[i].Version = version
@@ -538,8 +594,7 @@ func (e *Engine) publishStart(tx *transaction) {
 }
 
 // liveSnapshot returns the snapshot of a target's live state: the pending
-// transaction's candidate while one is in its window, else the committed
-// one.
+// transaction's candidate while one is in its window, else base's.
 func (e *Engine) liveSnapshot(name string) ([]byte, bool) {
 	if w := e.pending; w != nil {
 		all := w.tx.all()
@@ -549,8 +604,28 @@ func (e *Engine) liveSnapshot(name string) ([]byte, bool) {
 			}
 		}
 	}
-	snap, ok := e.snapshots[name]
+	snap, ok := e.base()[name]
 	return snap, ok
+}
+
+// base returns every target's snapshot in the newest version applied
+// outside a health window: the newest durable window's, else the committed
+// ones.
+func (e *Engine) base() map[string][]byte {
+	if n := len(e.recordings); n > 0 {
+		return e.recordings[n-1].snaps
+	}
+	return e.snapshots
+}
+
+// beneath returns the version live and its state once every change above
+// the durable windows is undone: the newest durable window's (pending), or
+// the active one.
+func (e *Engine) beneath() (uint64, string) {
+	if n := len(e.recordings); n > 0 {
+		return e.recordings[n-1].version, StatePending
+	}
+	return e.activeVersion(), StateCommitted
 }
 
 // fromSource reports whether a candidate comes from the target's source
@@ -625,7 +700,7 @@ func (tx *transaction) prepare(ctx context.Context) (Outcome, bool) {
 		o := tx.outcome(Rejected, version, "", err)
 		rec := tx.record(version, Rejected, o.Reason)
 		rec.Errors = o.Errors
-		if perr := e.opts.History.Put(ctx, rec, nil); perr != nil {
+		if perr := e.opts.History.Put(ctx, Entry{Record: rec}); perr != nil {
 			e.log.Error("recording a rejected candidate in history", "version", version, "err", perr)
 		}
 		return o, false
@@ -687,14 +762,14 @@ func (tx *transaction) rollback(ctx context.Context, version uint64, cause strin
 			rbErrs = append(rbErrs, fmt.Errorf("rolling back %s: %w", p.target.Name(), rerr))
 		}
 	}
-	e.setLive(e.activeVersion(), StateCommitted)
+	e.setLive(e.beneath())
 	tx.step("rollback", t0)
 	if len(rbErrs) > 0 {
 		// A target that cannot roll back is a bug in that target; say so loudly.
 		e.log.Error("rollback incomplete", "version", version, "err", errors.Join(rbErrs...))
 		err = errors.Join(append([]error{err}, rbErrs...)...)
 	}
-	if perr := e.opts.History.Put(ctx, tx.record(version, RolledBack, err.Error()), nil); perr != nil {
+	if perr := e.opts.History.Put(ctx, Entry{Record: tx.record(version, RolledBack, err.Error())}); perr != nil {
 		e.log.Error("recording a rollback in history", "version", version, "err", perr)
 	}
 	return tx.outcome(RolledBack, version, cause, err)
@@ -712,7 +787,7 @@ func (e *Engine) undo(ctx context.Context, p *prepared, below []*prepared) error
 	defer e.view.Unlock()
 	p.applied = false
 	err := p.change.Rollback(ctx)
-	live, state := e.activeVersion(), StateCommitted
+	live, state := e.beneath()
 	for _, q := range below {
 		if q.applied && q.version > live {
 			live, state = q.version, StatePending
@@ -736,7 +811,7 @@ func (tx *transaction) replacesLiveState() bool {
 		return true
 	}
 	for _, p := range tx.changes {
-		if _, ok := tx.e.snapshots[p.target.Name()]; ok {
+		if _, ok := tx.e.base()[p.target.Name()]; ok {
 			return true
 		}
 	}
@@ -790,7 +865,7 @@ func (tx *transaction) record(version uint64, result Result, reason string) Reco
 	for _, t := range tx.e.targets {
 		name := t.Name()
 		st := TargetState{Target: name, Kind: kindOf(t)}
-		if snap, ok := tx.e.snapshots[name]; ok {
+		if snap, ok := tx.e.base()[name]; ok {
 			st.Digest = Digest(snap)
 		}
 		for _, p := range tx.all() {

@@ -74,7 +74,7 @@ func TestCrashChild(t *testing.T) {
 			for _, ts := range active {
 				rec.Targets = append(rec.Targets, ts)
 			}
-			if err := s.Put(ctx, rec, nil); err != nil {
+			if err := s.Put(ctx, hotreload.Entry{Record: rec}); err != nil {
 				t.Fatal(err)
 			}
 			ack(hotreload.Unchanged, rec.Version)
@@ -96,21 +96,21 @@ func TestCrashChild(t *testing.T) {
 		}
 		if v%7 == 0 {
 			rec.Result, rec.Reason = hotreload.Rejected, "invalid"
-			if err := s.Put(ctx, rec, nil); err != nil {
+			if err := s.Put(ctx, hotreload.Entry{Record: rec}); err != nil {
 				t.Fatal(err)
 			}
 			ack(rec.Result, v)
 			continue
 		}
 		rec.Result = hotreload.Pending
-		if err := s.Put(ctx, rec, snaps); err != nil {
+		if err := s.Put(ctx, hotreload.Entry{Record: rec, Snapshots: snaps}); err != nil {
 			t.Fatal(err)
 		}
 		rec.Result = hotreload.Committed
 		if v%5 == 0 {
 			rec.Result, rec.Reason = hotreload.RolledBack, "health: check failed"
 		}
-		if err := s.Put(ctx, rec, nil); err != nil {
+		if err := s.Put(ctx, hotreload.Entry{Record: rec}); err != nil {
 			t.Fatal(err)
 		}
 		if rec.Result == hotreload.Committed {

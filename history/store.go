@@ -112,83 +112,155 @@ func (s *Store) Problems() []error {
 	return slices.Clone(s.problems)
 }
 
-// Put records rec and stores the snapshots (target name to content) it
-// names, durably: when Put returns nil, a crash loses nothing it wrote.
+// Put records each entry's record and stores the snapshots (target name to
+// content) it names, durably: when Put returns nil, a crash loses nothing
+// it wrote. The entries are written as one: their files are written and
+// fsynced together, and each directory is fsynced once. When Put fails,
+// none of the records is in the Store.
 //
-// A snapshot must be for a target listed in rec.Targets; an empty Digest
-// there is filled in, and a Digest that does not match the content is
-// CodeInvalid. A committed record must name only content the store holds
-// (given now or by an earlier Put), so that every committed version can be
-// restored. A record replaces the record of the same version, except for
-// Unchanged records, which are appended (see the package documentation).
-func (s *Store) Put(ctx context.Context, rec hotreload.Record, snapshots map[string][]byte) error {
+// A snapshot must be for a target listed in the record's Targets; an empty
+// Digest there is filled in, and a Digest that does not match the content
+// is CodeInvalid. A committed record must name only content the store
+// holds (given now or by an earlier Put), so that every committed version
+// can be restored. A record replaces the record of the same version,
+// except for Unchanged records, which are appended (see the package
+// documentation).
+func (s *Store) Put(ctx context.Context, entries ...hotreload.Entry) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if s.closed {
 		return errClosed()
 	}
+	if len(entries) == 0 {
+		return nil
+	}
 	if err := ctx.Err(); err != nil {
-		return hotreload.Errorf(hotreload.CodeUnavailable, "history: recording version %d: %w", rec.Version, err)
+		return hotreload.Errorf(hotreload.CodeUnavailable, "history: recording version %d: %w", entries[0].Record.Version, err)
 	}
-	if err := checkResult(rec.Result); err != nil {
-		return hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: %w", rec.Version, err)
+	batch := make([]staged, len(entries))
+	seqs := map[uint64]uint64{} // version to seq, for the records of this batch
+	next := s.nextSeq
+	for i, en := range entries {
+		st, err := s.prepareRecord(en.Record, en.Snapshots)
+		if err != nil {
+			return err
+		}
+		st.seq = next
+		if prev, ok := s.main[st.rec.Version]; ok && st.rec.Result != hotreload.Unchanged {
+			st.seq = prev
+		}
+		if prev, ok := seqs[st.rec.Version]; ok && st.rec.Result != hotreload.Unchanged {
+			st.seq = prev
+		}
+		if st.seq == next {
+			next++
+		}
+		if st.rec.Result != hotreload.Unchanged {
+			seqs[st.rec.Version] = st.seq
+		}
+		st.snapshots = en.Snapshots
+		batch[i] = st
 	}
-	if err := checkDigests(rec.Targets); err != nil {
-		return hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: %w", rec.Version, err)
+	// The record files are written and fsynced while the objects are:
+	// only their renames, once the objects are durable, put them in
+	// history.
+	for i := range batch {
+		batch[i].tmp = s.stageRecord(batch[i].data)
 	}
-	rec.Targets = slices.Clone(rec.Targets)
-	digests, err := fillDigests(&rec, snapshots)
-	if err != nil {
-		return err
-	}
-	seq := s.nextSeq
-	if prev, ok := s.main[rec.Version]; ok && rec.Result != hotreload.Unchanged {
-		seq = prev
-	}
-	data, err := encodeRecord(rec)
-	if err != nil {
-		return hotreload.Errorf(hotreload.CodeInvalid, "history: %w", err)
-	}
-	stored, err := decodeRecord(data)
-	if err != nil {
-		return hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: reading back the encoded record: %w", rec.Version, err)
-	}
-	// The record file is written and fsynced while the objects are: only
-	// its rename, once they are durable, puts it in history.
-	staged := s.stageRecord(data)
-	written, err := s.writeObjects(rec.Version, digests, snapshots)
+	written, err := s.writeObjects(batch)
 	// Objects written before a failure are known from here on, so that
 	// the next prune deletes them if no record comes to name them.
 	s.mu.Lock()
 	maps.Copy(s.objects, written)
 	s.mu.Unlock()
-	tmp, serr := staged()
-	if err == nil && rec.Result == hotreload.Committed {
-		for _, t := range rec.Targets {
-			if t.Digest != "" && !s.objects[t.Digest] {
-				err = hotreload.Errorf(hotreload.CodeInvalid,
-					"history: recording version %d: target %q names content sha256 %s that was never stored: a committed version must be restorable",
-					rec.Version, t.Target, t.Digest)
-				break
-			}
+	tmps := make([]string, len(batch))
+	var serr error
+	for i := range batch {
+		tmp, e := batch[i].tmp()
+		tmps[i] = tmp
+		if e != nil && serr == nil {
+			serr = fmt.Errorf("writing a record of version %d in %s: %w", batch[i].rec.Version, s.recordsDir, e)
 		}
 	}
+	if err == nil {
+		err = s.restorable(batch)
+	}
 	if err == nil && serr == nil {
-		serr = s.publishRecord(tmp, seq)
-	} else if tmp != "" {
-		os.Remove(tmp)
+		serr = s.publishRecords(batch, tmps)
+	}
+	if err != nil || serr != nil {
+		for _, tmp := range tmps {
+			if tmp != "" {
+				os.Remove(tmp)
+			}
+		}
 	}
 	if err != nil {
 		return err
 	}
 	if serr != nil {
-		return hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: writing %s: %w", rec.Version, filepath.Join(s.recordsDir, recordName(seq)), serr)
+		return hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", batch[0].rec.Version, serr)
 	}
 	s.mu.Lock()
-	s.index(seq, stored)
+	for _, st := range batch {
+		s.index(st.seq, st.rec)
+	}
 	s.derive()
 	s.mu.Unlock()
 	s.prune()
+	return nil
+}
+
+// staged is one record of a Put on its way to disk.
+type staged struct {
+	rec       hotreload.Record // as it reads back from data
+	seq       uint64
+	data      []byte
+	digests   map[string]string // target name to the digest of its snapshot
+	snapshots map[string][]byte
+	tmp       func() (string, error) // waits for the staged record file
+}
+
+// prepareRecord checks a record and its snapshots, fills in its digests and
+// encodes it.
+func (s *Store) prepareRecord(rec hotreload.Record, snapshots map[string][]byte) (staged, error) {
+	if err := checkResult(rec.Result); err != nil {
+		return staged{}, hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: %w", rec.Version, err)
+	}
+	if err := checkDigests(rec.Targets); err != nil {
+		return staged{}, hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: %w", rec.Version, err)
+	}
+	rec.Targets = slices.Clone(rec.Targets)
+	digests, err := fillDigests(&rec, snapshots)
+	if err != nil {
+		return staged{}, err
+	}
+	data, err := encodeRecord(rec)
+	if err != nil {
+		return staged{}, hotreload.Errorf(hotreload.CodeInvalid, "history: %w", err)
+	}
+	stored, err := decodeRecord(data)
+	if err != nil {
+		return staged{}, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: reading back the encoded record: %w", rec.Version, err)
+	}
+	return staged{rec: stored, data: data, digests: digests}, nil
+}
+
+// restorable checks that every committed record of a batch names only
+// content the store holds.
+func (s *Store) restorable(batch []staged) error {
+	for _, st := range batch {
+		if st.rec.Result != hotreload.Committed {
+			continue
+		}
+		for _, t := range st.rec.Targets {
+			if t.Digest != "" && !s.objects[t.Digest] {
+				return hotreload.Errorf(hotreload.CodeInvalid,
+					"history: recording version %d: target %q names content sha256 %s that was never stored: a committed version must be restorable",
+					st.rec.Version, t.Target, t.Digest)
+			}
+		}
+	}
 	return nil
 }
 
@@ -214,16 +286,34 @@ func (s *Store) stageRecord(data []byte) func() (string, error) {
 	}
 }
 
-// publishRecord durably renames the staged record file tmp to the file of
-// record seq; a Store in memory keeps only its index.
-func (s *Store) publishRecord(tmp string, seq uint64) error {
+// publishRecords renames the staged record files tmps, in order, to the
+// files of their records and fsyncs the records directory once. When that
+// fails it removes the files it renamed, so that none of the batch is in
+// history. A Store in memory keeps only its index.
+func (s *Store) publishRecords(batch []staged, tmps []string) error {
 	if s.mem != nil {
 		return nil
 	}
-	if err := publishFile(tmp, s.recordsDir, recordName(seq)); err != nil {
-		return err
+	var done []string
+	var err error
+	for i, st := range batch {
+		name := recordName(st.seq)
+		if err = os.Rename(tmps[i], filepath.Join(s.recordsDir, name)); err != nil {
+			err = fmt.Errorf("writing %s: %w", filepath.Join(s.recordsDir, name), err)
+			break
+		}
+		tmps[i] = ""
+		done = append(done, name)
 	}
-	return syncDir(s.recordsDir)
+	if err == nil {
+		err = syncDir(s.recordsDir)
+	}
+	if err != nil {
+		for _, name := range done {
+			os.Remove(filepath.Join(s.recordsDir, name))
+		}
+	}
+	return err
 }
 
 // fillDigests checks the snapshots against rec.Targets and fills in empty
@@ -250,32 +340,60 @@ func fillDigests(rec *hotreload.Record, snapshots map[string][]byte) (map[string
 	return digests, nil
 }
 
-// writeObjects durably writes the snapshots the store does not hold yet,
-// named by their digests. It returns the digests it wrote, even when it
-// fails part way.
-func (s *Store) writeObjects(version uint64, digests map[string]string, snapshots map[string][]byte) (map[string]bool, error) {
-	written := map[string]bool{}
-	for _, name := range slices.Sorted(maps.Keys(snapshots)) {
-		d := digests[name]
-		if s.objects[d] || written[d] {
-			continue
-		}
-		if s.mem != nil {
-			s.mu.Lock()
-			s.mem[d] = slices.Clone(snapshots[name])
-			s.mu.Unlock()
-			written[d] = true
-			continue
-		}
-		if err := writeFile(s.objectsDir, d, snapshots[name]); err != nil {
-			return written, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: storing the snapshot of target %q: %w", version, name, err)
-		}
-		written[d] = true
+// writeObjects durably writes the snapshots of a batch that the store does
+// not hold yet, named by their digests, together: each file is fsynced on
+// its own goroutine (the file system commits them as one) and the
+// directory once. It returns the digests it wrote, even when it fails part
+// way.
+func (s *Store) writeObjects(batch []staged) (map[string]bool, error) {
+	type object struct {
+		version uint64
+		target  string
+		data    []byte
 	}
-	if len(written) > 0 && s.mem == nil {
-		if err := syncDir(s.objectsDir); err != nil {
-			return written, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", version, err)
+	todo := map[string]object{}
+	for _, st := range batch {
+		for _, name := range slices.Sorted(maps.Keys(st.snapshots)) {
+			d := st.digests[name]
+			if _, ok := todo[d]; !ok && !s.objects[d] {
+				todo[d] = object{st.rec.Version, name, st.snapshots[name]}
+			}
 		}
+	}
+	written := map[string]bool{}
+	if s.mem != nil {
+		s.mu.Lock()
+		for d, o := range todo {
+			s.mem[d] = slices.Clone(o.data)
+			written[d] = true
+		}
+		s.mu.Unlock()
+		return written, nil
+	}
+	if len(todo) == 0 {
+		return written, nil
+	}
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for d, o := range todo {
+		wg.Go(func() {
+			err := writeFile(s.objectsDir, d, o.data)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: storing the snapshot of target %q: %w", o.version, o.target, err))
+				return
+			}
+			written[d] = true
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return written, errs[0]
+	}
+	if err := syncDir(s.objectsDir); err != nil {
+		return written, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", batch[0].rec.Version, err)
 	}
 	return written, nil
 }

@@ -1,6 +1,7 @@
 package history
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -54,7 +55,7 @@ func attempt(v uint64, r hotreload.Result, snapshots map[string][]byte) hotreloa
 // mustPut puts rec with snapshots and fails the test on error.
 func mustPut(tb testing.TB, s *Store, rec hotreload.Record, snapshots map[string][]byte) {
 	tb.Helper()
-	if err := s.Put(context.Background(), rec, snapshots); err != nil {
+	if err := s.Put(context.Background(), hotreload.Entry{Record: rec, Snapshots: snapshots}); err != nil {
 		tb.Fatalf("Put(version %d, %s): %v", rec.Version, rec.Result, err)
 	}
 }
@@ -193,7 +194,7 @@ func TestPut(t *testing.T) {
 				cancel()
 				ctx = c
 			}
-			err := s.Put(ctx, tc.rec, tc.snaps)
+			err := s.Put(ctx, hotreload.Entry{Record: tc.rec, Snapshots: tc.snaps})
 			if tc.wantCode != "" {
 				wantCode(t, err, tc.wantCode, tc.wantErr)
 				if list, _ := s.List(ctx); len(list) != 0 && tc.puts == nil {
@@ -580,7 +581,7 @@ func TestClosed(t *testing.T) {
 	wantCode(t, err, hotreload.CodeUnavailable, "closed")
 	_, err = s.Snapshot(ctx, 1, "app")
 	wantCode(t, err, hotreload.CodeUnavailable, "closed")
-	err = s.Put(ctx, attempt(2, hotreload.Rejected, nil), nil)
+	err = s.Put(ctx, hotreload.Entry{Record: attempt(2, hotreload.Rejected, nil)})
 	wantCode(t, err, hotreload.CodeUnavailable, "closed")
 }
 
@@ -683,7 +684,7 @@ func TestFailedPutLeavesNoContentBehind(t *testing.T) {
 	snaps := map[string][]byte{"a": []byte("stored first"), "b": []byte("b")}
 	rec := attempt(1, hotreload.Pending, snaps)
 	rec.Targets[1].Digest = hotreload.Digest([]byte("something else"))
-	err := s.Put(context.Background(), rec, snaps)
+	err := s.Put(context.Background(), hotreload.Entry{Record: rec, Snapshots: snaps})
 	wantCode(t, err, hotreload.CodeInvalid, `the snapshot of target "b" hashes to`)
 
 	mustCommit(t, s, 2)
@@ -709,7 +710,7 @@ func TestFailedObjectWriteLeavesNoRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	snaps := map[string][]byte{"app": appJSON(2)}
-	err := s.Put(context.Background(), attempt(2, hotreload.Committed, snaps), snaps)
+	err := s.Put(context.Background(), hotreload.Entry{Record: attempt(2, hotreload.Committed, snaps), Snapshots: snaps})
 	wantCode(t, err, hotreload.CodeInternal, `storing the snapshot of target "app"`)
 	files, _ := os.ReadDir(filepath.Join(dir, "records"))
 	if len(files) != 1 {
@@ -725,4 +726,95 @@ func TestFailedObjectWriteLeavesNoRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustCommit(t, s, 2)
+}
+
+// TestPutBatch: entries put together are recorded in the order given, each
+// with its content (content shared by two is stored once), and survive a
+// reopen like entries put one by one.
+func TestPutBatch(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{})
+	mustCommit(t, s, 1)
+	var batch []hotreload.Entry
+	for _, v := range []uint64{2, 3, 4} {
+		snaps := map[string][]byte{"app": appJSON(v)}
+		if v == 4 {
+			snaps["app"] = appJSON(2) // back to version 2's content
+		}
+		batch = append(batch, hotreload.Entry{Record: attempt(v, hotreload.Committed, snaps), Snapshots: snaps})
+	}
+	batch = append(batch, hotreload.Entry{Record: attempt(4, hotreload.Unchanged, nil)})
+	if err := s.Put(context.Background(), batch...); err != nil {
+		t.Fatal(err)
+	}
+	check := func(s *Store) {
+		t.Helper()
+		recs, err := s.List(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range recs {
+			got = append(got, fmt.Sprint(r.Version, " ", r.Result))
+		}
+		if want := []string{"1 committed", "2 committed", "3 committed", "4 committed", "4 unchanged"}; !slices.Equal(got, want) {
+			t.Fatalf("records %v, want %v", got, want)
+		}
+		for v, want := range map[uint64][]byte{2: appJSON(2), 3: appJSON(3), 4: appJSON(2)} {
+			if snap, err := s.Snapshot(context.Background(), v, "app"); err != nil || !bytes.Equal(snap, want) {
+				t.Fatalf("Snapshot(%d) = %s, %v; want %s", v, snap, err, want)
+			}
+		}
+		if lkg, _, _ := s.LastGood(context.Background()); lkg.Version != 4 {
+			t.Fatalf("last known good %d, want 4", lkg.Version)
+		}
+	}
+	check(s)
+	if objs, _ := os.ReadDir(filepath.Join(dir, "objects")); len(objs) != 3 {
+		t.Fatalf("objects/ holds %d files, want 3 (versions 1, 2 and 3's content)", len(objs))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check(mustOpen(t, dir, Options{}))
+}
+
+// TestFailedBatchLeavesNoRecord: when one record of a batch cannot reach
+// its name, the records renamed before it are removed again: none of the
+// batch is in the store, now or after a reopen.
+func TestFailedBatchLeavesNoRecord(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{})
+	mustCommit(t, s, 1)
+	// A non-empty directory where the second record's file goes: renaming
+	// a file over it fails.
+	blocker := filepath.Join(dir, "records", recordName(s.nextSeq+1))
+	if err := os.MkdirAll(filepath.Join(blocker, "in the way"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var batch []hotreload.Entry
+	for _, v := range []uint64{2, 3} {
+		snaps := map[string][]byte{"app": appJSON(v)}
+		batch = append(batch, hotreload.Entry{Record: attempt(v, hotreload.Committed, snaps), Snapshots: snaps})
+	}
+	err := s.Put(context.Background(), batch...)
+	wantCode(t, err, hotreload.CodeInternal, "recording version 2", recordName(s.nextSeq+1))
+	for _, v := range []uint64{2, 3} {
+		if _, err := s.Get(context.Background(), v); hotreload.ErrorCode(err) != hotreload.CodeNotFound {
+			t.Fatalf("Get(%d) after the failed Put: %v, want not found", v, err)
+		}
+	}
+	if err := os.RemoveAll(blocker); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := os.ReadDir(filepath.Join(dir, "records"))
+	if len(files) != 1 {
+		t.Fatalf("records/ holds %v after the failed Put, want the first record alone", files)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if lkg, _, _ := mustOpen(t, dir, Options{}).LastGood(context.Background()); lkg.Version != 1 {
+		t.Fatalf("last known good after a reopen: %d, want 1", lkg.Version)
+	}
 }

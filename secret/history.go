@@ -20,8 +20,12 @@ type scrubbedHistory struct {
 	d *Decrypter
 }
 
-func (h scrubbedHistory) Put(ctx context.Context, rec hotreload.Record, snapshots map[string][]byte) error {
-	rec.Reason = h.d.Scrub(rec.Reason)
-	rec.Errors = h.d.scrubErrors(rec.Errors)
-	return h.History.Put(ctx, rec, snapshots)
+func (h scrubbedHistory) Put(ctx context.Context, entries ...hotreload.Entry) error {
+	scrubbed := make([]hotreload.Entry, len(entries))
+	for i, en := range entries {
+		en.Record.Reason = h.d.Scrub(en.Record.Reason)
+		en.Record.Errors = h.d.scrubErrors(en.Record.Errors)
+		scrubbed[i] = en
+	}
+	return h.History.Put(ctx, scrubbed...)
 }

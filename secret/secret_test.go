@@ -279,7 +279,7 @@ func TestHistoryScrubsRecords(t *testing.T) {
 	ctx := context.Background()
 	rec := hotreload.Record{Version: 1, Result: hotreload.Rejected, Reason: "bad " + plaintext,
 		Errors: []hotreload.FieldError{{Path: "/plugins/p/pw", Message: "'" + plaintext + "' does not match pattern"}}}
-	if err := d.History(store).Put(ctx, rec, nil); err != nil {
+	if err := d.History(store).Put(ctx, hotreload.Entry{Record: rec}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := store.Get(ctx, 1)
