@@ -1,0 +1,288 @@
+package config
+
+import (
+	"encoding"
+	"encoding/json"
+	"math"
+	"reflect"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// fromTree sets v, a settable zero value, to what json.Unmarshal decodes
+// from the JSON encoding of x, a decoded JSON tree, without encoding and
+// parsing it again. It reports false, leaving v partly set, as soon as it
+// meets what it does not decode exactly as json.Unmarshal would: a type
+// with a method of its own for decoding (time.Time, json.RawMessage), the
+// ",string" option, an embedded field, a float32, an array, a []byte, a
+// json.Number, a number Unmarshal would refuse, a key that matches a field
+// only case-insensitively, a value that is no JSON value. The caller then
+// uses json.Unmarshal, which also says what does not fit. depth counts
+// the objects and arrays x is in: beyond maxNesting, fromTree leaves the
+// document to json.Unmarshal and its own bound.
+func fromTree(v reflect.Value, x any, depth int) bool {
+	t := v.Type()
+	plan := planOf(t)
+	if plan == nil || depth > maxNesting {
+		return false
+	}
+	if x == nil {
+		return true // null leaves a zero value zero
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		e := reflect.New(t.Elem())
+		v.Set(e)
+		return fromTree(e.Elem(), x, depth)
+	case reflect.Interface:
+		c, ok := copyTree(x, depth)
+		if ok {
+			v.Set(reflect.ValueOf(c))
+		}
+		return ok
+	}
+	switch x := x.(type) {
+	case bool:
+		if t.Kind() != reflect.Bool {
+			return false
+		}
+		v.SetBool(x)
+		return true
+	case string:
+		if t.Kind() != reflect.String || !utf8.ValidString(x) {
+			return false
+		}
+		v.SetString(x)
+		return true
+	case float64:
+		return numberFromTree(v, x)
+	case []any:
+		if t.Kind() != reflect.Slice {
+			return false
+		}
+		s := reflect.MakeSlice(t, len(x), len(x))
+		for i, e := range x {
+			if !fromTree(s.Index(i), e, depth+1) {
+				return false
+			}
+		}
+		v.Set(s)
+		return true
+	case map[string]any:
+		switch t.Kind() {
+		case reflect.Map:
+			m := reflect.MakeMapWithSize(t, len(x))
+			e := reflect.New(t.Elem()).Elem()
+			for k, ex := range x {
+				e.SetZero()
+				if !utf8.ValidString(k) || !fromTree(e, ex, depth+1) {
+					return false
+				}
+				m.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), e)
+			}
+			v.Set(m)
+			return true
+		case reflect.Struct:
+			for k, ex := range x {
+				i, ok := plan.fields[k]
+				if !ok {
+					// An unknown key is ignored, but its value must be
+					// one that encodes.
+					if _, valid := copyTree(ex, depth+1); !valid || plan.matchesFolded(k) {
+						return false
+					}
+					continue
+				}
+				if !fromTree(v.Field(i), ex, depth+1) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// numberFromTree sets v to the number f as json.Unmarshal decodes f's
+// encoding: the shortest decimal that reads back as f, which for an
+// integer is the integer itself only below 2^53 (beyond, 2^60 is written
+// 1152921504606847000, which an int64 takes as it is).
+func numberFromTree(v reflect.Value, f float64) bool {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return false
+	}
+	switch v.Kind() {
+	case reflect.Float64:
+		v.SetFloat(f)
+		return true
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if f != math.Trunc(f) || math.Abs(f) >= maxExactInt || v.OverflowInt(int64(f)) {
+			return false
+		}
+		v.SetInt(int64(f))
+		return true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		// -0 is written "-0", which Unmarshal refuses for an unsigned.
+		if f != math.Trunc(f) || math.Signbit(f) || f >= maxExactInt || v.OverflowUint(uint64(f)) {
+			return false
+		}
+		v.SetUint(uint64(f))
+		return true
+	}
+	return false
+}
+
+// copyTree returns a copy of the JSON tree x, as json.Unmarshal decodes
+// its encoding into an interface{}, or false when x holds what is no JSON
+// value, a string that is not valid UTF-8 (which encoding would change) or
+// objects and arrays nested beyond maxNesting, with depth those x is in.
+func copyTree(x any, depth int) (any, bool) {
+	if depth > maxNesting {
+		return nil, false
+	}
+	switch x := x.(type) {
+	case nil, bool:
+		return x, true
+	case float64:
+		return x, !math.IsInf(x, 0) && !math.IsNaN(x)
+	case string:
+		return x, utf8.ValidString(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			c, ok := copyTree(e, depth+1)
+			if !ok {
+				return nil, false
+			}
+			out[i] = c
+		}
+		return out, true
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			c, ok := copyTree(e, depth+1)
+			if !ok || !utf8.ValidString(k) {
+				return nil, false
+			}
+			out[k] = c
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// typePlan is what fromTree needs to know of a type it decodes.
+type typePlan struct {
+	fields map[string]int  // a struct's fields by JSON name
+	folded map[string]bool // those names in lower case
+}
+
+// matchesFolded reports whether json.Unmarshal could match the key k, that
+// names no field exactly, with a field case-insensitively (assumed of any
+// key that is not ASCII).
+func (p *typePlan) matchesFolded(k string) bool {
+	for i := range len(k) {
+		if k[i] >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return p.folded[strings.ToLower(k)]
+}
+
+// plans caches planOf's answers: reflect.Type → *typePlan, nil for a type
+// fromTree does not decode.
+var plans sync.Map
+
+var (
+	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	numberType          = reflect.TypeFor[json.Number]()
+)
+
+// planOf returns the plan of t, or nil when fromTree does not decode
+// values of t. Only t itself is looked at: the types of its elements and
+// fields are looked at when a value of them is decoded.
+func planOf(t reflect.Type) *typePlan {
+	if p, ok := plans.Load(t); ok {
+		return p.(*typePlan)
+	}
+	p := newPlan(t)
+	plans.Store(t, p)
+	return p
+}
+
+func newPlan(t reflect.Type) *typePlan {
+	if t.Implements(unmarshalerType) || t.Implements(textUnmarshalerType) || t == numberType {
+		return nil
+	}
+	if pt := reflect.PointerTo(t); pt.Implements(unmarshalerType) || pt.Implements(textUnmarshalerType) {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.String, reflect.Float64, reflect.Pointer,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return &typePlan{}
+	case reflect.Interface:
+		if t.NumMethod() == 0 {
+			return &typePlan{}
+		}
+	case reflect.Slice:
+		if t.Elem().Kind() != reflect.Uint8 { // []byte is base64
+			return &typePlan{}
+		}
+	case reflect.Map:
+		if t.Key().Kind() == reflect.String && planOf(t.Key()) != nil {
+			return &typePlan{}
+		}
+	case reflect.Struct:
+		return structPlan(t)
+	}
+	return nil
+}
+
+// structPlan returns the plan of a struct type whose fields are named as
+// fromTree knows: exported fields, none embedded, named by the Go name or
+// by a plain tag name with no option but omitempty or omitzero, no two with
+// the same name.
+func structPlan(t reflect.Type) *typePlan {
+	p := &typePlan{fields: map[string]int{}, folded: map[string]bool{}}
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if sf.Anonymous {
+			return nil
+		}
+		tag := sf.Tag.Get("json")
+		if !sf.IsExported() || tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		for opt := range strings.SplitSeq(opts, ",") {
+			if opt != "" && opt != "omitempty" && opt != "omitzero" {
+				return nil
+			}
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		lower := strings.ToLower(name)
+		if !plainName(name) || p.folded[lower] {
+			return nil
+		}
+		p.fields[name], p.folded[lower] = i, true
+	}
+	return p
+}
+
+// plainName reports whether a field's JSON name is made of ASCII letters,
+// digits, '_', '-' and '.' only, which json.Unmarshal takes as it is.
+func plainName(name string) bool {
+	for i := range len(name) {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return name != ""
+}
