@@ -146,7 +146,7 @@ func (s *jsonScanner) value(ptr string, key Position) (any, error) {
 	if err != nil {
 		return nil, s.errorAt(start, ptr, fmt.Sprintf("number %s does not fit a 64-bit float", excerpt(string(lit))))
 	}
-	if !bytes.ContainsAny(lit, ".eE") && math.Abs(f) >= maxExactInt && !exactInteger(string(lit), f) {
+	if math.Abs(f) >= maxExactInt && !bytes.ContainsAny(lit, ".eE") && !exactInteger(string(lit), f) {
 		return nil, s.errorAt(start, ptr, inexactInteger(string(lit)))
 	}
 	return f, nil

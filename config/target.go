@@ -467,7 +467,7 @@ func decodeTyped[T any](doc Document, encoded []byte) (*T, error) {
 		*p = doc.Value
 		return value, nil
 	}
-	if fromTree(reflect.ValueOf(value).Elem(), doc.Value, 0) {
+	if fromTree(reflect.ValueOf(value).Elem(), planOf(reflect.TypeFor[T]()), doc.Value, 0) {
 		return value, nil
 	}
 	value = new(T) // fromTree may have set part of it

@@ -20,21 +20,20 @@ import (
 // only case-insensitively, a value that is no JSON value. The caller then
 // uses json.Unmarshal, which also says what does not fit. depth counts
 // the objects and arrays x is in: beyond maxNesting, fromTree leaves the
-// document to json.Unmarshal and its own bound.
-func fromTree(v reflect.Value, x any, depth int) bool {
-	t := v.Type()
-	plan := planOf(t)
+// document to json.Unmarshal and its own bound. plan is planOf(v.Type()).
+func fromTree(v reflect.Value, plan *typePlan, x any, depth int) bool {
 	if plan == nil || depth > maxNesting {
 		return false
 	}
 	if x == nil {
 		return true // null leaves a zero value zero
 	}
+	t := v.Type()
 	switch t.Kind() {
 	case reflect.Pointer:
 		e := reflect.New(t.Elem())
 		v.Set(e)
-		return fromTree(e.Elem(), x, depth)
+		return fromTree(e.Elem(), plan.elem, x, depth)
 	case reflect.Interface:
 		c, ok := copyTree(x, depth)
 		if ok {
@@ -63,7 +62,7 @@ func fromTree(v reflect.Value, x any, depth int) bool {
 		}
 		s := reflect.MakeSlice(t, len(x), len(x))
 		for i, e := range x {
-			if !fromTree(s.Index(i), e, depth+1) {
+			if !fromTree(s.Index(i), plan.elem, e, depth+1) {
 				return false
 			}
 		}
@@ -76,7 +75,7 @@ func fromTree(v reflect.Value, x any, depth int) bool {
 			e := reflect.New(t.Elem()).Elem()
 			for k, ex := range x {
 				e.SetZero()
-				if !utf8.ValidString(k) || !fromTree(e, ex, depth+1) {
+				if !utf8.ValidString(k) || !fromTree(e, plan.elem, ex, depth+1) {
 					return false
 				}
 				m.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), e)
@@ -85,7 +84,7 @@ func fromTree(v reflect.Value, x any, depth int) bool {
 			return true
 		case reflect.Struct:
 			for k, ex := range x {
-				i, ok := plan.fields[k]
+				f, ok := plan.fields[k]
 				if !ok {
 					// An unknown key is ignored, but its value must be
 					// one that encodes.
@@ -94,7 +93,7 @@ func fromTree(v reflect.Value, x any, depth int) bool {
 					}
 					continue
 				}
-				if !fromTree(v.Field(i), ex, depth+1) {
+				if !fromTree(v.Field(f.index), f.plan, ex, depth+1) {
 					return false
 				}
 			}
@@ -172,10 +171,18 @@ func copyTree(x any, depth int) (any, bool) {
 	return nil, false
 }
 
-// typePlan is what fromTree needs to know of a type it decodes.
+// typePlan is what fromTree needs to know of a type it decodes; a nil
+// *typePlan stands for a type it does not decode.
 type typePlan struct {
-	fields map[string]int  // a struct's fields by JSON name
-	folded map[string]bool // those names in lower case
+	elem   *typePlan            // of a pointer, slice or map: its elements'
+	fields map[string]fieldPlan // of a struct: its fields by JSON name
+	folded map[string]bool      // those names in lower case
+}
+
+// fieldPlan is a struct field's index and the plan of its type.
+type fieldPlan struct {
+	index int
+	plan  *typePlan
 }
 
 // matchesFolded reports whether json.Unmarshal could match the key k, that
@@ -190,9 +197,13 @@ func (p *typePlan) matchesFolded(k string) bool {
 	return p.folded[strings.ToLower(k)]
 }
 
-// plans caches planOf's answers: reflect.Type → *typePlan, nil for a type
-// fromTree does not decode.
-var plans sync.Map
+var (
+	// plans caches the plans made: reflect.Type → *typePlan.
+	plans sync.Map
+	// planning serializes the making of plans, which refer to each
+	// other, so that none is published before the plans it refers to.
+	planning sync.Mutex
+)
 
 var (
 	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
@@ -200,54 +211,86 @@ var (
 	numberType          = reflect.TypeFor[json.Number]()
 )
 
-// planOf returns the plan of t, or nil when fromTree does not decode
-// values of t. Only t itself is looked at: the types of its elements and
-// fields are looked at when a value of them is decoded.
+// planOf returns the plan of t and of the types its values hold.
 func planOf(t reflect.Type) *typePlan {
 	if p, ok := plans.Load(t); ok {
 		return p.(*typePlan)
 	}
-	p := newPlan(t)
-	plans.Store(t, p)
+	planning.Lock()
+	defer planning.Unlock()
+	made := map[reflect.Type]*typePlan{}
+	p := makePlan(t, made)
+	for t, p := range made {
+		plans.Store(t, p)
+	}
 	return p
 }
 
-func newPlan(t reflect.Type) *typePlan {
-	if t.Implements(unmarshalerType) || t.Implements(textUnmarshalerType) || t == numberType {
+// makePlan returns the plan of t, making it and those of the types its
+// values hold if they are neither in plans nor in made.
+func makePlan(t reflect.Type, made map[reflect.Type]*typePlan) *typePlan {
+	if p, ok := plans.Load(t); ok {
+		return p.(*typePlan)
+	}
+	if p, ok := made[t]; ok {
+		return p
+	}
+	var p *typePlan
+	switch {
+	case !decodable(t):
+	case t.Kind() == reflect.Struct:
+		p = structPlan(t)
+	case kindDecoded(t):
+		p = &typePlan{}
+	}
+	made[t] = p // before the plans it refers to, which may refer to it
+	if p == nil {
 		return nil
 	}
-	if pt := reflect.PointerTo(t); pt.Implements(unmarshalerType) || pt.Implements(textUnmarshalerType) {
-		return nil
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Map:
+		p.elem = makePlan(t.Elem(), made)
+	case reflect.Struct:
+		for name, f := range p.fields {
+			f.plan = makePlan(t.Field(f.index).Type, made)
+			p.fields[name] = f
+		}
 	}
+	return p
+}
+
+// kindDecoded reports whether fromTree decodes the values of t's kind,
+// other than a struct, when t is decodable.
+func kindDecoded(t reflect.Type) bool {
 	switch t.Kind() {
 	case reflect.Bool, reflect.String, reflect.Float64, reflect.Pointer,
 		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return &typePlan{}
+		return true
 	case reflect.Interface:
-		if t.NumMethod() == 0 {
-			return &typePlan{}
-		}
+		return t.NumMethod() == 0
 	case reflect.Slice:
-		if t.Elem().Kind() != reflect.Uint8 { // []byte is base64
-			return &typePlan{}
-		}
+		return t.Elem().Kind() != reflect.Uint8 // []byte is base64
 	case reflect.Map:
-		if t.Key().Kind() == reflect.String && planOf(t.Key()) != nil {
-			return &typePlan{}
-		}
-	case reflect.Struct:
-		return structPlan(t)
+		return t.Key().Kind() == reflect.String && decodable(t.Key())
 	}
-	return nil
+	return false
 }
 
-// structPlan returns the plan of a struct type whose fields are named as
-// fromTree knows: exported fields, none embedded, named by the Go name or
-// by a plain tag name with no option but omitempty or omitzero, no two with
-// the same name.
+// decodable reports whether t has no method of its own for decoding and is
+// not json.Number, which json.Unmarshal all decode in their own ways.
+func decodable(t reflect.Type) bool {
+	pt := reflect.PointerTo(t)
+	return t != numberType && !t.Implements(unmarshalerType) && !t.Implements(textUnmarshalerType) &&
+		!pt.Implements(unmarshalerType) && !pt.Implements(textUnmarshalerType)
+}
+
+// structPlan returns the plan of a struct type, without its fields' plans
+// yet, or nil unless its fields are named as fromTree knows: exported
+// fields, none embedded, named by the Go name or by a plain tag name with
+// no option but omitempty or omitzero, no two with the same name.
 func structPlan(t reflect.Type) *typePlan {
-	p := &typePlan{fields: map[string]int{}, folded: map[string]bool{}}
+	p := &typePlan{fields: map[string]fieldPlan{}, folded: map[string]bool{}}
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		if sf.Anonymous {
@@ -270,7 +313,7 @@ func structPlan(t reflect.Type) *typePlan {
 		if !plainName(name) || p.folded[lower] {
 			return nil
 		}
-		p.fields[name], p.folded[lower] = i, true
+		p.fields[name], p.folded[lower] = fieldPlan{index: i}, true
 	}
 	return p
 }

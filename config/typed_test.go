@@ -77,7 +77,7 @@ func checkTyped[T any](t *testing.T, doc Document) bool {
 	default:
 		t.Fatalf("%T: error %v, encoding/json %v", want, err, werr)
 	}
-	return fromTree(reflect.ValueOf(new(T)).Elem(), doc.Value, 0)
+	return fromTree(reflect.ValueOf(new(T)).Elem(), planOf(reflect.TypeFor[T]()), doc.Value, 0)
 }
 
 func asError(err error, target **hotreload.Error) bool {
