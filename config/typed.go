@@ -83,17 +83,25 @@ func fromTree(v reflect.Value, plan *typePlan, x any, depth int) bool {
 			v.Set(m)
 			return true
 		case reflect.Struct:
-			for k, ex := range x {
-				f, ok := plan.fields[k]
-				if !ok {
-					// An unknown key is ignored, but its value must be
-					// one that encodes.
-					if _, valid := copyTree(ex, depth+1); !valid || plan.matchesFolded(k) {
+			found := 0
+			for _, f := range plan.fields {
+				if ex, ok := x[f.name]; ok {
+					found++
+					if !fromTree(v.Field(f.index), f.plan, ex, depth+1) {
 						return false
 					}
+				}
+			}
+			if found == len(x) {
+				return true
+			}
+			for k, ex := range x {
+				// A key naming no field is ignored, but its value must be
+				// one that encodes.
+				if plan.folded[k] {
 					continue
 				}
-				if !fromTree(v.Field(f.index), f.plan, ex, depth+1) {
+				if _, valid := copyTree(ex, depth+1); !valid || plan.matchesFolded(k) {
 					return false
 				}
 			}
@@ -174,13 +182,16 @@ func copyTree(x any, depth int) (any, bool) {
 // typePlan is what fromTree needs to know of a type it decodes; a nil
 // *typePlan stands for a type it does not decode.
 type typePlan struct {
-	elem   *typePlan            // of a pointer, slice or map: its elements'
-	fields map[string]fieldPlan // of a struct: its fields by JSON name
-	folded map[string]bool      // those names in lower case
+	elem   *typePlan   // of a pointer, slice or map: its elements'
+	fields []fieldPlan // of a struct: its fields
+	// folded holds the fields' JSON names, true, and those names in lower
+	// case, false unless a name.
+	folded map[string]bool
 }
 
-// fieldPlan is a struct field's index and the plan of its type.
+// fieldPlan is a struct field's JSON name, index and the plan of its type.
 type fieldPlan struct {
+	name  string
 	index int
 	plan  *typePlan
 }
@@ -194,7 +205,8 @@ func (p *typePlan) matchesFolded(k string) bool {
 			return true
 		}
 	}
-	return p.folded[strings.ToLower(k)]
+	_, ok := p.folded[strings.ToLower(k)]
+	return ok
 }
 
 var (
@@ -251,9 +263,8 @@ func makePlan(t reflect.Type, made map[reflect.Type]*typePlan) *typePlan {
 	case reflect.Pointer, reflect.Slice, reflect.Map:
 		p.elem = makePlan(t.Elem(), made)
 	case reflect.Struct:
-		for name, f := range p.fields {
-			f.plan = makePlan(t.Field(f.index).Type, made)
-			p.fields[name] = f
+		for i, f := range p.fields {
+			p.fields[i].plan = makePlan(t.Field(f.index).Type, made)
 		}
 	}
 	return p
@@ -290,7 +301,8 @@ func decodable(t reflect.Type) bool {
 // fields, none embedded, named by the Go name or by a plain tag name with
 // no option but omitempty or omitzero, no two with the same name.
 func structPlan(t reflect.Type) *typePlan {
-	p := &typePlan{fields: map[string]fieldPlan{}, folded: map[string]bool{}}
+	p := &typePlan{folded: map[string]bool{}}
+	lower := map[string]bool{}
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		if sf.Anonymous {
@@ -309,11 +321,18 @@ func structPlan(t reflect.Type) *typePlan {
 		if name == "" {
 			name = sf.Name
 		}
-		lower := strings.ToLower(name)
-		if !plainName(name) || p.folded[lower] {
+		l := strings.ToLower(name)
+		if !plainName(name) || lower[l] {
 			return nil
 		}
-		p.fields[name], p.folded[lower] = fieldPlan{index: i}, true
+		lower[l] = true
+		p.fields = append(p.fields, fieldPlan{name: name, index: i})
+	}
+	for l := range lower {
+		p.folded[l] = false
+	}
+	for _, f := range p.fields {
+		p.folded[f.name] = true
 	}
 	return p
 }
