@@ -105,7 +105,6 @@ func (s *jsonScanner) errorAt(off int, ptr, msg string) error {
 }
 
 // value reads the value at s.i, found at ptr under key.
-// value reads the value at s.i, found at ptr under key.
 func (s *jsonScanner) value(ptr string, key Position) (any, error) {
 	s.skipSpace()
 	start := s.i
