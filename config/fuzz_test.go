@@ -89,15 +89,19 @@ func fuzzDecode(f *testing.F, format Format, check func(t *testing.T, src []byte
 // or nesting bomb takes.
 func fuzzMemoryBound(n int) uint64 { return 64<<20 + 2000*uint64(n) }
 
-// FuzzDecodeJSON also checks that valid JSON decodes to exactly what
+// FuzzDecodeJSON also checks that only valid JSON decodes, to exactly what
 // encoding/json's Unmarshal produces.
 func FuzzDecodeJSON(f *testing.F) {
 	fuzzDecode(f, JSON, func(t *testing.T, src []byte, doc Document) {
+		if !json.Valid(src) {
+			t.Fatalf("decoded JSON that is not valid to %#v", doc.Value)
+		}
 		var want any
 		if json.Unmarshal(src, &want) == nil && !reflect.DeepEqual(doc.Value, want) {
 			t.Fatalf("decoded %#v, encoding/json %#v", doc.Value, want)
 		}
-	}, `{"a": [1, {"b": null}], "c": "\u00e9"}`, `[]`, `"x"`, `{"limits": {"rps": 0}}`, `{"a":1,}`, "{\"a\":\n\t\"x\ny\"}", `{"e": "\u00e9\n\"", "n": -0.5e-3, "x": "\xff"}`, `{"a": 1, "a": 2}`, `1e400`)
+	}, `{"a": [1, {"b": null}], "c": "\u00e9"}`, `[]`, `"x"`, `{"limits": {"rps": 0}}`, `{"a":1,}`, "{\"a\":\n\t\"x\ny\"}", `{"e": "\u00e9\n\"", "n": -0.5e-3, "x": "\xff"}`, `{"a": 1, "a": 2}`, `1e400`,
+		`[1,]`, `[1 2]`, `{"a" 1}`, `{"a":1 "b":2}`, `{,}`, `{"a":1}x`, `"\u12g4"`, `"\x"`, "\"\x01\"", `01`, `1.`, `-`, `1e+`, `.5`, `tru`, `nul`, ` `, `"`)
 }
 
 func FuzzDecodeYAML(f *testing.F) {

@@ -25,17 +25,6 @@ type jsonDecoder struct {
 	pos   Positions
 }
 
-// decodeJSON decodes a JSON document and the positions of its values.
-func decodeJSON(file string, src []byte) (Document, error) {
-	if json.Valid(src) {
-		return scanJSON(file, src)
-	}
-	if _, err := tokenJSON(file, src); err != nil {
-		return Document{}, err
-	}
-	return Document{}, syntaxError(file, 1, 1, "", "invalid JSON") // json.Valid and Token disagree
-}
-
 // tokenJSON decodes src with encoding/json's tokenizer.
 func tokenJSON(file string, src []byte) (Document, error) {
 	d := &jsonDecoder{file: file, src: src, lines: newLineIndex(src), dec: json.NewDecoder(bytes.NewReader(src)), pos: Positions{}}

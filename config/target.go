@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 
 	"strings"
 	"sync"
@@ -456,14 +457,20 @@ func locate(doc Document, err error) []hotreload.FieldError {
 	return out
 }
 
-// decodeTyped decodes the document into a new T; a document of type any is
-// used as it is. encoded is the document as JSON, or nil to encode it.
+// decodeTyped decodes the document into a new T as json.Unmarshal decodes
+// its JSON encoding, straight from the tree when fromTree can; a document
+// of type any is used as it is. encoded is the document as JSON, or nil to
+// encode it.
 func decodeTyped[T any](doc Document, encoded []byte) (*T, error) {
 	value := new(T)
 	if p, ok := any(value).(*any); ok {
 		*p = doc.Value
 		return value, nil
 	}
+	if fromTree(reflect.ValueOf(value).Elem(), planOf(reflect.TypeFor[T]()), doc.Value, 0) {
+		return value, nil
+	}
+	value = new(T) // fromTree may have set part of it
 	b := encoded
 	if b == nil {
 		var err error
