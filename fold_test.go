@@ -218,18 +218,6 @@ func toldCommitted(rec *recorder, v uint64) string {
 	return ""
 }
 
-// preparingTarget tells each Prepare it runs on prepared, then prepares as
-// its valueTarget does.
-type preparingTarget struct {
-	*valueTarget
-	prepared chan hotreload.Candidate
-}
-
-func (t preparingTarget) Prepare(ctx context.Context, c hotreload.Candidate) (hotreload.Change, error) {
-	t.prepared <- c
-	return t.valueTarget.Prepare(ctx, c)
-}
-
 // TestChangesApplyWhileTheRecordIsWritten: while the committed record of
 // a change without a gate is written, the next such changes are prepared
 // and applied at once (Submit returns for each), none is told "committed"

@@ -15,28 +15,30 @@ import (
 // typedPlain is a type fromTree decodes, with fields whose values it
 // leaves to json.Unmarshal.
 type typedPlain struct {
-	I      int  `json:"i"`
-	I8     int8 `json:"i8,omitempty"`
-	U      uint `json:"u"`
-	U16    uint16
-	F      float64         `json:"f"`
-	F32    float32         `json:"f32"`
-	S      string          `json:"s"`
-	B      bool            `json:"b,omitzero"`
-	P      *int            `json:"p"`
-	A      any             `json:"a"`
-	M      map[string]int  `json:"m"`
-	L      []typedPlain    `json:"l"`
-	N      *typedPlain     `json:"n"`
-	Raw    json.RawMessage `json:"raw"`
-	T      time.Time       `json:"t"`
-	Num    json.Number     `json:"num"`
-	Bytes  []byte          `json:"bytes"`
-	Arr    [2]int          `json:"arr"`
-	D      time.Duration   `json:"d"`
-	Name   string
-	Skip   string `json:"-"`
-	Dash   string `json:"-,"`
+	I     int  `json:"i"`
+	I8    int8 `json:"i8,omitempty"`
+	U     uint `json:"u"`
+	U16   uint16
+	F     float64         `json:"f"`
+	F32   float32         `json:"f32"`
+	S     string          `json:"s"`
+	B     bool            `json:"b,omitzero"`
+	P     *int            `json:"p"`
+	A     any             `json:"a"`
+	M     map[string]int  `json:"m"`
+	L     []typedPlain    `json:"l"`
+	N     *typedPlain     `json:"n"`
+	Raw   json.RawMessage `json:"raw"`
+	T     time.Time       `json:"t"`
+	Num   json.Number     `json:"num"`
+	Bytes []byte          `json:"bytes"`
+	Arr   [2]int          `json:"arr"`
+	D     time.Duration   `json:"d"`
+	Name  string
+	Skip  string `json:"-"`
+	//lint:ignore SA5008 a field named "-" is one of the cases tested
+	Dash string `json:"-,"`
+	//lint:ignore U1000 an unexported field is one of the cases tested
 	hidden string
 	Mixed  int `json:"mixedCase"`
 }

@@ -42,9 +42,13 @@
 // and fsynced beside the objects, and renamed once they are durable, which
 // saves a serial fsync): when Put returns, the record and the
 // content it names survive a crash (kill -9, power loss on a disk that
-// honours fsync). A crash earlier leaves at most unreferenced objects and
-// temporary files, which Open removes; a Put that fails leaves at most
-// unreferenced objects, which the next Put or Open removes.
+// honours fsync). A Put of several entries (group commit) writes and
+// fsyncs all their files at once, each on its own goroutine, renames the
+// records in order and fsyncs each directory once. A crash earlier leaves
+// at most unreferenced objects, temporary files and some of a batch's
+// records, which Open treats as any record; a Put that fails removes the
+// records it renamed and leaves at most unreferenced objects, which the
+// next Put or Open removes.
 //
 // Open skips what it cannot read and keeps going: a record file that is not
 // valid JSON, fails its checksum or has an unknown format is left on disk,
