@@ -308,8 +308,15 @@ func TestRollbackIsNotUndone(t *testing.T) {
 			}
 			// The watcher saw hotreload's own write-backs, if any, before it
 			// sees this edit of the operator's: when the edit is live, the
-			// write-backs were taken for no edit.
-			writeFile(t, file, strings.Replace(original, "name: one", "name: two", 1))
+			// write-backs were taken for no edit. The edit is renamed over
+			// the file, so that no read sees it half written (with no
+			// debounce, a read between os.WriteFile's truncate and write
+			// is rightly rejected, and would count here).
+			tmp := file + ".edit"
+			writeFile(t, tmp, strings.Replace(original, "name: one", "name: two", 1))
+			if err := os.Rename(tmp, file); err != nil {
+				t.Fatal(err)
+			}
 			edit := waitLive(t, admin, "the operator's edit", func(l live) bool { return l.Data["name"] == "two" && l.State == "committed" })
 			if edit.Data["rps"] != 5.0 {
 				t.Fatalf("after the operator's edit %+v", edit)
