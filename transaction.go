@@ -1,6 +1,7 @@
 package hotreload
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,16 @@ type prepared struct {
 	summary   Summary
 	applied   bool
 	version   uint64 // the version that applied it
+	digest    string // Digest(summary.Snapshot), once asked for
+}
+
+// snapshotDigest returns the digest of the change's snapshot, hashing it
+// on the first call only: a large snapshot takes a millisecond a hash.
+func (p *prepared) snapshotDigest() string {
+	if p.digest == "" {
+		p.digest = Digest(p.summary.Snapshot)
+	}
+	return p.digest
 }
 
 // window is a transaction applied and in its health window.
@@ -566,7 +577,7 @@ func (tx *transaction) pin(ctx context.Context) bool {
 			pin = Digest(src)
 		}
 		old, had := e.pins[name]
-		if pin == Digest(p.summary.Snapshot) {
+		if pin == p.snapshotDigest() {
 			delete(e.pins, name)
 			changed = changed || had
 			continue
@@ -672,12 +683,14 @@ func (tx *transaction) prepare(ctx context.Context) (Outcome, bool) {
 		// Drop candidates equal to the live state, and a source's that a
 		// rollback pinned against.
 		for _, p := range all {
-			name, d := p.target.Name(), Digest(p.summary.Snapshot)
+			name := p.target.Name()
 			cur, ok := e.liveSnapshot(name)
-			pinned := fromSource(p.candidate) && e.pins[name] == d
-			if ok && Digest(cur) == d || pinned {
+			live := ok && bytes.Equal(cur, p.summary.Snapshot)
+			pin, hasPin := e.pins[name]
+			pinned := hasPin && fromSource(p.candidate) && pin == p.snapshotDigest()
+			if live || pinned {
 				_ = p.change.Rollback(ctx)
-				if pinned && !(ok && Digest(cur) == d) {
+				if pinned && !live {
 					tx.pinned = append(tx.pinned, name)
 				}
 				continue
@@ -870,7 +883,7 @@ func (tx *transaction) record(version uint64, result Result, reason string) Reco
 		}
 		for _, p := range tx.all() {
 			if p.target.Name() == name {
-				st.Kind, st.Digest, st.Changed, st.Meta = p.summary.Kind, Digest(p.summary.Snapshot), true, p.summary.Meta
+				st.Kind, st.Digest, st.Changed, st.Meta = p.summary.Kind, p.snapshotDigest(), true, p.summary.Meta
 			}
 		}
 		if pin, ok := tx.e.pins[name]; ok && result == Committed && !tx.endsPin(name) {
@@ -900,7 +913,7 @@ func (tx *transaction) outcome(result Result, version uint64, cause string, err 
 		to := TargetOutcome{Target: name, Kind: tx.kinds[name]}
 		for _, p := range tx.changes {
 			if p.target.Name() == name {
-				to.Digest, to.Changes, to.Modules = Digest(p.summary.Snapshot), p.summary.Changes, p.summary.Modules
+				to.Digest, to.Changes, to.Modules = p.snapshotDigest(), p.summary.Changes, p.summary.Modules
 			}
 		}
 		o.Targets = append(o.Targets, to)

@@ -91,6 +91,7 @@ func excerpt(s string) string {
 type Document struct {
 	Value any
 	pos   *lazyPositions // nil: no positions
+	size  int            // bytes of source it was decoded from, 0 if unknown
 }
 
 // Positions returns the position of each key and value of the document, or
@@ -130,6 +131,7 @@ func Decode(file string, src []byte, f Format) (Document, error) {
 	if err != nil {
 		return Document{}, err
 	}
+	doc.size = len(src)
 	return doc, nil
 }
 

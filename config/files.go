@@ -110,11 +110,15 @@ func Merge(docs ...Document) Document {
 		values[i] = d.Value
 	}
 	v := jsondiff.Merge(values...)
-	return lazily(v, func() Positions {
+	merged := lazily(v, func() Positions {
 		layers := make([]Positions, len(docs))
 		for i, d := range docs {
 			layers[i] = d.Positions()
 		}
 		return mergePositions(v, layers...)
 	})
+	for _, d := range docs {
+		merged.size += d.size
+	}
+	return merged
 }

@@ -50,7 +50,7 @@ func lazily(v any, build func() Positions) Document {
 // withValue returns a document of v, a value derived from d's (defaults
 // filled, transformed), located by d's positions.
 func (d Document) withValue(v any) Document {
-	return Document{Value: v, pos: d.pos}
+	return Document{Value: v, pos: d.pos, size: d.size}
 }
 
 // Locate returns the position of the value at pointer, or of its nearest
