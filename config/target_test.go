@@ -277,6 +277,35 @@ func TestTransformKeepsSecretsOutOfSnapshotsAndChanges(t *testing.T) {
 	}
 }
 
+// TestLargeSnapshotIsEncodedBeforeTransform checks that a large source,
+// whose snapshot is encoded beside its validation, is encoded before a
+// Transform that changes the document in place (go test -race sees a
+// Transform that does not wait).
+func TestLargeSnapshotIsEncodedBeforeTransform(t *testing.T) {
+	ctx := context.Background()
+	inPlace := func(doc any) (any, error) {
+		doc.(map[string]any)["added"] = true
+		return doc, nil
+	}
+	target, err := NewTarget(Options[any]{Format: JSON, Transform: inPlace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	content := fmt.Appendf(nil, `{"pad": %q}`, strings.Repeat("x", 2*encodeAsideFrom))
+	ch, err := target.Prepare(ctx, hotreload.Candidate{Target: "config", Content: content})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Rollback(ctx)
+	if snap := ch.Summary().Snapshot; strings.Contains(string(snap), "added") || len(snap) < 2*encodeAsideFrom {
+		t.Fatalf("the snapshot holds %d bytes, with Transform's key: %t", len(snap), strings.Contains(string(snap), "added"))
+	}
+	if jsondiff.At(ch.(hotreload.DataChange).Data(), "/added") != true {
+		t.Fatal("Transform did not run")
+	}
+}
+
 // MustApplyContent applies YAML content to the target.
 func MustApplyContent(tb testing.TB, target *Target[App], content string) {
 	tb.Helper()
