@@ -246,21 +246,25 @@ func markSecrets(v any) any {
 // message about a secret value, or a value holding one, shows [REDACTED]
 // in its place.
 func (s *Schema) Validate(doc Document, strict bool) []hotreload.FieldError {
-	return s.validate(doc, strict, nil, nil)
+	errs, _ := s.validate(doc, strict, nil, nil)
+	return errs
 }
 
 // validate is Validate with more secrets, the values that were encrypted
 // in source, the document before Transform (see Target.build), looked for
 // only when a message could show one; and, unless nil, valid: a document
 // this schema accepted, whose values the validator is not shown again
-// where doc holds them unchanged when the schema is incremental.
-func (s *Schema) validate(doc Document, strict bool, source, valid any) []hotreload.FieldError {
+// where doc holds them unchanged when the schema is incremental. It also
+// returns, unless nil, what it found unchanged: doc's value pruned against
+// valid, for jsondiff.DiffKnown with isUnchanged.
+func (s *Schema) validate(doc Document, strict bool, source, valid any) (errs []hotreload.FieldError, known any) {
 	if !s.linear && !evaluationsWithin(s.root, doc.Value) {
-		return []hotreload.FieldError{fieldError(doc, "", fmt.Sprintf("the schema is too costly to validate this config: it applies its subschemas more than %d times (plus %d per value); a $ref or allOf applies the same subschema many times over", maxEvaluations, maxEvaluationsPerValue), false)}
+		return []hotreload.FieldError{fieldError(doc, "", fmt.Sprintf("the schema is too costly to validate this config: it applies its subschemas more than %d times (plus %d per value); a $ref or allOf applies the same subschema many times over", maxEvaluations, maxEvaluationsPerValue), false)}, nil
 	}
 	v := doc.Value
 	if s.incremental && valid != nil {
 		v, _ = pruned(v, valid)
+		known = v
 	}
 	var out []hotreload.FieldError
 	err := s.root.Validate(v)
@@ -276,7 +280,7 @@ func (s *Schema) validate(doc Document, strict bool, source, valid any) []hotrel
 		out = append(out, s.unknownKeys(doc)...)
 	}
 	sortFieldErrors(out)
-	return slices.CompactFunc(out, func(a, b hotreload.FieldError) bool { return a == b })
+	return slices.CompactFunc(out, func(a, b hotreload.FieldError) bool { return a == b }), known
 }
 
 func sortFieldErrors(errs []hotreload.FieldError) {

@@ -62,6 +62,13 @@ func allScalar(vs []any) bool {
 // and withoutUnchanged drops what it reports.
 type unchanged struct{}
 
+// isUnchanged reports whether v is unchanged{}: jsondiff.DiffKnown's same
+// for a value pruned against the document it was compared with.
+func isUnchanged(v any) bool {
+	_, ok := v.(unchanged)
+	return ok
+}
+
 // pruned returns v with each value equal to the one valid holds at the
 // same place replaced by unchanged{} (v itself when all of it is), and
 // whether all of it is. It copies only the objects and arrays on the way

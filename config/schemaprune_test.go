@@ -80,7 +80,8 @@ func TestIncrementalSchemas(t *testing.T) {
 
 // TestValidateSinceValidDocument checks, on random edits of valid
 // documents, that validating against what a valid document held reports
-// exactly what validating the whole document reports.
+// exactly what validating the whole document reports, and that the changes
+// listed from what it found unchanged are jsondiff.Diff's.
 func TestValidateSinceValidDocument(t *testing.T) {
 	for name, tc := range map[string]struct{ schema, valid string }{
 		"Keywords": {incrementalSchema, `{"name": "app", "mode": "dev", "version": 2, "tls": true, "cert": "https://x/c",
@@ -115,10 +116,13 @@ func TestValidateSinceValidDocument(t *testing.T) {
 				}
 				doc := MustDecode(t, "c.json", string(b))
 				for _, strict := range []bool{false, true} {
-					whole := s.validate(doc, strict, nil, nil)
-					since := s.validate(doc, strict, nil, valid.Value)
+					whole, _ := s.validate(doc, strict, nil, nil)
+					since, known := s.validate(doc, strict, nil, valid.Value)
 					if !reflect.DeepEqual(whole, since) {
 						t.Fatalf("edit %d of the valid document: %s\nwhole document: %v\nsince the valid one: %v", i, b, whole, since)
+					}
+					if got, want := jsondiff.DiffKnown(valid.Value, doc.Value, known, isUnchanged), jsondiff.Diff(valid.Value, doc.Value); !reflect.DeepEqual(got, want) {
+						t.Fatalf("edit %d of the valid document: %s\nchanges told what validation found unchanged: %v\nchanges: %v", i, b, got, want)
 					}
 					if len(whole) > 0 {
 						invalid++

@@ -253,16 +253,8 @@ func (t *Target[T]) prepare(c hotreload.Candidate) (hotreload.Change, error) {
 		sum := sha256.Sum256(write.data)
 		disk, from = &sum, write.from
 	}
-	var prevData any
-	if live != nil {
-		prevData = live.final.Value
-	}
-	var changes []hotreload.PathChange
 	snapshot := encodeAside(source)
-	next, err := t.build(source, snapshot, validators, live)
-	if err == nil {
-		changes = jsondiff.Diff(prevData, next.final.Value)
-	}
+	next, changes, err := t.build(source, snapshot, validators, live)
 	encoded, serr := snapshot()
 	if err == nil && serr != nil {
 		err = hotreload.Errorf(hotreload.CodeInvalid, "encoding the config snapshot: %w", serr)
@@ -272,6 +264,10 @@ func (t *Target[T]) prepare(c hotreload.Candidate) (hotreload.Change, error) {
 	}
 	next.disk, next.from = disk, from
 	ch := &change[T]{t: t, next: next, write: write, changes: changes}
+	var prevData any
+	if live != nil {
+		prevData = live.final.Value
+	}
 	ch.summary = hotreload.Summary{
 		Kind:     hotreload.KindConfig,
 		Snapshot: encoded,
@@ -416,32 +412,34 @@ func encodeAside(doc Document) (snapshot func() ([]byte, error)) {
 }
 
 // build turns a source document, encoded by snapshot, into a validated
-// state: Transform, defaults, schema, typed decoding, validators. live,
-// unless nil, is the live state, which the schema accepted. It waits for
-// snapshot before anything that could change the document in place.
-func (t *Target[T]) build(source Document, snapshot func() ([]byte, error), validators []Validator[T], live *state[T]) (*state[T], error) {
+// state (Transform, defaults, schema, typed decoding, validators), and
+// lists where it differs from live, the live state (which the schema
+// accepted) or nil. It waits for snapshot before anything that could
+// change the document in place.
+func (t *Target[T]) build(source Document, snapshot func() ([]byte, error), validators []Validator[T], live *state[T]) (*state[T], []hotreload.PathChange, error) {
 	doc := source.Value
 	if t.opts.Transform != nil {
 		if _, err := snapshot(); err != nil { // Transform may change doc in place
-			return nil, hotreload.Errorf(hotreload.CodeInvalid, "encoding the config snapshot: %w", err)
+			return nil, nil, hotreload.Errorf(hotreload.CodeInvalid, "encoding the config snapshot: %w", err)
 		}
 		var err error
 		if doc, err = t.opts.Transform(doc); err != nil {
-			return nil, t.invalid(source, "transforming the config", err)
+			return nil, nil, t.invalid(source, "transforming the config", err)
 		}
 	}
 	filled, err := t.opts.Schema.Defaults(doc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	final := source.withValue(filled)
+	var prev, known any // known: what the schema found unchanged since prev
+	if live != nil {
+		prev = live.final.Value
+	}
 	if t.opts.Schema != nil {
-		var valid any
-		if live != nil {
-			valid = live.final.Value
-		}
-		if errs := t.opts.Schema.validate(final, t.opts.Strict, source.Value, valid); len(errs) > 0 {
-			return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("config %q does not match its schema", t.opts.Name), Details: errs}
+		var errs []hotreload.FieldError
+		if errs, known = t.opts.Schema.validate(final, t.opts.Strict, source.Value, prev); len(errs) > 0 {
+			return nil, nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("config %q does not match its schema", t.opts.Name), Details: errs}
 		}
 	}
 	encoded := snapshot // what the typed value is decoded from
@@ -450,7 +448,7 @@ func (t *Target[T]) build(source Document, snapshot func() ([]byte, error), vali
 	}
 	value, err := decodeTyped[T](final, encoded)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var details []hotreload.FieldError
 	for _, v := range validators {
@@ -460,9 +458,10 @@ func (t *Target[T]) build(source Document, snapshot func() ([]byte, error), vali
 	}
 	if len(details) > 0 {
 		sortFieldErrors(details)
-		return nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("config %q was rejected by a validator", t.opts.Name), Details: details}
+		return nil, nil, &hotreload.Error{Code: hotreload.CodeInvalid, Message: fmt.Sprintf("config %q was rejected by a validator", t.opts.Name), Details: details}
 	}
-	return &state[T]{source: source, final: final, snap: &Snapshot[T]{Value: value, Data: final.Value}}, nil
+	next := &state[T]{source: source, final: final, snap: &Snapshot[T]{Value: value, Data: final.Value}}
+	return next, jsondiff.DiffKnown(prev, final.Value, known, isUnchanged), nil
 }
 
 // invalid wraps an error of Transform, locating its details. The cause is

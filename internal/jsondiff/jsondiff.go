@@ -17,24 +17,35 @@ import (
 // Diff lists the paths where b differs from a, in JSON Pointer form, sorted.
 // Objects are compared key by key; any other change (arrays included) is
 // reported at the path of the value that changed.
-func Diff(a, b any) []hotreload.PathChange {
+func Diff(a, b any) []hotreload.PathChange { return DiffKnown(a, b, nil, nil) }
+
+// DiffKnown is Diff told what a comparison of a and b found already:
+// known, unless nil, mirrors b, with a value for which same reports true in
+// place of each value equal to a's at the same place, and any other
+// non-nil value where they differ. It skips what known says is the same,
+// and reports what it says differs without comparing it again.
+func DiffKnown(a, b, known any, same func(any) bool) []hotreload.PathChange {
 	var out []hotreload.PathChange
-	diff("", a, b, &out)
+	diff("", a, b, known, same, &out)
 	slices.SortFunc(out, func(x, y hotreload.PathChange) int { return strings.Compare(x.Path, y.Path) })
 	return out
 }
 
-func diff(path string, a, b any, out *[]hotreload.PathChange) {
+func diff(path string, a, b, known any, same func(any) bool, out *[]hotreload.PathChange) {
+	if known != nil && same(known) {
+		return
+	}
 	am, aok := a.(map[string]any)
 	bm, bok := b.(map[string]any)
 	if aok && bok {
+		km, _ := known.(map[string]any)
 		for k, av := range am {
 			bv, ok := bm[k]
 			if !ok {
 				*out = append(*out, hotreload.PathChange{Path: Join(path, k), Old: av})
 				continue
 			}
-			diff(Join(path, k), av, bv, out)
+			diff(Join(path, k), av, bv, km[k], same, out)
 		}
 		for k, bv := range bm {
 			if _, ok := am[k]; !ok {
@@ -43,7 +54,7 @@ func diff(path string, a, b any, out *[]hotreload.PathChange) {
 		}
 		return
 	}
-	if !Equal(a, b) {
+	if known != nil || !Equal(a, b) {
 		p := path
 		if p == "" {
 			p = "/"
