@@ -103,7 +103,8 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxRollbacks is how many rollbacks (of any trigger) within
 	// RollbackWindow are tolerated; one more freezes automatic reloads
-	// until Unfreeze.
+	// until Unfreeze. The versions one failed history write rolls back
+	// together count as one.
 	// Zero means 3; negative never freezes.
 	MaxRollbacks int
 	// RollbackWindow is the window for MaxRollbacks; zero means one hour.

@@ -237,7 +237,7 @@ func TestChangesApplyWhileTheRecordIsWritten(t *testing.T) {
 			ctx := context.Background()
 			rec := &recorder{}
 			h := &heldHistory{faultyHistory: newHistory(t)}
-			e := startEngine(t, hotreload.Options{History: h, Observer: rec, Publisher: rec})
+			e := startEngine(t, hotreload.Options{History: h, Observer: rec, Publisher: rec, MaxRollbacks: 1})
 			a := newValueTarget("a", "a1")
 			mustAdd(t, e, a)
 			held := h.hold()
@@ -303,6 +303,9 @@ func TestChangesApplyWhileTheRecordIsWritten(t *testing.T) {
 				}
 				if st := e.Status(); st.Active != 1 || st.Live != 1 || st.State != hotreload.StateCommitted {
 					t.Fatalf("status after the failed write: %+v", st)
+				}
+				if st := e.Status(); st.Frozen { // one failed Put is one rollback, however many windows it ends
+					t.Fatalf("one failed write froze reloads: %s", st.FrozenReason)
 				}
 				for v, want := range map[uint64][]hotreload.Result{
 					2: {hotreload.Committed, hotreload.RolledBack}, // the attempt, then the rollback

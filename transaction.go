@@ -254,6 +254,7 @@ func (e *Engine) recorded(ctx context.Context, err error) {
 				cause = fmt.Errorf("applied on version %d, whose commit could not be recorded in history: %w", failed, err)
 			}
 			r.tx.step("commit", r.start)
+			r.tx.uncounted = i > 0 // the loop breaker counts one failed Put once
 			e.complete(ctx, r.tx, r.tx.rollback(ctx, r.version, "history", cause))
 		}
 		return
@@ -338,7 +339,7 @@ func (e *Engine) complete(ctx context.Context, tx *transaction, o Outcome) {
 // finish records the outcome in status, the loop breaker, events, the
 // observer and the log.
 func (e *Engine) finish(r Request, o Outcome, tx *transaction) {
-	if o.Result == RolledBack {
+	if o.Result == RolledBack && !tx.uncounted {
 		e.countRollback(o)
 	}
 	e.setStatus(func(s *Status) { last := o; s.Last = &last })
@@ -432,6 +433,9 @@ type transaction struct {
 	// pinned names the targets whose candidate was dropped because it is
 	// the source a rollback pinned against.
 	pinned []string
+	// uncounted marks a rollback the loop breaker does not count: a
+	// durable window rolled back with older ones by the same failed Put.
+	uncounted bool
 }
 
 // names lists the targets the transaction touched or tried to, in order.
