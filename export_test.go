@@ -1,4 +1,8 @@
 package hotreload
 
-// MaxRecordings is maxRecordings for the tests of package hotreload_test.
-const MaxRecordings = maxRecordings
+// MaxRecordings and MaxRecordingBytes are maxRecordings and
+// maxRecordingBytes for the tests of package hotreload_test.
+const (
+	MaxRecordings     = maxRecordings
+	MaxRecordingBytes = maxRecordingBytes
+)

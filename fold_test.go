@@ -363,44 +363,64 @@ func TestChangesApplyWhileTheRecordIsWritten(t *testing.T) {
 	}
 }
 
-// TestDurableWindowsAreBounded: at most hotreload.MaxRecordings changes
-// apply on records still being written; the next waits for them.
+// TestDurableWindowsAreBounded: at most hotreload.MaxRecordings changes,
+// holding less than hotreload.MaxRecordingBytes of snapshots, apply on
+// records still being written; the next waits for them.
 func TestDurableWindowsAreBounded(t *testing.T) {
-	ctx := context.Background()
-	h := &heldHistory{faultyHistory: newHistory(t)}
-	e := startEngine(t, hotreload.Options{History: h})
-	a := newValueTarget("a", "v0")
-	mustAdd(t, e, a)
-	held := h.hold()
-	var tickets []*hotreload.Ticket
-	for i := range hotreload.MaxRecordings + 1 {
-		tk, err := e.Start(ctx, hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{content("a", fmt.Sprint("v", i+1))}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tickets = append(tickets, tk)
-	}
-	release := <-held // the first change's record
-	for _, tk := range tickets[:hotreload.MaxRecordings] {
-		select {
-		case <-tk.Live():
-		case <-time.After(testwait.D(10 * time.Second)):
-			t.Fatal("a change within the bound did not go live")
-		}
-	}
-	last := tickets[hotreload.MaxRecordings]
-	select {
-	case <-last.Live():
-		t.Fatal("a change beyond the bound went live before the records were written")
-	case <-time.After(100 * time.Millisecond): // it would go live at once
-	}
-	h.mu.Lock()
-	h.held = nil
-	h.mu.Unlock()
-	release <- nil
-	o, err := last.Wait(ctx)
-	if err != nil || o.Result != hotreload.Committed || a.Live() != fmt.Sprint("v", hotreload.MaxRecordings+1) {
-		t.Fatalf("the change beyond the bound ended %+v, %v, live %q", o, err, a.Live())
+	big := strings.Repeat("x", hotreload.MaxRecordingBytes/2)
+	for _, tc := range []struct {
+		name  string
+		value func(i int) string // the i-th change's value
+		bound int                // changes that go live while the first record is held
+	}{
+		{"InNumber", func(i int) string { return fmt.Sprint("v", i+1) }, hotreload.MaxRecordings},
+		{"InBytes", func(i int) string { return fmt.Sprint(i+1, big) }, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			h := &heldHistory{faultyHistory: newHistory(t)}
+			e := startEngine(t, hotreload.Options{History: h})
+			a := newValueTarget("a", "v0")
+			mustAdd(t, e, a)
+			held := h.hold()
+			var tickets []*hotreload.Ticket
+			for i := range tc.bound + 1 {
+				tk, err := e.Start(ctx, hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{content("a", tc.value(i))}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				tickets = append(tickets, tk)
+			}
+			release := <-held // the first change's record
+			var once sync.Once
+			free := func() {
+				once.Do(func() {
+					h.mu.Lock()
+					h.held = nil
+					h.mu.Unlock()
+					release <- nil
+				})
+			}
+			t.Cleanup(free) // before the engine stops, should the test fail
+			for _, tk := range tickets[:tc.bound] {
+				select {
+				case <-tk.Live():
+				case <-time.After(testwait.D(10 * time.Second)):
+					t.Fatal("a change within the bound did not go live")
+				}
+			}
+			last := tickets[tc.bound]
+			select {
+			case <-last.Live():
+				t.Fatal("a change beyond the bound went live before the records were written")
+			case <-time.After(100 * time.Millisecond): // it would go live at once
+			}
+			free()
+			o, err := last.Wait(ctx)
+			if err != nil || o.Result != hotreload.Committed || a.Live() != tc.value(tc.bound) {
+				t.Fatalf("the change beyond the bound ended %+v, %v", o, err)
+			}
+		})
 	}
 }
 

@@ -52,11 +52,30 @@ type recording struct {
 	start   time.Time
 	rec     Record
 	snaps   map[string][]byte // every target's snapshot in the version
+	bytes   int               // of the snapshots the version changed
 }
 
-// maxRecordings bounds the durable windows open at once; one more change
-// waits for their records.
-const maxRecordings = 64
+// maxRecordings and maxRecordingBytes bound the durable windows open at
+// once, in number and in the bytes of their changed snapshots (each window
+// holds its state until its record is durable): past either, the next
+// change waits for their records. A history write that stalls (a slow
+// fsync) holds up saves only once this many have piled up behind it.
+const (
+	maxRecordings     = 1024
+	maxRecordingBytes = 16 << 20
+)
+
+// recordingsFull reports whether the durable windows reached a bound.
+func (e *Engine) recordingsFull() bool {
+	if len(e.recordings) >= maxRecordings {
+		return true
+	}
+	n := 0
+	for _, r := range e.recordings {
+		n += r.bytes
+	}
+	return n >= maxRecordingBytes
+}
 
 // transact runs one transaction up to its health window, or to its end
 // when it is not gated; conclude ends a gated one. Every target ends either
@@ -79,7 +98,7 @@ func (e *Engine) transact(ctx context.Context, r Request, t *Ticket) bool {
 	tx.step("validate", t0)
 	// A change the gate would not watch applies on top of the durable
 	// windows; anything else waits for their records.
-	onTop := len(tx.changes) > 0 && e.pending == nil && !tx.gated() && len(e.recordings) < maxRecordings
+	onTop := len(tx.changes) > 0 && e.pending == nil && !tx.gated() && !e.recordingsFull()
 	if !onTop && !e.waitDurable(ctx) {
 		tx.discard(ctx, 0)
 		return false
@@ -213,6 +232,9 @@ func (e *Engine) setLive(version uint64, state string) {
 // the next request.
 func (e *Engine) recordCommit(ctx context.Context, tx *transaction, version uint64) {
 	r := &recording{tx: tx, version: version, start: e.opts.Now(), snaps: tx.snapshots(), rec: tx.record(version, Committed, "")}
+	for _, p := range tx.all() {
+		r.bytes += len(p.summary.Snapshot)
+	}
 	e.recordings = append(e.recordings, r)
 	if e.written == nil {
 		e.writeRecords(ctx)

@@ -164,10 +164,11 @@ func (s *Store) Put(ctx context.Context, entries ...hotreload.Entry) error {
 	// The record files are written and fsynced while the objects are:
 	// only their renames, once the objects are durable, put them in
 	// history.
+	writes := make(writeSlots, maxWritesInFlight)
 	for i := range batch {
-		batch[i].tmp = s.stageRecord(batch[i].data)
+		batch[i].tmp = s.stageRecord(batch[i].data, writes)
 	}
-	written, err := s.writeObjects(batch)
+	written, err := s.writeObjects(batch, writes)
 	// Objects written before a failure are known from here on, so that
 	// the next prune deletes them if no record comes to name them.
 	s.mu.Lock()
@@ -264,10 +265,25 @@ func (s *Store) restorable(batch []staged) error {
 	return nil
 }
 
+// maxWritesInFlight bounds the files a Put writes and fsyncs at once: each
+// fsync in progress holds an OS thread, and a batch may hold a thousand
+// records.
+const maxWritesInFlight = 16
+
+// writeSlots admits at most its capacity of file writes at once.
+type writeSlots chan struct{}
+
+// do runs write once a slot is free.
+func (w writeSlots) do(write func()) {
+	w <- struct{}{}
+	defer func() { <-w }()
+	write()
+}
+
 // stageRecord starts writing the record file data to a temporary file in
-// the records directory, fsynced, and returns a function that waits for it
-// and returns its path. A Store in memory writes nothing.
-func (s *Store) stageRecord(data []byte) func() (string, error) {
+// the records directory, fsynced, in one of writes, and returns a function
+// that waits for it and returns its path. A Store in memory writes nothing.
+func (s *Store) stageRecord(data []byte, writes writeSlots) func() (string, error) {
 	if s.mem != nil {
 		return func() (string, error) { return "", nil }
 	}
@@ -276,10 +292,10 @@ func (s *Store) stageRecord(data []byte) func() (string, error) {
 		err error
 	}
 	ch := make(chan result, 1)
-	go func() {
+	go writes.do(func() {
 		tmp, err := stageFile(s.recordsDir, data)
 		ch <- result{tmp, err}
-	}()
+	})
 	return func() (string, error) {
 		r := <-ch
 		return r.tmp, r.err
@@ -342,10 +358,10 @@ func fillDigests(rec *hotreload.Record, snapshots map[string][]byte) (map[string
 
 // writeObjects durably writes the snapshots of a batch that the store does
 // not hold yet, named by their digests, together: each file is fsynced on
-// its own goroutine (the file system commits them as one) and the
-// directory once. It returns the digests it wrote, even when it fails part
-// way.
-func (s *Store) writeObjects(batch []staged) (map[string]bool, error) {
+// its own goroutine, in one of writes (the file system commits them as
+// one), and the directory once. It returns the digests it wrote, even when
+// it fails part way.
+func (s *Store) writeObjects(batch []staged, writes writeSlots) (map[string]bool, error) {
 	type object struct {
 		version uint64
 		target  string
@@ -378,7 +394,8 @@ func (s *Store) writeObjects(batch []staged) (map[string]bool, error) {
 	var wg sync.WaitGroup
 	for d, o := range todo {
 		wg.Go(func() {
-			err := writeFile(s.objectsDir, d, o.data)
+			var err error
+			writes.do(func() { err = writeFile(s.objectsDir, d, o.data) })
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

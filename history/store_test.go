@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -731,6 +732,29 @@ func TestFailedObjectWriteLeavesNoRecord(t *testing.T) {
 // TestPutBatch: entries put together are recorded in the order given, each
 // with its content (content shared by two is stored once), and survive a
 // reopen like entries put one by one.
+// TestLargeBatchBoundsItsThreads writes a batch of a thousand records:
+// the files it fsyncs at once, each holding an OS thread, stay bounded.
+func TestLargeBatchBoundsItsThreads(t *testing.T) {
+	s := mustOpen(t, t.TempDir(), Options{})
+	mustCommit(t, s, 1)
+	var batch []hotreload.Entry
+	for v := uint64(2); v < 1002; v++ {
+		snaps := map[string][]byte{"app": appJSON(v)}
+		batch = append(batch, hotreload.Entry{Record: attempt(v, hotreload.Committed, snaps), Snapshots: snaps})
+	}
+	threads := pprof.Lookup("threadcreate")
+	before := threads.Count()
+	if err := s.Put(context.Background(), batch...); err != nil {
+		t.Fatal(err)
+	}
+	if created := threads.Count() - before; created > 2*maxWritesInFlight {
+		t.Fatalf("a batch of %d records created %d threads, want at most %d", len(batch), created, 2*maxWritesInFlight)
+	}
+	if recs, err := s.List(context.Background()); err != nil || len(recs) != 1001 {
+		t.Fatalf("%d records, %v; want 1001", len(recs), err)
+	}
+}
+
 func TestPutBatch(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir, Options{})
