@@ -251,8 +251,7 @@ func (p *yamlPlain) keyAt(i int) (k string, next int, ok bool) {
 		if ok {
 			k = p.src[i:end]
 			v, resolved := plainScalar(k)
-			// go-yaml takes a key ending in "<<" for a merge key
-			ok = resolved && v == k && !strings.HasSuffix(k, "<<")
+			ok = resolved && v == k
 		}
 	}
 	if !ok || end == len(p.src) || p.src[end] != ':' {
@@ -288,8 +287,8 @@ func (p *yamlPlain) scalar() (any, bool) {
 // plainEnd returns where the plain scalar at i ends, its trailing blanks
 // excluded: before a ':' and a blank (the end of a key, if key is set; an
 // error in a value), a comment, or the end of the line. ok is false for a
-// scalar that starts with an indicator or holds a control character, and
-// for a key that does not end with ':'.
+// scalar that starts with an indicator or holds a control character or
+// "<<", and for a key that does not end with ':'.
 func (p *yamlPlain) plainEnd(i int, key bool) (end int, ok bool) {
 	switch c := p.src[i]; c {
 	case '-':
@@ -308,8 +307,8 @@ func (p *yamlPlain) plainEnd(i int, key bool) (end int, ok bool) {
 			return end, key && end == j
 		case c == '#' && p.src[j-1] == ' ':
 			return end, !key
-		case c < ' ' || c == 0x7f:
-			return 0, false
+		case c < ' ' || c == 0x7f || c == '<' && j+1 < len(p.src) && p.src[j+1] == '<':
+			return 0, false // go-yaml may take "<<" for a merge key
 		case c != ' ':
 			end = j + 1
 		}

@@ -72,6 +72,7 @@ func TestYAMLPlain(t *testing.T) {
 		{"anchor and alias", "a: &x 1\nb: *x\n"},
 		{"merge key", "a:\n  <<: {b: 1}\n"},
 		{"key ending in <<", "a<<: 1\n"},
+		{"key holding <<", "<<:: 1\n"},
 		{"tag", "a: !!str 1\n"},
 		{"literal block", "a: |\n  x\n"},
 		{"folded block", "a: >\n  x\n"},
