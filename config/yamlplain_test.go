@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -166,6 +167,25 @@ func TestYAMLPlainBenchDocument(t *testing.T) {
 		if _, ok := decodePlainYAML(string(src)); !ok {
 			t.Errorf("%d bytes: left to go-yaml", size)
 		}
+	}
+}
+
+// TestYAMLPlainPrepareBuildsNoPositions checks that Prepare of a valid
+// YAML config that yamlPlain reads never builds its positions (go-yaml
+// would), and that an invalid one reports its problem where it is.
+func TestYAMLPlainPrepareBuildsNoPositions(t *testing.T) {
+	target := MustTarget(t, Options[App]{Format: YAML})
+	ctx := context.Background()
+	ch, err := target.Prepare(ctx, yamlCandidate("name: shop\nlimits:\n  rps: 5\n  burst: 7\nbackends:\n  - url: http://a:1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next := ch.(*change[App]).next; next.source.pos.build == nil || next.final.pos.build == nil {
+		t.Error("a valid Prepare built the positions")
+	}
+	_, err = target.Prepare(ctx, yamlCandidate("name: shop\nlimits:\n  rps: 0\n"))
+	if got, want := renderDetails(err), "content.yaml:3:8: /limits/rps: must be >= 1 but found 0\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 
