@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"strconv"
@@ -38,17 +39,25 @@ func jsonBenchDocument(size, v int) []byte {
 }
 
 // BenchmarkYAMLDecoders decodes the document at 1 KB, 100 KB and 1 MB
-// through each candidate: config.Decode of JSON (the reference),
-// config.Decode of YAML (goccy/go-yaml, with its checks), and
-// go.yaml.in/yaml/v3's Node converted to a value tree and positions, and
-// the parse into a yaml.Node alone (yamlv3-node: not a decoder, the floor
-// of any decoder built on it).
+// through each candidate: config.Decode of JSON (the reference);
+// config.Decode of YAML (goccy: config's own reader of the common subset,
+// positions left to goccy/go-yaml until asked for), the same and its
+// positions (goccy-positions: what a document costs whose error is
+// reported), and the same with its first item written as a flow mapping,
+// which config's reader leaves to goccy/go-yaml (goccy-fallback: the path
+// of any YAML outside the subset); go.yaml.in/yaml/v3's Node converted to
+// a value tree and positions, and the parse into a yaml.Node alone
+// (yamlv3-node: not a decoder, the floor of any decoder built on it).
 func BenchmarkYAMLDecoders(b *testing.B) {
 	for _, size := range []struct {
 		name  string
 		bytes int
 	}{{"1KB", 1 << 10}, {"100KB", 100 << 10}, {"1MB", 1 << 20}} {
 		js, ys := jsonBenchDocument(size.bytes, 2), yamlBenchDocument(size.bytes, 2)
+		flow := bytes.Replace(ys, []byte("  - id: 0\n    name: item-00000000\n    weight: 0.5\n"), []byte("  - {id: 0, name: item-00000000, weight: 0.5}\n"), 1)
+		if bytes.Equal(flow, ys) {
+			b.Fatal("no first item to write as a flow mapping")
+		}
 		want, err := config.Decode("bench.json", js, config.JSON)
 		if err != nil {
 			b.Fatal(err)
@@ -60,6 +69,12 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 		}{
 			{"json", js, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
 			{"goccy", ys, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
+			{"goccy-positions", ys, func(src []byte) (decoded, error) {
+				d, err := configDecode("bench.yaml", src, config.YAML)
+				d.positions()
+				return d, err
+			}},
+			{"goccy-fallback", flow, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"yamlv3", ys, func(src []byte) (decoded, error) { return decodeYAMLv3("bench.yaml", src) }},
 			{"yamlv3-node", ys, func(src []byte) (decoded, error) {
 				var n yaml.Node
@@ -71,7 +86,7 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if c.name == "goccy" || c.name == "yamlv3" {
+				if c.name != "json" && c.name != "yamlv3-node" {
 					checkSameDocument(b, want, doc)
 				}
 				b.SetBytes(int64(len(c.src)))

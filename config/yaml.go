@@ -12,11 +12,27 @@ import (
 	"github.com/goccy/go-yaml/token"
 )
 
-// decodeYAML decodes one YAML document. Anchors, aliases and merge keys are
-// resolved by go-yaml; a value that comes from an alias or a merge key is
-// located at the alias or the merge key. An empty file is an empty object.
+// decodeYAML decodes one YAML document. A document in the common subset
+// yamlPlain reads (the usual case) is read by it, without positions: the
+// document computes them with go-yaml, from a copy of src, when first asked
+// for. Any other is read by go-yaml (decodeYAMLGoccy).
 func decodeYAML(file string, src []byte) (Document, error) {
-	toks := lexer.Tokenize(string(src))
+	text := string(src) // a copy: the caller may reuse its buffer
+	if v, ok := decodePlainYAML(text); ok {
+		return lazily(v, func() Positions {
+			doc, _ := decodeYAMLGoccy(file, text)
+			return doc.Positions()
+		}), nil
+	}
+	return decodeYAMLGoccy(file, text)
+}
+
+// decodeYAMLGoccy decodes one YAML document with go-yaml. Anchors, aliases
+// and merge keys are resolved by go-yaml; a value that comes from an alias
+// or a merge key is located at the alias or the merge key. An empty file is
+// an empty object.
+func decodeYAMLGoccy(file string, src string) (Document, error) {
+	toks := lexer.Tokenize(src)
 	if err := checkBlockMappings(file, toks); err != nil {
 		return Document{}, err
 	}

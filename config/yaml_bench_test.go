@@ -21,24 +21,26 @@ func benchYAMLDocument(size, v int) []byte {
 }
 
 // BenchmarkDecodeYAMLPhases times each phase of decodeYAML on the
-// benchmark document, and reports it as phase-ns/op beside the whole: the
-// value tree and positions in one walk (yamlTree, onewalk), and through
+// benchmark document, and reports it as phase-ns/op beside the whole:
+// through yamlPlain, which decodeYAML takes for it (plain), and through
+// go-yaml, which it takes for documents outside yamlPlain's subset, with
+// the value tree and positions in one walk (yamlTree, onewalk) or through
 // NodeToValue, yamlPositions and normalize (yamlTreeGeneral, nodetovalue).
 func BenchmarkDecodeYAMLPhases(b *testing.B) {
 	for _, size := range []struct {
 		name  string
 		bytes int
 	}{{"1KB", 1 << 10}, {"100KB", 100 << 10}, {"1MB", 1 << 20}} {
-		for _, path := range []string{"nodetovalue", "onewalk"} {
+		for _, path := range []string{"plain", "nodetovalue", "onewalk"} {
 			b.Run(size.name+"/"+path, func(b *testing.B) {
-				benchYAMLPhases(b, benchYAMLDocument(size.bytes, 2), path == "onewalk")
+				benchYAMLPhases(b, benchYAMLDocument(size.bytes, 2), path)
 			})
 		}
 	}
 }
 
-func benchYAMLPhases(b *testing.B, src []byte, oneWalk bool) {
-	names := []string{"checksource", "tokenize", "blockcheck", "parse", "aliascheck", "onewalk", "nodetovalue", "positions", "normalize"}
+func benchYAMLPhases(b *testing.B, src []byte, path string) {
+	names := []string{"checksource", "tokenize", "blockcheck", "parse", "aliascheck", "onewalk", "nodetovalue", "positions", "normalize", "plain"}
 	spent := make([]time.Duration, len(names))
 	lap := func(i int, since time.Time) time.Time {
 		now := time.Now()
@@ -53,6 +55,13 @@ func benchYAMLPhases(b *testing.B, src []byte, oneWalk bool) {
 			b.Fatal(err)
 		}
 		t = lap(0, t)
+		if path == "plain" {
+			if _, ok := decodePlainYAML(string(src)); !ok {
+				b.Fatal("left to go-yaml")
+			}
+			lap(9, t)
+			continue
+		}
 		toks := lexer.Tokenize(string(src))
 		t = lap(1, t)
 		if err := checkBlockMappings("b.yaml", toks); err != nil {
@@ -69,7 +78,7 @@ func benchYAMLPhases(b *testing.B, src []byte, oneWalk bool) {
 			b.Fatal(err)
 		}
 		t = lap(4, t)
-		if oneWalk {
+		if path == "onewalk" {
 			if _, _, err := yamlTree("b.yaml", body, len(toks)/2); err != nil {
 				b.Fatal(err)
 			}

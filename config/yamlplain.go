@@ -1,0 +1,403 @@
+package config
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/goccy/go-yaml/token"
+)
+
+// yamlPlain reads the common subset of block YAML without go-yaml: block
+// mappings of plain or quoted keys, block sequences (compact "- key: v"
+// entries included), plain scalars and one-line quoted scalars without
+// escapes, comments, blank lines and a leading "---". It builds the value
+// alone, no positions, and gives up (ok false) on anything else: anchors,
+// aliases, tags, merge keys, block scalars, flow collections, multi-line
+// scalars, complex keys, directives, a second document, tabs, carriage
+// returns, duplicate keys, more keys than checkBlockMappings lets go-yaml
+// parse, a scalar that may resolve other than as a string, a bool, a null
+// or a number JSON holds. decodeYAML then runs go-yaml, which accepts or
+// refuses the document as before; FuzzYAMLPlain checks that what this
+// accepts go-yaml decodes to the same value.
+type yamlPlain struct {
+	src       string
+	i         int // the next byte to read
+	lineStart int // the offset where the line holding i starts
+	depth     int // mappings and sequences open
+	keyCost   int // the sum of the squares of each mapping's keys, as checkBlockMappings counts it
+}
+
+// decodePlainYAML decodes src when it is in the subset yamlPlain reads.
+func decodePlainYAML(src string) (any, bool) {
+	if strings.IndexByte(src, '\t') >= 0 || strings.IndexByte(src, '\r') >= 0 {
+		return nil, false
+	}
+	p := yamlPlain{src: src, i: -1} // before the first line
+	if strings.HasPrefix(src, "---\n") {
+		p.i = 3
+	}
+	if !p.nextLine() || p.eof() {
+		return nil, false // an empty document: go-yaml says where
+	}
+	v, ok := p.block()
+	return v, ok && p.eof()
+}
+
+// eof reports whether the whole source has been read.
+func (p *yamlPlain) eof() bool { return p.i >= len(p.src) }
+
+// col is the column of p.i, 0-based: all that precedes it on its line is
+// indentation and "- " indicators, one byte a column.
+func (p *yamlPlain) col() int { return p.i - p.lineStart }
+
+// nextLine moves p.i from the '\n' that ends a line (or from -1, before
+// the source) to the first character of the next line that holds more
+// than blanks and a comment. It refuses a document marker ("---", "...")
+// at the start of a line, which would end the document.
+func (p *yamlPlain) nextLine() bool {
+	for p.i < len(p.src) {
+		p.i++ // past the '\n' that ends the line read
+		p.lineStart = p.i
+		for p.i < len(p.src) && p.src[p.i] == ' ' {
+			p.i++
+		}
+		if p.i == len(p.src) {
+			return true
+		}
+		switch p.src[p.i] {
+		case '\n':
+			continue
+		case '#':
+			p.toLineEnd()
+			continue
+		}
+		if p.col() == 0 && (strings.HasPrefix(p.src[p.i:], "---") || strings.HasPrefix(p.src[p.i:], "...")) {
+			return false
+		}
+		return true
+	}
+	return true
+}
+
+// toLineEnd moves p.i to the '\n' that ends its line, or the end.
+func (p *yamlPlain) toLineEnd() {
+	if j := strings.IndexByte(p.src[p.i:], '\n'); j >= 0 {
+		p.i += j
+	} else {
+		p.i = len(p.src)
+	}
+}
+
+// endLine reads the rest of a line after a value, blanks and a comment,
+// and moves to the next line.
+func (p *yamlPlain) endLine() bool {
+	for p.i < len(p.src) && p.src[p.i] == ' ' {
+		p.i++
+	}
+	if p.i < len(p.src) && p.src[p.i] == '#' && p.src[p.i-1] == ' ' {
+		p.toLineEnd()
+	}
+	if p.i < len(p.src) && p.src[p.i] != '\n' {
+		return false
+	}
+	return p.nextLine()
+}
+
+// entryAt reports whether a sequence entry ("-" and a blank) starts at i.
+func (p *yamlPlain) entryAt(i int) bool {
+	return i < len(p.src) && p.src[i] == '-' && (i+1 == len(p.src) || p.src[i+1] == ' ' || p.src[i+1] == '\n')
+}
+
+// block reads the mapping or sequence starting at p.i.
+func (p *yamlPlain) block() (any, bool) {
+	if p.entryAt(p.i) {
+		return p.sequence(p.col())
+	}
+	return p.mapping(p.col())
+}
+
+// open counts a mapping or sequence opened, refusing one too deep.
+func (p *yamlPlain) open() bool {
+	p.depth++
+	return p.depth <= maxNesting
+}
+
+// sequence reads the block sequence whose first "- " is at p.i, in column
+// col.
+func (p *yamlPlain) sequence(col int) (any, bool) {
+	if !p.open() {
+		return nil, false
+	}
+	var s []any
+	for {
+		p.i++ // the '-'
+		for p.i < len(p.src) && p.src[p.i] == ' ' {
+			p.i++
+		}
+		v, ok := p.entry(col)
+		if !ok {
+			return nil, false
+		}
+		s = append(s, v)
+		if p.eof() || p.col() < col || p.col() == col && !p.entryAt(p.i) {
+			p.depth--
+			return s, true
+		}
+		if p.col() > col {
+			return nil, false
+		}
+	}
+}
+
+// entry reads the value of a sequence entry in column col, at p.i after
+// its "- ": on the same line a nested sequence, a mapping or a scalar, or
+// on the lines below a block indented more than the entry, or nothing
+// before the next entry or a line indented less.
+func (p *yamlPlain) entry(col int) (any, bool) {
+	if p.lineRest() {
+		if !p.endLine() {
+			return nil, false
+		}
+		switch {
+		case p.eof() || p.col() < col || p.col() == col && p.entryAt(p.i):
+			return nil, true
+		case p.col() == col:
+			return nil, false // go-yaml takes a key in the entry's column for the entry's value
+		}
+		return p.block()
+	}
+	if p.entryAt(p.i) {
+		return p.sequence(p.col())
+	}
+	if _, _, ok := p.keyAt(p.i); ok {
+		return p.mapping(p.col())
+	}
+	return p.scalar()
+}
+
+// lineRest reports whether only a comment, if anything, follows p.i on
+// its line, after the blanks p.i follows.
+func (p *yamlPlain) lineRest() bool {
+	return p.i == len(p.src) || p.src[p.i] == '\n' || p.src[p.i] == '#' && p.src[p.i-1] == ' '
+}
+
+// mapping reads the block mapping whose first key is at p.i, in column
+// col.
+func (p *yamlPlain) mapping(col int) (any, bool) {
+	if !p.open() {
+		return nil, false
+	}
+	m := map[string]any{}
+	for {
+		k, next, ok := p.keyAt(p.i)
+		if !ok {
+			return nil, false
+		}
+		if _, dup := m[k]; dup {
+			return nil, false
+		}
+		if p.keyCost += 2*len(m) + 1; p.keyCost > maxKeyCost { // keys² grows by 2k-1
+			return nil, false
+		}
+		p.i = next
+		for p.i < len(p.src) && p.src[p.i] == ' ' {
+			p.i++
+		}
+		v, ok := p.mappingValue(col)
+		if !ok {
+			return nil, false
+		}
+		m[k] = v
+		if p.eof() || p.col() < col {
+			p.depth--
+			return m, true
+		}
+		if p.col() > col || p.entryAt(p.i) {
+			return nil, false
+		}
+	}
+}
+
+// mappingValue reads the value of a key in column col, at p.i after its
+// ": ": a scalar on the same line, or on the lines below a block indented
+// more than the key or a sequence in the key's column, or nothing.
+func (p *yamlPlain) mappingValue(col int) (any, bool) {
+	if !p.lineRest() {
+		return p.scalar()
+	}
+	if !p.endLine() {
+		return nil, false
+	}
+	switch {
+	case p.eof() || p.col() < col:
+		return nil, true
+	case p.col() > col:
+		return p.block()
+	case p.entryAt(p.i):
+		return p.sequence(col)
+	}
+	return nil, true
+}
+
+// keyAt reads the key of a mapping entry at i: a plain or quoted scalar
+// resolving to a string, then ':' and a blank. It returns the key and the
+// offset after the ':'.
+func (p *yamlPlain) keyAt(i int) (k string, next int, ok bool) {
+	var end int
+	if c := p.src[i]; c == '"' || c == '\'' {
+		k, end, ok = p.quoted(i)
+	} else {
+		end, ok = p.plainEnd(i, true)
+		if ok {
+			k = p.src[i:end]
+			v, resolved := plainScalar(k)
+			ok = resolved && v == k
+		}
+	}
+	if !ok || end == len(p.src) || p.src[end] != ':' {
+		return "", 0, false
+	}
+	if end+1 < len(p.src) && p.src[end+1] != ' ' && p.src[end+1] != '\n' {
+		return "", 0, false
+	}
+	return k, end + 1, true
+}
+
+// scalar reads the scalar at p.i, the rest of its line.
+func (p *yamlPlain) scalar() (any, bool) {
+	var (
+		v   any
+		end int
+		ok  bool
+	)
+	if c := p.src[p.i]; c == '"' || c == '\'' {
+		v, end, ok = p.quoted(p.i)
+	} else if end, ok = p.plainEnd(p.i, false); ok && end > p.i {
+		v, ok = plainScalar(p.src[p.i:end])
+	} else {
+		ok = false
+	}
+	if !ok {
+		return nil, false
+	}
+	p.i = end
+	return v, p.endLine()
+}
+
+// plainEnd returns where the plain scalar at i ends, its trailing blanks
+// excluded: before a ':' and a blank (the end of a key, if key is set; an
+// error in a value), a comment, or the end of the line. ok is false for a
+// scalar that starts with an indicator or holds a control character or
+// "<<", and for a key that does not end with ':'.
+func (p *yamlPlain) plainEnd(i int, key bool) (end int, ok bool) {
+	switch c := p.src[i]; c {
+	case '-':
+		if p.entryAt(i) {
+			return 0, false
+		}
+	case '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`', ' ', '\n':
+		return 0, false
+	}
+	end = i
+	for j := i; j < len(p.src); j++ {
+		switch c := p.src[j]; {
+		case c == '\n':
+			return end, !key
+		case c == ':' && (j+1 == len(p.src) || p.src[j+1] == ' ' || p.src[j+1] == '\n'):
+			return end, key && end == j
+		case c == '#' && p.src[j-1] == ' ':
+			return end, !key
+		case c < ' ' || c == 0x7f || c == '<' && j+1 < len(p.src) && p.src[j+1] == '<':
+			return 0, false // go-yaml may take "<<" for a merge key
+		case c != ' ':
+			end = j + 1
+		}
+	}
+	return end, !key
+}
+
+// quoted reads the quoted scalar at i, on one line: single-quoted, where
+// a quote is written twice, or double-quoted without escapes. It returns
+// the string and the offset after the closing quote.
+func (p *yamlPlain) quoted(i int) (s string, end int, ok bool) {
+	q := p.src[i]
+	var b strings.Builder // used for '' only
+	from := i + 1
+	for j := from; j < len(p.src); j++ {
+		switch c := p.src[j]; {
+		case c == q && q == '\'' && j+1 < len(p.src) && p.src[j+1] == '\'':
+			b.WriteString(p.src[from : j+1])
+			from = j + 2
+			j++
+		case c == q:
+			if b.Len() == 0 {
+				return p.src[from:j], j + 1, true
+			}
+			b.WriteString(p.src[from:j])
+			return b.String(), j + 1, true
+		case c < ' ' || c == 0x7f || c == '\\' && q == '"':
+			return "", 0, false
+		}
+	}
+	return "", 0, false
+}
+
+// plainScalar resolves a plain scalar as go-yaml does (token.New, then
+// normalize): the spellings of null and bools it reserves, numbers by its
+// own token.ToNumber, strings otherwise. ok is false for .inf and .nan
+// and for a number JSON cannot hold, which go-yaml's path reports.
+// TestYAMLPlainScalars checks the spellings against token.New.
+func plainScalar(s string) (any, bool) {
+	switch s {
+	case "null", "Null", "NULL", "~":
+		return nil, true
+	case "true", "True", "TRUE":
+		return true, true
+	case "false", "False", "FALSE":
+		return false, true
+	case ".inf", ".Inf", ".INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN":
+		return nil, false
+	}
+	if c := s[0]; c != '+' && c != '-' && c != '.' && !isDigit(c) {
+		return s, true // token.ToNumber takes a number's sign, digits or dot first
+	}
+	if f, ok := decimal(s); ok {
+		return f, true
+	}
+	num := token.ToNumber(s)
+	if num == nil {
+		return s, true
+	}
+	v, _, err := normalize(num.Value, "")
+	return v, err == nil
+}
+
+// decimal reads the two forms of number configs mostly hold, as
+// token.ToNumber and normalize would but without allocating: an integer of
+// at most 15 digits without a leading zero, or digits, '.' and digits.
+func decimal(s string) (float64, bool) {
+	digits := strings.TrimPrefix(s, "-")
+	intPart, frac, isFloat := strings.Cut(digits, ".")
+	if !allDigits(intPart) || isFloat && !allDigits(frac) {
+		return 0, false
+	}
+	if isFloat {
+		f, err := strconv.ParseFloat(s, 64)
+		return f, err == nil
+	}
+	if len(intPart) > 15 || len(intPart) > 1 && intPart[0] == '0' {
+		return 0, false // maybe beyond 2^53, or octal
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return float64(n), err == nil
+}
+
+// allDigits reports whether s is one or more decimal digits.
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}

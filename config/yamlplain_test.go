@@ -1,0 +1,372 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/goccy/go-yaml/token"
+)
+
+// checkYAMLPlain checks that yamlPlain, where it reads src, reads what
+// go-yaml reads: go-yaml's path decodes src too, to an equal value, and the
+// document's positions, built lazily, are go-yaml's. It reports whether
+// yamlPlain read src.
+func checkYAMLPlain(t *testing.T, src []byte) bool {
+	t.Helper()
+	v, ok := decodePlainYAML(string(src))
+	if !ok || checkSource("t.yaml", src, YAML) != nil {
+		return false // Decode refuses src before decodeYAML
+	}
+	want, err := decodeYAMLGoccy("t.yaml", string(src))
+	if err != nil {
+		t.Fatalf("%q: yamlPlain read %#v, go-yaml refuses it: %v", src, v, err)
+	}
+	if !reflect.DeepEqual(v, want.Value) {
+		t.Fatalf("%q: yamlPlain read %#v, go-yaml %#v", src, v, want.Value)
+	}
+	doc, err := Decode("t.yaml", src, YAML)
+	if err != nil {
+		t.Fatalf("%q: Decode: %v", src, err)
+	}
+	if !reflect.DeepEqual(doc.Value, want.Value) || !reflect.DeepEqual(doc.Positions(), want.Positions()) {
+		t.Fatalf("%q: Decode %#v at %v, go-yaml %#v at %v", src, doc.Value, doc.Positions(), want.Value, want.Positions())
+	}
+	return true
+}
+
+// TestYAMLPlain shows which documents yamlPlain reads, and that it leaves
+// each of the others to go-yaml.
+func TestYAMLPlain(t *testing.T) {
+	for _, src := range []string{
+		"a: 1\n",
+		"a: 1",
+		"---\na: 1\n",
+		"# head\n\na: x # trailing\n  # indented comment\nb:\n  c: y\n",
+		"a:\n  - 1\n  - -2.5\n  - 012\n  - 0x1F\n  - 1_000\n  - +3\n  - 1e3\n",
+		"a: b[\nc: d{\ne: x,y]\n",
+		"n: null\no: Null\np: NULL\nq: ~\nr: true\ns: False\nu: TRUE\nv: yes\nw: nULL\n",
+		"a:\nb:\n",
+		"a:\n- x\n- y\nb: 1\n",
+		"- a\n- b: c\n  d:\n    - 1\n- - x\n  - y\n-\n- # empty\n",
+		"'a b': 'it''s'\n\"c\": \"d # e\"\n'': ''\n",
+		"url: http://a.internal:9000/p?q=1#f\ntime: 12:30\nday: 2001-12-14\nmail: a@b\n",
+		"a b: c d  \né: ü\n",
+		"  a: 1\n  b: 2\n",
+		"a:\n    b:\n        c: 1\nd: 2\n",
+		string(benchYAMLDocument(2<<10, 1)),
+	} {
+		if !checkYAMLPlain(t, []byte(src)) {
+			t.Errorf("%q: left to go-yaml", src)
+		}
+	}
+	for _, tc := range []struct{ why, src string }{
+		{"empty", ""},
+		{"comments only", "# a\n"},
+		{"root scalar", "a\n"},
+		{"anchor and alias", "a: &x 1\nb: *x\n"},
+		{"merge key", "a:\n  <<: {b: 1}\n"},
+		{"key ending in <<", "a<<: 1\n"},
+		{"key holding <<", "<<:: 1\n"},
+		{"tag", "a: !!str 1\n"},
+		{"literal block", "a: |\n  x\n"},
+		{"folded block", "a: >\n  x\n"},
+		{"flow mapping", "a: {b: 1}\n"},
+		{"flow sequence", "a: [1, 2]\n"},
+		{"multi-line plain", "a: b\n  c\n"},
+		{"multi-line quoted", "a: 'b\n  c'\n"},
+		{"escape", "a: \"b\\n\"\n"},
+		{"complex key", "? a\n: b\n"},
+		{"directive", "%YAML 1.2\n---\na: 1\n"},
+		{"second document", "a: 1\n---\nb: 2\n"},
+		{"document end", "a: 1\n...\n"},
+		{"comment before ---", "# c\n---\na: 1\n"},
+		{"tab", "a:\n\tb: 1\n"},
+		{"carriage return", "a: 1\r\n"},
+		{"duplicate key", "a: 1\na: 2\n"},
+		{"number key", "1: a\n"},
+		{"bool key", "true: a\n"},
+		{"null key", "~: a\n"},
+		{"infinity", "a: .inf\n"},
+		{"not a number", "a: .NaN\n"},
+		{"inexact integer", "a: 9007199254740993\n"},
+		{"control character", "a: b\x01\n"},
+		{"reserved indicator", "a: @b\n"},
+		{"value with ': '", "a: b: c\n"},
+		{"value ending in ':'", "a: b:\n"},
+		{"space before ':'", "a : 1\n"},
+		{"entry after a value", "a: 1\n- b\n"},
+		{"deeper key", "a: 1\n  b: 2\n"},
+		{"shallower key", "a:\n    b: 1\n  c: 2\n"},
+		{"sequence then key", "- a\nb: 1\n"},
+		{"scalar under a key", "a:\n  b\n"},
+		{"quote then text", "a: 'b' c\n"},
+		{"quote then comment", "a: 'b'#c\n"},
+	} {
+		if _, ok := decodePlainYAML(tc.src); ok {
+			t.Errorf("%s: %q read by yamlPlain", tc.why, tc.src)
+		}
+	}
+}
+
+// TestYAMLPlainBudgets checks that yamlPlain leaves to go-yaml, which
+// refuses them, the documents whose block mappings hold too many keys for
+// checkBlockMappings, and no other.
+func TestYAMLPlainBudgets(t *testing.T) {
+	keys := func(n int, indent string) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "%sk%d: %d\n", indent, i, i)
+		}
+		return b.String()
+	}
+	many := func(mappings, n int) string {
+		var b strings.Builder
+		for i := range mappings {
+			fmt.Fprintf(&b, "m%d:\n%s", i, keys(n, "  "))
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		src  string
+		read bool
+	}{
+		{keys(5000, ""), true},
+		{keys(5001, ""), false},
+		{"a:\n  b:\n" + keys(5001, "    "), false},
+		{many(24, 1000), true},
+		{many(26, 1000), false},
+		// 4999² + 99² is within the budget, 4999² + 100² beyond.
+		{"z:\n" + keys(99, "  ") + keys(4998, ""), true},
+		{"z:\n" + keys(100, "  ") + keys(4998, ""), false},
+		{"- z:\n" + keys(99, "    ") + keys(4998, "  "), true},
+		{"- z:\n" + keys(100, "    ") + keys(4998, "  "), false},
+	} {
+		_, read := decodePlainYAML(tc.src)
+		_, err := Decode("t.yaml", []byte(tc.src), YAML)
+		if read != tc.read || (err == nil) != tc.read {
+			t.Errorf("%.30q…: read by yamlPlain %v, Decode: %.100v", tc.src, read, err)
+		}
+	}
+}
+
+// TestYAMLPlainBenchDocument checks that the benchmark document, at the
+// sizes BenchmarkYAMLDecoders decodes, is read by yamlPlain.
+func TestYAMLPlainBenchDocument(t *testing.T) {
+	for _, size := range []int{1 << 10, 100 << 10, 1 << 20} {
+		src := benchYAMLDocument(size, 2)
+		if size < 1<<20 && !checkYAMLPlain(t, src) {
+			t.Errorf("%d bytes: left to go-yaml", size)
+		}
+		if _, ok := decodePlainYAML(string(src)); !ok {
+			t.Errorf("%d bytes: left to go-yaml", size)
+		}
+	}
+}
+
+// TestYAMLPlainPrepareBuildsNoPositions checks that Prepare of a valid
+// YAML config that yamlPlain reads never builds its positions (go-yaml
+// would), and that an invalid one reports its problem where it is.
+func TestYAMLPlainPrepareBuildsNoPositions(t *testing.T) {
+	target := MustTarget(t, Options[App]{Format: YAML})
+	ctx := context.Background()
+	ch, err := target.Prepare(ctx, yamlCandidate("name: shop\nlimits:\n  rps: 5\n  burst: 7\nbackends:\n  - url: http://a:1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next := ch.(*change[App]).next; next.source.pos.build == nil || next.final.pos.build == nil {
+		t.Error("a valid Prepare built the positions")
+	}
+	_, err = target.Prepare(ctx, yamlCandidate("name: shop\nlimits:\n  rps: 0\n"))
+	if got, want := renderDetails(err), "content.yaml:3:8: /limits/rps: must be >= 1 but found 0\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestYAMLPlainScalars checks plainScalar's spellings of null, bools,
+// infinity and NaN, and some near misses, against go-yaml's token.New.
+func TestYAMLPlainScalars(t *testing.T) {
+	for _, s := range []string{
+		"null", "Null", "NULL", "~", "true", "True", "TRUE", "false", "False", "FALSE",
+		".inf", ".Inf", ".INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN",
+		"nULL", "tRUE", "yes", "no", "on", "off", "y", "n", "+.inf", "+.INF", "-.nan", ".Nan", "nan", "inf", "~~", "NaN",
+	} {
+		v, ok := plainScalar(s)
+		var want token.Type
+		switch {
+		case !ok:
+			want = token.InfinityType
+			if s[len(s)-1] == 'n' || s[len(s)-1] == 'N' {
+				want = token.NanType
+			}
+		case v == nil:
+			want = token.NullType
+		case v == true || v == false:
+			want = token.BoolType
+		default:
+			want = token.StringType
+		}
+		if got := token.New(s, s, nil).Type; got != want {
+			t.Errorf("%q: plainScalar says %v (%v), token.New %v", s, want, v, got)
+		}
+	}
+}
+
+// FuzzYAMLPlain checks yamlPlain against go-yaml on every document it
+// reads, and that it never panics; it starts from the test files, the
+// benchmark document, odd cases and documents of yamlGen.
+func FuzzYAMLPlain(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	for _, file := range files {
+		if b, err := os.ReadFile(file); err == nil {
+			f.Add(b)
+		}
+	}
+	for _, s := range []string{
+		string(benchYAMLDocument(1<<10, 1)),
+		"a: 1\nb:\n  - x\n  - c: [1.5, true, ~]\n", "- - a\n  - b\n- c: d\n", "k: 0x10\nl: 1_000\nm: +12\nn: 0o7\no: 1e3\n",
+		"a: 'x''y'\nb: \"q\"\n", "a:\nb:\n- 1\n", "---\n  a:   b   # c\n", "- \n-\n- #x\n", "a: -1\nb: -x\nc: .5\nd: 5.\n",
+		"a: b#c\nd: e #f\n", "url: http://x:1/y\n", "a:\n  b:\n  - 1\n  c: 2\n", "é: ü\n", "\"\": ''\n", "a: 2001-12-14\n",
+	} {
+		f.Add([]byte(s))
+	}
+	r := rand.New(rand.NewPCG(15, 3))
+	for range 100 {
+		g := yamlGen{r: r}
+		g.block(0, 0, false)
+		f.Add([]byte(g.b.String()))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		checkYAMLPlain(t, src)
+	})
+}
+
+// TestYAMLPlainGenerated checks yamlPlain against go-yaml on random block
+// YAML documents, odd keys and scalars and misplaced lines included, which
+// random bytes rarely spell.
+func TestYAMLPlainGenerated(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 2))
+	read := 0
+	const docs = 20_000
+	for range docs {
+		g := yamlGen{r: r}
+		if r.IntN(8) == 0 {
+			g.b.WriteString(g.pick("---\n", "# c\n", "\n", "--- \n", "---\n# c\n"))
+		}
+		g.block(0, 0, false)
+		src := g.b.String()
+		if r.IntN(3) == 0 { // a line moved, copied or shifted
+			lines := strings.SplitAfter(src, "\n")
+			i, j := r.IntN(len(lines)), r.IntN(len(lines))
+			switch r.IntN(4) {
+			case 0:
+				lines[i], lines[j] = lines[j], lines[i]
+			case 1:
+				lines[i] = lines[j]
+			case 2:
+				lines[i] = " " + lines[i]
+			case 3:
+				lines[i] = strings.TrimPrefix(lines[i], " ")
+			}
+			src = strings.Join(lines, "")
+		}
+		if r.IntN(10) == 0 {
+			src = strings.TrimSuffix(src, "\n")
+		}
+		if checkYAMLPlain(t, []byte(src)) {
+			read++
+		}
+	}
+	t.Logf("%d documents of %d read by yamlPlain", read, docs)
+	if read < docs/3 {
+		t.Errorf("only %d documents of %d read by yamlPlain", read, docs)
+	}
+}
+
+// yamlGen writes a random block YAML document.
+type yamlGen struct {
+	r *rand.Rand
+	b strings.Builder
+}
+
+func (g *yamlGen) pick(s ...string) string { return s[g.r.IntN(len(s))] }
+
+// odd says whether to write something unusual, one time in twelve.
+func (g *yamlGen) odd() bool { return g.r.IntN(12) == 0 }
+
+// block writes a mapping or a sequence (if seq, else at random) in column
+// col; the indentation of its first line is written already.
+func (g *yamlGen) block(col, depth int, seq bool) {
+	n := 1 + g.r.IntN(4)
+	seq = seq || g.r.IntN(3) == 0
+	for i := range n {
+		if i > 0 {
+			g.b.WriteString(strings.Repeat(" ", col))
+		}
+		sep := ": "
+		if g.odd() {
+			sep = g.pick(":", ":  ", " : ", "-", "-   ")
+		}
+		if seq {
+			g.b.WriteString("-" + sep[1:])
+			g.value(col, col+len(sep), depth, true)
+			continue
+		}
+		g.b.WriteString(g.key(i))
+		g.b.WriteString(sep)
+		g.value(col, col+2, depth, false)
+	}
+}
+
+// value writes the rest of an entry's line, and any block below it.
+func (g *yamlGen) value(col, inner, depth int, entry bool) {
+	switch k := g.r.IntN(10); {
+	case k < 2 && depth < 4:
+		g.b.WriteString(g.pick("\n", " # c\n", "\n  # c\n", "\n\n"))
+		seq := !entry && g.r.IntN(3) == 0
+		if seq {
+			inner = col // a sequence in its key's column
+		}
+		g.b.WriteString(strings.Repeat(" ", inner))
+		g.block(inner, depth+1, seq)
+	case k < 3 && entry && depth < 4:
+		g.block(inner, depth+1, false) // a compact mapping or sequence
+	case k < 3:
+		g.b.WriteString(g.pick("", " # c", " ") + "\n")
+	default:
+		g.b.WriteString(g.scalar() + g.pick("\n", "\n", " # c\n", "  \n"))
+	}
+}
+
+// key returns the ith key of a mapping, mostly a plain one.
+func (g *yamlGen) key(i int) string {
+	if !g.odd() {
+		k := g.pick("a", "name", "id", "x_y", "k-", "a.b", "a/b", "a b") + strconv.Itoa(i)
+		switch g.r.IntN(8) {
+		case 0:
+			return "'" + k + "'"
+		case 1:
+			return `"` + k + `"`
+		}
+		return k
+	}
+	return g.pick("a b", "'q'", `"d"`, "''", "1", "true", "y", "a<<", "<<", "a:b", "-k", ".k", "~", "é", "k#", "a ", "[k]", "&a k", "? k", "0x1", "null", "no")
+}
+
+// scalar returns a scalar, mostly a common one.
+func (g *yamlGen) scalar() string {
+	if !g.odd() {
+		return g.pick("1", "-1", "1.5", "-0.25", "0", "x", "x y", "item-00000012", "true", "false", "null", "~", "'s'", `"d"`, "http://h:1/p")
+	}
+	return g.pick("012", "0x1F", "0o7", "1e3", "1.5e3", "Null", "False", "yes", "'it''s'", `"a\n"`, "a#b", "a #c", "# c", "-", "- x", "x:y", "x: y",
+		".5", "5.", "-0", "+1", "1_0", "-.5", "2001-12-14", "12:30", ".inf", "-.Inf", ".nan", "é", "[", "[1]", "x]", "{", "{a: 1}", "&a x", "*a", "!t x",
+		"|", ">-", "@x", "`x", "%x", "9007199254740993", "18446744073709551615", "0.1e999", "00", "x ", "?x", "? x", "<<", "x<<", "''''", "'a' b",
+		"'a'#c", "---", "...", "123456789012345", "1234567890123456", "-123456789012345", "1.", "01.5", "+1.5", "1__2", "0b101", "0B101", "0X1.8p1",
+		"'a\tb'", `""`, "''", "~x", "-x", "x\x01", "x:", "-1_0", "1:2")
+}
