@@ -100,24 +100,22 @@ func startWatch(tb testing.TB, path string, applied func(int)) (func() (int, int
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var version, tail atomic.Int64
-	version.Store(1)
-	tail.Store(1)
+	var seen atomic.Pointer[[2]int] // version and tail, swapped together
+	seen.Store(&[2]int{1, 1})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for b := range w.Events() {
 			for _, p := range b.Paths {
 				v, t := versions(b.Contents[p])
-				tail.Store(int64(t))
-				version.Store(int64(v))
+				seen.Store(&[2]int{v, t})
 				applied(v)
 			}
 		}
 	}()
 	read := func() (int, int) {
-		v := version.Load()
-		return int(v), int(tail.Load())
+		s := seen.Load()
+		return s[0], s[1]
 	}
 	return read, func() { w.Close(); <-done }
 }
@@ -132,15 +130,15 @@ func versions(data []byte) (version, tail int) {
 	return version, tail
 }
 
+// historyDir is where the hotreload subject keeps its history: by default
+// in the test's temporary directory, on the config's file system, where
+// its fsyncs share the disk with the saves; /dev/shm (no fsync) shows the
+// reload without them.
+var historyDir = flag.String("historydir", "", "a directory for the hotreload subject's history (default: the test's temporary directory)")
+
 // startHotreload runs the real pipeline: the watcher (debounce off,
 // contents in the batch) feeds the engine, which validates against the
 // schema, records in a durable history and swaps the typed snapshot.
-// historyDir is where the hotreload subject keeps its history: by default
-// in the test's temporary directory, on the config's file system, whose
-// fsyncs then hold up the saves; /dev/shm (no fsync) shows the reload
-// without them.
-var historyDir = flag.String("historydir", "", "a directory for the hotreload subject's history (default: the test's temporary directory)")
-
 func startHotreload(tb testing.TB, path string, applied func(int)) (func() (int, int), func()) {
 	schema, err := config.CompileSchema("schema.json", []byte(latencySchema))
 	if err != nil {
