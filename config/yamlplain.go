@@ -10,9 +10,10 @@ import (
 // yamlPlain reads the common subset of block YAML without go-yaml: block
 // mappings of plain or quoted keys, block sequences (compact "- key: v"
 // entries included), plain scalars and one-line quoted scalars without
-// escapes, comments, blank lines and a leading "---". It builds the value
-// alone, no positions, and gives up (ok false) on anything else: anchors,
-// aliases, tags, merge keys, block scalars, flow collections, multi-line
+// escapes, one-line flow collections of those as a value (see flow),
+// comments, blank lines and a leading "---". It builds the value alone, no
+// positions, and gives up (ok false) on anything else: anchors, aliases,
+// tags, merge keys, block scalars, other flow collections, multi-line
 // scalars, complex keys, directives, a second document, tabs, carriage
 // returns, duplicate keys, more keys than checkBlockMappings lets go-yaml
 // parse, a scalar that may resolve other than as a string, a bool, a null
@@ -270,7 +271,9 @@ func (p *yamlPlain) scalar() (any, bool) {
 		end int
 		ok  bool
 	)
-	if c := p.src[p.i]; c == '"' || c == '\'' {
+	if c := p.src[p.i]; c == '[' || c == '{' {
+		v, end, ok = p.flow(p.i)
+	} else if c == '"' || c == '\'' {
 		v, end, ok = p.quoted(p.i)
 	} else if end, ok = p.plainEnd(p.i, false); ok && end > p.i {
 		v, ok = plainScalar(p.src[p.i:end])
@@ -282,6 +285,174 @@ func (p *yamlPlain) scalar() (any, bool) {
 	}
 	p.i = end
 	return v, p.endLine()
+}
+
+// flow reads the one-line flow sequence or mapping at i, whose entries
+// are plain scalars, one-line quoted scalars or nested one-line flow
+// collections, entries separated by ',' and blanks. It returns the value
+// and the offset after the closing bracket. It leaves to go-yaml a
+// collection that spans lines, an empty entry or a trailing ',', a '?'
+// key, a key without ": " and a value, a ':' or '#' inside a plain
+// scalar, a quoted key not followed at once by ": ", and duplicate keys.
+// checkBlockMappings does not count the keys of a flow mapping.
+func (p *yamlPlain) flow(i int) (v any, end int, ok bool) {
+	if !p.open() {
+		return nil, 0, false
+	}
+	closer := byte(']')
+	var (
+		s []any
+		m map[string]any
+	)
+	if p.src[i] == '{' {
+		closer, m = '}', map[string]any{}
+	} else {
+		s = []any{}
+	}
+	i = p.flowBlanks(i + 1)
+	if i < len(p.src) && p.src[i] == closer {
+		i++
+	} else {
+		for {
+			if m != nil {
+				k, next, ok := p.flowKey(i)
+				if !ok {
+					return nil, 0, false
+				}
+				if _, dup := m[k]; dup {
+					return nil, 0, false
+				}
+				v, next, ok := p.flowNode(p.flowBlanks(next))
+				if !ok {
+					return nil, 0, false
+				}
+				m[k], i = v, next
+			} else {
+				v, next, ok := p.flowNode(i)
+				if !ok {
+					return nil, 0, false
+				}
+				s, i = append(s, v), next
+			}
+			i = p.flowBlanks(i)
+			if i == len(p.src) {
+				return nil, 0, false
+			}
+			if c := p.src[i]; c == closer {
+				i++
+				break
+			} else if c != ',' {
+				return nil, 0, false
+			}
+			i = p.flowBlanks(i + 1)
+		}
+	}
+	p.depth--
+	if m != nil {
+		return m, i, true
+	}
+	return s, i, true
+}
+
+// flowBlanks returns the offset of the first byte from i that is not a
+// blank.
+func (p *yamlPlain) flowBlanks(i int) int {
+	for i < len(p.src) && p.src[i] == ' ' {
+		i++
+	}
+	return i
+}
+
+// flowNode reads the entry of a flow collection at i: a nested flow
+// collection, a quoted scalar or a plain one. It returns the value and the
+// offset after it, trailing blanks excluded.
+func (p *yamlPlain) flowNode(i int) (v any, end int, ok bool) {
+	if i == len(p.src) {
+		return nil, 0, false
+	}
+	switch p.src[i] {
+	case '[', '{':
+		return p.flow(i)
+	case '"', '\'':
+		v, end, ok = p.quoted(i)
+		if !ok || end == len(p.src) {
+			return nil, 0, false
+		}
+		switch p.src[end] {
+		case ' ', ',', ']', '}':
+			return v, end, true
+		}
+		return nil, 0, false
+	}
+	end, ok = p.flowPlainEnd(i)
+	if !ok || end < len(p.src) && p.src[end] == ':' {
+		return nil, 0, false // a single-pair mapping, or an error
+	}
+	v, ok = plainScalar(p.src[i:end])
+	return v, end, ok
+}
+
+// flowKey reads the key of a flow mapping's entry at i, a plain or quoted
+// scalar resolving to a string followed at once by ": ". It returns the
+// key and the offset after the ':'.
+func (p *yamlPlain) flowKey(i int) (k string, next int, ok bool) {
+	if i == len(p.src) {
+		return "", 0, false
+	}
+	var end int
+	if c := p.src[i]; c == '"' || c == '\'' {
+		k, end, ok = p.quoted(i)
+	} else if end, ok = p.flowPlainEnd(i); ok {
+		k = p.src[i:end]
+		v, resolved := plainScalar(k)
+		ok = resolved && v == k
+	}
+	if !ok || end+1 >= len(p.src) || p.src[end] != ':' || p.src[end+1] != ' ' {
+		return "", 0, false
+	}
+	return k, end + 1, true
+}
+
+// flowPlainEnd returns where the plain scalar at i in a flow collection
+// ends, its trailing blanks excluded: before ',', ']', '}' or a ':' and a
+// blank. ok is false for an empty scalar, one that starts with an
+// indicator, and one that holds a '[', '{', '#', a ':' not followed by a
+// blank, a control character, "<<" or runs to the end of its line.
+func (p *yamlPlain) flowPlainEnd(i int) (end int, ok bool) {
+	if i == len(p.src) {
+		return 0, false
+	}
+	switch p.src[i] {
+	case '-':
+		if i+1 == len(p.src) {
+			return 0, false
+		}
+		switch p.src[i+1] {
+		case ' ', '\n', ',', '[', ']', '{', '}', '#', ':':
+			return 0, false
+		}
+	case '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`', ' ', '\n':
+		return 0, false
+	}
+	end = i
+	for j := i; j < len(p.src); j++ {
+		switch c := p.src[j]; {
+		case c == ',' || c == ']' || c == '}':
+			return end, true
+		case c == ':':
+			if j+1 < len(p.src) && p.src[j+1] == ' ' && end == j {
+				return end, true
+			}
+			return 0, false
+		case c == '\n' || c == '[' || c == '{' || c == '#':
+			return 0, false
+		case c < ' ' || c == 0x7f || c == '<' && j+1 < len(p.src) && p.src[j+1] == '<':
+			return 0, false
+		case c != ' ':
+			end = j + 1
+		}
+	}
+	return 0, false
 }
 
 // plainEnd returns where the plain scalar at i ends, its trailing blanks

@@ -61,6 +61,13 @@ func TestYAMLPlain(t *testing.T) {
 		"  a: 1\n  b: 2\n",
 		"a:\n    b:\n        c: 1\nd: 2\n",
 		string(benchYAMLDocument(2<<10, 1)),
+		"tags: [web, eu]\n",
+		"a: []\nb: {}\nc: [ ]\nd: { }\n",
+		"a: {x: 1, y: \"b\"}\n",
+		"a: [[1, 2], {a: b}] # c\n",
+		"- [a, 'b c', ~, true, -1.5, 0x1F]\n- {'k': v, \"l\": [x]}\n",
+		"a: [  a b  ,c,d  ]\n",
+		"a: [http//x, a'b, a\"b, -x, x<y, x y.z]\n",
 	} {
 		if !checkYAMLPlain(t, []byte(src)) {
 			t.Errorf("%q: left to go-yaml", src)
@@ -77,8 +84,47 @@ func TestYAMLPlain(t *testing.T) {
 		{"tag", "a: !!str 1\n"},
 		{"literal block", "a: |\n  x\n"},
 		{"folded block", "a: >\n  x\n"},
-		{"flow mapping", "a: {b: 1}\n"},
-		{"flow sequence", "a: [1, 2]\n"},
+		{"root flow sequence", "[1, 2]\n"},
+		{"root flow mapping", "{a: 1}\n"},
+		{"flow key", "[a]: 1\n"},
+		{"multi-line flow sequence", "a: [1,\n  2]\n"},
+		{"multi-line flow mapping", "a: {b: 1,\n  c: 2}\n"},
+		{"unclosed flow", "a: [1, 2\n"},
+		{"trailing comma", "a: [a, b,]\n"},
+		{"trailing comma in mapping", "a: {b: 1,}\n"},
+		{"empty entry", "a: [a, , b]\n"},
+		{"leading comma", "a: [, b]\n"},
+		{"? key", "a: {? b: 1}\n"},
+		{"key without value", "a: {b}\n"},
+		{"key with empty value", "a: {b: }\n"},
+		{"key then comma", "a: {b:, c: 1}\n"},
+		{"adjacent ':' in mapping", "a: {b:1}\n"},
+		{"adjacent ':' in sequence", "a: [b:c]\n"},
+		{"url in flow", "a: [http://x]\n"},
+		{"quoted key adjacent ':'", "a: {\"b\":c}\n"},
+		{"space before ':' in flow", "a: {b : 1}\n"},
+		{"single-pair mapping", "a: [b: c]\n"},
+		{"value with ': ' in flow", "a: {b: c: d}\n"},
+		{"'#' in flow", "a: [b#c]\n"},
+		{"comment in flow", "a: [b #c]\n"},
+		{"'[' in flow scalar", "a: [b[c]\n"},
+		{"'{' in flow scalar", "a: [b{c]\n"},
+		{"anchor in flow", "a: [&x b]\n"},
+		{"alias in flow", "a: [*x]\n"},
+		{"tag in flow", "a: [!!str 1]\n"},
+		{"duplicate flow key", "a: {b: 1, b: 2}\n"},
+		{"merge key in flow", "a: {<<: {b: 1}}\n"},
+		{"infinity in flow", "a: [.inf]\n"},
+		{"dash entry in flow", "a: [- b]\n"},
+		{"lone dash in flow", "a: [-]\n"},
+		{"text after flow", "a: [b] c\n"},
+		{"comment after flow", "a: [b]#c\n"},
+		{"quote then text in flow", "a: ['b'c]\n"},
+		{"quoted value then ':'", "a: ['b': c]\n"},
+		{"escape in flow", "a: [\"b\\n\"]\n"},
+		{"number key in flow", "a: {1: b}\n"},
+		{"extra closer", "a: [b]]\n"},
+		{"mismatched closer", "a: [b}\n"},
 		{"multi-line plain", "a: b\n  c\n"},
 		{"multi-line quoted", "a: 'b\n  c'\n"},
 		{"escape", "a: \"b\\n\"\n"},
@@ -170,6 +216,26 @@ func TestYAMLPlainBenchDocument(t *testing.T) {
 	}
 }
 
+// TestYAMLPlainTestdata checks that yamlPlain reads the YAML files of
+// testdata, flow sequences and mappings included, all but the one whose
+// flow sequence is never closed.
+func TestYAMLPlainTestdata(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatal("no testdata/*.yaml", err)
+	}
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := filepath.Base(file) != "syntax.bad.yaml"
+		if got := checkYAMLPlain(t, src); got != want {
+			t.Errorf("%s: read by yamlPlain %v, want %v", file, got, want)
+		}
+	}
+}
+
 // TestYAMLPlainPrepareBuildsNoPositions checks that Prepare of a valid
 // YAML config that yamlPlain reads never builds its positions (go-yaml
 // would), and that an invalid one reports its problem where it is.
@@ -233,6 +299,7 @@ func FuzzYAMLPlain(f *testing.F) {
 		"a: 1\nb:\n  - x\n  - c: [1.5, true, ~]\n", "- - a\n  - b\n- c: d\n", "k: 0x10\nl: 1_000\nm: +12\nn: 0o7\no: 1e3\n",
 		"a: 'x''y'\nb: \"q\"\n", "a:\nb:\n- 1\n", "---\n  a:   b   # c\n", "- \n-\n- #x\n", "a: -1\nb: -x\nc: .5\nd: 5.\n",
 		"a: b#c\nd: e #f\n", "url: http://x:1/y\n", "a:\n  b:\n  - 1\n  c: 2\n", "é: ü\n", "\"\": ''\n", "a: 2001-12-14\n",
+		"tags: [web, eu]\n", "a: [[1, 2], {a: b}] # c\n", "- {x: 1, y: \"b\"}\n- []\n- {}\n", "a: [a,b , 'c']\n", "a: {b: [], c: {d: -1.5}}\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -339,6 +406,8 @@ func (g *yamlGen) value(col, inner, depth int, entry bool) {
 		g.block(inner, depth+1, false) // a compact mapping or sequence
 	case k < 3:
 		g.b.WriteString(g.pick("", " # c", " ") + "\n")
+	case k < 5:
+		g.b.WriteString(g.flow(0) + g.pick("\n", "\n", " # c\n", "  \n"))
 	default:
 		g.b.WriteString(g.scalar() + g.pick("\n", "\n", " # c\n", "  \n"))
 	}
@@ -369,4 +438,44 @@ func (g *yamlGen) scalar() string {
 		"|", ">-", "@x", "`x", "%x", "9007199254740993", "18446744073709551615", "0.1e999", "00", "x ", "?x", "? x", "<<", "x<<", "''''", "'a' b",
 		"'a'#c", "---", "...", "123456789012345", "1234567890123456", "-123456789012345", "1.", "01.5", "+1.5", "1__2", "0b101", "0B101", "0X1.8p1",
 		"'a\tb'", `""`, "''", "~x", "-x", "x\x01", "x:", "-1_0", "1:2")
+}
+
+// flow returns a one-line flow collection, mostly a common one, its
+// entries from scalar and flowKey, some of them nested collections.
+func (g *yamlGen) flow(depth int) string {
+	if g.odd() {
+		return g.pick("[", "[a,]", "[a, , b]", "{a}", "{a:1}", "[a:b]", `{"a":b}`, "{? a: b}", "{a: }", "[a\n  b]", "{a: 1, a: 2}",
+			"[a #c]", "[a]b", "[a]#c", "[&x a]", "[*x]", "[!t a]", "[- a]", "[-]", "{a: b: c}", "[a: b]", "[http://x]", "[]]", "[}", "{a: 1,}",
+			"{<<: {b: 1}}", "{1: a}", "[', a]", "[a, 'b'c]", "[ ]", "{ }", "[a  b]", "[ -1 ]", "[x<<y]", "{ a : b}")
+	}
+	seq := g.r.IntN(2) == 0
+	open, close := "{", "}"
+	if seq {
+		open, close = "[", "]"
+	}
+	var b strings.Builder
+	b.WriteString(open + g.pick("", "", " "))
+	for i := range g.r.IntN(4) {
+		if i > 0 {
+			b.WriteString(g.pick(", ", ", ", ",", " , ", ",  "))
+		}
+		if !seq {
+			b.WriteString(g.flowKey(i) + g.pick(": ", ": ", ":  "))
+		}
+		if depth < 3 && g.r.IntN(5) == 0 {
+			b.WriteString(g.flow(depth + 1))
+		} else {
+			b.WriteString(g.scalar())
+		}
+	}
+	b.WriteString(g.pick("", "", " ") + close)
+	return b.String()
+}
+
+// flowKey returns the ith key of a flow mapping.
+func (g *yamlGen) flowKey(i int) string {
+	if g.odd() {
+		return g.key(i) // odd or not
+	}
+	return g.pick("a", "b", "x y", "'q'", `"d"`, "k") + strconv.Itoa(i)
 }
