@@ -18,22 +18,30 @@ import (
 
 // yamlBenchDocument is config's benchmark document (a version, items
 // {id, name, weight}, a tail) written as block YAML of about size bytes.
-func yamlBenchDocument(size, v int) []byte {
+func yamlBenchDocument(size, v int) []byte { return yamlItemsDocument(size, v, "") }
+
+// yamlItemsDocument is yamlBenchDocument with extra, a line, after each
+// item's fields.
+func yamlItemsDocument(size, v int, extra string) []byte {
 	out := fmt.Appendf(nil, "version: %d\nitems:\n", v)
 	for i := 0; len(out) < size-16; i++ {
-		out = fmt.Appendf(out, "  - id: %d\n    name: item-%08d\n    weight: %d.5\n", i, i, i%100)
+		out = fmt.Appendf(out, "  - id: %d\n    name: item-%08d\n    weight: %d.5\n%s", i, i, i%100, extra)
 	}
 	return fmt.Appendf(out, "tail: %d\n", v)
 }
 
 // jsonBenchDocument is the same content as JSON of about size bytes.
-func jsonBenchDocument(size, v int) []byte {
+func jsonBenchDocument(size, v int) []byte { return jsonItemsDocument(size, v, "") }
+
+// jsonItemsDocument is jsonBenchDocument with extra, members, after each
+// item's fields.
+func jsonItemsDocument(size, v int, extra string) []byte {
 	out := fmt.Appendf(nil, `{"version":%d,"items":[`, v)
 	for i := 0; len(out) < size-16; i++ {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = fmt.Appendf(out, `{"id":%d,"name":"item-%08d","weight":%d.5}`, i, i, i%100)
+		out = fmt.Appendf(out, `{"id":%d,"name":"item-%08d","weight":%d.5%s}`, i, i, i%100, extra)
 	}
 	return fmt.Appendf(out, `],"tail":%d}`, v)
 }
@@ -43,22 +51,30 @@ func jsonBenchDocument(size, v int) []byte {
 // config.Decode of YAML (goccy: config's own reader of the common subset,
 // positions left to goccy/go-yaml until asked for), the same and its
 // positions (goccy-positions: what a document costs whose error is
-// reported), and the same with its first item written as a flow mapping,
-// which config's reader leaves to goccy/go-yaml (goccy-fallback: the path
-// of any YAML outside the subset); go.yaml.in/yaml/v3's Node converted to
-// a value tree and positions, and the parse into a yaml.Node alone
-// (yamlv3-node: not a decoder, the floor of any decoder built on it).
+// reported), and the same with its first item written as a flow mapping
+// over two lines, which config's reader leaves to goccy/go-yaml
+// (goccy-fallback: the path of any YAML outside the subset);
+// go.yaml.in/yaml/v3's Node converted to a value tree and positions, and
+// the parse into a yaml.Node alone (yamlv3-node: not a decoder, the floor
+// of any decoder built on it). json-tags and goccy-tags are config.Decode
+// of the document whose items each hold tags, a one-line flow sequence
+// [a, b, c] in the YAML.
 func BenchmarkYAMLDecoders(b *testing.B) {
 	for _, size := range []struct {
 		name  string
 		bytes int
 	}{{"1KB", 1 << 10}, {"100KB", 100 << 10}, {"1MB", 1 << 20}} {
 		js, ys := jsonBenchDocument(size.bytes, 2), yamlBenchDocument(size.bytes, 2)
-		flow := bytes.Replace(ys, []byte("  - id: 0\n    name: item-00000000\n    weight: 0.5\n"), []byte("  - {id: 0, name: item-00000000, weight: 0.5}\n"), 1)
+		flow := bytes.Replace(ys, []byte("  - id: 0\n    name: item-00000000\n    weight: 0.5\n"), []byte("  - {id: 0, name: item-00000000,\n      weight: 0.5}\n"), 1)
 		if bytes.Equal(flow, ys) {
 			b.Fatal("no first item to write as a flow mapping")
 		}
+		jt, yt := jsonItemsDocument(size.bytes, 2, `,"tags":["a","b","c"]`), yamlItemsDocument(size.bytes, 2, "    tags: [a, b, c]\n")
 		want, err := config.Decode("bench.json", js, config.JSON)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wantTags, err := config.Decode("bench.json", jt, config.JSON)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -75,6 +91,8 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 				return d, err
 			}},
 			{"goccy-fallback", flow, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
+			{"json-tags", jt, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
+			{"goccy-tags", yt, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"yamlv3", ys, func(src []byte) (decoded, error) { return decodeYAMLv3("bench.yaml", src) }},
 			{"yamlv3-node", ys, func(src []byte) (decoded, error) {
 				var n yaml.Node
@@ -86,7 +104,11 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if c.name != "json" && c.name != "yamlv3-node" {
+				switch c.name {
+				case "json", "json-tags", "yamlv3-node":
+				case "goccy-tags":
+					checkSameDocument(b, wantTags, doc)
+				default:
 					checkSameDocument(b, want, doc)
 				}
 				b.SetBytes(int64(len(c.src)))
