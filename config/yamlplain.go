@@ -422,7 +422,7 @@ func (p *yamlPlain) flowPlainEnd(i int) (end int, ok bool) {
 	if i == len(p.src) {
 		return 0, false
 	}
-	switch p.src[i] {
+	switch c := p.src[i]; c {
 	case '-':
 		if i+1 == len(p.src) {
 			return 0, false
@@ -431,8 +431,10 @@ func (p *yamlPlain) flowPlainEnd(i int) (end int, ok bool) {
 		case ' ', '\n', ',', '[', ']', '{', '}', '#', ':':
 			return 0, false
 		}
-	case '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`', ' ', '\n':
-		return 0, false
+	default:
+		if indicator(c) {
+			return 0, false
+		}
 	}
 	end = i
 	for j := i; j < len(p.src); j++ {
@@ -455,6 +457,12 @@ func (p *yamlPlain) flowPlainEnd(i int) (end int, ok bool) {
 	return 0, false
 }
 
+// indicator reports whether a plain scalar may not start with c: an
+// indicator of YAML's syntax, a quote or a blank.
+func indicator(c byte) bool {
+	return strings.IndexByte("?:,[]{}#&*!|>'\"%@` \n", c) >= 0
+}
+
 // plainEnd returns where the plain scalar at i ends, its trailing blanks
 // excluded: before a ':' and a blank (the end of a key, if key is set; an
 // error in a value), a comment, or the end of the line. ok is false for a
@@ -466,8 +474,10 @@ func (p *yamlPlain) plainEnd(i int, key bool) (end int, ok bool) {
 		if p.entryAt(i) {
 			return 0, false
 		}
-	case '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`', ' ', '\n':
-		return 0, false
+	default:
+		if indicator(c) {
+			return 0, false
+		}
 	}
 	end = i
 	for j := i; j < len(p.src); j++ {
