@@ -264,6 +264,22 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
+func TestDecodeYAMLDirectives(t *testing.T) {
+	for _, src := range []string{"%YAML 1.2\n---\na: 1\n", "%TAG !e! tag:example.com,2000:\n---\na: 1\n"} {
+		d := MustDecode(t, "d.yaml", src)
+		if !reflect.DeepEqual(d.Value, map[string]any{"a": 1.0}) {
+			t.Fatalf("%q decoded to %#v", src, d.Value)
+		}
+		if p := d.Positions()["/a"]; p.Line != strings.Count(src, "\n") {
+			t.Fatalf("%q: /a at %+v", src, p)
+		}
+	}
+	_, err := Decode("two.yaml", []byte("%YAML 1.2\n---\na: 1\n...\n%YAML 1.2\n---\nb: 2\n"), YAML)
+	if got, want := strings.TrimSpace(renderDetails(err)), "two.yaml:7:1: a config file holds one YAML document, found a second one"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
 func TestDecodeEmptyYAMLIsAnObject(t *testing.T) {
 	for _, src := range []string{"", "# only a comment\n", "---\n"} {
 		if d := MustDecode(t, "e.yaml", src); !reflect.DeepEqual(d.Value, map[string]any{}) {

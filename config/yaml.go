@@ -42,8 +42,8 @@ func decodeYAMLGoccy(file string, src string) (Document, error) {
 	}
 	var body ast.Node
 	for _, d := range f.Docs {
-		if d.Body == nil {
-			continue
+		if _, directive := d.Body.(*ast.DirectiveNode); d.Body == nil || directive {
+			continue // a %YAML or %TAG line belongs to the document after it
 		}
 		if body != nil {
 			line, col := nodePosition(d.Body)
