@@ -136,6 +136,9 @@ func versions(data []byte) (version, tail int) {
 // reload without them.
 var historyDir = flag.String("historydir", "", "a directory for the hotreload subject's history (default: the test's temporary directory)")
 
+// saves, when set, replaces every size's count of saves per run.
+var saves = flag.Int("saves", 0, "saves per run at every size (default: each size's own count)")
+
 // startHotreload runs the real pipeline: the watcher (debounce off,
 // contents in the batch) feeds the engine, which validates against the
 // schema, records in a durable history and swaps the typed snapshot.
@@ -286,7 +289,11 @@ func BenchmarkReloadLatency(b *testing.B) {
 			for _, s := range subjects {
 				b.Run(s.name+"/"+size.name+"/"+pattern.Name, func(b *testing.B) {
 					for range b.N {
-						r := measureLatency(b, s, pattern, makeConfig, size.writes)
+						writes := size.writes
+						if *saves > 0 {
+							writes = *saves
+						}
+						r := measureLatency(b, s, pattern, makeConfig, writes)
 						b.ReportMetric(r.percentile(50), "p50-ms")
 						b.ReportMetric(r.percentile(99), "p99-ms")
 						b.ReportMetric(percentile(r.saves, 99), "save-p99-ms")
