@@ -59,14 +59,20 @@ func BenchmarkOpen(b *testing.B) {
 	s := mustOpen(b, dir, Options{})
 	mustCommit(b, s, 1)
 	s.Close()
-	// The fixture is written without fsync, which Open does not need.
+	// The fixture is written without fsync, which Open does not need, in
+	// segments of segmentRecords lines.
+	var segment []byte
 	for v := uint64(2); v <= DefaultMaxRecords; v++ {
-		data, err := encodeRecord(attempt(v, hotreload.Rejected, map[string][]byte{"app": appJSON(v)}))
+		data, err := encodeRecord(v+1, attempt(v, hotreload.Rejected, map[string][]byte{"app": appJSON(v)}))
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "records", recordName(v+1)), data, 0o600); err != nil {
-			b.Fatal(err)
+		segment = append(segment, data...)
+		if v%segmentRecords == 0 || v == DefaultMaxRecords {
+			if err := os.WriteFile(filepath.Join(dir, "records", segmentName(v)), segment, 0o600); err != nil {
+				b.Fatal(err)
+			}
+			segment = nil
 		}
 	}
 	for b.Loop() {

@@ -13,61 +13,81 @@ import (
 	"github.com/cybercorp/hotreload"
 )
 
-// recordFormat is the version of the record file envelope.
-const recordFormat = 1
+// The versions of the record envelope: recordFormat in a record file
+// (<seq>.json, written before the records log; read, never written), and
+// lineFormat in a line of a log segment, which carries its seq.
+const (
+	recordFormat = 1
+	lineFormat   = 2
+)
 
 // tempPrefix starts the name of every file being written.
 const tempPrefix = ".tmp-"
 
-// recordFile is the envelope of one record on disk.
+// recordFile is the envelope of one record on disk. In lineFormat the
+// checksum covers the seq too: "<seq>\n<record>".
 type recordFile struct {
 	Format int             `json:"format"`
+	Seq    uint64          `json:"seq,omitempty"`
 	SHA256 string          `json:"sha256"`
 	Record json.RawMessage `json:"record"`
 }
 
-// encodeRecord renders rec as the contents of a record file.
-func encodeRecord(rec hotreload.Record) ([]byte, error) {
+// lineSum returns the checksum of a record body in format, numbered seq.
+func lineSum(format int, seq uint64, body []byte) string {
+	h := sha256.New()
+	if format == lineFormat {
+		h.Write(strconv.AppendUint(nil, seq, 10))
+		h.Write([]byte{'\n'})
+	}
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// encodeRecord renders rec, numbered seq, as one line of a log segment.
+func encodeRecord(seq uint64, rec hotreload.Record) ([]byte, error) {
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return nil, fmt.Errorf("encoding record of version %d: %w", rec.Version, err)
 	}
-	sum := sha256.Sum256(body)
-	out, err := json.Marshal(recordFile{Format: recordFormat, SHA256: hex.EncodeToString(sum[:]), Record: body})
+	out, err := json.Marshal(recordFile{Format: lineFormat, Seq: seq, SHA256: lineSum(lineFormat, seq, body), Record: body})
 	if err != nil {
 		return nil, fmt.Errorf("encoding record of version %d: %w", rec.Version, err)
 	}
 	return append(out, '\n'), nil
 }
 
-// decodeRecord parses the contents of a record file, checking its format and
-// checksum. The error says precisely what is wrong.
-func decodeRecord(data []byte) (hotreload.Record, error) {
+// decodeRecord parses a record envelope in format (a record file's, or a
+// log line's), checking its checksum, and returns the record and, for a
+// log line, its seq. The error says precisely what is wrong.
+func decodeRecord(data []byte, format int) (uint64, hotreload.Record, error) {
 	var rec hotreload.Record
 	var f recordFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return rec, fmt.Errorf("not a record file: %w", err)
+		return 0, rec, fmt.Errorf("not a record: %w", err)
 	}
-	if f.Format != recordFormat {
-		return rec, fmt.Errorf("unknown record format %d (want %d)", f.Format, recordFormat)
+	if f.Format != format {
+		return 0, rec, fmt.Errorf("unknown record format %d (want %d)", f.Format, format)
 	}
 	if len(f.Record) == 0 {
-		return rec, fmt.Errorf("record is missing")
+		return 0, rec, fmt.Errorf("record is missing")
 	}
-	sum := sha256.Sum256(f.Record)
-	if got := hex.EncodeToString(sum[:]); got != f.SHA256 {
-		return rec, fmt.Errorf("checksum mismatch: file says sha256 %q, record hashes to %s", f.SHA256, got)
+	if format == lineFormat && f.Seq == 0 {
+		return 0, rec, fmt.Errorf("seq is missing")
+	}
+	if got := lineSum(format, f.Seq, f.Record); got != f.SHA256 {
+		return 0, rec, fmt.Errorf("checksum mismatch: the envelope says sha256 %q, its content hashes to %s", f.SHA256, got)
 	}
 	if err := json.Unmarshal(f.Record, &rec); err != nil {
-		return rec, fmt.Errorf("decoding record: %w", err)
+		return 0, rec, fmt.Errorf("decoding record: %w", err)
 	}
 	if err := checkResult(rec.Result); err != nil {
-		return rec, err
+		return 0, rec, err
 	}
 	if err := checkDigests(rec.Targets); err != nil {
-		return rec, err
+		return 0, rec, err
 	}
-	return rec, nil
+	return f.Seq, rec, nil
 }
 
 // checkDigests rejects a target digest that is neither empty nor a
@@ -90,17 +110,25 @@ func checkResult(r hotreload.Result) error {
 	return fmt.Errorf("unknown result %q", r)
 }
 
-// recordName is the file name of the record numbered seq.
+// recordName is the name of the record file of seq, and segmentName that
+// of log segment n.
 func recordName(seq uint64) string { return fmt.Sprintf("%020d.json", seq) }
+func segmentName(n uint64) string  { return fmt.Sprintf("%020d.log", n) }
 
-// parseRecordName returns the seq of a record file name.
-func parseRecordName(name string) (uint64, bool) {
-	digits, ok := strings.CutSuffix(name, ".json")
-	if !ok || len(digits) != 20 {
-		return 0, false
+// parseFileName returns the number in the name of a record file (its seq)
+// or a log segment (its n), and which of the two it is.
+func parseFileName(name string) (n uint64, segment bool, ok bool) {
+	digits, segment := strings.CutSuffix(name, ".log")
+	if !segment {
+		if digits, ok = strings.CutSuffix(name, ".json"); !ok {
+			return 0, false, false
+		}
 	}
-	seq, err := strconv.ParseUint(digits, 10, 64)
-	return seq, err == nil
+	if len(digits) != 20 {
+		return 0, false, false
+	}
+	n, err := strconv.ParseUint(digits, 10, 64)
+	return n, segment, err == nil
 }
 
 // writeFile durably replaces dir/name with data: it writes a temporary file
@@ -162,4 +190,20 @@ func syncDir(dir string) error {
 		return fmt.Errorf("syncing directory %s: %w", dir, err)
 	}
 	return nil
+}
+
+// truncateFile durably cuts the file at path to size bytes.
+func truncateFile(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(size)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -7,20 +7,29 @@
 // # On-disk layout
 //
 //	DIR/LOCK                       flock held while a Store is open
-//	DIR/records/<seq>.json         one record per attempt; <seq> is 20 digits
+//	DIR/records/<n>.log            a segment of the records log; <n> is 20 digits
+//	DIR/records/<seq>.json         one record, as written before the log (read only)
 //	DIR/objects/<sha256>           snapshot content, named by its hex SHA-256
 //
-// A record file holds {"format":1,"sha256":"<hex>","record":{...}}: the
-// hotreload.Record as JSON and the SHA-256 of exactly those bytes. Records are
-// numbered by attempt (seq), not by version, so that the order of List is the
-// order of attempts. Snapshot content is stored once per distinct digest
-// (content addressed), so a target a transaction did not touch costs nothing.
-// Directories are created 0700 and files 0600: snapshots hold configuration.
+// The records log is a sequence of segments, each a file of lines, one per
+// record written: {"format":2,"seq":<seq>,"sha256":"<hex>","record":{...}},
+// the hotreload.Record as JSON, its number and the SHA-256 of "<seq>\n"
+// followed by exactly the record's bytes. Put appends to the newest segment
+// and starts the next one once it holds 1,000 lines. A record written again
+// (see below) is a new line with the same seq; the line written last is the
+// record. Record files from before the log hold {"format":1,"sha256":...,
+// "record":...} (the checksum of the record alone, the seq in the name);
+// Open reads them before the segments, and they go as their records are
+// rewritten or pruned. Records are numbered by attempt (seq), not by
+// version, so that the order of List is the order of attempts. Snapshot
+// content is stored once per distinct digest (content addressed), so a
+// target a transaction did not touch costs nothing. Directories are
+// created 0700 and files 0600: snapshots hold configuration.
 //
 // # Records and versions
 //
-// Put of a version that already has a record replaces that record in place
-// (the engine writes a pending record at backup of a change the health gate
+// Put of a version that already has a record replaces that record (the
+// engine writes a pending record at backup of a change the health gate
 // watches, and the final one at the end; a change the gate does not watch
 // gets only its final record, which carries its snapshots). An Unchanged
 // record is the exception: it repeats the active version, so each one is
@@ -35,24 +44,27 @@
 //
 // # Durability
 //
-// Every file is written to a temporary ".tmp-*" file in its final
-// directory, fsynced, renamed over its final name, and the directory is
-// fsynced. Put writes the snapshot objects first and the record last, so
-// the record is the commit point (the record's temporary file is written
-// and fsynced beside the objects, and renamed once they are durable, which
-// saves a serial fsync): when Put returns, the record and the
-// content it names survive a crash (kill -9, power loss on a disk that
-// honours fsync). A Put of several entries (group commit) writes and
-// fsyncs all their files at once, each on its own goroutine, renames the
-// records in order and fsyncs each directory once. A crash earlier leaves
-// at most unreferenced objects, temporary files and some of a batch's
-// records, which Open treats as any record; a Put that fails removes the
-// records it renamed and leaves at most unreferenced objects, which the
-// next Put or Open removes.
+// Every object is written to a temporary ".tmp-*" file in the objects
+// directory, fsynced and renamed over its final name, and the directory is
+// fsynced. Put writes the new objects first, all at once (at most 16 files
+// in flight), then appends its records to the log in one write and fsyncs
+// the segment, so the append is the commit point: when Put returns, the
+// records and the content they name survive a crash (kill -9, power loss on
+// a disk that honours fsync). A new segment is fsynced with its directory
+// before the first line goes in. A record costs no new file: only a
+// version's new content does. A crash earlier leaves at most unreferenced
+// objects, temporary files, and some of a batch's records or a torn line at
+// the end of the newest segment; Open removes the temporary files, reads
+// the records like any other and cuts the torn line off. A Put whose append
+// fails cuts the segment back, so none of its records is in the Store, and
+// starts a new segment next time; it leaves at most unreferenced objects,
+// which the next Put or Open removes.
 //
-// Open skips what it cannot read and keeps going: a record file that is not
-// valid JSON, fails its checksum or has an unknown format is left on disk,
-// ignored and reported by Problems with its path and cause. Snapshot
+// Open skips what it cannot read and keeps going: a record file, or a line
+// of a segment other than the newest's last, that is not valid JSON, fails
+// its checksum or has an unknown format is left on disk (a segment with
+// such a line is never deleted), ignored and reported by Problems with its
+// path (and line) and cause. Snapshot
 // verifies the SHA-256 of every object it reads and reports a mismatch as a
 // CodeInternal error. A record still pending at Open belongs to a
 // transaction that a crash interrupted: it is rewritten as rolled back with
@@ -66,8 +78,9 @@
 // CodeNotFound for versions beyond retention and for versions that were not
 // committed. The newest committed version, the last
 // known good, is always within the retained ones. Attempt records are kept
-// up to the last 10,000 (Options.MaxRecords); older ones are deleted, except the
-// records of retained versions.
+// up to the last 10,000 (Options.MaxRecords); older ones are dropped, except the
+// records of retained versions, and a segment or record file is deleted once
+// it holds no record's newest line.
 //
 // # Concurrency
 //

@@ -1,6 +1,7 @@
 package history
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
@@ -64,7 +65,7 @@ func Memory(opts Options) (*Store, error) {
 
 // newStore validates opts and returns an empty Store.
 func newStore(opts Options) (*Store, error) {
-	o := options{retain: opts.Retain, maxRecords: opts.MaxRecords, logger: opts.Logger}
+	o := options{retain: opts.Retain, maxRecords: opts.MaxRecords, segmentRecords: segmentRecords, logger: opts.Logger}
 	if o.retain == 0 {
 		o.retain = DefaultRetain
 	}
@@ -80,7 +81,8 @@ func newStore(opts Options) (*Store, error) {
 	if o.maxRecords < o.retain {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: max records (%d) must be at least retain (%d)", o.maxRecords, o.retain)
 	}
-	return &Store{opts: o, main: map[uint64]uint64{}, objects: map[string]bool{}, nextSeq: 1}, nil
+	return &Store{opts: o, main: map[uint64]uint64{}, objects: map[string]bool{}, nextSeq: 1, nextLog: 1,
+		holds: map[string]int{}, damaged: map[string]bool{}}, nil
 }
 
 // load builds the index from the files on disk.
@@ -96,12 +98,18 @@ func (s *Store) load() error {
 	return nil
 }
 
-// loadRecords reads every record file, reporting those it cannot use.
+// loadRecords reads the record files, then the log segments in the order
+// they were written, line by line (a later line of a record replaces an
+// earlier one), and reports what it cannot use. A torn line at the end of
+// the newest segment, a Put that a crash interrupted, is cut off, and that
+// segment is appended to next if it has room. Records left pending are
+// appended again, as rolled back.
 func (s *Store) loadRecords() error {
 	des, err := os.ReadDir(s.recordsDir)
 	if err != nil {
 		return hotreload.Errorf(hotreload.CodeInternal, "history: listing %s: %w", s.recordsDir, err)
 	}
+	var files, segments []string
 	dirty := false
 	for _, de := range des {
 		name := de.Name()
@@ -111,40 +119,138 @@ func (s *Store) loadRecords() error {
 			dirty = true
 			continue
 		}
-		seq, ok := parseRecordName(name)
-		if !ok {
+		switch n, segment, ok := parseFileName(name); {
+		case !ok:
 			s.report(fmt.Errorf("%s: unexpected file in the records directory, ignored", path))
-			continue
+		case segment:
+			segments = append(segments, name)
+			s.nextLog = max(s.nextLog, n+1)
+		default:
+			files = append(files, name)
 		}
-		s.nextSeq = max(s.nextSeq, seq+1)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			s.report(fmt.Errorf("%s: reading record, skipped: %w", path, err))
-			continue
-		}
-		rec, err := decodeRecord(data)
-		if err != nil {
-			s.report(fmt.Errorf("%s: skipped: %w", path, err))
-			continue
-		}
-		if rec.Result == hotreload.Pending {
-			rec.Result, rec.Reason = hotreload.RolledBack, interruptedReason
-			if err := s.rewrite(seq, rec); err != nil {
-				s.report(fmt.Errorf("%s: rewriting a record left pending as rolled back: %w", path, err))
-			}
-			dirty = true
-		}
-		if prev, dup := s.main[rec.Version]; dup && rec.Result != hotreload.Unchanged {
-			s.report(fmt.Errorf("%s: version %d is recorded again in %s; keeping the newer file",
-				filepath.Join(s.recordsDir, recordName(prev)), rec.Version, name))
-			s.entries = slices.DeleteFunc(s.entries, func(e entry) bool { return e.seq == prev })
-		}
-		s.index(seq, rec)
 	}
 	if dirty {
 		if err := syncDir(s.recordsDir); err != nil {
 			return hotreload.Errorf(hotreload.CodeInternal, "history: %w", err)
 		}
+	}
+	where := map[uint64]string{} // seq to where its newest line was read
+	for _, name := range files {
+		seq, _, _ := parseFileName(name)
+		s.nextSeq = max(s.nextSeq, seq+1)
+		path := filepath.Join(s.recordsDir, name)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			s.report(fmt.Errorf("%s: reading record, skipped: %w", path, err))
+			continue
+		}
+		if _, rec, err := decodeRecord(data, recordFormat); err != nil {
+			s.report(fmt.Errorf("%s: skipped: %w", path, err))
+		} else {
+			s.loadRecord(seq, rec, name, path, where)
+		}
+	}
+	for i, name := range segments {
+		if err := s.loadSegment(name, i == len(segments)-1, where); err != nil {
+			return err
+		}
+	}
+	return s.rollBackPending()
+}
+
+// loadSegment reads the lines of log segment name. When it is the newest
+// (last), a torn line at its end is cut off, and Put appends to it next if
+// it has room.
+func (s *Store) loadSegment(name string, last bool, where map[uint64]string) error {
+	path := filepath.Join(s.recordsDir, name)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		s.report(fmt.Errorf("%s: reading log segment, skipped: %w", path, err))
+		s.damaged[name] = true
+		return nil
+	}
+	lines, good := 0, 0 // lines read, and the end of the last good one
+	for off, n := 0, 1; off < len(data); n++ {
+		line, _, complete := bytes.Cut(data[off:], []byte{'\n'})
+		seq, rec, err := decodeRecord(line, lineFormat)
+		if last && (!complete || (err != nil && off+len(line)+1 == len(data))) {
+			break // the tail a crash tore: cut off below
+		}
+		off += len(line) + 1
+		if err != nil {
+			s.report(fmt.Errorf("%s:%d: skipped: %w", path, n, err))
+			s.damaged[name] = true
+			good = off
+			continue
+		}
+		s.nextSeq = max(s.nextSeq, seq+1)
+		s.loadRecord(seq, rec, name, fmt.Sprintf("%s:%d", path, n), where)
+		lines, good = lines+1, off
+	}
+	if !last {
+		return nil
+	}
+	if good < len(data) {
+		if err := truncateFile(path, int64(good)); err != nil {
+			return hotreload.Errorf(hotreload.CodeInternal, "history: cutting off the torn end of %s: %w", path, err)
+		}
+		s.opts.logger.Debug("history: cut off the torn end of a log segment, left by a crash", "path", path, "bytes", len(data)-good)
+	}
+	if lines >= s.opts.segmentRecords || s.damaged[name] {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return hotreload.Errorf(hotreload.CodeInternal, "history: opening %s: %w", path, err)
+	}
+	s.log, s.logName, s.logLines, s.logSize = f, name, lines, int64(good)
+	return nil
+}
+
+// loadRecord indexes rec, numbered seq, read in file at loc. A record of
+// the same version under another seq (not an unchanged attempt) is
+// replaced by the one read later, and reported.
+func (s *Store) loadRecord(seq uint64, rec hotreload.Record, file, loc string, where map[uint64]string) {
+	if prev, dup := s.main[rec.Version]; dup && prev != seq && rec.Result != hotreload.Unchanged {
+		s.report(fmt.Errorf("%s: version %d is recorded again in %s; keeping the one written later", where[prev], rec.Version, loc))
+		i := slices.IndexFunc(s.entries, func(e entry) bool { return e.seq == prev })
+		s.holds[s.entries[i].file]--
+		s.entries = slices.Delete(s.entries, i, i+1)
+	}
+	s.index(seq, rec, file)
+	where[seq] = loc
+}
+
+// rollBackPending appends the records still pending once every line is
+// read, rewritten as rolled back: their transactions ended with the
+// process.
+func (s *Store) rollBackPending() error {
+	var lines [][]byte
+	var pending []entry
+	for _, e := range s.entries {
+		if e.rec.Result != hotreload.Pending {
+			continue
+		}
+		e.rec.Result, e.rec.Reason = hotreload.RolledBack, interruptedReason
+		data, err := encodeRecord(e.seq, e.rec)
+		if err != nil {
+			return hotreload.Errorf(hotreload.CodeInternal, "history: %w", err)
+		}
+		lines, pending = append(lines, data), append(pending, e)
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	err := s.appendRecords(lines)
+	if err != nil {
+		s.report(fmt.Errorf("rewriting %d records left pending as rolled back: %w", len(pending), err))
+	}
+	for _, e := range pending {
+		file := s.logName
+		if err != nil {
+			file = e.file // not rewritten: rolled back in the index only
+		}
+		s.index(e.seq, e.rec, file)
 	}
 	return nil
 }
@@ -183,14 +289,4 @@ func (s *Store) removeTemp(path string) {
 		return
 	}
 	s.opts.logger.Debug("history: removed a temporary file left by a crash", "path", path)
-}
-
-// rewrite durably replaces the file of record seq. The caller syncs the
-// records directory.
-func (s *Store) rewrite(seq uint64, rec hotreload.Record) error {
-	data, err := encodeRecord(rec)
-	if err != nil {
-		return err
-	}
-	return writeFile(s.recordsDir, recordName(seq), data)
 }

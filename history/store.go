@@ -24,6 +24,10 @@ const DefaultRetain = 10
 // Options.MaxRecords says otherwise.
 const DefaultMaxRecords = 10_000
 
+// segmentRecords is how many records a log segment holds before Put
+// starts the next one.
+const segmentRecords = 1_000
+
 // maxProblems bounds the problems a Store remembers.
 const maxProblems = 100
 
@@ -48,15 +52,18 @@ type Options struct {
 
 // options holds what Open was told, defaults filled.
 type options struct {
-	retain     int
-	maxRecords int
-	logger     *slog.Logger
+	retain         int
+	maxRecords     int
+	segmentRecords int
+	logger         *slog.Logger
 }
 
-// entry is one record in the index with the number of its file.
+// entry is one record in the index: its number, and the file in the
+// records directory that holds its newest line (empty in memory).
 type entry struct {
-	seq uint64
-	rec hotreload.Record
+	seq  uint64
+	rec  hotreload.Record
+	file string
 }
 
 // Store is a durable, file-based hotreload.History. Open one with Open and
@@ -83,6 +90,20 @@ type Store struct {
 	nextSeq  uint64            // writer
 	problems []error
 
+	// The records log, written by Put only (writeMu): the segment it
+	// appends to (nil until the first Put, and after a failed one), its
+	// name, lines and size, and the number of the next segment.
+	log      *os.File
+	logName  string
+	logLines int
+	logSize  int64
+	nextLog  uint64
+	// holds counts, by file in the records directory, the entries whose
+	// newest line it holds; a file that holds none is deleted, unless it
+	// is damaged (a line could not be read: it stays for inspection).
+	holds   map[string]int  // writer
+	damaged map[string]bool // writer
+
 	// mem holds the objects by digest when the Store lives in memory
 	// (Memory); nil for a Store on disk. Guarded like objects.
 	mem map[string][]byte
@@ -103,7 +124,7 @@ func (s *Store) report(err error) {
 }
 
 // Problems lists, oldest first, what the Store could not read or clean up
-// (at most the last 100): unreadable or corrupt record files, unexpected
+// (at most the last 100): unreadable or corrupt records, unexpected
 // files, failed removals. Each is a CodeInternal *hotreload.Error naming
 // the file and the cause.
 func (s *Store) Problems() []error {
@@ -114,9 +135,10 @@ func (s *Store) Problems() []error {
 
 // Put records each entry's record and stores the snapshots (target name to
 // content) it names, durably: when Put returns nil, a crash loses nothing
-// it wrote. The entries are written as one: their files are written and
-// fsynced together, and each directory is fsynced once. When Put fails,
-// none of the records is in the Store.
+// it wrote. The entries are written as one: their new snapshot files are
+// written and fsynced together, then their records are appended to the log
+// and it is fsynced once. When Put fails, none of the records is in the
+// Store.
 //
 // A snapshot must be for a target listed in the record's Targets; an empty
 // Digest there is filled in, and a Digest that does not match the content
@@ -158,53 +180,36 @@ func (s *Store) Put(ctx context.Context, entries ...hotreload.Entry) error {
 		if st.rec.Result != hotreload.Unchanged {
 			seqs[st.rec.Version] = st.seq
 		}
+		if err := st.encode(); err != nil {
+			return err
+		}
 		st.snapshots = en.Snapshots
 		batch[i] = st
 	}
-	// The record files are written and fsynced while the objects are:
-	// only their renames, once the objects are durable, put them in
-	// history.
-	writes := make(writeSlots, maxWritesInFlight)
-	for i := range batch {
-		batch[i].tmp = s.stageRecord(batch[i].data, writes)
-	}
-	written, err := s.writeObjects(batch, writes)
+	written, err := s.writeObjects(batch, make(writeSlots, maxWritesInFlight))
 	// Objects written before a failure are known from here on, so that
 	// the next prune deletes them if no record comes to name them.
 	s.mu.Lock()
 	maps.Copy(s.objects, written)
 	s.mu.Unlock()
-	tmps := make([]string, len(batch))
-	var serr error
-	for i := range batch {
-		tmp, e := batch[i].tmp()
-		tmps[i] = tmp
-		if e != nil && serr == nil {
-			serr = fmt.Errorf("writing a record of version %d in %s: %w", batch[i].rec.Version, s.recordsDir, e)
-		}
-	}
 	if err == nil {
 		err = s.restorable(batch)
-	}
-	if err == nil && serr == nil {
-		serr = s.publishRecords(batch, tmps)
-	}
-	if err != nil || serr != nil {
-		for _, tmp := range tmps {
-			if tmp != "" {
-				os.Remove(tmp)
-			}
-		}
 	}
 	if err != nil {
 		return err
 	}
-	if serr != nil {
-		return hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", batch[0].rec.Version, serr)
+	// The records are appended once the objects are durable: the
+	// append is the commit point.
+	lines := make([][]byte, len(batch))
+	for i, st := range batch {
+		lines[i] = st.data
+	}
+	if err := s.appendRecords(lines); err != nil {
+		return hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", batch[0].rec.Version, err)
 	}
 	s.mu.Lock()
 	for _, st := range batch {
-		s.index(st.seq, st.rec)
+		s.index(st.seq, st.rec, s.logName)
 	}
 	s.derive()
 	s.mu.Unlock()
@@ -219,11 +224,9 @@ type staged struct {
 	data      []byte
 	digests   map[string]string // target name to the digest of its snapshot
 	snapshots map[string][]byte
-	tmp       func() (string, error) // waits for the staged record file
 }
 
-// prepareRecord checks a record and its snapshots, fills in its digests and
-// encodes it.
+// prepareRecord checks a record and its snapshots and fills in its digests.
 func (s *Store) prepareRecord(rec hotreload.Record, snapshots map[string][]byte) (staged, error) {
 	if err := checkResult(rec.Result); err != nil {
 		return staged{}, hotreload.Errorf(hotreload.CodeInvalid, "history: recording version %d: %w", rec.Version, err)
@@ -236,15 +239,22 @@ func (s *Store) prepareRecord(rec hotreload.Record, snapshots map[string][]byte)
 	if err != nil {
 		return staged{}, err
 	}
-	data, err := encodeRecord(rec)
+	return staged{rec: rec, digests: digests}, nil
+}
+
+// encode renders st as its line of the log, numbered st.seq, and keeps the
+// record as it reads back from that line.
+func (st *staged) encode() error {
+	data, err := encodeRecord(st.seq, st.rec)
 	if err != nil {
-		return staged{}, hotreload.Errorf(hotreload.CodeInvalid, "history: %w", err)
+		return hotreload.Errorf(hotreload.CodeInvalid, "history: %w", err)
 	}
-	stored, err := decodeRecord(data)
+	_, stored, err := decodeRecord(data, lineFormat)
 	if err != nil {
-		return staged{}, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: reading back the encoded record: %w", rec.Version, err)
+		return hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: reading back the encoded record: %w", st.rec.Version, err)
 	}
-	return staged{rec: stored, data: data, digests: digests}, nil
+	st.rec, st.data = stored, data
+	return nil
 }
 
 // restorable checks that every committed record of a batch names only
@@ -280,56 +290,65 @@ func (w writeSlots) do(write func()) {
 	write()
 }
 
-// stageRecord starts writing the record file data to a temporary file in
-// the records directory, fsynced, in one of writes, and returns a function
-// that waits for it and returns its path. A Store in memory writes nothing.
-func (s *Store) stageRecord(data []byte, writes writeSlots) func() (string, error) {
-	if s.mem != nil {
-		return func() (string, error) { return "", nil }
-	}
-	type result struct {
-		tmp string
-		err error
-	}
-	ch := make(chan result, 1)
-	go writes.do(func() {
-		tmp, err := stageFile(s.recordsDir, data)
-		ch <- result{tmp, err}
-	})
-	return func() (string, error) {
-		r := <-ch
-		return r.tmp, r.err
-	}
-}
-
-// publishRecords renames the staged record files tmps, in order, to the
-// files of their records and fsyncs the records directory once. When that
-// fails it removes the files it renamed, so that none of the batch is in
-// history. A Store in memory keeps only its index.
-func (s *Store) publishRecords(batch []staged, tmps []string) error {
+// appendRecords appends lines to the log, in order, and fsyncs it once:
+// the commit point of a Put. It starts a new segment first when there is
+// none or the current one is full. When the write or the fsync fails it
+// cuts the segment back and leaves it (the next Put starts another), so
+// that none of lines is in the log. A Store in memory writes nothing.
+func (s *Store) appendRecords(lines [][]byte) error {
 	if s.mem != nil {
 		return nil
 	}
-	var done []string
-	var err error
-	for i, st := range batch {
-		name := recordName(st.seq)
-		if err = os.Rename(tmps[i], filepath.Join(s.recordsDir, name)); err != nil {
-			err = fmt.Errorf("writing %s: %w", filepath.Join(s.recordsDir, name), err)
-			break
+	if s.log == nil || s.logLines >= s.opts.segmentRecords {
+		if err := s.startSegment(); err != nil {
+			return err
 		}
-		tmps[i] = ""
-		done = append(done, name)
 	}
+	path := filepath.Join(s.recordsDir, s.logName)
+	_, err := s.log.Write(slices.Concat(lines...))
+	if err == nil {
+		err = s.log.Sync()
+	}
+	if err != nil {
+		s.log.Truncate(s.logSize) // best effort: lines a crash keeps are read as any
+		s.log.Close()
+		s.log = nil
+		return fmt.Errorf("appending to %s: %w", path, err)
+	}
+	s.logLines += len(lines)
+	for _, l := range lines {
+		s.logSize += int64(len(l))
+	}
+	return nil
+}
+
+// startSegment creates the next log segment, durably, and makes it the
+// one Put appends to.
+func (s *Store) startSegment() error {
+	if s.log != nil {
+		if err := s.log.Close(); err != nil {
+			s.report(fmt.Errorf("closing %s: %w", filepath.Join(s.recordsDir, s.logName), err))
+		}
+		s.log = nil
+	}
+	name := segmentName(s.nextLog)
+	path := filepath.Join(s.recordsDir, name)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("starting a log segment: %w", err)
+	}
+	err = f.Sync()
 	if err == nil {
 		err = syncDir(s.recordsDir)
 	}
 	if err != nil {
-		for _, name := range done {
-			os.Remove(filepath.Join(s.recordsDir, name))
-		}
+		f.Close()
+		os.Remove(path)
+		return fmt.Errorf("starting log segment %s: %w", path, err)
 	}
-	return err
+	s.nextLog++
+	s.log, s.logName, s.logLines, s.logSize = f, name, 0, 0
+	return nil
 }
 
 // fillDigests checks the snapshots against rec.Targets and fills in empty
@@ -415,14 +434,17 @@ func (s *Store) writeObjects(batch []staged, writes writeSlots) (map[string]bool
 	return written, nil
 }
 
-// index puts rec, numbered seq, in the index. The caller holds mu (or is
-// Open, before the Store is shared) and calls derive afterwards.
-func (s *Store) index(seq uint64, rec hotreload.Record) {
+// index puts rec, numbered seq, whose newest line file holds, in the
+// index. The caller holds mu (or is Open, before the Store is shared) and
+// calls derive afterwards.
+func (s *Store) index(seq uint64, rec hotreload.Record, file string) {
+	s.holds[file]++
 	i, found := slices.BinarySearchFunc(s.entries, seq, func(e entry, seq uint64) int { return cmp.Compare(e.seq, seq) })
 	if found {
-		s.entries[i].rec = rec
+		s.holds[s.entries[i].file]--
+		s.entries[i].rec, s.entries[i].file = rec, file
 	} else {
-		s.entries = slices.Insert(s.entries, i, entry{seq: seq, rec: rec})
+		s.entries = slices.Insert(s.entries, i, entry{seq: seq, rec: rec, file: file})
 	}
 	if rec.Result != hotreload.Unchanged {
 		s.main[rec.Version] = seq
@@ -454,17 +476,18 @@ func (s *Store) keeps(e entry) bool {
 }
 
 // prune drops the oldest records beyond the limit and the content that no
-// retained or pending record names, from the index and then from disk.
+// retained or pending record names, from the index and then from disk,
+// where a file of the records directory goes when it holds no record's
+// newest line.
 // Failures are reported, not returned: what was recorded stays recorded.
 // The caller holds writeMu (or is Open).
 func (s *Store) prune() {
 	s.mu.Lock()
-	var records []uint64
 	excess := len(s.entries) - s.opts.maxRecords
 	kept := s.entries[:0:0]
 	for _, e := range s.entries {
 		if excess > 0 && !s.keeps(e) {
-			records = append(records, e.seq)
+			s.holds[e.file]--
 			if s.main[e.rec.Version] == e.seq {
 				delete(s.main, e.rec.Version)
 			}
@@ -473,8 +496,15 @@ func (s *Store) prune() {
 		}
 		kept = append(kept, e)
 	}
-	if len(records) > 0 {
+	if len(kept) < len(s.entries) {
 		s.entries = kept
+	}
+	var records []string
+	for f, n := range s.holds {
+		if n == 0 && f != s.logName && !s.damaged[f] {
+			records = append(records, f)
+			delete(s.holds, f)
+		}
 	}
 	live := map[string]bool{}
 	for _, e := range s.entries {
@@ -511,11 +541,7 @@ func (s *Store) prune() {
 		}
 		s.opts.logger.Debug("history: pruned", "dir", dir, "files", len(names))
 	}
-	names := make([]string, len(records))
-	for i, seq := range records {
-		names[i] = recordName(seq)
-	}
-	remove(s.recordsDir, names)
+	remove(s.recordsDir, records)
 	remove(s.objectsDir, objects)
 }
 
@@ -664,6 +690,10 @@ func (s *Store) Close() error {
 	s.closed = true
 	if s.mem != nil {
 		return nil
+	}
+	if s.log != nil {
+		s.log.Close()
+		s.log = nil
 	}
 	return unlockDir(s.lock)
 }

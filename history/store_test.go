@@ -3,6 +3,7 @@ package history
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -51,6 +52,35 @@ func attempt(v uint64, r hotreload.Result, snapshots map[string][]byte) hotreloa
 		})
 	}
 	return rec
+}
+
+// recordFileOf renders rec as a record file, the format written before
+// the records log (Open still reads it).
+func recordFileOf(tb testing.TB, rec hotreload.Record) []byte {
+	tb.Helper()
+	body, err := json.Marshal(rec)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out, err := json.Marshal(recordFile{Format: recordFormat, SHA256: lineSum(recordFormat, 0, body), Record: body})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return append(out, '\n')
+}
+
+// recordFiles lists the names of the files in dir's records directory.
+func recordFiles(tb testing.TB, dir string) []string {
+	tb.Helper()
+	des, err := os.ReadDir(filepath.Join(dir, "records"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var names []string
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	return names
 }
 
 // mustPut puts rec with snapshots and fails the test on error.
@@ -393,6 +423,7 @@ func TestMaxRecords(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	s := mustOpen(t, dir, Options{Retain: 1, MaxRecords: 5})
+	s.opts.segmentRecords = 2
 	mustCommit(t, s, 1)
 	for v := uint64(2); v <= 20; v++ {
 		mustPut(t, s, attempt(v, hotreload.Rejected, nil), nil)
@@ -412,9 +443,16 @@ func TestMaxRecords(t *testing.T) {
 	if _, err := s.Get(ctx, 5); err == nil {
 		t.Error("Get(5) found a record beyond the limit")
 	}
-	files, _ := os.ReadDir(filepath.Join(dir, "records"))
-	if len(files) != 5 {
-		t.Errorf("records/ holds %d files, want 5", len(files))
+	// Segments of two records each: the segments left hold the kept
+	// records, the others were deleted.
+	if files := recordFiles(t, dir); len(files) != 4 {
+		t.Errorf("records/ holds %v, want the 4 segments of the kept records", files)
+	}
+	s.Close()
+	s = mustOpen(t, dir, Options{Retain: 1, MaxRecords: 5})
+	list, _ = s.List(ctx)
+	if len(list) != 5 || list[0].Version != 1 || list[4].Version != 20 {
+		t.Errorf("after a reopen, List = %v, want the same 5 records", list)
 	}
 }
 
@@ -441,9 +479,14 @@ func TestPendingAtOpenIsRolledBack(t *testing.T) {
 		}
 		s.Close()
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "records", recordName(2)))
-	if err != nil || !strings.Contains(string(data), `"result":"rolled_back"`) {
-		t.Errorf("record file = %s, %v; want it rewritten as rolled back", data, err)
+	files := recordFiles(t, dir)
+	if len(files) != 1 {
+		t.Fatalf("records/ holds %v, want one segment", files)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "records", files[0]))
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if last := lines[len(lines)-1]; err != nil || len(lines) != 4 || !strings.Contains(last, `"version":2`) || !strings.Contains(last, `"result":"rolled_back"`) {
+		t.Errorf("segment = %s, %v; want version 2 appended once, as rolled back", data, err)
 	}
 	objs, _ := os.ReadDir(filepath.Join(dir, "objects"))
 	if len(objs) != 1 {
@@ -453,25 +496,19 @@ func TestPendingAtOpenIsRolledBack(t *testing.T) {
 
 func TestCorruptFilesAreSkippedAndReported(t *testing.T) {
 	ctx := context.Background()
-	valid, err := encodeRecord(attempt(2, hotreload.Rejected, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	valid := recordFileOf(t, attempt(2, hotreload.Rejected, nil))
 	badDigest := attempt(2, hotreload.Committed, map[string][]byte{"app": nil})
 	badDigest.Targets[0].Digest = "../LOCK"
-	escaping, err := encodeRecord(badDigest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	escaping := recordFileOf(t, badDigest)
 	for _, tc := range []struct {
 		name    string
 		file    string // in records/
 		content string
 		want    string
 	}{
-		{"ErrEmpty", recordName(2), "", "not a record file: unexpected end of JSON input"},
-		{"ErrTruncated", recordName(2), string(valid[:len(valid)/2]), "not a record file"},
-		{"ErrGarbage", recordName(2), "\x00\x01garbage", "not a record file: invalid character"},
+		{"ErrEmpty", recordName(2), "", "not a record: unexpected end of JSON input"},
+		{"ErrTruncated", recordName(2), string(valid[:len(valid)/2]), "not a record"},
+		{"ErrGarbage", recordName(2), "\x00\x01garbage", "not a record: invalid character"},
 		{"ErrChecksum", recordName(2), strings.Replace(string(valid), `"api"`, `"apx"`, 1), "checksum mismatch"},
 		{"ErrFormat", recordName(2), strings.Replace(string(valid), `"format":1`, `"format":9`, 1), "unknown record format 9 (want 1)"},
 		{"ErrNoRecord", recordName(2), `{"format":1,"sha256":""}`, "record is missing"},
@@ -803,17 +840,21 @@ func TestPutBatch(t *testing.T) {
 	check(mustOpen(t, dir, Options{}))
 }
 
-// TestFailedBatchLeavesNoRecord: when one record of a batch cannot reach
-// its name, the records renamed before it are removed again: none of the
-// batch is in the store, now or after a reopen.
+// TestFailedBatchLeavesNoRecord: when the records of a batch cannot be
+// appended to the log, the segment is cut back: none of the batch is in
+// the store, now or after a reopen, and the next Put starts a new segment.
 func TestFailedBatchLeavesNoRecord(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir, Options{})
 	mustCommit(t, s, 1)
-	// A non-empty directory where the second record's file goes: renaming
-	// a file over it fails.
-	blocker := filepath.Join(dir, "records", recordName(s.nextSeq+1))
-	if err := os.MkdirAll(filepath.Join(blocker, "in the way"), 0o700); err != nil {
+	segment := filepath.Join(dir, "records", s.logName)
+	before, err := os.ReadFile(segment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fault: the segment is open for reading only, so the append fails.
+	s.log.Close()
+	if s.log, err = os.Open(segment); err != nil {
 		t.Fatal(err)
 	}
 	var batch []hotreload.Entry
@@ -821,24 +862,157 @@ func TestFailedBatchLeavesNoRecord(t *testing.T) {
 		snaps := map[string][]byte{"app": appJSON(v)}
 		batch = append(batch, hotreload.Entry{Record: attempt(v, hotreload.Committed, snaps), Snapshots: snaps})
 	}
-	err := s.Put(context.Background(), batch...)
-	wantCode(t, err, hotreload.CodeInternal, "recording version 2", recordName(s.nextSeq+1))
+	err = s.Put(context.Background(), batch...)
+	wantCode(t, err, hotreload.CodeInternal, "recording version 2", "appending to "+segment)
 	for _, v := range []uint64{2, 3} {
 		if _, err := s.Get(context.Background(), v); hotreload.ErrorCode(err) != hotreload.CodeNotFound {
 			t.Fatalf("Get(%d) after the failed Put: %v, want not found", v, err)
 		}
 	}
-	if err := os.RemoveAll(blocker); err != nil {
-		t.Fatal(err)
+	if after, _ := os.ReadFile(segment); !bytes.Equal(after, before) {
+		t.Fatalf("the segment changed after the failed Put:\n%s", after)
 	}
-	files, _ := os.ReadDir(filepath.Join(dir, "records"))
-	if len(files) != 1 {
-		t.Fatalf("records/ holds %v after the failed Put, want the first record alone", files)
+	mustPut(t, s, attempt(2, hotreload.Rejected, nil), nil)
+	if files := recordFiles(t, dir); len(files) != 2 {
+		t.Fatalf("records/ holds %v, want the first segment and a new one", files)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if lkg, _, _ := mustOpen(t, dir, Options{}).LastGood(context.Background()); lkg.Version != 1 {
+	s = mustOpen(t, dir, Options{})
+	if lkg, _, _ := s.LastGood(context.Background()); lkg.Version != 1 {
 		t.Fatalf("last known good after a reopen: %d, want 1", lkg.Version)
 	}
+	if r, err := s.Get(context.Background(), 2); err != nil || r.Result != hotreload.Rejected {
+		t.Fatalf("Get(2) after a reopen: %v, %v; want the rejected attempt", r.Result, err)
+	}
+}
+
+// TestTornLogTailIsCut: the end of the newest segment that a crash tore
+// (a line without its newline, or a last line that does not read back) is
+// an interrupted Put: Open cuts it off without a problem, and the next Put
+// appends to the same segment.
+func TestTornLogTailIsCut(t *testing.T) {
+	for _, tc := range []struct{ name, tail string }{
+		{"NoNewline", `{"format":2,"seq":9,"sha256":"`},
+		{"Garbage", "\x00\x00\x00\x00\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			s := mustOpen(t, dir, Options{})
+			mustCommit(t, s, 1)
+			mustCommit(t, s, 2)
+			segment := filepath.Join(dir, "records", s.logName)
+			s.Close()
+			before, err := os.ReadFile(segment)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(segment, append(slices.Clone(before), tc.tail...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s = mustOpen(t, dir, Options{})
+			if p := s.Problems(); len(p) != 0 {
+				t.Fatalf("Problems() = %v, want none for a torn tail", p)
+			}
+			if after, _ := os.ReadFile(segment); !bytes.Equal(after, before) {
+				t.Fatalf("segment after Open:\n%s\nwant the torn tail cut off", after)
+			}
+			mustCommit(t, s, 3)
+			if files := recordFiles(t, dir); len(files) != 1 {
+				t.Fatalf("records/ holds %v, want the one segment appended to", files)
+			}
+			s.Close()
+			s = mustOpen(t, dir, Options{})
+			if list, _ := s.List(ctx); len(list) != 3 || list[2].Version != 3 || list[2].Result != hotreload.Committed {
+				t.Fatalf("List = %v, want versions 1 to 3 committed", list)
+			}
+		})
+	}
+}
+
+// TestDamagedLogLineIsReported: a line that does not read back within a
+// segment is reported with its file and line, the other lines are kept,
+// and the segment stays on disk even once it holds no live record.
+func TestDamagedLogLineIsReported(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{Retain: 1, MaxRecords: 2})
+	s.opts.segmentRecords = 3
+	mustPut(t, s, attempt(1, hotreload.Rejected, nil), nil)
+	mustPut(t, s, attempt(2, hotreload.Rejected, nil), nil)
+	mustPut(t, s, attempt(3, hotreload.Rejected, nil), nil)
+	first := filepath.Join(dir, "records", s.logName)
+	s.Close()
+	data, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := bytes.Replace(data, []byte(`"version":2`), []byte(`"version":5`), 1)
+	if err := os.WriteFile(first, damaged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, dir, Options{Retain: 1, MaxRecords: 2})
+	s.opts.segmentRecords = 3
+	problems := s.Problems()
+	if len(problems) != 1 {
+		t.Fatalf("Problems() = %v, want one", problems)
+	}
+	wantCode(t, problems[0], hotreload.CodeInternal, first+":2: skipped: checksum mismatch")
+	if list, _ := s.List(ctx); len(list) != 2 || list[0].Version != 1 || list[1].Version != 3 {
+		t.Fatalf("List = %v, want versions 1 and 3", list)
+	}
+	// Newer records push the segment's out: it stays, for inspection.
+	for v := uint64(4); v <= 8; v++ {
+		mustPut(t, s, attempt(v, hotreload.Rejected, nil), nil)
+	}
+	if got, err := os.ReadFile(first); err != nil || !bytes.Equal(got, damaged) {
+		t.Fatalf("the damaged segment was changed or removed: %v", err)
+	}
+}
+
+// TestRecordFilesAreRead: record files, the layout before the records log,
+// are read as records; one left pending is appended to the log as rolled
+// back and its file removed, and new records take the next seq.
+func TestRecordFilesAreRead(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{})
+	mustCommit(t, s, 1)
+	s.Close()
+	for seq, rec := range map[uint64]hotreload.Record{
+		5: attempt(2, hotreload.Rejected, nil),
+		6: attempt(3, hotreload.Pending, nil),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, "records", recordName(seq)), recordFileOf(t, rec), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = mustOpen(t, dir, Options{})
+	if p := s.Problems(); len(p) != 0 {
+		t.Fatalf("Problems() = %v", p)
+	}
+	mustPut(t, s, attempt(4, hotreload.Rejected, nil), nil)
+	want := []string{"1 committed", "2 rejected", "3 rolled_back", "4 rejected"}
+	check := func(s *Store) {
+		t.Helper()
+		list, err := s.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range list {
+			got = append(got, fmt.Sprint(r.Version, " ", r.Result))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("List = %v, want %v", got, want)
+		}
+	}
+	check(s)
+	if files := recordFiles(t, dir); !slices.Contains(files, recordName(5)) || slices.Contains(files, recordName(6)) || len(files) != 2 {
+		t.Fatalf("records/ holds %v, want the segment and the file of seq 5", files)
+	}
+	s.Close()
+	check(mustOpen(t, dir, Options{}))
 }

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -933,6 +934,47 @@ func TestStartsFromWhatIsIntact(t *testing.T) {
 				t.Fatalf("the start does not say why:\n%s", p.stderr)
 			}
 		})
+	}
+}
+
+// TestStartsOverDamagedRecords: a history whose records log has a damaged
+// line and a torn end (docs/operations.md) does not stop the start: the
+// damaged line is skipped and logged with its file and line, the torn end
+// is cut without a word, and the config file loads.
+func TestStartsOverDamagedRecords(t *testing.T) {
+	dir, file := workspace(t, "name: one\nrps: 5\n")
+	data := filepath.Join(dir, "data")
+	args := []string{"serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--data-dir", data,
+		"--mode", "dev", "--listen", "127.0.0.1:0", "--health-window", "0s"}
+	p := start(t, args...)
+	if code := call(t, "PATCH", p.urls["admin"]+"/api/v1/config", `{"rps": 6}`, nil); code != 200 {
+		t.Fatalf("PATCH: %d", code)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Wait()
+	segments, _ := filepath.Glob(filepath.Join(data, "history", "records", "*.log"))
+	if len(segments) != 1 {
+		t.Fatalf("segments %v, want one", segments)
+	}
+	log, err := os.ReadFile(segments[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(log, []byte(`"sha256":"`)) + len(`"sha256":"`)
+	log[i] ^= 1 // the first line's checksum no longer matches
+	writeFile(t, segments[0], string(log)+`{"format":2,"seq":9,"sha`)
+	p = start(t, args...)
+	var cfg configAnswer
+	call(t, "GET", p.urls["admin"]+"/api/v1/config", "", &cfg)
+	if cfg.Data["rps"] != 6.0 {
+		t.Fatalf("config %+v, want the file's rps 6", cfg)
+	}
+	stderr := p.stderr.String()
+	if !strings.Contains(stderr, "problem=") || !strings.Contains(stderr, segments[0]+":1: skipped: checksum mismatch") {
+		t.Fatalf("the start does not name the damaged line:\n%s", stderr)
+	}
+	if strings.Count(stderr, "problem=") != 1 {
+		t.Fatalf("the torn end was reported too:\n%s", stderr)
 	}
 }
 
