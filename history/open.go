@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/inputfile"
 )
 
 // Open opens, creating it if needed, the history in dir. It removes
@@ -139,7 +140,7 @@ func (s *Store) loadRecords() error {
 		seq, _, _ := parseFileName(name)
 		s.nextSeq = max(s.nextSeq, seq+1)
 		path := filepath.Join(s.recordsDir, name)
-		data, err := os.ReadFile(path)
+		data, err := inputfile.Read(path, inputfile.Options{MaxBytes: maxRecordsFile})
 		if err != nil {
 			s.report(fmt.Errorf("%s: reading record, skipped: %w", path, err))
 			continue
@@ -151,23 +152,21 @@ func (s *Store) loadRecords() error {
 		}
 	}
 	for i, name := range segments {
-		if err := s.loadSegment(name, i == len(segments)-1, where); err != nil {
-			return err
-		}
+		s.loadSegment(name, i == len(segments)-1, where)
 	}
 	return s.rollBackPending()
 }
 
 // loadSegment reads the lines of log segment name. When it is the newest
 // (last), a torn line at its end is cut off, and Put appends to it next if
-// it has room.
-func (s *Store) loadSegment(name string, last bool, where map[uint64]string) error {
+// it has room. What it cannot do, it reports.
+func (s *Store) loadSegment(name string, last bool, where map[uint64]string) {
 	path := filepath.Join(s.recordsDir, name)
-	data, err := os.ReadFile(path)
+	data, err := inputfile.Read(path, inputfile.Options{MaxBytes: maxRecordsFile})
 	if err != nil {
 		s.report(fmt.Errorf("%s: reading log segment, skipped: %w", path, err))
 		s.damaged[name] = true
-		return nil
+		return
 	}
 	lines, good := 0, 0 // lines read, and the end of the last good one
 	for off, n := 0, 1; off < len(data); n++ {
@@ -188,23 +187,25 @@ func (s *Store) loadSegment(name string, last bool, where map[uint64]string) err
 		lines, good = lines+1, off
 	}
 	if !last {
-		return nil
+		return
 	}
 	if good < len(data) {
 		if err := truncateFile(path, int64(good)); err != nil {
-			return hotreload.Errorf(hotreload.CodeInternal, "history: cutting off the torn end of %s: %w", path, err)
+			s.report(fmt.Errorf("%s: cutting off the torn end a crash left: %w", path, err))
+			s.damaged[name] = true
+			return
 		}
 		s.opts.logger.Debug("history: cut off the torn end of a log segment, left by a crash", "path", path, "bytes", len(data)-good)
 	}
-	if lines >= s.opts.segmentRecords || s.damaged[name] {
-		return nil
+	if lines >= s.opts.segmentRecords || good >= segmentBytes || s.damaged[name] {
+		return
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
-		return hotreload.Errorf(hotreload.CodeInternal, "history: opening %s: %w", path, err)
+		s.report(fmt.Errorf("%s: opening to append, a new segment is started instead: %w", path, err))
+		return
 	}
 	s.log, s.logName, s.logLines, s.logSize = f, name, lines, int64(good)
-	return nil
 }
 
 // loadRecord indexes rec, numbered seq, read in file at loc. A record of

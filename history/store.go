@@ -24,9 +24,14 @@ const DefaultRetain = 10
 // Options.MaxRecords says otherwise.
 const DefaultMaxRecords = 10_000
 
-// segmentRecords is how many records a log segment holds before Put
-// starts the next one.
-const segmentRecords = 1_000
+// A log segment is full, and Put starts the next one, at segmentRecords
+// lines or segmentBytes; Open reads no file of the records directory
+// larger than maxRecordsFile.
+const (
+	segmentRecords = 1_000
+	segmentBytes   = 16 << 20
+	maxRecordsFile = 64 << 20
+)
 
 // maxProblems bounds the problems a Store remembers.
 const maxProblems = 100
@@ -299,7 +304,7 @@ func (s *Store) appendRecords(lines [][]byte) error {
 	if s.mem != nil {
 		return nil
 	}
-	if s.log == nil || s.logLines >= s.opts.segmentRecords {
+	if s.log == nil || s.logLines >= s.opts.segmentRecords || s.logSize >= segmentBytes {
 		if err := s.startSegment(); err != nil {
 			return err
 		}
