@@ -15,7 +15,7 @@
 // record written: {"format":2,"seq":<seq>,"sha256":"<hex>","record":{...}},
 // the hotreload.Record as JSON, its number and the SHA-256 of "<seq>\n"
 // followed by exactly the record's bytes. Put appends to the newest segment
-// and starts the next one once it holds 1,000 lines. A record written again
+// and starts the next one once it holds 1,000 lines or 16 MiB. A record written again
 // (see below) is a new line with the same seq; the line written last is the
 // record. Record files from before the log hold {"format":1,"sha256":...,
 // "record":...} (the checksum of the record alone, the seq in the name);
@@ -64,7 +64,8 @@
 // of a segment other than the newest's last, that is not valid JSON, fails
 // its checksum or has an unknown format is left on disk (a segment with
 // such a line is never deleted), ignored and reported by Problems with its
-// path (and line) and cause. Snapshot
+// path (and line) and cause; so is a file there that is not a regular file
+// (a named pipe is never waited on) or is larger than 64 MiB. Snapshot
 // verifies the SHA-256 of every object it reads and reports a mismatch as a
 // CodeInternal error. A record still pending at Open belongs to a
 // transaction that a crash interrupted: it is rewritten as rolled back with
