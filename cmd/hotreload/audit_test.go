@@ -320,16 +320,7 @@ func TestStartsFromTheNewestIntactVersion(t *testing.T) {
 // log is not intact; mutations go on (the edit stays in the chain, where
 // audit verify keeps naming it).
 func TestStartOnAnEditedLogSaysSo(t *testing.T) {
-	dir, file := workspace(t, "name: one\nrps: 5\n")
-	data := filepath.Join(dir, "data")
-	args := []string{"serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--data-dir", data,
-		"--mode", "dev", "--listen", "127.0.0.1:0", "--health-window", "0s"}
-	p := start(t, args...)
-	if code := call(t, "PATCH", p.urls["admin"]+"/api/v1/config", `{"rps": 6}`, nil); code != 200 {
-		t.Fatalf("PATCH: %d", code)
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	_ = p.cmd.Wait()
+	args, data := stoppedAfterAPatch(t)
 	log := filepath.Join(data, audit.LogName)
 	b, err := os.ReadFile(log)
 	if err != nil {
@@ -341,7 +332,7 @@ func TestStartOnAnEditedLogSaysSo(t *testing.T) {
 	}
 	writeFile(t, log, edited)
 
-	p = start(t, args...)
+	p := start(t, args...)
 	testwait.For(t, "a warning at start", 10*time.Second, func() bool {
 		return strings.Contains(p.stderr.String(), "the audit log was edited")
 	})

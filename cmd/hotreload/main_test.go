@@ -897,22 +897,31 @@ func auditTailCannotBeErased(t *testing.T, cut string) {
 	}
 }
 
+// stoppedAfterAPatch runs the daemon on a new workspace with a data dir,
+// sets rps to 6 with a PATCH and stops it; it returns the arguments that
+// start it again and the data dir.
+func stoppedAfterAPatch(t *testing.T) (args []string, data string) {
+	t.Helper()
+	dir, file := workspace(t, "name: one\nrps: 5\n")
+	data = filepath.Join(dir, "data")
+	args = []string{"serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--data-dir", data,
+		"--mode", "dev", "--listen", "127.0.0.1:0", "--health-window", "0s"}
+	p := start(t, args...)
+	if code := call(t, "PATCH", p.urls["admin"]+"/api/v1/config", `{"rps": 6}`, nil); code != 200 {
+		t.Fatalf("PATCH: %d", code)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Wait()
+	return args, data
+}
+
 // TestStartsFromWhatIsIntact: with the last known good objects in history
 // deleted or corrupted, the daemon still starts from its valid config file
 // and says why.
 func TestStartsFromWhatIsIntact(t *testing.T) {
 	for _, damage := range []string{"deleted", "corrupted"} {
 		t.Run(damage, func(t *testing.T) {
-			dir, file := workspace(t, "name: one\nrps: 5\n")
-			data := filepath.Join(dir, "data")
-			args := []string{"serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--data-dir", data,
-				"--mode", "dev", "--listen", "127.0.0.1:0", "--health-window", "0s"}
-			p := start(t, args...)
-			if code := call(t, "PATCH", p.urls["admin"]+"/api/v1/config", `{"rps": 6}`, nil); code != 200 {
-				t.Fatalf("PATCH: %d", code)
-			}
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-			_ = p.cmd.Wait()
+			args, data := stoppedAfterAPatch(t)
 			objects, _ := filepath.Glob(filepath.Join(data, "history", "objects", "*"))
 			if len(objects) == 0 {
 				t.Fatal("no history objects to damage")
@@ -924,7 +933,7 @@ func TestStartsFromWhatIsIntact(t *testing.T) {
 					writeFile(t, o, "garbage")
 				}
 			}
-			p = start(t, args...)
+			p := start(t, args...)
 			var cfg configAnswer
 			call(t, "GET", p.urls["admin"]+"/api/v1/config", "", &cfg)
 			if cfg.Data["rps"] != 6.0 {
@@ -942,16 +951,7 @@ func TestStartsFromWhatIsIntact(t *testing.T) {
 // damaged line is skipped and logged with its file and line, the torn end
 // is cut without a word, and the config file loads.
 func TestStartsOverDamagedRecords(t *testing.T) {
-	dir, file := workspace(t, "name: one\nrps: 5\n")
-	data := filepath.Join(dir, "data")
-	args := []string{"serve", "--config", file, "--schema", filepath.Join(dir, "schema.json"), "--data-dir", data,
-		"--mode", "dev", "--listen", "127.0.0.1:0", "--health-window", "0s"}
-	p := start(t, args...)
-	if code := call(t, "PATCH", p.urls["admin"]+"/api/v1/config", `{"rps": 6}`, nil); code != 200 {
-		t.Fatalf("PATCH: %d", code)
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	_ = p.cmd.Wait()
+	args, data := stoppedAfterAPatch(t)
 	segments, _ := filepath.Glob(filepath.Join(data, "history", "records", "*.log"))
 	if len(segments) != 1 {
 		t.Fatalf("segments %v, want one", segments)
@@ -963,7 +963,7 @@ func TestStartsOverDamagedRecords(t *testing.T) {
 	i := bytes.Index(log, []byte(`"sha256":"`)) + len(`"sha256":"`)
 	log[i] ^= 1 // the first line's checksum no longer matches
 	writeFile(t, segments[0], string(log)+`{"format":2,"seq":9,"sha`)
-	p = start(t, args...)
+	p := start(t, args...)
 	var cfg configAnswer
 	call(t, "GET", p.urls["admin"]+"/api/v1/config", "", &cfg)
 	if cfg.Data["rps"] != 6.0 {
