@@ -58,7 +58,8 @@
 // the records like any other and cuts the torn line off. A Put whose append
 // fails cuts the segment back, so none of its records is in the Store, and
 // starts a new segment next time; it leaves at most unreferenced objects,
-// which the next Put or Open removes.
+// which the next Put or Open removes. Pruning does not fsync its removals:
+// a file a crash brings back is pruned again by the next Open.
 //
 // Open skips what it cannot read and keeps going: a record file, or a line
 // of a segment other than the newest's last, that is not valid JSON, fails
