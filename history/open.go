@@ -214,9 +214,10 @@ func (s *Store) loadSegment(name string, last bool, where map[uint64]string) {
 func (s *Store) loadRecord(seq uint64, rec hotreload.Record, file, loc string, where map[uint64]string) {
 	if prev, dup := s.main[rec.Version]; dup && prev != seq && rec.Result != hotreload.Unchanged {
 		s.report(fmt.Errorf("%s: version %d is recorded again in %s; keeping the one written later", where[prev], rec.Version, loc))
-		i := slices.IndexFunc(s.entries, func(e entry) bool { return e.seq == prev })
-		s.holds[s.entries[i].file]--
-		s.entries = slices.Delete(s.entries, i, i+1)
+		if i := slices.IndexFunc(s.entries, func(e entry) bool { return e.seq == prev }); i >= 0 {
+			s.holds[s.entries[i].file]--
+			s.entries = slices.Delete(s.entries, i, i+1)
+		}
 	}
 	s.index(seq, rec, file)
 	where[seq] = loc
