@@ -191,7 +191,7 @@ func (s *Store) Put(ctx context.Context, entries ...hotreload.Entry) error {
 		st.snapshots = en.Snapshots
 		batch[i] = st
 	}
-	written, err := s.writeObjects(batch, make(writeSlots, maxWritesInFlight))
+	written, err := s.writeObjects(batch)
 	// Objects written before a failure are known from here on, so that
 	// the next prune deletes them if no record comes to name them.
 	s.mu.Lock()
@@ -282,7 +282,7 @@ func (s *Store) restorable(batch []staged) error {
 
 // maxWritesInFlight bounds the files a Put writes and fsyncs at once: each
 // fsync in progress holds an OS thread, and a batch may hold a thousand
-// records.
+// new snapshots.
 const maxWritesInFlight = 16
 
 // writeSlots admits at most its capacity of file writes at once.
@@ -382,10 +382,10 @@ func fillDigests(rec *hotreload.Record, snapshots map[string][]byte) (map[string
 
 // writeObjects durably writes the snapshots of a batch that the store does
 // not hold yet, named by their digests, together: each file is fsynced on
-// its own goroutine, in one of writes (the file system commits them as
-// one), and the directory once. It returns the digests it wrote, even when
+// its own goroutine, at most maxWritesInFlight at once (the file system
+// commits them as one), and the directory once. It returns the digests it wrote, even when
 // it fails part way.
-func (s *Store) writeObjects(batch []staged, writes writeSlots) (map[string]bool, error) {
+func (s *Store) writeObjects(batch []staged) (map[string]bool, error) {
 	type object struct {
 		version uint64
 		target  string
@@ -413,6 +413,7 @@ func (s *Store) writeObjects(batch []staged, writes writeSlots) (map[string]bool
 	if len(todo) == 0 {
 		return written, nil
 	}
+	writes := make(writeSlots, maxWritesInFlight)
 	var mu sync.Mutex
 	var errs []error
 	var wg sync.WaitGroup
