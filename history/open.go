@@ -83,7 +83,7 @@ func newStore(opts Options) (*Store, error) {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: max records (%d) must be at least retain (%d)", o.maxRecords, o.retain)
 	}
 	return &Store{opts: o, main: map[uint64]uint64{}, objects: map[string]bool{}, nextSeq: 1, nextLog: 1,
-		holds: map[string]int{}, damaged: map[string]bool{}}, nil
+		files: map[string]bool{}, damaged: map[string]bool{}}, nil
 }
 
 // load builds the index from the files on disk.
@@ -214,10 +214,7 @@ func (s *Store) loadSegment(name string, last bool, where map[uint64]string) {
 func (s *Store) loadRecord(seq uint64, rec hotreload.Record, file, loc string, where map[uint64]string) {
 	if prev, dup := s.main[rec.Version]; dup && prev != seq && rec.Result != hotreload.Unchanged {
 		s.report(fmt.Errorf("%s: version %d is recorded again in %s; keeping the one written later", where[prev], rec.Version, loc))
-		if i := slices.IndexFunc(s.entries, func(e entry) bool { return e.seq == prev }); i >= 0 {
-			s.holds[s.entries[i].file]--
-			s.entries = slices.Delete(s.entries, i, i+1)
-		}
+		s.entries = slices.DeleteFunc(s.entries, func(e entry) bool { return e.seq == prev })
 	}
 	s.index(seq, rec, file)
 	where[seq] = loc

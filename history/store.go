@@ -103,10 +103,10 @@ type Store struct {
 	logLines int
 	logSize  int64
 	nextLog  uint64
-	// holds counts, by file in the records directory, the entries whose
-	// newest line it holds; a file that holds none is deleted, unless it
-	// is damaged (a line could not be read: it stays for inspection).
-	holds   map[string]int  // writer
+	// files are the files of the records directory that held a record's
+	// newest line; prune deletes those that hold none any more, unless
+	// damaged (a line could not be read: it stays for inspection).
+	files   map[string]bool // writer
 	damaged map[string]bool // writer
 
 	// mem holds the objects by digest when the Store lives in memory
@@ -444,10 +444,9 @@ func (s *Store) writeObjects(batch []staged) (map[string]bool, error) {
 // index. The caller holds mu (or is Open, before the Store is shared) and
 // calls derive afterwards.
 func (s *Store) index(seq uint64, rec hotreload.Record, file string) {
-	s.holds[file]++
+	s.files[file] = true
 	i, found := slices.BinarySearchFunc(s.entries, seq, func(e entry, seq uint64) int { return cmp.Compare(e.seq, seq) })
 	if found {
-		s.holds[s.entries[i].file]--
 		s.entries[i].rec, s.entries[i].file = rec, file
 	} else {
 		s.entries = slices.Insert(s.entries, i, entry{seq: seq, rec: rec, file: file})
@@ -493,7 +492,6 @@ func (s *Store) prune() {
 	kept := s.entries[:0:0]
 	for _, e := range s.entries {
 		if excess > 0 && !s.keeps(e) {
-			s.holds[e.file]--
 			if s.main[e.rec.Version] == e.seq {
 				delete(s.main, e.rec.Version)
 			}
@@ -505,19 +503,20 @@ func (s *Store) prune() {
 	if len(kept) < len(s.entries) {
 		s.entries = kept
 	}
-	var records []string
-	for f, n := range s.holds {
-		if n == 0 && f != s.logName && !s.damaged[f] {
-			records = append(records, f)
-			delete(s.holds, f)
-		}
-	}
-	live := map[string]bool{}
+	liveFiles, live := map[string]bool{}, map[string]bool{} // the records files and the objects still needed
 	for _, e := range s.entries {
+		liveFiles[e.file] = true
 		if s.keeps(e) {
 			for _, t := range e.rec.Targets {
 				live[t.Digest] = true
 			}
+		}
+	}
+	var records []string
+	for f := range s.files {
+		if !liveFiles[f] && f != s.logName && !s.damaged[f] {
+			records = append(records, f)
+			delete(s.files, f)
 		}
 	}
 	var objects []string
