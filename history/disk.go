@@ -2,6 +2,7 @@ package history
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -24,13 +25,17 @@ const (
 // tempPrefix starts the name of every file being written.
 const tempPrefix = ".tmp-"
 
-// recordFile is the envelope of one record on disk. In lineFormat the
-// checksum covers the seq too: "<seq>\n<record>".
+// recordFile is the envelope of one record on disk, and of one line of a
+// log segment: a record, or the content of an object (Object its digest,
+// Data the content). In lineFormat a record's checksum covers the seq too:
+// "<seq>\n<record>"; an object's digest is its checksum.
 type recordFile struct {
 	Format int             `json:"format"`
 	Seq    uint64          `json:"seq,omitempty"`
-	SHA256 string          `json:"sha256"`
-	Record json.RawMessage `json:"record"`
+	SHA256 string          `json:"sha256,omitempty"`
+	Record json.RawMessage `json:"record,omitempty"`
+	Object string          `json:"object,omitempty"`
+	Data   []byte          `json:"data,omitempty"`
 }
 
 // lineSum returns the checksum of a record body in format, numbered seq.
@@ -57,15 +62,65 @@ func encodeRecord(seq uint64, rec hotreload.Record) ([]byte, error) {
 	return append(out, '\n'), nil
 }
 
+// encodeObject renders the content with digest d as one line of a log
+// segment: {"format":2,"object":"<d>","data":"<content in base64>"}.
+func encodeObject(d string, content []byte) []byte {
+	out := make([]byte, 0, 48+len(d)+base64.StdEncoding.EncodedLen(len(content)))
+	out = fmt.Appendf(out, `{"format":%d,"object":%q,"data":"`, lineFormat, d)
+	out = base64.StdEncoding.AppendEncode(out, content)
+	return append(out, "\"}\n"...)
+}
+
+// segmentLine is one line of a log segment: a record numbered seq, or, when
+// object is set, the content with that digest.
+type segmentLine struct {
+	seq     uint64
+	rec     hotreload.Record
+	object  string
+	content []byte
+}
+
+// decodeLine parses a line of a log segment, checking its checksum (an
+// object's content against its digest). The error says precisely what is
+// wrong.
+func decodeLine(data []byte) (segmentLine, error) {
+	var f recordFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return segmentLine{}, fmt.Errorf("not a record: %w", err)
+	}
+	if f.Object == "" {
+		seq, rec, err := f.decode(lineFormat)
+		return segmentLine{seq: seq, rec: rec}, err
+	}
+	switch {
+	case f.Format != lineFormat:
+		return segmentLine{}, fmt.Errorf("unknown record format %d (want %d)", f.Format, lineFormat)
+	case f.Seq != 0 || f.SHA256 != "" || f.Record != nil:
+		return segmentLine{}, fmt.Errorf("object %q: a line holds an object or a record, not both", f.Object)
+	case !hotreload.IsDigest(f.Object):
+		return segmentLine{}, fmt.Errorf("object %q: not a lower-case hex SHA-256", f.Object)
+	}
+	if got := hotreload.Digest(f.Data); got != f.Object {
+		return segmentLine{}, fmt.Errorf("object %s is corrupt: its content hashes to sha256 %s", f.Object, got)
+	}
+	return segmentLine{object: f.Object, content: f.Data}, nil
+}
+
 // decodeRecord parses a record envelope in format (a record file's, or a
 // log line's), checking its checksum, and returns the record and, for a
 // log line, its seq. The error says precisely what is wrong.
 func decodeRecord(data []byte, format int) (uint64, hotreload.Record, error) {
-	var rec hotreload.Record
 	var f recordFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return 0, rec, fmt.Errorf("not a record: %w", err)
+		return 0, hotreload.Record{}, fmt.Errorf("not a record: %w", err)
 	}
+	return f.decode(format)
+}
+
+// decode checks the record envelope f in format and returns its seq and
+// record.
+func (f recordFile) decode(format int) (uint64, hotreload.Record, error) {
+	var rec hotreload.Record
 	if f.Format != format {
 		return 0, rec, fmt.Errorf("unknown record format %d (want %d)", f.Format, format)
 	}

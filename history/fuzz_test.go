@@ -13,8 +13,9 @@ import (
 )
 
 // FuzzDecodeRecord feeds arbitrary bytes to the record reader, as a
-// record file and as a line of the log: it must return a record or an
-// error, never panic, and whatever it accepts must survive a round trip.
+// record file and as a line of the log (a record's or an object's): it
+// must return a record or an error, never panic, and whatever it accepts
+// must survive a round trip.
 func FuzzDecodeRecord(f *testing.F) {
 	rec := attempt(7, hotreload.Rejected, map[string][]byte{"app": appJSON(7)})
 	rec.Errors = []hotreload.FieldError{{File: "app.yaml", Path: "/a~1b", Line: 3, Column: 8, Message: "bad"}}
@@ -31,7 +32,16 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(`{"format":2,"seq":0,"sha256":"x","record":{"version":-1}}`))
 	f.Add(line[:len(line)/2])
 	f.Add(file[:len(file)/2])
+	object := encodeObject(hotreload.Digest(appJSON(7)), appJSON(7))
+	f.Add(object[:len(object)-1])
+	f.Add([]byte(`{"format":2,"object":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if l, err := decodeLine(data); err == nil && l.object != "" {
+			back, err := decodeLine(bytes.TrimSuffix(encodeObject(l.object, l.content), []byte("\n")))
+			if err != nil || back.object != l.object || !bytes.Equal(back.content, l.content) {
+				t.Fatalf("round trip changed the object line: %q, %v; want %s %q", back.content, err, l.object, l.content)
+			}
+		}
 		for _, format := range []int{recordFormat, lineFormat} {
 			seq, rec, err := decodeRecord(data, format)
 			if err != nil {
@@ -67,6 +77,12 @@ func FuzzOpenSegment(f *testing.F) {
 	}
 	f.Add(valid)
 	f.Add(valid[:len(valid)-7])
+	snaps := map[string][]byte{"app": appJSON(4)}
+	committed, err := encodeRecord(4, attempt(4, hotreload.Committed, snaps))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(slices.Concat(valid, encodeObject(hotreload.Digest(appJSON(4)), appJSON(4)), committed))
 	f.Add(append(slices.Clone(valid), "\x00\x00\n"...))
 	f.Add(bytes.Replace(valid, []byte(`"version":2`), []byte(`"version":9`), 1))
 	f.Add([]byte("\n\n{}\n"))

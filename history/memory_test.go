@@ -46,7 +46,7 @@ func TestMemoryAnswersLikeDisk(t *testing.T) {
 		t.Errorf("answers differ\ndisk:\n%s\nmemory:\n%s", d, m)
 	}
 	// Retention bounds memory: the content of 3 committed versions.
-	if n := len(mem.mem); n != 3 {
+	if n := len(mem.held); n != 3 {
 		t.Errorf("memory holds %d objects, want 3", n)
 	}
 	if err := mem.Close(); err != nil {

@@ -60,7 +60,7 @@ func Memory(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mem = map[string][]byte{}
+	s.memory = true
 	return s, nil
 }
 
@@ -82,8 +82,8 @@ func newStore(opts Options) (*Store, error) {
 	if o.maxRecords < o.retain {
 		return nil, hotreload.Errorf(hotreload.CodeInvalid, "history: max records (%d) must be at least retain (%d)", o.maxRecords, o.retain)
 	}
-	return &Store{opts: o, main: map[uint64]uint64{}, objects: map[string]bool{}, nextSeq: 1, nextLog: 1,
-		files: map[string]bool{}, damaged: map[string]bool{}}, nil
+	return &Store{opts: o, main: map[uint64]uint64{}, objects: map[string]bool{}, held: map[string]held{},
+		nextSeq: 1, nextLog: 1, files: map[string]bool{}, damaged: map[string]bool{}, stale: map[string]bool{}}, nil
 }
 
 // load builds the index from the files on disk.
@@ -171,7 +171,7 @@ func (s *Store) loadSegment(name string, last bool, where map[uint64]string) {
 	lines, good := 0, 0 // lines read, and the end of the last good one
 	for off, n := 0, 1; off < len(data); n++ {
 		line, _, complete := bytes.Cut(data[off:], []byte{'\n'})
-		seq, rec, err := decodeRecord(line, lineFormat)
+		l, err := decodeLine(line)
 		if last && (!complete || (err != nil && off+len(line)+1 == len(data))) {
 			break // the tail a crash tore: cut off below
 		}
@@ -182,9 +182,13 @@ func (s *Store) loadSegment(name string, last bool, where map[uint64]string) {
 			good = off
 			continue
 		}
-		s.nextSeq = max(s.nextSeq, seq+1)
-		s.loadRecord(seq, rec, name, fmt.Sprintf("%s:%d", path, n), where)
 		lines, good = lines+1, off
+		if l.object != "" {
+			s.loadObject(l.object, l.content, name)
+			continue
+		}
+		s.nextSeq = max(s.nextSeq, l.seq+1)
+		s.loadRecord(l.seq, l.rec, name, fmt.Sprintf("%s:%d", path, n), where)
 	}
 	if !last {
 		return
@@ -218,6 +222,16 @@ func (s *Store) loadRecord(seq uint64, rec hotreload.Record, file, loc string, w
 	}
 	s.index(seq, rec, file)
 	where[seq] = loc
+}
+
+// loadObject holds content read in segment file. The line of the same
+// content read earlier, in another segment, is no longer needed there.
+func (s *Store) loadObject(d string, content []byte, file string) {
+	if prev, ok := s.held[d]; ok && prev.file != file {
+		s.stale[prev.file] = true
+	}
+	s.held[d] = held{data: content, file: file}
+	s.files[file] = true
 }
 
 // rollBackPending appends the records still pending once every line is

@@ -33,6 +33,10 @@ const (
 	maxRecordsFile = 64 << 20
 )
 
+// maxLineObject is the size of the largest content stored as a line of the
+// records log rather than as a file of its own.
+const maxLineObject = 64 << 10
+
 // maxProblems bounds the problems a Store remembers.
 const maxProblems = 100
 
@@ -92,6 +96,7 @@ type Store struct {
 	retained map[uint64]bool   // writer; versions whose content is kept
 	lastGood uint64            // writer; seq of the newest committed record, 0 for none
 	objects  map[string]bool   // writer; digests of the object files on disk
+	held     map[string]held   // writer; content kept in memory, by digest
 	nextSeq  uint64            // writer
 	problems []error
 
@@ -108,10 +113,21 @@ type Store struct {
 	// damaged (a line could not be read: it stays for inspection).
 	files   map[string]bool // writer
 	damaged map[string]bool // writer
+	// stale are the segments that hold the line of content no longer
+	// kept; prune rewrites them without it once Put appends elsewhere.
+	stale map[string]bool // writer
 
-	// mem holds the objects by digest when the Store lives in memory
-	// (Memory); nil for a Store on disk. Guarded like objects.
-	mem map[string][]byte
+	// memory is set when the Store lives in memory (Memory): every object
+	// is held, and nothing is written.
+	memory bool
+}
+
+// held is content a Store keeps in memory: every object of a Store in
+// memory, and, on disk, content of up to maxLineObject bytes, stored as a
+// line of the records log segment file.
+type held struct {
+	data []byte
+	file string
 }
 
 var _ hotreload.History = (*Store)(nil)
@@ -191,28 +207,37 @@ func (s *Store) Put(ctx context.Context, entries ...hotreload.Entry) error {
 		st.snapshots = en.Snapshots
 		batch[i] = st
 	}
-	written, err := s.writeObjects(batch)
+	written, small, err := s.writeObjects(batch)
 	// Objects written before a failure are known from here on, so that
 	// the next prune deletes them if no record comes to name them.
 	s.mu.Lock()
 	maps.Copy(s.objects, written)
 	s.mu.Unlock()
 	if err == nil {
-		err = s.restorable(batch)
+		err = s.restorable(batch, small)
 	}
 	if err != nil {
 		return err
 	}
-	// The records are appended once the objects are durable: the
-	// append is the commit point.
-	lines := make([][]byte, len(batch))
-	for i, st := range batch {
-		lines[i] = st.data
+	// The records are appended once the object files are durable, after
+	// the lines of the small objects: the append is the commit point.
+	digests := slices.Sorted(maps.Keys(small))
+	var lines [][]byte
+	if !s.memory {
+		for _, d := range digests {
+			lines = append(lines, encodeObject(d, small[d]))
+		}
+	}
+	for _, st := range batch {
+		lines = append(lines, st.data)
 	}
 	if err := s.appendRecords(lines); err != nil {
 		return hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", batch[0].rec.Version, err)
 	}
 	s.mu.Lock()
+	for _, d := range digests {
+		s.held[d] = held{data: slices.Clone(small[d]), file: s.logName}
+	}
 	for _, st := range batch {
 		s.index(st.seq, st.rec, s.logName)
 	}
@@ -263,14 +288,14 @@ func (st *staged) encode() error {
 }
 
 // restorable checks that every committed record of a batch names only
-// content the store holds.
-func (s *Store) restorable(batch []staged) error {
+// content the store holds or the batch brings as lines (small).
+func (s *Store) restorable(batch []staged, small map[string][]byte) error {
 	for _, st := range batch {
 		if st.rec.Result != hotreload.Committed {
 			continue
 		}
 		for _, t := range st.rec.Targets {
-			if t.Digest != "" && !s.objects[t.Digest] {
+			if _, ok := small[t.Digest]; t.Digest != "" && !ok && !s.stored(t.Digest) {
 				return hotreload.Errorf(hotreload.CodeInvalid,
 					"history: recording version %d: target %q names content sha256 %s that was never stored: a committed version must be restorable",
 					st.rec.Version, t.Target, t.Digest)
@@ -301,7 +326,7 @@ func (w writeSlots) do(write func()) {
 // cuts the segment back and leaves it (the next Put starts another), so
 // that none of lines is in the log. A Store in memory writes nothing.
 func (s *Store) appendRecords(lines [][]byte) error {
-	if s.mem != nil {
+	if s.memory {
 		return nil
 	}
 	if s.log == nil || s.logLines >= s.opts.segmentRecords || s.logSize >= segmentBytes {
@@ -383,41 +408,39 @@ func fillDigests(rec *hotreload.Record, snapshots map[string][]byte) (map[string
 // writeObjects durably writes the snapshots of a batch that the store does
 // not hold yet, named by their digests, together: each file is fsynced on
 // its own goroutine, at most maxWritesInFlight at once (the file system
-// commits them as one), and the directory once. It returns the digests it wrote, even when
-// it fails part way.
-func (s *Store) writeObjects(batch []staged) (map[string]bool, error) {
+// commits them as one), and the directory once. Content of up to
+// maxLineObject bytes (all of it in memory) is not written: it is returned
+// by digest (small), for Put to append to the log with the records. It
+// returns the digests of the files it wrote, even when it fails part way.
+func (s *Store) writeObjects(batch []staged) (written map[string]bool, small map[string][]byte, err error) {
 	type object struct {
 		version uint64
 		target  string
 		data    []byte
 	}
-	todo := map[string]object{}
+	files := map[string]object{}
+	small = map[string][]byte{}
 	for _, st := range batch {
 		for _, name := range slices.Sorted(maps.Keys(st.snapshots)) {
-			d := st.digests[name]
-			if _, ok := todo[d]; !ok && !s.objects[d] {
-				todo[d] = object{st.rec.Version, name, st.snapshots[name]}
+			d, data := st.digests[name], st.snapshots[name]
+			switch _, ok := files[d]; {
+			case ok || s.stored(d):
+			case s.memory || len(data) <= maxLineObject:
+				small[d] = data
+			default:
+				files[d] = object{st.rec.Version, name, data}
 			}
 		}
 	}
-	written := map[string]bool{}
-	if s.mem != nil {
-		s.mu.Lock()
-		for d, o := range todo {
-			s.mem[d] = slices.Clone(o.data)
-			written[d] = true
-		}
-		s.mu.Unlock()
-		return written, nil
-	}
-	if len(todo) == 0 {
-		return written, nil
+	written = map[string]bool{}
+	if len(files) == 0 {
+		return written, small, nil
 	}
 	writes := make(writeSlots, maxWritesInFlight)
 	var mu sync.Mutex
 	var errs []error
 	var wg sync.WaitGroup
-	for d, o := range todo {
+	for d, o := range files {
 		wg.Go(func() {
 			var err error
 			writes.do(func() { err = writeFile(s.objectsDir, d, o.data) })
@@ -432,12 +455,19 @@ func (s *Store) writeObjects(batch []staged) (map[string]bool, error) {
 	}
 	wg.Wait()
 	if len(errs) > 0 {
-		return written, errs[0]
+		return written, small, errs[0]
 	}
 	if err := syncDir(s.objectsDir); err != nil {
-		return written, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", batch[0].rec.Version, err)
+		return written, small, hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: %w", batch[0].rec.Version, err)
 	}
-	return written, nil
+	return written, small, nil
+}
+
+// stored reports whether the store holds the content with digest d, in
+// memory or in an object file. The caller holds mu or writeMu.
+func (s *Store) stored(d string) bool {
+	_, ok := s.held[d]
+	return ok || s.objects[d]
 }
 
 // index puts rec, numbered seq, whose newest line file holds, in the
@@ -483,7 +513,9 @@ func (s *Store) keeps(e entry) bool {
 // prune drops the oldest records beyond the limit and the content that no
 // retained or pending record names, from the index and then from disk,
 // where a file of the records directory goes when it holds no record's
-// newest line.
+// newest line and no content kept, and a segment holding the line of
+// content no longer kept is rewritten without it (compact) once Put
+// appends to another.
 // Failures are reported, not returned: what was recorded stays recorded.
 // The caller holds writeMu (or is Open).
 func (s *Store) prune() {
@@ -512,23 +544,40 @@ func (s *Store) prune() {
 			}
 		}
 	}
-	var records []string
-	for f := range s.files {
-		if !liveFiles[f] && f != s.logName && !s.damaged[f] {
-			records = append(records, f)
-			delete(s.files, f)
-		}
-	}
 	var objects []string
 	for d := range s.objects {
 		if !live[d] {
 			objects = append(objects, d)
 			delete(s.objects, d)
-			delete(s.mem, d)
+		}
+	}
+	for d, h := range s.held {
+		if !live[d] {
+			delete(s.held, d)
+			if h.file != "" {
+				s.stale[h.file] = true
+			}
+		} else {
+			liveFiles[h.file] = true
+		}
+	}
+	var records []string
+	for f := range s.files {
+		if !liveFiles[f] && f != s.logName && !s.damaged[f] {
+			records = append(records, f)
+			delete(s.files, f)
+			delete(s.stale, f)
+		}
+	}
+	var compact []string
+	for f := range s.stale {
+		if f != s.logName && !s.damaged[f] {
+			compact = append(compact, f)
+			delete(s.stale, f)
 		}
 	}
 	s.mu.Unlock()
-	if s.mem != nil {
+	if s.memory {
 		return
 	}
 
@@ -547,6 +596,44 @@ func (s *Store) prune() {
 	}
 	remove(s.recordsDir, records)
 	remove(s.objectsDir, objects)
+	for _, f := range compact {
+		s.compact(f)
+	}
+}
+
+// compact rewrites segment name with only the lines the index still
+// needs: the content it holds, then the newest line of each record it
+// holds. The new file is fsynced before it is renamed over the old one; the
+// rename is not (like a removal): a segment a crash brings back holds
+// content no longer kept, and the next Open compacts it again. The caller
+// holds writeMu (or is Open).
+func (s *Store) compact(name string) {
+	var lines [][]byte
+	for _, d := range slices.Sorted(maps.Keys(s.held)) {
+		if h := s.held[d]; h.file == name {
+			lines = append(lines, encodeObject(d, h.data))
+		}
+	}
+	for _, e := range s.entries {
+		if e.file != name {
+			continue
+		}
+		line, err := encodeRecord(e.seq, e.rec)
+		if err != nil {
+			s.report(fmt.Errorf("compacting %s: %w", filepath.Join(s.recordsDir, name), err))
+			return
+		}
+		lines = append(lines, line)
+	}
+	tmp, err := stageFile(s.recordsDir, slices.Concat(lines...))
+	if err == nil {
+		err = publishFile(tmp, s.recordsDir, name)
+	}
+	if err != nil {
+		s.report(fmt.Errorf("compacting %s: %w", filepath.Join(s.recordsDir, name), err))
+		return
+	}
+	s.opts.logger.Debug("history: compacted a log segment", "path", filepath.Join(s.recordsDir, name), "lines", len(lines))
 }
 
 // Get returns the record of version: the record that created it, or, when
@@ -623,8 +710,7 @@ func (s *Store) Snapshot(ctx context.Context, version uint64, target string) ([]
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(s.objectsDir, d)
-	data, err := s.readObject(d)
+	data, where, err := s.readObject(d)
 	if err != nil {
 		if _, err := s.locate(version, target); err != nil {
 			return nil, err // pruned while we read
@@ -633,24 +719,26 @@ func (s *Store) Snapshot(ctx context.Context, version uint64, target string) ([]
 	}
 	if got := hotreload.Digest(data); got != d {
 		return nil, hotreload.Errorf(hotreload.CodeInternal, "history: reading version %d of target %q: %s is corrupt: its content hashes to sha256 %s",
-			version, target, path, got)
+			version, target, where, got)
 	}
 	return data, nil
 }
 
-// readObject returns the content with digest d: from memory, or from its
-// object file.
-func (s *Store) readObject(d string) ([]byte, error) {
-	if s.mem == nil {
-		return os.ReadFile(filepath.Join(s.objectsDir, d))
-	}
+// readObject returns the content with digest d, from memory or from its
+// object file, and where it was read.
+func (s *Store) readObject(d string) (data []byte, where string, err error) {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	data, ok := s.mem[d]
-	if !ok {
-		return nil, fmt.Errorf("object sha256 %s is not held: %w", d, fs.ErrNotExist)
+	h, ok := s.held[d]
+	s.mu.RUnlock()
+	switch {
+	case ok:
+		return slices.Clone(h.data), fmt.Sprintf("object sha256 %s (in memory, from %s)", d, cmp.Or(h.file, "a Put")), nil
+	case s.memory:
+		return nil, "", fmt.Errorf("object sha256 %s is not held: %w", d, fs.ErrNotExist)
 	}
-	return slices.Clone(data), nil
+	path := filepath.Join(s.objectsDir, d)
+	data, err = os.ReadFile(path)
+	return data, path, err
 }
 
 // locate returns the digest of target's content at version, if the store
@@ -692,7 +780,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	if s.mem != nil {
+	if s.memory {
 		return nil
 	}
 	if s.log != nil {

@@ -83,6 +83,51 @@ func recordFiles(tb testing.TB, dir string) []string {
 	return names
 }
 
+// largeContent is content of version v too large to be a line of the
+// records log: it is stored as an object file.
+func largeContent(v uint64) []byte {
+	return fmt.Appendf(nil, `{"version":%d,"pad":"%s"}`, v, strings.Repeat("x", maxLineObject))
+}
+
+// contentOnDisk counts the content stored in dir by digest: its object
+// files, and the object lines of its log segments, except segment skip.
+func contentOnDisk(tb testing.TB, dir, skip string) map[string]int {
+	tb.Helper()
+	found := map[string]int{}
+	objs, err := os.ReadDir(filepath.Join(dir, "objects"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, o := range objs {
+		found[o.Name()]++
+	}
+	for _, name := range recordFiles(tb, dir) {
+		if name == skip || !strings.HasSuffix(name, ".log") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "records", name))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for line := range bytes.Lines(data) {
+			if l, err := decodeLine(line[:len(line)-1]); err == nil && l.object != "" {
+				found[l.object]++
+			}
+		}
+	}
+	return found
+}
+
+// digestsOf returns the count of each content's digest, as contentOnDisk
+// does.
+func digestsOf(contents ...[]byte) map[string]int {
+	m := map[string]int{}
+	for _, c := range contents {
+		m[hotreload.Digest(c)]++
+	}
+	return m
+}
+
 // mustPut puts rec with snapshots and fails the test on error.
 func mustPut(tb testing.TB, s *Store, rec hotreload.Record, snapshots map[string][]byte) {
 	tb.Helper()
@@ -379,7 +424,8 @@ func TestRetention(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	s := mustOpen(t, dir, Options{Retain: 3})
-	plugin := []byte("\x00wasm module, never changed")
+	s.opts.segmentRecords = 1 // each Put in a segment of its own: compacted once the next Put appends elsewhere
+	plugin := append([]byte("\x00wasm module, never changed"), make([]byte, maxLineObject)...)
 	for v := uint64(1); v <= 6; v++ {
 		snaps := map[string][]byte{"app": appJSON(v)}
 		rec := attempt(v, hotreload.Committed, snaps)
@@ -409,9 +455,11 @@ func TestRetention(t *testing.T) {
 		if list, _ := s.List(ctx); len(list) != 12 {
 			t.Errorf("List has %d records, want all 12 attempts", len(list))
 		}
-		objs, _ := os.ReadDir(filepath.Join(dir, "objects"))
-		if len(objs) != 4 {
-			t.Errorf("objects/ holds %d files, want 4 (3 app versions, 1 plugin)", len(objs))
+		if objs, _ := os.ReadDir(filepath.Join(dir, "objects")); len(objs) != 1 {
+			t.Errorf("objects/ holds %d files, want the plugin's alone", len(objs))
+		}
+		if got, want := contentOnDisk(t, dir, ""), digestsOf(appJSON(4), appJSON(5), appJSON(6), plugin); !maps.Equal(got, want) {
+			t.Errorf("content on disk %v, want %v (3 app versions, 1 plugin)", got, want)
 		}
 	}
 	check(s)
@@ -485,12 +533,8 @@ func TestPendingAtOpenIsRolledBack(t *testing.T) {
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "records", files[0]))
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	if last := lines[len(lines)-1]; err != nil || len(lines) != 4 || !strings.Contains(last, `"version":2`) || !strings.Contains(last, `"result":"rolled_back"`) {
+	if last := lines[len(lines)-1]; err != nil || len(lines) != 6 || !strings.Contains(last, `"version":2`) || !strings.Contains(last, `"result":"rolled_back"`) {
 		t.Errorf("segment = %s, %v; want version 2 appended once, as rolled back", data, err)
-	}
-	objs, _ := os.ReadDir(filepath.Join(dir, "objects"))
-	if len(objs) != 1 {
-		t.Errorf("objects/ holds %d files, want only the committed content", len(objs))
 	}
 }
 
@@ -542,11 +586,41 @@ func TestCorruptFilesAreSkippedAndReported(t *testing.T) {
 		})
 	}
 
-	t.Run("ErrCorruptObject", func(t *testing.T) {
+	t.Run("ErrCorruptObjectLine", func(t *testing.T) {
 		dir := t.TempDir()
 		s := mustOpen(t, dir, Options{})
 		mustCommit(t, s, 1)
-		obj := filepath.Join(dir, "objects", hotreload.Digest(appJSON(1)))
+		s.Close()
+		segment := filepath.Join(dir, "records", segmentName(1))
+		data, err := os.ReadFile(segment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		corrupt := strings.Replace(string(data), `"data":"ey`, `"data":"ez`, 1) // the content of version 1, changed
+		if err := os.WriteFile(segment, []byte(corrupt), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s = mustOpen(t, dir, Options{})
+		problems := s.Problems()
+		if len(problems) != 1 {
+			t.Fatalf("Problems() = %v, want one", problems)
+		}
+		wantCode(t, problems[0], hotreload.CodeInternal, segment+":1: skipped: object "+hotreload.Digest(appJSON(1))+" is corrupt")
+		_, err = s.Snapshot(ctx, 1, "app")
+		wantCode(t, err, hotreload.CodeInternal, "no such file")
+		// The segment is kept as it is, for inspection.
+		mustCommit(t, s, 2)
+		if got, _ := os.ReadFile(segment); string(got) != corrupt {
+			t.Errorf("the damaged segment was rewritten")
+		}
+	})
+
+	t.Run("ErrCorruptObject", func(t *testing.T) {
+		dir := t.TempDir()
+		s := mustOpen(t, dir, Options{})
+		snaps := map[string][]byte{"app": largeContent(1)}
+		mustPut(t, s, attempt(1, hotreload.Committed, snaps), snaps)
+		obj := filepath.Join(dir, "objects", hotreload.Digest(largeContent(1)))
 		if err := os.WriteFile(obj, []byte(`{"version":666}`), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -726,15 +800,14 @@ func TestFailedPutLeavesNoContentBehind(t *testing.T) {
 	wantCode(t, err, hotreload.CodeInvalid, `the snapshot of target "b" hashes to`)
 
 	mustCommit(t, s, 2)
-	objs, _ := os.ReadDir(filepath.Join(dir, "objects"))
-	if len(objs) != 1 || objs[0].Name() != hotreload.Digest(appJSON(2)) {
-		t.Errorf("objects/ = %v, want only the committed content", objs)
+	if got, want := contentOnDisk(t, dir, ""), digestsOf(appJSON(2)); !maps.Equal(got, want) {
+		t.Errorf("content on disk %v, want only the committed content %v", got, want)
 	}
 }
 
-// TestFailedObjectWriteLeavesNoRecord: the record's file is written beside
-// the objects; when an object cannot be written, the record never reaches
-// its name and its temporary file is removed.
+// TestFailedObjectWriteLeavesNoRecord: the records of a Put are appended
+// once its object files are durable; when one cannot be written, the
+// records are not appended.
 func TestFailedObjectWriteLeavesNoRecord(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir, Options{})
@@ -747,7 +820,7 @@ func TestFailedObjectWriteLeavesNoRecord(t *testing.T) {
 	if err := os.WriteFile(objects, nil, 0o600); err != nil { // not a directory: every write in it fails
 		t.Fatal(err)
 	}
-	snaps := map[string][]byte{"app": appJSON(2)}
+	snaps := map[string][]byte{"app": largeContent(2)}
 	err := s.Put(context.Background(), hotreload.Entry{Record: attempt(2, hotreload.Committed, snaps), Snapshots: snaps})
 	wantCode(t, err, hotreload.CodeInternal, `storing the snapshot of target "app"`)
 	files, _ := os.ReadDir(filepath.Join(dir, "records"))
@@ -831,8 +904,8 @@ func TestPutBatch(t *testing.T) {
 		}
 	}
 	check(s)
-	if objs, _ := os.ReadDir(filepath.Join(dir, "objects")); len(objs) != 3 {
-		t.Fatalf("objects/ holds %d files, want 3 (versions 1, 2 and 3's content)", len(objs))
+	if got, want := contentOnDisk(t, dir, ""), digestsOf(appJSON(1), appJSON(2), appJSON(3)); !maps.Equal(got, want) {
+		t.Fatalf("content on disk %v, want versions 1, 2 and 3's content once each %v", got, want)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

@@ -287,20 +287,9 @@ func TestStartsFromTheNewestIntactVersion(t *testing.T) {
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	_ = p.cmd.Wait()
-	objects, _ := filepath.Glob(filepath.Join(data, "history", "objects", "*"))
-	corrupted := 0
-	for _, o := range objects {
-		b, err := os.ReadFile(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(strings.ReplaceAll(string(b), " ", ""), `"rps":7`) {
-			writeFile(t, o, strings.Replace(string(b), "7", "8", 1)) // its digest no longer matches
-			corrupted++
-		}
-	}
-	if corrupted != 1 {
-		t.Fatalf("found %d objects of the last known good version among %d", corrupted, len(objects))
+	lastGood := func(b []byte) bool { return strings.Contains(strings.ReplaceAll(string(b), " ", ""), `"rps":7`) }
+	if n := damageContent(t, data, "corrupted", lastGood); n != 1 {
+		t.Fatalf("found %d pieces of content of the last known good version, want 1", n)
 	}
 	writeFile(t, file, "name: one\nrps: 0\n") // below the schema's minimum
 

@@ -915,23 +915,74 @@ func stoppedAfterAPatch(t *testing.T) (args []string, data string) {
 	return args, data
 }
 
-// TestStartsFromWhatIsIntact: with the last known good objects in history
+// contentLine is a line of the history's records log that holds content
+// (history/doc.go): Object is its digest, Data the content.
+type contentLine struct {
+	Format int    `json:"format"`
+	Object string `json:"object"`
+	Data   []byte `json:"data"`
+}
+
+// damageContent deletes or corrupts (damage) the content in the history of
+// data dir for which match is true, wherever it is stored: an object file,
+// or an object line of the records log. A corrupt line keeps its digest,
+// which no longer matches. It returns how many it damaged.
+func damageContent(t *testing.T, data, damage string, match func([]byte) bool) int {
+	t.Helper()
+	spoil := func(b []byte) []byte { return append(bytes.Clone(b), " damaged"...) }
+	n := 0
+	objects, _ := filepath.Glob(filepath.Join(data, "history", "objects", "*"))
+	for _, o := range objects {
+		b, err := os.ReadFile(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !match(b) {
+			continue
+		}
+		if n++; damage == "deleted" {
+			os.Remove(o)
+		} else {
+			writeFile(t, o, string(spoil(b)))
+		}
+	}
+	segments, _ := filepath.Glob(filepath.Join(data, "history", "records", "*.log"))
+	for _, seg := range segments {
+		b, err := os.ReadFile(seg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []byte
+		for line := range bytes.Lines(b) {
+			var l contentLine
+			if json.Unmarshal(line, &l) != nil || l.Object == "" || !match(l.Data) {
+				out = append(out, line...)
+				continue
+			}
+			if n++; damage == "deleted" {
+				continue
+			}
+			l.Data = spoil(l.Data)
+			corrupt, err := json.Marshal(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(append(out, corrupt...), '\n')
+		}
+		writeFile(t, seg, string(out))
+	}
+	return n
+}
+
+// TestStartsFromWhatIsIntact: with the last known good content in history
 // deleted or corrupted, the daemon still starts from its valid config file
 // and says why.
 func TestStartsFromWhatIsIntact(t *testing.T) {
 	for _, damage := range []string{"deleted", "corrupted"} {
 		t.Run(damage, func(t *testing.T) {
 			args, data := stoppedAfterAPatch(t)
-			objects, _ := filepath.Glob(filepath.Join(data, "history", "objects", "*"))
-			if len(objects) == 0 {
-				t.Fatal("no history objects to damage")
-			}
-			for _, o := range objects {
-				if damage == "deleted" {
-					os.Remove(o)
-				} else {
-					writeFile(t, o, "garbage")
-				}
+			if damageContent(t, data, damage, func([]byte) bool { return true }) == 0 {
+				t.Fatal("no history content to damage")
 			}
 			p := start(t, args...)
 			var cfg configAnswer
@@ -961,7 +1012,8 @@ func TestStartsOverDamagedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	i := bytes.Index(log, []byte(`"sha256":"`)) + len(`"sha256":"`)
-	log[i] ^= 1 // the first line's checksum no longer matches
+	log[i] ^= 1 // the first record's checksum no longer matches
+	damaged := fmt.Sprintf("%s:%d: skipped: checksum mismatch", segments[0], bytes.Count(log[:i], []byte("\n"))+1)
 	writeFile(t, segments[0], string(log)+`{"format":2,"seq":9,"sha`)
 	p := start(t, args...)
 	var cfg configAnswer
@@ -970,7 +1022,7 @@ func TestStartsOverDamagedRecords(t *testing.T) {
 		t.Fatalf("config %+v, want the file's rps 6", cfg)
 	}
 	stderr := p.stderr.String()
-	if !strings.Contains(stderr, "problem=") || !strings.Contains(stderr, segments[0]+":1: skipped: checksum mismatch") {
+	if !strings.Contains(stderr, "problem=") || !strings.Contains(stderr, damaged) {
 		t.Fatalf("the start does not name the damaged line:\n%s", stderr)
 	}
 	if strings.Count(stderr, "problem=") != 1 {

@@ -1,6 +1,8 @@
 package main_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -9,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -156,16 +159,27 @@ func TestSecretsNeverInClear(t *testing.T) {
 		t.Fatalf("hotreload history: %v %s", err, hist)
 	}
 	outputs["hotreload history"] = string(hist)
+	contents := 0
 	err = filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
 		b, err := os.ReadFile(path)
 		outputs[path] = string(b)
+		for i, line := range slices.Collect(bytes.Lines(b)) {
+			var l contentLine // the history's content, in base64
+			if json.Unmarshal(line, &l) == nil && l.Object != "" {
+				outputs[fmt.Sprintf("%s:%d (content %s)", path, i+1, l.Object)] = string(l.Data)
+				contents++
+			}
+		}
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if contents == 0 {
+		t.Fatal("no content found in the history's log to search")
 	}
 	for what, out := range outputs {
 		for path, plain := range leaks {
