@@ -17,8 +17,10 @@
 // followed by exactly the record's bytes. Snapshot content of up to 64 KiB
 // is a line of the log too, written before the first record that names
 // it: {"format":2,"object":"<sha256>","data":"<base64>"}; larger content
-// is a file of its own in objects/. Put appends to the newest segment
-// and starts the next one once it holds 1,000 lines or 16 MiB. A record written again
+// is a file of its own in objects/, and so is any beyond the first 8 MiB
+// of content a Put brings. Put appends to the newest segment and starts
+// the next one once it holds 1,000 lines, or before an append would take
+// it past 16 MiB. A record written again
 // (see below) is a new line with the same seq; the line written last is the
 // record. Record files from before the log hold {"format":1,"sha256":...,
 // "record":...} (the checksum of the record alone, the seq in the name);

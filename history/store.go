@@ -34,8 +34,13 @@ const (
 )
 
 // maxLineObject is the size of the largest content stored as a line of the
-// records log rather than as a file of its own.
-const maxLineObject = 64 << 10
+// records log rather than as a file of its own, and maxLineObjects bounds
+// the content one Put appends that way (the rest goes to files), so that
+// a segment stays readable (maxRecordsFile).
+const (
+	maxLineObject  = 64 << 10
+	maxLineObjects = segmentBytes / 2
+)
 
 // maxProblems bounds the problems a Store remembers.
 const maxProblems = 100
@@ -322,20 +327,22 @@ func (w writeSlots) do(write func()) {
 
 // appendRecords appends lines to the log, in order, and fsyncs it once:
 // the commit point of a Put. It starts a new segment first when there is
-// none or the current one is full. When the write or the fsync fails it
+// none, the current one is full, or lines would take it past
+// segmentBytes. When the write or the fsync fails it
 // cuts the segment back and leaves it (the next Put starts another), so
 // that none of lines is in the log. A Store in memory writes nothing.
 func (s *Store) appendRecords(lines [][]byte) error {
 	if s.memory {
 		return nil
 	}
-	if s.log == nil || s.logLines >= s.opts.segmentRecords || s.logSize >= segmentBytes {
+	data := slices.Concat(lines...)
+	if s.log == nil || s.logLines >= s.opts.segmentRecords || (s.logLines > 0 && s.logSize+int64(len(data)) > segmentBytes) {
 		if err := s.startSegment(); err != nil {
 			return err
 		}
 	}
 	path := filepath.Join(s.recordsDir, s.logName)
-	_, err := s.log.Write(slices.Concat(lines...))
+	_, err := s.log.Write(data)
 	if err == nil {
 		err = s.log.Sync()
 	}
@@ -346,9 +353,7 @@ func (s *Store) appendRecords(lines [][]byte) error {
 		return fmt.Errorf("appending to %s: %w", path, err)
 	}
 	s.logLines += len(lines)
-	for _, l := range lines {
-		s.logSize += int64(len(l))
-	}
+	s.logSize += int64(len(data))
 	return nil
 }
 
@@ -420,13 +425,17 @@ func (s *Store) writeObjects(batch []staged) (written map[string]bool, small map
 	}
 	files := map[string]object{}
 	small = map[string][]byte{}
+	smallBytes := 0
 	for _, st := range batch {
 		for _, name := range slices.Sorted(maps.Keys(st.snapshots)) {
 			d, data := st.digests[name], st.snapshots[name]
-			switch _, ok := files[d]; {
-			case ok || s.stored(d):
-			case s.memory || len(data) <= maxLineObject:
+			_, isFile := files[d]
+			_, isSmall := small[d]
+			switch {
+			case isFile || isSmall || s.stored(d):
+			case s.memory || (len(data) <= maxLineObject && smallBytes+len(data) <= maxLineObjects):
 				small[d] = data
+				smallBytes += len(data)
 			default:
 				files[d] = object{st.rec.Version, name, data}
 			}

@@ -467,6 +467,48 @@ func TestRetention(t *testing.T) {
 	check(mustOpen(t, dir, Options{Retain: 3}))
 }
 
+// TestDroppedContentLeavesTheLog: content that retention drops leaves the
+// log when its segment is compacted, once Put appends elsewhere, and again
+// at Open when a crash brought the old segment back.
+func TestDroppedContentLeavesTheLog(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{Retain: 1})
+	s.opts.segmentRecords = 2 // a committed version's content and record fill a segment
+	commit := func(v uint64) {
+		snaps := map[string][]byte{"app": appJSON(v)}
+		mustPut(t, s, attempt(v, hotreload.Committed, snaps), snaps)
+	}
+	commit(1)
+	first := filepath.Join(dir, "records", segmentName(1))
+	before, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(2) // version 1's content is dropped: its segment is compacted
+	want := digestsOf(appJSON(2))
+	if got := contentOnDisk(t, dir, ""); !maps.Equal(got, want) {
+		t.Errorf("content on disk %v, want %v", got, want)
+	}
+	if list, _ := s.List(context.Background()); len(list) != 2 {
+		t.Errorf("List has %d records, want 2: compaction keeps the records", len(list))
+	}
+	s.Close()
+	// A crash undid the rename: the segment holds version 1's content again.
+	if err := os.WriteFile(first, before, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, dir, Options{Retain: 1})
+	if got := contentOnDisk(t, dir, ""); !maps.Equal(got, want) {
+		t.Errorf("after Open, content on disk %v, want %v", got, want)
+	}
+	if p := s.Problems(); len(p) > 0 {
+		t.Errorf("Problems() = %v", p)
+	}
+	if list, _ := s.List(context.Background()); len(list) != 2 {
+		t.Errorf("after Open, List has %d records, want 2", len(list))
+	}
+}
+
 func TestMaxRecords(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -862,6 +904,44 @@ func TestLargeBatchBoundsItsThreads(t *testing.T) {
 	}
 	if recs, err := s.List(context.Background()); err != nil || len(recs) != 1001 {
 		t.Fatalf("%d records, %v; want 1001", len(recs), err)
+	}
+}
+
+// TestLargeBatchKeepsSegmentsReadable: a batch bringing more small content
+// than a segment should hold appends the first 8 MiB of it as lines and
+// writes the rest as files, the segments stay within 16 MiB, and every
+// version reads back after a reopen.
+func TestLargeBatchKeepsSegmentsReadable(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{Retain: 300})
+	mustCommit(t, s, 1)
+	content := func(v uint64) []byte { return append(appJSON(v), make([]byte, 60<<10)...) }
+	var batch []hotreload.Entry
+	for v := uint64(2); v <= 300; v++ {
+		snaps := map[string][]byte{"app": content(v)}
+		batch = append(batch, hotreload.Entry{Record: attempt(v, hotreload.Committed, snaps), Snapshots: snaps})
+	}
+	if err := s.Put(context.Background(), batch...); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = mustOpen(t, dir, Options{Retain: 300})
+	if p := s.Problems(); len(p) > 0 {
+		t.Fatalf("Problems() = %v", p)
+	}
+	for v := uint64(2); v <= 300; v++ {
+		if got, err := s.Snapshot(context.Background(), v, "app"); err != nil || !bytes.Equal(got, content(v)) {
+			t.Fatalf("Snapshot(%d): %d bytes, %v", v, len(got), err)
+		}
+	}
+	objs, _ := os.ReadDir(filepath.Join(dir, "objects"))
+	if lines := 299 - len(objs); lines*(60<<10) > maxLineObjects || len(objs) == 0 || len(objs) == 299 {
+		t.Errorf("%d of 299 snapshots in files, want the ones beyond %d bytes of lines", len(objs), maxLineObjects)
+	}
+	for _, name := range recordFiles(t, dir) {
+		if fi, err := os.Stat(filepath.Join(dir, "records", name)); err != nil || fi.Size() > segmentBytes {
+			t.Errorf("segment %s: %v, %v; want at most %d bytes", name, fi.Size(), err, segmentBytes)
+		}
 	}
 }
 
