@@ -14,9 +14,26 @@ import (
 // BenchmarkCommit measures one transaction with a 1 KB snapshot as the
 // engine records it: Gated, a pending record with the snapshot, then the
 // committed record; Folded (a change the health gate does not watch), one
-// committed record with the snapshot.
+// committed record with the snapshot; Full, Folded in a store already
+// holding DefaultMaxRecords records, where each commit drops the oldest.
 func BenchmarkCommit(b *testing.B) {
 	pad := bytes.Repeat([]byte("x"), 1000)
+	b.Run("Full", func(b *testing.B) {
+		s := mustOpen(b, b.TempDir(), Options{})
+		var batch []hotreload.Entry
+		for v := uint64(1); v <= DefaultMaxRecords; v++ {
+			batch = append(batch, hotreload.Entry{Record: attempt(v, hotreload.Rejected, nil)})
+		}
+		if err := s.Put(context.Background(), batch...); err != nil {
+			b.Fatal(err)
+		}
+		v := uint64(DefaultMaxRecords)
+		for b.Loop() {
+			v++
+			snaps := map[string][]byte{"app": fmt.Appendf(nil, `{"version":%d,"pad":%q}`, v, pad)}
+			mustPut(b, s, attempt(v, hotreload.Committed, snaps), snaps)
+		}
+	})
 	b.Run("Gated", func(b *testing.B) {
 		s := mustOpen(b, b.TempDir(), Options{})
 		var v uint64

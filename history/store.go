@@ -94,16 +94,17 @@ type Store struct {
 	// holding writeMu may read them without mu.
 	writeMu sync.Mutex
 
-	mu       sync.RWMutex
-	closed   bool
-	entries  []entry           // writer; by seq, ascending
-	main     map[uint64]uint64 // writer; version to the seq of the record that created it
-	retained map[uint64]bool   // writer; versions whose content is kept
-	lastGood uint64            // writer; seq of the newest committed record, 0 for none
-	objects  map[string]bool   // writer; digests of the object files on disk
-	held     map[string]held   // writer; content kept in memory, by digest
-	nextSeq  uint64            // writer
-	problems []error
+	mu             sync.RWMutex
+	closed         bool
+	entries        []entry           // writer; by seq, ascending
+	main           map[uint64]uint64 // writer; version to the seq of the record that created it
+	retained       map[uint64]bool   // writer; versions whose content is kept
+	oldestRetained uint64            // writer; seq of the oldest record of those versions
+	lastGood       uint64            // writer; seq of the newest committed record, 0 for none
+	objects        map[string]bool   // writer; digests of the object files on disk
+	held           map[string]held   // writer; content kept in memory, by digest
+	nextSeq        uint64            // writer
+	problems       []error
 
 	// The records log, written by Put only (writeMu): the segment it
 	// appends to (nil until the first Put, and after a failed one), its
@@ -499,7 +500,7 @@ func (s *Store) index(seq uint64, rec hotreload.Record, file string) {
 // derive recomputes the last known good and the retained versions from the
 // entries. The caller holds mu.
 func (s *Store) derive() {
-	s.lastGood = 0
+	s.lastGood, s.oldestRetained = 0, 0
 	s.retained = map[uint64]bool{}
 	for i := len(s.entries) - 1; i >= 0 && len(s.retained) < s.opts.retain; i-- {
 		e := s.entries[i]
@@ -510,13 +511,15 @@ func (s *Store) derive() {
 			s.lastGood = e.seq
 		}
 		s.retained[e.rec.Version] = true
+		s.oldestRetained = e.seq
 	}
 }
 
 // keeps reports whether e must stay whatever the record limit: it is a
 // retained committed version or a transaction still running.
-func (s *Store) keeps(e entry) bool {
-	return e.rec.Result == hotreload.Pending || (e.rec.Result == hotreload.Committed && s.retained[e.rec.Version])
+func (s *Store) keeps(e *entry) bool {
+	return e.rec.Result == hotreload.Pending ||
+		(e.rec.Result == hotreload.Committed && e.seq >= s.oldestRetained && s.retained[e.rec.Version])
 }
 
 // prune drops the oldest records beyond the limit and the content that no
@@ -529,24 +532,38 @@ func (s *Store) keeps(e entry) bool {
 // The caller holds writeMu (or is Open).
 func (s *Store) prune() {
 	s.mu.Lock()
+	// This runs at every Put over up to MaxRecords entries: the oldest
+	// are dropped without moving the others when they come first, as they
+	// do unless a retained or pending record is older.
 	excess := len(s.entries) - s.opts.maxRecords
-	kept := s.entries[:0:0]
-	for _, e := range s.entries {
-		if excess > 0 && !s.keeps(e) {
-			if s.main[e.rec.Version] == e.seq {
-				delete(s.main, e.rec.Version)
-			}
-			excess--
-			continue
+	drop := func(e *entry) bool {
+		if excess <= 0 || s.keeps(e) {
+			return false
 		}
-		kept = append(kept, e)
+		if s.main[e.rec.Version] == e.seq {
+			delete(s.main, e.rec.Version)
+		}
+		excess--
+		return true
 	}
-	if len(kept) < len(s.entries) {
-		s.entries = kept
+	oldest := 0
+	for oldest < len(s.entries) && drop(&s.entries[oldest]) {
+		oldest++
 	}
-	liveFiles, live := map[string]bool{}, map[string]bool{} // the records files and the objects still needed
-	for _, e := range s.entries {
-		liveFiles[e.file] = true
+	s.entries = s.entries[oldest:]
+	if excess > 0 {
+		s.entries = slices.DeleteFunc(s.entries, func(e entry) bool { return drop(&e) })
+	}
+	// The records files and the content still needed: a map write only
+	// where the file changes from one entry to the next.
+	liveFiles, live := map[string]bool{}, map[string]bool{}
+	file := ""
+	for i := range s.entries {
+		e := &s.entries[i]
+		if i == 0 || e.file != file {
+			file = e.file
+			liveFiles[file] = true
+		}
 		if s.keeps(e) {
 			for _, t := range e.rec.Targets {
 				live[t.Digest] = true

@@ -544,6 +544,20 @@ func TestMaxRecords(t *testing.T) {
 	if len(list) != 5 || list[0].Version != 1 || list[4].Version != 20 {
 		t.Errorf("after a reopen, List = %v, want the same 5 records", list)
 	}
+	// A new last known good: version 1 goes, the oldest first, then the
+	// records after the new one.
+	mustCommit(t, s, 21)
+	for v := uint64(22); v <= 26; v++ {
+		mustPut(t, s, attempt(v, hotreload.Rejected, nil), nil)
+	}
+	versions = nil
+	list, _ = s.List(ctx)
+	for _, r := range list {
+		versions = append(versions, r.Version)
+	}
+	if want := []uint64{21, 23, 24, 25, 26}; !slices.Equal(versions, want) {
+		t.Errorf("List versions = %v, want %v", versions, want)
+	}
 }
 
 func TestPendingAtOpenIsRolledBack(t *testing.T) {
