@@ -87,17 +87,19 @@
 // content is dropped after each Put: Snapshot answers CodeNotFound for
 // versions beyond retention and for versions that were not committed, and
 // the records stay. Its object file is deleted at once; its line in the log
-// goes when its segment is compacted, rewritten (a new file fsynced, then
-// renamed over the old one) with only the lines still needed, which
-// happens after the Put that finds the segment holds such a line, once
-// Put appends to another segment. Dropped content stays on disk at most
-// in the segment Put appends to (up to 1,000 lines or 16 MiB), in a
-// segment a crash brought back, which Open compacts again, and in a
-// segment holding a damaged line, which is left as it is. The newest committed version, the last
+// goes when its segment is compacted: after the Put that finds the segment
+// holds such a line, once Put appends to another segment, the content
+// still kept there is appended again at the end of the log, and the
+// segment is rewritten (a new file fsynced, then renamed over the old one)
+// with only the newest lines of its records, so that each segment is
+// compacted once. Dropped content stays on disk at most in the segment Put
+// appends to (up to 1,000 lines or 16 MiB), in a segment a crash brought
+// back, which Open compacts again, and in a segment holding a damaged
+// line, which is left as it is. The newest committed version, the last
 // known good, is always within the retained ones. Attempt records are kept
-// up to the last 10,000 (Options.MaxRecords); older ones are dropped, except the
-// records of retained versions, and a segment or record file is deleted once
-// it holds no record's newest line and no content kept.
+// up to the last 10,000 (Options.MaxRecords); older ones are dropped,
+// except the records of retained versions, and a segment or record file is
+// deleted once it holds no record's newest line and no content kept.
 //
 // # Concurrency
 //

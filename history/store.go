@@ -115,8 +115,9 @@ type Store struct {
 	logSize  int64
 	nextLog  uint64
 	// files are the files of the records directory that held a record's
-	// newest line; prune deletes those that hold none any more, unless
-	// damaged (a line could not be read: it stays for inspection).
+	// newest line or content; prune deletes those that hold neither any
+	// more, unless damaged (a line could not be read: it stays for
+	// inspection).
 	files   map[string]bool // writer
 	damaged map[string]bool // writer
 	// stale are the segments that hold the line of content no longer
@@ -162,8 +163,9 @@ func (s *Store) Problems() []error {
 
 // Put records each entry's record and stores the snapshots (target name to
 // content) it names, durably: when Put returns nil, a crash loses nothing
-// it wrote. The entries are written as one: their new snapshot files are
-// written and fsynced together, then their records are appended to the log
+// it wrote. The entries are written as one: their new snapshot files (of
+// content over 64 KiB) are written and fsynced together, then the lines
+// of their other new content and their records are appended to the log
 // and it is fsynced once. When Put fails, none of the records is in the
 // Store.
 //
@@ -244,6 +246,7 @@ func (s *Store) Put(ctx context.Context, entries ...hotreload.Entry) error {
 	for _, d := range digests {
 		s.held[d] = held{data: slices.Clone(small[d]), file: s.logName}
 	}
+
 	for _, st := range batch {
 		s.index(st.seq, st.rec, s.logName)
 	}
@@ -623,8 +626,37 @@ func (s *Store) prune() {
 	remove(s.recordsDir, records)
 	remove(s.objectsDir, objects)
 	for _, f := range compact {
+		s.carryOver(f)
 		s.compact(f)
 	}
+}
+
+// carryOver appends the content still kept in segment name to the log, so
+// that it holds only lines no longer needed and is compacted once, not
+// again each time some of that content is dropped. If the append fails,
+// the content stays where it is. The caller holds writeMu (or is Open).
+func (s *Store) carryOver(name string) {
+	var digests []string
+	var lines [][]byte
+	for _, d := range slices.Sorted(maps.Keys(s.held)) {
+		if h := s.held[d]; h.file == name {
+			digests = append(digests, d)
+			lines = append(lines, encodeObject(d, h.data))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	if err := s.appendRecords(lines); err != nil {
+		s.report(fmt.Errorf("carrying the content kept in %s over to the log's end: %w", filepath.Join(s.recordsDir, name), err))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range digests {
+		s.held[d] = held{data: s.held[d].data, file: s.logName}
+	}
+	s.files[s.logName] = true
 }
 
 // compact rewrites segment name with only the lines the index still

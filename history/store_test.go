@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -506,6 +507,47 @@ func TestDroppedContentLeavesTheLog(t *testing.T) {
 	}
 	if list, _ := s.List(context.Background()); len(list) != 2 {
 		t.Errorf("after Open, List has %d records, want 2", len(list))
+	}
+}
+
+// TestKeptContentIsCarriedOver: a segment left behind that holds content
+// still kept and content dropped gets the kept content appended again at
+// the end of the log, so that it is compacted once, not once per version
+// dropped.
+func TestKeptContentIsCarriedOver(t *testing.T) {
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := mustOpen(t, dir, Options{Retain: 2, Logger: logger})
+	s.opts.segmentRecords = 4 // two committed versions, content and record each
+	commit := func(v uint64) {
+		snaps := map[string][]byte{"app": appJSON(v)}
+		mustPut(t, s, attempt(v, hotreload.Committed, snaps), snaps)
+	}
+	for v := uint64(1); v <= 6; v++ {
+		commit(v)
+	}
+	first := filepath.Join(dir, "records", segmentName(1))
+	if n := strings.Count(logs.String(), `compacted a log segment" path=`+first+" "); n != 1 {
+		t.Errorf("%s compacted %d times, want once:\n%s", first, n, logs.String())
+	}
+	if got := contentOnDisk(t, dir, s.logName); len(got) != 0 {
+		t.Errorf("content outside the segment appended to: %v, want none", got)
+	}
+	for v := uint64(5); v <= 6; v++ {
+		if got, err := s.Snapshot(context.Background(), v, "app"); err != nil || !bytes.Equal(got, appJSON(v)) {
+			t.Errorf("Snapshot(%d) = %q, %v", v, got, err)
+		}
+	}
+	s.Close()
+	s = mustOpen(t, dir, Options{Retain: 2})
+	for v := uint64(5); v <= 6; v++ {
+		if got, err := s.Snapshot(context.Background(), v, "app"); err != nil || !bytes.Equal(got, appJSON(v)) {
+			t.Errorf("after a reopen, Snapshot(%d) = %q, %v", v, got, err)
+		}
+	}
+	if list, _ := s.List(context.Background()); len(list) != 6 {
+		t.Errorf("after a reopen, %d records, want 6", len(list))
 	}
 }
 
