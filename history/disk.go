@@ -55,11 +55,16 @@ func encodeRecord(seq uint64, rec hotreload.Record) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding record of version %d: %w", rec.Version, err)
 	}
-	out, err := json.Marshal(recordFile{Format: lineFormat, Seq: seq, SHA256: lineSum(lineFormat, seq, body), Record: body})
-	if err != nil {
-		return nil, fmt.Errorf("encoding record of version %d: %w", rec.Version, err)
-	}
-	return append(out, '\n'), nil
+	return recordLine(seq, body), nil
+}
+
+// recordLine renders body, a record as json.Marshal encodes it, numbered
+// seq, as one line of a log segment.
+func recordLine(seq uint64, body []byte) []byte {
+	out := make([]byte, 0, len(body)+128)
+	out = fmt.Appendf(out, `{"format":%d,"seq":%d,"sha256":"%s","record":`, lineFormat, seq, lineSum(lineFormat, seq, body))
+	out = append(out, body...)
+	return append(out, "}\n"...)
 }
 
 // encodeObject renders the content with digest d as one line of a log

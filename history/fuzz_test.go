@@ -3,6 +3,7 @@ package history
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -117,4 +118,23 @@ func FuzzOpenSegment(f *testing.F) {
 			t.Fatalf("after a Put and a reopen:\n got %+v\nwant %+v and version %d", after, before, v)
 		}
 	})
+}
+
+// TestRecordLineIsTheEnvelope: the line Put writes by hand is exactly the
+// envelope json.Marshal writes, HTML escapes and all.
+func TestRecordLineIsTheEnvelope(t *testing.T) {
+	rec := attempt(7, hotreload.Rejected, map[string][]byte{"app": appJSON(7)})
+	rec.Reason = `<script>&"quoted"</script> ünïcode`
+	rec.Errors = []hotreload.FieldError{{File: "app.yaml", Path: "/a~1b", Line: 3, Column: 8, Message: "bad\n"}}
+	body, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(recordFile{Format: lineFormat, Seq: 7, SHA256: lineSum(lineFormat, 7, body), Record: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := recordLine(7, body); string(got) != string(want)+"\n" {
+		t.Fatalf("recordLine:\n%s\nwant:\n%s", got, want)
+	}
 }

@@ -3,6 +3,7 @@ package history
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -284,15 +285,15 @@ func (s *Store) prepareRecord(rec hotreload.Record, snapshots map[string][]byte)
 // encode renders st as its line of the log, numbered st.seq, and keeps the
 // record as it reads back from that line.
 func (st *staged) encode() error {
-	data, err := encodeRecord(st.seq, st.rec)
+	body, err := json.Marshal(st.rec)
 	if err != nil {
-		return hotreload.Errorf(hotreload.CodeInvalid, "history: %w", err)
+		return hotreload.Errorf(hotreload.CodeInvalid, "history: encoding record of version %d: %w", st.rec.Version, err)
 	}
-	_, stored, err := decodeRecord(data, lineFormat)
-	if err != nil {
+	var stored hotreload.Record
+	if err := json.Unmarshal(body, &stored); err != nil {
 		return hotreload.Errorf(hotreload.CodeInternal, "history: recording version %d: reading back the encoded record: %w", st.rec.Version, err)
 	}
-	st.rec, st.data = stored, data
+	st.rec, st.data = stored, recordLine(st.seq, body)
 	return nil
 }
 
