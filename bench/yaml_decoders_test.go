@@ -58,7 +58,8 @@ func jsonItemsDocument(size, v int, extra string) []byte {
 // the parse into a yaml.Node alone (yamlv3-node: not a decoder, the floor
 // of any decoder built on it). json-tags and goccy-tags are config.Decode
 // of the document whose items each hold tags, a one-line flow sequence
-// [a, b, c] in the YAML.
+// [a, b, c] in the YAML; json-text and goccy-text, of the one whose items
+// each hold text, a literal block scalar of two lines in the YAML.
 func BenchmarkYAMLDecoders(b *testing.B) {
 	for _, size := range []struct {
 		name  string
@@ -78,6 +79,12 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		jx := jsonItemsDocument(size.bytes, 2, `,"text":"first line of text\nsecond line\n"`)
+		yx := yamlItemsDocument(size.bytes, 2, "    text: |\n      first line of text\n      second line\n")
+		wantText, err := config.Decode("bench.json", jx, config.JSON)
+		if err != nil {
+			b.Fatal(err)
+		}
 		for _, c := range []struct {
 			name   string
 			src    []byte
@@ -93,6 +100,8 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 			{"goccy-fallback", flow, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"json-tags", jt, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
 			{"goccy-tags", yt, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
+			{"json-text", jx, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
+			{"goccy-text", yx, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"yamlv3", ys, func(src []byte) (decoded, error) { return decodeYAMLv3("bench.yaml", src) }},
 			{"yamlv3-node", ys, func(src []byte) (decoded, error) {
 				var n yaml.Node
@@ -105,9 +114,11 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 					b.Fatal(err)
 				}
 				switch c.name {
-				case "json", "json-tags", "yamlv3-node":
+				case "json", "json-tags", "json-text", "yamlv3-node":
 				case "goccy-tags":
 					checkSameDocument(b, wantTags, doc)
+				case "goccy-text":
+					checkSameDocument(b, wantText, doc)
 				default:
 					checkSameDocument(b, want, doc)
 				}

@@ -9,15 +9,16 @@ import (
 
 // yamlPlain reads the common subset of block YAML without go-yaml: block
 // mappings of plain or quoted keys, block sequences (compact "- key: v"
-// entries included), plain scalars and one-line quoted scalars without
-// escapes, one-line flow collections of those as a value (see flow),
+// entries included), plain scalars and one-line quoted scalars (see
+// quoted), one-line flow collections of those as a value (see flow),
+// literal and folded block scalars as a value (see blockScalar),
 // comments, blank lines and a leading "---". It builds the value alone, no
 // positions, and gives up (ok false) on anything else: anchors, aliases,
-// tags, merge keys, block scalars, other flow collections, multi-line
-// scalars, complex keys, directives, a second document, tabs, carriage
-// returns, duplicate keys, more keys than checkBlockMappings lets go-yaml
-// parse, a scalar that may resolve other than as a string, a bool, a null
-// or a number JSON holds. decodeYAML then runs go-yaml, which accepts or
+// tags, merge keys, the block scalars blockScalar leaves, other flow
+// collections, multi-line plain or quoted scalars, complex keys,
+// directives, a second document, tabs, carriage returns, duplicate keys,
+// more keys than checkBlockMappings lets go-yaml parse, a scalar that may
+// resolve other than as a string, a bool, a null or a number JSON holds. decodeYAML then runs go-yaml, which accepts or
 // refuses the document as before; FuzzYAMLPlain checks that what this
 // accepts go-yaml decodes to the same value.
 type yamlPlain struct {
@@ -173,7 +174,7 @@ func (p *yamlPlain) entry(col int) (any, bool) {
 	if _, _, ok := p.keyAt(p.i); ok {
 		return p.mapping(p.col())
 	}
-	return p.scalar()
+	return p.scalar(col)
 }
 
 // lineRest reports whether only a comment, if anything, follows p.i on
@@ -224,7 +225,7 @@ func (p *yamlPlain) mapping(col int) (any, bool) {
 // more than the key or a sequence in the key's column, or nothing.
 func (p *yamlPlain) mappingValue(col int) (any, bool) {
 	if !p.lineRest() {
-		return p.scalar()
+		return p.scalar(col)
 	}
 	if !p.endLine() {
 		return nil, false
@@ -264,14 +265,17 @@ func (p *yamlPlain) keyAt(i int) (k string, next int, ok bool) {
 	return k, end + 1, true
 }
 
-// scalar reads the scalar at p.i, the rest of its line.
-func (p *yamlPlain) scalar() (any, bool) {
+// scalar reads the scalar at p.i, the value of a key or an entry in
+// column col: the rest of its line, or a block scalar and its lines.
+func (p *yamlPlain) scalar(col int) (any, bool) {
 	var (
 		v   any
 		end int
 		ok  bool
 	)
-	if c := p.src[p.i]; c == '[' || c == '{' {
+	if c := p.src[p.i]; c == '|' || c == '>' {
+		return p.blockScalar(col)
+	} else if c == '[' || c == '{' {
 		v, end, ok = p.flow(p.i)
 	} else if c == '"' || c == '\'' {
 		v, end, ok = p.quoted(p.i)
@@ -285,6 +289,100 @@ func (p *yamlPlain) scalar() (any, bool) {
 	}
 	p.i = end
 	return v, p.endLine()
+}
+
+// blockScalar reads the literal (|) or folded (>) block scalar whose
+// header is at p.i, the value of a key or an entry in column col, and
+// moves to the line after it. It reads the header's default (clip) and
+// strip (-) chomping, a comment after the header, and content lines
+// indented alike, more than col, with empty lines among them; it leaves
+// to go-yaml the keep (+) chomping, an indentation indicator, an empty
+// scalar, content that starts with an empty line or ends the source
+// without a line break, a line of blanks longer than the indentation, a
+// line ending in blanks (go-yaml drops some), and in a folded scalar a
+// line indented more than the others.
+func (p *yamlPlain) blockScalar(col int) (any, bool) {
+	folded, strip := p.src[p.i] == '>', false
+	i := p.i + 1
+	if i < len(p.src) && p.src[i] == '-' {
+		strip = true
+		i++
+	}
+	for p.i = i; p.i < len(p.src) && p.src[p.i] == ' '; p.i++ {
+	}
+	if !p.lineRest() {
+		return nil, false // another indicator, or text after the header
+	}
+	p.toLineEnd()
+	if p.eof() {
+		return nil, false
+	}
+	// The content: lines from the one after the header, while empty (at
+	// most indent blanks) or indented by at least indent, the first
+	// line's indentation.
+	var (
+		lines  []string // each without its indentation; "" for an empty line
+		indent = -1
+		end    = p.i // the '\n' before the first line after the scalar
+	)
+	for ls := p.i + 1; ls < len(p.src); {
+		le := strings.IndexByte(p.src[ls:], '\n')
+		if le < 0 {
+			le = len(p.src) - ls // the last line, without a line break
+		}
+		line := p.src[ls : ls+le]
+		text := strings.TrimLeft(line, " ")
+		sp := len(line) - len(text)
+		switch {
+		case ls+le == len(p.src) && (text == "" || sp > col):
+			return nil, false // content, or blanks, without a line break
+		case text == "" && indent < 0:
+			return nil, false // an empty first line
+		case strings.HasSuffix(text, " ") && sp > col:
+			return nil, false // content with trailing blanks, which go-yaml reads otherwise
+		case text == "" && sp > indent:
+			return nil, false // blanks that are content
+		case text == "":
+			lines = append(lines, "")
+		case indent < 0 && sp <= col:
+			return nil, false // an empty scalar
+		case indent < 0:
+			indent = sp
+			fallthrough
+		case sp == indent:
+			lines, end = append(lines, text), ls+le
+		case sp > indent && !folded:
+			lines, end = append(lines, line[indent:]), ls+le
+		case sp > indent:
+			return nil, false // a more-indented line folds otherwise
+		default: // a line indented less: the scalar ended before it
+			ls = len(p.src)
+			continue
+		}
+		ls += le + 1
+	}
+	if indent < 0 {
+		return nil, false
+	}
+	for lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1] // trailing empty lines, which clip and strip drop
+	}
+	var b strings.Builder
+	for k, l := range lines {
+		switch {
+		case k == 0:
+		case !folded || l == "":
+			b.WriteByte('\n')
+		case lines[k-1] != "":
+			b.WriteByte(' ')
+		}
+		b.WriteString(l)
+	}
+	if !strip {
+		b.WriteByte('\n')
+	}
+	p.i = end
+	return b.String(), p.nextLine()
 }
 
 // flow reads the one-line flow sequence or mapping at i, whose entries
@@ -498,29 +596,67 @@ func (p *yamlPlain) plainEnd(i int, key bool) (end int, ok bool) {
 }
 
 // quoted reads the quoted scalar at i, on one line: single-quoted, where
-// a quote is written twice, or double-quoted without escapes. It returns
-// the string and the offset after the closing quote.
+// a quote is written twice, or double-quoted, with the escapes \\, \",
+// \/, \n, \t, \r and \uXXXX (not a surrogate); it leaves the others to
+// go-yaml. It returns the string and the offset after the closing quote.
 func (p *yamlPlain) quoted(i int) (s string, end int, ok bool) {
 	q := p.src[i]
-	var b strings.Builder // used for '' only
-	from := i + 1
+	var b strings.Builder // used for '' and escapes only
+	from, built := i+1, false
 	for j := from; j < len(p.src); j++ {
 		switch c := p.src[j]; {
 		case c == q && q == '\'' && j+1 < len(p.src) && p.src[j+1] == '\'':
 			b.WriteString(p.src[from : j+1])
-			from = j + 2
+			from, built = j+2, true
 			j++
 		case c == q:
-			if b.Len() == 0 {
+			if !built {
 				return p.src[from:j], j + 1, true
 			}
 			b.WriteString(p.src[from:j])
 			return b.String(), j + 1, true
-		case c < ' ' || c == 0x7f || c == '\\' && q == '"':
+		case c == '\\' && q == '"':
+			r, n := escape(p.src[j+1:])
+			if n == 0 {
+				return "", 0, false
+			}
+			b.WriteString(p.src[from:j])
+			b.WriteRune(r)
+			from, built = j+1+n, true
+			j += n
+		case c < ' ' || c == 0x7f:
 			return "", 0, false
 		}
 	}
 	return "", 0, false
+}
+
+// escape decodes the escape that s starts with, after its backslash: the
+// rune and the bytes it takes, or 0 bytes for one quoted leaves to go-yaml.
+func escape(s string) (rune, int) {
+	if s == "" {
+		return 0, 0
+	}
+	switch s[0] {
+	case '\\', '"', '/':
+		return rune(s[0]), 1
+	case 'n':
+		return '\n', 1
+	case 't':
+		return '\t', 1
+	case 'r':
+		return '\r', 1
+	case 'u':
+		if len(s) < 5 {
+			return 0, 0
+		}
+		u, err := strconv.ParseUint(s[1:5], 16, 16)
+		if err != nil || u >= 0xd800 && u < 0xe000 {
+			return 0, 0
+		}
+		return rune(u), 5
+	}
+	return 0, 0
 }
 
 // plainScalar resolves a plain scalar as go-yaml does (token.New, then

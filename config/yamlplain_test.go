@@ -68,6 +68,15 @@ func TestYAMLPlain(t *testing.T) {
 		"- [a, 'b c', ~, true, -1.5, 0x1F]\n- {'k': v, \"l\": [x]}\n",
 		"a: [  a b  ,c,d  ]\n",
 		"a: [http//x, a'b, a\"b, -x, x<y, x y.z]\n",
+		"a: |\n  x\n  y\nb: 1\n",
+		"a: >\n  x\n  y\n\n  z\nb: 1\n",
+		"a: |-\n  x\n\n  # not a comment\n\nb: 1\n",
+		"- |\n  x\n   y\n- >-\n  p\n  q\n",
+		"a:\n  b: | # c\n    line\n  # c\n  c: 2\n",
+		"a: |\n  x\nb: 1",
+		"- a: >\n    x\n    y\n  b: 2\n",
+		"a: \"tab\\there \\u00e9 \\\\d+ \\\"q\\\" \\/ \\r\\n\"\nb: [\"x\\ny\"]\n\"k\\tk\": 1\n",
+		"script: |\n  #!/bin/sh\n  set -e\n\n  if [ -n \"$X\" ]; then\n    echo \"x: $X\"\n  fi\n",
 	} {
 		if !checkYAMLPlain(t, []byte(src)) {
 			t.Errorf("%q: left to go-yaml", src)
@@ -82,8 +91,16 @@ func TestYAMLPlain(t *testing.T) {
 		{"key ending in <<", "a<<: 1\n"},
 		{"key holding <<", "<<:: 1\n"},
 		{"tag", "a: !!str 1\n"},
-		{"literal block", "a: |\n  x\n"},
-		{"folded block", "a: >\n  x\n"},
+		{"literal block, keep", "a: |+\n  x\n\n"},
+		{"block with an indentation indicator", "a: |2\n   x\n"},
+		{"empty block", "a: |\nb: 1\n"},
+		{"block starting with an empty line", "a: |\n\n  x\n"},
+		{"block without a final line break", "a: |\n  x"},
+		{"block with blanks for content", "a: |\n  x\n   \n  y\n"},
+		{"block line ending in a blank", "a: >-\n  x \n"},
+		{"folded block, more indented", "a: >\n  x\n    y\n"},
+		{"block header then text", "a: | x\n  y\n"},
+		{"block header then '#'", "a: |#c\n  y\n"},
 		{"root flow sequence", "[1, 2]\n"},
 		{"root flow mapping", "{a: 1}\n"},
 		{"flow key", "[a]: 1\n"},
@@ -121,13 +138,14 @@ func TestYAMLPlain(t *testing.T) {
 		{"comment after flow", "a: [b]#c\n"},
 		{"quote then text in flow", "a: ['b'c]\n"},
 		{"quoted value then ':'", "a: ['b': c]\n"},
-		{"escape in flow", "a: [\"b\\n\"]\n"},
+		{"escape in flow", "a: [\"b\\x41\"]\n"},
 		{"number key in flow", "a: {1: b}\n"},
 		{"extra closer", "a: [b]]\n"},
 		{"mismatched closer", "a: [b}\n"},
 		{"multi-line plain", "a: b\n  c\n"},
 		{"multi-line quoted", "a: 'b\n  c'\n"},
-		{"escape", "a: \"b\\n\"\n"},
+		{"escape go-yaml reads", "a: \"b\\x41\"\n"},
+		{"surrogate escape", "a: \"\\ud83d\\ude00\"\n"},
 		{"complex key", "? a\n: b\n"},
 		{"directive", "%YAML 1.2\n---\na: 1\n"},
 		{"second document", "a: 1\n---\nb: 2\n"},
@@ -300,6 +318,7 @@ func FuzzYAMLPlain(f *testing.F) {
 		"a: 'x''y'\nb: \"q\"\n", "a:\nb:\n- 1\n", "---\n  a:   b   # c\n", "- \n-\n- #x\n", "a: -1\nb: -x\nc: .5\nd: 5.\n",
 		"a: b#c\nd: e #f\n", "url: http://x:1/y\n", "a:\n  b:\n  - 1\n  c: 2\n", "é: ü\n", "\"\": ''\n", "a: 2001-12-14\n",
 		"tags: [web, eu]\n", "a: [[1, 2], {a: b}] # c\n", "- {x: 1, y: \"b\"}\n- []\n- {}\n", "a: [a,b , 'c']\n", "a: {b: [], c: {d: -1.5}}\n",
+		"a: |\n  x\n\n  y\nb: >-\n  p\n  q\n", "- |-\n  # x\n- >\n  a\n\n  b\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -408,8 +427,39 @@ func (g *yamlGen) value(col, inner, depth int, entry bool) {
 		g.b.WriteString(g.pick("", " # c", " ") + "\n")
 	case k < 5:
 		g.b.WriteString(g.flow(0) + g.pick("\n", "\n", " # c\n", "  \n"))
+	case k < 6:
+		g.blockScalar(inner)
 	default:
 		g.b.WriteString(g.scalar() + g.pick("\n", "\n", " # c\n", "  \n"))
+	}
+}
+
+// blockScalar writes a literal or folded block scalar, its header and its
+// lines, the content indented by indent, mostly a common one.
+func (g *yamlGen) blockScalar(indent int) {
+	g.b.WriteString(g.pick("|", ">", "|-", ">-"))
+	if g.odd() {
+		g.b.WriteString(g.pick("+", "2", "-2", "1-", "+ ", " #c", "#c", " x", "  # c  "))
+	} else if g.r.IntN(4) == 0 {
+		g.b.WriteString(" # c")
+	}
+	g.b.WriteString("\n")
+	if g.odd() {
+		g.b.WriteString(g.pick("\n", "   \n", " \n")) // an empty first line
+	}
+	pad := strings.Repeat(" ", indent)
+	for range 1 + g.r.IntN(4) {
+		switch {
+		case g.odd():
+			g.b.WriteString(g.pick("", " ", pad+"  ", pad+"   x", pad[1:]+"y", pad+"#c", "#c", pad+" - x", pad+"\x01", "---", "...") + "\n")
+		case g.r.IntN(5) == 0:
+			g.b.WriteString("\n")
+		default:
+			g.b.WriteString(pad + g.pick("text", "two words", "a: b", "- x", "# not a comment", "x  y", "'q'", "{a}", "é", "trailing ") + "\n")
+		}
+	}
+	if g.r.IntN(4) == 0 {
+		g.b.WriteString(g.pick("\n", pad+"\n", "\n\n"))
 	}
 }
 
@@ -437,7 +487,8 @@ func (g *yamlGen) scalar() string {
 		".5", "5.", "-0", "+1", "1_0", "-.5", "2001-12-14", "12:30", ".inf", "-.Inf", ".nan", "é", "[", "[1]", "x]", "{", "{a: 1}", "&a x", "*a", "!t x",
 		"|", ">-", "@x", "`x", "%x", "9007199254740993", "18446744073709551615", "0.1e999", "00", "x ", "?x", "? x", "<<", "x<<", "''''", "'a' b",
 		"'a'#c", "---", "...", "123456789012345", "1234567890123456", "-123456789012345", "1.", "01.5", "+1.5", "1__2", "0b101", "0B101", "0X1.8p1",
-		"'a\tb'", `""`, "''", "~x", "-x", "x\x01", "x:", "-1_0", "1:2")
+		"'a\tb'", `""`, "''", "~x", "-x", "x\x01", "x:", "-1_0", "1:2",
+		`"a\tb"`, `"\u00e9"`, `"\\d+"`, `"q\"q"`, `"\x41"`, `"\ud800"`, `"\/"`, `"\N"`, `"a\`, `"\u00"`, `"\U0001F600"`, `"\0"`, `"\e"`, `"\ "`, `"\u0000"`)
 }
 
 // flow returns a one-line flow collection, mostly a common one, its
