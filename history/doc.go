@@ -76,7 +76,8 @@
 // path (and line) and cause; so is a file there that is not a regular file
 // (a named pipe is never waited on) or is larger than 64 MiB. Snapshot
 // verifies the SHA-256 of every object it reads and reports a mismatch as a
-// CodeInternal error. A record still pending at Open belongs to a
+// CodeInternal error, and so an object file that is not a regular file
+// (never waited on) or is larger than 1 GiB. A record still pending at Open belongs to a
 // transaction that a crash interrupted: it is rewritten as rolled back with
 // a reason saying so.
 //

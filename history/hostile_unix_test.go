@@ -47,3 +47,21 @@ func TestHostileRecordsFilesAreSkipped(t *testing.T) {
 		t.Fatalf("List = %v, want versions 1 and 2", list)
 	}
 }
+
+// TestHostileObjectFileIsRefused: a named pipe in place of an object file
+// is refused at once by Snapshot, never waited on.
+func TestHostileObjectFileIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{})
+	snaps := map[string][]byte{"app": largeContent(1)}
+	mustPut(t, s, attempt(1, hotreload.Committed, snaps), snaps)
+	obj := filepath.Join(dir, "objects", hotreload.Digest(largeContent(1)))
+	if err := os.Remove(obj); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(obj, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Snapshot(context.Background(), 1, "app")
+	wantCode(t, err, hotreload.CodeInternal, obj, "not a regular file")
+}

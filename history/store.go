@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/inputfile"
 )
 
 // DefaultRetain is how many committed versions keep their content unless
@@ -33,6 +34,10 @@ const (
 	segmentBytes   = 16 << 20
 	maxRecordsFile = 64 << 20
 )
+
+// maxObjectFile bounds the object file Snapshot reads: more than any
+// target's content (a plugin module is at most 256 MiB).
+const maxObjectFile = 1 << 30
 
 // maxLineObject is the size of the largest content stored as a line of the
 // records log rather than as a file of its own, and maxLineObjects bounds
@@ -796,7 +801,7 @@ func (s *Store) readObject(d string) (data []byte, where string, err error) {
 		return nil, "", fmt.Errorf("object sha256 %s is not held: %w", d, fs.ErrNotExist)
 	}
 	path := filepath.Join(s.objectsDir, d)
-	data, err = os.ReadFile(path)
+	data, err = inputfile.Read(path, inputfile.Options{MaxBytes: maxObjectFile})
 	return data, path, err
 }
 
