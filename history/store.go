@@ -233,8 +233,8 @@ func (s *Store) Put(ctx context.Context, entries ...hotreload.Entry) error {
 	if err != nil {
 		return err
 	}
-	// The records are appended once the object files are durable, after
-	// the lines of the small objects: the append is the commit point.
+	// The lines of the small content, then the records, are appended once
+	// the object files are durable: the append is the commit point.
 	digests := slices.Sorted(maps.Keys(small))
 	var lines [][]byte
 	if !s.memory {
@@ -252,7 +252,6 @@ func (s *Store) Put(ctx context.Context, entries ...hotreload.Entry) error {
 	for _, d := range digests {
 		s.held[d] = held{data: slices.Clone(small[d]), file: s.logName}
 	}
-
 	for _, st := range batch {
 		s.index(st.seq, st.rec, s.logName)
 	}
@@ -424,8 +423,9 @@ func fillDigests(rec *hotreload.Record, snapshots map[string][]byte) (map[string
 // not hold yet, named by their digests, together: each file is fsynced on
 // its own goroutine, at most maxWritesInFlight at once (the file system
 // commits them as one), and the directory once. Content of up to
-// maxLineObject bytes (all of it in memory) is not written: it is returned
-// by digest (small), for Put to append to the log with the records. It
+// maxLineObject bytes (of any size in a Store in memory) is not written:
+// it is returned by digest (small), for Put to append to the log with the
+// records. It
 // returns the digests of the files it wrote, even when it fails part way.
 func (s *Store) writeObjects(batch []staged) (written map[string]bool, small map[string][]byte, err error) {
 	type object struct {
