@@ -551,6 +551,56 @@ func TestKeptContentIsCarriedOver(t *testing.T) {
 	}
 }
 
+// TestFailedCompactionLosesNothing: a segment that cannot be rewritten is
+// reported and left as it is; Put succeeds, every kept version reads back,
+// now and after a reopen, which compacts it then.
+func TestFailedCompactionLosesNothing(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{Retain: 3})
+	s.opts.segmentRecords = 4 // two committed versions, content and record each
+	commit := func(v uint64) {
+		snaps := map[string][]byte{"app": appJSON(v)}
+		mustPut(t, s, attempt(v, hotreload.Committed, snaps), snaps)
+	}
+	for v := uint64(1); v <= 3; v++ {
+		commit(v)
+	}
+	// The records directory gone: the segment being appended to is still
+	// open, but no new file can be made beside it.
+	records, aside := filepath.Join(dir, "records"), filepath.Join(dir, "records-aside")
+	if err := os.Rename(records, aside); err != nil {
+		t.Fatal(err)
+	}
+	commit(4) // version 1 is dropped: its segment can be neither carried over from (the next segment cannot start) nor compacted
+	p := s.Problems()
+	if len(p) != 2 || !strings.Contains(p[0].Error(), "carrying the content kept in "+filepath.Join(records, segmentName(1))) ||
+		!strings.Contains(p[1].Error(), "compacting "+filepath.Join(records, segmentName(1))) {
+		t.Fatalf("Problems() = %v, want the failed carry-over and compaction", p)
+	}
+	if err := os.Rename(aside, records); err != nil {
+		t.Fatal(err)
+	}
+	check := func(s *Store) {
+		t.Helper()
+		for v := uint64(2); v <= 4; v++ {
+			if got, err := s.Snapshot(ctx, v, "app"); err != nil || !bytes.Equal(got, appJSON(v)) {
+				t.Errorf("Snapshot(%d) = %q, %v", v, got, err)
+			}
+		}
+		if list, _ := s.List(ctx); len(list) != 4 {
+			t.Errorf("List has %d records, want 4", len(list))
+		}
+	}
+	check(s)
+	s.Close()
+	s = mustOpen(t, dir, Options{Retain: 3})
+	check(s)
+	if got := contentOnDisk(t, dir, s.logName); len(got) != 0 {
+		t.Errorf("after a reopen, content outside the segment appended to: %v, want none", got)
+	}
+}
+
 func TestMaxRecords(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
