@@ -49,7 +49,8 @@ func TestHostileRecordsFilesAreSkipped(t *testing.T) {
 }
 
 // TestHostileObjectFileIsRefused: a named pipe in place of an object file
-// is refused at once by Snapshot, never waited on.
+// is refused at once by Snapshot, never waited on, and so is a file larger
+// than maxObjectFile.
 func TestHostileObjectFileIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir, Options{})
@@ -64,4 +65,17 @@ func TestHostileObjectFileIsRefused(t *testing.T) {
 	}
 	_, err := s.Snapshot(context.Background(), 1, "app")
 	wantCode(t, err, hotreload.CodeInternal, obj, "not a regular file")
+
+	// A file beyond the bound, sparse: refused before it is read.
+	if err := os.Remove(obj); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(obj, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(obj, maxObjectFile+1); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Snapshot(context.Background(), 1, "app")
+	wantCode(t, err, hotreload.CodeInternal, obj, "more than the limit")
 }
