@@ -11,15 +11,18 @@ import (
 // mappings of plain or quoted keys, block sequences (compact "- key: v"
 // entries included), plain scalars and one-line quoted scalars (see
 // quoted), one-line flow collections of those as a value (see flow),
-// literal and folded block scalars as a value (see blockScalar),
-// comments, blank lines and a leading "---". It builds the value alone, no
-// positions, and gives up (ok false) on anything else: anchors, aliases,
-// tags, merge keys, the block scalars blockScalar leaves, other flow
-// collections, multi-line plain or quoted scalars, complex keys,
-// directives, a second document, tabs, carriage returns, duplicate keys,
-// more keys than checkBlockMappings lets go-yaml parse, a scalar that may
-// resolve other than as a string, a bool, a null or a number JSON holds. decodeYAML then runs go-yaml, which accepts or
-// refuses the document as before; FuzzYAMLPlain checks that what this
+// literal and folded block scalars as a value (see blockScalar), anchors
+// on values, aliases and merge keys of aliases (see yamlplain_alias.go),
+// comments, blank lines and a leading "---". It builds the value alone,
+// no positions, and gives up (ok false) on anything else: tags, the
+// anchors, aliases and merge keys yamlplain_alias.go leaves, the block
+// scalars blockScalar leaves, other flow collections, multi-line plain or
+// quoted scalars, complex keys, directives, a second document, tabs,
+// carriage returns, duplicate keys, more keys than checkBlockMappings lets
+// go-yaml parse, aliases expanding to more nodes than checkAliases lets
+// through, a scalar that may resolve other than as a string, a bool, a
+// null or a number JSON holds. decodeYAML then runs go-yaml, which accepts
+// or refuses the document as before; FuzzYAMLPlain checks that what this
 // accepts go-yaml decodes to the same value.
 type yamlPlain struct {
 	src       string
@@ -27,15 +30,30 @@ type yamlPlain struct {
 	lineStart int // the offset where the line holding i starts
 	depth     int // mappings and sequences open
 	keyCost   int // the sum of the squares of each mapping's keys, as checkBlockMappings counts it
+
+	// Anchors, aliases and merge keys (yamlplain_alias.go).
+	anchors   map[string]anchor // the anchors defined so far, by name
+	written   int               // the nodes read, as checkAliases counts them
+	expanded  int               // the same, with aliases expanded
+	level     int               // how deep merge keys nest in the anchor being read (see anchor)
+	started   int               // the anchors started
+	reading   int               // the anchors whose values are being read
+	outermost int               // the serial of the outermost of them
 }
 
 // decodePlainYAML decodes src when it is in the subset yamlPlain reads.
 func decodePlainYAML(src string) (any, bool) {
-	if strings.IndexByte(src, '\t') >= 0 || strings.IndexByte(src, '\r') >= 0 {
+	p := yamlPlain{src: src}
+	return p.document()
+}
+
+// document reads p.src, one document.
+func (p *yamlPlain) document() (any, bool) {
+	if strings.IndexByte(p.src, '\t') >= 0 || strings.IndexByte(p.src, '\r') >= 0 {
 		return nil, false
 	}
-	p := yamlPlain{src: src, i: -1} // before the first line
-	if strings.HasPrefix(src, "---\n") {
+	p.i = -1 // before the first line
+	if strings.HasPrefix(p.src, "---\n") {
 		p.i = 3
 	}
 	if !p.nextLine() || p.eof() {
@@ -120,9 +138,20 @@ func (p *yamlPlain) block() (any, bool) {
 
 // open counts a mapping or sequence opened, refusing one too deep.
 func (p *yamlPlain) open() bool {
+	p.count(1)
 	p.depth++
 	return p.depth <= maxNesting
 }
+
+// count counts n nodes read, as checkAliases counts them: a mapping, a
+// sequence, a scalar, or a key and its pair.
+func (p *yamlPlain) count(n int) {
+	p.written += n
+	p.expanded += n
+}
+
+// at reports whether the byte at p.i is c.
+func (p *yamlPlain) at(c byte) bool { return p.i < len(p.src) && p.src[p.i] == c }
 
 // sequence reads the block sequence whose first "- " is at p.i, in column
 // col.
@@ -154,14 +183,19 @@ func (p *yamlPlain) sequence(col int) (any, bool) {
 // entry reads the value of a sequence entry in column col, at p.i after
 // its "- ": on the same line a nested sequence, a mapping or a scalar, or
 // on the lines below a block indented more than the entry, or nothing
-// before the next entry or a line indented less.
+// before the next entry or a line indented less; any of them but nothing
+// after an anchor.
 func (p *yamlPlain) entry(col int) (any, bool) {
+	if p.at('&') {
+		return p.anchored(func() (any, bool) { return p.entry(col) })
+	}
 	if p.lineRest() {
 		if !p.endLine() {
 			return nil, false
 		}
 		switch {
 		case p.eof() || p.col() < col || p.col() == col && p.entryAt(p.i):
+			p.count(1)
 			return nil, true
 		case p.col() == col:
 			return nil, false // go-yaml takes a key in the entry's column for the entry's value
@@ -171,7 +205,7 @@ func (p *yamlPlain) entry(col int) (any, bool) {
 	if p.entryAt(p.i) {
 		return p.sequence(p.col())
 	}
-	if _, _, ok := p.keyAt(p.i); ok {
+	if _, _, ok := p.keyAt(p.i); ok || p.mergeAt(p.i) {
 		return p.mapping(p.col())
 	}
 	return p.scalar(col)
@@ -184,35 +218,53 @@ func (p *yamlPlain) lineRest() bool {
 }
 
 // mapping reads the block mapping whose first key is at p.i, in column
-// col.
+// col. A merge key ("<<: ") puts the keys of other mappings in it (see
+// merge); its own keys, "<<" included, may not repeat.
 func (p *yamlPlain) mapping(col int) (any, bool) {
 	if !p.open() {
 		return nil, false
 	}
 	m := map[string]any{}
-	for {
+	var (
+		buf    [1]map[string]any
+		merged []map[string]any // the mappings a merge key names, put in m at its end
+		keys   map[string]bool  // the keys written, once a merge key has put others in m
+	)
+	for n := 0; ; n++ {
 		k, next, ok := p.keyAt(p.i)
+		merge := !ok && p.mergeAt(p.i)
+		if merge {
+			k, next, ok = "<<", p.i+3, true
+		}
 		if !ok {
 			return nil, false
 		}
-		if _, dup := m[k]; dup {
+		if _, dup := m[k]; keys == nil && dup || keys[k] || k == "<<" && merged != nil {
 			return nil, false
 		}
-		if p.keyCost += 2*len(m) + 1; p.keyCost > maxKeyCost { // keys² grows by 2k-1
+		if keys != nil {
+			keys[k] = true
+		}
+		if p.keyCost += 2*n + 1; p.keyCost > maxKeyCost { // keys² grows by 2k-1
 			return nil, false
 		}
+		p.count(2) // the key and its pair
 		p.i = next
 		for p.i < len(p.src) && p.src[p.i] == ' ' {
 			p.i++
 		}
-		v, ok := p.mappingValue(col)
+		if merge {
+			merged, keys, ok = p.merge(m, buf[:0])
+		} else {
+			m[k], ok = p.mappingValue(col)
+		}
 		if !ok {
 			return nil, false
 		}
-		m[k] = v
 		if p.eof() || p.col() < col {
+			ok = p.put(m, merged, false)
 			p.depth--
-			return m, true
+			return m, ok
 		}
 		if p.col() > col || p.entryAt(p.i) {
 			return nil, false
@@ -222,8 +274,12 @@ func (p *yamlPlain) mapping(col int) (any, bool) {
 
 // mappingValue reads the value of a key in column col, at p.i after its
 // ": ": a scalar on the same line, or on the lines below a block indented
-// more than the key or a sequence in the key's column, or nothing.
+// more than the key or a sequence in the key's column, or nothing; any of
+// them but nothing after an anchor.
 func (p *yamlPlain) mappingValue(col int) (any, bool) {
+	if p.at('&') {
+		return p.anchored(func() (any, bool) { return p.mappingValue(col) })
+	}
 	if !p.lineRest() {
 		return p.scalar(col)
 	}
@@ -232,12 +288,12 @@ func (p *yamlPlain) mappingValue(col int) (any, bool) {
 	}
 	switch {
 	case p.eof() || p.col() < col:
-		return nil, true
 	case p.col() > col:
 		return p.block()
 	case p.entryAt(p.i):
 		return p.sequence(col)
 	}
+	p.count(1)
 	return nil, true
 }
 
@@ -266,23 +322,32 @@ func (p *yamlPlain) keyAt(i int) (k string, next int, ok bool) {
 }
 
 // scalar reads the scalar at p.i, the value of a key or an entry in
-// column col: the rest of its line, or a block scalar and its lines.
+// column col: the rest of its line (a flow collection or an alias among
+// them), or a block scalar and its lines.
 func (p *yamlPlain) scalar(col int) (any, bool) {
 	var (
 		v   any
 		end int
 		ok  bool
 	)
-	if c := p.src[p.i]; c == '|' || c == '>' {
-		return p.blockScalar(col)
-	} else if c == '[' || c == '{' {
+	switch c := p.src[p.i]; {
+	case c == '[' || c == '{':
 		v, end, ok = p.flow(p.i)
-	} else if c == '"' || c == '\'' {
+	case c == '*':
+		v, end, ok = p.aliasValue(p.i)
+	case c == '|' || c == '>':
+		p.count(1)
+		return p.blockScalar(col)
+	case c == '"' || c == '\'':
+		p.count(1)
 		v, end, ok = p.quoted(p.i)
-	} else if end, ok = p.plainEnd(p.i, false); ok && end > p.i {
-		v, ok = plainScalar(p.src[p.i:end])
-	} else {
-		ok = false
+	default:
+		p.count(1)
+		if end, ok = p.plainEnd(p.i, false); ok && end > p.i {
+			v, ok = plainScalar(p.src[p.i:end])
+		} else {
+			ok = false
+		}
 	}
 	if !ok {
 		return nil, false
@@ -420,6 +485,7 @@ func (p *yamlPlain) flow(i int) (v any, end int, ok bool) {
 				if _, dup := m[k]; dup {
 					return nil, 0, false
 				}
+				p.count(2) // the key and its pair
 				v, next, ok := p.flowNode(p.flowBlanks(next))
 				if !ok {
 					return nil, 0, false
@@ -462,8 +528,9 @@ func (p *yamlPlain) flowBlanks(i int) int {
 }
 
 // flowNode reads the entry of a flow collection at i: a nested flow
-// collection, a quoted scalar or a plain one. It returns the value and the
-// offset after it, trailing blanks excluded.
+// collection, a quoted scalar or a plain one, after an anchor or not, or an
+// alias. It returns the value and the offset after it, trailing blanks
+// excluded.
 func (p *yamlPlain) flowNode(i int) (v any, end int, ok bool) {
 	if i == len(p.src) {
 		return nil, 0, false
@@ -471,23 +538,40 @@ func (p *yamlPlain) flowNode(i int) (v any, end int, ok bool) {
 	switch p.src[i] {
 	case '[', '{':
 		return p.flow(i)
-	case '"', '\'':
-		v, end, ok = p.quoted(i)
-		if !ok || end == len(p.src) {
+	case '&':
+		name, next, named := p.anchorAt(i)
+		if !named {
 			return nil, 0, false
 		}
-		switch p.src[end] {
-		case ' ', ',', ']', '}':
-			return v, end, true
+		v, ok = p.define(name, func() (v any, ok bool) {
+			v, end, ok = p.flowNode(next)
+			return v, ok
+		})
+		return v, end, ok
+	case '*':
+		if v, end, ok = p.aliasValue(i); ok && !p.flowAliasEnds(end) {
+			return nil, 0, false
 		}
+	case '"', '\'':
+		p.count(1)
+		v, end, ok = p.quoted(i)
+	default:
+		p.count(1)
+		end, ok = p.flowPlainEnd(i)
+		if !ok || end < len(p.src) && p.src[end] == ':' {
+			return nil, 0, false // a single-pair mapping, or an error
+		}
+		v, ok = plainScalar(p.src[i:end])
+		return v, end, ok
+	}
+	if !ok || end == len(p.src) {
 		return nil, 0, false
 	}
-	end, ok = p.flowPlainEnd(i)
-	if !ok || end < len(p.src) && p.src[end] == ':' {
-		return nil, 0, false // a single-pair mapping, or an error
+	switch p.src[end] {
+	case ' ', ',', ']', '}':
+		return v, end, true
 	}
-	v, ok = plainScalar(p.src[i:end])
-	return v, end, ok
+	return nil, 0, false
 }
 
 // flowKey reads the key of a flow mapping's entry at i, a plain or quoted

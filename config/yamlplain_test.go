@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -10,17 +11,21 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
 )
 
 // checkYAMLPlain checks that yamlPlain, where it reads src, reads what
 // go-yaml reads: go-yaml's path decodes src too, to an equal value, and the
-// document's positions, built lazily, are go-yaml's. It reports whether
+// document's positions, built lazily, are go-yaml's; and that it counts
+// the nodes written and expanded as checkAliases does. It reports whether
 // yamlPlain read src.
 func checkYAMLPlain(t *testing.T, src []byte) bool {
 	t.Helper()
-	v, ok := decodePlainYAML(string(src))
+	p := yamlPlain{src: string(src)}
+	v, ok := p.document()
 	if !ok || checkSource("t.yaml", src, YAML) != nil {
 		return false // Decode refuses src before decodeYAML
 	}
@@ -30,6 +35,13 @@ func checkYAMLPlain(t *testing.T, src []byte) bool {
 	}
 	if !reflect.DeepEqual(v, want.Value) {
 		t.Fatalf("%q: yamlPlain read %#v, go-yaml %#v", src, v, want.Value)
+	}
+	body := yamlBody(src)
+	c := aliasCount{anchors: map[string]ast.Node{}, memo: map[ast.Node]int{}}
+	written := c.count(body, false)
+	c = aliasCount{anchors: map[string]ast.Node{}, memo: map[ast.Node]int{}, limit: p.expanded}
+	if expanded := c.count(body, true); p.written != written || p.expanded != expanded {
+		t.Fatalf("%q: yamlPlain counted %d nodes written, %d expanded; checkAliases %d, %d", src, p.written, p.expanded, written, expanded)
 	}
 	doc, err := Decode("t.yaml", src, YAML)
 	if err != nil {
@@ -77,6 +89,25 @@ func TestYAMLPlain(t *testing.T) {
 		"- a: >\n    x\n    y\n  b: 2\n",
 		"a: \"tab\\there \\u00e9 \\\\d+ \\\"q\\\" \\/ \\r\\n\"\nb: [\"x\\ny\"]\n\"k\\tk\": 1\n",
 		"script: |\n  #!/bin/sh\n  set -e\n\n  if [ -n \"$X\" ]; then\n    echo \"x: $X\"\n  fi\n",
+		// Anchors, aliases and merge keys.
+		"a: &x 1\nb: *x\n",
+		"a: &x-1_Z 'q' # c\nb:  *x-1_Z  # c\nc: *x-1_Z",
+		"a: &x\n  k: v\nb: *x\n",
+		"a: &x # c\n\n  - 1\n  - [2]\nb: *x\n",
+		"a: &x\n- 1\nb: *x\n",
+		"a: &x [1, {k: v}]\nb: *x\nc: &y {}\n",
+		"a: &x |\n  text\nb: *x\n",
+		"- &x v\n- *x\n- &y\n  k: v\n- &z\n  - 1\n- [*y, *z]\n",
+		"a: [&x a, *x, &y [1], *y]\nb: {k: &z v, l: *z, m: *x}\nc: [ *x , *y ]\n",
+		"d: &d {a: 1, b: 2}\nm:\n  <<: *d\n",
+		"d: &d {a: 1, b: 2}\nm:\n  a: 0\n  <<: *d # c\n  b: 9\n",
+		"p: &p {a: 1, b: 1}\nq: &q {a: 2, c: 2}\nm:\n  <<: [*p, *q]\nn:\n  <<: [ *q , *p ]\n",
+		"p: &p {a: 1}\nq: &q\n  <<: *p\n  b: 2\nm:\n  <<: *q\n  c: 3\n",
+		"d: &d {a: 1}\n<<: *d\nb: 2\n",
+		"d: &d {a: 1}\nm:\n  - <<: *d\n    b: 2\n  - x: 1\n    <<: *d\n",
+		"d: &d {a: {n: [1]}}\nm:\n  <<: *d\nn:\n  <<: *d\n  a: 3\n",
+		"d: &d {a: 1}\nm:\n  '<<': *d\n",
+		"a: &x\n  - 1\nb: &y\n  k: *x\nc: *y\nd:\n  <<: *y\n",
 	} {
 		if !checkYAMLPlain(t, []byte(src)) {
 			t.Errorf("%q: left to go-yaml", src)
@@ -86,8 +117,48 @@ func TestYAMLPlain(t *testing.T) {
 		{"empty", ""},
 		{"comments only", "# a\n"},
 		{"root scalar", "a\n"},
-		{"anchor and alias", "a: &x 1\nb: *x\n"},
+		{"alias before its anchor", "b: *x\na: &x 1\n"},
+		{"undefined alias", "a: &x 1\nb: *y\n"},
+		{"alias in its anchor", "a: &x\n  b: *x\n"},
+		{"anchor redefined", "a: &x 1\nb: &x 2\nc: *x\n"},
+		{"anchor redefined inside", "a: &x\n  b: &x 1\n"},
+		{"anchor on a key", "&k key: v\n"},
+		{"anchor on an entry's key", "- &x a: 1\n  b: 2\n- *x\n"},
+		{"anchor before an entry", "- &x - 1\n"},
+		{"anchor on a null", "a: &x\nb: 1\nc: *x\n"},
+		{"anchor on a null entry", "- &x\n- *x\n"},
+		{"anchor on ~", "a: &x ~\nb: *x\n"},
+		{"anchor at the end", "a: &x"},
+		{"anchor on an alias", "a: &x 1\nb: &y *x\n"},
+		{"two anchors", "a: &x &y 1\n"},
+		{"anchor on a merge key", "d: &d {a: 1}\nm:\n  &x <<: *d\n"},
+		{"anchor with a ':'", "a: &x: 1\nb: *x:\n"},
+		{"anchor with a '.'", "a: &x.y 1\nb: *x.y\n"},
+		{"empty anchor", "a: & 1\n"},
+		{"alias then text", "a: &x 1\nb: *x y\n"},
+		{"alias then ','", "a: &x 1\nb: *x,\n"},
+		{"alias then '#'", "a: &x 1\nb: *x#c\n"},
+		{"alias key", "a: &x k\n*x : 1\n"},
+		{"anchor in flow then ','", "a: [&x, b]\n"},
+		{"anchor on a flow key", "a: {&x k: v}\n"},
+		{"alias then ',' in flow", "a: &a 1\nb: {k: *a,l: 1}\n"},
+		{"alias then ']' in flow", "a: &a 1\nb: {k: [*a],l: 1}\n"},
 		{"merge key", "a:\n  <<: {b: 1}\n"},
+		{"merge of a scalar", "s: &s 1\nm:\n  <<: *s\n"},
+		{"merge of a sequence", "d: &d\n  - k: 1\nm:\n  <<: *d\n"},
+		{"merge of an undefined alias", "m:\n  <<: *d\n"},
+		{"merge list with a mapping", "d: &d {a: 1}\nm:\n  <<: [*d, {b: 2}]\n"},
+		{"empty merge list", "m:\n  <<: []\n"},
+		{"merge list, trailing comma", "d: &d {a: 1}\nm:\n  <<: [*d,]\n"},
+		{"merge list of a scalar", "d: &d 1\nm:\n  <<: [*d]\n"},
+		{"block merge list", "d: &d {a: 1}\nm:\n  <<:\n    - *d\n"},
+		{"two merge keys", "d: &d {a: 1}\nm:\n  <<: *d\n  <<: *d\n"},
+		{"quoted << then merge key", "d: &d {a: 1}\nm:\n  '<<': 1\n  <<: *d\n"},
+		{"key twice after a merge", "d: &d {a: 1}\nm:\n  <<: *d\n  b: 2\n  b: 3\n"},
+		{"key twice around a merge", "d: &d {a: 1}\nm:\n  b: 2\n  <<: *d\n  b: 3\n"},
+		{"merge key in flow", "d: &d {a: 1}\nm: {<<: *d}\n"},
+		{"merge then text", "d: &d {a: 1}\nm:\n  <<: *d x\n"},
+		{"merges nested two deep", "a: &a {k: 1}\nb: &b\n  <<: *a\nc: &c\n  <<: *b\nd:\n  <<: *c\n"},
 		{"key ending in <<", "a<<: 1\n"},
 		{"key holding <<", "<<:: 1\n"},
 		{"tag", "a: !!str 1\n"},
@@ -126,7 +197,6 @@ func TestYAMLPlain(t *testing.T) {
 		{"comment in flow", "a: [b #c]\n"},
 		{"'[' in flow scalar", "a: [b[c]\n"},
 		{"'{' in flow scalar", "a: [b{c]\n"},
-		{"anchor in flow", "a: [&x b]\n"},
 		{"alias in flow", "a: [*x]\n"},
 		{"tag in flow", "a: [!!str 1]\n"},
 		{"duplicate flow key", "a: {b: 1, b: 2}\n"},
@@ -216,6 +286,92 @@ func TestYAMLPlainBudgets(t *testing.T) {
 		_, err := Decode("t.yaml", []byte(tc.src), YAML)
 		if read != tc.read || (err == nil) != tc.read {
 			t.Errorf("%.30q…: read by yamlPlain %v, Decode: %.100v", tc.src, read, err)
+		}
+	}
+}
+
+// TestYAMLPlainAliasBomb checks that a "billion laughs" in the subset,
+// of flow sequences or of block mappings and merge keys, is still refused
+// by Decode as an alias bomb, and at once: yamlPlain gives up once its
+// aliases expand past checkAliases' bound, before building the nodes; and
+// that it reads the same document expanding to fewer nodes.
+func TestYAMLPlainAliasBomb(t *testing.T) {
+	laughs := func(levels int) string {
+		var b strings.Builder
+		b.WriteString("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n")
+		for i := 1; i < levels; i++ {
+			fmt.Fprintf(&b, "l%d: &l%d [%s*l%d]\n", i, i, strings.Repeat(fmt.Sprintf("*l%d, ", i-1), 9), i-1)
+		}
+		return b.String()
+	}
+	merges := func(levels int) string {
+		var b strings.Builder
+		b.WriteString("m0: &m0\n  k: x\n")
+		for i := 1; i < levels; i++ {
+			fmt.Fprintf(&b, "m%d: &m%d\n  <<: *m0\n", i, i)
+			for j := range 10 {
+				fmt.Fprintf(&b, "  k%d: *m%d\n", j, i-1)
+			}
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		src  string
+		bomb bool
+	}{
+		{laughs(4), false}, {laughs(10), true}, {merges(4), false}, {merges(12), true},
+	} {
+		start := time.Now()
+		_, read := decodePlainYAML(tc.src)
+		_, err := Decode("t.yaml", []byte(tc.src), YAML)
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("%.40q…: %v", tc.src, d)
+		}
+		if bomb := err != nil && strings.Contains(err.Error(), "alias bomb"); bomb != tc.bomb || read == tc.bomb {
+			t.Errorf("%.40q…: read by yamlPlain %v, Decode: %.100v", tc.src, read, err)
+		}
+		if !tc.bomb {
+			checkYAMLPlain(t, []byte(tc.src))
+		}
+	}
+}
+
+// TestYAMLPlainAliasCopies checks that each alias and merge key gets a
+// copy of its anchor's value, as in go-yaml's tree (normalize copies
+// the value go-yaml shares): overwriting all in one leaves the others.
+func TestYAMLPlainAliasCopies(t *testing.T) {
+	src := []byte("a: &x {k: [1, {l: 2}], m: {n: 3}}\nb: *x\nc:\n  <<: *x\nd: [*x]\n")
+	var scribble func(v any)
+	scribble = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				scribble(e)
+				x[k] = "scribbled"
+			}
+			x["new"] = true
+		case []any:
+			for i, e := range x {
+				scribble(e)
+				x[i] = "scribbled"
+			}
+		}
+	}
+	for _, key := range []string{"a", "b", "c", "d"} {
+		if !checkYAMLPlain(t, src) {
+			t.Fatal("left to go-yaml")
+		}
+		doc, err := Decode("t.yaml", src, YAML)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := decodePlainYAML(string(src))
+		got := doc.Value.(map[string]any)
+		scribble(got[key])
+		for k, v := range want.(map[string]any) {
+			if k != key && !reflect.DeepEqual(got[k], v) {
+				t.Errorf("with %s scribbled over, %s is %v, want %v", key, k, got[k], v)
+			}
 		}
 	}
 }
@@ -319,12 +475,18 @@ func FuzzYAMLPlain(f *testing.F) {
 		"a: b#c\nd: e #f\n", "url: http://x:1/y\n", "a:\n  b:\n  - 1\n  c: 2\n", "é: ü\n", "\"\": ''\n", "a: 2001-12-14\n",
 		"tags: [web, eu]\n", "a: [[1, 2], {a: b}] # c\n", "- {x: 1, y: \"b\"}\n- []\n- {}\n", "a: [a,b , 'c']\n", "a: {b: [], c: {d: -1.5}}\n",
 		"a: |\n  x\n\n  y\nb: >-\n  p\n  q\n", "- |-\n  # x\n- >\n  a\n\n  b\n",
+		"a: &x 1\nb: *x\n", "a: &x\n  k: v\nb: *x\n", "- &x [1, {k: *y}]\n- *x\n", "a: [&x a, *x]\nb: {k: *x}\n",
+		"b: *x\na: &x 1\n", "a: &x 1\nb: &x 2\nc: *x\n", "a: &x\n  b: *x\n", "&k key: v\n", "- &x k: v\n- *x\n", "a: &x\nb: *x\n",
+		"d: &d {a: 1, b: 2}\nm:\n  a: 0\n  <<: *d\n  b: 9\n", "p: &p {a: 1}\nq: &q {a: 2}\nm:\n  <<: [*p, *q]\n",
+		"p: &p {a: 1}\nq: &q\n  <<: *p\n  b: 2\nm:\n  - <<: *q\n    c: 3\n", "s: &s 1\nm:\n  <<: *s\n", "m:\n  <<: *d\n",
+		"d: &d {a: 1}\nm:\n  <<: *d\n  <<: *d\n", "a: &a\n  x: &b 1\n  y: *b\n", "a: &a 1\nb: {k: *a,l: 1}\n",
 	} {
 		f.Add([]byte(s))
 	}
 	r := rand.New(rand.NewPCG(15, 3))
 	for range 100 {
-		g := yamlGen{r: r}
+		refs := r.IntN(2) == 0
+		g := yamlGen{r: r, refs: refs, rare: refs}
 		g.block(0, 0, false)
 		f.Add([]byte(g.b.String()))
 	}
@@ -333,19 +495,34 @@ func FuzzYAMLPlain(f *testing.F) {
 	})
 }
 
+var yamlPlainSeeds = flag.Int("yamlplain.seeds", 1, "how many seeds TestYAMLPlainGenerated runs, 20,000 documents each")
+
 // TestYAMLPlainGenerated checks yamlPlain against go-yaml on random block
-// YAML documents, odd keys and scalars and misplaced lines included, which
-// random bytes rarely spell.
+// YAML documents, odd keys and scalars, anchors, aliases and merge keys and
+// misplaced lines included, which random bytes rarely spell. Run more
+// documents with -args -yamlplain.seeds=N.
 func TestYAMLPlainGenerated(t *testing.T) {
-	r := rand.New(rand.NewPCG(15, 2))
-	read := 0
+	for seed := range uint64(*yamlPlainSeeds) {
+		checkYAMLPlainGenerated(t, rand.New(rand.NewPCG(15, 2+seed)))
+	}
+}
+
+// checkYAMLPlainGenerated checks yamlPlain on 20,000 documents of yamlGen.
+func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
+	t.Helper()
+	read, aliases, merges := 0, 0, 0
 	const docs = 20_000
 	for range docs {
-		g := yamlGen{r: r}
+		refs := r.IntN(2) == 0
+		g := yamlGen{r: r, refs: refs, rare: refs}
 		if r.IntN(8) == 0 {
 			g.b.WriteString(g.pick("---\n", "# c\n", "\n", "--- \n", "---\n# c\n"))
 		}
-		g.block(0, 0, false)
+		if g.refs && r.IntN(2) == 0 {
+			g.defaults()
+		} else {
+			g.block(0, 0, false)
+		}
 		src := g.b.String()
 		if r.IntN(3) == 0 { // a line moved, copied or shifted
 			lines := strings.SplitAfter(src, "\n")
@@ -367,30 +544,48 @@ func TestYAMLPlainGenerated(t *testing.T) {
 		}
 		if checkYAMLPlain(t, []byte(src)) {
 			read++
+			if strings.Contains(src, "*b") || strings.Contains(src, "*d0") {
+				aliases++
+			}
+			if strings.Contains(src, "<<: *") || strings.Contains(src, "<<: [*") {
+				merges++
+			}
 		}
 	}
-	t.Logf("%d documents of %d read by yamlPlain", read, docs)
-	if read < docs/3 {
-		t.Errorf("only %d documents of %d read by yamlPlain", read, docs)
+	t.Logf("%d documents of %d read by yamlPlain, %d of them with aliases, %d with merge keys", read, docs, aliases, merges)
+	if read < docs/4 || aliases < docs/40 || merges < docs/100 {
+		t.Errorf("only %d documents of %d read by yamlPlain, %d with aliases, %d with merge keys", read, docs, aliases, merges)
 	}
 }
 
 // yamlGen writes a random block YAML document.
 type yamlGen struct {
-	r *rand.Rand
-	b strings.Builder
+	r      *rand.Rand
+	b      strings.Builder
+	refs   bool     // write anchors, aliases and merge keys
+	rare   bool     // write odd things more rarely
+	names  []string // the anchors written
+	blocks []string // those of them on a block, mostly a mapping
 }
 
 func (g *yamlGen) pick(s ...string) string { return s[g.r.IntN(len(s))] }
 
-// odd says whether to write something unusual, one time in twelve.
-func (g *yamlGen) odd() bool { return g.r.IntN(12) == 0 }
+// odd says whether to write something unusual, one time in twelve, or in
+// fifty if rare (in a document with anchors, aliases and merge keys, to
+// keep more of them within the subset).
+func (g *yamlGen) odd() bool {
+	if g.rare {
+		return g.r.IntN(50) == 0
+	}
+	return g.r.IntN(12) == 0
+}
 
 // block writes a mapping or a sequence (if seq, else at random) in column
 // col; the indentation of its first line is written already.
 func (g *yamlGen) block(col, depth int, seq bool) {
 	n := 1 + g.r.IntN(4)
 	seq = seq || g.r.IntN(3) == 0
+	merged := false
 	for i := range n {
 		if i > 0 {
 			g.b.WriteString(strings.Repeat(" ", col))
@@ -404,15 +599,27 @@ func (g *yamlGen) block(col, depth int, seq bool) {
 			g.value(col, col+len(sep), depth, true)
 			continue
 		}
+		if g.refs && g.r.IntN(3) == 0 && (g.blocks != nil && !merged || g.odd()) {
+			g.b.WriteString("<<: " + g.merge() + g.pick("\n", " # c\n"))
+			merged = true
+			continue
+		}
 		g.b.WriteString(g.key(i))
 		g.b.WriteString(sep)
 		g.value(col, col+2, depth, false)
 	}
 }
 
-// value writes the rest of an entry's line, and any block below it.
+// value writes the rest of an entry's line, and any block below it,
+// sometimes after an anchor.
 func (g *yamlGen) value(col, inner, depth int, entry bool) {
-	switch k := g.r.IntN(10); {
+	k := g.r.IntN(10)
+	if g.refs && g.r.IntN(5) == 0 && (k != 2 || g.odd()) { // mostly not on a null
+		name := g.anchor()
+		g.b.WriteString("&" + name + g.pick(" ", " ", "  "))
+		defer g.defined(name, k < 2) // an alias in its value is odd
+	}
+	switch {
 	case k < 2 && depth < 4:
 		g.b.WriteString(g.pick("\n", " # c\n", "\n  # c\n", "\n\n"))
 		seq := !entry && g.r.IntN(3) == 0
@@ -427,11 +634,62 @@ func (g *yamlGen) value(col, inner, depth int, entry bool) {
 		g.b.WriteString(g.pick("", " # c", " ") + "\n")
 	case k < 5:
 		g.b.WriteString(g.flow(0) + g.pick("\n", "\n", " # c\n", "  \n"))
-	case k < 6:
+	case k < 6 && (!g.refs || g.r.IntN(4) == 0):
 		g.blockScalar(inner)
+	case k < 8 && g.refs && (g.names != nil || g.odd()):
+		g.b.WriteString("*" + g.alias(g.names) + g.pick("\n", "\n", " # c\n", "  \n"))
 	default:
 		g.b.WriteString(g.scalar() + g.pick("\n", "\n", " # c\n", "  \n"))
 	}
+}
+
+// defaults writes a mapping of two keys: an anchored block (mostly a
+// mapping) without anchors, aliases and merge keys, and a block with them.
+func (g *yamlGen) defaults() {
+	g.b.WriteString("defaults: &d0\n  ")
+	g.refs = false
+	g.block(2, 1, false)
+	g.refs = true
+	g.defined("d0", true)
+	g.b.WriteString("main:\n  ")
+	g.block(2, 1, false)
+}
+
+// anchor returns the name of an anchor, mostly a new one.
+func (g *yamlGen) anchor() string {
+	if g.odd() {
+		return g.pick("", "x.y", "x:", "é", "a0,", "a0]", "a0#c", "a0 x", "-", "-x", "1", "0x1", "true", "null", "A_b-1", g.alias(g.names))
+	}
+	return "b" + strconv.Itoa(g.r.IntN(1000))
+}
+
+// defined adds name, an anchor on a block if block is set, to those
+// aliases name.
+func (g *yamlGen) defined(name string, block bool) {
+	g.names = append(g.names, name)
+	if block {
+		g.blocks = append(g.blocks, name)
+	}
+}
+
+// alias returns the name of an alias, mostly one of names.
+func (g *yamlGen) alias(names []string) string {
+	if len(names) == 0 || g.odd() {
+		return g.pick("a9", "", "b1,", "b1]", "b1#c", "b1 x", "-", "x.y", "é", "1")
+	}
+	return names[g.r.IntN(len(names))]
+}
+
+// merge returns the value of a merge key, mostly an alias of a block or a
+// flow sequence of such aliases.
+func (g *yamlGen) merge() string {
+	switch {
+	case g.odd():
+		return g.pick("[]", "[*b1,]", "{a: 1}", "[*b1, {b: 1}]", "[*b1 *b2]", "*", "", "1", "*b1 x", "[*b1", "[[*b1]]", "*"+g.alias(g.names))
+	case g.r.IntN(3) == 0:
+		return "[*" + g.alias(g.blocks) + g.pick(", ", ",", " , ") + "*" + g.alias(g.blocks) + g.pick("]", " ]")
+	}
+	return "*" + g.alias(g.blocks)
 }
 
 // blockScalar writes a literal or folded block scalar, its header and its
@@ -513,9 +771,16 @@ func (g *yamlGen) flow(depth int) string {
 		if !seq {
 			b.WriteString(g.flowKey(i) + g.pick(": ", ": ", ":  "))
 		}
-		if depth < 3 && g.r.IntN(5) == 0 {
+		switch k := g.r.IntN(10); {
+		case k < 2 && depth < 3:
 			b.WriteString(g.flow(depth + 1))
-		} else {
+		case k < 3 && g.refs && (g.names != nil || g.odd()):
+			b.WriteString("*" + g.alias(g.names))
+		case k < 4 && g.refs:
+			name := g.anchor()
+			b.WriteString("&" + name + " " + g.scalar())
+			g.defined(name, false)
+		default:
 			b.WriteString(g.scalar())
 		}
 	}
