@@ -30,6 +30,19 @@ func yamlItemsDocument(size, v int, extra string) []byte {
 	return fmt.Appendf(out, "tail: %d\n", v)
 }
 
+// mergedJSON is the members yamlMergeDocument's merge key adds to each
+// item, as JSON.
+const mergedJSON = `,"region":"eu-west-1","replicas":3,"enabled":true,"tier":"web"`
+
+// yamlMergeDocument is yamlBenchDocument, of about size bytes, whose items
+// each merge a defaults mapping (docker-compose style): "defaults: &d",
+// its keys, and "<<: *d" in each item.
+func yamlMergeDocument(size int) []byte {
+	const defaults = "defaults: &d\n  region: eu-west-1\n  replicas: 3\n  enabled: true\n  tier: web\n"
+	doc := yamlItemsDocument(size-len(defaults), 2, "    <<: *d\n")
+	return bytes.Replace(doc, []byte("items:\n"), []byte(defaults+"items:\n"), 1)
+}
+
 // jsonBenchDocument is the same content as JSON of about size bytes.
 func jsonBenchDocument(size, v int) []byte { return jsonItemsDocument(size, v, "") }
 
@@ -59,7 +72,10 @@ func jsonItemsDocument(size, v int, extra string) []byte {
 // of any decoder built on it). json-tags and goccy-tags are config.Decode
 // of the document whose items each hold tags, a one-line flow sequence
 // [a, b, c] in the YAML; json-text and goccy-text, of the one whose items
-// each hold text, a literal block scalar of two lines in the YAML.
+// each hold text, a literal block scalar of two lines in the YAML;
+// json-merge and goccy-merge, of the one whose items each hold the keys of
+// a defaults mapping, merged by "<<: *d" in the YAML (which holds the
+// mapping, "defaults: &d", before the items), written out in the JSON.
 func BenchmarkYAMLDecoders(b *testing.B) {
 	for _, size := range []struct {
 		name  string
@@ -85,6 +101,14 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		jm := jsonItemsDocument(size.bytes, 2, mergedJSON)
+		ym := yamlMergeDocument(size.bytes)
+		// The YAML holds more items than the JSON of its size: its items
+		// are checked against a longer JSON.
+		wantMerge, err := config.Decode("bench.json", jsonItemsDocument(2*size.bytes, 2, mergedJSON), config.JSON)
+		if err != nil {
+			b.Fatal(err)
+		}
 		for _, c := range []struct {
 			name   string
 			src    []byte
@@ -102,6 +126,8 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 			{"goccy-tags", yt, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"json-text", jx, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
 			{"goccy-text", yx, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
+			{"json-merge", jm, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
+			{"goccy-merge", ym, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"yamlv3", ys, func(src []byte) (decoded, error) { return decodeYAMLv3("bench.yaml", src) }},
 			{"yamlv3-node", ys, func(src []byte) (decoded, error) {
 				var n yaml.Node
@@ -114,11 +140,13 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 					b.Fatal(err)
 				}
 				switch c.name {
-				case "json", "json-tags", "json-text", "yamlv3-node":
+				case "json", "json-tags", "json-text", "json-merge", "yamlv3-node":
 				case "goccy-tags":
 					checkSameDocument(b, wantTags, doc)
 				case "goccy-text":
 					checkSameDocument(b, wantText, doc)
+				case "goccy-merge":
+					checkSameDocument(b, wantMerge, doc)
 				default:
 					checkSameDocument(b, want, doc)
 				}
