@@ -21,10 +21,11 @@
 // Every Hub method is safe for concurrent use and never blocks on a network
 // write: a broadcast encodes the message once as a WebSocket frame, appends
 // it to the ring and puts that same frame on each client's bounded queue
-// under the hub lock, in O(clients). A fixed pool of writer goroutines
+// under the hub lock, in O(clients). A pool of writer goroutines
 // (Options.Writers) flushes the queues, one writer per socket at a time,
-// each write bounded by Options.WriteTimeout; no goroutine, timer or
-// context is made per message. When a queued message has the same key as a
+// each write bounded by Options.WriteTimeout; at most one writer per P is
+// put to work at once, and one more each time those at work are stuck for
+// 20 ms. No goroutine, timer or context is made per message. When a queued message has the same key as a
 // newer one (two edits of the same stylesheet), only the newer one is kept.
 // A client whose queue is still full is closed with CloseResync (4000); it
 // reconnects with its last sequence number and gets the missed messages

@@ -35,9 +35,12 @@ type Options struct {
 	// WriteTimeout bounds one write to a client; zero means 5 s. A writer
 	// stays on a stuck socket at most this long (and at least half of it).
 	WriteTimeout time.Duration
-	// Writers is how many goroutines write to the sockets; zero means 8.
-	// Each takes the next client with frames queued, so a stuck socket
-	// holds one writer for at most WriteTimeout while the others go on.
+	// Writers bounds the goroutines that write to the sockets; zero means
+	// 8. Each takes the next clients with frames queued. At most one per P
+	// (GOMAXPROCS) is put to work by new frames; another one is each time
+	// those at work take nothing new from the queue for 20 ms, being stuck
+	// on sockets. So a stuck socket holds one writer for at most
+	// WriteTimeout while the others go on.
 	Writers int
 	// PingInterval is how often an idle client is pinged; zero means 30 s.
 	PingInterval time.Duration
@@ -118,7 +121,7 @@ func NewHub(opts Options) *Hub {
 	for _, dir := range opts.Roots {
 		h.roots.add(dir)
 	}
-	h.writers.n = opts.Writers
+	h.writers.max = opts.Writers
 	h.writers.cond.L = &h.writers.mu
 	return h
 }

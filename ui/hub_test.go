@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -315,6 +316,37 @@ func TestSlowClientIsClosedToResyncAndDoesNotSlowOthers(t *testing.T) {
 			}
 			break
 		}
+	}
+}
+
+// Writers stuck on sockets that take nothing are each replaced by another
+// after the stall watch sees no progress, until Options.Writers are
+// stuck: with one P, one writer works at a time, yet two stuck clients do
+// not keep a third from its update.
+func TestStuckWritersAreReplaced(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	h, srv := testHub(t, Options{Writers: 3, WriteTimeout: 20 * time.Second})
+	var slow []*peer
+	for _, id := range []string{"slow1", "slow2"} {
+		p := dial(t, srv, wire{ID: id})
+		p.welcome()
+		clog(t, h, id)
+		slow = append(slow, p)
+	}
+	fast := dial(t, srv, wire{ID: "fast"})
+	fast.welcome()
+	h.ReloadStyles("/a.css", "1")
+	if m := fast.next(); m.Type != typeUpdate || m.Update.Hash != "1" {
+		t.Fatalf("got %+v, want the update", m)
+	}
+	h.writers.mu.Lock()
+	started := h.writers.started
+	h.writers.mu.Unlock()
+	if started != 3 {
+		t.Fatalf("%d writers started, want 3: one per stuck client and one more", started)
+	}
+	for _, p := range slow {
+		p.conn.CloseNow()
 	}
 }
 

@@ -1,20 +1,36 @@
 package ui
 
-import "sync"
+import (
+	"runtime"
+	"sync"
+	"time"
+)
 
-// writers is the hub's fixed pool of writer goroutines and the run queue
-// of clients with something to write. A client is on the queue at most
-// once (client.scheduled); one writer at a time flushes it, so a socket
-// has one writer and frames never interleave. The goroutines start with
-// the first client and end with close.
+// writers is the hub's pool of writer goroutines and the run queue of
+// clients with something to write. A client is on the queue at most once
+// (client.scheduled); one writer at a time flushes it, so a socket has one
+// writer and frames never interleave.
+//
+// Writers start as they are needed, up to max, and wait for work once
+// started; close ends them. Only as many work at once as there are Ps
+// (GOMAXPROCS): more would only take turns on the same CPUs, leaving less
+// of them to the rest of the process. While clients are queued, a watch
+// every stallCheck puts one more writer to work when none took a batch
+// since the last watch, those at work being stuck on sockets that take
+// nothing: so a stuck socket holds one writer for at most WriteTimeout
+// while the others go on.
 type writers struct {
-	n int // goroutines; set, with cond.L = &mu, before first use
+	max int // goroutines at most; set, with cond.L = &mu, before first use
 
 	mu      sync.Mutex
 	cond    sync.Cond
 	ready   []*client // FIFO from head
 	head    int
-	started bool
+	started int         // goroutines started
+	idle    int         // goroutines waiting on cond, not yet signalled
+	taken   uint64      // batches taken, for the watch to see progress
+	seen    uint64      // taken at the last watch
+	watch   *time.Timer // armed while clients are queued
 	stopped bool
 	wg      sync.WaitGroup
 }
@@ -22,7 +38,13 @@ type writers struct {
 // writerBatch is how many clients a writer takes from the queue at once.
 const writerBatch = 32
 
-// push queues clients to be flushed.
+// stallCheck is how often a queue that is not empty is watched for
+// writers that are all stuck: far longer than writing a batch to sockets
+// that take it.
+const stallCheck = 20 * time.Millisecond
+
+// push queues clients to be flushed and puts writers to work for them, up
+// to one at work per P.
 func (w *writers) push(cs ...*client) {
 	if len(cs) == 0 {
 		return
@@ -32,19 +54,50 @@ func (w *writers) push(cs ...*client) {
 	if w.stopped {
 		return
 	}
-	if !w.started {
-		w.started = true
-		w.wg.Add(w.n)
-		for range w.n {
-			go w.run()
-		}
+	switch {
+	case w.watch == nil:
+		w.watch = time.AfterFunc(stallCheck, w.check)
+	case w.head == len(w.ready):
+		w.seen = w.taken
+		w.watch.Reset(stallCheck)
 	}
 	w.ready = append(w.ready, cs...)
-	if len(cs) == 1 {
-		w.cond.Signal()
-	} else {
-		w.cond.Broadcast()
+	batches := (len(w.ready) - w.head + writerBatch - 1) / writerBatch
+	w.wake(min(batches, runtime.GOMAXPROCS(0)-(w.started-w.idle)))
+}
+
+// wake puts n more writers to work: waiting ones first, then new ones up
+// to max. w.mu must be held.
+func (w *writers) wake(n int) {
+	for ; n > 0; n-- {
+		switch {
+		case w.idle > 0:
+			w.idle--
+			w.cond.Signal()
+		case w.started < w.max:
+			w.started++
+			w.wg.Add(1)
+			go w.run()
+		default:
+			return
+		}
 	}
+}
+
+// check is the stall watch: when clients are queued and no writer took a
+// batch since the last check, it puts one more to work; it watches again
+// while clients are queued.
+func (w *writers) check() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped || w.head == len(w.ready) {
+		return
+	}
+	if w.taken == w.seen {
+		w.wake(1)
+	}
+	w.seen = w.taken
+	w.watch.Reset(stallCheck)
 }
 
 func (w *writers) run() {
@@ -53,6 +106,7 @@ func (w *writers) run() {
 	for {
 		w.mu.Lock()
 		for w.head == len(w.ready) && !w.stopped {
+			w.idle++
 			w.cond.Wait()
 		}
 		if w.head == len(w.ready) {
@@ -63,6 +117,7 @@ func (w *writers) run() {
 		batch = append(batch[:0], w.ready[w.head:w.head+n]...)
 		clear(w.ready[w.head : w.head+n])
 		w.head += n
+		w.taken++
 		if w.head == len(w.ready) {
 			w.ready, w.head = w.ready[:0], 0
 		}
@@ -77,9 +132,11 @@ func (w *writers) run() {
 func (w *writers) close() {
 	w.mu.Lock()
 	w.stopped = true
-	if w.started {
-		w.cond.Broadcast()
+	w.idle = 0
+	if w.watch != nil {
+		w.watch.Stop()
 	}
+	w.cond.Broadcast()
 	w.mu.Unlock()
 	w.wg.Wait()
 }
