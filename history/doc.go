@@ -95,8 +95,9 @@
 // with only the newest lines of its records, so that each segment is
 // compacted once. Dropped content stays on disk at most in the segment Put
 // appends to (up to 1,000 lines or 16 MiB), in a segment a crash brought
-// back, which Open compacts again, and in a segment holding a damaged
-// line, which is left as it is. The newest committed version, the last
+// back, which Open compacts again, in a segment whose compaction failed,
+// which each Put tries again until it succeeds, and in a segment holding a
+// damaged line, which is left as it is. The newest committed version, the last
 // known good, is always within the retained ones. Attempt records are kept
 // up to the last 10,000 (Options.MaxRecords); older ones are dropped,
 // except the records of retained versions, and a segment or record file is

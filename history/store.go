@@ -633,7 +633,11 @@ func (s *Store) prune() {
 	remove(s.objectsDir, objects)
 	for _, f := range compact {
 		s.carryOver(f)
-		s.compact(f)
+		if !s.compact(f) {
+			s.mu.Lock()
+			s.stale[f] = true // tried again at the next Put
+			s.mu.Unlock()
+		}
 	}
 }
 
@@ -669,9 +673,10 @@ func (s *Store) carryOver(name string) {
 // needs: the content it holds, then the newest line of each record it
 // holds. The new file is fsynced before it is renamed over the old one; the
 // rename is not (like a removal): a segment a crash brings back holds
-// content no longer kept, and the next Open compacts it again. The caller
-// holds writeMu (or is Open).
-func (s *Store) compact(name string) {
+// content no longer kept, and the next Open compacts it again. It reports
+// whether it did; a failure is reported. The caller holds writeMu (or is
+// Open).
+func (s *Store) compact(name string) bool {
 	var lines [][]byte
 	for _, d := range slices.Sorted(maps.Keys(s.held)) {
 		if h := s.held[d]; h.file == name {
@@ -685,7 +690,7 @@ func (s *Store) compact(name string) {
 		line, err := encodeRecord(e.seq, e.rec)
 		if err != nil {
 			s.report(fmt.Errorf("compacting %s: %w", filepath.Join(s.recordsDir, name), err))
-			return
+			return false
 		}
 		lines = append(lines, line)
 	}
@@ -695,9 +700,10 @@ func (s *Store) compact(name string) {
 	}
 	if err != nil {
 		s.report(fmt.Errorf("compacting %s: %w", filepath.Join(s.recordsDir, name), err))
-		return
+		return false
 	}
 	s.opts.logger.Debug("history: compacted a log segment", "path", filepath.Join(s.recordsDir, name), "lines", len(lines))
+	return true
 }
 
 // Get returns the record of version: the record that created it, or, when
