@@ -64,9 +64,9 @@ func jsonItemsDocument(size, v int, extra string) []byte {
 // config.Decode of YAML (goccy: config's own reader of the common subset,
 // positions left to goccy/go-yaml until asked for), the same and its
 // positions (goccy-positions: what a document costs whose error is
-// reported), and the same with its first item written as a flow mapping
-// over two lines, which config's reader leaves to goccy/go-yaml
-// (goccy-fallback: the path of any YAML outside the subset);
+// reported), and the same with a tag on its first item's name, which
+// config's reader leaves to goccy/go-yaml (goccy-fallback: the path of any
+// YAML outside the subset);
 // go.yaml.in/yaml/v3's Node converted to a value tree and positions, and
 // the parse into a yaml.Node alone (yamlv3-node: not a decoder, the floor
 // of any decoder built on it). json-tags and goccy-tags are config.Decode
@@ -75,16 +75,18 @@ func jsonItemsDocument(size, v int, extra string) []byte {
 // each hold text, a literal block scalar of two lines in the YAML;
 // json-merge and goccy-merge, of the one whose items each hold the keys of
 // a defaults mapping, merged by "<<: *d" in the YAML (which holds the
-// mapping, "defaults: &d", before the items), written out in the JSON.
+// mapping, "defaults: &d", before the items), written out in the JSON;
+// json-ports and goccy-ports, of the one whose items each hold ports, a
+// flow sequence over four lines with a trailing ',' in the YAML.
 func BenchmarkYAMLDecoders(b *testing.B) {
 	for _, size := range []struct {
 		name  string
 		bytes int
 	}{{"1KB", 1 << 10}, {"100KB", 100 << 10}, {"1MB", 1 << 20}} {
 		js, ys := jsonBenchDocument(size.bytes, 2), yamlBenchDocument(size.bytes, 2)
-		flow := bytes.Replace(ys, []byte("  - id: 0\n    name: item-00000000\n    weight: 0.5\n"), []byte("  - {id: 0, name: item-00000000,\n      weight: 0.5}\n"), 1)
-		if bytes.Equal(flow, ys) {
-			b.Fatal("no first item to write as a flow mapping")
+		tagged := bytes.Replace(ys, []byte("name: item-00000000\n"), []byte("name: !!str item-00000000\n"), 1)
+		if bytes.Equal(tagged, ys) {
+			b.Fatal("no first item to tag")
 		}
 		jt, yt := jsonItemsDocument(size.bytes, 2, `,"tags":["a","b","c"]`), yamlItemsDocument(size.bytes, 2, "    tags: [a, b, c]\n")
 		want, err := config.Decode("bench.json", js, config.JSON)
@@ -98,6 +100,12 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 		jx := jsonItemsDocument(size.bytes, 2, `,"text":"first line of text\nsecond line\n"`)
 		yx := yamlItemsDocument(size.bytes, 2, "    text: |\n      first line of text\n      second line\n")
 		wantText, err := config.Decode("bench.json", jx, config.JSON)
+		if err != nil {
+			b.Fatal(err)
+		}
+		jp := jsonItemsDocument(size.bytes, 2, `,"ports":[80,443]`)
+		yp := yamlItemsDocument(size.bytes, 2, "    ports: [\n      80,\n      443,\n    ]\n")
+		wantPorts, err := config.Decode("bench.json", jp, config.JSON)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -121,13 +129,15 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 				d.positions()
 				return d, err
 			}},
-			{"goccy-fallback", flow, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
+			{"goccy-fallback", tagged, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"json-tags", jt, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
 			{"goccy-tags", yt, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"json-text", jx, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
 			{"goccy-text", yx, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"json-merge", jm, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
 			{"goccy-merge", ym, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
+			{"json-ports", jp, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
+			{"goccy-ports", yp, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"yamlv3", ys, func(src []byte) (decoded, error) { return decodeYAMLv3("bench.yaml", src) }},
 			{"yamlv3-node", ys, func(src []byte) (decoded, error) {
 				var n yaml.Node
@@ -140,13 +150,15 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 					b.Fatal(err)
 				}
 				switch c.name {
-				case "json", "json-tags", "json-text", "json-merge", "yamlv3-node":
+				case "json", "json-tags", "json-text", "json-merge", "json-ports", "yamlv3-node":
 				case "goccy-tags":
 					checkSameDocument(b, wantTags, doc)
 				case "goccy-text":
 					checkSameDocument(b, wantText, doc)
 				case "goccy-merge":
 					checkSameDocument(b, wantMerge, doc)
+				case "goccy-ports":
+					checkSameDocument(b, wantPorts, doc)
 				default:
 					checkSameDocument(b, want, doc)
 				}

@@ -10,19 +10,20 @@ import (
 // yamlPlain reads the common subset of block YAML without go-yaml: block
 // mappings of plain or quoted keys, block sequences (compact "- key: v"
 // entries included), plain scalars and one-line quoted scalars (see
-// quoted), one-line flow collections of those as a value (see flow),
-// literal and folded block scalars as a value (see blockScalar), anchors
-// on values, aliases and merge keys of aliases (see yamlplain_alias.go),
-// comments, blank lines and a leading "---". It builds the value alone,
-// no positions, and gives up (ok false) on anything else: tags, the
-// anchors, aliases and merge keys yamlplain_alias.go leaves, the block
-// scalars blockScalar leaves, other flow collections, multi-line plain or
-// quoted scalars, complex keys, directives, a second document, tabs,
-// carriage returns, duplicate keys, more keys than checkBlockMappings lets
-// go-yaml parse, aliases expanding to more nodes than checkAliases lets
-// through, a scalar that may resolve other than as a string, a bool, a
-// null or a number JSON holds. decodeYAML then runs go-yaml, which accepts
-// or refuses the document as before; FuzzYAMLPlain checks that what this
+// quoted), flow collections of those as a value, on one line or over
+// several (see flow), literal and folded block scalars as a value (see
+// blockScalar), anchors on values, aliases and merge keys of aliases (see
+// yamlplain_alias.go), comments, blank lines and a leading "---". It
+// builds the value alone, no positions, and gives up (ok false) on
+// anything else: tags, the anchors, aliases and merge keys
+// yamlplain_alias.go leaves, the block scalars blockScalar leaves, the
+// flow collections flow leaves, multi-line plain or quoted scalars,
+// complex keys, directives, a second document, tabs, carriage returns,
+// duplicate keys, more keys than checkBlockMappings lets go-yaml parse,
+// aliases expanding to more nodes than checkAliases lets through, a
+// scalar that may resolve other than as a string, a bool, a null or a
+// number JSON holds. decodeYAML then runs go-yaml, which accepts or
+// refuses the document as before; FuzzYAMLPlain checks that what this
 // accepts go-yaml decodes to the same value.
 type yamlPlain struct {
 	src       string
@@ -450,13 +451,17 @@ func (p *yamlPlain) blockScalar(col int) (any, bool) {
 	return b.String(), p.nextLine()
 }
 
-// flow reads the one-line flow sequence or mapping at i, whose entries
-// are plain scalars, one-line quoted scalars or nested one-line flow
-// collections, entries separated by ',' and blanks. It returns the value
-// and the offset after the closing bracket. It leaves to go-yaml a
-// collection that spans lines, an empty entry or a trailing ',', a '?'
-// key, a key without ": " and a value, a ':' or '#' inside a plain
-// scalar, a quoted key not followed at once by ": ", and duplicate keys.
+// flow reads the flow sequence or mapping at i, on one line or over
+// several, whose entries are plain scalars, one-line quoted scalars or
+// nested flow collections, separated by ',', a trailing ',' or not.
+// Blanks, line breaks, empty lines and comments after a blank may come
+// around entries and ','s; go-yaml takes a continuation line at any
+// indentation, column 0 included, where a document marker ends the
+// document (see nextLine). It returns the value and the offset after the
+// closing bracket. It leaves to go-yaml an empty entry, a '?' key, a key
+// without ": " and a value on its line, a ':' or '#' inside a plain
+// scalar, a '#' right after a ',', a plain scalar continued on the next
+// line, a quoted key not followed at once by ": ", and duplicate keys.
 // checkBlockMappings does not count the keys of a flow mapping.
 func (p *yamlPlain) flow(i int) (v any, end int, ok bool) {
 	if !p.open() {
@@ -472,50 +477,65 @@ func (p *yamlPlain) flow(i int) (v any, end int, ok bool) {
 	} else {
 		s = []any{}
 	}
-	i = p.flowBlanks(i + 1)
-	if i < len(p.src) && p.src[i] == closer {
-		i++
-	} else {
-		for {
-			if m != nil {
-				k, next, ok := p.flowKey(i)
-				if !ok {
-					return nil, 0, false
-				}
-				if _, dup := m[k]; dup {
-					return nil, 0, false
-				}
-				p.count(2) // the key and its pair
-				v, next, ok := p.flowNode(p.flowBlanks(next))
-				if !ok {
-					return nil, 0, false
-				}
-				m[k], i = v, next
-			} else {
-				v, next, ok := p.flowNode(i)
-				if !ok {
-					return nil, 0, false
-				}
-				s, i = append(s, v), next
-			}
-			i = p.flowBlanks(i)
-			if i == len(p.src) {
+	if i, ok = p.flowSpace(i + 1); !ok {
+		return nil, 0, false
+	}
+	for i < len(p.src) && p.src[i] != closer {
+		if m != nil {
+			k, next, ok := p.flowKey(i)
+			if !ok {
 				return nil, 0, false
 			}
-			if c := p.src[i]; c == closer {
-				i++
-				break
-			} else if c != ',' {
+			if _, dup := m[k]; dup {
 				return nil, 0, false
 			}
-			i = p.flowBlanks(i + 1)
+			p.count(2) // the key and its pair
+			v, next, ok := p.flowNode(p.flowBlanks(next))
+			if !ok {
+				return nil, 0, false
+			}
+			m[k], i = v, next
+		} else {
+			v, next, ok := p.flowNode(i)
+			if !ok {
+				return nil, 0, false
+			}
+			s, i = append(s, v), next
 		}
+		if i, ok = p.flowSpace(i); !ok || i == len(p.src) {
+			return nil, 0, false
+		}
+		if c := p.src[i]; c == ',' {
+			if i, ok = p.flowSpace(i + 1); !ok {
+				return nil, 0, false
+			}
+		} else if c != closer {
+			return nil, 0, false
+		}
+	}
+	if i == len(p.src) {
+		return nil, 0, false
 	}
 	p.depth--
 	if m != nil {
-		return m, i, true
+		return m, i + 1, true
 	}
-	return s, i, true
+	return s, i + 1, true
+}
+
+// flowSpace returns the offset of the first byte from i that is not a
+// blank, a line break, or a comment after a blank; on another line, it
+// moves p.i and p.lineStart there (see nextLine). ok is false for a
+// document marker.
+func (p *yamlPlain) flowSpace(i int) (int, bool) {
+	i = p.flowBlanks(i)
+	if i == len(p.src) || p.src[i] != '\n' && (p.src[i] != '#' || p.src[i-1] != ' ') {
+		return i, true
+	}
+	p.i = i
+	p.toLineEnd()
+	ok := p.nextLine()
+	return p.i, ok
 }
 
 // flowBlanks returns the offset of the first byte from i that is not a
@@ -568,7 +588,7 @@ func (p *yamlPlain) flowNode(i int) (v any, end int, ok bool) {
 		return nil, 0, false
 	}
 	switch p.src[end] {
-	case ' ', ',', ']', '}':
+	case ' ', '\n', ',', ']', '}':
 		return v, end, true
 	}
 	return nil, 0, false
@@ -596,10 +616,12 @@ func (p *yamlPlain) flowKey(i int) (k string, next int, ok bool) {
 }
 
 // flowPlainEnd returns where the plain scalar at i in a flow collection
-// ends, its trailing blanks excluded: before ',', ']', '}' or a ':' and a
-// blank. ok is false for an empty scalar, one that starts with an
-// indicator, and one that holds a '[', '{', '#', a ':' not followed by a
-// blank, a control character, "<<" or runs to the end of its line.
+// ends, its trailing blanks excluded: before ',', ']', '}', a ':' and a
+// blank, a comment or the end of its line (flow checks that the next line
+// does not continue it). ok is false for an empty scalar, one that starts
+// with an indicator, and one that holds a '[', '{', a '#' after another
+// byte than a blank, a ':' not followed by a blank, a control character or
+// "<<".
 func (p *yamlPlain) flowPlainEnd(i int) (end int, ok bool) {
 	if i == len(p.src) {
 		return 0, false
@@ -628,7 +650,9 @@ func (p *yamlPlain) flowPlainEnd(i int) (end int, ok bool) {
 				return end, true
 			}
 			return 0, false
-		case c == '\n' || c == '[' || c == '{' || c == '#':
+		case c == '\n' || c == '#' && p.src[j-1] == ' ':
+			return end, true
+		case c == '[' || c == '{' || c == '#':
 			return 0, false
 		case c < ' ' || c == 0x7f || c == '<' && j+1 < len(p.src) && p.src[j+1] == '<':
 			return 0, false

@@ -108,6 +108,22 @@ func TestYAMLPlain(t *testing.T) {
 		"d: &d {a: {n: [1]}}\nm:\n  <<: *d\nn:\n  <<: *d\n  a: 3\n",
 		"d: &d {a: 1}\nm:\n  '<<': *d\n",
 		"a: &x\n  - 1\nb: &y\n  k: *x\nc: *y\nd:\n  <<: *y\n",
+		// Flow collections over several lines, and trailing commas.
+		"a: [a, b,]\nb: {c: 1,}\nc: [ 1 , ]\n",
+		"args: [\n  \"--verbose\",\n  \"--port=8080\",\n]\nenv: {\n  A: 1,\n  B: two\n}\n",
+		"a: [1,\n2]\nb: [1,\n 2]\n",
+		"  a: [1,\n2,\n ]\n  b: {\n    c: [\n  x\n   ]}\n",
+		"a: [ # c\n  1, # d\n\n# e\n  2 # f\n  # g\n]  # h\nb: 2\n",
+		"a: [\n  1\n  ,2\n\n  , 'x'\n  ]\n",
+		"a: [\n  [\n    1,\n  ],\n  {b: [\n  2]}\n]\n",
+		"a: {b: [\n1,\n], c: {\nd: 1,\n},}\n",
+		"a: [\n]\nb: {\n\n}\n",
+		"a: [x\n]\nb: [x \n\n]\nc: {k: v #c\n}\n",
+		"a: [\n  -1,\n  ---,\n  x---\n]\n",
+		"- [1,\n  2]\n- 3\n- a: [\n    1\n]\n  b: {\nc: 2}\n",
+		"a:\n  b: [\n  1\n]\nc: 2\n",
+		"x: &x 1\na: [*x\n]\nb: [&y 2,\n  *y, *x,\n]\nc: &z {\n  k: *y }\nd: *z\n",
+		"a: [b #c]\n]\n", // the comment holds the first ']'
 	} {
 		if !checkYAMLPlain(t, []byte(src)) {
 			t.Errorf("%q: left to go-yaml", src)
@@ -175,13 +191,33 @@ func TestYAMLPlain(t *testing.T) {
 		{"root flow sequence", "[1, 2]\n"},
 		{"root flow mapping", "{a: 1}\n"},
 		{"flow key", "[a]: 1\n"},
-		{"multi-line flow sequence", "a: [1,\n  2]\n"},
-		{"multi-line flow mapping", "a: {b: 1,\n  c: 2}\n"},
 		{"unclosed flow", "a: [1, 2\n"},
-		{"trailing comma", "a: [a, b,]\n"},
-		{"trailing comma in mapping", "a: {b: 1,}\n"},
+		{"unclosed flow over lines", "a: [1,\n  2\n"},
 		{"empty entry", "a: [a, , b]\n"},
 		{"leading comma", "a: [, b]\n"},
+		{"comma alone", "a: [,]\n"},
+		{"comma alone in mapping", "a: {,}\n"},
+		{"two trailing commas", "a: [1,,\n]\n"},
+		{"comma alone on a line", "a: [1,\n,]\n"},
+		{"multi-line plain in flow", "a: [x\n  y]\n"},
+		{"multi-line plain in flow after a blank line", "a: [x\n\n  y]\n"},
+		{"plain in flow then a comment line", "a: [x\n  # c\n  y]\n"},
+		{"multi-line quoted in flow", "a: ['x\n  y']\n"},
+		{"flow value on the next line", "a: {b:\n  1}\n"},
+		{"flow value after a comment", "a: {b: # c\n  1}\n"},
+		{"flow key then a line break", "a: {\n  b\n  : 1}\n"},
+		{"comment after ',' in flow", "a: [1,#c\n  2]\n"},
+		{"'- ' on a flow line", "a: [1,\n- 2]\n"},
+		{"'-' alone on a flow line", "a: [1,\n-]\n"},
+		{"document start in flow", "a: [1,\n---\n]\n"},
+		{"document end in flow", "a: [1,\n...\n]\n"},
+		{"'---x' at column 0 in flow", "a: [1,\n---x\n]\n"},
+		{"directive in flow", "a: [1,\n%x]\n"},
+		{"anchor then a line break in flow", "a: [&x\n  1]\n"},
+		{"text after a multi-line flow", "a: [1\n] x\n"},
+		{"comment after a multi-line flow", "a: [1\n]#c\n"},
+		{"key after a multi-line flow", "a: [1\n]\n  b: 2\n"},
+		{"multi-line merge list", "d: &d {a: 1}\nm:\n  <<: [\n    *d]\n"},
 		{"? key", "a: {? b: 1}\n"},
 		{"key without value", "a: {b}\n"},
 		{"key with empty value", "a: {b: }\n"},
@@ -480,6 +516,8 @@ func FuzzYAMLPlain(f *testing.F) {
 		"d: &d {a: 1, b: 2}\nm:\n  a: 0\n  <<: *d\n  b: 9\n", "p: &p {a: 1}\nq: &q {a: 2}\nm:\n  <<: [*p, *q]\n",
 		"p: &p {a: 1}\nq: &q\n  <<: *p\n  b: 2\nm:\n  - <<: *q\n    c: 3\n", "s: &s 1\nm:\n  <<: *s\n", "m:\n  <<: *d\n",
 		"d: &d {a: 1}\nm:\n  <<: *d\n  <<: *d\n", "a: &a\n  x: &b 1\n  y: *b\n", "a: &a 1\nb: {k: *a,l: 1}\n",
+		"a: [\n  1,\n  'x', # c\n\n  {b: [\n2]},\n]\nb: 1\n", "a: {\n  b: 1,\n  c: two\n}\n", "- [x\n  ,y\n]\n- [x\n  y]\n",
+		"a: [1,\n---\n]\n", "a: [b #c]\n]\n", "a: {b:\n 1}\n", "a: [1,,\n]\n", "x: &x 1\na: [*x\n , &y 2,\n *y,]\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -510,7 +548,7 @@ func TestYAMLPlainGenerated(t *testing.T) {
 // checkYAMLPlainGenerated checks yamlPlain on 20,000 documents of yamlGen.
 func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 	t.Helper()
-	read, aliases, merges := 0, 0, 0
+	read, aliases, merges, flows := 0, 0, 0, 0
 	const docs = 20_000
 	for range docs {
 		refs := r.IntN(2) == 0
@@ -550,12 +588,28 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 			if strings.Contains(src, "<<: *") || strings.Contains(src, "<<: [*") {
 				merges++
 			}
+			if openLine(src) {
+				flows++
+			}
 		}
 	}
-	t.Logf("%d documents of %d read by yamlPlain, %d of them with aliases, %d with merge keys", read, docs, aliases, merges)
-	if read < docs/4 || aliases < docs/40 || merges < docs/100 {
-		t.Errorf("only %d documents of %d read by yamlPlain, %d with aliases, %d with merge keys", read, docs, aliases, merges)
+	t.Logf("%d documents of %d read by yamlPlain, %d of them with aliases, %d with merge keys, %d with flow collections over lines",
+		read, docs, aliases, merges, flows)
+	if read < docs/4 || aliases < docs/40 || merges < docs/100 || flows < docs/40 {
+		t.Errorf("only %d documents of %d read by yamlPlain, %d with aliases, %d with merge keys, %d with flow collections over lines",
+			read, docs, aliases, merges, flows)
 	}
+}
+
+// openLine reports whether a line of src opens more flow collections than
+// it closes, about whether a flow collection spans lines.
+func openLine(src string) bool {
+	for _, l := range strings.Split(src, "\n") {
+		if strings.Count(l, "[")+strings.Count(l, "{") > strings.Count(l, "]")+strings.Count(l, "}") {
+			return true
+		}
+	}
+	return false
 }
 
 // yamlGen writes a random block YAML document.
@@ -749,24 +803,29 @@ func (g *yamlGen) scalar() string {
 		`"a\tb"`, `"\u00e9"`, `"\\d+"`, `"q\"q"`, `"\x41"`, `"\ud800"`, `"\/"`, `"\N"`, `"a\`, `"\u00"`, `"\U0001F600"`, `"\0"`, `"\e"`, `"\ "`, `"\u0000"`)
 }
 
-// flow returns a one-line flow collection, mostly a common one, its
-// entries from scalar and flowKey, some of them nested collections.
+// flow returns a flow collection, mostly a common one, its entries from
+// scalar and flowKey, some of them nested collections; one in three
+// spans lines (see flowGap), and some end with a ','.
 func (g *yamlGen) flow(depth int) string {
 	if g.odd() {
 		return g.pick("[", "[a,]", "[a, , b]", "{a}", "{a:1}", "[a:b]", `{"a":b}`, "{? a: b}", "{a: }", "[a\n  b]", "{a: 1, a: 2}",
 			"[a #c]", "[a]b", "[a]#c", "[&x a]", "[*x]", "[!t a]", "[- a]", "[-]", "{a: b: c}", "[a: b]", "[http://x]", "[]]", "[}", "{a: 1,}",
-			"{<<: {b: 1}}", "{1: a}", "[', a]", "[a, 'b'c]", "[ ]", "{ }", "[a  b]", "[ -1 ]", "[x<<y]", "{ a : b}")
+			"{<<: {b: 1}}", "{1: a}", "[', a]", "[a, 'b'c]", "[ ]", "{ }", "[a  b]", "[ -1 ]", "[x<<y]", "{ a : b}",
+			"[a,\n\n  b\n  c]", "[a\n  # c\n  b]", "{a:\n  1}", "{a: # c\n  1}", "{a\n  : 1}", "[a,\n,]", "[,]", "{,}", "[a,,\n]",
+			"[a,#c\n  b]", "[a #c]\n]", "[\n'a\n b']", "[&x\n  a]", "[a,\n  b", "[a\n] x", "[a\n]#c", "[\n]\n  x: 1")
 	}
 	seq := g.r.IntN(2) == 0
+	multi := g.r.IntN(3) == 0
 	open, close := "{", "}"
 	if seq {
 		open, close = "[", "]"
 	}
 	var b strings.Builder
-	b.WriteString(open + g.pick("", "", " "))
-	for i := range g.r.IntN(4) {
+	b.WriteString(open + g.pick("", "", " ") + g.flowGap(multi))
+	n := g.r.IntN(4)
+	for i := range n {
 		if i > 0 {
-			b.WriteString(g.pick(", ", ", ", ",", " , ", ",  "))
+			b.WriteString(g.flowGap(multi) + g.pick(", ", ", ", ",", " , ", ",  ") + g.flowGap(multi))
 		}
 		if !seq {
 			b.WriteString(g.flowKey(i) + g.pick(": ", ": ", ":  "))
@@ -784,8 +843,29 @@ func (g *yamlGen) flow(depth int) string {
 			b.WriteString(g.scalar())
 		}
 	}
-	b.WriteString(g.pick("", "", " ") + close)
+	if n > 0 && g.r.IntN(4) == 0 {
+		b.WriteString(g.flowGap(multi) + g.pick(",", " ,", ", "))
+	}
+	b.WriteString(g.flowGap(multi) + g.pick("", "", " ") + close)
 	return b.String()
+}
+
+// flowGap returns what goes between the tokens of a flow collection
+// spanning lines (if multi), half the time: a line break after a comment
+// or not, blank or comment lines, and the next line's indentation, of
+// any depth; or something odd.
+func (g *yamlGen) flowGap(multi bool) string {
+	switch {
+	case !multi || g.r.IntN(2) == 0:
+		return ""
+	case g.odd():
+		return g.pick("\n---\n", "\n...\n", "\n--- ", "#c\n", "\n- ", "\n-", "\n? ", "\n%x ", "\n---x ", ",\n", " # c", "\n\t", "\n# c")
+	}
+	gap := g.pick("", "", " # c", "  #c", " ") + "\n"
+	if g.r.IntN(4) == 0 {
+		gap += g.pick("\n", "  \n", "# c\n", "    # c\n", "\n\n")
+	}
+	return gap + strings.Repeat(" ", g.r.IntN(7))
 }
 
 // flowKey returns the ith key of a flow mapping.
