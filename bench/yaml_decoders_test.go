@@ -64,9 +64,9 @@ func jsonItemsDocument(size, v int, extra string) []byte {
 // config.Decode of YAML (goccy: config's own reader of the common subset,
 // positions left to goccy/go-yaml until asked for), the same and its
 // positions (goccy-positions: what a document costs whose error is
-// reported), and the same with a tag on its first item's name, which
-// config's reader leaves to goccy/go-yaml (goccy-fallback: the path of any
-// YAML outside the subset);
+// reported), and the same with a custom tag on its first item's name
+// (!custom), which config's reader leaves to goccy/go-yaml (goccy-fallback:
+// the path of any YAML outside the subset);
 // go.yaml.in/yaml/v3's Node converted to a value tree and positions, and
 // the parse into a yaml.Node alone (yamlv3-node: not a decoder, the floor
 // of any decoder built on it). json-tags and goccy-tags are config.Decode
@@ -77,14 +77,16 @@ func jsonItemsDocument(size, v int, extra string) []byte {
 // a defaults mapping, merged by "<<: *d" in the YAML (which holds the
 // mapping, "defaults: &d", before the items), written out in the JSON;
 // json-ports and goccy-ports, of the one whose items each hold ports, a
-// flow sequence over four lines with a trailing ',' in the YAML.
+// flow sequence over four lines with a trailing ',' in the YAML; json-str
+// and goccy-str, of the one whose items each hold a version string,
+// tagged "version: !!str 1.5" in the YAML.
 func BenchmarkYAMLDecoders(b *testing.B) {
 	for _, size := range []struct {
 		name  string
 		bytes int
 	}{{"1KB", 1 << 10}, {"100KB", 100 << 10}, {"1MB", 1 << 20}} {
 		js, ys := jsonBenchDocument(size.bytes, 2), yamlBenchDocument(size.bytes, 2)
-		tagged := bytes.Replace(ys, []byte("name: item-00000000\n"), []byte("name: !!str item-00000000\n"), 1)
+		tagged := bytes.Replace(ys, []byte("name: item-00000000\n"), []byte("name: !custom item-00000000\n"), 1)
 		if bytes.Equal(tagged, ys) {
 			b.Fatal("no first item to tag")
 		}
@@ -100,6 +102,12 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 		jx := jsonItemsDocument(size.bytes, 2, `,"text":"first line of text\nsecond line\n"`)
 		yx := yamlItemsDocument(size.bytes, 2, "    text: |\n      first line of text\n      second line\n")
 		wantText, err := config.Decode("bench.json", jx, config.JSON)
+		if err != nil {
+			b.Fatal(err)
+		}
+		js2 := jsonItemsDocument(size.bytes, 2, `,"version":"1.5"`)
+		ys2 := yamlItemsDocument(size.bytes, 2, "    version: !!str 1.5\n")
+		wantStr, err := config.Decode("bench.json", js2, config.JSON)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -138,6 +146,8 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 			{"goccy-merge", ym, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"json-ports", jp, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
 			{"goccy-ports", yp, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
+			{"json-str", js2, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
+			{"goccy-str", ys2, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"yamlv3", ys, func(src []byte) (decoded, error) { return decodeYAMLv3("bench.yaml", src) }},
 			{"yamlv3-node", ys, func(src []byte) (decoded, error) {
 				var n yaml.Node
@@ -150,7 +160,7 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 					b.Fatal(err)
 				}
 				switch c.name {
-				case "json", "json-tags", "json-text", "json-merge", "json-ports", "yamlv3-node":
+				case "json", "json-tags", "json-text", "json-merge", "json-ports", "json-str", "yamlv3-node":
 				case "goccy-tags":
 					checkSameDocument(b, wantTags, doc)
 				case "goccy-text":
@@ -159,6 +169,8 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 					checkSameDocument(b, wantMerge, doc)
 				case "goccy-ports":
 					checkSameDocument(b, wantPorts, doc)
+				case "goccy-str":
+					checkSameDocument(b, wantStr, doc)
 				default:
 					checkSameDocument(b, want, doc)
 				}

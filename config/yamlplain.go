@@ -12,19 +12,20 @@ import (
 // entries included), plain scalars and one-line quoted scalars (see
 // quoted), flow collections of those as a value, on one line or over
 // several (see flow), literal and folded block scalars as a value (see
-// blockScalar), anchors on values, aliases and merge keys of aliases (see
-// yamlplain_alias.go), comments, blank lines and a leading "---". It
-// builds the value alone, no positions, and gives up (ok false) on
-// anything else: tags, the anchors, aliases and merge keys
-// yamlplain_alias.go leaves, the block scalars blockScalar leaves, the
-// flow collections flow leaves, multi-line plain or quoted scalars,
-// complex keys, directives, a second document, tabs, carriage returns,
-// duplicate keys, more keys than checkBlockMappings lets go-yaml parse,
-// aliases expanding to more nodes than checkAliases lets through, a
+// blockScalar), a standard tag of scalars on a plain or quoted one (see
+// tagAt), anchors on values, aliases and merge keys of aliases (see
+// yamlplain_alias.go), comments, blank lines and a leading "---". It builds
+// the value alone, no positions, and gives up (ok false) on anything else:
+// the tags and tagged values tagAt and retag leave, the anchors, aliases
+// and merge keys yamlplain_alias.go leaves, the block scalars blockScalar
+// leaves, the flow collections flow leaves, multi-line plain or quoted
+// scalars, complex keys, directives, a second document, tabs, carriage
+// returns, duplicate keys, more keys than checkBlockMappings lets go-yaml
+// parse, aliases expanding to more nodes than checkAliases lets through, a
 // scalar that may resolve other than as a string, a bool, a null or a
-// number JSON holds. decodeYAML then runs go-yaml, which accepts or
-// refuses the document as before; FuzzYAMLPlain checks that what this
-// accepts go-yaml decodes to the same value.
+// number JSON holds. decodeYAML then runs go-yaml, which accepts or refuses
+// the document as before; FuzzYAMLPlain checks that what this accepts
+// go-yaml decodes to the same value.
 type yamlPlain struct {
 	src       string
 	i         int // the next byte to read
@@ -324,14 +325,24 @@ func (p *yamlPlain) keyAt(i int) (k string, next int, ok bool) {
 
 // scalar reads the scalar at p.i, the value of a key or an entry in
 // column col: the rest of its line (a flow collection or an alias among
-// them), or a block scalar and its lines.
+// them), or a block scalar and its lines; a plain or quoted one after a
+// standard tag (see tagAt).
 func (p *yamlPlain) scalar(col int) (any, bool) {
 	var (
 		v   any
 		end int
 		ok  bool
 	)
+	tag, start := "", p.i
+	if p.at('!') {
+		if tag, start, ok = p.tagAt(p.i); !ok || start == len(p.src) {
+			return nil, false
+		}
+		p.i = start
+	}
 	switch c := p.src[p.i]; {
+	case tag != "" && strings.IndexByte("[{*|>", c) >= 0:
+		return nil, false
 	case c == '[' || c == '{':
 		v, end, ok = p.flow(p.i)
 	case c == '*':
@@ -350,11 +361,83 @@ func (p *yamlPlain) scalar(col int) (any, bool) {
 			ok = false
 		}
 	}
+	if ok && tag != "" {
+		v, ok = retag(tag, p.src[start:end], v)
+	}
 	if !ok {
 		return nil, false
 	}
 	p.i = end
 	return v, p.endLine()
+}
+
+// tagAt reads the standard tag of a scalar at i, "!!" and str, int, float,
+// bool or null, then blanks; it returns the name and the offset after the
+// blanks. It leaves to go-yaml any other tag: !!map and !!seq, !!binary
+// and !!timestamp, a local or custom one (!Ref, which go-yaml ignores), a
+// verbatim one and one a %TAG directive names.
+func (p *yamlPlain) tagAt(i int) (tag string, next int, ok bool) {
+	name, _, found := strings.Cut(p.src[i:min(i+9, len(p.src))], " ")
+	switch name {
+	case "!!str", "!!int", "!!float", "!!bool", "!!null":
+		if found {
+			return name[2:], p.flowBlanks(i + len(name)), true
+		}
+	}
+	return "", 0, false
+}
+
+// retag converts v, read from the plain or quoted scalar raw, as go-yaml's
+// standard tag does (Decoder.nodeToValue): !!null gives null whatever the
+// scalar, !!str the text of v as fmt.Sprint writes it ("1.1" for 1.10, ""
+// for null), !!int, !!float and !!bool parse that text. ok is false where
+// go-yaml fails or falls back on a zero value, or might: for !!int and
+// !!float a text decimal does not read (or with a '.' for !!int), for
+// !!bool another than true, false, yes or no in any case, and for !!str a
+// number decimal does not read.
+func retag(tag, raw string, v any) (any, bool) {
+	s := raw
+	if raw[0] == '"' || raw[0] == '\'' {
+		s = v.(string)
+	}
+	switch tag {
+	case "null":
+		return nil, true
+	case "bool":
+		switch strings.ToLower(s) {
+		case "true", "yes":
+			return true, true
+		case "false", "no":
+			return false, true
+		}
+		return nil, false
+	case "str":
+		switch x := v.(type) {
+		case string:
+			return x, true
+		case bool:
+			return strconv.FormatBool(x), true
+		case nil:
+			return "", true
+		}
+	}
+	f, ok := decimal(s)
+	isFloat := strings.IndexByte(s, '.') >= 0
+	switch {
+	case !ok || tag == "int" && isFloat:
+		return nil, false
+	case tag != "str":
+		return f, true
+	}
+	var buf [32]byte
+	t := strconv.AppendFloat(buf[:0], f, 'f', -1, 64) // the integer go-yaml formats
+	if isFloat {
+		t = strconv.AppendFloat(buf[:0], f, 'g', -1, 64) // as fmt.Sprint does
+	}
+	if string(t) == s {
+		return s, true // the usual case, without a copy
+	}
+	return string(t), true
 }
 
 // blockScalar reads the literal (|) or folded (>) block scalar whose
@@ -548,8 +631,8 @@ func (p *yamlPlain) flowBlanks(i int) int {
 }
 
 // flowNode reads the entry of a flow collection at i: a nested flow
-// collection, a quoted scalar or a plain one, after an anchor or not, or an
-// alias. It returns the value and the offset after it, trailing blanks
+// collection, a quoted scalar or a plain one, after an anchor or not, the
+// scalar after a standard tag too (see tagAt), or an alias. It returns the value and the offset after it, trailing blanks
 // excluded.
 func (p *yamlPlain) flowNode(i int) (v any, end int, ok bool) {
 	if i == len(p.src) {
@@ -567,6 +650,15 @@ func (p *yamlPlain) flowNode(i int) (v any, end int, ok bool) {
 			v, end, ok = p.flowNode(next)
 			return v, ok
 		})
+		return v, end, ok
+	case '!':
+		tag, next, ok := p.tagAt(i)
+		if !ok || next == len(p.src) || strings.IndexByte("[{&*!", p.src[next]) >= 0 {
+			return nil, 0, false
+		}
+		if v, end, ok = p.flowNode(next); ok {
+			v, ok = retag(tag, p.src[next:end], v)
+		}
 		return v, end, ok
 	case '*':
 		if v, end, ok = p.aliasValue(i); ok && !p.flowAliasEnds(end) {

@@ -124,6 +124,12 @@ func TestYAMLPlain(t *testing.T) {
 		"a:\n  b: [\n  1\n]\nc: 2\n",
 		"x: &x 1\na: [*x\n]\nb: [&y 2,\n  *y, *x,\n]\nc: &z {\n  k: *y }\nd: *z\n",
 		"a: [b #c]\n]\n", // the comment holds the first ']'
+		// Standard tags on scalars.
+		"a: !!str 123\nb: !!str 1.10\nc: !!str true\nd: !!str ~\ne: !!str 'x'\nf: !!str  -0 # c\ng: !!str 1e3\n",
+		"a: !!int 12\nb: !!int \"-0\"\nc: !!float 1\nd: !!float '1.5'\ne: !!bool yes\nf: !!bool 'NO'\ng: !!null x\nh: !!null \"\"\n",
+		"- !!str 1\n- !!int 2\n- k: !!bool False\n",
+		"a: [!!str 1, !!int 2, !!null x, !!str 0.000001 ,!!bool no]\nb: {k: !!float -0}\n",
+		"a: &x !!str 1\nb: *x\nc: [&y !!int '3', *y]\n",
 	} {
 		if !checkYAMLPlain(t, []byte(src)) {
 			t.Errorf("%q: left to go-yaml", src)
@@ -177,7 +183,34 @@ func TestYAMLPlain(t *testing.T) {
 		{"merges nested two deep", "a: &a {k: 1}\nb: &b\n  <<: *a\nc: &c\n  <<: *b\nd:\n  <<: *c\n"},
 		{"key ending in <<", "a<<: 1\n"},
 		{"key holding <<", "<<:: 1\n"},
-		{"tag", "a: !!str 1\n"},
+		{"tag then nothing", "a: !!str\nb: 1\n"},
+		{"tag then a comment", "a: !!str # c\nb: 1\n"},
+		{"tag at the end", "a: !!str "},
+		{"tag then an anchor", "a: !!str &x 1\nb: *x\n"},
+		{"tag then a tag", "a: !!str !!int 1\n"},
+		{"tag on a flow", "a: !!str [1]\n"},
+		{"tag on a block", "a: !!str\n  b: 1\n"},
+		{"tag on a block scalar", "a: !!str |\n  x\n"},
+		{"tag on a key", "!!str a: 1\n"},
+		{"tag on an entry's key", "- !!str a: 1\n"},
+		{"!!str on a hex number", "a: !!str 0x1F\n"},
+		{"!!int on text", "a: !!int abc\n"},
+		{"!!int on a float", "a: !!int 1.5\n"},
+		{"!!int on an octal", "a: !!int 012\n"},
+		{"!!float on text", "a: !!float abc\n"},
+		{"!!float on infinity", "a: !!float .inf\n"},
+		{"!!bool on 1", "a: !!bool 1\n"},
+		{"!!bool on text", "a: !!bool abc\n"},
+		{"!!null on infinity", "a: !!null .inf\n"},
+		{"!!map", "a: !!map {b: 1}\n"},
+		{"!!seq", "a: !!seq\n  - 1\n"},
+		{"!!binary", "a: !!binary aGk=\n"},
+		{"!!timestamp", "a: !!timestamp 2001-12-14\n"},
+		{"custom tag", "a: !custom x\n"},
+		{"verbatim tag", "a: !<tag:yaml.org,2002:str> x\n"},
+		{"tag with a ':'", "a: !!str:x 1\n"},
+		{"longer tag", "a: !!strx 1\n"},
+		{"tag directive", "%TAG !e! tag:example.com,2000:\n---\na: !e!x 1\n"},
 		{"literal block, keep", "a: |+\n  x\n\n"},
 		{"block with an indentation indicator", "a: |2\n   x\n"},
 		{"empty block", "a: |\nb: 1\n"},
@@ -234,7 +267,10 @@ func TestYAMLPlain(t *testing.T) {
 		{"'[' in flow scalar", "a: [b[c]\n"},
 		{"'{' in flow scalar", "a: [b{c]\n"},
 		{"alias in flow", "a: [*x]\n"},
-		{"tag in flow", "a: [!!str 1]\n"},
+		{"tag then ',' in flow", "a: [!!str, 1]\n"},
+		{"tag on a flow in flow", "a: [!!seq [1]]\n"},
+		{"tag on an alias in flow", "a: &x 1\nb: [!!str *x]\n"},
+		{"tag on a flow key", "a: {!!str k: v}\n"},
 		{"duplicate flow key", "a: {b: 1, b: 2}\n"},
 		{"merge key in flow", "a: {<<: {b: 1}}\n"},
 		{"infinity in flow", "a: [.inf]\n"},
@@ -517,6 +553,7 @@ func FuzzYAMLPlain(f *testing.F) {
 		"p: &p {a: 1}\nq: &q\n  <<: *p\n  b: 2\nm:\n  - <<: *q\n    c: 3\n", "s: &s 1\nm:\n  <<: *s\n", "m:\n  <<: *d\n",
 		"d: &d {a: 1}\nm:\n  <<: *d\n  <<: *d\n", "a: &a\n  x: &b 1\n  y: *b\n", "a: &a 1\nb: {k: *a,l: 1}\n",
 		"a: [\n  1,\n  'x', # c\n\n  {b: [\n2]},\n]\nb: 1\n", "a: {\n  b: 1,\n  c: two\n}\n", "- [x\n  ,y\n]\n- [x\n  y]\n",
+		"a: !!str 1.10\nb: !!int '2'\nc: [!!bool yes, !!null x]\n", "- !!float 1\n- !!str\n- !!str &x 1\n", "a: !foo x\nb: !!map {}\n",
 		"a: [1,\n---\n]\n", "a: [b #c]\n]\n", "a: {b:\n 1}\n", "a: [1,,\n]\n", "x: &x 1\na: [*x\n , &y 2,\n *y,]\n",
 	} {
 		f.Add([]byte(s))
@@ -548,7 +585,7 @@ func TestYAMLPlainGenerated(t *testing.T) {
 // checkYAMLPlainGenerated checks yamlPlain on 20,000 documents of yamlGen.
 func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 	t.Helper()
-	read, aliases, merges, flows := 0, 0, 0, 0
+	read, aliases, merges, flows, tags := 0, 0, 0, 0, 0
 	const docs = 20_000
 	for range docs {
 		refs := r.IntN(2) == 0
@@ -591,13 +628,16 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 			if openLine(src) {
 				flows++
 			}
+			if strings.Contains(src, "!!") {
+				tags++
+			}
 		}
 	}
-	t.Logf("%d documents of %d read by yamlPlain, %d of them with aliases, %d with merge keys, %d with flow collections over lines",
-		read, docs, aliases, merges, flows)
-	if read < docs/4 || aliases < docs/40 || merges < docs/100 || flows < docs/40 {
-		t.Errorf("only %d documents of %d read by yamlPlain, %d with aliases, %d with merge keys, %d with flow collections over lines",
-			read, docs, aliases, merges, flows)
+	t.Logf("%d documents of %d read by yamlPlain, %d of them with aliases, %d with merge keys, %d with flow collections over lines, %d with tags",
+		read, docs, aliases, merges, flows, tags)
+	if read < docs/4 || aliases < docs/40 || merges < docs/100 || flows < docs/40 || tags < docs/40 {
+		t.Errorf("only %d documents of %d read by yamlPlain, %d with aliases, %d with merge keys, %d with flow collections over lines, %d with tags",
+			read, docs, aliases, merges, flows, tags)
 	}
 }
 
@@ -687,8 +727,9 @@ func (g *yamlGen) value(col, inner, depth int, entry bool) {
 	case k < 3:
 		g.b.WriteString(g.pick("", " # c", " ") + "\n")
 	case k < 5:
-		g.b.WriteString(g.flow(0) + g.pick("\n", "\n", " # c\n", "  \n"))
+		g.b.WriteString(g.tag() + g.flow(0) + g.pick("\n", "\n", " # c\n", "  \n"))
 	case k < 6 && (!g.refs || g.r.IntN(4) == 0):
+		g.b.WriteString(g.tag())
 		g.blockScalar(inner)
 	case k < 8 && g.refs && (g.names != nil || g.odd()):
 		g.b.WriteString("*" + g.alias(g.names) + g.pick("\n", "\n", " # c\n", "  \n"))
@@ -790,8 +831,29 @@ func (g *yamlGen) key(i int) string {
 	return g.pick("a b", "'q'", `"d"`, "''", "1", "true", "y", "a<<", "<<", "a:b", "-k", ".k", "~", "é", "k#", "a ", "[k]", "&a k", "? k", "0x1", "null", "no")
 }
 
-// scalar returns a scalar, mostly a common one.
+// scalar returns a scalar, mostly a common one, sometimes after a tag.
 func (g *yamlGen) scalar() string {
+	if tag := g.tag(); tag != "" {
+		return tag + g.untagged()
+	}
+	return g.untagged()
+}
+
+// tag returns a tag and blanks to write before a value, mostly none, else
+// mostly a standard one of scalars.
+func (g *yamlGen) tag() string {
+	switch {
+	case g.r.IntN(8) != 0:
+		return ""
+	case g.odd():
+		return g.pick("!!map", "!!seq", "!!binary", "!!timestamp", "!!strx", "!!str:x", "!!", "!", "!custom", "!Ref", "!e!x",
+			"!<tag:yaml.org,2002:str>", "!!str !!int", "!!str &t1", "!!str\n", "!!str #c\n", "!!int,", "!!bool]") + g.pick(" ", "  ")
+	}
+	return g.pick("!!str", "!!str", "!!int", "!!float", "!!bool", "!!null") + g.pick(" ", " ", "  ")
+}
+
+// untagged returns a scalar, mostly a common one.
+func (g *yamlGen) untagged() string {
 	if !g.odd() {
 		return g.pick("1", "-1", "1.5", "-0.25", "0", "x", "x y", "item-00000012", "true", "false", "null", "~", "'s'", `"d"`, "http://h:1/p")
 	}
@@ -799,7 +861,7 @@ func (g *yamlGen) scalar() string {
 		".5", "5.", "-0", "+1", "1_0", "-.5", "2001-12-14", "12:30", ".inf", "-.Inf", ".nan", "é", "[", "[1]", "x]", "{", "{a: 1}", "&a x", "*a", "!t x",
 		"|", ">-", "@x", "`x", "%x", "9007199254740993", "18446744073709551615", "0.1e999", "00", "x ", "?x", "? x", "<<", "x<<", "''''", "'a' b",
 		"'a'#c", "---", "...", "123456789012345", "1234567890123456", "-123456789012345", "1.", "01.5", "+1.5", "1__2", "0b101", "0B101", "0X1.8p1",
-		"'a\tb'", `""`, "''", "~x", "-x", "x\x01", "x:", "-1_0", "1:2",
+		"'a\tb'", `""`, "''", "yes", "NO", "'Yes'", "'12'", `"-0"`, "'1.5'", "1.10", "0.000001", "~x", "-x", "x\x01", "x:", "-1_0", "1:2",
 		`"a\tb"`, `"\u00e9"`, `"\\d+"`, `"q\"q"`, `"\x41"`, `"\ud800"`, `"\/"`, `"\N"`, `"a\`, `"\u00"`, `"\U0001F600"`, `"\0"`, `"\e"`, `"\ "`, `"\u0000"`)
 }
 
