@@ -12,8 +12,8 @@ import (
 // entries included), plain scalars and one-line quoted scalars (see
 // quoted), flow collections of those as a value, on one line or over
 // several (see flow), literal and folded block scalars as a value (see
-// blockScalar), a standard tag of scalars on a plain or quoted one (see
-// tagAt), anchors on values, aliases and merge keys of aliases (see
+// blockScalar), a standard tag on a plain or quoted scalar or on a
+// collection (see tagAt and taggedBlock), anchors on values, aliases and merge keys of aliases (see
 // yamlplain_alias.go), comments, blank lines and a leading "---". It builds
 // the value alone, no positions, and gives up (ok false) on anything else:
 // the tags and tagged values tagAt and retag leave, the anchors, aliases
@@ -191,6 +191,12 @@ func (p *yamlPlain) entry(col int) (any, bool) {
 	if p.at('&') {
 		return p.anchored(func() (any, bool) { return p.entry(col) })
 	}
+	if start := p.i; p.at('!') {
+		if v, tagged, ok := p.taggedBlock(col); tagged {
+			return v, ok
+		}
+		p.i = start
+	}
 	if p.lineRest() {
 		if !p.endLine() {
 			return nil, false
@@ -282,6 +288,12 @@ func (p *yamlPlain) mappingValue(col int) (any, bool) {
 	if p.at('&') {
 		return p.anchored(func() (any, bool) { return p.mappingValue(col) })
 	}
+	if start := p.i; p.at('!') {
+		if v, tagged, ok := p.taggedBlock(col); tagged {
+			return v, ok
+		}
+		p.i = start
+	}
 	if !p.lineRest() {
 		return p.scalar(col)
 	}
@@ -341,7 +353,7 @@ func (p *yamlPlain) scalar(col int) (any, bool) {
 		p.i = start
 	}
 	switch c := p.src[p.i]; {
-	case tag != "" && strings.IndexByte("[{*|>", c) >= 0:
+	case tag != "" && !tagFits(tag, c):
 		return nil, false
 	case c == '[' || c == '{':
 		v, end, ok = p.flow(p.i)
@@ -371,20 +383,61 @@ func (p *yamlPlain) scalar(col int) (any, bool) {
 	return v, p.endLine()
 }
 
-// tagAt reads the standard tag of a scalar at i, "!!" and str, int, float,
-// bool or null, then blanks; it returns the name and the offset after the
-// blanks. It leaves to go-yaml any other tag: !!map and !!seq, !!binary
-// and !!timestamp, a local or custom one (!Ref, which go-yaml ignores), a
-// verbatim one and one a %TAG directive names.
+// tagAt reads the standard tag at i, "!!" and str, int, float, bool or
+// null (of a scalar) or map or seq (of a collection), then blanks or a
+// line break; it returns the name and the offset after the blanks. It
+// leaves to go-yaml any other tag: !!binary and !!timestamp, a local or
+// custom one (!Ref, which go-yaml ignores), a verbatim one and one a %TAG
+// directive names.
 func (p *yamlPlain) tagAt(i int) (tag string, next int, ok bool) {
-	name, _, found := strings.Cut(p.src[i:min(i+9, len(p.src))], " ")
-	switch name {
-	case "!!str", "!!int", "!!float", "!!bool", "!!null":
-		if found {
-			return name[2:], p.flowBlanks(i + len(name)), true
+	if !strings.HasPrefix(p.src[i:], "!!") {
+		return "", 0, false
+	}
+	end := i + 2
+	for end < len(p.src) && p.src[end] >= 'a' && p.src[end] <= 'z' {
+		end++
+	}
+	switch p.src[i:end] {
+	case "!!str", "!!int", "!!float", "!!bool", "!!null", "!!map", "!!seq":
+		if end < len(p.src) && (p.src[end] == ' ' || p.src[end] == '\n') {
+			return p.src[i+2 : end], p.flowBlanks(end), true
 		}
 	}
 	return "", 0, false
+}
+
+// tagFits reports whether a value starting with c may follow tag (see
+// tagAt): a flow mapping after !!map, a flow sequence after !!seq, which
+// go-yaml ignores, a plain or quoted scalar after the others.
+func tagFits(tag string, c byte) bool {
+	switch tag {
+	case "map":
+		return c == '{'
+	case "seq":
+		return c == '['
+	}
+	return strings.IndexByte("[{*|>&!\n#", c) < 0
+}
+
+// taggedBlock reports whether "!!map" or "!!seq" ends the line at p.i, and
+// if so reads the block mapping or sequence it tags below, indented more
+// than col (the value of a key or an entry in column col). It leaves to
+// go-yaml a block of the other kind (an error), nothing (go-yaml reads
+// !!seq and nothing as []) and a sequence in the key's or entry's column
+// (go-yaml takes the next entries for the tagged sequence's).
+func (p *yamlPlain) taggedBlock(col int) (v any, tagged, ok bool) {
+	tag, next, ok := p.tagAt(p.i)
+	if !ok || tag != "map" && tag != "seq" {
+		return nil, false, false
+	}
+	if p.i = next; !p.lineRest() {
+		return nil, false, false
+	}
+	if !p.endLine() || p.eof() || p.col() <= col || p.entryAt(p.i) != (tag == "seq") {
+		return nil, true, false
+	}
+	v, ok = p.block()
+	return v, true, ok
 }
 
 // retag converts v, read from the plain or quoted scalar raw, as go-yaml's
@@ -401,6 +454,8 @@ func retag(tag, raw string, v any) (any, bool) {
 		s = v.(string)
 	}
 	switch tag {
+	case "map", "seq":
+		return v, true
 	case "null":
 		return nil, true
 	case "bool":
@@ -653,7 +708,7 @@ func (p *yamlPlain) flowNode(i int) (v any, end int, ok bool) {
 		return v, end, ok
 	case '!':
 		tag, next, ok := p.tagAt(i)
-		if !ok || next == len(p.src) || strings.IndexByte("[{&*!", p.src[next]) >= 0 {
+		if !ok || next == len(p.src) || !tagFits(tag, p.src[next]) {
 			return nil, 0, false
 		}
 		if v, end, ok = p.flowNode(next); ok {

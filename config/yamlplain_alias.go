@@ -71,7 +71,8 @@ func (p *yamlPlain) anchored(read func() (any, bool)) (any, bool) {
 
 // anchorAt reads the anchor at i, '&' and a name, and the blanks after it.
 // It returns the name and the offset of what follows, neither the end of
-// the source nor another anchor or an alias.
+// the source nor another anchor, an alias or !!map or !!seq (go-yaml
+// refuses a merge key of an alias of a tagged mapping).
 func (p *yamlPlain) anchorAt(i int) (name string, next int, ok bool) {
 	name, end := p.name(i)
 	if name == "" || end == len(p.src) || p.src[end] != ' ' && p.src[end] != '\n' {
@@ -79,6 +80,9 @@ func (p *yamlPlain) anchorAt(i int) (name string, next int, ok bool) {
 	}
 	next = p.flowBlanks(end)
 	if next == len(p.src) || p.src[next] == '&' || p.src[next] == '*' {
+		return "", 0, false
+	}
+	if tag, _, tagged := p.tagAt(next); tagged && (tag == "map" || tag == "seq") {
 		return "", 0, false
 	}
 	return name, next, true

@@ -130,6 +130,9 @@ func TestYAMLPlain(t *testing.T) {
 		"- !!str 1\n- !!int 2\n- k: !!bool False\n",
 		"a: [!!str 1, !!int 2, !!null x, !!str 0.000001 ,!!bool no]\nb: {k: !!float -0}\n",
 		"a: &x !!str 1\nb: *x\nc: [&y !!int '3', *y]\n",
+		"a: !!map {b: 1}\nb: !!seq [1] # c\nc: [!!map {}, !!seq  []]\n",
+		"a: !!map # c\n\n  b: 1\nc: !!seq\n  - 1\n  - !!map\n      k: v\n",
+		"- !!seq\n  - 1\n- !!map {a: 1}\n",
 	} {
 		if !checkYAMLPlain(t, []byte(src)) {
 			t.Errorf("%q: left to go-yaml", src)
@@ -202,8 +205,17 @@ func TestYAMLPlain(t *testing.T) {
 		{"!!bool on 1", "a: !!bool 1\n"},
 		{"!!bool on text", "a: !!bool abc\n"},
 		{"!!null on infinity", "a: !!null .inf\n"},
-		{"!!map", "a: !!map {b: 1}\n"},
-		{"!!seq", "a: !!seq\n  - 1\n"},
+		{"!!map on a sequence", "a: !!map [1]\n"},
+		{"!!seq on a mapping", "a: !!seq\n  b: 1\n"},
+		{"!!map on a scalar", "a: !!map x\n"},
+		{"!!seq on nothing", "a: !!seq\nb: 1\n"},
+		{"!!seq on a sequence in the key's column", "a: !!seq\n- 1\n"},
+		{"!!seq on the next entry", "- !!seq\n- 1\n"},
+		{"!!map then an anchor", "a: !!map &x\n  b: 1\nc: *x\n"},
+		{"anchor then !!map", "a: &x !!map\n  b: 1\nc:\n  <<: *x\n"},
+		{"anchor then !!seq in flow", "a: [&x !!seq [1], *x]\n"},
+		{"a tag alone", "- !"},
+		{"!!map on the root", "!!map\na: 1\n"},
 		{"!!binary", "a: !!binary aGk=\n"},
 		{"!!timestamp", "a: !!timestamp 2001-12-14\n"},
 		{"custom tag", "a: !custom x\n"},
@@ -268,7 +280,7 @@ func TestYAMLPlain(t *testing.T) {
 		{"'{' in flow scalar", "a: [b{c]\n"},
 		{"alias in flow", "a: [*x]\n"},
 		{"tag then ',' in flow", "a: [!!str, 1]\n"},
-		{"tag on a flow in flow", "a: [!!seq [1]]\n"},
+		{"!!map on a sequence in flow", "a: [!!map [1]]\n"},
 		{"tag on an alias in flow", "a: &x 1\nb: [!!str *x]\n"},
 		{"tag on a flow key", "a: {!!str k: v}\n"},
 		{"duplicate flow key", "a: {b: 1, b: 2}\n"},
@@ -553,7 +565,7 @@ func FuzzYAMLPlain(f *testing.F) {
 		"p: &p {a: 1}\nq: &q\n  <<: *p\n  b: 2\nm:\n  - <<: *q\n    c: 3\n", "s: &s 1\nm:\n  <<: *s\n", "m:\n  <<: *d\n",
 		"d: &d {a: 1}\nm:\n  <<: *d\n  <<: *d\n", "a: &a\n  x: &b 1\n  y: *b\n", "a: &a 1\nb: {k: *a,l: 1}\n",
 		"a: [\n  1,\n  'x', # c\n\n  {b: [\n2]},\n]\nb: 1\n", "a: {\n  b: 1,\n  c: two\n}\n", "- [x\n  ,y\n]\n- [x\n  y]\n",
-		"a: !!str 1.10\nb: !!int '2'\nc: [!!bool yes, !!null x]\n", "- !!float 1\n- !!str\n- !!str &x 1\n", "a: !foo x\nb: !!map {}\n",
+		"a: !!str 1.10\nb: !!int '2'\nc: [!!bool yes, !!null x]\n", "- !!float 1\n- !!str\n- !!str &x 1\n", "a: !foo x\nb: !!map {}\n", "- !", "- !!seq\n  - !!map\n      a: 1\n", "d: &d !!map\n  a: 1\nm:\n  <<: *d\n",
 		"a: [1,\n---\n]\n", "a: [b #c]\n]\n", "a: {b:\n 1}\n", "a: [1,,\n]\n", "x: &x 1\na: [*x\n , &y 2,\n *y,]\n",
 	} {
 		f.Add([]byte(s))
@@ -715,6 +727,9 @@ func (g *yamlGen) value(col, inner, depth int, entry bool) {
 	}
 	switch {
 	case k < 2 && depth < 4:
+		if g.r.IntN(8) == 0 {
+			g.b.WriteString(g.pick("!!map", "!!seq", "!!str", "!custom"))
+		}
 		g.b.WriteString(g.pick("\n", " # c\n", "\n  # c\n", "\n\n"))
 		seq := !entry && g.r.IntN(3) == 0
 		if seq {
@@ -726,6 +741,12 @@ func (g *yamlGen) value(col, inner, depth int, entry bool) {
 		g.block(inner, depth+1, false) // a compact mapping or sequence
 	case k < 3:
 		g.b.WriteString(g.pick("", " # c", " ") + "\n")
+	case k < 5 && g.r.IntN(8) == 0:
+		f, tag := g.flow(0), "!!map "
+		if strings.HasPrefix(f, "[") != g.odd() {
+			tag = "!!seq " // mostly the tag of the collection's kind
+		}
+		g.b.WriteString(tag + f + "\n")
 	case k < 5:
 		g.b.WriteString(g.tag() + g.flow(0) + g.pick("\n", "\n", " # c\n", "  \n"))
 	case k < 6 && (!g.refs || g.r.IntN(4) == 0):
@@ -846,7 +867,7 @@ func (g *yamlGen) tag() string {
 	case g.r.IntN(8) != 0:
 		return ""
 	case g.odd():
-		return g.pick("!!map", "!!seq", "!!binary", "!!timestamp", "!!strx", "!!str:x", "!!", "!", "!custom", "!Ref", "!e!x",
+		return g.pick("!!binary", "!!timestamp", "!!strx", "!!str:x", "!!", "!", "!custom", "!Ref", "!e!x",
 			"!<tag:yaml.org,2002:str>", "!!str !!int", "!!str &t1", "!!str\n", "!!str #c\n", "!!int,", "!!bool]") + g.pick(" ", "  ")
 	}
 	return g.pick("!!str", "!!str", "!!int", "!!float", "!!bool", "!!null") + g.pick(" ", " ", "  ")
