@@ -13,19 +13,19 @@ import (
 // quoted), flow collections of those as a value, on one line or over
 // several (see flow), literal and folded block scalars as a value (see
 // blockScalar), a standard tag on a plain or quoted scalar or on a
-// collection (see tagAt and taggedBlock), anchors on values, aliases and merge keys of aliases (see
-// yamlplain_alias.go), comments, blank lines and a leading "---". It builds
-// the value alone, no positions, and gives up (ok false) on anything else:
-// the tags and tagged values tagAt and retag leave, the anchors, aliases
-// and merge keys yamlplain_alias.go leaves, the block scalars blockScalar
-// leaves, the flow collections flow leaves, multi-line plain or quoted
-// scalars, complex keys, directives, a second document, tabs, carriage
-// returns, duplicate keys, more keys than checkBlockMappings lets go-yaml
-// parse, aliases expanding to more nodes than checkAliases lets through, a
-// scalar that may resolve other than as a string, a bool, a null or a
-// number JSON holds. decodeYAML then runs go-yaml, which accepts or refuses
-// the document as before; FuzzYAMLPlain checks that what this accepts
-// go-yaml decodes to the same value.
+// collection (see tagAt and taggedBlock), anchors on values, aliases and
+// merge keys of aliases (see yamlplain_alias.go), comments, blank lines
+// and a leading "---". It builds the value alone, no positions, and gives
+// up (ok false) on anything else: the tags and tagged values tagAt and
+// retag leave, the anchors, aliases and merge keys yamlplain_alias.go
+// leaves, the block scalars blockScalar leaves, the flow collections flow
+// leaves, multi-line plain or quoted scalars, complex keys, directives, a
+// second document, tabs, carriage returns, duplicate keys, more keys than
+// checkBlockMappings lets go-yaml parse, aliases expanding to more nodes
+// than checkAliases lets through, a scalar that may resolve other than as
+// a string, a bool, a null or a number JSON holds. decodeYAML then runs
+// go-yaml, which accepts or refuses the document as before; FuzzYAMLPlain
+// checks that what this accepts go-yaml decodes to the same value.
 type yamlPlain struct {
 	src       string
 	i         int // the next byte to read
@@ -686,9 +686,9 @@ func (p *yamlPlain) flowBlanks(i int) int {
 }
 
 // flowNode reads the entry of a flow collection at i: a nested flow
-// collection, a quoted scalar or a plain one, after an anchor or not, the
-// scalar after a standard tag too (see tagAt), or an alias. It returns the value and the offset after it, trailing blanks
-// excluded.
+// collection, a quoted scalar or a plain one, after an anchor or a
+// standard tag (see tagAt) or not, or an alias. It returns the value and
+// the offset after it, trailing blanks excluded.
 func (p *yamlPlain) flowNode(i int) (v any, end int, ok bool) {
 	if i == len(p.src) {
 		return nil, 0, false
