@@ -191,11 +191,8 @@ func (p *yamlPlain) entry(col int) (any, bool) {
 	if p.at('&') {
 		return p.anchored(func() (any, bool) { return p.entry(col) })
 	}
-	if start := p.i; p.at('!') {
-		if v, tagged, ok := p.taggedBlock(col); tagged {
-			return v, ok
-		}
-		p.i = start
+	if v, tagged, ok := p.taggedBlock(col); tagged {
+		return v, ok
 	}
 	if p.lineRest() {
 		if !p.endLine() {
@@ -288,11 +285,8 @@ func (p *yamlPlain) mappingValue(col int) (any, bool) {
 	if p.at('&') {
 		return p.anchored(func() (any, bool) { return p.mappingValue(col) })
 	}
-	if start := p.i; p.at('!') {
-		if v, tagged, ok := p.taggedBlock(col); tagged {
-			return v, ok
-		}
-		p.i = start
+	if v, tagged, ok := p.taggedBlock(col); tagged {
+		return v, ok
 	}
 	if !p.lineRest() {
 		return p.scalar(col)
@@ -421,16 +415,22 @@ func tagFits(tag string, c byte) bool {
 
 // taggedBlock reports whether "!!map" or "!!seq" ends the line at p.i, and
 // if so reads the block mapping or sequence it tags below, indented more
-// than col (the value of a key or an entry in column col). It leaves to
-// go-yaml a block of the other kind (an error), nothing (go-yaml reads
-// !!seq and nothing as []) and a sequence in the key's or entry's column
-// (go-yaml takes the next entries for the tagged sequence's).
+// than col (the value of a key or an entry in column col); if not, p.i
+// stays. It leaves to go-yaml a block of the other kind (an error),
+// nothing (go-yaml reads !!seq and nothing as []) and a sequence in the
+// key's or entry's column (go-yaml takes the next entries for the tagged
+// sequence's).
 func (p *yamlPlain) taggedBlock(col int) (v any, tagged, ok bool) {
+	if !p.at('!') {
+		return nil, false, false
+	}
 	tag, next, ok := p.tagAt(p.i)
 	if !ok || tag != "map" && tag != "seq" {
 		return nil, false, false
 	}
+	start := p.i
 	if p.i = next; !p.lineRest() {
+		p.i = start
 		return nil, false, false
 	}
 	if !p.endLine() || p.eof() || p.col() <= col || p.entryAt(p.i) != (tag == "seq") {
