@@ -146,6 +146,14 @@ func mustCommit(tb testing.TB, s *Store, v uint64) {
 	mustPut(tb, s, attempt(v, hotreload.Committed, snaps), nil)
 }
 
+// mustCommitFolded commits version v in one Put, its committed record
+// carrying the snapshot, as the engine does without a health window.
+func mustCommitFolded(tb testing.TB, s *Store, v uint64) {
+	tb.Helper()
+	snaps := map[string][]byte{"app": appJSON(v)}
+	mustPut(tb, s, attempt(v, hotreload.Committed, snaps), snaps)
+}
+
 // wantCode fails the test unless err carries code and mentions every part.
 func wantCode(tb testing.TB, err error, code hotreload.Code, parts ...string) {
 	tb.Helper()
@@ -475,17 +483,13 @@ func TestDroppedContentLeavesTheLog(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir, Options{Retain: 1})
 	s.opts.segmentRecords = 2 // a committed version's content and record fill a segment
-	commit := func(v uint64) {
-		snaps := map[string][]byte{"app": appJSON(v)}
-		mustPut(t, s, attempt(v, hotreload.Committed, snaps), snaps)
-	}
-	commit(1)
+	mustCommitFolded(t, s, 1)
 	first := filepath.Join(dir, "records", segmentName(1))
 	before, err := os.ReadFile(first)
 	if err != nil {
 		t.Fatal(err)
 	}
-	commit(2) // version 1's content is dropped: its segment is compacted
+	mustCommitFolded(t, s, 2) // version 1's content is dropped: its segment is compacted
 	want := digestsOf(appJSON(2))
 	if got := contentOnDisk(t, dir, ""); !maps.Equal(got, want) {
 		t.Errorf("content on disk %v, want %v", got, want)
@@ -520,12 +524,8 @@ func TestKeptContentIsCarriedOver(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := mustOpen(t, dir, Options{Retain: 2, Logger: logger})
 	s.opts.segmentRecords = 4 // two committed versions, content and record each
-	commit := func(v uint64) {
-		snaps := map[string][]byte{"app": appJSON(v)}
-		mustPut(t, s, attempt(v, hotreload.Committed, snaps), snaps)
-	}
 	for v := uint64(1); v <= 6; v++ {
-		commit(v)
+		mustCommitFolded(t, s, v)
 	}
 	first := filepath.Join(dir, "records", segmentName(1))
 	if n := strings.Count(logs.String(), `compacted a log segment" path=`+first+" "); n != 1 {
@@ -560,12 +560,8 @@ func TestFailedCompactionLosesNothing(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir, Options{Retain: 3})
 	s.opts.segmentRecords = 4 // two committed versions, content and record each
-	commit := func(v uint64) {
-		snaps := map[string][]byte{"app": appJSON(v)}
-		mustPut(t, s, attempt(v, hotreload.Committed, snaps), snaps)
-	}
 	for v := uint64(1); v <= 3; v++ {
-		commit(v)
+		mustCommitFolded(t, s, v)
 	}
 	// The records directory gone: the segment being appended to is still
 	// open, but no new file can be made beside it.
@@ -573,7 +569,7 @@ func TestFailedCompactionLosesNothing(t *testing.T) {
 	if err := os.Rename(records, aside); err != nil {
 		t.Fatal(err)
 	}
-	commit(4) // version 1 is dropped: its segment can be neither carried over from (the next segment cannot start) nor compacted
+	mustCommitFolded(t, s, 4) // version 1 is dropped: its segment can be neither carried over from (the next segment cannot start) nor compacted
 	p := s.Problems()
 	if len(p) != 2 || !strings.Contains(p[0].Error(), "carrying the content kept in "+filepath.Join(records, segmentName(1))) ||
 		!strings.Contains(p[1].Error(), "compacting "+filepath.Join(records, segmentName(1))) {
