@@ -646,14 +646,7 @@ func (s *Store) prune() {
 // again each time some of that content is dropped. If the append fails,
 // the content stays where it is. The caller holds writeMu (or is Open).
 func (s *Store) carryOver(name string) {
-	var digests []string
-	var lines [][]byte
-	for _, d := range slices.Sorted(maps.Keys(s.held)) {
-		if h := s.held[d]; h.file == name {
-			digests = append(digests, d)
-			lines = append(lines, encodeObject(d, h.data))
-		}
-	}
+	digests, lines := s.heldLines(name)
 	if len(lines) == 0 {
 		return
 	}
@@ -669,6 +662,18 @@ func (s *Store) carryOver(name string) {
 	s.files[s.logName] = true
 }
 
+// heldLines returns the digests of the content held in segment name, in
+// order, and that content's lines.
+func (s *Store) heldLines(name string) (digests []string, lines [][]byte) {
+	for _, d := range slices.Sorted(maps.Keys(s.held)) {
+		if h := s.held[d]; h.file == name {
+			digests = append(digests, d)
+			lines = append(lines, encodeObject(d, h.data))
+		}
+	}
+	return digests, lines
+}
+
 // compact rewrites segment name with only the lines the index still
 // needs: the content it holds, then the newest line of each record it
 // holds. The new file is fsynced before it is renamed over the old one; the
@@ -677,12 +682,7 @@ func (s *Store) carryOver(name string) {
 // whether it did; a failure is reported. The caller holds writeMu (or is
 // Open).
 func (s *Store) compact(name string) bool {
-	var lines [][]byte
-	for _, d := range slices.Sorted(maps.Keys(s.held)) {
-		if h := s.held[d]; h.file == name {
-			lines = append(lines, encodeObject(d, h.data))
-		}
-	}
+	_, lines := s.heldLines(name)
 	for _, e := range s.entries {
 		if e.file != name {
 			continue
