@@ -27,6 +27,12 @@ func checkSource(file string, src []byte, f Format) error {
 		line, col := newLineIndex(src).at(off)
 		return syntaxError(file, line, col, "", "invalid UTF-8: a config file must be text")
 	}
+	return checkNesting(file, src, f)
+}
+
+// checkNesting is checkSource's second half: it refuses a YAML or TOML
+// source that nests deeper than maxNesting.
+func checkNesting(file string, src []byte, f Format) error {
 	s := nestScan{src: src, f: f}
 	if off := s.run(); off >= 0 {
 		line, col := newLineIndex(src).at(off)

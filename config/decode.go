@@ -113,7 +113,7 @@ func Decode(file string, src []byte, f Format) (Document, error) {
 		doc Document
 		err error
 	)
-	if f == YAML || f == TOML || !utf8.Valid(src) {
+	if f == TOML || !utf8.Valid(src) { // YAML's nesting: see decodeYAML
 		if err := checkSource(file, src, f); err != nil {
 			return Document{}, err
 		}

@@ -445,3 +445,33 @@ func TestYAMLNestingAfterStrayBracket(t *testing.T) {
 		t.Fatalf("got %.200q", got)
 	}
 }
+
+// YAML in the subset yamlPlain reads nests up to maxNesting levels, as
+// JSON does: yamlPlain counts its levels itself, and the nesting scan
+// (checkNesting) only runs before go-yaml.
+func TestYAMLNestingBound(t *testing.T) {
+	nested := func(levels int) map[string]string {
+		var maps strings.Builder
+		for i := range levels - 1 {
+			maps.WriteString(strings.Repeat(" ", i) + "a:\n")
+		}
+		maps.WriteString(strings.Repeat(" ", levels-1) + "x: 1\n")
+		return map[string]string{
+			"block mappings":  maps.String(),
+			"block sequences": strings.Repeat("- ", levels) + "x\n",
+			"flow sequences":  "a: " + strings.Repeat("[", levels-1) + strings.Repeat("]", levels-1) + "\n",
+			"flow mappings":   "a: " + strings.Repeat("{b: ", levels-1) + "1" + strings.Repeat("}", levels-1) + "\n",
+		}
+	}
+	for name, src := range nested(maxNesting) {
+		if _, err := Decode("ok.yaml", []byte(src), YAML); err != nil {
+			t.Errorf("%s, %d levels: %.200v", name, maxNesting, err)
+		}
+	}
+	for name, src := range nested(maxNesting + 1) {
+		_, err := Decode("deep.yaml", []byte(src), YAML)
+		if got := renderDetails(err); !strings.Contains(got, "nested deeper than 1000 levels") {
+			t.Errorf("%s, %d levels: got %.200q", name, maxNesting+1, got)
+		}
+	}
+}

@@ -15,7 +15,10 @@ import (
 // decodeYAML decodes one YAML document. A document in the common subset
 // yamlPlain reads (the usual case) is read by it, without positions: the
 // document computes them with go-yaml, from a copy of src, when first asked
-// for. Any other is read by go-yaml (decodeYAMLGoccy).
+// for. Any other is read by go-yaml (decodeYAMLGoccy), once checkNesting
+// has passed it: yamlPlain bounds its own nesting by maxNesting, so a
+// document it reads needs no scan, and go-yaml, reading it for positions,
+// recurses no deeper.
 func decodeYAML(file string, src []byte) (Document, error) {
 	text := string(src) // a copy: the caller may reuse its buffer
 	if v, ok := decodePlainYAML(text); ok {
@@ -23,6 +26,9 @@ func decodeYAML(file string, src []byte) (Document, error) {
 			doc, _ := decodeYAMLGoccy(file, text)
 			return doc.Positions()
 		}), nil
+	}
+	if err := checkNesting(file, src, YAML); err != nil {
+		return Document{}, err
 	}
 	return decodeYAMLGoccy(file, text)
 }

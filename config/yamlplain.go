@@ -316,8 +316,7 @@ func (p *yamlPlain) keyAt(i int) (k string, next int, ok bool) {
 		end, ok = p.plainEnd(i, true)
 		if ok {
 			k = p.src[i:end]
-			v, resolved := plainScalar(k)
-			ok = resolved && v == k
+			ok = plainString(k)
 		}
 	}
 	if !ok || end == len(p.src) || p.src[end] != ':' {
@@ -753,8 +752,7 @@ func (p *yamlPlain) flowKey(i int) (k string, next int, ok bool) {
 		k, end, ok = p.quoted(i)
 	} else if end, ok = p.flowPlainEnd(i); ok {
 		k = p.src[i:end]
-		v, resolved := plainScalar(k)
-		ok = resolved && v == k
+		ok = plainString(k)
 	}
 	if !ok || end+1 >= len(p.src) || p.src[end] != ':' || p.src[end+1] != ' ' {
 		return "", 0, false
@@ -942,6 +940,19 @@ func plainScalar(s string) (any, bool) {
 	}
 	v, _, err := normalize(num.Value, "")
 	return v, err == nil
+}
+
+// plainString reports whether the plain scalar s resolves to the string s,
+// as plainScalar would, without boxing s: only a scalar that starts as a
+// null, a bool or a number may resolve otherwise.
+func plainString(s string) bool {
+	switch c := s[0]; {
+	case c == '+' || c == '-' || c == '.' || c == '~' || isDigit(c),
+		c|0x20 == 'n' || c|0x20 == 't' || c|0x20 == 'f':
+		v, ok := plainScalar(s)
+		return ok && v == s
+	}
+	return true
 }
 
 // decimal reads the two forms of number configs mostly hold, as

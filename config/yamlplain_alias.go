@@ -133,7 +133,7 @@ func (p *yamlPlain) name(i int) (string, int) {
 	if name == "" || name[0] == '-' {
 		return "", j
 	}
-	if v, ok := plainScalar(name); !ok || v != name {
+	if !plainString(name) {
 		return "", j
 	}
 	return name, j
@@ -249,9 +249,14 @@ func (p *yamlPlain) put(m map[string]any, from []map[string]any, over bool) bool
 			if _, held := m[k]; held && !over {
 				continue
 			}
-			var ok bool
-			if m[k], ok = copyTree(e, p.depth); !ok {
-				return false
+			switch e.(type) {
+			case map[string]any, []any:
+				var ok bool
+				if m[k], ok = copyTree(e, p.depth); !ok {
+					return false
+				}
+			default:
+				m[k] = e // a scalar: nothing to share
 			}
 		}
 	}

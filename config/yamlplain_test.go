@@ -540,6 +540,16 @@ func TestYAMLPlainScalars(t *testing.T) {
 			t.Errorf("%q: plainScalar says %v (%v), token.New %v", s, want, v, got)
 		}
 	}
+	for _, s := range []string{
+		"null", "~", "TRUE", "false", ".inf", "-.nan", "nULL", "yes", "no", "n",
+		"12", "-3", "+4", ".5", "0x1F", "0o17", "1e3", "1_000", "+", "-a", ".x",
+		"name", "item-00000000", "Region", "tier", "fast", "x1",
+	} {
+		v, ok := plainScalar(s)
+		if want := ok && v == s; plainString(s) != want {
+			t.Errorf("%q: plainString says %v, plainScalar %v (%v)", s, !want, v, ok)
+		}
+	}
 }
 
 // FuzzYAMLPlain checks yamlPlain against go-yaml on every document it
