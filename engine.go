@@ -73,9 +73,6 @@ type Actor struct {
 	Remote string
 }
 
-// Actor returns who made the request.
-func (r Request) Actor() Actor { return Actor{Source: r.Source, Author: r.Author, Remote: r.Remote} }
-
 // Automatic reports whether the request comes from an automatic trigger
 // (a watcher, etcd, the builder) rather than a person.
 func (r Request) Automatic() bool {
