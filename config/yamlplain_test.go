@@ -86,6 +86,18 @@ func TestYAMLPlain(t *testing.T) {
 		"- |\n  x\n   y\n- >-\n  p\n  q\n",
 		"a:\n  b: | # c\n    line\n  # c\n  c: 2\n",
 		"a: |\n  x\nb: 1",
+		"a: |+\n  x\n\nb: |+\n  y\n\n\n# c\nc: |+\n  z\n\n  \n   \n",
+		"- |+\n  x\n\n- >+\n  y\n\n  # not a comment\n\n-\n  - |+\n    z\n\n",
+		"a:\n  b: |+\n    x\n\nc: 1\n",
+		"a: |+\n  x \n\n\nb: |-\n  y  \n   \n\nc: |\n  z \n   \n",
+		"a: |2\n   x\n  y\nb: >1-\n  x\n   y\nc: |-2\n  x\n\nd: |+1\n  x\n\ne: 1\n",
+		"- |1\n  x\n- a: >2\n     x\n    y\n  b: &x |1+\n     x\n\n   # c\n- *x\n",
+		"a:\n- |2\n\n   x\n\n- >1\n\n    x\n   y\n   z\n",
+		"a: |\nb: >-\nc:\n- |\n- >\n",
+		"a: |\n\n\n  x\nb: >\n \n  \n  x\n  y\n",
+		"a: |\n  x\n   \n  y\n     \nb: >\n  x\n\n  y\n\n    z\n     w\n\n  v\n",
+		"a: >\n  x\n    y\n    z\n  w\n\n   v\nb: >+\n  x\n    y\n\n",
+		"a: |\n  x \n  y  \nb: >\n  x \n  y\n\n  z  \nc: >-\n  x\n  y  \n",
 		"- a: >\n    x\n    y\n  b: 2\n",
 		"a: \"tab\\there \\u00e9 \\\\d+ \\\"q\\\" \\/ \\r\\n\"\nb: [\"x\\ny\"]\n\"k\\tk\": 1\n",
 		"script: |\n  #!/bin/sh\n  set -e\n\n  if [ -n \"$X\" ]; then\n    echo \"x: $X\"\n  fi\n",
@@ -223,14 +235,24 @@ func TestYAMLPlain(t *testing.T) {
 		{"tag with a ':'", "a: !!str:x 1\n"},
 		{"longer tag", "a: !!strx 1\n"},
 		{"tag directive", "%TAG !e! tag:example.com,2000:\n---\na: !e!x 1\n"},
-		{"literal block, keep", "a: |+\n  x\n\n"},
-		{"block with an indentation indicator", "a: |2\n   x\n"},
-		{"empty block", "a: |\nb: 1\n"},
-		{"block starting with an empty line", "a: |\n\n  x\n"},
 		{"block without a final line break", "a: |\n  x"},
-		{"block with blanks for content", "a: |\n  x\n   \n  y\n"},
-		{"block line ending in a blank", "a: >-\n  x \n"},
-		{"folded block, more indented", "a: >\n  x\n    y\n"},
+		{"kept block without a final line break", "a: |+\n  x"},
+		{"kept block ending in blanks", "a: |+\n  x\n\n  "},
+		{"empty kept block", "a: |+\n"},
+		{"empty kept block, then a key", "a: |+\nb: 1\n"},
+		{"empty block with an indicator", "a: |2\nb: 1\n"},
+		{"empty block, then blanks", "a: |\n  \nb: 1\n"},
+		{"block of blanks", "a: |2\n   \nb: 1\n"},
+		{"indicator, then an empty last line", "a: |1\n x\n\n"},
+		{"kept block with an indicator, then an empty last line", "a: |+2\n  x\n\n"},
+		{"line indented less than the indicator", "a: |3\n  x\n"},
+		{"indicator 0", "a: |0\n  x\n"},
+		{"two indicators", "a: |+-\n  x\n"},
+		{"indicator of two digits", "a: |10\n  x\n"},
+		{"blanks before the content, more than its indentation", "a: |\n   \n  x\n"},
+		{"more blanks before the content", "a: |\n    \n  x\n"},
+		{"folded block indented more than the next line", "a: >\n    y\n  z\n"},
+		{"folded block with blanks for content", "a: >\n  x\n    \n\n  y\n"},
 		{"block header then text", "a: | x\n  y\n"},
 		{"block header then '#'", "a: |#c\n  y\n"},
 		{"root flow sequence", "[1, 2]\n"},
@@ -607,7 +629,7 @@ func TestYAMLPlainGenerated(t *testing.T) {
 // checkYAMLPlainGenerated checks yamlPlain on 20,000 documents of yamlGen.
 func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 	t.Helper()
-	read, aliases, merges, flows, tags := 0, 0, 0, 0, 0
+	read, aliases, merges, flows, tags, blocks := 0, 0, 0, 0, 0, 0
 	const docs = 20_000
 	for range docs {
 		refs := r.IntN(2) == 0
@@ -653,14 +675,36 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 			if strings.Contains(src, "!!") {
 				tags++
 			}
+			if blockIndicated(src) {
+				blocks++
+			}
 		}
 	}
-	t.Logf("%d documents of %d read by yamlPlain, %d of them with aliases, %d with merge keys, %d with flow collections over lines, %d with tags",
-		read, docs, aliases, merges, flows, tags)
-	if read < docs/4 || aliases < docs/40 || merges < docs/100 || flows < docs/40 || tags < docs/40 {
-		t.Errorf("only %d documents of %d read by yamlPlain, %d with aliases, %d with merge keys, %d with flow collections over lines, %d with tags",
-			read, docs, aliases, merges, flows, tags)
+	t.Logf("%d documents of %d read by yamlPlain, %d of them with aliases, %d with merge keys, %d with flow collections over lines, %d with tags, %d with kept or indicated block scalars",
+		read, docs, aliases, merges, flows, tags, blocks)
+	if read < docs/4 || aliases < docs/40 || merges < docs/100 || flows < docs/40 || tags < docs/40 || blocks < docs/100 {
+		t.Errorf("only %d documents of %d read by yamlPlain, %d with aliases, %d with merge keys, %d with flow collections over lines, %d with tags, %d with kept or indicated block scalars",
+			read, docs, aliases, merges, flows, tags, blocks)
 	}
+}
+
+// blockIndicated reports whether src holds the header of a block scalar
+// with keep chomping or an indentation indicator, about whether it holds
+// such a scalar.
+func blockIndicated(src string) bool {
+	for _, h := range []string{"|", ">"} {
+		for i := strings.Index(src, h); i >= 0 && i+1 < len(src); {
+			if c := src[i+1]; c == '+' || c >= '1' && c <= '9' || c == '-' && i+2 < len(src) && src[i+2] >= '1' && src[i+2] <= '9' {
+				return true
+			}
+			j := strings.Index(src[i+1:], h)
+			if j < 0 {
+				break
+			}
+			i += 1 + j
+		}
+	}
+	return false
 }
 
 // openLine reports whether a line of src opens more flow collections than
@@ -761,7 +805,7 @@ func (g *yamlGen) value(col, inner, depth int, entry bool) {
 		g.b.WriteString(g.tag() + g.flow(0) + g.pick("\n", "\n", " # c\n", "  \n"))
 	case k < 6 && (!g.refs || g.r.IntN(4) == 0):
 		g.b.WriteString(g.tag())
-		g.blockScalar(inner)
+		g.blockScalar(col, inner)
 	case k < 8 && g.refs && (g.names != nil || g.odd()):
 		g.b.WriteString("*" + g.alias(g.names) + g.pick("\n", "\n", " # c\n", "  \n"))
 	default:
@@ -818,10 +862,16 @@ func (g *yamlGen) merge() string {
 	return "*" + g.alias(g.blocks)
 }
 
-// blockScalar writes a literal or folded block scalar, its header and its
-// lines, the content indented by indent, mostly a common one.
-func (g *yamlGen) blockScalar(indent int) {
-	g.b.WriteString(g.pick("|", ">", "|-", ">-"))
+// blockScalar writes a literal or folded block scalar, the value of a key
+// or an entry in column col, its header and its lines, the content
+// indented by indent, mostly a common one.
+func (g *yamlGen) blockScalar(col, indent int) {
+	g.b.WriteString(g.pick("|", ">"))
+	if g.r.IntN(2) == 0 {
+		g.b.WriteString(g.blockIndicators(col, indent))
+	} else {
+		g.b.WriteString(g.pick("", "-"))
+	}
 	if g.odd() {
 		g.b.WriteString(g.pick("+", "2", "-2", "1-", "+ ", " #c", "#c", " x", "  # c  "))
 	} else if g.r.IntN(4) == 0 {
@@ -844,6 +894,30 @@ func (g *yamlGen) blockScalar(indent int) {
 	}
 	if g.r.IntN(4) == 0 {
 		g.b.WriteString(g.pick("\n", pad+"\n", "\n\n"))
+	}
+	if g.r.IntN(4) == 0 {
+		g.blockLines(pad)
+	}
+}
+
+// blockIndicators returns the indicators of a block scalar's header, the
+// value of a key or an entry in column col whose content is indented by
+// indent: keep chomping, an indentation indicator, mostly the one that
+// indent takes, or both, or strip and an indicator.
+func (g *yamlGen) blockIndicators(col, indent int) string {
+	n := strconv.Itoa(indent - col)
+	if g.odd() {
+		n = strconv.Itoa(indent - col + g.r.IntN(3) - 1)
+	}
+	return g.pick("+", "+", n, "+"+n, n+"+", "-"+n, n+"-")
+}
+
+// blockLines writes more lines in a block scalar whose content is indented
+// by pad: lines indented more, some of them more than the next ones, empty
+// lines, lines of blanks and comments, in the scalar or after it.
+func (g *yamlGen) blockLines(pad string) {
+	for range 1 + g.r.IntN(3) {
+		g.b.WriteString(g.pick(pad+"  more", pad+" x", pad+"   ", "", pad+"y", pad+"# c", "# c", pad+"z  ") + "\n")
 	}
 }
 
