@@ -79,7 +79,9 @@ func jsonItemsDocument(size, v int, extra string) []byte {
 // json-ports and goccy-ports, of the one whose items each hold ports, a
 // flow sequence over four lines with a trailing ',' in the YAML; json-str
 // and goccy-str, of the one whose items each hold a version string,
-// tagged "version: !!str 1.5" in the YAML.
+// tagged "version: !!str 1.5" in the YAML; json-keep and goccy-keep, of the
+// one whose items each hold a script, a literal block scalar of two lines
+// and an empty line kept by keep chomping ("script: |+") in the YAML.
 func BenchmarkYAMLDecoders(b *testing.B) {
 	for _, size := range []struct {
 		name  string
@@ -108,6 +110,12 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 		js2 := jsonItemsDocument(size.bytes, 2, `,"version":"1.5"`)
 		ys2 := yamlItemsDocument(size.bytes, 2, "    version: !!str 1.5\n")
 		wantStr, err := config.Decode("bench.json", js2, config.JSON)
+		if err != nil {
+			b.Fatal(err)
+		}
+		jk := jsonItemsDocument(size.bytes, 2, `,"script":"set -e\nmake test\n\n"`)
+		yk := yamlItemsDocument(size.bytes, 2, "    script: |+\n      set -e\n      make test\n\n")
+		wantKeep, err := config.Decode("bench.json", jk, config.JSON)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -148,6 +156,8 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 			{"goccy-ports", yp, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"json-str", js2, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
 			{"goccy-str", ys2, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
+			{"json-keep", jk, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
+			{"goccy-keep", yk, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"yamlv3", ys, func(src []byte) (decoded, error) { return decodeYAMLv3("bench.yaml", src) }},
 			{"yamlv3-node", ys, func(src []byte) (decoded, error) {
 				var n yaml.Node
@@ -160,7 +170,7 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 					b.Fatal(err)
 				}
 				switch c.name {
-				case "json", "json-tags", "json-text", "json-merge", "json-ports", "json-str", "yamlv3-node":
+				case "json", "json-tags", "json-text", "json-merge", "json-ports", "json-str", "json-keep", "yamlv3-node":
 				case "goccy-tags":
 					checkSameDocument(b, wantTags, doc)
 				case "goccy-text":
@@ -171,6 +181,8 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 					checkSameDocument(b, wantPorts, doc)
 				case "goccy-str":
 					checkSameDocument(b, wantStr, doc)
+				case "goccy-keep":
+					checkSameDocument(b, wantKeep, doc)
 				default:
 					checkSameDocument(b, want, doc)
 				}

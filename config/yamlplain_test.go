@@ -598,6 +598,7 @@ func FuzzYAMLPlain(f *testing.F) {
 		"d: &d {a: 1}\nm:\n  <<: *d\n  <<: *d\n", "a: &a\n  x: &b 1\n  y: *b\n", "a: &a 1\nb: {k: *a,l: 1}\n",
 		"a: [\n  1,\n  'x', # c\n\n  {b: [\n2]},\n]\nb: 1\n", "a: {\n  b: 1,\n  c: two\n}\n", "- [x\n  ,y\n]\n- [x\n  y]\n",
 		"a: !!str 1.10\nb: !!int '2'\nc: [!!bool yes, !!null x]\n", "- !!float 1\n- !!str\n- !!str &x 1\n", "a: !foo x\nb: !!map {}\n", "- !", "- !!seq\n  - !!map\n      a: 1\n", "d: &d !!map\n  a: 1\nm:\n  <<: *d\n",
+		"a: |+\n  x\n\n# c\nb: |2-\n   y\n  z \n", "- >1+\n  x\n   y\n\n- |\n- >\n\n  x\n\n    y\n",
 		"a: [1,\n---\n]\n", "a: [b #c]\n]\n", "a: {b:\n 1}\n", "a: [1,,\n]\n", "x: &x 1\na: [*x\n , &y 2,\n *y,]\n",
 	} {
 		f.Add([]byte(s))
