@@ -38,7 +38,7 @@ func (p *yamlPlain) blockScalar(col int) (any, bool) {
 		text  = false  // whether a content line holds more than blanks
 	)
 	ls := p.i + 1
-lines:
+scan:
 	for ls < len(p.src) {
 		le := strings.IndexByte(p.src[ls:], '\n')
 		if le < 0 {
@@ -70,7 +70,7 @@ lines:
 		case len(lines) == 0 && indicated:
 			return nil, false // a line indented less than the indicator says
 		default: // a line indented less: the scalar ended before it
-			break lines
+			break scan
 		}
 		ls += le + 1
 	}
