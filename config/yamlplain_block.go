@@ -2,27 +2,26 @@ package config
 
 import "strings"
 
-// blockScalar reads the literal (|) or folded (>) block scalar whose
-// header is at p.i, the value of a key or an entry in column col, and
-// moves to the line after it. go-yaml reads block scalars as the YAML
-// spec does but in corners, which this leaves to it. The header holds a
-// chomping indicator or not, strip (-) or keep (+), and an indentation
-// indicator or not, 1 to 9 columns more than col, in either order, then
-// blanks and a comment. The content is the lines below indented by the
-// indicator or else by the first line that holds more than blanks, deeper
-// than col; a line indented more keeps its extra blanks, and in a folded
-// scalar its line breaks; a line of blanks is empty, or in a literal
-// scalar content if longer than the indentation; blanks at a line's end stay but for the last
-// ones of a stripped scalar, which go-yaml drops. Keep chomping keeps the
-// trailing empty lines, up to a line indented less. It leaves to go-yaml
-// an empty scalar but for clip or strip right before a line indented
-// less or the end (go-yaml refuses some after empty lines), content of
-// blanks alone, in a folded scalar a line of blanks longer than the
-// indentation (go-yaml folds the lines after it otherwise), empty lines before the content longer than the
-// indentation found after them, a line indented less than the indicator
-// says before the content, trailing empty lines that end the source after
-// an indentation indicator (an error), and content or blanks ending the
-// source without a line break.
+// blockScalar reads the literal (|) or folded (>) block scalar whose header is
+// at p.i, the value of a key or an entry in column col, and moves to the line
+// after it. go-yaml reads block scalars as the YAML spec does but in corners,
+// which this leaves to it. The header holds a chomping indicator or not, strip
+// (-) or keep (+), and an indentation indicator or not, 1 to 9 columns more
+// than col, in either order, then blanks and a comment. The content is the
+// lines below indented by the indicator or else by the first line that holds
+// more than blanks, deeper than col; a line indented more keeps its extra
+// blanks, and in a folded scalar its line breaks; a line of blanks is empty, or
+// in a literal scalar content if longer than the indentation; blanks at a
+// line's end stay but for the last ones of a stripped scalar, which go-yaml
+// drops. Keep chomping keeps the trailing empty lines, up to a line indented
+// less. It leaves to go-yaml an empty scalar but for clip or strip right before
+// a line indented less or the end (go-yaml refuses some after empty lines),
+// content of blanks alone, in a folded scalar a line of blanks longer than the
+// indentation (go-yaml folds the lines after it otherwise), empty lines before
+// the content longer than the indentation found after them, a line indented
+// less than the indicator says before the content, trailing empty lines that
+// end the source after an indentation indicator (an error), and content or
+// blanks ending the source without a line break.
 func (p *yamlPlain) blockScalar(col int) (any, bool) {
 	folded := p.src[p.i] == '>'
 	chomp, indent, ok := p.blockHeader(col)
