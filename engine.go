@@ -137,10 +137,12 @@ type Engine struct {
 	pins      map[string]string // pinned target -> digest of its source's snapshot
 	// recordings are the durable windows, oldest first; the first writing
 	// of them are those of the Put in flight, whose verdict arrives on
-	// written (nil when no Put is in flight).
+	// written (nil when no Put is in flight). gather fires when the next
+	// Put is due, after groupDelay (nil when none waits).
 	recordings []*recording
 	writing    int
 	written    chan error
+	gather     <-chan time.Time
 
 	// view is held for writing while a config change is applied or rolled
 	// back together with the status's live version, so View never sees a
@@ -273,6 +275,8 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.conclude(bg, err, "health")
 		case err := <-e.written:
 			e.recorded(bg, err)
+		case <-e.gather:
+			e.writeRecords(bg)
 		case fn := <-e.reqs:
 			fn(bg)
 		}

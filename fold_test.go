@@ -463,3 +463,72 @@ func TestStopWaitsForTheRecord(t *testing.T) {
 		t.Fatalf("outcome %+v, %v, live %q; want version 2 committed", o, err, a.Live())
 	}
 }
+
+// TestGatheredRecordsAreWrittenAtStop: records that piled up behind a Put
+// wait for more before the next one (here until the engine stops), and
+// those of changes made meanwhile join them; a stop writes them at once,
+// as one Put, and each change ends committed.
+func TestGatheredRecordsAreWrittenAtStop(t *testing.T) {
+	hotreload.SetGroupDelay(t, time.Hour)
+	h := &heldHistory{faultyHistory: newHistory(t)}
+	e := hotreload.New(hotreload.Options{History: h})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- e.Run(ctx) }()
+	a := newValueTarget("a", "a1")
+	mustAdd(t, e, a)
+	held := h.hold()
+	start := func(v string) *hotreload.Ticket {
+		t.Helper()
+		tk, err := e.Start(context.Background(), hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{content("a", v)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-tk.Live():
+		case <-time.After(testwait.D(10 * time.Second)):
+			t.Fatalf("%s did not go live", v)
+		}
+		return tk
+	}
+	tk2 := start("a2")
+	var release chan error
+	select {
+	case release = <-held:
+	case <-time.After(testwait.D(10 * time.Second)):
+		t.Fatal("the record of version 2 was never written")
+	}
+	tk3, tk4 := start("a3"), start("a4")
+	h.mu.Lock()
+	h.held = nil
+	h.mu.Unlock()
+	release <- nil
+	if o, err := tk2.Wait(context.Background()); err != nil || o.Result != hotreload.Committed {
+		t.Fatalf("version 2 ended %+v, %v", o, err)
+	}
+	tk5 := start("a5")
+	if got := h.lastBatch(); !slices.Equal(got, []uint64{2}) {
+		t.Fatalf("records %v written while 3 and 4 gather, want only 2's", got)
+	}
+	if o, err := tk3.Outcome(); err != nil || o.Result != hotreload.Pending {
+		t.Fatalf("version 3 while its record gathers: %+v, %v; want pending", o, err)
+	}
+	cancel()
+	select {
+	case <-ran:
+	case <-time.After(testwait.D(10 * time.Second)):
+		t.Fatal("Run did not return: the gathered records wait for their delay")
+	}
+	if got := h.lastBatch(); !slices.Equal(got, []uint64{3, 4, 5}) {
+		t.Fatalf("the stop wrote %v, want 3, 4 and 5 together", got)
+	}
+	for i, tk := range []*hotreload.Ticket{tk3, tk4, tk5} {
+		if o, err := tk.Outcome(); err != nil || o.Result != hotreload.Committed || o.Version != uint64(i+3) {
+			t.Fatalf("version %d ended %+v, %v", i+3, o, err)
+		}
+	}
+	if lkg, _, _ := h.LastGood(context.Background()); lkg.Version != 5 || a.Live() != "a5" {
+		t.Fatalf("last known good %d, live %q; want 5, a5", lkg.Version, a.Live())
+	}
+}

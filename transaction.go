@@ -236,7 +236,7 @@ func (e *Engine) recordCommit(ctx context.Context, tx *transaction, version uint
 		r.bytes += len(p.summary.Snapshot)
 	}
 	e.recordings = append(e.recordings, r)
-	if e.written == nil {
+	if e.written == nil && e.gather == nil {
 		e.writeRecords(ctx)
 	}
 	if tx.ticket != nil {
@@ -246,9 +246,17 @@ func (e *Engine) recordCommit(ctx context.Context, tx *transaction, version uint
 	}
 }
 
+// groupDelay is how long records that piled up behind a Put wait for
+// more before the next Put: during a burst of saves, one fsync then makes
+// several versions durable, and the disk is left to the saves in between.
+// Each version is live before its record is written, so the wait delays
+// only its commit. A record that finds no Put in flight is written at once.
+var groupDelay = 2 * time.Millisecond
+
 // writeRecords starts one Put of the records of every durable window not
 // being written yet; its verdict arrives on e.written.
 func (e *Engine) writeRecords(ctx context.Context) {
+	e.gather = nil
 	entries := make([]Entry, 0, len(e.recordings)-e.writing)
 	for _, r := range e.recordings[e.writing:] {
 		entries = append(entries, Entry{Record: r.rec, Snapshots: r.snaps})
@@ -291,7 +299,7 @@ func (e *Engine) recorded(ctx context.Context, err error) {
 		e.recordings = nil
 		return
 	}
-	e.writeRecords(ctx)
+	e.gather = time.After(groupDelay)
 }
 
 // waitDurable waits until every durable window has ended: before a request
@@ -301,7 +309,10 @@ func (e *Engine) recorded(ctx context.Context, err error) {
 // must be prepared again.
 func (e *Engine) waitDurable(ctx context.Context) bool {
 	ok := true
-	for e.written != nil {
+	for e.written != nil || e.gather != nil {
+		if e.written == nil {
+			e.writeRecords(ctx)
+		}
 		err := <-e.written
 		ok = ok && err == nil
 		e.recorded(ctx, err)
