@@ -271,14 +271,16 @@ var latencyPatterns = []watchtest.Pattern{watchtest.WriteFile, watchtest.RenameO
 // readers (the change notification has run), with no debounce; the time
 // includes writing the file. It reports the median and 99th percentile in
 // ms of the saves seen within a timeout (one second plus 300 ms per MB, or
-// five times the median so far, late saves included, if longer), the saves
+// five times the median of the saves seen, late ones included, worked out
+// when their count reaches a power of two, if longer), the saves
 // seen only after it (late), the saves never seen (missed), the
 // notifications that repeated the version already seen (double), the
 // notifications of an empty or partial config (empty), and the reads by
 // concurrent readers that saw an empty or partial config, or fields of two
-// versions (bad-reads). save-p99-ms is the 99th percentile of the save
-// alone (writing the file), which the subject's own disk writes can slow,
-// and after-save-p99-ms that of the time from the save's end to the
+// versions (bad-reads). save-p50-ms and save-p99-ms are the median and
+// 99th percentile of the save alone (writing the file), which the
+// subject's own disk writes can slow, and after-save-p50-ms and
+// after-save-p99-ms those of the time from the save's end to the
 // notification (zero when the notification came first).
 //
 // Run it with -benchtime 1x: each iteration saves writes times.
