@@ -119,6 +119,12 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		je := jsonItemsDocument(size.bytes, 2, `,"label":"caf\u00e9 \u2014 \ud83d\ude00"`)
+		ye := yamlItemsDocument(size.bytes, 2, "    label: \"caf\\xe9 \\u2014 \\U0001F600\"\n")
+		wantEsc, err := config.Decode("bench.json", je, config.JSON)
+		if err != nil {
+			b.Fatal(err)
+		}
 		jp := jsonItemsDocument(size.bytes, 2, `,"ports":[80,443]`)
 		yp := yamlItemsDocument(size.bytes, 2, "    ports: [\n      80,\n      443,\n    ]\n")
 		wantPorts, err := config.Decode("bench.json", jp, config.JSON)
@@ -158,6 +164,8 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 			{"goccy-str", ys2, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"json-keep", jk, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
 			{"goccy-keep", yk, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
+			{"json-esc", je, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
+			{"goccy-esc", ye, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"yamlv3", ys, func(src []byte) (decoded, error) { return decodeYAMLv3("bench.yaml", src) }},
 			{"yamlv3-node", ys, func(src []byte) (decoded, error) {
 				var n yaml.Node
@@ -170,7 +178,7 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 					b.Fatal(err)
 				}
 				switch c.name {
-				case "json", "json-tags", "json-text", "json-merge", "json-ports", "json-str", "json-keep", "yamlv3-node":
+				case "json", "json-tags", "json-text", "json-merge", "json-ports", "json-str", "json-keep", "json-esc", "yamlv3-node":
 				case "goccy-tags":
 					checkSameDocument(b, wantTags, doc)
 				case "goccy-text":
@@ -183,6 +191,8 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 					checkSameDocument(b, wantStr, doc)
 				case "goccy-keep":
 					checkSameDocument(b, wantKeep, doc)
+				case "goccy-esc":
+					checkSameDocument(b, wantEsc, doc)
 				default:
 					checkSameDocument(b, want, doc)
 				}

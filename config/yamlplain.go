@@ -3,6 +3,7 @@ package config
 import (
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/goccy/go-yaml/token"
 )
@@ -755,9 +756,9 @@ func (p *yamlPlain) plainEnd(i int, key bool) (end int, ok bool) {
 }
 
 // quoted reads the quoted scalar at i, on one line: single-quoted, where
-// a quote is written twice, or double-quoted, with the escapes \\, \",
-// \/, \n, \t, \r and \uXXXX (not a surrogate); it leaves the others to
-// go-yaml. It returns the string and the offset after the closing quote.
+// a quote is written twice, or double-quoted, with the escapes escape
+// reads; it leaves the others to go-yaml. It returns the string and the
+// offset after the closing quote.
 func (p *yamlPlain) quoted(i int) (s string, end int, ok bool) {
 	q := p.src[i]
 	var b strings.Builder // used for '' and escapes only
@@ -790,32 +791,70 @@ func (p *yamlPlain) quoted(i int) (s string, end int, ok bool) {
 	return "", 0, false
 }
 
-// escape decodes the escape that s starts with, after its backslash: the
-// rune and the bytes it takes, or 0 bytes for one quoted leaves to go-yaml.
+// escape decodes the escape that s starts with, after its backslash, as
+// go-yaml does: the rune and the bytes it takes, or 0 bytes for one quoted
+// leaves to go-yaml (an unknown escape, hex digits missing, a surrogate
+// not in a pair, a code point past Unicode's).
 func escape(s string) (rune, int) {
 	if s == "" {
 		return 0, 0
 	}
+	if r, ok := escapes[s[0]]; ok {
+		return r, 1
+	}
 	switch s[0] {
-	case '\\', '"', '/':
-		return rune(s[0]), 1
-	case 'n':
-		return '\n', 1
-	case 't':
-		return '\t', 1
-	case 'r':
-		return '\r', 1
+	case 'x':
+		r, ok := hexRune(s[1:], 2)
+		if !ok {
+			return 0, 0
+		}
+		return r, 3
 	case 'u':
-		if len(s) < 5 {
+		r, ok := hexRune(s[1:], 4)
+		switch {
+		case !ok || r >= 0xdc00 && r < 0xe000:
+			return 0, 0
+		case r >= 0xd800 && r < 0xdc00:
+			low, ok := hexRune(strings.TrimPrefix(s[5:], `\u`), 4)
+			if !ok || !strings.HasPrefix(s[5:], `\u`) || low < 0xdc00 || low >= 0xe000 {
+				return 0, 0
+			}
+			return (r-0xd800)<<10 + low - 0xdc00 + 0x10000, 11
+		}
+		return r, 5
+	case 'U':
+		r, ok := hexRune(s[1:], 8)
+		if !ok || r > unicode.MaxRune || r >= 0xd800 && r < 0xe000 {
 			return 0, 0
 		}
-		u, err := strconv.ParseUint(s[1:5], 16, 16)
-		if err != nil || u >= 0xd800 && u < 0xe000 {
-			return 0, 0
-		}
-		return rune(u), 5
+		return r, 9
 	}
 	return 0, 0
+}
+
+// escapes are the runes of the escapes of one character after the
+// backslash.
+var escapes = map[byte]rune{'\\': '\\', '"': '"', '/': '/', ' ': ' ', '0': 0, 'a': '\a', 'b': '\b', 't': '\t',
+	'n': '\n', 'v': '\v', 'f': '\f', 'r': '\r', 'e': 0x1b, 'N': 0x85, '_': 0xa0, 'L': 0x2028, 'P': 0x2029}
+
+// hexRune reads the n hexadecimal digits s starts with.
+func hexRune(s string, n int) (rune, bool) {
+	if len(s) < n {
+		return 0, false
+	}
+	var r rune
+	for i := range n {
+		c := s[i]
+		switch {
+		case isDigit(c):
+			r = r<<4 | rune(c-'0')
+		case c|0x20 >= 'a' && c|0x20 <= 'f':
+			r = r<<4 | rune(c|0x20-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }
 
 // plainScalar resolves a plain scalar as go-yaml does (token.New, then

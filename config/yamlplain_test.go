@@ -100,6 +100,7 @@ func TestYAMLPlain(t *testing.T) {
 		"a: |\n  x \n  y  \nb: >\n  x \n  y\n\n  z  \nc: >-\n  x\n  y  \n",
 		"- a: >\n    x\n    y\n  b: 2\n",
 		"a: \"tab\\there \\u00e9 \\\\d+ \\\"q\\\" \\/ \\r\\n\"\nb: [\"x\\ny\"]\n\"k\\tk\": 1\n",
+		"a: \"\\0\\a\\b\\v\\f\\e\\ \\N\\_\\L\\P\"\nb: \"\\x41\\x7e\\xFF\\xe9\"\nc: [\"\\ud83d\\ude00\", \"\\U0001F600\\U0010ffff\\u0000\"]\n\"k\\x20\\N\": {\"\\e\": \"\\uDBFF\\uDFFF\"}\n",
 		"script: |\n  #!/bin/sh\n  set -e\n\n  if [ -n \"$X\" ]; then\n    echo \"x: $X\"\n  fi\n",
 		// Anchors, aliases and merge keys.
 		"a: &x 1\nb: *x\n",
@@ -314,14 +315,22 @@ func TestYAMLPlain(t *testing.T) {
 		{"comment after flow", "a: [b]#c\n"},
 		{"quote then text in flow", "a: ['b'c]\n"},
 		{"quoted value then ':'", "a: ['b': c]\n"},
-		{"escape in flow", "a: [\"b\\x41\"]\n"},
 		{"number key in flow", "a: {1: b}\n"},
 		{"extra closer", "a: [b]]\n"},
 		{"mismatched closer", "a: [b}\n"},
 		{"multi-line plain", "a: b\n  c\n"},
 		{"multi-line quoted", "a: 'b\n  c'\n"},
-		{"escape go-yaml reads", "a: \"b\\x41\"\n"},
-		{"surrogate escape", "a: \"\\ud83d\\ude00\"\n"},
+		{"unknown escape", "a: \"b\\q\"\n"},
+		{"\\x and one hex digit", "a: \"\\x4\"\n"},
+		{"\\x and no hex digit", "a: \"\\xZZ\"\n"},
+		{"\\u and three hex digits", "a: \"\\u00e\"\n"},
+		{"lone low surrogate", "a: \"\\udc00\"\n"},
+		{"lone high surrogate", "a: \"\\ud800x\"\n"},
+		{"high surrogate then no low one", "a: \"\\ud800\\u0041\"\n"},
+		{"\\U past Unicode", "a: \"\\U00110000\"\n"},
+		{"\\U surrogate", "a: \"\\U0000D800\"\n"},
+		{"\\U and seven hex digits", "a: \"\\U0001F60\"\n"},
+		{"escaped tab", "a: \"\\\tb\"\n"},
 		{"complex key", "? a\n: b\n"},
 		{"directive", "%YAML 1.2\n---\na: 1\n"},
 		{"second document", "a: 1\n---\nb: 2\n"},
@@ -630,7 +639,7 @@ func TestYAMLPlainGenerated(t *testing.T) {
 // checkYAMLPlainGenerated checks yamlPlain on 20,000 documents of yamlGen.
 func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 	t.Helper()
-	read, aliases, merges, flows, tags, blocks := 0, 0, 0, 0, 0, 0
+	read, aliases, merges, flows, tags, blocks, escapes := 0, 0, 0, 0, 0, 0, 0
 	const docs = 20_000
 	for range docs {
 		refs := r.IntN(2) == 0
@@ -679,13 +688,16 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 			if blockIndicated(src) {
 				blocks++
 			}
+			if rareEscapes(src) {
+				escapes++
+			}
 		}
 	}
-	t.Logf("%d documents of %d read by yamlPlain, %d of them with aliases, %d with merge keys, %d with flow collections over lines, %d with tags, %d with kept or indicated block scalars",
-		read, docs, aliases, merges, flows, tags, blocks)
-	if read < docs/4 || aliases < docs/40 || merges < docs/100 || flows < docs/40 || tags < docs/40 || blocks < docs/100 {
-		t.Errorf("only %d documents of %d read by yamlPlain, %d with aliases, %d with merge keys, %d with flow collections over lines, %d with tags, %d with kept or indicated block scalars",
-			read, docs, aliases, merges, flows, tags, blocks)
+	t.Logf("%d documents of %d read by yamlPlain, %d of them with aliases, %d with merge keys, %d with flow collections over lines, %d with tags, %d with kept or indicated block scalars, %d with the other escapes",
+		read, docs, aliases, merges, flows, tags, blocks, escapes)
+	if read < docs/4 || aliases < docs/40 || merges < docs/100 || flows < docs/40 || tags < docs/40 || blocks < docs/100 || escapes < docs/100 {
+		t.Errorf("only %d documents of %d read by yamlPlain, %d with aliases, %d with merge keys, %d with flow collections over lines, %d with tags, %d with kept or indicated block scalars, %d with the other escapes",
+			read, docs, aliases, merges, flows, tags, blocks, escapes)
 	}
 }
 
@@ -960,6 +972,9 @@ func (g *yamlGen) tag() string {
 
 // untagged returns a scalar, mostly a common one.
 func (g *yamlGen) untagged() string {
+	if g.r.IntN(24) == 0 {
+		return g.escaped()
+	}
 	if !g.odd() {
 		return g.pick("1", "-1", "1.5", "-0.25", "0", "x", "x y", "item-00000012", "true", "false", "null", "~", "'s'", `"d"`, "http://h:1/p")
 	}
@@ -969,6 +984,36 @@ func (g *yamlGen) untagged() string {
 		"'a'#c", "---", "...", "123456789012345", "1234567890123456", "-123456789012345", "1.", "01.5", "+1.5", "1__2", "0b101", "0B101", "0X1.8p1",
 		"'a\tb'", `""`, "''", "yes", "NO", "'Yes'", "'12'", `"-0"`, "'1.5'", "1.10", "0.000001", "~x", "-x", "x\x01", "x:", "-1_0", "1:2",
 		`"a\tb"`, `"\u00e9"`, `"\\d+"`, `"q\"q"`, `"\x41"`, `"\ud800"`, `"\/"`, `"\N"`, `"a\`, `"\u00"`, `"\U0001F600"`, `"\0"`, `"\e"`, `"\ "`, `"\u0000"`)
+}
+
+// escaped returns a double-quoted scalar holding escapes of every kind,
+// some that go-yaml refuses or reads oddly among them.
+func (g *yamlGen) escaped() string {
+	var b strings.Builder
+	b.WriteString(`"`)
+	for range 1 + g.r.IntN(3) {
+		b.WriteString(g.pick("", "x", "a b"))
+		if g.odd() {
+			b.WriteString(g.pick(`\q`, `\x4`, `\xZZ`, `\x`, `\u00e`, `\udc00`, `\ud800x`, `\ud800\u0041`, `\ud800\udbff`, `\U00110000`, `\U0000D800`,
+				`\U0001F60`, `\`, `\'`, `\u+041`, `\x-1`, "\\\t"))
+			continue
+		}
+		b.WriteString(g.pick(`\0`, `\a`, `\b`, `\v`, `\f`, `\e`, `\ `, `\N`, `\_`, `\L`, `\P`, `\t`, `\n`, `\r`, `\"`, `\\`, `\/`,
+			`\x41`, `\xff`, `\xE9`, `\x00`, `\u00e9`, `\u2028`, `\uFFFF`, `\ud83d\ude00`, `\uDBFF\uDFFF`, `\U0001F600`, `\U0010FFFF`, `\U00000041`))
+	}
+	return b.String() + `"`
+}
+
+// rareEscapes reports whether src holds an escape other than \n, \t,
+// \r, \", \\, \/ and a \u of one UTF-16 unit, about whether it holds
+// one in a double-quoted scalar.
+func rareEscapes(src string) bool {
+	for _, e := range []string{`\0`, `\a`, `\b`, `\v`, `\f`, `\e`, `\ `, `\N`, `\_`, `\L`, `\P`, `\x`, `\U`, `\ud8`, `\udb`} {
+		if strings.Contains(src, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // flow returns a flow collection, mostly a common one, its entries from
