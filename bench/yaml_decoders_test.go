@@ -64,9 +64,9 @@ func jsonItemsDocument(size, v int, extra string) []byte {
 // config.Decode of YAML (goccy: config's own reader of the common subset,
 // positions left to goccy/go-yaml until asked for), the same and its
 // positions (goccy-positions: what a document costs whose error is
-// reported), and the same with a custom tag on its first item's name
-// (!custom), which config's reader leaves to goccy/go-yaml (goccy-fallback:
-// the path of any YAML outside the subset);
+// reported), and the same with a verbatim tag on its first item's name
+// (!<tag:yaml.org,2002:str>), which config's reader leaves to goccy/go-yaml
+// (goccy-fallback: the path of any YAML outside the subset);
 // go.yaml.in/yaml/v3's Node converted to a value tree and positions, and
 // the parse into a yaml.Node alone (yamlv3-node: not a decoder, the floor
 // of any decoder built on it). json-tags and goccy-tags are config.Decode
@@ -81,14 +81,18 @@ func jsonItemsDocument(size, v int, extra string) []byte {
 // and goccy-str, of the one whose items each hold a version string,
 // tagged "version: !!str 1.5" in the YAML; json-keep and goccy-keep, of the
 // one whose items each hold a script, a literal block scalar of two lines
-// and an empty line kept by keep chomping ("script: |+") in the YAML.
+// and an empty line kept by keep chomping ("script: |+") in the YAML;
+// json-esc and goccy-esc, of the one whose items each hold a label with
+// escapes ("caf\xe9 \u2014 \U0001F600" in the YAML); json-ref and
+// goccy-ref, of the one whose items each hold a password, under a local
+// tag in the YAML ("password: !vault db/pass"), which go-yaml ignores.
 func BenchmarkYAMLDecoders(b *testing.B) {
 	for _, size := range []struct {
 		name  string
 		bytes int
 	}{{"1KB", 1 << 10}, {"100KB", 100 << 10}, {"1MB", 1 << 20}} {
 		js, ys := jsonBenchDocument(size.bytes, 2), yamlBenchDocument(size.bytes, 2)
-		tagged := bytes.Replace(ys, []byte("name: item-00000000\n"), []byte("name: !custom item-00000000\n"), 1)
+		tagged := bytes.Replace(ys, []byte("name: item-00000000\n"), []byte("name: !<tag:yaml.org,2002:str> item-00000000\n"), 1)
 		if bytes.Equal(tagged, ys) {
 			b.Fatal("no first item to tag")
 		}
@@ -116,6 +120,12 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 		jk := jsonItemsDocument(size.bytes, 2, `,"script":"set -e\nmake test\n\n"`)
 		yk := yamlItemsDocument(size.bytes, 2, "    script: |+\n      set -e\n      make test\n\n")
 		wantKeep, err := config.Decode("bench.json", jk, config.JSON)
+		if err != nil {
+			b.Fatal(err)
+		}
+		jr := jsonItemsDocument(size.bytes, 2, `,"password":"db/pass"`)
+		yr := yamlItemsDocument(size.bytes, 2, "    password: !vault db/pass\n")
+		wantRef, err := config.Decode("bench.json", jr, config.JSON)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -164,6 +174,8 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 			{"goccy-str", ys2, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"json-keep", jk, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
 			{"goccy-keep", yk, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
+			{"json-ref", jr, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
+			{"goccy-ref", yr, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"json-esc", je, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
 			{"goccy-esc", ye, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"yamlv3", ys, func(src []byte) (decoded, error) { return decodeYAMLv3("bench.yaml", src) }},
@@ -178,7 +190,7 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 					b.Fatal(err)
 				}
 				switch c.name {
-				case "json", "json-tags", "json-text", "json-merge", "json-ports", "json-str", "json-keep", "json-esc", "yamlv3-node":
+				case "json", "json-tags", "json-text", "json-merge", "json-ports", "json-str", "json-keep", "json-esc", "json-ref", "yamlv3-node":
 				case "goccy-tags":
 					checkSameDocument(b, wantTags, doc)
 				case "goccy-text":
@@ -193,6 +205,8 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 					checkSameDocument(b, wantKeep, doc)
 				case "goccy-esc":
 					checkSameDocument(b, wantEsc, doc)
+				case "goccy-ref":
+					checkSameDocument(b, wantRef, doc)
 				default:
 					checkSameDocument(b, want, doc)
 				}

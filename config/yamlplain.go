@@ -13,8 +13,8 @@ import (
 // entries included), plain scalars and one-line quoted scalars (see
 // quoted), flow collections of those as a value, on one line or over
 // several (see flow), literal and folded block scalars as a value (see
-// blockScalar), a standard tag on a plain or quoted scalar or on a
-// collection (see tagAt and taggedBlock), anchors on values, aliases and
+// blockScalar), a standard or local tag on a plain or quoted scalar or on
+// a collection (see tagAt and taggedBlock), anchors on values, aliases and
 // merge keys of aliases (see yamlplain_alias.go), comments, blank lines
 // and a leading "---". It builds the value alone, no positions, and gives
 // up (ok false) on anything else: the tags and tagged values tagAt and
@@ -377,55 +377,76 @@ func (p *yamlPlain) scalar(col int) (any, bool) {
 	return v, p.endLine()
 }
 
-// tagAt reads the standard tag at i, "!!" and str, int, float, bool or
-// null (of a scalar) or map or seq (of a collection), then blanks or a
-// line break; it returns the name and the offset after the blanks. It
-// leaves to go-yaml any other tag: !!binary and !!timestamp, a local or
-// custom one (!Ref, which go-yaml ignores), a verbatim one and one a %TAG
-// directive names.
+// tagAt reads the tag at i, then blanks or a line break: a standard one,
+// "!!" and str, int, float, bool or null (of a scalar) or map or seq (of a
+// collection), whose name it returns, or a local one, '!' and a letter,
+// then letters, digits, '-' or '_' (!Ref, !vault), which go-yaml ignores
+// and for which it returns localTag. It returns the offset after the
+// blanks. It leaves to go-yaml any other tag: !!binary and !!timestamp, a
+// verbatim one, one with a named handle (!e!x) and one a %TAG directive
+// names.
 func (p *yamlPlain) tagAt(i int) (tag string, next int, ok bool) {
-	if !strings.HasPrefix(p.src[i:], "!!") {
-		return "", 0, false
-	}
-	end := i + 2
-	for end < len(p.src) && p.src[end] >= 'a' && p.src[end] <= 'z' {
-		end++
-	}
-	switch p.src[i:end] {
-	case "!!str", "!!int", "!!float", "!!bool", "!!null", "!!map", "!!seq":
-		if end < len(p.src) && (p.src[end] == ' ' || p.src[end] == '\n') {
-			return p.src[i+2 : end], p.flowBlanks(end), true
+	end := i + 1
+	local := !strings.HasPrefix(p.src[i:], "!!")
+	if local {
+		for end < len(p.src) && (isLetter(p.src[end]) || end > i+1 && (isDigit(p.src[end]) || p.src[end] == '-' || p.src[end] == '_')) {
+			end++
 		}
+		tag = localTag
+	} else {
+		for end++; end < len(p.src) && p.src[end] >= 'a' && p.src[end] <= 'z'; end++ {
+		}
+		tag = p.src[i+2 : end]
+	}
+	switch {
+	case end == len(p.src) || p.src[end] != ' ' && p.src[end] != '\n':
+		return "", 0, false
+	case local && end > i+1:
+		return tag, p.flowBlanks(end), true
+	}
+	switch tag {
+	case "str", "int", "float", "bool", "null", "map", "seq":
+		return tag, p.flowBlanks(end), true
 	}
 	return "", 0, false
 }
 
+// localTag is what tagAt returns for a local tag.
+const localTag = "!"
+
+// isLetter reports whether c is an ASCII letter.
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
 // tagFits reports whether a value starting with c may follow tag (see
 // tagAt): a flow mapping after !!map, a flow sequence after !!seq, which
-// go-yaml ignores, a plain or quoted scalar after the others.
+// go-yaml ignores, a plain or quoted scalar after the others, and after a
+// local tag also a flow collection or a block scalar.
 func tagFits(tag string, c byte) bool {
 	switch tag {
 	case "map":
 		return c == '{'
 	case "seq":
 		return c == '['
+	case localTag:
+		return strings.IndexByte("*&!\n#", c) < 0
 	}
 	return strings.IndexByte("[{*|>&!\n#", c) < 0
 }
 
-// taggedBlock reports whether "!!map" or "!!seq" ends the line at p.i, and
-// if so reads the block mapping or sequence it tags below, indented more
-// than col (the value of a key or an entry in column col); if not, p.i
-// stays. It leaves to go-yaml a block of the other kind (an error),
-// nothing (go-yaml reads !!seq and nothing as []) and a sequence in the
-// key's or entry's column (go-yaml takes the next entries for the tagged
-// sequence's).
+// taggedBlock reports whether "!!map", "!!seq" or a local tag ends the
+// line at p.i, and if so reads the block mapping or sequence it tags
+// below, indented more than col (the value of a key or an entry in column
+// col); if not, p.i stays. It leaves to go-yaml a block of the other kind
+// than a standard tag names (an error), nothing (go-yaml reads !!seq and
+// nothing as [], and takes a key in the tagged key's column for the
+// tagged mapping's) and a sequence in the key's or entry's column
+// (go-yaml takes the next entries for the tagged sequence's).
 func (p *yamlPlain) taggedBlock(col int) (v any, tagged, ok bool) {
 	if !p.at('!') {
 		return nil, false, false
 	}
 	tag, next, ok := p.tagAt(p.i)
-	if !ok || tag != "map" && tag != "seq" {
+	if !ok || tag != "map" && tag != "seq" && tag != localTag {
 		return nil, false, false
 	}
 	start := p.i
@@ -433,7 +454,7 @@ func (p *yamlPlain) taggedBlock(col int) (v any, tagged, ok bool) {
 		p.i = start
 		return nil, false, false
 	}
-	if !p.endLine() || p.eof() || p.col() <= col || p.entryAt(p.i) != (tag == "seq") {
+	if !p.endLine() || p.eof() || p.col() <= col || tag != localTag && p.entryAt(p.i) != (tag == "seq") {
 		return nil, true, false
 	}
 	v, ok = p.block()
@@ -441,7 +462,8 @@ func (p *yamlPlain) taggedBlock(col int) (v any, tagged, ok bool) {
 }
 
 // retag converts v, read from the plain or quoted scalar raw, as go-yaml's
-// standard tag does (Decoder.nodeToValue): !!null gives null whatever the
+// tag does (Decoder.nodeToValue): a local one gives the text of a plain
+// scalar and leaves the others as they are; !!null gives null whatever the
 // scalar, !!str the text of v as fmt.Sprint writes it ("1.1" for 1.10, ""
 // for null), !!int, !!float and !!bool parse that text. ok is false where
 // go-yaml fails or falls back on a zero value, or might: for !!int and
@@ -449,13 +471,19 @@ func (p *yamlPlain) taggedBlock(col int) (v any, tagged, ok bool) {
 // !!bool another than true, false, yes or no in any case, and for !!str a
 // number decimal does not read.
 func retag(tag, raw string, v any) (any, bool) {
+	quoted := raw[0] == '"' || raw[0] == '\''
 	s := raw
-	if raw[0] == '"' || raw[0] == '\'' {
+	if quoted {
 		s = v.(string)
 	}
 	switch tag {
 	case "map", "seq":
 		return v, true
+	case localTag:
+		if quoted || raw[0] == '[' || raw[0] == '{' {
+			return v, true
+		}
+		return raw, true
 	case "null":
 		return nil, true
 	case "bool":

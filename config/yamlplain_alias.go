@@ -71,8 +71,8 @@ func (p *yamlPlain) anchored(read func() (any, bool)) (any, bool) {
 
 // anchorAt reads the anchor at i, '&' and a name, and the blanks after it.
 // It returns the name and the offset of what follows, neither the end of
-// the source nor another anchor, an alias or !!map or !!seq (go-yaml
-// refuses a merge key of an alias of a tagged mapping).
+// the source nor another anchor, an alias, !!map, !!seq or a local tag
+// (go-yaml refuses a merge key of an alias of a tagged mapping).
 func (p *yamlPlain) anchorAt(i int) (name string, next int, ok bool) {
 	name, end := p.name(i)
 	if name == "" || end == len(p.src) || p.src[end] != ' ' && p.src[end] != '\n' {
@@ -82,7 +82,7 @@ func (p *yamlPlain) anchorAt(i int) (name string, next int, ok bool) {
 	if next == len(p.src) || p.src[next] == '&' || p.src[next] == '*' {
 		return "", 0, false
 	}
-	if tag, _, tagged := p.tagAt(next); tagged && (tag == "map" || tag == "seq") {
+	if tag, _, tagged := p.tagAt(next); tagged && (tag == "map" || tag == "seq" || tag == localTag) {
 		return "", 0, false
 	}
 	return name, next, true

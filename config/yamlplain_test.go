@@ -146,6 +146,12 @@ func TestYAMLPlain(t *testing.T) {
 		"a: !!map {b: 1}\nb: !!seq [1] # c\nc: [!!map {}, !!seq  []]\n",
 		"a: !!map # c\n\n  b: 1\nc: !!seq\n  - 1\n  - !!map\n      k: v\n",
 		"- !!seq\n  - 1\n- !!map {a: 1}\n",
+		// Local tags, which go-yaml ignores.
+		"a: !Ref x\nb: !Ref 1\nc: !x true\nd: !x ~\ne: !x 'y'\nf: !x \"1\"\ng: !x 012\nh: !x null\ni: !x 1.5\nj: !x-y_Z9  v  # c\nk: !str 1\nl: !x ''\n",
+		"a: !Sub [x, 1, !y 2, !z [3]]\nb: !x {k: !y v}\nc: !x [\n  1,\n  2]\n",
+		"a: !x |\n  text\nb: !x >-\n  t\n  u\n",
+		"a: !vault\n  k: v\nb: !x\n  - 1\n  - !y 2\nc: !x # c\n\n  k: v\n",
+		"- !x v\n- !x\n  k: v\n- !x\n  - 1\n- k: !vault\n    - !y 2\n",
 	} {
 		if !checkYAMLPlain(t, []byte(src)) {
 			t.Errorf("%q: left to go-yaml", src)
@@ -231,7 +237,27 @@ func TestYAMLPlain(t *testing.T) {
 		{"!!map on the root", "!!map\na: 1\n"},
 		{"!!binary", "a: !!binary aGk=\n"},
 		{"!!timestamp", "a: !!timestamp 2001-12-14\n"},
-		{"custom tag", "a: !custom x\n"},
+		{"local tag then nothing", "a: !x\nb: 1\n"},
+		{"local tag then nothing at the end", "a: !x\n"},
+		{"local tag then an entry in the key's column", "a: !x\n- 1\n"},
+		{"local tag then an entry in the entry's column", "- !x\n- 1\n"},
+		{"local tag then a tag", "a: !x !y v\n"},
+		{"local tag then an anchor", "a: !x &n v\nb: *n\n"},
+		{"anchor then a local tag", "a: &n !x v\nb: *n\n"},
+		{"local tag on an alias", "a: &n 1\nb: !x *n\n"},
+		{"local tag on a key", "!x k: v\n"},
+		{"local tag on a flow key", "a: {!x k: v}\n"},
+		{"local tag then ',' in flow", "a: [!x, 1]\n"},
+		{"local tag then ']' in flow", "a: [!x]\n"},
+		{"local tag then '}' in flow", "a: {k: !x}\n"},
+		{"local tag then ','", "a: !x,v\n"},
+		{"local tag with a '.'", "a: !x.y v\n"},
+		{"local tag with a '/'", "a: !x/y v\n"},
+		{"local tag starting with a digit", "a: !1 v\n"},
+		{"named tag handle", "a: !e!x v\n"},
+		{"non-specific tag", "a: ! v\n"},
+		{"local tag on infinity", "a: !x .inf\n"},
+		{"local tag on a merge", "a:\n  <<: !x {b: 1}\n"},
 		{"verbatim tag", "a: !<tag:yaml.org,2002:str> x\n"},
 		{"tag with a ':'", "a: !!str:x 1\n"},
 		{"longer tag", "a: !!strx 1\n"},
@@ -639,7 +665,7 @@ func TestYAMLPlainGenerated(t *testing.T) {
 // checkYAMLPlainGenerated checks yamlPlain on 20,000 documents of yamlGen.
 func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 	t.Helper()
-	read, aliases, merges, flows, tags, blocks, escapes := 0, 0, 0, 0, 0, 0, 0
+	read, aliases, merges, flows, tags, blocks, escapes, locals := 0, 0, 0, 0, 0, 0, 0, 0
 	const docs = 20_000
 	for range docs {
 		refs := r.IntN(2) == 0
@@ -691,13 +717,16 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 			if rareEscapes(src) {
 				escapes++
 			}
+			if localTagged(src) {
+				locals++
+			}
 		}
 	}
-	t.Logf("%d documents of %d read by yamlPlain, %d of them with aliases, %d with merge keys, %d with flow collections over lines, %d with tags, %d with kept or indicated block scalars, %d with the other escapes",
-		read, docs, aliases, merges, flows, tags, blocks, escapes)
-	if read < docs/4 || aliases < docs/40 || merges < docs/100 || flows < docs/40 || tags < docs/40 || blocks < docs/100 || escapes < docs/100 {
-		t.Errorf("only %d documents of %d read by yamlPlain, %d with aliases, %d with merge keys, %d with flow collections over lines, %d with tags, %d with kept or indicated block scalars, %d with the other escapes",
-			read, docs, aliases, merges, flows, tags, blocks, escapes)
+	t.Logf("%d documents of %d read by yamlPlain, %d of them with aliases, %d with merge keys, %d with flow collections over lines, %d with standard tags, %d with kept or indicated block scalars, %d with the other escapes, %d with local tags",
+		read, docs, aliases, merges, flows, tags, blocks, escapes, locals)
+	if read < docs/4 || aliases < docs/40 || merges < docs/100 || flows < docs/40 || tags < docs/40 || blocks < docs/100 || escapes < docs/100 || locals < docs/100 {
+		t.Errorf("only %d documents of %d read by yamlPlain, %d with aliases, %d with merge keys, %d with flow collections over lines, %d with standard tags, %d with kept or indicated block scalars, %d with the other escapes, %d with local tags",
+			read, docs, aliases, merges, flows, tags, blocks, escapes, locals)
 	}
 }
 
@@ -795,7 +824,7 @@ func (g *yamlGen) value(col, inner, depth int, entry bool) {
 	switch {
 	case k < 2 && depth < 4:
 		if g.r.IntN(8) == 0 {
-			g.b.WriteString(g.pick("!!map", "!!seq", "!!str", "!custom"))
+			g.b.WriteString(g.pick("!!map", "!!seq", "!!str", "!custom", "!Sub"))
 		}
 		g.b.WriteString(g.pick("\n", " # c\n", "\n  # c\n", "\n\n"))
 		seq := !entry && g.r.IntN(3) == 0
@@ -964,10 +993,10 @@ func (g *yamlGen) tag() string {
 	case g.r.IntN(8) != 0:
 		return ""
 	case g.odd():
-		return g.pick("!!binary", "!!timestamp", "!!strx", "!!str:x", "!!", "!", "!custom", "!Ref", "!e!x",
+		return g.pick("!!binary", "!!timestamp", "!!strx", "!!str:x", "!!", "!", "!custom", "!Ref", "!e!x", "!x-y_1", "!x.y", "!1", "!x,", "!x!", "!X]", "!x !y",
 			"!<tag:yaml.org,2002:str>", "!!str !!int", "!!str &t1", "!!str\n", "!!str #c\n", "!!int,", "!!bool]") + g.pick(" ", "  ")
 	}
-	return g.pick("!!str", "!!str", "!!int", "!!float", "!!bool", "!!null") + g.pick(" ", " ", "  ")
+	return g.pick("!!str", "!!str", "!!int", "!!float", "!!bool", "!!null", "!Ref", "!vault") + g.pick(" ", " ", "  ")
 }
 
 // untagged returns a scalar, mostly a common one.
@@ -1002,6 +1031,17 @@ func (g *yamlGen) escaped() string {
 			`\x41`, `\xff`, `\xE9`, `\x00`, `\u00e9`, `\u2028`, `\uFFFF`, `\ud83d\ude00`, `\uDBFF\uDFFF`, `\U0001F600`, `\U0010FFFF`, `\U00000041`))
 	}
 	return b.String() + `"`
+}
+
+// localTagged reports whether src holds a local tag, '!' and a letter,
+// about whether it holds one.
+func localTagged(src string) bool {
+	for i := 1; i+1 < len(src); i++ {
+		if src[i] == '!' && src[i-1] != '!' && isLetter(src[i+1]) {
+			return true
+		}
+	}
+	return false
 }
 
 // rareEscapes reports whether src holds an escape other than \n, \t,
