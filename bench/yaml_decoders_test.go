@@ -85,7 +85,9 @@ func jsonItemsDocument(size, v int, extra string) []byte {
 // json-esc and goccy-esc, of the one whose items each hold a label with
 // escapes ("caf\xe9 \u2014 \U0001F600" in the YAML); json-ref and
 // goccy-ref, of the one whose items each hold a password, under a local
-// tag in the YAML ("password: !vault db/pass"), which go-yaml ignores.
+// tag in the YAML ("password: !vault db/pass"), which go-yaml ignores;
+// json-wrap and goccy-wrap, of the one whose items each hold a
+// description, a plain scalar over two lines in the YAML.
 func BenchmarkYAMLDecoders(b *testing.B) {
 	for _, size := range []struct {
 		name  string
@@ -120,6 +122,12 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 		jk := jsonItemsDocument(size.bytes, 2, `,"script":"set -e\nmake test\n\n"`)
 		yk := yamlItemsDocument(size.bytes, 2, "    script: |+\n      set -e\n      make test\n\n")
 		wantKeep, err := config.Decode("bench.json", jk, config.JSON)
+		if err != nil {
+			b.Fatal(err)
+		}
+		jw := jsonItemsDocument(size.bytes, 2, `,"description":"a long description of the item that goes on to a second line"`)
+		yw := yamlItemsDocument(size.bytes, 2, "    description: a long description of the item\n      that goes on to a second line\n")
+		wantWrap, err := config.Decode("bench.json", jw, config.JSON)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -174,6 +182,8 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 			{"goccy-str", ys2, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"json-keep", jk, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
 			{"goccy-keep", yk, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
+			{"json-wrap", jw, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
+			{"goccy-wrap", yw, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"json-ref", jr, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
 			{"goccy-ref", yr, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
 			{"json-esc", je, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
@@ -190,7 +200,7 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 					b.Fatal(err)
 				}
 				switch c.name {
-				case "json", "json-tags", "json-text", "json-merge", "json-ports", "json-str", "json-keep", "json-esc", "json-ref", "yamlv3-node":
+				case "json", "json-tags", "json-text", "json-merge", "json-ports", "json-str", "json-keep", "json-esc", "json-ref", "json-wrap", "yamlv3-node":
 				case "goccy-tags":
 					checkSameDocument(b, wantTags, doc)
 				case "goccy-text":
@@ -207,6 +217,8 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 					checkSameDocument(b, wantEsc, doc)
 				case "goccy-ref":
 					checkSameDocument(b, wantRef, doc)
+				case "goccy-wrap":
+					checkSameDocument(b, wantWrap, doc)
 				default:
 					checkSameDocument(b, want, doc)
 				}

@@ -10,23 +10,24 @@ import (
 
 // yamlPlain reads the common subset of block YAML without go-yaml: block
 // mappings of plain or quoted keys, block sequences (compact "- key: v"
-// entries included), plain scalars and one-line quoted scalars (see
-// quoted), flow collections of those as a value, on one line or over
-// several (see flow), literal and folded block scalars as a value (see
-// blockScalar), a standard or local tag on a plain or quoted scalar or on
-// a collection (see tagAt and taggedBlock), anchors on values, aliases and
-// merge keys of aliases (see yamlplain_alias.go), comments, blank lines
-// and a leading "---". It builds the value alone, no positions, and gives
-// up (ok false) on anything else: the tags and tagged values tagAt and
-// retag leave, the anchors, aliases and merge keys yamlplain_alias.go
-// leaves, the block scalars blockScalar leaves, the flow collections flow
-// leaves, multi-line plain or quoted scalars, complex keys, directives, a
-// second document, tabs, carriage returns, duplicate keys, more keys than
-// checkBlockMappings lets go-yaml parse, aliases expanding to more nodes
-// than checkAliases lets through, a scalar that may resolve other than as
-// a string, a bool, a null or a number JSON holds. decodeYAML then runs
-// go-yaml, which accepts or refuses the document as before; FuzzYAMLPlain
-// checks that what this accepts go-yaml decodes to the same value.
+// entries included), plain and quoted scalars (see quoted), over several
+// lines too (see plainLines), flow collections of those as a value, on one
+// line or over several (see flow), literal and folded block scalars as a
+// value (see blockScalar), a standard or local tag on a plain or quoted
+// scalar or on a collection (see tagAt and taggedBlock), anchors on values,
+// aliases and merge keys of aliases (see yamlplain_alias.go), comments,
+// blank lines and a leading "---". It builds the value alone, no positions,
+// and gives up (ok false) on anything else: the tags and tagged values
+// tagAt and retag leave, the anchors, aliases and merge keys
+// yamlplain_alias.go leaves, the block scalars blockScalar leaves, the flow
+// collections flow leaves, the scalars over several lines plainLines and
+// quotedLines leave, complex keys, directives, a second document, tabs,
+// carriage returns, duplicate keys, more keys than checkBlockMappings lets
+// go-yaml parse, aliases expanding to more nodes than checkAliases lets
+// through, a scalar that may resolve other than as a string, a bool, a null
+// or a number JSON holds. decodeYAML then runs go-yaml, which accepts or
+// refuses the document as before; FuzzYAMLPlain checks that what this
+// accepts go-yaml decodes to the same value.
 type yamlPlain struct {
 	src       string
 	i         int // the next byte to read
@@ -94,7 +95,7 @@ func (p *yamlPlain) nextLine() bool {
 			p.toLineEnd()
 			continue
 		}
-		if p.col() == 0 && (strings.HasPrefix(p.src[p.i:], "---") || strings.HasPrefix(p.src[p.i:], "...")) {
+		if p.col() == 0 && marker(p.src[p.i:]) {
 			return false
 		}
 		return true
@@ -312,7 +313,7 @@ func (p *yamlPlain) mappingValue(col int) (any, bool) {
 func (p *yamlPlain) keyAt(i int) (k string, next int, ok bool) {
 	var end int
 	if c := p.src[i]; c == '"' || c == '\'' {
-		k, end, ok = p.quoted(i)
+		k, end, ok = p.quoted(i, oneLine)
 	} else {
 		end, ok = p.plainEnd(i, true)
 		if ok {
@@ -358,11 +359,16 @@ func (p *yamlPlain) scalar(col int) (any, bool) {
 		return p.blockScalar(col)
 	case c == '"' || c == '\'':
 		p.count(1)
-		v, end, ok = p.quoted(p.i)
+		v, end, ok = p.quoted(p.i, col)
 	default:
 		p.count(1)
 		if end, ok = p.plainEnd(p.i, false); ok && end > p.i {
 			v, ok = plainScalar(p.src[p.i:end])
+			if ok && tag == "" && p.mayContinue(end, col) {
+				if s, next, more := p.plainLines(p.i, end, col); more {
+					v, end = s, next
+				}
+			}
 		} else {
 			ok = false
 		}
@@ -655,7 +661,7 @@ func (p *yamlPlain) flowNode(i int) (v any, end int, ok bool) {
 		}
 	case '"', '\'':
 		p.count(1)
-		v, end, ok = p.quoted(i)
+		v, end, ok = p.quoted(i, oneLine)
 	default:
 		p.count(1)
 		end, ok = p.flowPlainEnd(i)
@@ -684,7 +690,7 @@ func (p *yamlPlain) flowKey(i int) (k string, next int, ok bool) {
 	}
 	var end int
 	if c := p.src[i]; c == '"' || c == '\'' {
-		k, end, ok = p.quoted(i)
+		k, end, ok = p.quoted(i, oneLine)
 	} else if end, ok = p.flowPlainEnd(i); ok {
 		k = p.src[i:end]
 		ok = plainString(k)
@@ -783,16 +789,20 @@ func (p *yamlPlain) plainEnd(i int, key bool) (end int, ok bool) {
 	return end, !key
 }
 
-// quoted reads the quoted scalar at i, on one line: single-quoted, where
-// a quote is written twice, or double-quoted, with the escapes escape
-// reads; it leaves the others to go-yaml. It returns the string and the
-// offset after the closing quote.
-func (p *yamlPlain) quoted(i int) (s string, end int, ok bool) {
+// quoted reads the quoted scalar at i: single-quoted, where a quote is
+// written twice, or double-quoted, with the escapes escape reads; it
+// leaves the others to go-yaml. It reads a scalar over several lines (see
+// quotedLines) as the value of a key or an entry in column col, and one
+// on one line if col is oneLine. It returns the string and the offset
+// after the closing quote.
+func (p *yamlPlain) quoted(i, col int) (s string, end int, ok bool) {
 	q := p.src[i]
 	var b strings.Builder // used for '' and escapes only
 	from, built := i+1, false
 	for j := from; j < len(p.src); j++ {
 		switch c := p.src[j]; {
+		case col != oneLine && (c == '\n' || c == '\\' && q == '"' && j+1 < len(p.src) && p.src[j+1] == '\n'):
+			return p.quotedLines(append([]byte(b.String()), p.src[from:j]...), j, col, q)
 		case c == q && q == '\'' && j+1 < len(p.src) && p.src[j+1] == '\'':
 			b.WriteString(p.src[from : j+1])
 			from, built = j+2, true

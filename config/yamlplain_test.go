@@ -146,6 +146,13 @@ func TestYAMLPlain(t *testing.T) {
 		"a: !!map {b: 1}\nb: !!seq [1] # c\nc: [!!map {}, !!seq  []]\n",
 		"a: !!map # c\n\n  b: 1\nc: !!seq\n  - 1\n  - !!map\n      k: v\n",
 		"- !!seq\n  - 1\n- !!map {a: 1}\n",
+		// Plain and quoted scalars over several lines.
+		"d: a long\n  sentence on two lines\ne: a\n\n  b\nf: a\n\n\n  b\ng: 1\n  2\nh: true\n  x\n",
+		"d: a\n  b # c\ne: a\n   b   \nf: a\n  b\n  c\ng: a\n  b\n\nh:\n  d: x\n   y\n",
+		"- a\n  b\n- c\n-   x\n\n\n     y\n  z # c\n- k: v\n   w\n",
+		"d: 'a\n  b'\ne: 'a\n\n  b'\nf: \"a\n  b\"\ng: \"a\\\n  b\"\nh: \"a\\n\n  b\"\n",
+		"d: 'it''s\n  a''\n\n\n    b  '\ne: \"\\x41 \n  \\t\\\n\n  c\\\n   \"\n",
+		"- 'a\n  b'\n- \"c\n   d\" # e\n- &x f\n  g\n- *x\n",
 		// Local tags, which go-yaml ignores.
 		"a: !Ref x\nb: !Ref 1\nc: !x true\nd: !x ~\ne: !x 'y'\nf: !x \"1\"\ng: !x 012\nh: !x null\ni: !x 1.5\nj: !x-y_Z9  v  # c\nk: !str 1\nl: !x ''\n",
 		"a: !Sub [x, 1, !y 2, !z [3]]\nb: !x {k: !y v}\nc: !x [\n  1,\n  2]\n",
@@ -344,8 +351,6 @@ func TestYAMLPlain(t *testing.T) {
 		{"number key in flow", "a: {1: b}\n"},
 		{"extra closer", "a: [b]]\n"},
 		{"mismatched closer", "a: [b}\n"},
-		{"multi-line plain", "a: b\n  c\n"},
-		{"multi-line quoted", "a: 'b\n  c'\n"},
 		{"unknown escape", "a: \"b\\q\"\n"},
 		{"\\x and one hex digit", "a: \"\\x4\"\n"},
 		{"\\x and no hex digit", "a: \"\\xZZ\"\n"},
@@ -357,6 +362,22 @@ func TestYAMLPlain(t *testing.T) {
 		{"\\U surrogate", "a: \"\\U0000D800\"\n"},
 		{"\\U and seven hex digits", "a: \"\\U0001F60\"\n"},
 		{"escaped tab", "a: \"\\\tb\"\n"},
+		{"plain scalar on the line below its key", "d:\n  a\n  b\n"},
+		{"plain scalar continued by a '---'", "d: a\n  --- \n   b\n"},
+		{"plain scalar continued by a '- '", "d: a\n  - b\n"},
+		{"entry continued by a '- '", "- a\n - b\n"},
+		{"plain scalar continued in flow", "d: [x\n  y]\n"},
+		{"quoted scalar continued in flow", "d: [x,\n  'a\n  b']\n"},
+		{"comment among continuation lines", "d: a\n  # c\n  b\n"},
+		{"key on a continuation line", "d: a\n  b: c\n"},
+		{"key continued", "k\n  k2: v\n"},
+		{"continuation line in the key's column", "a:\n  d: x\n  y\n"},
+		{"quoted scalar continued in the key's column", "d: 'a\nb'\n"},
+		{"quoted scalar closed in the key's column", "d: 'a\n'\n"},
+		{"quoted key over two lines", "'a\n  b': 1\n"},
+		{"tagged plain scalar continued", "d: !!str a\n  b\n"},
+		{"infinity continued", "d: .inf\n  b\n"},
+		{"escaped line break then a line in the key's column", "d: \"a\\\nb\"\n"},
 		{"complex key", "? a\n: b\n"},
 		{"directive", "%YAML 1.2\n---\na: 1\n"},
 		{"second document", "a: 1\n---\nb: 2\n"},
@@ -635,6 +656,8 @@ func FuzzYAMLPlain(f *testing.F) {
 		"a: !!str 1.10\nb: !!int '2'\nc: [!!bool yes, !!null x]\n", "- !!float 1\n- !!str\n- !!str &x 1\n", "a: !foo x\nb: !!map {}\n", "- !", "- !!seq\n  - !!map\n      a: 1\n", "d: &d !!map\n  a: 1\nm:\n  <<: *d\n",
 		"a: |+\n  x\n\n# c\nb: |2-\n   y\n  z \n", "- >1+\n  x\n   y\n\n- |\n- >\n\n  x\n\n    y\n",
 		"a: [1,\n---\n]\n", "a: [b #c]\n]\n", "a: {b:\n 1}\n", "a: [1,,\n]\n", "x: &x 1\na: [*x\n , &y 2,\n *y,]\n",
+		"a: \"\\0\\x41\\N\\U0001F600\\ud83d\\ude00\"\nb: \"\\xZZ\\udc00\"\n", "a: !Ref x\nb: !vault\n  k: !x 1\nc: !Sub [a, !y 2]\n",
+		"d: a\n  b\n\n  c # d\n- e\n", "- 'a\n\n  b'\n- \"c\\\n   d\\n\n  e\"\n- f\n  -g\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -665,7 +688,7 @@ func TestYAMLPlainGenerated(t *testing.T) {
 // checkYAMLPlainGenerated checks yamlPlain on 20,000 documents of yamlGen.
 func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 	t.Helper()
-	read, aliases, merges, flows, tags, blocks, escapes, locals := 0, 0, 0, 0, 0, 0, 0, 0
+	read, aliases, merges, flows, tags, blocks, escapes, locals, lines := 0, 0, 0, 0, 0, 0, 0, 0, 0
 	const docs = 20_000
 	for range docs {
 		refs := r.IntN(2) == 0
@@ -720,13 +743,16 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 			if localTagged(src) {
 				locals++
 			}
+			if continued(src) {
+				lines++
+			}
 		}
 	}
-	t.Logf("%d documents of %d read by yamlPlain, %d of them with aliases, %d with merge keys, %d with flow collections over lines, %d with standard tags, %d with kept or indicated block scalars, %d with the other escapes, %d with local tags",
-		read, docs, aliases, merges, flows, tags, blocks, escapes, locals)
-	if read < docs/4 || aliases < docs/40 || merges < docs/100 || flows < docs/40 || tags < docs/40 || blocks < docs/100 || escapes < docs/100 || locals < docs/100 {
-		t.Errorf("only %d documents of %d read by yamlPlain, %d with aliases, %d with merge keys, %d with flow collections over lines, %d with standard tags, %d with kept or indicated block scalars, %d with the other escapes, %d with local tags",
-			read, docs, aliases, merges, flows, tags, blocks, escapes, locals)
+	t.Logf("%d documents of %d read by yamlPlain, %d of them with aliases, %d with merge keys, %d with flow collections over lines, %d with standard tags, %d with kept or indicated block scalars, %d with the other escapes, %d with local tags, %d with scalars over several lines",
+		read, docs, aliases, merges, flows, tags, blocks, escapes, locals, lines)
+	if read < docs/4 || aliases < docs/40 || merges < docs/100 || flows < docs/40 || tags < docs/40 || blocks < docs/100 || escapes < docs/100 || locals < docs/100 || lines < docs/100 {
+		t.Errorf("only %d documents of %d read by yamlPlain, %d with aliases, %d with merge keys, %d with flow collections over lines, %d with standard tags, %d with kept or indicated block scalars, %d with the other escapes, %d with local tags, %d with scalars over several lines",
+			read, docs, aliases, merges, flows, tags, blocks, escapes, locals, lines)
 	}
 }
 
@@ -850,9 +876,53 @@ func (g *yamlGen) value(col, inner, depth int, entry bool) {
 		g.blockScalar(col, inner)
 	case k < 8 && g.refs && (g.names != nil || g.odd()):
 		g.b.WriteString("*" + g.alias(g.names) + g.pick("\n", "\n", " # c\n", "  \n"))
+	case g.r.IntN(10) == 0:
+		g.b.WriteString(g.lines(col, inner) + g.pick("\n", "\n", " # c\n", "  \n"))
 	default:
 		g.b.WriteString(g.scalar() + g.pick("\n", "\n", " # c\n", "  \n"))
 	}
+}
+
+// lines returns a plain or quoted scalar continued on the lines below, the
+// value of a key or an entry in column col: its lines start with "more",
+// mostly indented to inner or more, among empty lines and blanks; odd
+// lines and indentation too.
+func (g *yamlGen) lines(col, inner int) string {
+	q := g.pick("", "", "'", `"`)
+	var b strings.Builder
+	b.WriteString(q + g.pick("a", "first words", "1", "true", "x y", "~"))
+	for range 1 + g.r.IntN(3) {
+		b.WriteString(g.pick("", "", " ", "  "))
+		if g.r.IntN(4) == 0 {
+			b.WriteString(g.pick("\n", "\n\n", "\n  \n"))
+		}
+		if q == `"` && g.r.IntN(4) == 0 {
+			b.WriteString(`\`) // an escaped line break
+		}
+		pad := inner + g.r.IntN(3)
+		if g.odd() {
+			pad = max(col+g.r.IntN(3)-1, 0) // in the key's column, or less
+		}
+		b.WriteString("\n" + strings.Repeat(" ", pad))
+		if g.odd() {
+			b.WriteString(g.pick("- more", "more: x", "# more", "more #c", "[more]", "more<<", "'more'", "&more", "*more", "!more", "---", "...",
+				`more\`, `more\q`, "more''", `more"`, "more'", "more\x01"))
+			continue
+		}
+		b.WriteString(g.pick("more", "more words", "more 2", "more-x", "more  x"))
+	}
+	return b.String() + q
+}
+
+// continued reports whether a line of src starts, after blanks, with
+// "more", about whether src holds a scalar over several lines.
+func continued(src string) bool {
+	for _, l := range strings.Split(src, "\n") {
+		if strings.HasPrefix(strings.TrimLeft(l, " "), "more") {
+			return true
+		}
+	}
+	return false
 }
 
 // defaults writes a mapping of two keys: an anchored block (mostly a
