@@ -98,129 +98,61 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 		if bytes.Equal(tagged, ys) {
 			b.Fatal("no first item to tag")
 		}
-		jt, yt := jsonItemsDocument(size.bytes, 2, `,"tags":["a","b","c"]`), yamlItemsDocument(size.bytes, 2, "    tags: [a, b, c]\n")
-		want, err := config.Decode("bench.json", js, config.JSON)
-		if err != nil {
-			b.Fatal(err)
-		}
-		wantTags, err := config.Decode("bench.json", jt, config.JSON)
-		if err != nil {
-			b.Fatal(err)
-		}
-		jx := jsonItemsDocument(size.bytes, 2, `,"text":"first line of text\nsecond line\n"`)
-		yx := yamlItemsDocument(size.bytes, 2, "    text: |\n      first line of text\n      second line\n")
-		wantText, err := config.Decode("bench.json", jx, config.JSON)
-		if err != nil {
-			b.Fatal(err)
-		}
-		js2 := jsonItemsDocument(size.bytes, 2, `,"version":"1.5"`)
-		ys2 := yamlItemsDocument(size.bytes, 2, "    version: !!str 1.5\n")
-		wantStr, err := config.Decode("bench.json", js2, config.JSON)
-		if err != nil {
-			b.Fatal(err)
-		}
-		jk := jsonItemsDocument(size.bytes, 2, `,"script":"set -e\nmake test\n\n"`)
-		yk := yamlItemsDocument(size.bytes, 2, "    script: |+\n      set -e\n      make test\n\n")
-		wantKeep, err := config.Decode("bench.json", jk, config.JSON)
-		if err != nil {
-			b.Fatal(err)
-		}
-		jw := jsonItemsDocument(size.bytes, 2, `,"description":"a long description of the item that goes on to a second line"`)
-		yw := yamlItemsDocument(size.bytes, 2, "    description: a long description of the item\n      that goes on to a second line\n")
-		wantWrap, err := config.Decode("bench.json", jw, config.JSON)
-		if err != nil {
-			b.Fatal(err)
-		}
-		jr := jsonItemsDocument(size.bytes, 2, `,"password":"db/pass"`)
-		yr := yamlItemsDocument(size.bytes, 2, "    password: !vault db/pass\n")
-		wantRef, err := config.Decode("bench.json", jr, config.JSON)
-		if err != nil {
-			b.Fatal(err)
-		}
-		je := jsonItemsDocument(size.bytes, 2, `,"label":"caf\u00e9 \u2014 \ud83d\ude00"`)
-		ye := yamlItemsDocument(size.bytes, 2, "    label: \"caf\\xe9 \\u2014 \\U0001F600\"\n")
-		wantEsc, err := config.Decode("bench.json", je, config.JSON)
-		if err != nil {
-			b.Fatal(err)
-		}
-		jp := jsonItemsDocument(size.bytes, 2, `,"ports":[80,443]`)
-		yp := yamlItemsDocument(size.bytes, 2, "    ports: [\n      80,\n      443,\n    ]\n")
-		wantPorts, err := config.Decode("bench.json", jp, config.JSON)
-		if err != nil {
-			b.Fatal(err)
-		}
-		jm := jsonItemsDocument(size.bytes, 2, mergedJSON)
-		ym := yamlMergeDocument(size.bytes)
-		// The YAML holds more items than the JSON of its size: its items
-		// are checked against a longer JSON.
-		wantMerge, err := config.Decode("bench.json", jsonItemsDocument(2*size.bytes, 2, mergedJSON), config.JSON)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, c := range []struct {
+		decodeJSON := func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }
+		decodeYAML := func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }
+		want := jsonDocument(b, js)
+		// The YAML of merge keys holds more items than the JSON of its
+		// size: its items are checked against a longer JSON.
+		wantMerge := jsonDocument(b, jsonItemsDocument(2*size.bytes, 2, mergedJSON))
+		type subject struct {
 			name   string
 			src    []byte
 			decode func([]byte) (decoded, error)
-		}{
-			{"json", js, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
-			{"goccy", ys, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
+			want   *config.Document // what a YAML subject must read; nil: not checked
+		}
+		subjects := []subject{
+			{"json", js, decodeJSON, nil},
+			{"goccy", ys, decodeYAML, &want},
 			{"goccy-positions", ys, func(src []byte) (decoded, error) {
 				d, err := configDecode("bench.yaml", src, config.YAML)
 				d.positions()
 				return d, err
-			}},
-			{"goccy-fallback", tagged, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
-			{"json-tags", jt, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
-			{"goccy-tags", yt, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
-			{"json-text", jx, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
-			{"goccy-text", yx, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
-			{"json-merge", jm, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
-			{"goccy-merge", ym, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
-			{"json-ports", jp, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
-			{"goccy-ports", yp, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
-			{"json-str", js2, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
-			{"goccy-str", ys2, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
-			{"json-keep", jk, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
-			{"goccy-keep", yk, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
-			{"json-wrap", jw, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
-			{"goccy-wrap", yw, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
-			{"json-ref", jr, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
-			{"goccy-ref", yr, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
-			{"json-esc", je, func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }},
-			{"goccy-esc", ye, func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }},
-			{"yamlv3", ys, func(src []byte) (decoded, error) { return decodeYAMLv3("bench.yaml", src) }},
+			}, &want},
+			{"goccy-fallback", tagged, decodeYAML, &want},
+			{"json-merge", jsonItemsDocument(size.bytes, 2, mergedJSON), decodeJSON, nil},
+			{"goccy-merge", yamlMergeDocument(size.bytes), decodeYAML, &wantMerge},
+			{"yamlv3", ys, func(src []byte) (decoded, error) { return decodeYAMLv3("bench.yaml", src) }, &want},
 			{"yamlv3-node", ys, func(src []byte) (decoded, error) {
 				var n yaml.Node
 				return decoded{}, yaml.Unmarshal(src, &n)
-			}},
+			}, nil},
+		}
+		// Each item with one more field, as JSON (json-X) and as the YAML
+		// under test (goccy-X, checked against json-X).
+		for _, v := range []struct{ name, json, yaml string }{
+			{"tags", `,"tags":["a","b","c"]`, "    tags: [a, b, c]\n"},
+			{"text", `,"text":"first line of text\nsecond line\n"`, "    text: |\n      first line of text\n      second line\n"},
+			{"ports", `,"ports":[80,443]`, "    ports: [\n      80,\n      443,\n    ]\n"},
+			{"str", `,"version":"1.5"`, "    version: !!str 1.5\n"},
+			{"keep", `,"script":"set -e\nmake test\n\n"`, "    script: |+\n      set -e\n      make test\n\n"},
+			{"esc", `,"label":"caf\u00e9 \u2014 \ud83d\ude00"`, "    label: \"caf\\xe9 \\u2014 \\U0001F600\"\n"},
+			{"ref", `,"password":"db/pass"`, "    password: !vault db/pass\n"},
+			{"wrap", `,"description":"a long description of the item that goes on to a second line"`,
+				"    description: a long description of the item\n      that goes on to a second line\n"},
 		} {
+			src := jsonItemsDocument(size.bytes, 2, v.json)
+			w := jsonDocument(b, src)
+			subjects = append(subjects, subject{"json-" + v.name, src, decodeJSON, nil},
+				subject{"goccy-" + v.name, yamlItemsDocument(size.bytes, 2, v.yaml), decodeYAML, &w})
+		}
+		for _, c := range subjects {
 			b.Run(size.name+"/"+c.name, func(b *testing.B) {
 				doc, err := c.decode(c.src)
 				if err != nil {
 					b.Fatal(err)
 				}
-				switch c.name {
-				case "json", "json-tags", "json-text", "json-merge", "json-ports", "json-str", "json-keep", "json-esc", "json-ref", "json-wrap", "yamlv3-node":
-				case "goccy-tags":
-					checkSameDocument(b, wantTags, doc)
-				case "goccy-text":
-					checkSameDocument(b, wantText, doc)
-				case "goccy-merge":
-					checkSameDocument(b, wantMerge, doc)
-				case "goccy-ports":
-					checkSameDocument(b, wantPorts, doc)
-				case "goccy-str":
-					checkSameDocument(b, wantStr, doc)
-				case "goccy-keep":
-					checkSameDocument(b, wantKeep, doc)
-				case "goccy-esc":
-					checkSameDocument(b, wantEsc, doc)
-				case "goccy-ref":
-					checkSameDocument(b, wantRef, doc)
-				case "goccy-wrap":
-					checkSameDocument(b, wantWrap, doc)
-				default:
-					checkSameDocument(b, want, doc)
+				if c.want != nil {
+					checkSameDocument(b, *c.want, doc)
 				}
 				b.SetBytes(int64(len(c.src)))
 				b.ReportAllocs()
@@ -232,6 +164,15 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 			})
 		}
 	}
+}
+
+// jsonDocument decodes src, a JSON document the benchmark wrote.
+func jsonDocument(tb testing.TB, src []byte) config.Document {
+	d, err := config.Decode("bench.json", src, config.JSON)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return d
 }
 
 // checkSameDocument checks that a YAML candidate decoded the JSON
