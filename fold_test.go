@@ -47,6 +47,25 @@ func (h *heldHistory) Put(ctx context.Context, entries ...hotreload.Entry) error
 	return h.faultyHistory.Put(ctx, entries...)
 }
 
+// startLive starts the change of target a to v, as a file watcher does,
+// and waits until it is live.
+func startLive(t *testing.T, e *hotreload.Engine, a *valueTarget, v string) *hotreload.Ticket {
+	t.Helper()
+	tk, err := e.Start(context.Background(), hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{content("a", v)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-tk.Live():
+	case <-time.After(testwait.D(10 * time.Second)):
+		t.Fatalf("%s did not go live", v)
+	}
+	if a.Live() != v {
+		t.Fatalf("live %q, want %s", a.Live(), v)
+	}
+	return tk
+}
+
 // lastBatch returns the versions of the last Put.
 func (h *heldHistory) lastBatch() []uint64 {
 	h.mu.Lock()
@@ -251,27 +270,11 @@ func TestChangesApplyWhileTheRecordIsWritten(t *testing.T) {
 					return nil
 				}
 			}
-			submit := func(v string) *hotreload.Ticket {
-				t.Helper()
-				tk, err := e.Start(ctx, hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{content("a", v)}})
-				if err != nil {
-					t.Fatal(err)
-				}
-				select {
-				case <-tk.Live():
-				case <-time.After(testwait.D(10 * time.Second)):
-					t.Fatalf("%s did not go live while a record was written", v)
-				}
-				if a.Live() != v {
-					t.Fatalf("live %q, want %s", a.Live(), v)
-				}
-				return tk
-			}
 
-			tk2 := submit("a2")
+			tk2 := startLive(t, e, a, "a2")
 			release2 := receive("the record of version 2")
-			tk3 := submit("a3")
-			tk4 := submit("a4")
+			tk3 := startLive(t, e, a, "a3")
+			tk4 := startLive(t, e, a, "a4")
 			for i, tk := range []*hotreload.Ticket{tk2, tk3, tk4} {
 				if o, err := tk.Outcome(); err != nil || o.Result != hotreload.Pending || o.Version != uint64(i+2) {
 					t.Fatalf("outcome while the records are written: %+v, %v; want pending version %d", o, err, i+2)
@@ -479,27 +482,14 @@ func TestGatheredRecordsAreWrittenAtStop(t *testing.T) {
 	a := newValueTarget("a", "a1")
 	mustAdd(t, e, a)
 	held := h.hold()
-	start := func(v string) *hotreload.Ticket {
-		t.Helper()
-		tk, err := e.Start(context.Background(), hotreload.Request{Source: "watch", Candidates: []hotreload.Candidate{content("a", v)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-tk.Live():
-		case <-time.After(testwait.D(10 * time.Second)):
-			t.Fatalf("%s did not go live", v)
-		}
-		return tk
-	}
-	tk2 := start("a2")
+	tk2 := startLive(t, e, a, "a2")
 	var release chan error
 	select {
 	case release = <-held:
 	case <-time.After(testwait.D(10 * time.Second)):
 		t.Fatal("the record of version 2 was never written")
 	}
-	tk3, tk4 := start("a3"), start("a4")
+	tk3, tk4 := startLive(t, e, a, "a3"), startLive(t, e, a, "a4")
 	h.mu.Lock()
 	h.held = nil
 	h.mu.Unlock()
@@ -507,7 +497,7 @@ func TestGatheredRecordsAreWrittenAtStop(t *testing.T) {
 	if o, err := tk2.Wait(context.Background()); err != nil || o.Result != hotreload.Committed {
 		t.Fatalf("version 2 ended %+v, %v", o, err)
 	}
-	tk5 := start("a5")
+	tk5 := startLive(t, e, a, "a5")
 	if got := h.lastBatch(); !slices.Equal(got, []uint64{2}) {
 		t.Fatalf("records %v written while 3 and 4 gather, want only 2's", got)
 	}
