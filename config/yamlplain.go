@@ -853,8 +853,11 @@ func escape(s string) (rune, int) {
 		case !ok || r >= 0xdc00 && r < 0xe000:
 			return 0, 0
 		case r >= 0xd800 && r < 0xdc00:
-			low, ok := hexRune(strings.TrimPrefix(s[5:], `\u`), 4)
-			if !ok || !strings.HasPrefix(s[5:], `\u`) || low < 0xdc00 || low >= 0xe000 {
+			if !strings.HasPrefix(s[5:], `\u`) {
+				return 0, 0
+			}
+			low, ok := hexRune(s[7:], 4)
+			if !ok || low < 0xdc00 || low >= 0xe000 {
 				return 0, 0
 			}
 			return (r-0xd800)<<10 + low - 0xdc00 + 0x10000, 11

@@ -38,8 +38,8 @@ func (p *yamlPlain) mayContinue(end, col int) bool {
 // continues the scalar, or when one holds what the reader leaves to
 // go-yaml: a ": ", "<<" or an indicator first, or what go-yaml reads
 // oddly, a '-' first (it takes a comment after it for text), "..." first,
-// or a line of blanks among them. Then
-// the line below, indented more, makes the reader give up.
+// or a line of blanks among them. Then the line below, indented more,
+// makes the reader give up.
 func (p *yamlPlain) plainLines(start, end, col int) (s string, next int, ok bool) {
 	var buf []byte
 	breaks := 0
