@@ -467,58 +467,88 @@ func TestStopWaitsForTheRecord(t *testing.T) {
 	}
 }
 
-// TestGatheredRecordsAreWrittenAtStop: records that piled up behind a Put
-// wait for more before the next one (here until the engine stops), and
-// those of changes made meanwhile join them; a stop writes them at once,
-// as one Put, and each change ends committed.
-func TestGatheredRecordsAreWrittenAtStop(t *testing.T) {
-	hotreload.SetGroupDelay(t, time.Hour)
-	h := &heldHistory{faultyHistory: newHistory(t)}
-	e := hotreload.New(hotreload.Options{History: h})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ran := make(chan error, 1)
-	go func() { ran <- e.Run(ctx) }()
-	a := newValueTarget("a", "a1")
-	mustAdd(t, e, a)
-	held := h.hold()
-	tk2 := startLive(t, e, a, "a2")
-	var release chan error
-	select {
-	case release = <-held:
-	case <-time.After(testwait.D(10 * time.Second)):
-		t.Fatal("the record of version 2 was never written")
-	}
-	tk3, tk4 := startLive(t, e, a, "a3"), startLive(t, e, a, "a4")
-	h.mu.Lock()
-	h.held = nil
-	h.mu.Unlock()
-	release <- nil
-	if o, err := tk2.Wait(context.Background()); err != nil || o.Result != hotreload.Committed {
-		t.Fatalf("version 2 ended %+v, %v", o, err)
-	}
-	tk5 := startLive(t, e, a, "a5")
-	if got := h.lastBatch(); !slices.Equal(got, []uint64{2}) {
-		t.Fatalf("records %v written while 3 and 4 gather, want only 2's", got)
-	}
-	if o, err := tk3.Outcome(); err != nil || o.Result != hotreload.Pending {
-		t.Fatalf("version 3 while its record gathers: %+v, %v; want pending", o, err)
-	}
-	cancel()
-	select {
-	case <-ran:
-	case <-time.After(testwait.D(10 * time.Second)):
-		t.Fatal("Run did not return: the gathered records wait for their delay")
-	}
-	if got := h.lastBatch(); !slices.Equal(got, []uint64{3, 4, 5}) {
-		t.Fatalf("the stop wrote %v, want 3, 4 and 5 together", got)
-	}
-	for i, tk := range []*hotreload.Ticket{tk3, tk4, tk5} {
-		if o, err := tk.Outcome(); err != nil || o.Result != hotreload.Committed || o.Version != uint64(i+3) {
-			t.Fatalf("version %d ended %+v, %v", i+3, o, err)
-		}
-	}
-	if lkg, _, _ := h.LastGood(context.Background()); lkg.Version != 5 || a.Live() != "a5" {
-		t.Fatalf("last known good %d, live %q; want 5, a5", lkg.Version, a.Live())
+// TestGatheredRecordsAreWritten: records that piled up behind a Put wait
+// for more before the next one (here for an hour), and those of changes
+// made meanwhile join them; a stop, or a request that must wait for the
+// records (here an unchanged one, whose own record comes after theirs),
+// writes them at once, as one Put, and each change ends committed.
+func TestGatheredRecordsAreWritten(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// end makes the engine write the gathered records, and returns the
+		// index in h.batches of the Put that should hold them.
+		end func(t *testing.T, e *hotreload.Engine, h *heldHistory, cancel func(), ran chan error) int
+	}{
+		{"AtStop", func(t *testing.T, _ *hotreload.Engine, h *heldHistory, cancel func(), ran chan error) int {
+			cancel()
+			select {
+			case <-ran:
+			case <-time.After(testwait.D(10 * time.Second)):
+				t.Fatal("Run did not return: the gathered records wait for their delay")
+			}
+			return len(h.batches) - 1
+		}},
+		{"BeforeAWaitingRequest", func(t *testing.T, e *hotreload.Engine, h *heldHistory, _ func(), _ chan error) int {
+			ctx, cancel := context.WithTimeout(context.Background(), testwait.D(10*time.Second))
+			defer cancel()
+			o, err := e.Reload(ctx, hotreload.Request{Source: "api", Candidates: []hotreload.Candidate{content("a", "a5")}})
+			if err != nil || o.Result != hotreload.Unchanged {
+				t.Fatalf("the unchanged request ended %+v, %v; it waits for the gathered records' delay", o, err)
+			}
+			if got := h.lastBatch(); !slices.Equal(got, []uint64{5}) {
+				t.Fatalf("the last Put wrote %v, want the unchanged attempt's record, 5", got)
+			}
+			return len(h.batches) - 2
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hotreload.SetGroupDelay(t, time.Hour)
+			h := &heldHistory{faultyHistory: newHistory(t)}
+			e := hotreload.New(hotreload.Options{History: h})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ran := make(chan error, 1)
+			go func() { ran <- e.Run(ctx) }()
+			a := newValueTarget("a", "a1")
+			mustAdd(t, e, a)
+			held := h.hold()
+			tk2 := startLive(t, e, a, "a2")
+			var release chan error
+			select {
+			case release = <-held:
+			case <-time.After(testwait.D(10 * time.Second)):
+				t.Fatal("the record of version 2 was never written")
+			}
+			tk3, tk4 := startLive(t, e, a, "a3"), startLive(t, e, a, "a4")
+			h.mu.Lock()
+			h.held = nil
+			h.mu.Unlock()
+			release <- nil
+			if o, err := tk2.Wait(context.Background()); err != nil || o.Result != hotreload.Committed {
+				t.Fatalf("version 2 ended %+v, %v", o, err)
+			}
+			tk5 := startLive(t, e, a, "a5")
+			if got := h.lastBatch(); !slices.Equal(got, []uint64{2}) {
+				t.Fatalf("records %v written while 3 and 4 gather, want only 2's", got)
+			}
+			if o, err := tk3.Outcome(); err != nil || o.Result != hotreload.Pending {
+				t.Fatalf("version 3 while its record gathers: %+v, %v; want pending", o, err)
+			}
+			i := tc.end(t, e, h, cancel, ran)
+			h.mu.Lock()
+			got := h.batches[i]
+			h.mu.Unlock()
+			if !slices.Equal(got, []uint64{3, 4, 5}) {
+				t.Fatalf("the gathered records were written as %v, want 3, 4 and 5 together", got)
+			}
+			for i, tk := range []*hotreload.Ticket{tk3, tk4, tk5} {
+				if o, err := tk.Outcome(); err != nil || o.Result != hotreload.Committed || o.Version != uint64(i+3) {
+					t.Fatalf("version %d ended %+v, %v", i+3, o, err)
+				}
+			}
+			if lkg, _, _ := h.LastGood(context.Background()); lkg.Version != 5 || a.Live() != "a5" {
+				t.Fatalf("last known good %d, live %q; want 5, a5", lkg.Version, a.Live())
+			}
+		})
 	}
 }
