@@ -46,17 +46,9 @@ func decodeYAMLGoccy(file string, src string) (Document, error) {
 	if err != nil {
 		return Document{}, yamlError(file, err)
 	}
-	var body ast.Node
-	for _, d := range f.Docs {
-		if _, directive := d.Body.(*ast.DirectiveNode); d.Body == nil || directive {
-			continue // a %YAML or %TAG line belongs to the document after it
-		}
-		if body != nil {
-			line, col := nodePosition(d.Body)
-			return Document{}, syntaxError(file, line, col, "",
-				"a config file holds one YAML document, found a second one")
-		}
-		body = d.Body
+	body, err := yamlDocument(file, f)
+	if err != nil {
+		return Document{}, err
 	}
 	if body == nil {
 		return located(map[string]any{}, Positions{"": {File: file, Line: 1, Column: 1}}), nil
@@ -72,6 +64,23 @@ func decodeYAMLGoccy(file string, src string) (Document, error) {
 		v = map[string]any{}
 	}
 	return located(v, pos), nil
+}
+
+// yamlDocument returns the body of the one document f holds, nil if none.
+func yamlDocument(file string, f *ast.File) (ast.Node, error) {
+	var body ast.Node
+	for _, d := range f.Docs {
+		if _, directive := d.Body.(*ast.DirectiveNode); d.Body == nil || directive {
+			continue // a %YAML or %TAG line belongs to the document after it
+		}
+		if body != nil {
+			line, col := nodePosition(d.Body)
+			return nil, syntaxError(file, line, col, "",
+				"a config file holds one YAML document, found a second one")
+		}
+		body = d.Body
+	}
+	return body, nil
 }
 
 // yamlTree returns the normalized value of body and its positions: in one

@@ -20,13 +20,14 @@ func yamlBody(src []byte) ast.Node {
 		return nil
 	}
 	f, err := parser.Parse(toks, 0)
-	if err != nil || len(f.Docs) != 1 || f.Docs[0].Body == nil {
+	if err != nil {
 		return nil
 	}
-	if checkAliases("t.yaml", f.Docs[0].Body) != nil {
+	body, err := yamlDocument("t.yaml", f)
+	if err != nil || body == nil || checkAliases("t.yaml", body) != nil {
 		return nil
 	}
-	return f.Docs[0].Body
+	return body
 }
 
 // checkYAMLWalk checks that the one walk, where it applies, yields what

@@ -16,16 +16,16 @@ import (
 // value (see blockScalar), a standard or local tag on a plain or quoted
 // scalar or on a collection (see tagAt and taggedBlock), anchors on values,
 // aliases and merge keys of aliases (see yamlplain_alias.go), comments,
-// blank lines and a leading "---". It builds the value alone, no positions,
-// and gives up (ok false) on anything else: the tags and tagged values
-// tagAt and retag leave, the anchors, aliases and merge keys
-// yamlplain_alias.go leaves, the block scalars blockScalar leaves, the flow
-// collections flow leaves, the scalars over several lines plainLines and
-// quotedLines leave, complex keys, directives, a second document, tabs,
-// carriage returns, duplicate keys, more keys than checkBlockMappings lets
-// go-yaml parse, aliases expanding to more nodes than checkAliases lets
-// through, a scalar that may resolve other than as a string, a bool, a null
-// or a number JSON holds. decodeYAML then runs go-yaml, which accepts or
+// blank lines and a leading "---", alone or after "%YAML 1.1" or "%YAML
+// 1.2". It builds the value alone, no positions, and gives up (ok false)
+// on anything else: the tags and tagged values tagAt and retag leave, the
+// anchors, aliases and merge keys yamlplain_alias.go leaves, the block
+// scalars blockScalar leaves, the flow collections flow leaves, the scalars
+// over several lines plainLines and quotedLines leave, complex keys, other
+// directives, a second document, tabs, carriage returns, duplicate keys,
+// more keys than checkBlockMappings lets go-yaml parse, aliases expanding
+// to more nodes than checkAliases lets through, a scalar that may resolve
+// other than as a string, a bool, a null or a number JSON holds. decodeYAML then runs go-yaml, which accepts or
 // refuses the document as before; FuzzYAMLPlain checks that what this
 // accepts go-yaml decodes to the same value.
 type yamlPlain struct {
@@ -57,8 +57,12 @@ func (p *yamlPlain) document() (any, bool) {
 		return nil, false
 	}
 	p.i = -1 // before the first line
-	if strings.HasPrefix(p.src, "---\n") {
-		p.i = 3
+	start := 0
+	if strings.HasPrefix(p.src, "%YAML 1.1\n---\n") || strings.HasPrefix(p.src, "%YAML 1.2\n---\n") {
+		start = len("%YAML 1.2\n") // a version directive, which go-yaml reads alike
+	}
+	if strings.HasPrefix(p.src[start:], "---\n") {
+		p.i = start + 3
 	}
 	if !p.nextLine() || p.eof() {
 		return nil, false // an empty document: go-yaml says where
@@ -385,18 +389,25 @@ func (p *yamlPlain) scalar(col int) (any, bool) {
 
 // tagAt reads the tag at i, then blanks or a line break: a standard one,
 // "!!" and str, int, float, bool or null (of a scalar) or map or seq (of a
-// collection), whose name it returns, or a local one, '!' and a letter,
-// then letters, digits, '-' or '_' (!Ref, !vault), which go-yaml ignores
-// and for which it returns localTag. It returns the offset after the
-// blanks. It leaves to go-yaml any other tag: !!binary and !!timestamp, a
-// verbatim one, one with a named handle (!e!x) and one a %TAG directive
-// names.
+// collection), whose name it returns, or one go-yaml ignores, for which it
+// returns localTag: a local one, '!' and a name (!Ref, !vault), one with a
+// named handle, '!', a name, '!' and a name (!e!x), or a verbatim one,
+// "!<", letters, digits or any of "-_.:,/!~%", and '>'
+// (!<tag:yaml.org,2002:str>). A name is a letter, then letters, digits, '-'
+// or '_'. It returns the offset after the blanks. It leaves to go-yaml any
+// other tag, such as !!binary and !!timestamp.
 func (p *yamlPlain) tagAt(i int) (tag string, next int, ok bool) {
 	end := i + 1
 	local := !strings.HasPrefix(p.src[i:], "!!")
 	if local {
-		for end < len(p.src) && (isLetter(p.src[end]) || end > i+1 && (isDigit(p.src[end]) || p.src[end] == '-' || p.src[end] == '_')) {
-			end++
+		named := false
+		if strings.HasPrefix(p.src[i:], "!<") {
+			end, named = verbatimEnd(p.src, i+2)
+		} else if end, named = tagName(p.src, end); named && end < len(p.src) && p.src[end] == '!' {
+			end, named = tagName(p.src, end+1)
+		}
+		if !named {
+			return "", 0, false
 		}
 		tag = localTag
 	} else {
@@ -407,7 +418,7 @@ func (p *yamlPlain) tagAt(i int) (tag string, next int, ok bool) {
 	switch {
 	case end == len(p.src) || p.src[end] != ' ' && p.src[end] != '\n':
 		return "", 0, false
-	case local && end > i+1:
+	case local:
 		return tag, p.flowBlanks(end), true
 	}
 	switch tag {
@@ -417,8 +428,32 @@ func (p *yamlPlain) tagAt(i int) (tag string, next int, ok bool) {
 	return "", 0, false
 }
 
-// localTag is what tagAt returns for a local tag.
+// localTag is what tagAt returns for a tag go-yaml ignores.
 const localTag = "!"
+
+// tagName reads the name of a tag starting at i, a letter, then letters,
+// digits, '-' or '_', and returns the offset after it.
+func tagName(src string, i int) (end int, ok bool) {
+	end = i
+	for end < len(src) && (isLetter(src[end]) || end > i && (isDigit(src[end]) || src[end] == '-' || src[end] == '_')) {
+		end++
+	}
+	return end, end > i
+}
+
+// verbatimEnd reads the text of a verbatim tag starting at i, letters,
+// digits or any of "-_.:,/!~%", and returns the offset after the '>' that
+// closes it.
+func verbatimEnd(src string, i int) (end int, ok bool) {
+	end = i
+	for end < len(src) && (isLetter(src[end]) || isDigit(src[end]) || strings.IndexByte("-_.:,/!~%", src[end]) >= 0) {
+		end++
+	}
+	if end == i || end == len(src) || src[end] != '>' {
+		return 0, false
+	}
+	return end + 1, true
+}
 
 // isLetter reports whether c is an ASCII letter.
 func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
@@ -648,7 +683,8 @@ func (p *yamlPlain) flowNode(i int) (v any, end int, ok bool) {
 		return v, end, ok
 	case '!':
 		tag, next, ok := p.tagAt(i)
-		if !ok || next == len(p.src) || !tagFits(tag, p.src[next]) {
+		// go-yaml's lexer ends a verbatim tag at a ',' in a flow collection.
+		if !ok || next == len(p.src) || !tagFits(tag, p.src[next]) || strings.IndexByte(p.src[i:next], ',') >= 0 {
 			return nil, 0, false
 		}
 		if v, end, ok = p.flowNode(next); ok {

@@ -159,6 +159,12 @@ func TestYAMLPlain(t *testing.T) {
 		"a: !x |\n  text\nb: !x >-\n  t\n  u\n",
 		"a: !vault\n  k: v\nb: !x\n  - 1\n  - !y 2\nc: !x # c\n\n  k: v\n",
 		"- !x v\n- !x\n  k: v\n- !x\n  - 1\n- k: !vault\n    - !y 2\n",
+		// Verbatim tags and named tag handles, which go-yaml ignores too.
+		"a: !<tag:yaml.org,2002:str> 1\nb: !<tag:yaml.org,2002:int> x\nc: !<!foo> true\nd: !<x%21> ~\ne: !<x> 'q'\nf: !e!x 1\ng: !e-f!x-y_z 1.5\n",
+		"a: !<tag:yaml.org,2002:seq>\n  - 1\nb: !<x> [1, !e!y 2]\nc: !e!x\n  k: v\nd: !<x> |\n  t\ne: {k: !<a:b> v}\n",
+		// A version directive, which go-yaml reads alike.
+		"%YAML 1.2\n---\na: yes\nb: 0x10\n",
+		"%YAML 1.1\n---\n- 1\n- !<x> 2\n",
 	} {
 		if !checkYAMLPlain(t, []byte(src)) {
 			t.Errorf("%q: left to go-yaml", src)
@@ -261,11 +267,19 @@ func TestYAMLPlain(t *testing.T) {
 		{"local tag with a '.'", "a: !x.y v\n"},
 		{"local tag with a '/'", "a: !x/y v\n"},
 		{"local tag starting with a digit", "a: !1 v\n"},
-		{"named tag handle", "a: !e!x v\n"},
+		{"named tag handle then nothing", "a: !e! v\n"},
+		{"named tag handle of '!!'", "a: !!x!y v\n"},
+		{"named tag handle, twice", "a: !e!x!y v\n"},
 		{"non-specific tag", "a: ! v\n"},
 		{"local tag on infinity", "a: !x .inf\n"},
 		{"local tag on a merge", "a:\n  <<: !x {b: 1}\n"},
-		{"verbatim tag", "a: !<tag:yaml.org,2002:str> x\n"},
+		{"empty verbatim tag", "a: !<> x\n"},
+		{"verbatim tag holding a ',' in flow", "a: [!<tag:yaml.org,2002:str> x]\n"},
+		{"verbatim tag holding a blank", "a: !<a b> x\n"},
+		{"verbatim tag not closed", "a: !<a x\n"},
+		{"verbatim tag then no blank", "a: !<a>x\n"},
+		{"verbatim tag on a key", "!<a> k: v\n"},
+		{"verbatim tag then an anchor", "a: !<x> &n v\nb: *n\n"},
 		{"tag with a ':'", "a: !!str:x 1\n"},
 		{"longer tag", "a: !!strx 1\n"},
 		{"tag directive", "%TAG !e! tag:example.com,2000:\n---\na: !e!x 1\n"},
@@ -379,7 +393,12 @@ func TestYAMLPlain(t *testing.T) {
 		{"infinity continued", "d: .inf\n  b\n"},
 		{"escaped line break then a line in the key's column", "d: \"a\\\nb\"\n"},
 		{"complex key", "? a\n: b\n"},
-		{"directive", "%YAML 1.2\n---\na: 1\n"},
+		{"directive without a document marker", "%YAML 1.2\na: 1\n"},
+		{"directive of another version", "%YAML 2.0\n---\na: 1\n"},
+		{"directive twice", "%YAML 1.2\n%YAML 1.2\n---\na: 1\n"},
+		{"directive then a comment", "%YAML 1.2 # c\n---\na: 1\n"},
+		{"directive then an empty document", "%YAML 1.2\n---\n"},
+		{"unknown directive", "%FOO bar\n---\na: 1\n"},
 		{"second document", "a: 1\n---\nb: 2\n"},
 		{"document end", "a: 1\n...\n"},
 		{"comment before ---", "# c\n---\na: 1\n"},
@@ -658,6 +677,7 @@ func FuzzYAMLPlain(f *testing.F) {
 		"a: [1,\n---\n]\n", "a: [b #c]\n]\n", "a: {b:\n 1}\n", "a: [1,,\n]\n", "x: &x 1\na: [*x\n , &y 2,\n *y,]\n",
 		"a: \"\\0\\x41\\N\\U0001F600\\ud83d\\ude00\"\nb: \"\\xZZ\\udc00\"\n", "a: !Ref x\nb: !vault\n  k: !x 1\nc: !Sub [a, !y 2]\n",
 		"d: a\n  b\n\n  c # d\n- e\n", "- 'a\n\n  b'\n- \"c\\\n   d\\n\n  e\"\n- f\n  -g\n",
+		"%YAML 1.2\n---\na: !<tag:yaml.org,2002:str> 1\nb: [!<x> 2, !e!y 3]\nc: !e!x\n  k: !<a:b,c> v\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -685,16 +705,40 @@ func TestYAMLPlainGenerated(t *testing.T) {
 	}
 }
 
-// checkYAMLPlainGenerated checks yamlPlain on 20,000 documents of yamlGen.
+// checkYAMLPlainGenerated checks yamlPlain on 20,000 documents of yamlGen,
+// and that enough of those it read hold each feature.
 func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 	t.Helper()
-	read, aliases, merges, flows, tags, blocks, escapes, locals, lines := 0, 0, 0, 0, 0, 0, 0, 0, 0
 	const docs = 20_000
+	features := []struct {
+		name string
+		in   func(src string) bool // about whether src holds the feature
+		min  int                   // documents read that must hold it
+		read int
+	}{
+		{"aliases", func(src string) bool { return strings.Contains(src, "*b") || strings.Contains(src, "*d0") }, docs / 40, 0},
+		{"merge keys", func(src string) bool { return strings.Contains(src, "<<: *") || strings.Contains(src, "<<: [*") }, docs / 100, 0},
+		{"flow collections over lines", openLine, docs / 40, 0},
+		{"standard tags", func(src string) bool { return strings.Contains(src, "!!") }, docs / 40, 0},
+		{"kept or indicated block scalars", blockIndicated, docs / 100, 0},
+		{"the other escapes", rareEscapes, docs / 100, 0},
+		{"local tags", localTagged, docs / 100, 0},
+		{"verbatim tags", func(src string) bool { return strings.Contains(src, "!<") }, docs / 100, 0},
+		{"a version directive", func(src string) bool { return strings.HasPrefix(src, "%YAML") }, docs / 100, 0},
+		{"scalars over several lines", continued, docs / 100, 0},
+	}
+	read := 0
 	for range docs {
 		refs := r.IntN(2) == 0
 		g := yamlGen{r: r, refs: refs, rare: refs}
-		if r.IntN(8) == 0 {
+		switch r.IntN(16) {
+		case 0, 1:
 			g.b.WriteString(g.pick("---\n", "# c\n", "\n", "--- \n", "---\n# c\n"))
+		case 2:
+			g.b.WriteString(g.pick("%YAML 1.2\n---\n", "%YAML 1.1\n---\n", "%YAML 1.2\n---\n"))
+			if g.odd() {
+				g.b.WriteString(g.pick("%YAML 1.2\n", "---\n", "# c\n", "%TAG !e! tag:e.com,2000:\n---\n", "\n"))
+			}
 		}
 		if g.refs && r.IntN(2) == 0 {
 			g.defaults()
@@ -722,37 +766,22 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 		}
 		if checkYAMLPlain(t, []byte(src)) {
 			read++
-			if strings.Contains(src, "*b") || strings.Contains(src, "*d0") {
-				aliases++
-			}
-			if strings.Contains(src, "<<: *") || strings.Contains(src, "<<: [*") {
-				merges++
-			}
-			if openLine(src) {
-				flows++
-			}
-			if strings.Contains(src, "!!") {
-				tags++
-			}
-			if blockIndicated(src) {
-				blocks++
-			}
-			if rareEscapes(src) {
-				escapes++
-			}
-			if localTagged(src) {
-				locals++
-			}
-			if continued(src) {
-				lines++
+			for i := range features {
+				if features[i].in(src) {
+					features[i].read++
+				}
 			}
 		}
 	}
-	t.Logf("%d documents of %d read by yamlPlain, %d of them with aliases, %d with merge keys, %d with flow collections over lines, %d with standard tags, %d with kept or indicated block scalars, %d with the other escapes, %d with local tags, %d with scalars over several lines",
-		read, docs, aliases, merges, flows, tags, blocks, escapes, locals, lines)
-	if read < docs/4 || aliases < docs/40 || merges < docs/100 || flows < docs/40 || tags < docs/40 || blocks < docs/100 || escapes < docs/100 || locals < docs/100 || lines < docs/100 {
-		t.Errorf("only %d documents of %d read by yamlPlain, %d with aliases, %d with merge keys, %d with flow collections over lines, %d with standard tags, %d with kept or indicated block scalars, %d with the other escapes, %d with local tags, %d with scalars over several lines",
-			read, docs, aliases, merges, flows, tags, blocks, escapes, locals, lines)
+	counts := fmt.Sprintf("%d documents of %d read by yamlPlain", read, docs)
+	few := read < docs/4
+	for _, f := range features {
+		counts += fmt.Sprintf(", %d with %s", f.read, f.name)
+		few = few || f.read < f.min
+	}
+	t.Log(counts)
+	if few {
+		t.Errorf("too few read: %s", counts)
 	}
 }
 
@@ -1064,9 +1093,11 @@ func (g *yamlGen) tag() string {
 		return ""
 	case g.odd():
 		return g.pick("!!binary", "!!timestamp", "!!strx", "!!str:x", "!!", "!", "!custom", "!Ref", "!e!x", "!x-y_1", "!x.y", "!1", "!x,", "!x!", "!X]", "!x !y",
-			"!<tag:yaml.org,2002:str>", "!!str !!int", "!!str &t1", "!!str\n", "!!str #c\n", "!!int,", "!!bool]") + g.pick(" ", "  ")
+			"!<tag:yaml.org,2002:str>", "!!str !!int", "!!str &t1", "!!str\n", "!!str #c\n", "!!int,", "!!bool]",
+			"!<>", "!<a b>", "!<x", "!<x>>", "!<x#y>", "!<x]>", "!<x>,", "!<x>]", "!e!", "!!x!y", "!e!x!y", "!e!1", "!<x> !y", "!<x> &t1", "!e!x &t1") + g.pick(" ", "  ")
 	}
-	return g.pick("!!str", "!!str", "!!int", "!!float", "!!bool", "!!null", "!Ref", "!vault") + g.pick(" ", " ", "  ")
+	return g.pick("!!str", "!!str", "!!int", "!!float", "!!bool", "!!null", "!Ref", "!vault",
+		"!<tag:yaml.org,2002:str>", "!<tag:yaml.org,2002:int>", "!<!x>", "!e!x", "!e-f!x_1") + g.pick(" ", " ", "  ")
 }
 
 // untagged returns a scalar, mostly a common one.
