@@ -25,14 +25,16 @@
 // (Options.Writers) flushes the queues, one writer per socket at a time,
 // each write bounded by Options.WriteTimeout; at most one writer per P is
 // put to work at once, and one more each time those at work are stuck for
-// 20 ms. No goroutine, timer or context is made per message. When a queued
+// 20 ms, which also takes over the clients a stuck writer had yet to
+// flush. No goroutine, timer or context is made per message. When a queued
 // message has the same key as a newer one (two edits of the same
 // stylesheet), only the newer one is kept. A client whose queue is still
 // full is closed with CloseResync (4000); it reconnects with its last
 // sequence number and gets the missed messages from the ring, or a
 // snapshot of current versions when the ring no longer holds them. A slow
 // client therefore never slows the others, the engine or the caller; a
-// stuck one holds one writer for at most WriteTimeout.
+// stuck one holds one writer, and no other client, for at most
+// WriteTimeout.
 //
 // On Linux one poller goroutine reads every socket (epoll), so an idle
 // client holds no goroutine; elsewhere each client has a reader goroutine.

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/cybercorp/hotreload"
+	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -348,6 +351,47 @@ func TestStuckWritersAreReplaced(t *testing.T) {
 	for _, p := range slow {
 		p.conn.CloseNow()
 	}
+}
+
+// A client that stops reading in the middle of a broadcast holds its
+// writer for WriteTimeout, but not the clients of that writer's batch
+// after it: the stall watch hands them to another writer.
+func TestStuckClientDoesNotHoldItsBatchMates(t *testing.T) {
+	bound := testwait.D(5 * time.Second)
+	h, srv := testHub(t, Options{WriteTimeout: 4 * bound})
+	slow := dial(t, srv, wire{ID: "slow"})
+	slow.welcome()
+	// Clients are pushed in the map's order: with 15 others, one or more
+	// share the batch with the slow one and come after it in 15 runs of 16.
+	var fast []*peer
+	for i := range 15 {
+		p := dial(t, srv, wire{ID: fmt.Sprintf("fast%d", i)})
+		p.welcome()
+		fast = append(fast, p)
+	}
+	// More than loopback's buffers hold: the write to the slow client blocks.
+	big := json.RawMessage(`"` + strings.Repeat("x", 16<<20) + `"`)
+	start := time.Now()
+	h.broadcast(Update{Kind: KindMessage, Key: "big", Data: big})
+	errs := make(chan error, len(fast))
+	for _, p := range fast {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), bound)
+			defer cancel()
+			_, r, err := p.conn.Reader(ctx)
+			if err == nil {
+				_, err = io.Copy(io.Discard, r)
+			}
+			errs <- err
+		}()
+	}
+	for range fast {
+		if err := <-errs; err != nil {
+			t.Fatalf("a client beside the stuck one did not get the broadcast after %v: %v", time.Since(start), err)
+		}
+	}
+	t.Logf("the 15 clients beside the stuck one got the broadcast in %v", time.Since(start))
+	slow.conn.CloseNow()
 }
 
 func TestOriginIsChecked(t *testing.T) {
