@@ -25,9 +25,10 @@ import (
 // directives, a second document, tabs, carriage returns, duplicate keys,
 // more keys than checkBlockMappings lets go-yaml parse, aliases expanding
 // to more nodes than checkAliases lets through, a scalar that may resolve
-// other than as a string, a bool, a null or a number JSON holds. decodeYAML then runs go-yaml, which accepts or
-// refuses the document as before; FuzzYAMLPlain checks that what this
-// accepts go-yaml decodes to the same value.
+// other than as a string, a bool, a null or a number JSON holds.
+// decodeYAML then runs go-yaml, which accepts or refuses the document as
+// before; FuzzYAMLPlain checks that what this accepts go-yaml decodes to
+// the same value.
 type yamlPlain struct {
 	src       string
 	i         int // the next byte to read
