@@ -64,9 +64,10 @@ func jsonItemsDocument(size, v int, extra string) []byte {
 // config.Decode of YAML (goccy: config's own reader of the common subset,
 // positions left to goccy/go-yaml until asked for), the same and its
 // positions (goccy-positions: what a document costs whose error is
-// reported), and the same after a %TAG directive, which config's reader
-// leaves to goccy/go-yaml (goccy-fallback: the path of any YAML outside the
-// subset);
+// reported), the same after a %TAG directive (goccy-directive), with lines
+// that end with "\r\n" (goccy-crlf), and after a comment that holds a tab,
+// which config's reader leaves to goccy/go-yaml (goccy-fallback: the path
+// of any YAML outside the subset);
 // go.yaml.in/yaml/v3's Node converted to a value tree and positions, and
 // the parse into a yaml.Node alone (yamlv3-node: not a decoder, the floor
 // of any decoder built on it). json-tags and goccy-tags are config.Decode
@@ -98,6 +99,8 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 	}{{"1KB", 1 << 10}, {"100KB", 100 << 10}, {"1MB", 1 << 20}} {
 		js, ys := jsonBenchDocument(size.bytes, 2), yamlBenchDocument(size.bytes, 2)
 		directed := append([]byte("%TAG !e! tag:example.com,2000:\n---\n"), ys...)
+		crlf := bytes.ReplaceAll(ys, []byte("\n"), []byte("\r\n"))
+		tabbed := append([]byte("# written by\thand\n"), ys...)
 		decodeJSON := func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }
 		decodeYAML := func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }
 		want := jsonDocument(b, js)
@@ -118,7 +121,9 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 				d.positions()
 				return d, err
 			}, &want},
-			{"goccy-fallback", directed, decodeYAML, &want},
+			{"goccy-directive", directed, decodeYAML, &want},
+			{"goccy-crlf", crlf, decodeYAML, &want},
+			{"goccy-fallback", tabbed, decodeYAML, &want},
 			{"json-merge", jsonItemsDocument(size.bytes, 2, mergedJSON), decodeJSON, nil},
 			{"goccy-merge", yamlMergeDocument(size.bytes), decodeYAML, &wantMerge},
 			{"yamlv3", ys, func(src []byte) (decoded, error) { return decodeYAMLv3("bench.yaml", src) }, &want},

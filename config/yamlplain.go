@@ -16,25 +16,28 @@ import (
 // value (see blockScalar), a standard or local tag on a plain or quoted
 // scalar or on a collection (see tagAt and taggedBlock), anchors on values,
 // aliases and merge keys of aliases (see yamlplain_alias.go), comments,
-// blank lines and a leading "---", alone or after "%YAML 1.1" or "%YAML
-// 1.2". It builds the value alone, no positions, and gives up (ok false)
-// on anything else: the tags and tagged values tagAt and retag leave, the
-// anchors, aliases and merge keys yamlplain_alias.go leaves, the block
-// scalars blockScalar leaves, the flow collections flow leaves, the scalars
-// over several lines plainLines and quotedLines leave, complex keys, other
-// directives, a second document, tabs, carriage returns, duplicate keys,
-// more keys than checkBlockMappings lets go-yaml parse, aliases expanding
-// to more nodes than checkAliases lets through, a scalar that may resolve
-// other than as a string, a bool, a null or a number JSON holds.
+// blank lines, a leading "---", alone or after a directive (see
+// directive), a "..." that ends the document (see documentEnd), and lines
+// that end with "\r\n". It builds the value alone, no positions, and gives
+// up (ok false) on anything else: the tags and tagged values tagAt and
+// retag leave, the anchors, aliases and merge keys yamlplain_alias.go
+// leaves, the block scalars blockScalar leaves, the flow collections flow
+// leaves, the scalars over several lines plainLines and quotedLines leave,
+// complex keys, other directives, a second document, tabs, a carriage
+// return not before a line feed, duplicate keys, more keys than
+// checkBlockMappings lets go-yaml parse, aliases expanding to more nodes
+// than checkAliases lets through, a scalar that may resolve other than as
+// a string, a bool, a null or a number JSON holds.
 // decodeYAML then runs go-yaml, which accepts or refuses the document as
 // before; FuzzYAMLPlain checks that what this accepts go-yaml decodes to
 // the same value.
 type yamlPlain struct {
 	src       string
-	i         int // the next byte to read
-	lineStart int // the offset where the line holding i starts
-	depth     int // mappings and sequences open
-	keyCost   int // the sum of the squares of each mapping's keys, as checkBlockMappings counts it
+	i         int  // the next byte to read
+	lineStart int  // the offset where the line holding i starts
+	depth     int  // mappings and sequences open
+	crlf      bool // whether lines ended with "\r\n", read as "\n" (see document)
+	keyCost   int  // the sum of the squares of each mapping's keys, as checkBlockMappings counts it
 
 	// Anchors, aliases and merge keys (yamlplain_alias.go).
 	anchors   map[string]anchor // the anchors defined so far, by name
@@ -44,6 +47,7 @@ type yamlPlain struct {
 	started   int               // the anchors started
 	reading   int               // the anchors whose values are being read
 	outermost int               // the serial of the outermost of them
+	redefined bool              // whether an anchor name was defined twice
 }
 
 // decodePlainYAML decodes src when it is in the subset yamlPlain reads.
@@ -54,14 +58,23 @@ func decodePlainYAML(src string) (any, bool) {
 
 // document reads p.src, one document.
 func (p *yamlPlain) document() (any, bool) {
-	if strings.IndexByte(p.src, '\t') >= 0 || strings.IndexByte(p.src, '\r') >= 0 {
+	if strings.IndexByte(p.src, '\t') >= 0 {
 		return nil, false
 	}
-	p.i = -1 // before the first line
-	start := 0
-	if strings.HasPrefix(p.src, "%YAML 1.1\n---\n") || strings.HasPrefix(p.src, "%YAML 1.2\n---\n") {
-		start = len("%YAML 1.2\n") // a version directive, which go-yaml reads alike
+	if strings.IndexByte(p.src, '\r') >= 0 {
+		// Lines that end with "\r\n", as editors on Windows write them, all
+		// or some: go-yaml reads them as lines that end with "\n" but in
+		// quoted scalars over several lines, which quotedLines leaves to it.
+		// A '\r' alone is left to go-yaml too.
+		lf := strings.ReplaceAll(p.src, "\r\n", "\n")
+		if strings.IndexByte(lf, '\r') >= 0 {
+			return nil, false
+		}
+		p.src, p.crlf = lf, true
 	}
+	p.i = -1 // before the first line
+	p.src = p.src[:documentEnd(p.src)]
+	start := directive(p.src)
 	if strings.HasPrefix(p.src[start:], "---\n") {
 		p.i = start + 3
 	}
@@ -70,6 +83,63 @@ func (p *yamlPlain) document() (any, bool) {
 	}
 	v, ok := p.block()
 	return v, ok && p.eof()
+}
+
+// directive returns the length of the directive line src starts with
+// before a "---" line, one go-yaml reads as if it were not there, or 0: a
+// version directive, "%YAML 1.1" or "%YAML 1.2", or a %TAG directive of a
+// handle other than "!!", which would change the standard tags for
+// go-yaml, such as "%TAG !e! tag:example.com,2000:". go-yaml refuses a
+// second directive.
+func directive(src string) int {
+	line, rest, ok := strings.Cut(src, "\n")
+	if !ok || !strings.HasPrefix(rest, "---\n") {
+		return 0
+	}
+	if line != "%YAML 1.1" && line != "%YAML 1.2" {
+		handle, prefix, ok := strings.Cut(strings.TrimPrefix(line, "%TAG "), " ")
+		if !ok || len(handle) == len(line) || !tagHandle(handle) || prefix == "" || uriEnd(prefix, 0) < len(prefix) {
+			return 0
+		}
+	}
+	return len(line) + 1
+}
+
+// documentEnd returns where the line "..." that ends the document in src
+// starts, which only blanks, comments and empty lines follow, or len(src)
+// when no such line ends it. go-yaml reads what follows as if it were not
+// there.
+func documentEnd(src string) int {
+	end := len(src) // the end of a line, after the lines of blanks and comments that follow
+	if strings.HasSuffix(src, "\n") {
+		end--
+	}
+	for {
+		start := strings.LastIndexByte(src[:end], '\n') + 1
+		line := src[start:end]
+		if rest := strings.TrimLeft(line, " "); rest != "" && rest[0] != '#' {
+			if rest, ok := strings.CutPrefix(line, "..."); ok && (rest == "" || rest[0] == ' ') {
+				if rest = strings.TrimLeft(rest, " "); rest == "" || rest[0] == '#' {
+					return start
+				}
+			}
+			return len(src)
+		}
+		if start == 0 {
+			return len(src)
+		}
+		end = start - 1
+	}
+}
+
+// tagHandle reports whether h is the primary tag handle, "!", or a named
+// one, '!', a name (see tagName) and '!'.
+func tagHandle(h string) bool {
+	if h == "!" {
+		return true
+	}
+	end, ok := tagName(h, 1)
+	return ok && h[0] == '!' && end == len(h)-1 && h[end] == '!'
 }
 
 // eof reports whether the whole source has been read.
@@ -446,14 +516,20 @@ func tagName(src string, i int) (end int, ok bool) {
 // digits or any of "-_.:,/!~%", and returns the offset after the '>' that
 // closes it.
 func verbatimEnd(src string, i int) (end int, ok bool) {
-	end = i
-	for end < len(src) && (isLetter(src[end]) || isDigit(src[end]) || strings.IndexByte("-_.:,/!~%", src[end]) >= 0) {
-		end++
-	}
+	end = uriEnd(src, i)
 	if end == i || end == len(src) || src[end] != '>' {
 		return 0, false
 	}
 	return end + 1, true
+}
+
+// uriEnd returns the offset of the first byte from i on that is not a
+// letter, a digit or any of "-_.:,/!~%".
+func uriEnd(src string, i int) int {
+	for i < len(src) && (isLetter(src[i]) || isDigit(src[i]) || strings.IndexByte("-_.:,/!~%", src[i]) >= 0) {
+		i++
+	}
+	return i
 }
 
 // isLetter reports whether c is an ASCII letter.

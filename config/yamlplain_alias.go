@@ -26,7 +26,8 @@ import "strings"
 //     anchor's own (its set of anchors being read only grows, until the
 //     outermost anchor's value is read): left to it;
 //   - go-yaml merges a mapping by reading its nodes again, which defines
-//     again the anchors inside it and resolves its aliases anew: an anchor
+//     again the anchors inside it and resolves its aliases anew, to the
+//     anchors of their names defined last: a merge key after an anchor
 //     name defined twice is left to it, and so is a merge of a mapping
 //     holding an anchor, so that every reading is the same; and so is a
 //     merge of a mapping whose merges nest two deep (go-yaml stops at
@@ -89,8 +90,10 @@ func (p *yamlPlain) anchorAt(i int) (name string, next int, ok bool) {
 }
 
 // define reads, by read, the value an anchor named name is on, and defines
-// the anchor. It leaves to go-yaml a name defined before or inside the
-// value, and an anchor on a null.
+// the anchor, in place of one of the same name defined before, as go-yaml
+// does. It leaves to go-yaml an alias of the name in the value, which
+// go-yaml reads otherwise, a name defined inside the value, and an anchor
+// on a null.
 func (p *yamlPlain) define(name string, read func() (any, bool)) (any, bool) {
 	a := anchor{serial: p.started}
 	if p.reading == 0 {
@@ -98,6 +101,10 @@ func (p *yamlPlain) define(name string, read func() (any, bool)) (any, bool) {
 	}
 	p.started++
 	p.reading++
+	if _, again := p.anchors[name]; again {
+		p.redefined = true
+		delete(p.anchors, name) // an alias of it in the value is left to go-yaml
+	}
 	expanded, level := p.expanded, p.level
 	p.level = 0
 	v, ok := read()
@@ -200,7 +207,7 @@ func (p *yamlPlain) merge(m map[string]any, dst []map[string]any) ([]map[string]
 		}
 		a, end, ok := p.alias(i)
 		from, isMapping := a.v.(map[string]any)
-		if !ok || !isMapping || a.level > 1 || a.anchors {
+		if !ok || !isMapping || a.level > 1 || a.anchors || p.redefined {
 			return nil, nil, false
 		}
 		dst = append(dst, from)

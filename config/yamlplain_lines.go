@@ -89,6 +89,9 @@ func (p *yamlPlain) plainLines(start, end, col int) (s string, next int, ok bool
 // entry whose value the scalar is. It returns the string and the offset
 // after the closing quote.
 func (p *yamlPlain) quotedLines(buf []byte, j, col int, q byte) (s string, end int, ok bool) {
+	if p.crlf {
+		return "", 0, false // go-yaml keeps a line break where "\r\n" ended the line
+	}
 	first, lineStart := false, 0 // first: before the text of the line starting at lineStart
 	for ; j < len(p.src); j++ {
 		c := p.src[j]

@@ -165,6 +165,22 @@ func TestYAMLPlain(t *testing.T) {
 		// A version directive, which go-yaml reads alike.
 		"%YAML 1.2\n---\na: yes\nb: 0x10\n",
 		"%YAML 1.1\n---\n- 1\n- !<x> 2\n",
+		// A tag directive of a handle other than "!!", which go-yaml
+		// reads as if it were not there.
+		"%TAG !e! tag:example.com,2000:\n---\na: !e!x 1\nb: !x 2\n",
+		"%TAG ! tag:example.com,2000:app/\n---\n- !x 1\n- !!int '2'\n",
+		// A document end marker, which only blanks and comments follow.
+		"a: 1\n...\n",
+		"a: |\n  x\n... # c\n# c\n\n",
+		"---\n- 1\n...",
+		// An anchor defined again, which aliases after it name.
+		"a: &x 1\nb: &x 2\nc: *x\n",
+		"a: &x 1\nb: *x\nc: &x {k: 2}\nd: *x\n",
+		// Lines that end with "\r\n", all or some, which go-yaml reads as
+		// lines that end with "\n".
+		"a: 1\r\n",
+		"a: x\r\n  y\r\nb: |\r\n  t\r\n\r\n  u\r\nc: [1,\r\n  2]\r\n",
+		"%YAML 1.2\r\n---\r\n- 'q' # c\r\n- >\n  f\r\n  g\n",
 	} {
 		if !checkYAMLPlain(t, []byte(src)) {
 			t.Errorf("%q: left to go-yaml", src)
@@ -177,7 +193,8 @@ func TestYAMLPlain(t *testing.T) {
 		{"alias before its anchor", "b: *x\na: &x 1\n"},
 		{"undefined alias", "a: &x 1\nb: *y\n"},
 		{"alias in its anchor", "a: &x\n  b: *x\n"},
-		{"anchor redefined", "a: &x 1\nb: &x 2\nc: *x\n"},
+		{"alias in its anchor's redefinition", "a: &x 1\nb: &x\n  k: *x\n"},
+		{"merge key after an anchor redefined", "a: &x {k: 1}\nb: &x {k: 2}\nm:\n  <<: *x\n"},
 		{"anchor redefined inside", "a: &x\n  b: &x 1\n"},
 		{"anchor on a key", "&k key: v\n"},
 		{"anchor on an entry's key", "- &x a: 1\n  b: 2\n- *x\n"},
@@ -282,7 +299,10 @@ func TestYAMLPlain(t *testing.T) {
 		{"verbatim tag then an anchor", "a: !<x> &n v\nb: *n\n"},
 		{"tag with a ':'", "a: !!str:x 1\n"},
 		{"longer tag", "a: !!strx 1\n"},
-		{"tag directive", "%TAG !e! tag:example.com,2000:\n---\na: !e!x 1\n"},
+		{"tag directive of the secondary handle", "%TAG !! tag:example.com,2000:\n---\na: !!str 1\n"},
+		{"tag directive then a version directive", "%TAG !e! x\n%YAML 1.2\n---\na: 1\n"},
+		{"tag directive without a prefix", "%TAG !e!\n---\na: 1\n"},
+		{"tag directive then a comment", "%TAG !e! x # c\n---\na: 1\n"},
 		{"block without a final line break", "a: |\n  x"},
 		{"kept block without a final line break", "a: |+\n  x"},
 		{"kept block ending in blanks", "a: |+\n  x\n\n  "},
@@ -400,10 +420,15 @@ func TestYAMLPlain(t *testing.T) {
 		{"directive then an empty document", "%YAML 1.2\n---\n"},
 		{"unknown directive", "%FOO bar\n---\na: 1\n"},
 		{"second document", "a: 1\n---\nb: 2\n"},
-		{"document end", "a: 1\n...\n"},
+		{"document end then a document", "a: 1\n...\nb: 2\n"},
+		{"document end twice", "a: 1\n...\n...\n"},
+		{"document end then a comment without a blank", "a: 1\n...#c\n"},
+		{"document end alone", "...\n"},
 		{"comment before ---", "# c\n---\na: 1\n"},
 		{"tab", "a:\n\tb: 1\n"},
-		{"carriage return", "a: 1\r\n"},
+		{"carriage return alone", "a: 1\rb: 2\r"},
+		{"carriage return in a line", "a: x\ry\n"},
+		{"quoted scalar over lines ending with \\r\\n", "a: 'x\r\n  y'\r\n"},
 		{"duplicate key", "a: 1\na: 2\n"},
 		{"number key", "1: a\n"},
 		{"bool key", "true: a\n"},
@@ -678,6 +703,7 @@ func FuzzYAMLPlain(f *testing.F) {
 		"a: \"\\0\\x41\\N\\U0001F600\\ud83d\\ude00\"\nb: \"\\xZZ\\udc00\"\n", "a: !Ref x\nb: !vault\n  k: !x 1\nc: !Sub [a, !y 2]\n",
 		"d: a\n  b\n\n  c # d\n- e\n", "- 'a\n\n  b'\n- \"c\\\n   d\\n\n  e\"\n- f\n  -g\n",
 		"%YAML 1.2\n---\na: !<tag:yaml.org,2002:str> 1\nb: [!<x> 2, !e!y 3]\nc: !e!x\n  k: !<a:b,c> v\n",
+		"a: x\r\n  y\r\nb: |\r\n  t\r\nc:\n- 'q\r\n  r'\r\n- \"s\rt\"\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -725,7 +751,11 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 		{"local tags", localTagged, docs / 100, 0},
 		{"verbatim tags", func(src string) bool { return strings.Contains(src, "!<") }, docs / 100, 0},
 		{"a version directive", func(src string) bool { return strings.HasPrefix(src, "%YAML") }, docs / 100, 0},
+		{"a tag directive", func(src string) bool { return strings.HasPrefix(src, "%TAG") }, docs / 100, 0},
+		{"a document end marker", func(src string) bool { return strings.Contains(src, "\n...") }, docs / 100, 0},
+		{"an anchor defined twice", redefined, docs / 800, 0},
 		{"scalars over several lines", continued, docs / 100, 0},
+		{"lines ending with \\r\\n", func(src string) bool { return strings.Contains(src, "\r\n") }, docs / 100, 0},
 	}
 	read := 0
 	for range docs {
@@ -738,6 +768,15 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 			g.b.WriteString(g.pick("%YAML 1.2\n---\n", "%YAML 1.1\n---\n", "%YAML 1.2\n---\n"))
 			if g.odd() {
 				g.b.WriteString(g.pick("%YAML 1.2\n", "---\n", "# c\n", "%TAG !e! tag:e.com,2000:\n---\n", "\n"))
+			}
+		case 3:
+			g.b.WriteString(g.pick("%TAG !e! tag:e.com,2000:\n---\n", "%TAG ! tag:e.com,2000:app/\n---\n", "%TAG !e-f! !x-\n---\n"))
+			if g.odd() {
+				g.b.WriteString(g.pick("%TAG !e! e\n---\n", "%YAML 1.2\n---\n", "---\n", "# c\n"))
+			}
+		case 4:
+			if g.odd() {
+				g.b.WriteString(g.pick("%TAG !! tag:e.com,2000:\n---\n", "%TAG !e!\n---\n", "%TAG e x\n---\n", "%TAG !e! x # c\n---\n", "%TAG !e! x\n"))
 			}
 		}
 		if g.refs && r.IntN(2) == 0 {
@@ -761,8 +800,29 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 			}
 			src = strings.Join(lines, "")
 		}
+		if r.IntN(12) == 0 { // a document end marker
+			src += g.pick("...\n", "... # c\n", "...\n# c\n\n", "...")
+			if g.odd() {
+				src += g.pick("...\n", "---\n", "a: 1\n", "  # c\n", "#c\n")
+			}
+		}
 		if r.IntN(10) == 0 {
 			src = strings.TrimSuffix(src, "\n")
+		}
+		switch r.IntN(16) {
+		case 0, 1: // as editors on Windows save
+			src = strings.ReplaceAll(src, "\n", "\r\n")
+		case 2: // some lines of each
+			lines := strings.SplitAfter(src, "\n")
+			for i := range lines {
+				if r.IntN(2) == 0 {
+					lines[i] = strings.Replace(lines[i], "\n", "\r\n", 1)
+				}
+			}
+			src = strings.Join(lines, "")
+		case 3: // a '\r' alone
+			i := r.IntN(len(src) + 1)
+			src = src[:i] + "\r" + src[i:]
 		}
 		if checkYAMLPlain(t, []byte(src)) {
 			read++
@@ -783,6 +843,30 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 	if few {
 		t.Errorf("too few read: %s", counts)
 	}
+}
+
+// redefined reports whether src holds an anchor, '&' and a name, twice,
+// about whether it defines an anchor twice.
+func redefined(src string) bool {
+	seen := map[string]bool{}
+	for i := strings.IndexByte(src, '&'); i >= 0; {
+		end := i + 1
+		for end < len(src) && (isLetter(src[end]) || isDigit(src[end]) || src[end] == '-' || src[end] == '_') {
+			end++
+		}
+		if name := src[i+1 : end]; name != "" {
+			if seen[name] {
+				return true
+			}
+			seen[name] = true
+		}
+		j := strings.IndexByte(src[end:], '&')
+		if j < 0 {
+			break
+		}
+		i = end + j
+	}
+	return false
 }
 
 // blockIndicated reports whether src holds the header of a block scalar
@@ -968,6 +1052,9 @@ func (g *yamlGen) defaults() {
 
 // anchor returns the name of an anchor, mostly a new one.
 func (g *yamlGen) anchor() string {
+	if len(g.names) > 0 && g.r.IntN(3) == 0 {
+		return g.names[g.r.IntN(len(g.names))] // defined again
+	}
 	if g.odd() {
 		return g.pick("", "x.y", "x:", "é", "a0,", "a0]", "a0#c", "a0 x", "-", "-x", "1", "0x1", "true", "null", "A_b-1", g.alias(g.names))
 	}
