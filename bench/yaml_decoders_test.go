@@ -65,9 +65,9 @@ func jsonItemsDocument(size, v int, extra string) []byte {
 // positions left to goccy/go-yaml until asked for), the same and its
 // positions (goccy-positions: what a document costs whose error is
 // reported), the same after a %TAG directive (goccy-directive), with lines
-// that end with "\r\n" (goccy-crlf), and after a comment that holds a tab,
-// which config's reader leaves to goccy/go-yaml (goccy-fallback: the path
-// of any YAML outside the subset);
+// that end with "\r\n" (goccy-crlf), and with a tab after its first key's
+// ':' (goccy-fallback: "version:\t2", which config's reader leaves to
+// goccy/go-yaml: the path of any YAML outside the subset);
 // go.yaml.in/yaml/v3's Node converted to a value tree and positions, and
 // the parse into a yaml.Node alone (yamlv3-node: not a decoder, the floor
 // of any decoder built on it). json-tags and goccy-tags are config.Decode
@@ -91,7 +91,9 @@ func jsonItemsDocument(size, v int, extra string) []byte {
 // description, a plain scalar over two lines in the YAML; json-verbatim
 // and goccy-verbatim, of the one whose items each hold a kind, under a
 // verbatim tag in the YAML ("kind: !<tag:yaml.org,2002:str> db"), which
-// go-yaml ignores too.
+// go-yaml ignores too; json-tab and goccy-tab, of the one whose items each
+// hold a unit, followed by tabs and a comment in the YAML ("unit: kg\t\t#
+// the SI unit").
 func BenchmarkYAMLDecoders(b *testing.B) {
 	for _, size := range []struct {
 		name  string
@@ -100,7 +102,7 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 		js, ys := jsonBenchDocument(size.bytes, 2), yamlBenchDocument(size.bytes, 2)
 		directed := append([]byte("%TAG !e! tag:example.com,2000:\n---\n"), ys...)
 		crlf := bytes.ReplaceAll(ys, []byte("\n"), []byte("\r\n"))
-		tabbed := append([]byte("# written by\thand\n"), ys...)
+		tabbed := bytes.Replace(ys, []byte("version: "), []byte("version:\t"), 1)
 		decodeJSON := func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }
 		decodeYAML := func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }
 		want := jsonDocument(b, js)
@@ -143,6 +145,7 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 			{"esc", `,"label":"caf\u00e9 \u2014 \ud83d\ude00"`, "    label: \"caf\\xe9 \\u2014 \\U0001F600\"\n"},
 			{"ref", `,"password":"db/pass"`, "    password: !vault db/pass\n"},
 			{"verbatim", `,"kind":"db"`, "    kind: !<tag:yaml.org,2002:str> db\n"},
+			{"tab", `,"unit":"kg"`, "    unit: kg\t\t# the SI unit\n"},
 			{"wrap", `,"description":"a long description of the item that goes on to a second line"`,
 				"    description: a long description of the item\n      that goes on to a second line\n"},
 		} {

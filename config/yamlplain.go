@@ -17,20 +17,20 @@ import (
 // scalar or on a collection (see tagAt and taggedBlock), anchors on values,
 // aliases and merge keys of aliases (see yamlplain_alias.go), comments,
 // blank lines, a leading "---", alone or after a directive (see
-// directive), a "..." that ends the document (see documentEnd), and lines
-// that end with "\r\n". It builds the value alone, no positions, and gives
-// up (ok false) on anything else: the tags and tagged values tagAt and
-// retag leave, the anchors, aliases and merge keys yamlplain_alias.go
-// leaves, the block scalars blockScalar leaves, the flow collections flow
-// leaves, the scalars over several lines plainLines and quotedLines leave,
-// complex keys, other directives, a second document, tabs, a carriage
-// return not before a line feed, duplicate keys, more keys than
-// checkBlockMappings lets go-yaml parse, aliases expanding to more nodes
-// than checkAliases lets through, a scalar that may resolve other than as
-// a string, a bool, a null or a number JSON holds.
-// decodeYAML then runs go-yaml, which accepts or refuses the document as
-// before; FuzzYAMLPlain checks that what this accepts go-yaml decodes to
-// the same value.
+// directive), a "..." that ends the document (see documentEnd), lines
+// that end with "\r\n", and tabs where blank tells. It builds the value
+// alone, no positions, and gives up (ok false) on anything else: the tags
+// and tagged values tagAt and retag leave, the anchors, aliases and merge
+// keys yamlplain_alias.go leaves, the block scalars blockScalar leaves,
+// the flow collections flow leaves, the scalars over several lines
+// plainLines and quotedLines leave, complex keys, other directives, a
+// second document, other tabs, a carriage return not before a line feed,
+// duplicate keys, more keys than checkBlockMappings lets go-yaml parse,
+// aliases expanding to more nodes than checkAliases lets through, a scalar
+// that may resolve other than as a string, a bool, a null or a number JSON
+// holds. decodeYAML then runs go-yaml, which accepts or refuses the
+// document as before; FuzzYAMLPlain checks that what this accepts go-yaml
+// decodes to the same value.
 type yamlPlain struct {
 	src       string
 	i         int  // the next byte to read
@@ -58,9 +58,6 @@ func decodePlainYAML(src string) (any, bool) {
 
 // document reads p.src, one document.
 func (p *yamlPlain) document() (any, bool) {
-	if strings.IndexByte(p.src, '\t') >= 0 {
-		return nil, false
-	}
 	if strings.IndexByte(p.src, '\r') >= 0 {
 		// Lines that end with "\r\n", as editors on Windows write them, all
 		// or some: go-yaml reads them as lines that end with "\n" but in
@@ -190,10 +187,10 @@ func (p *yamlPlain) toLineEnd() {
 // endLine reads the rest of a line after a value, blanks and a comment,
 // and moves to the next line.
 func (p *yamlPlain) endLine() bool {
-	for p.i < len(p.src) && p.src[p.i] == ' ' {
+	for p.i < len(p.src) && (p.src[p.i] == ' ' || p.src[p.i] == '\t') {
 		p.i++
 	}
-	if p.i < len(p.src) && p.src[p.i] == '#' && p.src[p.i-1] == ' ' {
+	if p.i < len(p.src) && p.src[p.i] == '#' && blank(p.src[p.i-1]) {
 		p.toLineEnd()
 	}
 	if p.i < len(p.src) && p.src[p.i] != '\n' {
@@ -296,7 +293,23 @@ func (p *yamlPlain) entry(col int) (any, bool) {
 // lineRest reports whether only a comment, if anything, follows p.i on
 // its line, after the blanks p.i follows.
 func (p *yamlPlain) lineRest() bool {
-	return p.i == len(p.src) || p.src[p.i] == '\n' || p.src[p.i] == '#' && p.src[p.i-1] == ' '
+	return p.i == len(p.src) || p.src[p.i] == '\n' || p.src[p.i] == '#' && blank(p.src[p.i-1])
+}
+
+// blank reports whether c is a blank, ' ' or '\t'. A tab is read as a
+// blank between a value and a comment or the end of its line only (see
+// plainEnd), or in a comment or a block scalar's text; anywhere else,
+// go-yaml reads it oddly (it drops it from a plain scalar, refuses the
+// keys after a quoted one holding it) and the reader gives up.
+func blank(c byte) bool { return c == ' ' || c == '\t' }
+
+// blankRest reports whether only blanks, and a comment, follow j on its
+// line.
+func (p *yamlPlain) blankRest(j int) bool {
+	for j < len(p.src) && blank(p.src[j]) {
+		j++
+	}
+	return j == len(p.src) || p.src[j] == '\n' || p.src[j] == '#'
 }
 
 // mapping reads the block mapping whose first key is at p.i, in column
@@ -876,7 +889,7 @@ func indicator(c byte) bool {
 func (p *yamlPlain) plainEnd(i int, key bool) (end int, ok bool) {
 	switch c := p.src[i]; c {
 	case '-':
-		if p.entryAt(i) {
+		if p.entryAt(i) || strings.HasPrefix(p.src[i+1:], "\t") { // an entry for go-yaml
 			return 0, false
 		}
 	default:
@@ -891,8 +904,12 @@ func (p *yamlPlain) plainEnd(i int, key bool) (end int, ok bool) {
 			return end, !key
 		case c == ':' && (j+1 == len(p.src) || p.src[j+1] == ' ' || p.src[j+1] == '\n'):
 			return end, key && end == j
+		case c == ':' && p.src[j+1] == '\t':
+			return 0, false // a key for go-yaml, which the reader leaves to it
 		case c == '#' && p.src[j-1] == ' ':
 			return end, !key
+		case c == '\t':
+			return end, !key && end > i && p.blankRest(j)
 		case c < ' ' || c == 0x7f || c == '<' && j+1 < len(p.src) && p.src[j+1] == '<':
 			return 0, false // go-yaml may take "<<" for a merge key
 		case c != ' ':
@@ -935,7 +952,7 @@ func (p *yamlPlain) quoted(i, col int) (s string, end int, ok bool) {
 			b.WriteRune(r)
 			from, built = j+1+n, true
 			j += n
-		case c < ' ' || c == 0x7f:
+		case c < ' ' || c == 0x7f: // a tab too: go-yaml may refuse the keys after it
 			return "", 0, false
 		}
 	}

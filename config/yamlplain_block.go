@@ -55,11 +55,17 @@ scan:
 				lead = max(lead, sp)
 			}
 		case rest != "" && indent == 0 && sp > col:
+			if rest[0] == '\t' {
+				return nil, false // go-yaml counts the tab in the indentation
+			}
 			indent = sp
 			fallthrough
 		case sp >= indent && indent > 0:
-			if folded && rest == "" {
+			if folded && (rest == "" || line[indent] == '\t') {
 				return nil, false // go-yaml folds the lines after otherwise
+			}
+			if strings.Trim(rest, " \t") == "" && rest != "" {
+				return nil, false // a line of blanks and tabs
 			}
 			for ; empty > 0; empty-- {
 				lines = append(lines, "")

@@ -165,6 +165,10 @@ func TestYAMLPlain(t *testing.T) {
 		// A version directive, which go-yaml reads alike.
 		"%YAML 1.2\n---\na: yes\nb: 0x10\n",
 		"%YAML 1.1\n---\n- 1\n- !<x> 2\n",
+		// Tabs in comments, before a comment or a line's end, and in a
+		// block scalar's text.
+		"a: x\t# c\nb: 1\t\n# c\td\nc: |\n  make\tall\n  \tgo test\n",
+		"- 'q'\t\t# c\n- |\n  x\ty\n- >\n  a\tb\n  c\n",
 		// A tag directive of a handle other than "!!", which go-yaml
 		// reads as if it were not there.
 		"%TAG !e! tag:example.com,2000:\n---\na: !e!x 1\nb: !x 2\n",
@@ -426,6 +430,13 @@ func TestYAMLPlain(t *testing.T) {
 		{"document end alone", "...\n"},
 		{"comment before ---", "# c\n---\na: 1\n"},
 		{"tab", "a:\n\tb: 1\n"},
+		{"tab in a plain scalar", "a: x\ty\n"},
+		{"tab in a quoted scalar", "a: 'x\ty'\nb: 1\n"},
+		{"tab after a colon", "a:\tx\n"},
+		{"tab after a dash", "-\tx\n"},
+		{"tab first in a folded scalar's line", "a: >\n  x\n  \ty\n"},
+		{"tab in a block scalar's first indentation", "a: |\n \tx\n"},
+		{"line of blanks and a tab in a block scalar", "a: |\n  x\n  \t\n  y\n"},
 		{"carriage return alone", "a: 1\rb: 2\r"},
 		{"carriage return in a line", "a: x\ry\n"},
 		{"quoted scalar over lines ending with \\r\\n", "a: 'x\r\n  y'\r\n"},
@@ -704,6 +715,7 @@ func FuzzYAMLPlain(f *testing.F) {
 		"d: a\n  b\n\n  c # d\n- e\n", "- 'a\n\n  b'\n- \"c\\\n   d\\n\n  e\"\n- f\n  -g\n",
 		"%YAML 1.2\n---\na: !<tag:yaml.org,2002:str> 1\nb: [!<x> 2, !e!y 3]\nc: !e!x\n  k: !<a:b,c> v\n",
 		"a: x\r\n  y\r\nb: |\r\n  t\r\nc:\n- 'q\r\n  r'\r\n- \"s\rt\"\n",
+		"a: x\t# c\td\nb: |\n  x\ty\n  \tz\nc: >\n \ta\n- 'q\tr'\n-\tx: y\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -744,8 +756,8 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 	}{
 		{"aliases", func(src string) bool { return strings.Contains(src, "*b") || strings.Contains(src, "*d0") }, docs / 40, 0},
 		{"merge keys", func(src string) bool { return strings.Contains(src, "<<: *") || strings.Contains(src, "<<: [*") }, docs / 100, 0},
-		{"flow collections over lines", openLine, docs / 40, 0},
-		{"standard tags", func(src string) bool { return strings.Contains(src, "!!") }, docs / 40, 0},
+		{"flow collections over lines", openLine, docs / 50, 0},
+		{"standard tags", func(src string) bool { return strings.Contains(src, "!!") }, docs / 50, 0},
 		{"kept or indicated block scalars", blockIndicated, docs / 100, 0},
 		{"the other escapes", rareEscapes, docs / 100, 0},
 		{"local tags", localTagged, docs / 100, 0},
@@ -756,6 +768,7 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 		{"an anchor defined twice", redefined, docs / 800, 0},
 		{"scalars over several lines", continued, docs / 100, 0},
 		{"lines ending with \\r\\n", func(src string) bool { return strings.Contains(src, "\r\n") }, docs / 100, 0},
+		{"tabs", func(src string) bool { return strings.Contains(src, "\t") }, docs / 200, 0},
 	}
 	read := 0
 	for range docs {
@@ -800,6 +813,31 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 			}
 			src = strings.Join(lines, "")
 		}
+		switch r.IntN(40) {
+		case 0: // a tab in a comment or before one
+			src = strings.ReplaceAll(src, "# c", g.pick("#\tc", "# c\td", "\t# c", " \t# c", "\t\t# c"))
+		case 1, 2: // a tab in place of a blank, or in front of one
+			if sp := strings.Count(src, " "); sp > 0 {
+				k := r.IntN(sp)
+				for i := range src {
+					if src[i] == ' ' {
+						if k == 0 {
+							src = src[:i] + g.pick("\t", "\t ", " \t") + src[i+1:]
+							break
+						}
+						k--
+					}
+				}
+			}
+		case 3: // a tab at the end of a line
+			lines := strings.SplitAfter(src, "\n")
+			i := r.IntN(len(lines))
+			lines[i] = strings.TrimSuffix(lines[i], "\n") + g.pick("\t", " \t", "\t ") + "\n"
+			src = strings.Join(lines, "")
+		case 4: // a tab anywhere
+			i := r.IntN(len(src) + 1)
+			src = src[:i] + "\t" + src[i:]
+		}
 		if r.IntN(12) == 0 { // a document end marker
 			src += g.pick("...\n", "... # c\n", "...\n# c\n\n", "...")
 			if g.odd() {
@@ -834,7 +872,7 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 		}
 	}
 	counts := fmt.Sprintf("%d documents of %d read by yamlPlain", read, docs)
-	few := read < docs/4
+	few := read < docs/5
 	for _, f := range features {
 		counts += fmt.Sprintf(", %d with %s", f.read, f.name)
 		few = few || f.read < f.min
