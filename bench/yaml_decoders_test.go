@@ -93,7 +93,8 @@ func jsonItemsDocument(size, v int, extra string) []byte {
 // verbatim tag in the YAML ("kind: !<tag:yaml.org,2002:str> db"), which
 // go-yaml ignores too; json-tab and goccy-tab, of the one whose items each
 // hold a unit, followed by tabs and a comment in the YAML ("unit: kg\t\t#
-// the SI unit").
+// the SI unit"); json-status and goccy-status, of the one whose items each
+// hold a mapping keyed by numbers ("200: ok", as OpenAPI's responses).
 func BenchmarkYAMLDecoders(b *testing.B) {
 	for _, size := range []struct {
 		name  string
@@ -146,6 +147,7 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 			{"ref", `,"password":"db/pass"`, "    password: !vault db/pass\n"},
 			{"verbatim", `,"kind":"db"`, "    kind: !<tag:yaml.org,2002:str> db\n"},
 			{"tab", `,"unit":"kg"`, "    unit: kg\t\t# the SI unit\n"},
+			{"status", `,"status":{"200":"ok","404":"missing"}`, "    status:\n      200: ok\n      404: missing\n"},
 			{"wrap", `,"description":"a long description of the item that goes on to a second line"`,
 				"    description: a long description of the item\n      that goes on to a second line\n"},
 		} {

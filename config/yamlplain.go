@@ -395,9 +395,9 @@ func (p *yamlPlain) mappingValue(col int) (any, bool) {
 	return nil, true
 }
 
-// keyAt reads the key of a mapping entry at i: a plain or quoted scalar
-// resolving to a string, then ':' and a blank. It returns the key and the
-// offset after the ':'.
+// keyAt reads the key of a mapping entry at i: a quoted scalar or a plain
+// one go-yaml reads as the key it spells (see plainKey), then ':' and a
+// blank. It returns the key and the offset after the ':'.
 func (p *yamlPlain) keyAt(i int) (k string, next int, ok bool) {
 	var end int
 	if c := p.src[i]; c == '"' || c == '\'' {
@@ -406,7 +406,7 @@ func (p *yamlPlain) keyAt(i int) (k string, next int, ok bool) {
 		end, ok = p.plainEnd(i, true)
 		if ok {
 			k = p.src[i:end]
-			ok = plainString(k)
+			ok = plainKey(k)
 		}
 	}
 	if !ok || end == len(p.src) || p.src[end] != ':' {
@@ -807,8 +807,9 @@ func (p *yamlPlain) flowNode(i int) (v any, end int, ok bool) {
 	return nil, 0, false
 }
 
-// flowKey reads the key of a flow mapping's entry at i, a plain or quoted
-// scalar resolving to a string followed at once by ": ". It returns the
+// flowKey reads the key of a flow mapping's entry at i, a quoted scalar or
+// a plain one go-yaml reads as the key it spells (see plainKey), followed
+// at once by ": ". It returns the
 // key and the offset after the ':'.
 func (p *yamlPlain) flowKey(i int) (k string, next int, ok bool) {
 	if i == len(p.src) {
@@ -819,7 +820,7 @@ func (p *yamlPlain) flowKey(i int) (k string, next int, ok bool) {
 		k, end, ok = p.quoted(i, oneLine)
 	} else if end, ok = p.flowPlainEnd(i); ok {
 		k = p.src[i:end]
-		ok = plainString(k)
+		ok = plainKey(k)
 	}
 	if !ok || end+1 >= len(p.src) || p.src[end] != ':' || p.src[end+1] != ' ' {
 		return "", 0, false
@@ -1069,6 +1070,26 @@ func plainString(s string) bool {
 		return ok && v == s
 	}
 	return true
+}
+
+// plainKey reports whether go-yaml reads the plain scalar s, a mapping's
+// key, as the key s: a string (see plainString), or a null, a bool or a
+// number that go-yaml writes back as s ("null", "true", "200", "-1.5").
+// It writes the others otherwise ("~" as "null", "0x10" as "16", "1.50"
+// as "1.5").
+func plainKey(s string) bool {
+	if plainString(s) {
+		return true
+	}
+	switch v, _ := plainScalar(s); v := v.(type) {
+	case nil:
+		return s == "null"
+	case bool:
+		return s == strconv.FormatBool(v)
+	case float64:
+		return s == strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return false
 }
 
 // decimal reads the two forms of number configs mostly hold, as

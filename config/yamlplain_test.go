@@ -165,6 +165,10 @@ func TestYAMLPlain(t *testing.T) {
 		// A version directive, which go-yaml reads alike.
 		"%YAML 1.2\n---\na: yes\nb: 0x10\n",
 		"%YAML 1.1\n---\n- 1\n- !<x> 2\n",
+		// Keys of numbers, bools and null that go-yaml writes back as
+		// they are.
+		"responses:\n  200:\n    description: OK\n  404: {description: Not found}\n-1: x\n1.5: y\ntrue: z\nnull: n\n",
+		"- {200: a, -1: b}\n- 0: c\n",
 		// Tabs in comments, before a comment or a line's end, and in a
 		// block scalar's text.
 		"a: x\t# c\nb: 1\t\n# c\td\nc: |\n  make\tall\n  \tgo test\n",
@@ -386,7 +390,6 @@ func TestYAMLPlain(t *testing.T) {
 		{"comment after flow", "a: [b]#c\n"},
 		{"quote then text in flow", "a: ['b'c]\n"},
 		{"quoted value then ':'", "a: ['b': c]\n"},
-		{"number key in flow", "a: {1: b}\n"},
 		{"extra closer", "a: [b]]\n"},
 		{"mismatched closer", "a: [b}\n"},
 		{"unknown escape", "a: \"b\\q\"\n"},
@@ -441,8 +444,10 @@ func TestYAMLPlain(t *testing.T) {
 		{"carriage return in a line", "a: x\ry\n"},
 		{"quoted scalar over lines ending with \\r\\n", "a: 'x\r\n  y'\r\n"},
 		{"duplicate key", "a: 1\na: 2\n"},
-		{"number key", "1: a\n"},
-		{"bool key", "true: a\n"},
+		{"number key written otherwise", "0x10: a\n"},
+		{"float key written otherwise", "1.50: a\n"},
+		{"bool key written otherwise", "True: a\n"},
+		{"number key and the same string key", "1: a\n'1': b\n"},
 		{"null key", "~: a\n"},
 		{"infinity", "a: .inf\n"},
 		{"not a number", "a: .NaN\n"},
@@ -716,6 +721,7 @@ func FuzzYAMLPlain(f *testing.F) {
 		"%YAML 1.2\n---\na: !<tag:yaml.org,2002:str> 1\nb: [!<x> 2, !e!y 3]\nc: !e!x\n  k: !<a:b,c> v\n",
 		"a: x\r\n  y\r\nb: |\r\n  t\r\nc:\n- 'q\r\n  r'\r\n- \"s\rt\"\n",
 		"a: x\t# c\td\nb: |\n  x\ty\n  \tz\nc: >\n \ta\n- 'q\tr'\n-\tx: y\n",
+		"200: a\n-1: b\n1.5: {true: c, null: d, 0x10: e}\n~: f\n1.50: g\n'1': h\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -768,6 +774,7 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 		{"an anchor defined twice", redefined, docs / 800, 0},
 		{"scalars over several lines", continued, docs / 100, 0},
 		{"lines ending with \\r\\n", func(src string) bool { return strings.Contains(src, "\r\n") }, docs / 100, 0},
+		{"keys of numbers, bools or null", scalarKeyed, docs / 200, 0},
 		{"tabs", func(src string) bool { return strings.Contains(src, "\t") }, docs / 200, 0},
 	}
 	read := 0
@@ -881,6 +888,18 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 	if few {
 		t.Errorf("too few read: %s", counts)
 	}
+}
+
+// scalarKeyed reports whether a line of src starts with a key that is a
+// number, a bool or a null, about whether src holds such a key.
+func scalarKeyed(src string) bool {
+	for _, l := range strings.Split(src, "\n") {
+		l = strings.TrimLeft(strings.TrimLeft(l, " "), "- ")
+		if k, _, ok := strings.Cut(l, ": "); ok && k != "" && !plainString(k) && plainKey(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // redefined reports whether src holds an anchor, '&' and a name, twice,
@@ -1199,7 +1218,8 @@ func (g *yamlGen) key(i int) string {
 		}
 		return k
 	}
-	return g.pick("a b", "'q'", `"d"`, "''", "1", "true", "y", "a<<", "<<", "a:b", "-k", ".k", "~", "é", "k#", "a ", "[k]", "&a k", "? k", "0x1", "null", "no")
+	return g.pick("a b", "'q'", `"d"`, "''", "1", "true", "y", "a<<", "<<", "a:b", "-k", ".k", "~", "é", "k#", "a ", "[k]", "&a k", "? k", "0x1", "null", "no",
+		"200", "404", "-1", "1.5", "-0", "0", "1.10", "010", "1_000", "True", "Null", "false", "1e3", "0.5", "-2.25", "1.", ".5", "+1", "9007199254740993", ".inf", "'1'")
 }
 
 // scalar returns a scalar, mostly a common one, sometimes after a tag.
