@@ -632,6 +632,27 @@ func TestYAMLPlainTestdata(t *testing.T) {
 	}
 }
 
+// TestYAMLPlainShapes checks that yamlPlain reads, as go-yaml does, the
+// shapes of the YAML configs users write most (testdata/shapes: a GitHub
+// Actions workflow, a docker-compose file, a Kubernetes deployment, a
+// Prometheus config, an Ansible playbook, an OpenAPI document, the
+// compose file saved on Windows, comments aligned with tabs).
+func TestYAMLPlainShapes(t *testing.T) {
+	files, err := filepath.Glob("testdata/shapes/*.yaml")
+	if err != nil || len(files) < 8 {
+		t.Fatal("testdata/shapes/*.yaml missing", files, err)
+	}
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !checkYAMLPlain(t, src) {
+			t.Errorf("%s: left to go-yaml", file)
+		}
+	}
+}
+
 // TestYAMLPlainPrepareBuildsNoPositions checks that Prepare of a valid
 // YAML config that yamlPlain reads never builds its positions (go-yaml
 // would), and that an invalid one reports its problem where it is.
