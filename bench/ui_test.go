@@ -6,14 +6,17 @@ package bench
 // side by side, each as its own process driven the same way (a line on its
 // standard input), so latencies and memory compare like for like. They take
 // turns (uiRounds rounds, the order swapped every round), so both see the
-// same machine; each reports its metrics under its own name.
+// same machine; each reports its metrics under its own name, the CPU its
+// swarm of clients took included.
 //
 //	cd bench && go test -run '^$' -bench BenchmarkUIBroadcast -benchtime 20x -timeout 30m
+//	cd bench && go test -run '^$' -bench BenchmarkUIBroadcast -benchtime 20x -timeout 40m . -args -ui.peertwice
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -41,17 +44,25 @@ const uiRounds = 4
 
 const livereloadVersion = "0.10.3"
 
+// uiPeerTwice adds a second livereload to each round: the spread between
+// the two is the measure's own noise.
+var uiPeerTwice = flag.Bool("ui.peertwice", false, "start npm livereload twice in each round, as livereload-npm and livereload-npm-again, to measure how far the peer strays from itself")
+
 func BenchmarkUIBroadcast(b *testing.B) {
 	raiseFileLimit(b, uint64(2*uiClientCounts[len(uiClientCounts)-1]+1000))
 	servers := []uiServer{
 		{"hotreload", startHubProcess},
 		{"livereload-npm", startLiveReloadProcess},
 	}
+	if *uiPeerTwice {
+		servers = append(servers, uiServer{"livereload-npm-again", startLiveReloadProcess})
+	}
 	for _, n := range uiClientCounts {
 		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
 			lat := map[string][]time.Duration{}
 			mem := map[string][]float64{}
 			cpu := map[string]time.Duration{}
+			swarmCPU := map[string]time.Duration{}
 			rounds := min(uiRounds, b.N)
 			for r := range rounds {
 				order := slices.Clone(servers)
@@ -61,10 +72,11 @@ func BenchmarkUIBroadcast(b *testing.B) {
 				for _, s := range order {
 					// b.N broadcasts per server, spread over the rounds.
 					count := b.N/rounds + boolInt(r < b.N%rounds)
-					l, m, c := s.round(b, n, count)
+					l, m, c, sc := s.round(b, n, count)
 					lat[s.name] = append(lat[s.name], l...)
 					mem[s.name] = append(mem[s.name], m)
 					cpu[s.name] += c
+					swarmCPU[s.name] += sc
 				}
 			}
 			for _, s := range servers {
@@ -75,6 +87,7 @@ func BenchmarkUIBroadcast(b *testing.B) {
 				b.ReportMetric(ms(l[len(l)*99/100]), s.name+"-p99-ms")
 				b.ReportMetric(mem[s.name][len(mem[s.name])/2]/1024, s.name+"-KiB/client")
 				b.ReportMetric(ms(cpu[s.name])/float64(b.N), s.name+"-cpu-ms/broadcast")
+				b.ReportMetric(ms(swarmCPU[s.name])/float64(b.N), s.name+"-swarm-cpu-ms/broadcast")
 			}
 		})
 	}
@@ -88,8 +101,11 @@ type uiServer struct {
 
 // round starts the server, connects n clients, measures count broadcasts
 // and stops it. It returns every client's latency, the server's memory per
-// client and the CPU time the server spent on the broadcasts.
-func (s uiServer) round(b *testing.B, n, count int) ([]time.Duration, float64, time.Duration) {
+// client, the CPU time the server spent on the broadcasts and the CPU time
+// the benchmark's own process, the swarm's, spent on them: on a machine
+// whose cores the server shares with the swarm, the sum bounds how soon
+// the last client can read a broadcast.
+func (s uiServer) round(b *testing.B, n, count int) ([]time.Duration, float64, time.Duration, time.Duration) {
 	p := s.start(b)
 	defer p.stop()
 	base := p.mem(b)
@@ -97,11 +113,20 @@ func (s uiServer) round(b *testing.B, n, count int) ([]time.Duration, float64, t
 	defer swarm.close()
 	perClient := float64(p.mem(b)-base) / float64(n)
 	var lat []time.Duration
-	cpu := p.cpu(b)
+	cpu, own := p.cpu(b), selfCPU(b)
 	for range count {
 		lat = append(lat, swarm.broadcast(b, p)...)
 	}
-	return lat, perClient, p.cpu(b) - cpu
+	return lat, perClient, p.cpu(b) - cpu, selfCPU(b) - own
+}
+
+// selfCPU returns the user and system CPU time this process has used.
+func selfCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func boolInt(v bool) int {

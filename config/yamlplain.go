@@ -94,8 +94,9 @@ func directive(src string) int {
 		return 0
 	}
 	if line != "%YAML 1.1" && line != "%YAML 1.2" {
-		handle, prefix, ok := strings.Cut(strings.TrimPrefix(line, "%TAG "), " ")
-		if !ok || len(handle) == len(line) || !tagHandle(handle) || prefix == "" || uriEnd(prefix, 0) < len(prefix) {
+		tag, isTag := strings.CutPrefix(line, "%TAG ")
+		handle, prefix, ok := strings.Cut(tag, " ")
+		if !isTag || !ok || !tagHandle(handle) || prefix == "" || uriEnd(prefix, 0) < len(prefix) {
 			return 0
 		}
 	}
@@ -187,7 +188,7 @@ func (p *yamlPlain) toLineEnd() {
 // endLine reads the rest of a line after a value, blanks and a comment,
 // and moves to the next line.
 func (p *yamlPlain) endLine() bool {
-	for p.i < len(p.src) && (p.src[p.i] == ' ' || p.src[p.i] == '\t') {
+	for p.i < len(p.src) && blank(p.src[p.i]) {
 		p.i++
 	}
 	if p.i < len(p.src) && p.src[p.i] == '#' && blank(p.src[p.i-1]) {
@@ -809,8 +810,7 @@ func (p *yamlPlain) flowNode(i int) (v any, end int, ok bool) {
 
 // flowKey reads the key of a flow mapping's entry at i, a quoted scalar or
 // a plain one go-yaml reads as the key it spells (see plainKey), followed
-// at once by ": ". It returns the
-// key and the offset after the ':'.
+// at once by ": ". It returns the key and the offset after the ':'.
 func (p *yamlPlain) flowKey(i int) (k string, next int, ok bool) {
 	if i == len(p.src) {
 		return "", 0, false

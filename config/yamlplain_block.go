@@ -20,8 +20,10 @@ import "strings"
 // indentation (go-yaml folds the lines after it otherwise), empty lines before
 // the content longer than the indentation found after them, a line indented
 // less than the indicator says before the content, trailing empty lines that
-// end the source after an indentation indicator (an error), and content or
-// blanks ending the source without a line break.
+// end the source after an indentation indicator (an error), content or
+// blanks ending the source without a line break, and a tab right after the
+// blanks of the line that sets the indentation (go-yaml counts it in the
+// indentation), first in a folded scalar's line, or on a line of blanks.
 func (p *yamlPlain) blockScalar(col int) (any, bool) {
 	folded := p.src[p.i] == '>'
 	chomp, indent, ok := p.blockHeader(col)
