@@ -23,8 +23,9 @@
 // it to the ring and puts that same frame on each client's bounded queue
 // under the hub lock, in O(clients). A pool of writer goroutines
 // (Options.Writers) flushes the queues, one writer per socket at a time,
-// each write bounded by Options.WriteTimeout; at most one writer per P is
-// put to work at once, and one more each time those at work are stuck for
+// each write bounded by Options.WriteTimeout; at most one writer per P
+// but one (and at least one) is put to work at once, leaving a P to the
+// rest of the process, and one more each time those at work are stuck for
 // 20 ms, which also takes over the clients a stuck writer had yet to
 // flush. No goroutine, timer or context is made per message. When a queued
 // message has the same key as a newer one (two edits of the same

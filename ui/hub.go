@@ -37,11 +37,12 @@ type Options struct {
 	WriteTimeout time.Duration
 	// Writers bounds the goroutines that write to the sockets; zero means
 	// 8. Each takes the next clients with frames queued. At most one per P
-	// (GOMAXPROCS) is put to work by new frames; another one is each time
-	// those at work are stuck on sockets for 20 ms, and takes over the
-	// clients they had yet to write to. So a stuck socket holds one writer
-	// for at most WriteTimeout while the others, and its other clients, go
-	// on.
+	// (GOMAXPROCS) but one, and at least one, is put to work by new frames,
+	// so that a broadcast leaves a P to the rest of the process; another
+	// one is each time those at work are stuck on sockets for 20 ms, and
+	// takes over the clients they had yet to write to. So a stuck socket
+	// holds one writer for at most WriteTimeout while the others, and its
+	// other clients, go on.
 	Writers int
 	// PingInterval is how often an idle client is pinged; zero means 30 s.
 	PingInterval time.Duration

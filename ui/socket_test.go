@@ -302,3 +302,27 @@ func FuzzInbound(f *testing.F) {
 		}
 	})
 }
+
+// A broadcast puts at most one writer per P but one to work, and at least
+// one, leaving a P to the rest of the process.
+func TestBroadcastLeavesAP(t *testing.T) {
+	for _, tc := range []struct{ procs, want int }{{1, 1}, {2, 1}, {3, 2}, {8, 7}} {
+		t.Run(fmt.Sprintf("GOMAXPROCS=%d", tc.procs), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tc.procs))
+			w := &writers{max: 8}
+			w.cond.L = &w.mu
+			defer w.close()
+			cs := make([]*client, 8*writerBatch) // nothing queued: each flush returns at once
+			for i := range cs {
+				cs[i] = &client{}
+			}
+			w.push(cs...)
+			w.mu.Lock()
+			started := w.started
+			w.mu.Unlock()
+			if started != tc.want {
+				t.Fatalf("%d writers put to work for %d batches, want %d", started, len(cs)/writerBatch, tc.want)
+			}
+		})
+	}
+}

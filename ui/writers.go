@@ -13,9 +13,9 @@ import (
 // flushes it, so a socket has one writer and frames never interleave.
 //
 // Writers start as they are needed, up to max, and wait for work once
-// started; close ends them. Only as many work at once as there are Ps
-// (GOMAXPROCS): more would only take turns on the same CPUs, leaving less
-// of them to the rest of the process. While clients wait, queued or in a
+// started; close ends them. New frames put at most atWork of them to work:
+// more would only take turns on the same CPUs, leaving less of them to the
+// rest of the process. While clients wait, queued or in a
 // batch, a watch runs every stallCheck. A writer whose batch did not move
 // over a whole watch is stuck on a socket that takes nothing: the watch
 // takes the rest of its batch back to the queue. When a batch was taken
@@ -60,7 +60,7 @@ const writerBatch = 32
 const stallCheck = 20 * time.Millisecond
 
 // push queues clients to be flushed and puts writers to work for them, up
-// to one at work per P.
+// to atWork at work.
 func (w *writers) push(cs ...*client) {
 	if len(cs) == 0 {
 		return
@@ -76,8 +76,14 @@ func (w *writers) push(cs ...*client) {
 	}
 	w.ready = append(w.ready, cs...)
 	batches := (len(w.ready) - w.head + writerBatch - 1) / writerBatch
-	w.wake(min(batches, runtime.GOMAXPROCS(0)-(w.started-w.idle)))
+	w.wake(min(batches, atWork()-(w.started-w.idle)))
 }
+
+// atWork is how many writers new frames put to work at most: one per P
+// (GOMAXPROCS) but one, left to the rest of the process (the service the
+// hub is part of, and the browsers a developer runs beside it), and at
+// least one.
+func atWork() int { return max(1, runtime.GOMAXPROCS(0)-1) }
 
 // arm runs the watch in stallCheck. w.mu must be held.
 func (w *writers) arm() {
