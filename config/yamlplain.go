@@ -645,14 +645,21 @@ func retag(tag, raw string, v any) (any, bool) {
 		return f, true
 	}
 	var buf [32]byte
-	t := strconv.AppendFloat(buf[:0], f, 'f', -1, 64) // the integer go-yaml formats
-	if isFloat {
-		t = strconv.AppendFloat(buf[:0], f, 'g', -1, 64) // as fmt.Sprint does
-	}
+	t := numberText(buf[:0], f, isFloat)
 	if string(t) == s {
 		return s, true // the usual case, without a copy
 	}
 	return string(t), true
+}
+
+// numberText appends to buf the text go-yaml writes for the number f, a
+// float if isFloat: an integer in decimal, a float as fmt.Sprint does
+// ("1e-06", "1.2345675e+06").
+func numberText(buf []byte, f float64, isFloat bool) []byte {
+	if isFloat {
+		return strconv.AppendFloat(buf, f, 'g', -1, 64)
+	}
+	return strconv.AppendFloat(buf, f, 'f', -1, 64)
 }
 
 // flow reads the flow sequence or mapping at i, on one line or over
@@ -1074,9 +1081,9 @@ func plainString(s string) bool {
 
 // plainKey reports whether go-yaml reads the plain scalar s, a mapping's
 // key, as the key s: a string (see plainString), or a null, a bool or a
-// number that go-yaml writes back as s ("null", "true", "200", "-1.5").
-// It writes the others otherwise ("~" as "null", "0x10" as "16", "1.50"
-// as "1.5").
+// number that go-yaml writes back as s ("null", "true", "200", "-1.5",
+// see numberText). It writes the others otherwise ("~" as "null", "0x10"
+// as "16", "1.50" as "1.5", "0.000001" as "1e-06").
 func plainKey(s string) bool {
 	if plainString(s) {
 		return true
@@ -1087,7 +1094,8 @@ func plainKey(s string) bool {
 	case bool:
 		return s == strconv.FormatBool(v)
 	case float64:
-		return s == strconv.FormatFloat(v, 'f', -1, 64)
+		var buf [32]byte
+		return string(numberText(buf[:0], v, strings.IndexByte(s, '.') >= 0)) == s
 	}
 	return false
 }

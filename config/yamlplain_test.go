@@ -446,6 +446,8 @@ func TestYAMLPlain(t *testing.T) {
 		{"duplicate key", "a: 1\na: 2\n"},
 		{"number key written otherwise", "0x10: a\n"},
 		{"float key written otherwise", "1.50: a\n"},
+		{"small float key written otherwise", "0.000001: a\n"},
+		{"large float key written otherwise", "1234567.5: a\n"},
 		{"bool key written otherwise", "True: a\n"},
 		{"number key and the same string key", "1: a\n'1': b\n"},
 		{"null key", "~: a\n"},
@@ -1240,7 +1242,8 @@ func (g *yamlGen) key(i int) string {
 		return k
 	}
 	return g.pick("a b", "'q'", `"d"`, "''", "1", "true", "y", "a<<", "<<", "a:b", "-k", ".k", "~", "é", "k#", "a ", "[k]", "&a k", "? k", "0x1", "null", "no",
-		"200", "404", "-1", "1.5", "-0", "0", "1.10", "010", "1_000", "True", "Null", "false", "1e3", "0.5", "-2.25", "1.", ".5", "+1", "9007199254740993", ".inf", "'1'")
+		"200", "404", "-1", "1.5", "-0", "0", "1.10", "010", "1_000", "True", "Null", "false", "1e3", "0.5", "-2.25", "1.", ".5", "+1", "9007199254740993", ".inf", "'1'",
+		"0.000001", "1234567.5", "100000.5", "10.0", "123456789012345", "0.0001")
 }
 
 // scalar returns a scalar, mostly a common one, sometimes after a tag.
