@@ -376,7 +376,8 @@ func TestStuckClientDoesNotHoldItsBatchMates(t *testing.T) {
 	errs := make(chan error, len(fast))
 	for _, p := range fast {
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), bound)
+			// t.Context ends the readers when the test fails before them.
+			ctx, cancel := context.WithTimeout(t.Context(), bound)
 			defer cancel()
 			_, r, err := p.conn.Reader(ctx)
 			if err == nil {
