@@ -94,7 +94,9 @@ func jsonItemsDocument(size, v int, extra string) []byte {
 // go-yaml ignores too; json-tab and goccy-tab, of the one whose items each
 // hold a unit, followed by tabs and a comment in the YAML ("unit: kg\t\t#
 // the SI unit"); json-status and goccy-status, of the one whose items each
-// hold a mapping keyed by numbers ("200: ok", as OpenAPI's responses).
+// hold a mapping keyed by numbers ("200: ok", as OpenAPI's responses);
+// json-explicit and goccy-explicit, of the one whose items each hold a
+// region under an explicit key ("? region" over ": eu").
 func BenchmarkYAMLDecoders(b *testing.B) {
 	for _, size := range []struct {
 		name  string
@@ -148,6 +150,7 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 			{"verbatim", `,"kind":"db"`, "    kind: !<tag:yaml.org,2002:str> db\n"},
 			{"tab", `,"unit":"kg"`, "    unit: kg\t\t# the SI unit\n"},
 			{"status", `,"status":{"200":"ok","404":"missing"}`, "    status:\n      200: ok\n      404: missing\n"},
+			{"explicit", `,"region":"eu"`, "    ? region\n    : eu\n"},
 			{"wrap", `,"description":"a long description of the item that goes on to a second line"`,
 				"    description: a long description of the item\n      that goes on to a second line\n"},
 		} {

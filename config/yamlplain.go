@@ -9,28 +9,29 @@ import (
 )
 
 // yamlPlain reads the common subset of block YAML without go-yaml: block
-// mappings of plain or quoted keys, block sequences (compact "- key: v"
-// entries included), plain and quoted scalars (see quoted), over several
-// lines too (see plainLines), flow collections of those as a value, on one
-// line or over several (see flow), literal and folded block scalars as a
-// value (see blockScalar), a standard or local tag on a plain or quoted
-// scalar or on a collection (see tagAt and taggedBlock), anchors on values,
-// aliases and merge keys of aliases (see yamlplain_alias.go), comments,
-// blank lines, a leading "---", alone or after a directive (see
-// directive), a "..." that ends the document (see documentEnd), lines
-// that end with "\r\n", and tabs where blank tells. It builds the value
-// alone, no positions, and gives up (ok false) on anything else: the tags
-// and tagged values tagAt and retag leave, the anchors, aliases and merge
-// keys yamlplain_alias.go leaves, the block scalars blockScalar leaves,
-// the flow collections flow leaves, the scalars over several lines
-// plainLines and quotedLines leave, complex keys, other directives, a
-// second document, other tabs, a carriage return not before a line feed,
-// duplicate keys, more keys than checkBlockMappings lets go-yaml parse,
-// aliases expanding to more nodes than checkAliases lets through, a scalar
-// that may resolve other than as a string, a bool, a null or a number JSON
-// holds. decodeYAML then runs go-yaml, which accepts or refuses the
-// document as before; FuzzYAMLPlain checks that what this accepts go-yaml
-// decodes to the same value.
+// mappings of plain or quoted keys, or explicit ones (see explicitKey),
+// block sequences (compact "- key: v" entries included), plain and quoted
+// scalars (see quoted), over several lines too (see plainLines), flow
+// collections of those as a value, on one line or over several (see
+// flow), literal and folded block scalars as a value (see blockScalar), a
+// standard or local tag on a plain or quoted scalar or on a collection
+// (see tagAt and taggedBlock), anchors on values, aliases and merge keys of
+// aliases (see yamlplain_alias.go), comments, blank lines, a leading
+// "---", alone or after a directive (see directive), a "..." that ends the
+// document (see documentEnd), lines that end with "\r\n", and tabs where
+// blank tells. It builds the value alone, no positions, and gives up (ok
+// false) on anything else: the tags and tagged values tagAt and retag
+// leave, the anchors, aliases and merge keys yamlplain_alias.go leaves, the
+// block scalars blockScalar leaves, the flow collections flow leaves, the
+// scalars over several lines plainLines and quotedLines leave, the
+// explicit keys explicitKey leaves, other directives, a second document,
+// other tabs, a carriage return not before a line feed, duplicate keys,
+// more keys than checkBlockMappings lets go-yaml parse, aliases expanding
+// to more nodes than checkAliases lets through, a scalar that may resolve
+// other than as a string, a bool, a null or a number JSON holds.
+// decodeYAML then runs go-yaml, which accepts or refuses the document as
+// before; FuzzYAMLPlain checks that what this accepts go-yaml decodes to
+// the same value.
 type yamlPlain struct {
 	src       string
 	i         int  // the next byte to read
@@ -285,7 +286,7 @@ func (p *yamlPlain) entry(col int) (any, bool) {
 	if p.entryAt(p.i) {
 		return p.sequence(p.col())
 	}
-	if _, _, ok := p.keyAt(p.i); ok || p.mergeAt(p.i) {
+	if _, _, ok := p.keyAt(p.i); ok || p.mergeAt(p.i) || strings.HasPrefix(p.src[p.i:], "? ") {
 		return p.mapping(p.col())
 	}
 	return p.scalar(col)
@@ -331,6 +332,8 @@ func (p *yamlPlain) mapping(col int) (any, bool) {
 		merge := !ok && p.mergeAt(p.i)
 		if merge {
 			k, next, ok = "<<", p.i+3, true
+		} else if !ok {
+			k, next, ok = p.explicitKey(col)
 		}
 		if !ok {
 			return nil, false
@@ -394,6 +397,38 @@ func (p *yamlPlain) mappingValue(col int) (any, bool) {
 	}
 	p.count(1)
 	return nil, true
+}
+
+// explicitKey reads the explicit key of a mapping entry at p.i, in column
+// col: "? " and a plain key as keyAt reads it but for the ':', on one line,
+// then on the next line that holds more than blanks and a comment, in
+// column col, the ':' of its value and a blank or the line's end. go-yaml reads
+// it as the key written without "? ". It moves p.i to that line and
+// returns the key and the offset after the ':'. It leaves to go-yaml an
+// explicit key of any other kind (quoted, which go-yaml reads oddly before
+// some values, over several lines, a block scalar, a collection, after an
+// anchor or a tag) and one without a value.
+func (p *yamlPlain) explicitKey(col int) (k string, next int, ok bool) {
+	if !strings.HasPrefix(p.src[p.i:], "? ") {
+		return "", 0, false
+	}
+	i := p.flowBlanks(p.i + 2)
+	if i == len(p.src) {
+		return "", 0, false
+	}
+	end, ok := p.plainEnd(i, false)
+	if !ok || end == i || !plainKey(p.src[i:end]) {
+		return "", 0, false
+	}
+	k = p.src[i:end]
+	p.i = end
+	if !p.endLine() || p.eof() || p.col() != col || !p.at(':') {
+		return "", 0, false
+	}
+	if next = p.i + 1; next < len(p.src) && p.src[next] != ' ' && p.src[next] != '\n' {
+		return "", 0, false
+	}
+	return k, next, true
 }
 
 // keyAt reads the key of a mapping entry at i: a quoted scalar or a plain

@@ -86,8 +86,9 @@ func (p *yamlPlain) plainLines(start, end, col int) (s string, next int, ok bool
 // blank, or a line break after an empty line; the blanks starting a line
 // are dropped; an escaped line break becomes nothing. It gives up on a
 // line whose text is not indented more than col, the column of the key or
-// entry whose value the scalar is. It returns the string and the offset
-// after the closing quote.
+// entry whose value the scalar is, and on a line whose text starts with
+// ” in a single-quoted one (go-yaml drops the blanks after it). It
+// returns the string and the offset after the closing quote.
 func (p *yamlPlain) quotedLines(buf []byte, j, col int, q byte) (s string, end int, ok bool) {
 	if p.crlf {
 		return "", 0, false // go-yaml keeps a line break where "\r\n" ended the line
@@ -116,6 +117,9 @@ func (p *yamlPlain) quotedLines(buf []byte, j, col int, q byte) (s string, end i
 		}
 		if first && j-lineStart <= col {
 			return "", 0, false
+		}
+		if first && c == '\'' && q == '\'' && j+1 < len(p.src) && p.src[j+1] == '\'' {
+			return "", 0, false // go-yaml drops the blanks after a line's first ''
 		}
 		first = false
 		switch {

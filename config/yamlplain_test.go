@@ -165,6 +165,9 @@ func TestYAMLPlain(t *testing.T) {
 		// A version directive, which go-yaml reads alike.
 		"%YAML 1.2\n---\na: yes\nb: 0x10\n",
 		"%YAML 1.1\n---\n- 1\n- !<x> 2\n",
+		// Explicit keys, plain and on one line, their value on the next.
+		"? a\n: 1\nb: 2\n? 200\n# c\n:\n  k: v\n",
+		"- ? a\n  : [1]\n- ? b # c\n\n  : |\n    t\n",
 		// Keys of numbers, bools and null that go-yaml writes back as
 		// they are.
 		"responses:\n  200:\n    description: OK\n  404: {description: Not found}\n-1: x\n1.5: y\ntrue: z\nnull: n\n",
@@ -419,7 +422,12 @@ func TestYAMLPlain(t *testing.T) {
 		{"tagged plain scalar continued", "d: !!str a\n  b\n"},
 		{"infinity continued", "d: .inf\n  b\n"},
 		{"escaped line break then a line in the key's column", "d: \"a\\\nb\"\n"},
-		{"complex key", "? a\n: b\n"},
+		{"quoted explicit key", "? 'a'\n: b\n"},
+		{"quoted line starting with ''", "- 'a\n  '' x'\n"},
+		{"explicit key without a value", "? a\nb: 1\n"},
+		{"explicit key over lines", "? a\n  b\n: 1\n"},
+		{"explicit collection key", "? [a]\n: 1\n"},
+		{"explicit key's value deeper", "? a\n  : 1\n"},
 		{"directive without a document marker", "%YAML 1.2\na: 1\n"},
 		{"directive of another version", "%YAML 2.0\n---\na: 1\n"},
 		{"directive twice", "%YAML 1.2\n%YAML 1.2\n---\na: 1\n"},
@@ -745,6 +753,7 @@ func FuzzYAMLPlain(f *testing.F) {
 		"a: x\r\n  y\r\nb: |\r\n  t\r\nc:\n- 'q\r\n  r'\r\n- \"s\rt\"\n",
 		"a: x\t# c\td\nb: |\n  x\ty\n  \tz\nc: >\n \ta\n- 'q\tr'\n-\tx: y\n",
 		"200: a\n-1: b\n1.5: {true: c, null: d, 0x10: e}\n~: f\n1.50: g\n'1': h\n",
+		"? a\n: 1\n? b # c\n\n:\n  - x\n? 'q'\n: |\n  t\n  - u\n- ? k\n  : v\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -783,8 +792,8 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 		min  int                   // documents read that must hold it
 		read int
 	}{
-		{"aliases", func(src string) bool { return strings.Contains(src, "*b") || strings.Contains(src, "*d0") }, docs / 40, 0},
-		{"merge keys", func(src string) bool { return strings.Contains(src, "<<: *") || strings.Contains(src, "<<: [*") }, docs / 100, 0},
+		{"aliases", func(src string) bool { return strings.Contains(src, "*b") || strings.Contains(src, "*d0") }, docs / 50, 0},
+		{"merge keys", func(src string) bool { return strings.Contains(src, "<<: *") || strings.Contains(src, "<<: [*") }, docs / 125, 0},
 		{"flow collections over lines", openLine, docs / 50, 0},
 		{"standard tags", func(src string) bool { return strings.Contains(src, "!!") }, docs / 50, 0},
 		{"kept or indicated block scalars", blockIndicated, docs / 100, 0},
@@ -797,7 +806,10 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 		{"an anchor defined twice", redefined, docs / 800, 0},
 		{"scalars over several lines", continued, docs / 100, 0},
 		{"lines ending with \\r\\n", func(src string) bool { return strings.Contains(src, "\r\n") }, docs / 100, 0},
-		{"keys of numbers, bools or null", scalarKeyed, docs / 200, 0},
+		{"keys of numbers, bools or null", scalarKeyed, docs / 250, 0},
+		{"explicit keys", func(src string) bool {
+			return strings.HasPrefix(src, "? ") || strings.Contains(src, "\n? ") || strings.Contains(src, " ? ")
+		}, docs / 400, 0},
 		{"tabs", func(src string) bool { return strings.Contains(src, "\t") }, docs / 200, 0},
 	}
 	read := 0
@@ -1023,6 +1035,16 @@ func (g *yamlGen) block(col, depth int, seq bool) {
 		if g.refs && g.r.IntN(3) == 0 && (g.blocks != nil && !merged || g.odd()) {
 			g.b.WriteString("<<: " + g.merge() + g.pick("\n", " # c\n"))
 			merged = true
+			continue
+		}
+		if g.r.IntN(24) == 0 { // an explicit key, its value on the next line
+			g.b.WriteString(g.pick("? ", "? ", "?  ", "?") + g.key(i) + g.pick("\n", " # c\n", "\n# c\n", "\n\n", "\n  more\n"))
+			pad := strings.Repeat(" ", col)
+			if g.odd() {
+				pad += " " // the ':' deeper than the '?'
+			}
+			g.b.WriteString(pad + g.pick(": ", ": ", ":", ":  "))
+			g.value(col, col+2, depth, false)
 			continue
 		}
 		g.b.WriteString(g.key(i))
