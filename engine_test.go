@@ -28,6 +28,7 @@ type valueTarget struct {
 	live      atomic.Pointer[string]
 	failApply atomic.Bool
 	applies   atomic.Int32
+	onCommit  func() // called by each change's Commit; set before the reload
 }
 
 func newValueTarget(name, initial string) *valueTarget {
@@ -89,7 +90,13 @@ func (c *valueChange) Rollback(context.Context) error {
 	return nil
 }
 
-func (c *valueChange) Commit(context.Context) error { c.old = nil; return nil }
+func (c *valueChange) Commit(context.Context) error {
+	c.old = nil
+	if c.t.onCommit != nil {
+		c.t.onCommit()
+	}
+	return nil
+}
 
 // faultyHistory is a real history store whose writes can be made to fail.
 type faultyHistory struct {
@@ -170,6 +177,28 @@ func reload(t *testing.T, e *hotreload.Engine, r hotreload.Request) hotreload.Ou
 
 func content(target, v string) hotreload.Candidate {
 	return hotreload.Candidate{Target: target, Content: []byte(v)}
+}
+
+// Whoever reads a version's record committed reads it active in Status
+// too: the engine makes it active before the targets release their old
+// state (hotreload rollback reads the record, then the status).
+func TestCommittedRecordMeansActive(t *testing.T) {
+	h := newHistory(t)
+	e := startEngine(t, hotreload.Options{History: h})
+	a := newValueTarget("a", "one")
+	mustAdd(t, e, a)
+	var rec hotreload.Record
+	var active uint64
+	a.onCommit = func() {
+		rec, _ = h.Get(context.Background(), 2)
+		active = e.Status().Active
+	}
+	if o := reload(t, e, hotreload.Request{Source: "api", Candidates: []hotreload.Candidate{content("a", "two")}}); o.Result != hotreload.Committed {
+		t.Fatalf("outcome %+v", o)
+	}
+	if rec.Result != hotreload.Committed || active != 2 {
+		t.Fatalf("while the target released its old state: record 2 %q, Status().Active %d, want committed and 2", rec.Result, active)
+	}
 }
 
 func TestEngine(t *testing.T) {

@@ -551,27 +551,15 @@ func (tx *transaction) snapshots() map[string][]byte {
 }
 
 // committed finishes a commit whose record, carrying snaps, is durable.
-// The live version stays that of a durable window opened on top of it.
+// The version is active from there on, in Status too, before the targets
+// release their old state and a rollback's pins are read: whoever reads
+// the record committed reads the version active. The live version stays
+// that of a durable window opened on top of it.
 func (tx *transaction) committed(ctx context.Context, version uint64, snaps map[string][]byte) Outcome {
 	e := tx.e
-	for _, p := range tx.all() {
-		if tx.endsPin(p.target.Name()) {
-			delete(e.pins, p.target.Name())
-		}
-	}
-	for _, p := range tx.all() {
-		if err := p.change.Commit(ctx); err != nil {
-			e.log.Error("releasing the old state after commit", "target", p.target.Name(), "err", err)
-		}
-	}
-	e.snapshots = snaps
-	if tx.req.restoredFrom != 0 && tx.pin(ctx) {
-		if err := e.opts.History.Put(ctx, Entry{Record: tx.record(version, Committed, "")}); err != nil {
-			e.log.Error("recording the pin of a rollback in history", "version", version, "err", err)
-		}
-	}
 	changed := tx.changedNames()
 	e.view.Lock()
+	e.snapshots = snaps
 	e.setStatus(func(s *Status) {
 		s.Active, s.Live, s.State = version, version, StateCommitted
 		if n := len(e.recordings); n > 0 {
@@ -584,6 +572,21 @@ func (tx *transaction) committed(ctx context.Context, version uint64, snaps map[
 		}
 	})
 	e.view.Unlock()
+	for _, p := range tx.all() {
+		if tx.endsPin(p.target.Name()) {
+			delete(e.pins, p.target.Name())
+		}
+	}
+	for _, p := range tx.all() {
+		if err := p.change.Commit(ctx); err != nil {
+			e.log.Error("releasing the old state after commit", "target", p.target.Name(), "err", err)
+		}
+	}
+	if tx.req.restoredFrom != 0 && tx.pin(ctx) {
+		if err := e.opts.History.Put(ctx, Entry{Record: tx.record(version, Committed, "")}); err != nil {
+			e.log.Error("recording the pin of a rollback in history", "version", version, "err", err)
+		}
+	}
 	o := tx.outcome(Committed, version, "", nil)
 	o.Active = version
 	return o
