@@ -1123,7 +1123,11 @@ func plainKey(s string) bool {
 	if plainString(s) {
 		return true
 	}
-	switch v, _ := plainScalar(s); v := v.(type) {
+	v, ok := plainScalar(s)
+	if !ok {
+		return false
+	}
+	switch v := v.(type) {
 	case nil:
 		return s == "null"
 	case bool:
