@@ -160,6 +160,19 @@ func TestDashboardShowsReloadsAndRollsBack(t *testing.T) {
 
 	// The history shows v1 with a rollback button; clicking it restores v1's content as v3.
 	waitTrue(t, ctx, `document.querySelector('#history button.rollback[data-version="1"]') !== null`, 2*time.Second)
+
+	// A refresh keeps the rows it does not change, so a click on one of
+	// their buttons is not lost: an unchanged reload folds into v2's row
+	// and leaves v1's row the same element.
+	run(t, ctx, `window.v1Row = document.querySelector('#history tr[data-version="1"]')`)
+	d.call(t, "POST", "/api/v1/reload", "", &o)
+	if o.Result != "unchanged" {
+		t.Fatalf("reload of the same file: %+v, want unchanged", o)
+	}
+	waitTrue(t, ctx, `document.querySelector('#history tr[data-version="2"] .unchanged') !== null`, 2*time.Second)
+	if !eval[bool](t, ctx, `document.querySelector('#history tr[data-version="1"]') === window.v1Row`) {
+		t.Error("refreshing the history replaced v1's row though it did not change")
+	}
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#history button.rollback[data-version="1"]`))); err != nil {
 		t.Fatal(err)
 	}

@@ -190,7 +190,7 @@ function renderHistory(h) {
     rows.push(row);
   }
   rows.reverse();
-  $('#history tbody').replaceChildren(...rows.map((r) => el('tr', { 'data-version': r.version, 'data-result': r.result, class: r.version === h.active ? 'active' : null },
+  patchRows($('#history tbody'), rows.map((r) => el('tr', { 'data-version': r.version, 'data-result': r.result, class: r.version === h.active ? 'active' : null },
     el('td', null, 'v' + r.version, r.restored_from ? el('span', { class: 'muted' }, ` (restores v${r.restored_from})`) : null),
     el('td', { class: 'muted' }, new Date(r.time).toLocaleString()),
     el('td', null, r.source || ''),
@@ -206,6 +206,20 @@ function renderHistory(h) {
       r.result === 'committed' && r.version !== h.active
         ? el('button', { class: 'rollback', 'data-version': r.version, onclick: () => rollback(r.version) }, 'roll back here') : null),
   )));
+}
+
+// patchRows sets a table body's rows but keeps, in place, each old row that
+// would look the same: every event refreshes the history, and a row replaced
+// between a press and a release would swallow the click on its button.
+function patchRows(tbody, rows) {
+  const old = new Map([...tbody.children].map((r) => [r.outerHTML, r]));
+  rows.forEach((r, i) => {
+    const same = old.get(r.outerHTML);
+    old.delete(r.outerHTML);
+    if (same) r = same;
+    if (tbody.children[i] !== r) tbody.insertBefore(r, tbody.children[i] || null);
+  });
+  while (tbody.children.length > rows.length) tbody.lastElementChild.remove();
 }
 
 function fieldError(e) {
