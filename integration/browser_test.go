@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
 // chromiumPath is Debian's chromium, which .ci/run installs.
@@ -115,9 +116,10 @@ func run(t *testing.T, ctx context.Context, js string) {
 }
 
 // waitTrue polls a JavaScript expression until it is true and returns how
-// long that took; it fails the test after timeout.
+// long that took; it fails the test after timeout, scaled by testwait.D.
 func waitTrue(t *testing.T, ctx context.Context, expr string, timeout time.Duration) time.Duration {
 	t.Helper()
+	timeout = testwait.D(timeout)
 	start := time.Now()
 	for {
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!(`+expr+`)`))

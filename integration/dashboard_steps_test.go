@@ -33,7 +33,7 @@ func TestDashboardListsLongSteps(t *testing.T) {
 	writeFile(t, cfg, "greeting: v1\n")
 	d := startDaemon(t, bin, "--config", cfg, "--plugins", plugins, "--data-dir", filepath.Join(dir, "data"), "--mode", "dev")
 	ctx := tabPlain(t, d.URL+"/")
-	waitTrue(t, ctx, `document.getElementById('stream').textContent === 'live'`, testwait.D(5*time.Second))
+	waitTrue(t, ctx, `document.getElementById('stream').textContent === 'live'`, 5*time.Second)
 
 	// Renamed in, so the folder's watcher sees one complete module.
 	if err := os.Rename(filepath.Join(dir, "shout.wasm"), filepath.Join(plugins, "shout.wasm")); err != nil {
@@ -55,7 +55,7 @@ func TestDashboardListsLongSteps(t *testing.T) {
 		return fmt.Errorf("plugins %+v", list.Plugins)
 	})
 	step := `document.querySelector('#steps li[data-step="compile of plugin shout"]')`
-	waitTrue(t, ctx, step+` !== null && `+step+`.hasAttribute('data-done')`, testwait.D(time.Second))
+	waitTrue(t, ctx, step+` !== null && `+step+`.hasAttribute('data-done')`, time.Second)
 	if text := eval[string](t, ctx, step+`.textContent`); !strings.HasPrefix(text, "compile of plugin shout: done in ") || !strings.HasSuffix(text, " s") {
 		t.Fatalf("the step reads %q, want how long the compile took", text)
 	}

@@ -111,9 +111,9 @@ func TestDashboardTellsTheStory(t *testing.T) {
 	d := startDaemon(t, bin, "--config", cfg, "--checks", checks, "--data-dir", filepath.Join(dir, "data"),
 		"--mode", "dev", "--watch=false")
 	ctx := tabPlain(t, d.URL+"/")
-	waitTrue(t, ctx, `document.getElementById('stream').textContent === 'live'`, testwait.D(5*time.Second))
+	waitTrue(t, ctx, `document.getElementById('stream').textContent === 'live'`, 5*time.Second)
 	// Not a fleet member: GET /api/v1/fleet answers 404 and the panel stays hidden.
-	waitTrue(t, ctx, `document.getElementById('fleet-card').hidden && document.getElementById('chart-results').childElementCount === 1`, testwait.D(time.Second))
+	waitTrue(t, ctx, `document.getElementById('fleet-card').hidden && document.getElementById('chart-results').childElementCount === 1`, time.Second)
 
 	type outcome struct {
 		Result  string `json:"result"`
@@ -201,7 +201,7 @@ func TestDashboardTellsTheStory(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button.window[data-window="24h"]`))); err != nil {
 		t.Fatal(err)
 	}
-	waitTrue(t, ctx, `document.getElementById('trends').dataset.window === '24h' && document.querySelectorAll('#chart-results rect.bar').length > 0`, testwait.D(time.Second))
+	waitTrue(t, ctx, `document.getElementById('trends').dataset.window === '24h' && document.querySelectorAll('#chart-results rect.bar').length > 0`, time.Second)
 	screenshotOf(t, ctx, "#trends", "dashboard-trends.png")
 
 	// The rules beside their thresholds; four rollbacks fire the rollback rule.
@@ -236,22 +236,22 @@ func TestDashboardTellsTheStory(t *testing.T) {
 	}
 	where := fmt.Sprintf("%s:%d:%d", rec.Errors[0].File, rec.Errors[0].Line, rec.Errors[0].Column)
 	row := fmt.Sprintf(`#history tr[data-version="%d"]`, rejected.Version)
-	waitTrue(t, ctx, fmt.Sprintf(`document.querySelector('%s ul.errors li')?.textContent.startsWith(%q)`, row, where), testwait.D(time.Second))
+	waitTrue(t, ctx, fmt.Sprintf(`document.querySelector('%s ul.errors li')?.textContent.startsWith(%q)`, row, where), time.Second)
 	d.call(t, "GET", "/api/v1/status", "", &st)
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(row+` button.diff-live`))); err != nil {
 		t.Fatal(err)
 	}
-	waitTrue(t, ctx, fmt.Sprintf(`document.getElementById('diff').textContent.startsWith('v%d → v%d')`, st.Live, rejected.Version), testwait.D(time.Second))
+	waitTrue(t, ctx, fmt.Sprintf(`document.getElementById('diff').textContent.startsWith('v%d → v%d')`, st.Live, rejected.Version), time.Second)
 
 	// Frozen: the reason shows, and the operator's button unfreezes.
 	if !st.Frozen {
 		t.Fatalf("status %+v after 4 rollbacks, want frozen", st)
 	}
-	waitTrue(t, ctx, fmt.Sprintf(`!document.getElementById('frozen-box').hidden && document.getElementById('frozen-reason').textContent === %q`, st.FrozenReason), testwait.D(time.Second))
+	waitTrue(t, ctx, fmt.Sprintf(`!document.getElementById('frozen-box').hidden && document.getElementById('frozen-reason').textContent === %q`, st.FrozenReason), time.Second)
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#unfreeze`))); err != nil {
 		t.Fatal(err)
 	}
-	waitTrue(t, ctx, `document.getElementById('frozen-box').hidden`, testwait.D(time.Second))
+	waitTrue(t, ctx, `document.getElementById('frozen-box').hidden`, time.Second)
 	if d.call(t, "GET", "/api/v1/status", "", &st); st.Frozen {
 		t.Fatal("the unfreeze button left the engine frozen")
 	}
@@ -281,14 +281,14 @@ func TestDashboardTellsTheStory(t *testing.T) {
 	})
 	waitTrue(t, ctx, fmt.Sprintf(`!document.getElementById('pending').hidden && document.getElementById('pending-text').textContent.startsWith('v%d in its health window') && document.getElementById('pending-text').textContent.includes('of %d rounds') && document.querySelector('#window-checks li[data-check="%s"]')`,
 		st.Window.Version, st.Window.Rounds, st.Window.Checks[0].Name), testwait.D(time.Second))
-	waitTrue(t, ctx, `document.getElementById('window-progress').value > 0`, testwait.D(time.Second))
-	waitTrue(t, ctx, `document.getElementById('pending').hidden`, testwait.D(10*time.Second))
+	waitTrue(t, ctx, `document.getElementById('window-progress').value > 0`, time.Second)
+	waitTrue(t, ctx, `document.getElementById('pending').hidden`, 10*time.Second)
 
 	// A phone-sized screen: nothing overflows sideways.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
 		t.Fatal(err)
 	}
-	waitTrue(t, ctx, `innerWidth === 390 && document.documentElement.scrollWidth <= innerWidth`, testwait.D(time.Second))
+	waitTrue(t, ctx, `innerWidth === 390 && document.documentElement.scrollWidth <= innerWidth`, time.Second)
 }
 
 // screenshotOf saves the element sel as PNG under $DASHBOARD_SCREENSHOTS

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
 // TestDashboardShowsUIClientsAndTheirVersions runs `hotreload serve --ui`:
@@ -36,7 +38,7 @@ func TestDashboardShowsUIClientsAndTheirVersions(t *testing.T) {
 			Version uint64 `json:"version"`
 		} `json:"targets"`
 	}
-	waitFor(t, func() bool {
+	testwait.For(t, "the UI change to commit", 5*time.Second, func() bool {
 		d.call(t, "GET", "/api/v1/status", "", &st)
 		for _, tg := range st.Targets {
 			if tg.Name == "ui" && tg.Version > 2 {
@@ -44,7 +46,7 @@ func TestDashboardShowsUIClientsAndTheirVersions(t *testing.T) {
 			}
 		}
 		return false
-	}, "the UI change to commit")
+	})
 	var want uint64
 	for _, tg := range st.Targets {
 		if tg.Name == "ui" {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cybercorp/hotreload/internal/testwait"
 )
 
 // livereloadJSVersion is the livereload.js client the browser extensions
@@ -42,10 +44,10 @@ func TestStockLiveReloadClient(t *testing.T) {
 		mux.HandleFunc("GET /vendor/livereload.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, script) })
 	})
 	ctx := tabPlain(t, "http://"+s.Addr+"/ui/livereload.html")
-	waitFor(t, func() bool {
+	testwait.For(t, "livereload.js to connect with protocol 7", 5*time.Second, func() bool {
 		cs := s.Hub.Clients()
 		return len(cs) == 1 && cs[0].Protocol == "livereload/7"
-	}, "livereload.js to connect with protocol 7")
+	})
 	run(t, ctx, `window.marker = 'kept'`)
 	waitTrue(t, ctx, colorOf("title")+` === 'rgb(255, 0, 0)'`, time.Second)
 
@@ -62,19 +64,19 @@ func TestExtensionInjectedScript(t *testing.T) {
 	page := strings.Replace(readTestdata(t, "index.html"), `<script src="/hotreload.js"></script>`,
 		`<script src="/livereload.js?ext=Chrome&amp;extver=2.1.0&amp;host=127.0.0.1"></script>`, 1)
 	s.write(t, "extension.html", page)
-	waitFor(t, func() bool { // applied, so no page reload follows
+	testwait.For(t, "the new page to go live", 5*time.Second, func() bool { // applied, so no page reload follows
 		resp, err := http.Get("http://" + s.Addr + "/ui/extension.html")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, "the new page to go live")
+	})
 	ctx := tab(t, "http://"+s.Addr+"/ui/extension.html")
-	waitFor(t, func() bool {
+	testwait.For(t, "the injected client to connect", 5*time.Second, func() bool {
 		cs := s.Hub.Clients()
 		return len(cs) == 1 && cs[0].Protocol == "hotreload/1"
-	}, "the injected client to connect")
+	})
 	s.write(t, "app.css", "#title { color: rgb(0, 99, 0); }\n")
 	waitTrue(t, ctx, colorOf("title")+` === 'rgb(0, 99, 0)'`, 5*time.Second)
 }

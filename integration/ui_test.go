@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/cybercorp/hotreload/internal/testwait"
 
 	"github.com/cybercorp/hotreload/ui"
 )
 
 // reloadBudget is how soon after a file is saved the page must show it.
-const reloadBudget = time.Second
+var reloadBudget = testwait.D(time.Second)
 
 func TestCSSChangeAppliesInPlace(t *testing.T) {
 	s := startUI(t, copyFolder(t), t.TempDir(), "127.0.0.1:0")
@@ -46,10 +47,10 @@ func TestCSSChangeAppliesInPlace(t *testing.T) {
 		t.Fatalf("app.css links %v, want one with a content hash", hrefs)
 	}
 	// The page acknowledged the version it now runs.
-	waitFor(t, func() bool {
+	testwait.For(t, "the client to acknowledge the new version", 5*time.Second, func() bool {
 		cs := s.Hub.Clients()
 		return len(cs) == 1 && cs[0].Version == s.Assets.Version() && cs[0].Last != nil && cs[0].Last.Status == ui.AckApplied
-	}, "the client to acknowledge the new version")
+	})
 }
 
 func TestThemeSwap(t *testing.T) {
@@ -167,18 +168,6 @@ func readTestdata(t *testing.T, name string) string {
 	return string(b)
 }
 
-// waitFor polls cond for up to five seconds.
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestModuleAcceptAndDispose(t *testing.T) {
 	s := startUI(t, copyFolder(t), t.TempDir(), "127.0.0.1:0")
 	ctx := tab(t, "http://"+s.Addr+"/ui/modules.html")
@@ -193,10 +182,10 @@ func TestModuleAcceptAndDispose(t *testing.T) {
 	s.write(t, "lib/plain.js", strings.ReplaceAll(readTestdata(t, "lib/plain.js"), "plain v1", "plain v2"))
 	waitTrue(t, ctx, `document.getElementById('plain').textContent === 'plain v2'`, 5*time.Second)
 	waitTrue(t, ctx, `window.marker === undefined`, time.Second)
-	waitFor(t, func() bool {
+	testwait.For(t, "the reloaded page to report the new version", 5*time.Second, func() bool {
 		cs := s.Hub.Clients()
 		return len(cs) == 1 && cs[0].Version == s.Assets.Version()
-	}, "the reloaded page to report the new version")
+	})
 }
 
 func TestConstructableStylesheetReplacedInPlace(t *testing.T) {
