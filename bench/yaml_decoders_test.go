@@ -96,7 +96,12 @@ func jsonItemsDocument(size, v int, extra string) []byte {
 // the SI unit"); json-status and goccy-status, of the one whose items each
 // hold a mapping keyed by numbers ("200: ok", as OpenAPI's responses);
 // json-explicit and goccy-explicit, of the one whose items each hold a
-// region under an explicit key ("? region" over ": eu").
+// region under an explicit key ("? region" over ": eu"); json-below and
+// goccy-below, of the one whose items each hold a help text on the line
+// below its key; json-expr and goccy-expr, of the one whose items each hold
+// an expression whose second line starts with '>'. goccy-roottag is goccy
+// after a local tag on the document's mapping ("!config" on a line of its
+// own).
 func BenchmarkYAMLDecoders(b *testing.B) {
 	for _, size := range []struct {
 		name  string
@@ -106,6 +111,7 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 		directed := append([]byte("%TAG !e! tag:example.com,2000:\n---\n"), ys...)
 		crlf := bytes.ReplaceAll(ys, []byte("\n"), []byte("\r\n"))
 		tabbed := bytes.Replace(ys, []byte("version: "), []byte("version:\t"), 1)
+		rootTagged := append([]byte("!config\n"), ys...)
 		decodeJSON := func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }
 		decodeYAML := func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }
 		want := jsonDocument(b, js)
@@ -129,6 +135,7 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 			{"goccy-directive", directed, decodeYAML, &want},
 			{"goccy-crlf", crlf, decodeYAML, &want},
 			{"goccy-fallback", tabbed, decodeYAML, &want},
+			{"goccy-roottag", rootTagged, decodeYAML, &want},
 			{"json-merge", jsonItemsDocument(size.bytes, 2, mergedJSON), decodeJSON, nil},
 			{"goccy-merge", yamlMergeDocument(size.bytes), decodeYAML, &wantMerge},
 			{"yamlv3", ys, func(src []byte) (decoded, error) { return decodeYAMLv3("bench.yaml", src) }, &want},
@@ -151,6 +158,8 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 			{"tab", `,"unit":"kg"`, "    unit: kg\t\t# the SI unit\n"},
 			{"status", `,"status":{"200":"ok","404":"missing"}`, "    status:\n      200: ok\n      404: missing\n"},
 			{"explicit", `,"region":"eu"`, "    ? region\n    : eu\n"},
+			{"below", `,"help":"the text of the item's help"`, "    help:\n      the text of the item's help\n"},
+			{"expr", `,"expr":"sum(rate(x[5m])) > 0.05"`, "    expr: sum(rate(x[5m]))\n      > 0.05\n"},
 			{"wrap", `,"description":"a long description of the item that goes on to a second line"`,
 				"    description: a long description of the item\n      that goes on to a second line\n"},
 		} {

@@ -14,9 +14,10 @@ import (
 // scalars (see quoted), over several lines too (see plainLines), flow
 // collections of those as a value, on one line or over several (see
 // flow), literal and folded block scalars as a value (see blockScalar), a
-// standard or local tag on a plain or quoted scalar or on a collection
-// (see tagAt and taggedBlock), anchors on values, aliases and merge keys of
-// aliases (see yamlplain_alias.go), comments, blank lines, a leading
+// standard or local tag on a plain or quoted scalar or on a collection,
+// the document's too (see tagAt and taggedBlock), anchors on values,
+// aliases and merge keys of aliases (see yamlplain_alias.go), a value on
+// the line below its key (see mappingValue), comments, blank lines, a leading
 // "---", alone or after a directive (see directive), a "..." that ends the
 // document (see documentEnd), lines that end with "\r\n", and tabs where
 // blank tells. It builds the value alone, no positions, and gives up (ok
@@ -78,6 +79,9 @@ func (p *yamlPlain) document() (any, bool) {
 	}
 	if !p.nextLine() || p.eof() {
 		return nil, false // an empty document: go-yaml says where
+	}
+	if v, tagged, ok := p.taggedBlock(-1); tagged { // a tag on a line of its own, as in "!sum"
+		return v, ok && p.eof()
 	}
 	v, ok := p.block()
 	return v, ok && p.eof()
@@ -286,10 +290,17 @@ func (p *yamlPlain) entry(col int) (any, bool) {
 	if p.entryAt(p.i) {
 		return p.sequence(p.col())
 	}
-	if _, _, ok := p.keyAt(p.i); ok || p.mergeAt(p.i) || strings.HasPrefix(p.src[p.i:], "? ") {
+	if p.mappingAt(p.i) {
 		return p.mapping(p.col())
 	}
 	return p.scalar(col)
+}
+
+// mappingAt reports whether a mapping entry starts at i: a key, a merge
+// key or an explicit key.
+func (p *yamlPlain) mappingAt(i int) bool {
+	_, _, ok := p.keyAt(i)
+	return ok || p.mergeAt(i) || strings.HasPrefix(p.src[i:], "? ")
 }
 
 // lineRest reports whether only a comment, if anything, follows p.i on
@@ -372,9 +383,10 @@ func (p *yamlPlain) mapping(col int) (any, bool) {
 }
 
 // mappingValue reads the value of a key in column col, at p.i after its
-// ": ": a scalar on the same line, or on the lines below a block indented
-// more than the key or a sequence in the key's column, or nothing; any of
-// them but nothing after an anchor.
+// ": ": a scalar on the same line, or on the lines below a block or a
+// scalar indented more than the key (as in "help:" over a line of text) or
+// a sequence in the key's column, or nothing; any of them but nothing
+// after an anchor.
 func (p *yamlPlain) mappingValue(col int) (any, bool) {
 	if p.at('&') {
 		return p.anchored(func() (any, bool) { return p.mappingValue(col) })
@@ -390,8 +402,13 @@ func (p *yamlPlain) mappingValue(col int) (any, bool) {
 	}
 	switch {
 	case p.eof() || p.col() < col:
-	case p.col() > col:
+	case p.col() > col && (p.entryAt(p.i) || p.mappingAt(p.i)):
 		return p.block()
+	case p.col() > col:
+		if p.at('!') && p.reading > 0 {
+			return nil, false // go-yaml refuses a merge key of an alias of a tagged mapping
+		}
+		return p.scalar(col)
 	case p.entryAt(p.i):
 		return p.sequence(col)
 	}
@@ -924,11 +941,8 @@ func indicator(c byte) bool {
 	return strings.IndexByte("?:,[]{}#&*!|>'\"%@` \n", c) >= 0
 }
 
-// plainEnd returns where the plain scalar at i ends, its trailing blanks
-// excluded: before a ':' and a blank (the end of a key, if key is set; an
-// error in a value), a comment, or the end of the line. ok is false for a
-// scalar that starts with an indicator or holds a control character or
-// "<<", and for a key that does not end with ':'.
+// plainEnd returns where the plain scalar at i ends, as plainText does.
+// ok is false too for a scalar that starts with an indicator.
 func (p *yamlPlain) plainEnd(i int, key bool) (end int, ok bool) {
 	switch c := p.src[i]; c {
 	case '-':
@@ -940,6 +954,15 @@ func (p *yamlPlain) plainEnd(i int, key bool) (end int, ok bool) {
 			return 0, false
 		}
 	}
+	return p.plainText(i, key)
+}
+
+// plainText returns where the text of a plain scalar from i on its line
+// ends, its trailing blanks excluded: before a ':' and a blank (the end of
+// a key, if key is set; an error in a value), a comment, or the end of the
+// line. ok is false for text that holds a control character or "<<", and
+// for a key that does not end with ':'.
+func (p *yamlPlain) plainText(i int, key bool) (end int, ok bool) {
 	end = i
 	for j := i; j < len(p.src); j++ {
 		switch c := p.src[j]; {

@@ -36,10 +36,12 @@ func (p *yamlPlain) mayContinue(end, col int) bool {
 // line are dropped, and the text is a string whatever its words. It
 // returns the text and the offset after it, or ok false when no line
 // continues the scalar, or when one holds what the reader leaves to
-// go-yaml: a ": ", "<<" or an indicator first, or what go-yaml reads
-// oddly, a '-' first (it takes a comment after it for text), "..." first,
-// or a line of blanks among them. Then the line below, indented more,
-// makes the reader give up.
+// go-yaml: a ": " or "<<", or what go-yaml reads oddly, a '-' first (it
+// takes a comment after it for text, and keeps the line break and blanks
+// of some lines after it), "..." first, or a line of blanks among them. A
+// line may start with any other indicator, as in "> 0.01" or "* item",
+// which go-yaml reads as text as the spec says. Then the line below,
+// indented more, makes the reader give up.
 func (p *yamlPlain) plainLines(start, end, col int) (s string, next int, ok bool) {
 	var buf []byte
 	breaks := 0
@@ -56,7 +58,7 @@ func (p *yamlPlain) plainLines(start, end, col int) (s string, next int, ok bool
 		if k == len(p.src) || k-(j+1) <= col || p.src[k] == '#' {
 			break // the scalar ends on the line before
 		}
-		lineEnd, ok := p.plainEnd(k, false)
+		lineEnd, ok := p.plainText(k, false)
 		if !ok || lineEnd == k || p.src[k] == '-' || p.src[k] == '.' && marker(p.src[k:]) {
 			return "", 0, false
 		}

@@ -101,6 +101,17 @@ func TestYAMLPlain(t *testing.T) {
 		"- a: >\n    x\n    y\n  b: 2\n",
 		"a: \"tab\\there \\u00e9 \\\\d+ \\\"q\\\" \\/ \\r\\n\"\nb: [\"x\\ny\"]\n\"k\\tk\": 1\n",
 		"a: \"\\0\\a\\b\\v\\f\\e\\ \\N\\_\\L\\P\"\nb: \"\\x41\\x7e\\xFF\\xe9\"\nc: [\"\\ud83d\\ude00\", \"\\U0001F600\\U0010ffff\\u0000\"]\n\"k\\x20\\N\": {\"\\e\": \"\\uDBFF\\uDFFF\"}\n",
+		// Continuation lines that start with an indicator, text for go-yaml.
+		"expr: sum(x) BY (m)\n  > 0.01\nhelp: Use one of\n  * IPv4 as in `10.0.0.1`\n  [x] {y} 'q' \"d\" !t &a *b %p @q ?r |s --flag=STOP\n",
+		// A tag on the document's collection.
+		"!sum\n# c\n- go: Equal\n  asm: VPCMPEQ\n",
+		"%YAML 1.2\n---\n!!map\na: 1\n",
+		"!!map\na: 1\n",
+		"!!seq\n- 1\n",
+		// A value on the line below its key.
+		"help:\n  Some words, and more.\n  On two lines.\nb: 1\n",
+		"a:\n  b\nc:\n\n    'q'\nd: # c\n  [1, 2]\ne:\n  | # c\n    x\nf:\n   1.5\n",
+		"- a:\n    b\n  c:\n      \"d\n      e\"\n",
 		"script: |\n  #!/bin/sh\n  set -e\n\n  if [ -n \"$X\" ]; then\n    echo \"x: $X\"\n  fi\n",
 		// Anchors, aliases and merge keys.
 		"a: &x 1\nb: *x\n",
@@ -275,7 +286,6 @@ func TestYAMLPlain(t *testing.T) {
 		{"anchor then !!map", "a: &x !!map\n  b: 1\nc:\n  <<: *x\n"},
 		{"anchor then !!seq in flow", "a: [&x !!seq [1], *x]\n"},
 		{"a tag alone", "- !"},
-		{"!!map on the root", "!!map\na: 1\n"},
 		{"!!binary", "a: !!binary aGk=\n"},
 		{"!!timestamp", "a: !!timestamp 2001-12-14\n"},
 		{"local tag then nothing", "a: !x\nb: 1\n"},
@@ -406,9 +416,10 @@ func TestYAMLPlain(t *testing.T) {
 		{"\\U surrogate", "a: \"\\U0000D800\"\n"},
 		{"\\U and seven hex digits", "a: \"\\U0001F60\"\n"},
 		{"escaped tab", "a: \"\\\tb\"\n"},
-		{"plain scalar on the line below its key", "d:\n  a\n  b\n"},
 		{"plain scalar continued by a '---'", "d: a\n  --- \n   b\n"},
 		{"plain scalar continued by a '- '", "d: a\n  - b\n"},
+		{"plain scalar continued by a '-' before a comment", "d: a\n  -b # c\n"},
+		{"plain scalar continued by a ': '", "d: a\n  : b\n"},
 		{"entry continued by a '- '", "- a\n - b\n"},
 		{"plain scalar continued in flow", "d: [x\n  y]\n"},
 		{"quoted scalar continued in flow", "d: [x,\n  'a\n  b']\n"},
@@ -471,7 +482,6 @@ func TestYAMLPlain(t *testing.T) {
 		{"deeper key", "a: 1\n  b: 2\n"},
 		{"shallower key", "a:\n    b: 1\n  c: 2\n"},
 		{"sequence then key", "- a\nb: 1\n"},
-		{"scalar under a key", "a:\n  b\n"},
 		{"quote then text", "a: 'b' c\n"},
 		{"quote then comment", "a: 'b'#c\n"},
 	} {
@@ -645,11 +655,12 @@ func TestYAMLPlainTestdata(t *testing.T) {
 // TestYAMLPlainShapes checks that yamlPlain reads, as go-yaml does, the
 // shapes of the YAML configs users write most (testdata/shapes: a GitHub
 // Actions workflow, a docker-compose file, a Kubernetes deployment, a
-// Prometheus config, an Ansible playbook, an OpenAPI document, the
-// compose file saved on Windows, comments aligned with tabs).
+// Prometheus config and alerting rules, an Ansible playbook, an OpenAPI
+// document, the compose file saved on Windows, comments aligned with tabs,
+// a CLI command's spec with help text below its keys).
 func TestYAMLPlainShapes(t *testing.T) {
 	files, err := filepath.Glob("testdata/shapes/*.yaml")
-	if err != nil || len(files) < 8 {
+	if err != nil || len(files) < 10 {
 		t.Fatal("testdata/shapes/*.yaml missing", files, err)
 	}
 	for _, file := range files {
@@ -661,6 +672,50 @@ func TestYAMLPlainShapes(t *testing.T) {
 			t.Errorf("%s: left to go-yaml", file)
 		}
 	}
+}
+
+var yamlPlainSurvey = flag.String("yamlplain.survey", "", "a file that lists YAML files, one path a line, for TestYAMLPlainSurvey to read")
+
+// TestYAMLPlainSurvey reads each YAML file the -yamlplain.survey list
+// names (by default those of testdata) with yamlPlain and go-yaml, fails
+// on any file yamlPlain reads otherwise than go-yaml, and logs how many of
+// the files go-yaml reads yamlPlain reads too, and with -v which it leaves
+// to go-yaml. docs/benchmarks.md gives its figures for every YAML file of
+// a machine.
+func TestYAMLPlainSurvey(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.yaml")
+	shapes, _ := filepath.Glob("testdata/shapes/*.yaml")
+	files = append(files, shapes...)
+	if *yamlPlainSurvey != "" {
+		var list []byte
+		list, err = os.ReadFile(*yamlPlainSurvey)
+		files = strings.Fields(string(list))
+	}
+	if err != nil || len(files) == 0 {
+		t.Fatal("no YAML files to read", err)
+	}
+	var goccy, plain int
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := decodeYAMLGoccy(file, string(src))
+		if err != nil {
+			continue
+		}
+		goccy++
+		v, ok := decodePlainYAML(string(src))
+		switch {
+		case !ok:
+			t.Logf("left to go-yaml: %s", file)
+		case !reflect.DeepEqual(v, want.Value):
+			t.Errorf("%s: yamlPlain read %#v, go-yaml %#v", file, v, want.Value)
+		default:
+			plain++
+		}
+	}
+	t.Logf("of %d files, go-yaml reads %d, yamlPlain %d of them (%.1f%%)", len(files), goccy, plain, 100*float64(plain)/float64(max(goccy, 1)))
 }
 
 // TestYAMLPlainPrepareBuildsNoPositions checks that Prepare of a valid
@@ -811,6 +866,11 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 			return strings.HasPrefix(src, "? ") || strings.Contains(src, "\n? ") || strings.Contains(src, " ? ")
 		}, docs / 400, 0},
 		{"tabs", func(src string) bool { return strings.Contains(src, "\t") }, docs / 200, 0},
+		{"values on the line below their key", valueBelow, docs / 80, 0},
+		{"indicators first in a continuation line", indicatorLed, docs / 250, 0},
+		{"a tag on the document's collection", func(src string) bool {
+			return strings.HasPrefix(src, "!") || strings.Contains(src, "---\n!")
+		}, docs / 400, 0},
 	}
 	read := 0
 	for range docs {
@@ -833,6 +893,9 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 			if g.odd() {
 				g.b.WriteString(g.pick("%TAG !! tag:e.com,2000:\n---\n", "%TAG !e!\n---\n", "%TAG e x\n---\n", "%TAG !e! x # c\n---\n", "%TAG !e! x\n"))
 			}
+		}
+		if r.IntN(24) == 0 { // a tag on the document's collection
+			g.b.WriteString(g.pick("!sum\n", "!sum\n", "!!map\n", "!!seq\n", "!x # c\n", "!e!x\n\n", "!<x>\n", "!!str\n", "!x\n  ", "!x ", "!sum\n# c\n"))
 		}
 		if g.refs && r.IntN(2) == 0 {
 			g.defaults()
@@ -1063,6 +1126,8 @@ func (g *yamlGen) value(col, inner, depth int, entry bool) {
 		defer g.defined(name, k < 2) // an alias in its value is odd
 	}
 	switch {
+	case !entry && g.r.IntN(16) == 0:
+		g.below(col, inner)
 	case k < 2 && depth < 4:
 		if g.r.IntN(8) == 0 {
 			g.b.WriteString(g.pick("!!map", "!!seq", "!!str", "!custom", "!Sub"))
@@ -1098,6 +1163,66 @@ func (g *yamlGen) value(col, inner, depth int, entry bool) {
 	}
 }
 
+// below writes, after a key in column col, a scalar on the lines below,
+// mostly indented to inner or more: plain or quoted, on one line or more,
+// a flow collection or a block scalar.
+func (g *yamlGen) below(col, inner int) {
+	g.b.WriteString(g.pick("\n", "\n", " # c\n", "\n\n", "\n  # c\n"))
+	pad := inner + g.r.IntN(3)
+	if g.odd() {
+		pad = max(col+g.r.IntN(3)-1, 0) // in the key's column, or less
+	}
+	g.b.WriteString(strings.Repeat(" ", pad))
+	switch g.r.IntN(4) {
+	case 0:
+		g.b.WriteString(g.lines(col, pad) + g.pick("\n", " # c\n"))
+	case 1:
+		g.b.WriteString(g.tag() + g.flow(0) + g.pick("\n", " # c\n"))
+	case 2:
+		g.blockScalar(col, col+1+g.r.IntN(pad-col+3)) // its text less, as or more indented than its header
+	default:
+		g.b.WriteString(g.scalar() + g.pick("\n", " # c\n"))
+	}
+}
+
+// valueBelow reports whether a line of src holds no more than a key, and
+// the next line that holds more than a comment is indented more and holds
+// a flow collection, or neither a key nor an entry, about whether src
+// holds a scalar on the line below its key.
+func valueBelow(src string) bool {
+	lines := strings.Split(src, "\n")
+	for i, l := range lines {
+		l, _, _ = strings.Cut(l, " #")
+		if l = strings.TrimRight(l, " "); !strings.HasSuffix(l, ":") || strings.Contains(l, ": ") {
+			continue
+		}
+		for _, next := range lines[i+1:] {
+			t := strings.TrimLeft(next, " ")
+			if t == "" || t[0] == '#' {
+				continue
+			}
+			if len(next)-len(t) > len(l)-len(strings.TrimLeft(l, " -")) && !strings.HasPrefix(t, "- ") && (strings.IndexAny(t[:1], "[{") == 0 || !strings.Contains(t, ": ")) && !strings.HasSuffix(t, ":") {
+				return true
+			}
+			break
+		}
+	}
+	return false
+}
+
+// indicatorLed reports whether a line of src starts, after blanks, with an
+// indicator and "more", about whether a scalar over several lines in src
+// holds such a line.
+func indicatorLed(src string) bool {
+	for _, l := range strings.Split(src, "\n") {
+		t := strings.TrimLeft(l, " ")
+		if t != "" && indicator(t[0]) && strings.HasPrefix(strings.TrimLeft(t[1:], " "), "more") {
+			return true
+		}
+	}
+	return false
+}
+
 // lines returns a plain or quoted scalar continued on the lines below, the
 // value of a key or an entry in column col: its lines start with "more",
 // mostly indented to inner or more, among empty lines and blanks; odd
@@ -1121,7 +1246,11 @@ func (g *yamlGen) lines(col, inner int) string {
 		b.WriteString("\n" + strings.Repeat(" ", pad))
 		if g.odd() {
 			b.WriteString(g.pick("- more", "more: x", "# more", "more #c", "[more]", "more<<", "'more'", "&more", "*more", "!more", "---", "...",
-				`more\`, `more\q`, "more''", `more"`, "more'", "more\x01"))
+				`more\`, `more\q`, "more''", `more"`, "more'", "more\x01", "-more #c", "-\tmore", "--more\t#c", ": more", ":more", "-", "---more", "...more"))
+			continue
+		}
+		if g.r.IntN(8) == 0 { // an indicator first
+			b.WriteString(g.pick("> ", "* ", "{", "[", "'", `"`, "`", "%", "@", ", ", "? ", "|", "!", "&", "*", "]", "}") + "more")
 			continue
 		}
 		b.WriteString(g.pick("more", "more words", "more 2", "more-x", "more  x"))
