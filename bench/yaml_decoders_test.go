@@ -101,7 +101,8 @@ func jsonItemsDocument(size, v int, extra string) []byte {
 // below its key; json-expr and goccy-expr, of the one whose items each hold
 // an expression whose second line starts with '>'. goccy-roottag is goccy
 // after a local tag on the document's mapping ("!config" on a line of its
-// own).
+// own); goccy-json is config.Decode of the JSON document read as YAML,
+// as a JSON file saved with a .yaml name is.
 func BenchmarkYAMLDecoders(b *testing.B) {
 	for _, size := range []struct {
 		name  string
@@ -136,6 +137,7 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 			{"goccy-crlf", crlf, decodeYAML, &want},
 			{"goccy-fallback", tabbed, decodeYAML, &want},
 			{"goccy-roottag", rootTagged, decodeYAML, &want},
+			{"goccy-json", js, decodeYAML, &want},
 			{"json-merge", jsonItemsDocument(size.bytes, 2, mergedJSON), decodeJSON, nil},
 			{"goccy-merge", yamlMergeDocument(size.bytes), decodeYAML, &wantMerge},
 			{"yamlv3", ys, func(src []byte) (decoded, error) { return decodeYAMLv3("bench.yaml", src) }, &want},

@@ -13,7 +13,8 @@ import (
 // block sequences (compact "- key: v" entries included), plain and quoted
 // scalars (see quoted), over several lines too (see plainLines), flow
 // collections of those as a value, on one line or over several (see
-// flow), literal and folded block scalars as a value (see blockScalar), a
+// flow), or as the document (JSON is), literal and folded block scalars as
+// a value (see blockScalar), a
 // standard or local tag on a plain or quoted scalar or on a collection,
 // the document's too (see tagAt and taggedBlock), anchors on values,
 // aliases and merge keys of aliases (see yamlplain_alias.go), a value on
@@ -82,6 +83,14 @@ func (p *yamlPlain) document() (any, bool) {
 	}
 	if v, tagged, ok := p.taggedBlock(-1); tagged { // a tag on a line of its own, as in "!sum"
 		return v, ok && p.eof()
+	}
+	if p.at('{') || p.at('[') { // a flow collection, as JSON saved as YAML is
+		v, end, ok := p.flow(p.i)
+		if !ok {
+			return nil, false
+		}
+		p.i = end
+		return v, p.endLine() && p.eof()
 	}
 	v, ok := p.block()
 	return v, ok && p.eof()
@@ -869,19 +878,25 @@ func (p *yamlPlain) flowNode(i int) (v any, end int, ok bool) {
 
 // flowKey reads the key of a flow mapping's entry at i, a quoted scalar or
 // a plain one go-yaml reads as the key it spells (see plainKey), followed
-// at once by ": ". It returns the key and the offset after the ':'.
+// at once by ": ", or a quoted one followed at once by ':' and a value that
+// starts with a quote, a bracket, a letter, a digit or '-', as JSON writes
+// it ("port":80). It returns the key and the offset after the ':'.
 func (p *yamlPlain) flowKey(i int) (k string, next int, ok bool) {
 	if i == len(p.src) {
 		return "", 0, false
 	}
 	var end int
-	if c := p.src[i]; c == '"' || c == '\'' {
+	quoted := p.src[i] == '"' || p.src[i] == '\''
+	if quoted {
 		k, end, ok = p.quoted(i, oneLine)
 	} else if end, ok = p.flowPlainEnd(i); ok {
 		k = p.src[i:end]
 		ok = plainKey(k)
 	}
-	if !ok || end+1 >= len(p.src) || p.src[end] != ':' || p.src[end+1] != ' ' {
+	if !ok || end+1 >= len(p.src) || p.src[end] != ':' {
+		return "", 0, false
+	}
+	if c := p.src[end+1]; c != ' ' && !(quoted && (strings.IndexByte("\"'[{-", c) >= 0 || isLetter(c) || isDigit(c))) {
 		return "", 0, false
 	}
 	return k, end + 1, true

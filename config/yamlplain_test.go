@@ -103,6 +103,12 @@ func TestYAMLPlain(t *testing.T) {
 		"a: \"\\0\\a\\b\\v\\f\\e\\ \\N\\_\\L\\P\"\nb: \"\\x41\\x7e\\xFF\\xe9\"\nc: [\"\\ud83d\\ude00\", \"\\U0001F600\\U0010ffff\\u0000\"]\n\"k\\x20\\N\": {\"\\e\": \"\\uDBFF\\uDFFF\"}\n",
 		// Continuation lines that start with an indicator, text for go-yaml.
 		"expr: sum(x) BY (m)\n  > 0.01\nhelp: Use one of\n  * IPv4 as in `10.0.0.1`\n  [x] {y} 'q' \"d\" !t &a *b %p @q ?r |s --flag=STOP\n",
+		// A flow collection as the document: JSON saved as YAML.
+		"{\n  \"name\": \"shop\",\n  \"limits\": {\"rps\": 5, \"burst\": 7},\n  \"tags\": [\"a\", \"b\"]\n}\n",
+		"{\"name\":\"shop\",\"limits\":{\"rps\":5,\"burst\":-7},\"tags\":[\"a\",true,null,1.5,{}]}",
+		"[1, 2]\n",
+		"{a: 1} # c\n",
+		"a: {\"b\":c, 'd':[e]}\n",
 		// A tag on the document's collection.
 		"!sum\n# c\n- go: Equal\n  asm: VPCMPEQ\n",
 		"%YAML 1.2\n---\n!!map\na: 1\n",
@@ -344,8 +350,6 @@ func TestYAMLPlain(t *testing.T) {
 		{"folded block with blanks for content", "a: >\n  x\n    \n\n  y\n"},
 		{"block header then text", "a: | x\n  y\n"},
 		{"block header then '#'", "a: |#c\n  y\n"},
-		{"root flow sequence", "[1, 2]\n"},
-		{"root flow mapping", "{a: 1}\n"},
 		{"flow key", "[a]: 1\n"},
 		{"unclosed flow", "a: [1, 2\n"},
 		{"unclosed flow over lines", "a: [1,\n  2\n"},
@@ -381,7 +385,6 @@ func TestYAMLPlain(t *testing.T) {
 		{"adjacent ':' in mapping", "a: {b:1}\n"},
 		{"adjacent ':' in sequence", "a: [b:c]\n"},
 		{"url in flow", "a: [http://x]\n"},
-		{"quoted key adjacent ':'", "a: {\"b\":c}\n"},
 		{"space before ':' in flow", "a: {b : 1}\n"},
 		{"single-pair mapping", "a: [b: c]\n"},
 		{"value with ': ' in flow", "a: {b: c: d}\n"},
@@ -868,6 +871,15 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 		{"tabs", func(src string) bool { return strings.Contains(src, "\t") }, docs / 200, 0},
 		{"values on the line below their key", valueBelow, docs / 80, 0},
 		{"indicators first in a continuation line", indicatorLed, docs / 250, 0},
+		{"a flow collection as the document", flowDocument, docs / 400, 0},
+		{"quoted keys of flow mappings before ':' and a value", func(src string) bool {
+			for i := 0; i+2 < len(src); i++ {
+				if (src[i] == '"' || src[i] == '\'') && src[i+1] == ':' && src[i+2] != ' ' && src[i+2] != '\n' {
+					return true
+				}
+			}
+			return false
+		}, docs / 400, 0},
 		{"a tag on the document's collection", func(src string) bool {
 			return strings.HasPrefix(src, "!") || strings.Contains(src, "---\n!")
 		}, docs / 400, 0},
@@ -897,9 +909,12 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 		if r.IntN(24) == 0 { // a tag on the document's collection
 			g.b.WriteString(g.pick("!sum\n", "!sum\n", "!!map\n", "!!seq\n", "!x # c\n", "!e!x\n\n", "!<x>\n", "!!str\n", "!x\n  ", "!x ", "!sum\n# c\n"))
 		}
-		if g.refs && r.IntN(2) == 0 {
+		switch {
+		case r.IntN(24) == 0: // a flow collection as the document, as JSON is
+			g.b.WriteString(g.flow(0) + g.pick("\n", "\n", "", " # c\n", "\n# c\n", "\nx\n"))
+		case g.refs && r.IntN(2) == 0:
 			g.defaults()
-		} else {
+		default:
 			g.block(0, 0, false)
 		}
 		src := g.b.String()
@@ -1210,6 +1225,20 @@ func valueBelow(src string) bool {
 	return false
 }
 
+// flowDocument reports whether the first line of src that holds more than
+// a directive, a "---", a comment or blanks starts with '[' or '{', about
+// whether a flow collection is src's document.
+func flowDocument(src string) bool {
+	for _, l := range strings.Split(src, "\n") {
+		t := strings.TrimLeft(l, " ")
+		if t == "" || t[0] == '#' || t[0] == '%' || strings.HasPrefix(t, "---") {
+			continue
+		}
+		return t[0] == '[' || t[0] == '{'
+	}
+	return false
+}
+
 // indicatorLed reports whether a line of src starts, after blanks, with an
 // indicator and "more", about whether a scalar over several lines in src
 // holds such a line.
@@ -1502,7 +1531,11 @@ func (g *yamlGen) flow(depth int) string {
 			b.WriteString(g.flowGap(multi) + g.pick(", ", ", ", ",", " , ", ",  ") + g.flowGap(multi))
 		}
 		if !seq {
-			b.WriteString(g.flowKey(i) + g.pick(": ", ": ", ":  "))
+			k, sep := g.flowKey(i), g.pick(": ", ": ", ":  ")
+			if strings.IndexAny(k[:1], `'"`) == 0 && g.r.IntN(2) == 0 {
+				sep = g.pick(":", ":", ":\n", ":#c\n", ":\t", ": ,") // as JSON writes it, and odd
+			}
+			b.WriteString(k + sep)
 		}
 		switch k := g.r.IntN(10); {
 		case k < 2 && depth < 3:
@@ -1547,5 +1580,12 @@ func (g *yamlGen) flowKey(i int) string {
 	if g.odd() {
 		return g.key(i) // odd or not
 	}
-	return g.pick("a", "b", "x y", "'q'", `"d"`, "k") + strconv.Itoa(i)
+	k := g.pick("a", "b", "x y", "k") + strconv.Itoa(i)
+	switch g.r.IntN(6) {
+	case 0:
+		return "'" + k + "'"
+	case 1:
+		return `"` + k + `"`
+	}
+	return k
 }
