@@ -755,14 +755,14 @@ func (p *yamlPlain) flow(i int) (v any, end int, ok bool) {
 	for i < len(p.src) && p.src[i] != closer {
 		if m != nil {
 			k, next, ok := p.flowKey(i)
-			if !ok {
+			if !ok || p.tabbedPlainKey(i) {
 				return nil, 0, false
 			}
 			if _, dup := m[k]; dup {
 				return nil, 0, false
 			}
 			p.count(2) // the key and its pair
-			v, next, ok := p.flowNode(p.flowBlanks(next))
+			v, next, ok := p.flowNode(p.pastBlanks(next))
 			if !ok {
 				return nil, 0, false
 			}
@@ -796,18 +796,47 @@ func (p *yamlPlain) flow(i int) (v any, end int, ok bool) {
 }
 
 // flowSpace returns the offset of the first byte from i that is not a
-// blank, a line break, or a comment after a blank; on another line, it
-// moves p.i and p.lineStart there (see nextLine). ok is false for a
-// document marker.
+// blank, a tab, a line break, or a comment after a blank or a tab; on
+// another line, it moves p.i and p.lineStart there (see nextLine). ok is
+// false for a document marker. go-yaml reads a tab as a blank between the
+// entries of a flow collection, where JSON indented with tabs has them.
 func (p *yamlPlain) flowSpace(i int) (int, bool) {
-	i = p.flowBlanks(i)
-	if i == len(p.src) || p.src[i] != '\n' && (p.src[i] != '#' || p.src[i-1] != ' ') {
-		return i, true
+	for {
+		i = p.pastBlanks(i)
+		if i == len(p.src) || p.src[i] != '\n' && (p.src[i] != '#' || !blank(p.src[i-1])) {
+			return i, true
+		}
+		p.i = i
+		p.toLineEnd()
+		if !p.nextLine() {
+			return p.i, false
+		}
+		i = p.i
 	}
-	p.i = i
-	p.toLineEnd()
-	ok := p.nextLine()
-	return p.i, ok
+}
+
+// tabbedPlainKey reports whether the key of a flow mapping at i is plain
+// and a tab is among the blanks before it, which go-yaml refuses ("tab
+// character cannot use as a map key directly"); a quoted key it reads.
+func (p *yamlPlain) tabbedPlainKey(i int) bool {
+	if p.src[i] == '"' || p.src[i] == '\'' {
+		return false
+	}
+	for j := i - 1; j >= 0 && blank(p.src[j]); j-- {
+		if p.src[j] == '\t' {
+			return true
+		}
+	}
+	return false
+}
+
+// pastBlanks returns the offset of the first byte from i that is neither a
+// blank nor a tab.
+func (p *yamlPlain) pastBlanks(i int) int {
+	for i < len(p.src) && blank(p.src[i]) {
+		i++
+	}
+	return i
 }
 
 // flowBlanks returns the offset of the first byte from i that is not a
@@ -870,7 +899,7 @@ func (p *yamlPlain) flowNode(i int) (v any, end int, ok bool) {
 		return nil, 0, false
 	}
 	switch p.src[end] {
-	case ' ', '\n', ',', ']', '}':
+	case ' ', '\t', '\n', ',', ']', '}':
 		return v, end, true
 	}
 	return nil, 0, false
@@ -878,9 +907,10 @@ func (p *yamlPlain) flowNode(i int) (v any, end int, ok bool) {
 
 // flowKey reads the key of a flow mapping's entry at i, a quoted scalar or
 // a plain one go-yaml reads as the key it spells (see plainKey), followed
-// at once by ": ", or a quoted one followed at once by ':' and a value that
-// starts with a quote, a bracket, a letter, a digit or '-', as JSON writes
-// it ("port":80). It returns the key and the offset after the ':'.
+// at once by ": ", or a quoted one followed at once by ':' and a tab or a
+// value that starts with a quote, a bracket, a letter, a digit or '-', as
+// JSON writes it ("port":80). It returns the key and the offset after the
+// ':'.
 func (p *yamlPlain) flowKey(i int) (k string, next int, ok bool) {
 	if i == len(p.src) {
 		return "", 0, false
@@ -896,7 +926,7 @@ func (p *yamlPlain) flowKey(i int) (k string, next int, ok bool) {
 	if !ok || end+1 >= len(p.src) || p.src[end] != ':' {
 		return "", 0, false
 	}
-	if c := p.src[end+1]; c != ' ' && !(quoted && (strings.IndexByte("\"'[{-", c) >= 0 || isLetter(c) || isDigit(c))) {
+	if c := p.src[end+1]; c != ' ' && !(quoted && (strings.IndexByte("\t\"'[{-", c) >= 0 || isLetter(c) || isDigit(c))) {
 		return "", 0, false
 	}
 	return k, end + 1, true
@@ -904,8 +934,8 @@ func (p *yamlPlain) flowKey(i int) (k string, next int, ok bool) {
 
 // flowPlainEnd returns where the plain scalar at i in a flow collection
 // ends, its trailing blanks excluded: before ',', ']', '}', a ':' and a
-// blank, a comment or the end of its line (flow checks that the next line
-// does not continue it). ok is false for an empty scalar, one that starts
+// blank, a comment, tabs before any of those, or the end of its line (flow
+// checks that the next line does not continue it). ok is false for an empty scalar, one that starts
 // with an indicator, and one that holds a '[', '{', a '#' after another
 // byte than a blank, a ':' not followed by a blank, a control character or
 // "<<".
@@ -919,7 +949,7 @@ func (p *yamlPlain) flowPlainEnd(i int) (end int, ok bool) {
 			return 0, false
 		}
 		switch p.src[i+1] {
-		case ' ', '\n', ',', '[', ']', '{', '}', '#', ':':
+		case ' ', '\t', '\n', ',', '[', ']', '{', '}', '#', ':':
 			return 0, false
 		}
 	default:
@@ -940,6 +970,11 @@ func (p *yamlPlain) flowPlainEnd(i int) (end int, ok bool) {
 		case c == '\n' || c == '#' && p.src[j-1] == ' ':
 			return end, true
 		case c == '[' || c == '{' || c == '#':
+			return 0, false
+		case c == '\t':
+			if k := p.pastBlanks(j); k < len(p.src) && strings.IndexByte(",]}\n#", p.src[k]) >= 0 {
+				return end, end > i // tabs after the scalar
+			}
 			return 0, false
 		case c < ' ' || c == 0x7f || c == '<' && j+1 < len(p.src) && p.src[j+1] == '<':
 			return 0, false

@@ -108,6 +108,7 @@ func TestYAMLPlain(t *testing.T) {
 		"{\"name\":\"shop\",\"limits\":{\"rps\":5,\"burst\":-7},\"tags\":[\"a\",true,null,1.5,{}]}",
 		"[1, 2]\n",
 		"{a: 1} # c\n",
+		"{\n\t\"a\": [\n\t\t1,\t# c\n\t\t\"x\"\t\n\t],\n\t\"b\":\t{\"c\": d\t}\n}\n",
 		"a: {\"b\":c, 'd':[e]}\n",
 		// A tag on the document's collection.
 		"!sum\n# c\n- go: Equal\n  asm: VPCMPEQ\n",
@@ -425,6 +426,8 @@ func TestYAMLPlain(t *testing.T) {
 		{"plain scalar continued by a ': '", "d: a\n  : b\n"},
 		{"entry continued by a '- '", "- a\n - b\n"},
 		{"plain scalar continued in flow", "d: [x\n  y]\n"},
+		{"anchor on tabs alone in flow", "d: [&x\t, y]\n"},
+		{"plain flow key after a tab", "d: {a: 1,\tb: 2}\n"},
 		{"quoted scalar continued in flow", "d: [x,\n  'a\n  b']\n"},
 		{"comment among continuation lines", "d: a\n  # c\n  b\n"},
 		{"key on a continuation line", "d: a\n  b: c\n"},
@@ -872,6 +875,9 @@ func checkYAMLPlainGenerated(t *testing.T, r *rand.Rand) {
 		{"values on the line below their key", valueBelow, docs / 80, 0},
 		{"indicators first in a continuation line", indicatorLed, docs / 250, 0},
 		{"a flow collection as the document", flowDocument, docs / 400, 0},
+		{"tabs in flow collections", func(src string) bool {
+			return strings.Contains(src, ",\t") || strings.Contains(src, "\t,") || strings.Contains(src, "\n\t") && openLine(src)
+		}, docs / 400, 0},
 		{"quoted keys of flow mappings before ':' and a value", func(src string) bool {
 			for i := 0; i+2 < len(src); i++ {
 				if (src[i] == '"' || src[i] == '\'') && src[i+1] == ':' && src[i+2] != ' ' && src[i+2] != '\n' {
@@ -1528,7 +1534,7 @@ func (g *yamlGen) flow(depth int) string {
 	n := g.r.IntN(4)
 	for i := range n {
 		if i > 0 {
-			b.WriteString(g.flowGap(multi) + g.pick(", ", ", ", ",", " , ", ",  ") + g.flowGap(multi))
+			b.WriteString(g.flowGap(multi) + g.pick(", ", ", ", ",", " , ", ",  ", ",\t", "\t,", "\t, ") + g.flowGap(multi))
 		}
 		if !seq {
 			k, sep := g.flowKey(i), g.pick(": ", ": ", ":  ")
@@ -1560,7 +1566,7 @@ func (g *yamlGen) flow(depth int) string {
 // flowGap returns what goes between the tokens of a flow collection
 // spanning lines (if multi), half the time: a line break after a comment
 // or not, blank or comment lines, and the next line's indentation, of
-// any depth; or something odd.
+// any depth, of tabs too; or something odd.
 func (g *yamlGen) flowGap(multi bool) string {
 	switch {
 	case !multi || g.r.IntN(2) == 0:
@@ -1568,9 +1574,12 @@ func (g *yamlGen) flowGap(multi bool) string {
 	case g.odd():
 		return g.pick("\n---\n", "\n...\n", "\n--- ", "#c\n", "\n- ", "\n-", "\n? ", "\n%x ", "\n---x ", ",\n", " # c", "\n\t", "\n# c")
 	}
-	gap := g.pick("", "", " # c", "  #c", " ") + "\n"
+	gap := g.pick("", "", " # c", "  #c", " ", "\t", "\t# c") + "\n"
 	if g.r.IntN(4) == 0 {
-		gap += g.pick("\n", "  \n", "# c\n", "    # c\n", "\n\n")
+		gap += g.pick("\n", "  \n", "# c\n", "    # c\n", "\n\n", "\t\n", "\t# c\n")
+	}
+	if g.r.IntN(4) == 0 { // indented with tabs, as JSON often is
+		return gap + g.pick("\t", "\t\t", "  \t", "\t ")
 	}
 	return gap + strings.Repeat(" ", g.r.IntN(7))
 }
