@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -102,7 +103,8 @@ func jsonItemsDocument(size, v int, extra string) []byte {
 // an expression whose second line starts with '>'. goccy-roottag is goccy
 // after a local tag on the document's mapping ("!config" on a line of its
 // own); goccy-json is config.Decode of the JSON document read as YAML,
-// as a JSON file saved with a .yaml name is.
+// as a JSON file saved with a .yaml name is; json-indent and goccy-indent,
+// of the JSON document indented with tabs, as JSON and as YAML.
 func BenchmarkYAMLDecoders(b *testing.B) {
 	for _, size := range []struct {
 		name  string
@@ -113,6 +115,10 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 		crlf := bytes.ReplaceAll(ys, []byte("\n"), []byte("\r\n"))
 		tabbed := bytes.Replace(ys, []byte("version: "), []byte("version:\t"), 1)
 		rootTagged := append([]byte("!config\n"), ys...)
+		var indented bytes.Buffer
+		if err := json.Indent(&indented, js, "", "\t"); err != nil {
+			b.Fatal(err)
+		}
 		decodeJSON := func(src []byte) (decoded, error) { return configDecode("bench.json", src, config.JSON) }
 		decodeYAML := func(src []byte) (decoded, error) { return configDecode("bench.yaml", src, config.YAML) }
 		want := jsonDocument(b, js)
@@ -138,6 +144,8 @@ func BenchmarkYAMLDecoders(b *testing.B) {
 			{"goccy-fallback", tabbed, decodeYAML, &want},
 			{"goccy-roottag", rootTagged, decodeYAML, &want},
 			{"goccy-json", js, decodeYAML, &want},
+			{"json-indent", indented.Bytes(), decodeJSON, nil},
+			{"goccy-indent", indented.Bytes(), decodeYAML, &want},
 			{"json-merge", jsonItemsDocument(size.bytes, 2, mergedJSON), decodeJSON, nil},
 			{"goccy-merge", yamlMergeDocument(size.bytes), decodeYAML, &wantMerge},
 			{"yamlv3", ys, func(src []byte) (decoded, error) { return decodeYAMLv3("bench.yaml", src) }, &want},
