@@ -1418,14 +1418,7 @@ func (g *yamlGen) blockLines(pad string) {
 // key returns the ith key of a mapping, mostly a plain one.
 func (g *yamlGen) key(i int) string {
 	if !g.odd() {
-		k := g.pick("a", "name", "id", "x_y", "k-", "a.b", "a/b", "a b") + strconv.Itoa(i)
-		switch g.r.IntN(8) {
-		case 0:
-			return "'" + k + "'"
-		case 1:
-			return `"` + k + `"`
-		}
-		return k
+		return g.quoteSome(g.pick("a", "name", "id", "x_y", "k-", "a.b", "a/b", "a b")+strconv.Itoa(i), 8)
 	}
 	return g.pick("a b", "'q'", `"d"`, "''", "1", "true", "y", "a<<", "<<", "a:b", "-k", ".k", "~", "é", "k#", "a ", "[k]", "&a k", "? k", "0x1", "null", "no",
 		"200", "404", "-1", "1.5", "-0", "0", "1.10", "010", "1_000", "True", "Null", "false", "1e3", "0.5", "-2.25", "1.", ".5", "+1", "9007199254740993", ".inf", "'1'",
@@ -1589,8 +1582,13 @@ func (g *yamlGen) flowKey(i int) string {
 	if g.odd() {
 		return g.key(i) // odd or not
 	}
-	k := g.pick("a", "b", "x y", "k") + strconv.Itoa(i)
-	switch g.r.IntN(6) {
+	return g.quoteSome(g.pick("a", "b", "x y", "k")+strconv.Itoa(i), 6)
+}
+
+// quoteSome returns k, or k single-quoted one time in n, or double-quoted
+// one time in n.
+func (g *yamlGen) quoteSome(k string, n int) string {
+	switch g.r.IntN(n) {
 	case 0:
 		return "'" + k + "'"
 	case 1:
