@@ -14,11 +14,11 @@ import (
 // scalars (see quoted), over several lines too (see plainLines), flow
 // collections of those as a value, on one line or over several (see
 // flow), or as the document (JSON is), literal and folded block scalars as
-// a value (see blockScalar), a
-// standard or local tag on a plain or quoted scalar or on a collection,
-// the document's too (see tagAt and taggedBlock), anchors on values,
-// aliases and merge keys of aliases (see yamlplain_alias.go), a value on
-// the line below its key (see mappingValue), comments, blank lines, a leading
+// a value (see blockScalar), a standard or local tag on a plain or quoted
+// scalar or on a collection, the document's too (see tagAt and
+// taggedBlock), anchors on values, aliases and merge keys of aliases (see
+// yamlplain_alias.go), a value on the line below its key (see
+// mappingValue), comments, blank lines, a leading
 // "---", alone or after a directive (see directive), a "..." that ends the
 // document (see documentEnd), lines that end with "\r\n", and tabs where
 // blank tells. It builds the value alone, no positions, and gives up (ok
