@@ -18,10 +18,9 @@ import (
 // scalar or on a collection, the document's too (see tagAt and
 // taggedBlock), anchors on values, aliases and merge keys of aliases (see
 // yamlplain_alias.go), a value on the line below its key (see
-// mappingValue), comments, blank lines, a leading
-// "---", alone or after a directive (see directive), a "..." that ends the
-// document (see documentEnd), lines that end with "\r\n", and tabs where
-// blank tells. It builds the value alone, no positions, and gives up (ok
+// mappingValue), comments, blank lines, a leading "---", alone or after a
+// directive (see directive), a "..." that ends the document (see
+// documentEnd), lines that end with "\r\n", and tabs where blank tells. It builds the value alone, no positions, and gives up (ok
 // false) on anything else: the tags and tagged values tagAt and retag
 // leave, the anchors, aliases and merge keys yamlplain_alias.go leaves, the
 // block scalars blockScalar leaves, the flow collections flow leaves, the
@@ -202,9 +201,7 @@ func (p *yamlPlain) toLineEnd() {
 // endLine reads the rest of a line after a value, blanks and a comment,
 // and moves to the next line.
 func (p *yamlPlain) endLine() bool {
-	for p.i < len(p.src) && blank(p.src[p.i]) {
-		p.i++
-	}
+	p.i = p.pastBlanks(p.i)
 	if p.i < len(p.src) && p.src[p.i] == '#' && blank(p.src[p.i-1]) {
 		p.toLineEnd()
 	}
@@ -319,18 +316,17 @@ func (p *yamlPlain) lineRest() bool {
 }
 
 // blank reports whether c is a blank, ' ' or '\t'. A tab is read as a
-// blank between a value and a comment or the end of its line only (see
-// plainEnd), or in a comment or a block scalar's text; anywhere else,
-// go-yaml reads it oddly (it drops it from a plain scalar, refuses the
-// keys after a quoted one holding it) and the reader gives up.
+// blank between a value and a comment or the end of its line (see
+// plainText), between the entries of a flow collection (see flowSpace), or
+// in a comment or a block scalar's text; anywhere else, go-yaml reads it
+// oddly (it drops it from a plain scalar, refuses the keys after a quoted
+// one holding it) and the reader gives up.
 func blank(c byte) bool { return c == ' ' || c == '\t' }
 
 // blankRest reports whether only blanks, and a comment, follow j on its
 // line.
 func (p *yamlPlain) blankRest(j int) bool {
-	for j < len(p.src) && blank(p.src[j]) {
-		j++
-	}
+	j = p.pastBlanks(j)
 	return j == len(p.src) || p.src[j] == '\n' || p.src[j] == '#'
 }
 
@@ -934,11 +930,11 @@ func (p *yamlPlain) flowKey(i int) (k string, next int, ok bool) {
 
 // flowPlainEnd returns where the plain scalar at i in a flow collection
 // ends, its trailing blanks excluded: before ',', ']', '}', a ':' and a
-// blank, a comment, tabs before any of those, or the end of its line (flow
-// checks that the next line does not continue it). ok is false for an empty scalar, one that starts
-// with an indicator, and one that holds a '[', '{', a '#' after another
-// byte than a blank, a ':' not followed by a blank, a control character or
-// "<<".
+// blank, a comment, tabs before any of those, or the end of its line
+// (flow checks that the next line does not continue it). ok is false for
+// an empty scalar, one that starts with an indicator, and one that holds a
+// '[', '{', a '#' after another byte than a blank, a ':' not followed by a
+// blank, a control character or "<<".
 func (p *yamlPlain) flowPlainEnd(i int) (end int, ok bool) {
 	if i == len(p.src) {
 		return 0, false

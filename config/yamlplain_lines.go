@@ -89,8 +89,9 @@ func (p *yamlPlain) plainLines(start, end, col int) (s string, next int, ok bool
 // are dropped; an escaped line break becomes nothing. It gives up on a
 // line whose text is not indented more than col, the column of the key or
 // entry whose value the scalar is, and on a line whose text starts with
-// ” in a single-quoted one (go-yaml drops the blanks after it). It
-// returns the string and the offset after the closing quote.
+// two single quotes in a single-quoted one (go-yaml drops the blanks
+// after them). It returns the string and the offset after the closing
+// quote.
 func (p *yamlPlain) quotedLines(buf []byte, j, col int, q byte) (s string, end int, ok bool) {
 	if p.crlf {
 		return "", 0, false // go-yaml keeps a line break where "\r\n" ended the line
