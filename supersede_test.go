@@ -189,3 +189,100 @@ func TestRollbackPinsAnUnwrittenSource(t *testing.T) {
 		t.Fatalf("a change of the source: %+v, a=%q, status %+v", o, a2.Live(), e2.Status())
 	}
 }
+
+// TestRollbackPinsWhatTheSourceHeldBefore: the pin is what the source
+// held when the rollback was prepared. An edit saved in the rollback's
+// health window is a change of the source, read next and not pinned.
+func TestRollbackPinsWhatTheSourceHeldBefore(t *testing.T) {
+	g := newHeldGate()
+	e := startEngine(t, hotreload.Options{Gate: g})
+	a := sourcedTarget{newValueTarget("a", "s1")}
+	mustAdd(t, e, a)
+	a.setSource("s2")
+	tk, err := e.Start(context.Background(), hotreload.Request{Source: "watch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-g.seen
+	g.release <- nil
+	if o := wait(t, tk); o.Result != hotreload.Committed || a.Live() != "s2" {
+		t.Fatalf("the edit s2: %+v, a=%q", o, a.Live())
+	}
+	rolled := make(chan hotreload.Outcome, 1)
+	go func() {
+		o, _ := e.Rollback(context.Background(), 0, hotreload.Actor{})
+		rolled <- o
+	}()
+	<-g.seen
+	a.setSource("s3") // saved in the rollback's window
+	g.release <- nil
+	if o := <-rolled; o.Result != hotreload.Committed || a.Live() != "s1" {
+		t.Fatalf("rollback %+v, a=%q", o, a.Live())
+	}
+	if !e.Status().Targets[0].Pinned {
+		t.Fatalf("the source held s2 when the rollback was prepared, yet no pin: %+v", e.Status())
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // from here on, the gate passes every window
+		for {
+			select {
+			case <-g.seen:
+				g.release <- nil
+			case <-stop:
+				return
+			}
+		}
+	}()
+	if o := reload(t, e, hotreload.Request{Source: "watch"}); o.Result != hotreload.Committed || a.Live() != "s3" || e.Status().Targets[0].Pinned {
+		t.Fatalf("the edit saved in the window: %+v, a=%q, status %+v", o, a.Live(), e.Status())
+	}
+}
+
+// writingTarget writes each committed value back to its source, as
+// config.Target does to a single file (hotreload.SourceWriter).
+type writingTarget struct{ sourcedTarget }
+
+type writingChange struct {
+	hotreload.Change
+	t     *valueTarget
+	v     string
+	wrote bool
+}
+
+func (t writingTarget) Prepare(ctx context.Context, c hotreload.Candidate) (hotreload.Change, error) {
+	ch, err := t.valueTarget.Prepare(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &writingChange{Change: ch, t: t.valueTarget, v: string(ch.Summary().Snapshot)}, nil
+}
+
+func (c *writingChange) Commit(ctx context.Context) error {
+	c.t.setSource(c.v)
+	c.wrote = true
+	return c.Change.Commit(ctx)
+}
+
+func (c *writingChange) WroteSource() bool { return c.wrote }
+
+// TestRollbackWrittenBackPinsNothing: a rollback whose change wrote the
+// restored state to the source pins nothing, so saving the rolled-back
+// state again applies it.
+func TestRollbackWrittenBackPinsNothing(t *testing.T) {
+	e := startEngine(t, hotreload.Options{})
+	a := writingTarget{sourcedTarget{newValueTarget("a", "s1")}}
+	mustAdd(t, e, a)
+	a.setSource("s2")
+	reload(t, e, hotreload.Request{Source: "watch"})
+	if o, err := e.Rollback(context.Background(), 0, hotreload.Actor{}); err != nil || o.Result != hotreload.Committed {
+		t.Fatalf("rollback %+v %v", o, err)
+	}
+	if st := e.Status(); st.Targets[0].Pinned || a.Live() != "s1" {
+		t.Fatalf("after a rollback written back: a=%q, status %+v", a.Live(), st)
+	}
+	a.setSource("s2")
+	if o := reload(t, e, hotreload.Request{Source: "watch"}); o.Result != hotreload.Committed || a.Live() != "s2" {
+		t.Fatalf("s2 saved again: %+v, a=%q", o, a.Live())
+	}
+}

@@ -129,12 +129,25 @@ type Follower interface {
 
 // A SourceReader is a target that can tell what its source holds without
 // preparing it: the snapshot that Prepare of an empty Candidate would
-// produce (config.Target reads its files). After an explicit rollback the
-// engine compares it with the restored state; where they differ (a source
-// hotreload does not write: etcd, several files, a Kubernetes mount) the
-// target is pinned: a candidate from the source equal to what it held then
-// is ignored, across restarts, until the source changes.
+// produce (config.Target reads its files). The engine reads it when it
+// prepares an explicit rollback, before anything is applied; where that
+// differs from the restored state and the change did not write the
+// restored state back (SourceWriter), as for a source hotreload does not
+// write (etcd, several files, a Kubernetes mount), the committed rollback
+// pins the target: a candidate from the source equal to what it held then
+// is ignored, across restarts, until the source changes. An edit made
+// after the rollback was prepared is a change of the source, not pinned.
 type SourceReader interface {
 	Target
 	ReadSource(ctx context.Context) ([]byte, error)
+}
+
+// A SourceWriter is a Change whose Commit may write its state back to its
+// target's source (config.Target's single file). A rollback whose change
+// wrote the source pins nothing: the source holds the restored state.
+type SourceWriter interface {
+	Change
+	// WroteSource reports, after Commit, whether the source holds the
+	// change's state: Commit wrote it, or found it there already.
+	WroteSource() bool
 }

@@ -20,6 +20,10 @@ type prepared struct {
 	applied   bool
 	version   uint64 // the version that applied it
 	digest    string // Digest(summary.Snapshot), once asked for
+	// source is, for a rollback of a SourceReader, the digest of what the
+	// source held when the rollback was prepared ("unreadable" when it
+	// could not be read).
+	source string
 }
 
 // snapshotDigest returns the digest of the change's snapshot, hashing it
@@ -552,7 +556,7 @@ func (tx *transaction) snapshots() map[string][]byte {
 
 // committed finishes a commit whose record, carrying snaps, is durable.
 // The version is active from there on, in Status too, before the targets
-// release their old state and a rollback's pins are read: whoever reads
+// release their old state and a rollback's pins are set: whoever reads
 // the record committed reads the version active. The live version stays
 // that of a durable window opened on top of it.
 func (tx *transaction) committed(ctx context.Context, version uint64, snaps map[string][]byte) Outcome {
@@ -582,7 +586,7 @@ func (tx *transaction) committed(ctx context.Context, version uint64, snaps map[
 			e.log.Error("releasing the old state after commit", "target", p.target.Name(), "err", err)
 		}
 	}
-	if tx.req.restoredFrom != 0 && tx.pin(ctx) {
+	if tx.req.restoredFrom != 0 && tx.pin() {
 		if err := e.opts.History.Put(ctx, Entry{Record: tx.record(version, Committed, "")}); err != nil {
 			e.log.Error("recording the pin of a rollback in history", "version", version, "err", err)
 		}
@@ -592,38 +596,52 @@ func (tx *transaction) committed(ctx context.Context, version uint64, snaps map[
 	return o
 }
 
-// pin compares, after an explicit rollback committed, the source of each
-// restored target that can read it (SourceReader) with the restored state:
-// where they differ (a source hotreload does not write), the target is
-// pinned to the rollback until its source changes. It reports whether any
-// pin changed.
-func (tx *transaction) pin(ctx context.Context) bool {
+// readSources records, for an explicit rollback, what the source of each
+// changed target that can read it (SourceReader) holds before anything is
+// applied: pin compares it with the restored state once committed.
+func (tx *transaction) readSources(ctx context.Context) {
 	e := tx.e
-	changed := false
 	for _, p := range tx.changes {
 		sr, ok := p.target.(SourceReader)
 		if !ok {
 			continue
 		}
-		name := p.target.Name()
 		var src []byte
-		err := e.bounded(ctx, "reading the source of "+name, e.opts.StepTimeout, func(ctx context.Context) error {
+		err := e.bounded(ctx, "reading the source of "+p.target.Name(), e.opts.StepTimeout, func(ctx context.Context) error {
 			var err error
 			src, err = sr.ReadSource(ctx)
 			return err
 		}, nil)
-		pin := "unreadable"
+		p.source = "unreadable"
 		if err == nil {
-			pin = Digest(src)
+			p.source = Digest(src)
 		}
+	}
+}
+
+// pin sets, after an explicit rollback committed, the pin of each restored
+// target whose source was read (readSources): where the source held
+// another state than the restored one and the change did not write the
+// restored state back (SourceWriter), the target is pinned to the rollback
+// until its source changes; else its pin ends. It reports whether any pin
+// changed.
+func (tx *transaction) pin() bool {
+	e := tx.e
+	changed := false
+	for _, p := range tx.changes {
+		if p.source == "" {
+			continue
+		}
+		name := p.target.Name()
 		old, had := e.pins[name]
-		if pin == p.snapshotDigest() {
+		sw, writes := p.change.(SourceWriter)
+		if writes && sw.WroteSource() || p.source == p.snapshotDigest() {
 			delete(e.pins, name)
 			changed = changed || had
 			continue
 		}
-		e.pins[name] = pin
-		changed = changed || old != pin
+		e.pins[name] = p.source
+		changed = changed || old != p.source
 		e.log.Info("rollback pinned: the source still holds another state; it is ignored until it changes",
 			"target", name, "version", tx.req.restoredFrom)
 	}
@@ -740,6 +758,9 @@ func (tx *transaction) prepare(ctx context.Context) (Outcome, bool) {
 		}
 		if len(tx.changes) > 0 {
 			errs = tx.follow(ctx)
+		}
+		if len(errs) == 0 && tx.req.restoredFrom != 0 {
+			tx.readSources(ctx)
 		}
 	} else {
 		tx.changes = all

@@ -560,6 +560,7 @@ type change[T any] struct {
 	changes []hotreload.PathChange // unredacted, for subscribers
 	summary hotreload.Summary
 	write   *fileWrite
+	wrote   bool // the file holds next after Commit
 }
 
 // Summary describes the candidate: its snapshot (the merged document
@@ -608,8 +609,12 @@ func (c *change[T]) Rollback(ctx context.Context) error {
 // single file, writes the new document back to that file. A change that a
 // newer one superseded (the live state is no longer its own) writes
 // nothing: the newer change writes, or the file already holds the newer
-// state.
+// state. Neither is an edit made on disk since the write was prepared
+// overwritten: an edit of comments or layout alone is kept by writing over
+// it in place, any other is the operator's and stays, for the watcher to
+// apply.
 func (c *change[T]) Commit(context.Context) error {
+	prev := c.prev
 	c.prev = nil
 	w := c.write
 	c.write = nil
@@ -619,12 +624,35 @@ func (c *change[T]) Commit(context.Context) error {
 	if w == nil || superseded {
 		return nil
 	}
-	if err := w.run(); err != nil {
-		return err
-	}
+	src, err := c.t.opts.Limits.read(w.file)
 	sum := sha256.Sum256(w.data)
+	switch {
+	case err == nil && sha256.Sum256(src) == sum:
+		// Already there: nothing to write.
+	case w.from == nil && err != nil || w.from != nil && err == nil && sha256.Sum256(src) == *w.from:
+		if err := w.run(); err != nil {
+			return err
+		}
+	case err == nil && prev != nil && c.t.sameContent(w.file, src, prev):
+		again, err := newFileWrite(w.file, src, c.next.source.Value)
+		if err == nil {
+			err = again.run()
+		}
+		if err != nil {
+			return err
+		}
+		sum = sha256.Sum256(again.data)
+	default:
+		c.t.opts.Logger.Warn("not written back: the config file changed on disk since the change was prepared; the edit stays and is read as the next change", "file", w.file)
+		return nil
+	}
+	c.wrote = true
 	c.t.mu.Lock()
 	c.t.wrote = &sum
 	c.t.mu.Unlock()
 	return nil
 }
+
+// WroteSource reports whether Commit left the file holding the change's
+// document (hotreload.SourceWriter).
+func (c *change[T]) WroteSource() bool { return c.wrote }

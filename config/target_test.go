@@ -558,6 +558,56 @@ func TestPatchRefusesToOverwriteAPendingEdit(t *testing.T) {
 	}
 }
 
+// TestCommitKeepsAnEditMadeInFlight: an edit saved between a patch's
+// Prepare and its Commit (in the health window) is never overwritten: one
+// of comments alone is kept by writing the patch over it in place, any
+// other stays whole, unwritten, for the watcher to read next.
+func TestCommitKeepsAnEditMadeInFlight(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, edit string
+		want       string // the file after Commit
+		wrote      bool
+	}{
+		{"comment", "# tuned by hand\nname: shop\nlimits: {rps: 1}\n", "# tuned by hand\nname: api\nlimits: {rps: 1}\n", true},
+		{"value", "name: edited\nlimits: {rps: 4}\n", "name: edited\nlimits: {rps: 4}\n", false},
+		{"removed", "", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := writeFile(t, dir, "app.yaml", "name: shop\nlimits: {rps: 1}\n")
+			target := MustTarget(t, Options[App]{Files: []string{file}})
+			if err := load(target); err != nil {
+				t.Fatal(err)
+			}
+			ch, err := target.Prepare(ctx, hotreload.Candidate{Patch: []byte(`{"name": "api"}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ch.Apply(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if tc.edit == "" {
+				if err := os.Remove(file); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				writeFile(t, dir, "app.yaml", tc.edit)
+			}
+			if err := ch.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(file)
+			if tc.edit == "" && !errors.Is(err, os.ErrNotExist) || string(got) != tc.want {
+				t.Fatalf("file after Commit %q (%v), want %q", got, err, tc.want)
+			}
+			if w := ch.(hotreload.SourceWriter).WroteSource(); w != tc.wrote {
+				t.Fatalf("WroteSource() = %v, want %v", w, tc.wrote)
+			}
+		})
+	}
+}
+
 func TestCancelAndClose(t *testing.T) {
 	target := MustTarget(t, Options[App]{Format: YAML})
 	var mu sync.Mutex

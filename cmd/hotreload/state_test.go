@@ -303,9 +303,13 @@ func TestRollbackIsNotUndone(t *testing.T) {
 			if r := getRecord(t, admin, o.Version); r.RestoredFrom != 1 {
 				t.Fatalf("the rollback's record %+v, want restored from 1", r)
 			}
-			if b, _ := os.ReadFile(file); string(b) != original {
-				t.Fatalf("file after the rollback %q, want %q", b, original)
-			}
+			// The status says committed before the file is written back.
+			testwait.Until(t, "the rollback written back", 10*time.Second, func() error {
+				if b, _ := os.ReadFile(file); string(b) != original {
+					return fmt.Errorf("file after the rollback %q, want %q", b, original)
+				}
+				return nil
+			})
 			// The watcher saw hotreload's own write-backs, if any, before it
 			// sees this edit of the operator's: when the edit is live, the
 			// write-backs were taken for no edit. The edit is renamed over
