@@ -625,11 +625,16 @@ func (c *change[T]) Commit(context.Context) error {
 		return nil
 	}
 	src, err := c.t.opts.Limits.read(w.file)
+	var now *[sha256.Size]byte // nil when the file cannot be read
+	if err == nil {
+		s := sha256.Sum256(src)
+		now = &s
+	}
 	sum := sha256.Sum256(w.data)
 	switch {
-	case err == nil && sha256.Sum256(src) == sum:
+	case now != nil && *now == sum:
 		// Already there: nothing to write.
-	case w.from == nil && err != nil || w.from != nil && err == nil && sha256.Sum256(src) == *w.from:
+	case now == nil && w.from == nil || now != nil && w.from != nil && *now == *w.from:
 		if err := w.run(); err != nil {
 			return err
 		}
