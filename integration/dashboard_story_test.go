@@ -222,7 +222,7 @@ func TestDashboardTellsTheStory(t *testing.T) {
 	// History: the unchanged reloads fold into the version they left
 	// alone; the rejected edit shows its errors and a diff against live.
 	waitTrue(t, ctx, fmt.Sprintf(`document.querySelectorAll('#history tr[data-version="%d"]').length === 1 && document.querySelector('#history tr[data-version="%d"] .unchanged')?.textContent.startsWith('+ 2 unchanged')`,
-		committed.Version, committed.Version), testwait.D(time.Second))
+		committed.Version, committed.Version), time.Second)
 	var rec struct {
 		Errors []struct {
 			File   string `json:"file"`
@@ -280,7 +280,7 @@ func TestDashboardTellsTheStory(t *testing.T) {
 		return st.State == "pending" && st.Window != nil
 	})
 	waitTrue(t, ctx, fmt.Sprintf(`!document.getElementById('pending').hidden && document.getElementById('pending-text').textContent.startsWith('v%d in its health window') && document.getElementById('pending-text').textContent.includes('of %d rounds') && document.querySelector('#window-checks li[data-check="%s"]')`,
-		st.Window.Version, st.Window.Rounds, st.Window.Checks[0].Name), testwait.D(time.Second))
+		st.Window.Version, st.Window.Rounds, st.Window.Checks[0].Name), time.Second)
 	waitTrue(t, ctx, `document.getElementById('window-progress').value > 0`, time.Second)
 	waitTrue(t, ctx, `document.getElementById('pending').hidden`, 10*time.Second)
 
